@@ -1,0 +1,108 @@
+/*
+ * engine — ViT/DeiT and Vision Mamba (ViM, bimamba v2, middle class token) in C.
+ *
+ * A model is loaded once from an HDF5 weights file whose dataset names are the
+ * PyTorch state_dict keys verbatim and whose root attributes hold the config
+ * (engine/WEIGHTS.md). Work happens in a context (mxb_ctx): one image at a time,
+ * with every buffer allocated once when the context is made. A context run with
+ * tracing on keeps what the explanation methods and the backward pass need.
+ *
+ * Errors: functions that can fail return 0 on success and -1 on failure, and
+ * write a one-line message naming the file and the thing into err[errlen].
+ */
+#ifndef MXB_ENGINE_H
+#define MXB_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { MXB_ARCH_VIT = 1, MXB_ARCH_VIM = 2 } mxb_arch;
+
+typedef struct {
+    mxb_arch arch;
+    int img_size, patch_size, in_chans, num_classes, embed_dim, depth;
+    float norm_eps;          /* LayerNorm 1e-6 (DeiT), RMSNorm 1e-5 (ViM) */
+    float final_norm_eps;    /* the last norm's: Chefer's ViT_LRP builds it with the
+                                LayerNorm default 1e-5, timm with 1e-6 (WEIGHTS.md) */
+    /* ViT/DeiT */
+    int num_heads, mlp_hidden, qkv_bias;
+    /* ViM */
+    int d_state, d_inner, dt_rank, d_conv, divide_out;
+    /* derived */
+    int grid;                /* patches per side */
+    int num_patches;         /* grid * grid */
+    int seq_len;             /* num_patches + 1 */
+    int cls_pos;             /* 0 for ViT, num_patches / 2 for ViM */
+} mxb_config;
+
+typedef struct mxb_model mxb_model;
+typedef struct mxb_ctx mxb_ctx;
+
+/* ---- models ---------------------------------------------------------------- */
+
+int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen);
+/* A model with the given config and all-zero parameters; fill them through
+ * mxb_model_param(). Used by tests and the benchmark (random weights). */
+int mxb_model_new(const mxb_config *cfg, mxb_model **out, char *err, size_t errlen);
+void mxb_model_free(mxb_model *m);
+/* Recomputes what is derived from the parameters (A = -exp(A_log)) after they
+ * were written through mxb_model_param_name()'s data pointer. */
+void mxb_model_refresh(mxb_model *m);
+const mxb_config *mxb_model_config(const mxb_model *m);
+size_t mxb_model_param_count(const mxb_model *m);
+/* Number of state_dict tensors and the i-th one's key, shape and storage. */
+int mxb_model_num_params(const mxb_model *m);
+const char *mxb_model_param_name(const mxb_model *m, int i, int *ndim, int64_t shape[4],
+                                 float **data);
+const char *mxb_arch_name(mxb_arch a);
+/* Validates a config read from a file; fills the derived fields. */
+int mxb_config_finish(mxb_config *cfg, char *err, size_t errlen);
+
+/* ---- forward ---------------------------------------------------------------- */
+
+enum {
+    MXB_TRACE_NONE = 0,
+    MXB_TRACE_KEEP = 1,   /* keep activations for backward, attention, hidden attention */
+};
+
+mxb_ctx *mxb_ctx_new(const mxb_model *m, int flags);
+void mxb_ctx_free(mxb_ctx *c);
+size_t mxb_ctx_bytes(const mxb_ctx *c);
+
+/* image: normalised float [in_chans, img_size, img_size]. logits: [num_classes]. */
+void mxb_forward(mxb_ctx *c, const float *image, float *logits);
+
+/* ---- backward and trace (valid after a forward with MXB_TRACE_KEEP) --------- */
+
+/* Gradient of dot(seed, logits) with respect to every traced activation;
+ * seed [num_classes] (a one-hot for a class). */
+void mxb_backward(mxb_ctx *c, const float *seed);
+
+/* ViT: per block softmax probabilities [heads, L, L] and, after mxb_backward,
+ * their gradient. NULL for ViM. */
+const float *mxb_vit_attn(const mxb_ctx *c, int block);
+const float *mxb_vit_attn_grad(const mxb_ctx *c, int block);
+
+/* ViM: the residual stream returned by layer `layer` ([L, embed_dim]: the sum that
+ * entered its add+norm) and the mixer output. After mxb_backward, residual_grad is
+ * what HiddenMambaAttn's Block.get_gradients returns: the gradient at
+ * residual + mixer_out, the stream entering the NEXT norm (the fused add+norm's
+ * autograd hook sees only downstream gradient); for the last layer, at norm_f's input. */
+const float *mxb_vim_residual(const mxb_ctx *c, int layer);
+const float *mxb_vim_residual_grad(const mxb_ctx *c, int layer);
+const float *mxb_vim_mixer_out(const mxb_ctx *c, int layer);
+
+/* The S6 quantities of one ViM layer and direction (dir 0 = forward, 1 = the
+ * backward branch, in its own flipped order). Layout token-major:
+ * x, delta, y [L, d_inner] (x after conv+SiLU, delta after softplus, y the
+ * scan output before the D skip and the z gate); B, C [L, d_state];
+ * A [d_inner, d_state] = -exp(A_log). dy (after mxb_backward) is the gradient
+ * at y. */
+typedef struct {
+    int L, D, N;
+    int bc_stride;           /* row stride of B and C (they are views into x_proj's output) */
+    const float *x, *delta, *B, *C, *A, *y, *dy;
+} mxb_s6_view;
+int mxb_vim_s6(const mxb_ctx *c, int layer, int dir, mxb_s6_view *out);
+
+#endif

@@ -1,0 +1,151 @@
+/* Layer kernels shared by both model families, each forward beside its backward. */
+#include "engine/internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- linear: y = x W^T + b (PyTorch nn.Linear, W [out, in]) ---------------------- */
+
+void linear_forward(float *y, const float *x, const float *W, const float *b, int rows, int in,
+                    int out, float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, W, in, beta,
+                y, out);
+    if (b)
+        for (int r = 0; r < rows; r++) {
+            float *yr = y + (size_t)r * out;
+            for (int o = 0; o < out; o++) yr[o] += b[o];
+        }
+}
+
+void linear_backward_input(float *dx, const float *dy, const float *W, int rows, int in, int out,
+                           float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, dy, out, W, in,
+                beta, dx, in);
+}
+
+/* ---- LayerNorm (timm DeiT, eps 1e-6) ------------------------------------------------ */
+
+void layernorm_forward(float *y, float *rstd, const float *x, const float *w, const float *b,
+                       int rows, int dim, float eps) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * dim;
+        float *yr = y + (size_t)r * dim;
+        double mean = 0, var = 0;
+        for (int i = 0; i < dim; i++) mean += xr[i];
+        mean /= dim;
+        for (int i = 0; i < dim; i++) var += (xr[i] - mean) * (xr[i] - mean);
+        var /= dim;
+        float rs = (float)(1.0 / sqrt(var + eps));
+        for (int i = 0; i < dim; i++) yr[i] = (float)(xr[i] - mean) * rs * w[i] + b[i];
+        rstd[r] = rs;
+    }
+}
+
+void layernorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
+                        const float *w, int rows, int dim, float beta) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * dim, *gr = dy + (size_t)r * dim;
+        float *dr = dx + (size_t)r * dim;
+        double mean = 0;
+        for (int i = 0; i < dim; i++) mean += xr[i];
+        mean /= dim;
+        const float rs = rstd[r];
+        double sum_g = 0, sum_gx = 0;
+        for (int i = 0; i < dim; i++) {
+            double g = (double)gr[i] * w[i], xh = (xr[i] - mean) * rs;
+            sum_g += g;
+            sum_gx += g * xh;
+        }
+        sum_g /= dim;
+        sum_gx /= dim;
+        for (int i = 0; i < dim; i++) {
+            double g = (double)gr[i] * w[i], xh = (xr[i] - mean) * rs;
+            float v = (float)(rs * (g - sum_g - xh * sum_gx));
+            dr[i] = beta ? dr[i] + v : v;
+        }
+    }
+}
+
+/* ---- RMSNorm (mamba_ssm's rms_norm_fn, fp32, eps 1e-5) ---------------------------------- */
+
+void rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int rows, int dim,
+                     float eps) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * dim;
+        float *yr = y + (size_t)r * dim;
+        double ss = 0;
+        for (int i = 0; i < dim; i++) ss += (double)xr[i] * xr[i];
+        float rs = (float)(1.0 / sqrt(ss / dim + eps));
+        for (int i = 0; i < dim; i++) yr[i] = xr[i] * rs * w[i];
+        rstd[r] = rs;
+    }
+}
+
+void rmsnorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
+                      const float *w, int rows, int dim, float beta) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * dim, *gr = dy + (size_t)r * dim;
+        float *dr = dx + (size_t)r * dim;
+        const double rs = rstd[r];
+        double dot = 0;
+        for (int i = 0; i < dim; i++) dot += (double)gr[i] * w[i] * xr[i];
+        /* d/dx of x*rs: rs*g*w - x * rs^3 * mean(g*w*x) */
+        const double k = rs * rs * rs * dot / dim;
+        for (int i = 0; i < dim; i++) {
+            float v = (float)(rs * gr[i] * w[i] - xr[i] * k);
+            dr[i] = beta ? dr[i] + v : v;
+        }
+    }
+}
+
+/* ---- pointwise ---------------------------------------------------------------------------- */
+
+float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2)); }
+
+float gelu_erf_grad(float x) {
+    const float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+    const float pdf = expf(-0.5f * x * x) * 0.3989422804014327f;
+    return cdf + x * pdf;
+}
+
+float silu(float x) { return x / (1.0f + expf(-x)); }
+
+float silu_grad(float x) {
+    const float s = 1.0f / (1.0f + expf(-x));
+    return s * (1.0f + x * (1.0f - s));
+}
+
+/* F.softplus with its default threshold 20, as the selective scan uses it. */
+float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+
+void softmax_rows(float *x, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        float *xr = x + (size_t)r * cols;
+        float mx = xr[0];
+        for (int i = 1; i < cols; i++) mx = xr[i] > mx ? xr[i] : mx;
+        double sum = 0;
+        for (int i = 0; i < cols; i++) {
+            xr[i] = expf(xr[i] - mx);
+            sum += xr[i];
+        }
+        const float inv = (float)(1.0 / sum);
+        for (int i = 0; i < cols; i++) xr[i] *= inv;
+    }
+}
+
+/* A conv with kernel == stride is a GEMM over non-overlapping patches; rows are
+ * patches in raster order (flatten(2) of the conv output), columns (c, ky, kx)
+ * as the conv weight [E, C, P, P] is laid out. */
+void patchify(float *patches, const float *img, int C, int S, int P) {
+    const int G = S / P, K = C * P * P;
+    for (int gy = 0; gy < G; gy++)
+        for (int gx = 0; gx < G; gx++) {
+            float *row = patches + (size_t)(gy * G + gx) * K;
+            for (int c = 0; c < C; c++)
+                for (int ky = 0; ky < P; ky++)
+                    memcpy(row + (c * P + ky) * P,
+                           img + ((size_t)c * S + gy * P + ky) * S + (size_t)gx * P,
+                           (size_t)P * sizeof(float));
+        }
+}

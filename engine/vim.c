@@ -1,0 +1,303 @@
+/* Vision Mamba as hustvl/Vim's
+ * vim_small_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2:
+ * middle class token, fused add + RMSNorm blocks, bimamba v2 mixers whose two
+ * branches are summed and halved. Forward and backward sit together per layer. */
+#include "engine/internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* tokens: patches with the class token inserted before patch M//2, + pos_embed */
+static void vim_embed(mxb_ctx *c, const float *image, float *x) {
+    const mxb_model *m = c->m;
+    const mxb_config *g = &m->cfg;
+    const int E = g->embed_dim, M = g->num_patches, cls = g->cls_pos;
+    const int K = g->in_chans * g->patch_size * g->patch_size;
+    patchify(c->patches, image, g->in_chans, g->img_size, g->patch_size);
+    linear_forward(x, c->patches, m->patch_w, m->patch_b, cls, K, E, 0.0f);
+    memcpy(x + (size_t)cls * E, m->cls_token, (size_t)E * sizeof(float));
+    linear_forward(x + (size_t)(cls + 1) * E, c->patches + (size_t)cls * K, m->patch_w,
+                   m->patch_b, M - cls, K, E, 0.0f);
+    for (size_t i = 0; i < (size_t)(M + 1) * E; i++) x[i] += m->pos_embed[i];
+}
+
+/* ---- causal depthwise conv1d (padding K-1, first L outputs) --------------------- */
+
+static void causal_conv_forward(float *out, const float *x, int ldx, const float *w,
+                                const float *b, int L, int D, int K) {
+    for (int t = 0; t < L; t++) {
+        float *o = out + (size_t)t * D;
+        for (int c = 0; c < D; c++) o[c] = b[c];
+        for (int k = 0; k < K; k++) {
+            const int s = t - (K - 1) + k;
+            if (s < 0) continue;
+            const float *xs = x + (size_t)s * ldx;
+            for (int c = 0; c < D; c++) o[c] += w[c * K + k] * xs[c];
+        }
+    }
+}
+
+static void causal_conv_backward(float *dx, int lddx, const float *dout, const float *w, int L,
+                                 int D, int K) {
+    for (int s = 0; s < L; s++) {
+        float *d = dx + (size_t)s * lddx;
+        memset(d, 0, (size_t)D * sizeof(float));
+        for (int k = 0; k < K; k++) {
+            const int t = s + (K - 1) - k;
+            if (t >= L) continue;
+            const float *g = dout + (size_t)t * D;
+            for (int c = 0; c < D; c++) d[c] += w[c * K + k] * g[c];
+        }
+    }
+}
+
+/* ---- selective scan (selective_scan_ref semantics, real A, variable B and C) ------- */
+/*   h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t,   y_t = C_t · h_t                              */
+
+#define SCAN_BLOCK 64
+
+static void selective_scan_forward(float *y, float *hs, const float *u, const float *delta,
+                                   const float *A, const float *B, const float *C, int ldbc,
+                                   int L, int D, int N) {
+#pragma omp parallel for schedule(static)
+    for (int c0 = 0; c0 < D; c0 += SCAN_BLOCK) {
+        const int c1 = c0 + SCAN_BLOCK < D ? c0 + SCAN_BLOCK : D;
+        float h[SCAN_BLOCK * 64];
+        const int NN = N <= 64 ? N : 64; /* N > 64 is refused at load (see vim_check) */
+        memset(h, 0, sizeof h);
+        for (int t = 0; t < L; t++) {
+            const float *Bt = B + (size_t)t * ldbc, *Ct = C + (size_t)t * ldbc;
+            for (int c = c0; c < c1; c++) {
+                const float dt = delta[(size_t)t * D + c], du = dt * u[(size_t)t * D + c];
+                const float *Ac = A + (size_t)c * N;
+                float *hc = h + (c - c0) * NN;
+                float acc = 0;
+                for (int n = 0; n < NN; n++) {
+                    hc[n] = expf(dt * Ac[n]) * hc[n] + du * Bt[n];
+                    acc += Ct[n] * hc[n];
+                }
+                y[(size_t)t * D + c] = acc;
+                if (hs) memcpy(hs + ((size_t)t * D + c) * NN, hc, (size_t)NN * sizeof(float));
+            }
+        }
+    }
+}
+
+/* Gradients of Σ dy·y with respect to u, Δ (accumulated into du, ddelta) and B, C
+ * (written into dB, dC with row stride ldbc). hs holds every h_t from the forward. */
+static void selective_scan_backward(float *du, float *ddelta, float *dB, float *dC,
+                                    const float *dy, const float *hs, const float *u,
+                                    const float *delta, const float *A, const float *B,
+                                    const float *C, int ldbc, int L, int D, int N) {
+    for (int t = 0; t < L; t++) {
+        memset(dB + (size_t)t * ldbc, 0, (size_t)N * sizeof(float));
+        memset(dC + (size_t)t * ldbc, 0, (size_t)N * sizeof(float));
+    }
+#pragma omp parallel
+    {
+        float gB[64], gC[64];
+        float g[SCAN_BLOCK * 64];
+#pragma omp for schedule(static)
+        for (int c0 = 0; c0 < D; c0 += SCAN_BLOCK) {
+            const int c1 = c0 + SCAN_BLOCK < D ? c0 + SCAN_BLOCK : D;
+            memset(g, 0, sizeof g);
+            for (int t = L - 1; t >= 0; t--) {
+                const float *Bt = B + (size_t)t * ldbc, *Ct = C + (size_t)t * ldbc;
+                memset(gB, 0, sizeof gB);
+                memset(gC, 0, sizeof gC);
+                for (int c = c0; c < c1; c++) {
+                    const size_t tc = (size_t)t * D + c;
+                    const float dt = delta[tc], ut = u[tc], gy = dy[tc];
+                    const float *Ac = A + (size_t)c * N;
+                    const float *h = hs + tc * N;
+                    const float *hprev = t ? hs + (tc - D) * N : NULL;
+                    float *gc = g + (c - c0) * N;
+                    float gdt = 0, gu = 0;
+                    for (int n = 0; n < N; n++) {
+                        gc[n] += gy * Ct[n];               /* total gradient at h_t */
+                        gC[n] += gy * h[n];
+                        const float ea = expf(dt * Ac[n]);
+                        const float hp = hprev ? hprev[n] : 0.0f;
+                        gdt += gc[n] * (Ac[n] * ea * hp + Bt[n] * ut);
+                        gB[n] += gc[n] * dt * ut;
+                        gu += gc[n] * dt * Bt[n];
+                        gc[n] *= ea;                       /* on to h_{t-1} */
+                    }
+                    ddelta[tc] += gdt;
+                    du[tc] += gu;
+                }
+#pragma omp critical
+                for (int n = 0; n < N; n++) {
+                    dB[(size_t)t * ldbc + n] += gB[n];
+                    dC[(size_t)t * ldbc + n] += gC[n];
+                }
+            }
+        }
+    }
+}
+
+/* ---- one direction of the bimamba v2 mixer ------------------------------------------ */
+
+static void vim_dir_forward(const mxb_config *g, const vim_dir_w *w, vim_dir_act *a) {
+    const int L = g->seq_len, Di = g->d_inner, N = g->d_state, R = g->dt_rank;
+    const int ldx = R + 2 * N;
+    causal_conv_forward(a->conv_pre, a->xz, 2 * Di, w->conv_w, w->conv_b, L, Di, g->d_conv);
+    for (size_t k = 0; k < (size_t)L * Di; k++) a->x[k] = silu(a->conv_pre[k]);
+    linear_forward(a->x_dbl, a->x, w->x_proj_w, NULL, L, Di, ldx, 0.0f);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, Di, R, 1.0f, a->x_dbl, ldx,
+                w->dt_proj_w, R, 0.0f, a->delta_pre, Di);
+    for (int t = 0; t < L; t++)
+        for (int c = 0; c < Di; c++) {
+            const size_t k = (size_t)t * Di + c;
+            a->delta_pre[k] += w->dt_proj_b[c];
+            a->delta[k] = softplus(a->delta_pre[k]);
+        }
+    selective_scan_forward(a->y, NULL, a->x, a->delta, w->A, a->x_dbl + R, a->x_dbl + R + N, ldx,
+                           L, Di, N);
+    for (int t = 0; t < L; t++) {
+        const float *z = a->xz + (size_t)t * 2 * Di + Di;
+        for (int c = 0; c < Di; c++) {
+            const size_t k = (size_t)t * Di + c;
+            a->out[k] = (a->y[k] + w->D[c] * a->x[k]) * silu(z[c]);
+        }
+    }
+}
+
+/* Given dout [L, Di] (this direction's order), writes dxz [L, 2Di] and a->dy.
+ * ws: workspace of 2*L*Di + L*(R+2N) + L*Di*N floats. */
+static void vim_dir_backward(const mxb_config *g, const vim_dir_w *w, vim_dir_act *a,
+                             const float *dout, float *dxz, float *ws) {
+    const int L = g->seq_len, Di = g->d_inner, N = g->d_state, R = g->dt_rank;
+    const int ldx = R + 2 * N;
+    float *dx = ws;                               /* [L, Di] gradient at x (scan input u) */
+    float *ddelta = dx + (size_t)L * Di;          /* [L, Di] */
+    float *dxdbl = ddelta + (size_t)L * Di;       /* [L, R+2N] */
+    float *hs = dxdbl + (size_t)L * ldx;          /* [L, Di, N] */
+    for (int t = 0; t < L; t++) {
+        const float *z = a->xz + (size_t)t * 2 * Di + Di;
+        float *dz = dxz + (size_t)t * 2 * Di + Di;
+        for (int c = 0; c < Di; c++) {
+            const size_t k = (size_t)t * Di + c;
+            const float sz = silu(z[c]), go = dout[k];
+            a->dy[k] = go * sz;
+            dx[k] = go * sz * w->D[c];
+            dz[c] = go * (a->y[k] + w->D[c] * a->x[k]) * silu_grad(z[c]);
+            ddelta[k] = 0;
+        }
+    }
+    /* the states are recomputed here rather than kept for every layer */
+    selective_scan_forward(a->y, hs, a->x, a->delta, w->A, a->x_dbl + R, a->x_dbl + R + N, ldx,
+                           L, Di, N);
+    selective_scan_backward(dx, ddelta, dxdbl + R, dxdbl + R + N, a->dy, hs, a->x, a->delta, w->A,
+                            a->x_dbl + R, a->x_dbl + R + N, ldx, L, Di, N);
+    /* softplus' = sigmoid (identity past the threshold 20) */
+    for (size_t k = 0; k < (size_t)L * Di; k++)
+        if (a->delta_pre[k] <= 20.0f) ddelta[k] *= 1.0f / (1.0f + expf(-a->delta_pre[k]));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, R, Di, 1.0f, ddelta, Di,
+                w->dt_proj_w, R, 0.0f, dxdbl, ldx);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, Di, ldx, 1.0f, dxdbl, ldx,
+                w->x_proj_w, Di, 1.0f, dx, Di);
+    for (size_t k = 0; k < (size_t)L * Di; k++) dx[k] *= silu_grad(a->conv_pre[k]);
+    causal_conv_backward(dxz, 2 * Di, dx, w->conv_w, L, Di, g->d_conv);
+}
+
+/* ---- the mixer ------------------------------------------------------------------------ */
+
+/* normed [L, E] -> mixer_out [L, E]; sum: scratch [L, Di] */
+static void vim_mixer_forward(const mxb_config *g, const vim_layer_w *w, vim_layer_act *a,
+                              float *sum) {
+    const int L = g->seq_len, E = g->embed_dim, Di = g->d_inner;
+    linear_forward(a->dir[0].xz, a->normed, w->in_proj_w, NULL, L, E, 2 * Di, 0.0f);
+    for (int t = 0; t < L; t++) /* the backward branch sees the flipped sequence */
+        memcpy(a->dir[1].xz + (size_t)t * 2 * Di, a->dir[0].xz + (size_t)(L - 1 - t) * 2 * Di,
+               (size_t)2 * Di * sizeof(float));
+    for (int d = 0; d < 2; d++) vim_dir_forward(g, &w->dir[d], &a->dir[d]);
+    for (int t = 0; t < L; t++) {
+        const float *f = a->dir[0].out + (size_t)t * Di, *b = a->dir[1].out + (size_t)(L - 1 - t) * Di;
+        float *s = sum + (size_t)t * Di;
+        for (int c = 0; c < Di; c++) s[c] = (f[c] + b[c]) * 0.5f; /* if_devide_out */
+    }
+    linear_forward(a->mixer_out, sum, w->out_proj_w, NULL, L, Di, E, 0.0f);
+}
+
+/* dmix [L, E] -> dnormed [L, E] */
+static void vim_mixer_backward(const mxb_config *g, const vim_layer_w *w, vim_layer_act *a,
+                               const float *dmix, float *dnormed, float *ws) {
+    const int L = g->seq_len, E = g->embed_dim, Di = g->d_inner;
+    float *dsum = ws;                              /* [L, Di] */
+    float *dout_b = dsum + (size_t)L * Di;         /* [L, Di] */
+    float *dxz0 = dout_b + (size_t)L * Di;         /* [L, 2Di] */
+    float *dxz1 = dxz0 + (size_t)L * 2 * Di;       /* [L, 2Di] */
+    float *rest = dxz1 + (size_t)L * 2 * Di;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, Di, E, 0.5f, dmix, E,
+                w->out_proj_w, Di, 0.0f, dsum, Di);
+    for (int t = 0; t < L; t++)
+        memcpy(dout_b + (size_t)t * Di, dsum + (size_t)(L - 1 - t) * Di,
+               (size_t)Di * sizeof(float));
+    vim_dir_backward(g, &w->dir[0], &a->dir[0], dsum, dxz0, rest);
+    vim_dir_backward(g, &w->dir[1], &a->dir[1], dout_b, dxz1, rest);
+    for (int t = 0; t < L; t++) {
+        float *d0 = dxz0 + (size_t)t * 2 * Di;
+        const float *d1 = dxz1 + (size_t)(L - 1 - t) * 2 * Di;
+        for (int k = 0; k < 2 * Di; k++) d0[k] += d1[k];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, E, 2 * Di, 1.0f, dxz0, 2 * Di,
+                w->in_proj_w, E, 0.0f, dnormed, E);
+}
+
+/* ---- the model ---------------------------------------------------------------------------- */
+
+void vim_forward(mxb_ctx *c, const float *image, float *logits) {
+    const mxb_model *m = c->m;
+    const mxb_config *g = &m->cfg;
+    const int L = g->seq_len, E = g->embed_dim, cls = g->cls_pos;
+    const size_t LE = (size_t)L * E;
+    vim_embed(c, image, c->tokens);
+    const float *hidden = NULL, *prev_res = NULL;
+    for (int i = 0; i < g->depth; i++) {
+        vim_layer_act *a = &c->vim[i < c->nact ? i : 0];
+        /* fused add + norm: residual = hidden + residual (the first block takes the input) */
+        if (i == 0)
+            memcpy(a->residual, c->tokens, LE * sizeof(float));
+        else if (a->residual == prev_res) /* untraced: one slot shared by every layer */
+            for (size_t k = 0; k < LE; k++) a->residual[k] += hidden[k];
+        else
+            for (size_t k = 0; k < LE; k++) a->residual[k] = prev_res[k] + hidden[k];
+        rmsnorm_forward(a->normed, a->rstd, a->residual, m->layers[i].norm_w, L, E, g->norm_eps);
+        vim_mixer_forward(g, &m->layers[i], a, c->scratch);
+        hidden = a->mixer_out;
+        prev_res = a->residual;
+    }
+    /* final add + norm_f; only the middle class token reaches the head */
+    for (int k = 0; k < E; k++)
+        c->final_in[k] = prev_res[(size_t)cls * E + k] + hidden[(size_t)cls * E + k];
+    rmsnorm_forward(c->final_norm, &c->final_rstd, c->final_in, m->norm_w, 1, E, g->final_norm_eps);
+    linear_forward(logits, c->final_norm, m->head_w, m->head_b, 1, E, g->num_classes, 0.0f);
+}
+
+void vim_backward(mxb_ctx *c, const float *seed) {
+    const mxb_model *m = c->m;
+    const mxb_config *g = &m->cfg;
+    const int L = g->seq_len, E = g->embed_dim, cls = g->cls_pos;
+    const size_t LE = (size_t)L * E;
+    float *G = c->scratch;          /* [L, E] gradient of the stream entering the next norm */
+    float *dnormed = G + LE;        /* [L, E] */
+    float *ws = dnormed + LE;
+    memset(G, 0, LE * sizeof(float));
+    float dnorm[E];
+    cblas_sgemv(CblasRowMajor, CblasTrans, g->num_classes, E, 1.0f, m->head_w, E, seed, 1, 0.0f,
+                dnorm, 1);
+    rmsnorm_backward(G + (size_t)cls * E, dnorm, c->final_in, &c->final_rstd, m->norm_w, 1, E,
+                     0.0f);
+    for (int i = g->depth - 1; i >= 0; i--) {
+        vim_layer_act *a = &c->vim[i];
+        /* Block.get_gradients: the hook sits on the residual the fused add+norm returns,
+         * so it sees only the gradient from downstream, i.e. at residual + mixer_out,
+         * the stream entering the next norm (not the gradient at this block's input). */
+        memcpy(a->residual_grad, G, LE * sizeof(float));
+        /* residual_{i+1} = residual_i + mixer(norm(residual_i)) */
+        vim_mixer_backward(g, &m->layers[i], a, G, dnormed, ws);
+        rmsnorm_backward(G, dnormed, a->residual, a->rstd, m->layers[i].norm_w, L, E, 1.0f);
+    }
+}

@@ -1,0 +1,124 @@
+/* ViT/DeiT as timm's VisionTransformer (deit_small_patch16_224): forward and backward. */
+#include "engine/internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* tokens: [cls; patches] + pos_embed */
+static void vit_embed(mxb_ctx *c, const float *image, float *x) {
+    const mxb_model *m = c->m;
+    const mxb_config *g = &m->cfg;
+    const int E = g->embed_dim, M = g->num_patches;
+    const int K = g->in_chans * g->patch_size * g->patch_size;
+    patchify(c->patches, image, g->in_chans, g->img_size, g->patch_size);
+    linear_forward(x + E, c->patches, m->patch_w, m->patch_b, M, K, E, 0.0f);
+    memcpy(x, m->cls_token, (size_t)E * sizeof(float));
+    for (size_t i = 0; i < (size_t)(M + 1) * E; i++) x[i] += m->pos_embed[i];
+}
+
+/* Multi-head self-attention of one block: qkv -> attn probs -> ctx. */
+static void vit_attention_forward(const mxb_config *g, vit_block_act *a) {
+    const int L = g->seq_len, E = g->embed_dim, H = g->num_heads, hd = E / H;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < H; h++) {
+        const float *q = a->qkv + h * hd, *k = a->qkv + E + h * hd, *v = a->qkv + 2 * E + h * hd;
+        float *att = a->attn + (size_t)h * L * L;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, q, 3 * E, k, 3 * E,
+                    0.0f, att, L);
+        softmax_rows(att, L, L);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, att, L, v, 3 * E,
+                    0.0f, a->ctx + h * hd, E);
+    }
+}
+
+void vit_forward(mxb_ctx *c, const float *image, float *logits) {
+    const mxb_model *m = c->m;
+    const mxb_config *g = &m->cfg;
+    const int L = g->seq_len, E = g->embed_dim, F = g->mlp_hidden;
+    float *x = c->vit[0].x_in;
+    vit_embed(c, image, x);
+    for (int i = 0; i < g->depth; i++) {
+        const vit_block_w *w = &m->blocks[i];
+        vit_block_act *a = &c->vit[i < c->nact ? i : 0];
+        if (x != a->x_in) memcpy(a->x_in, x, (size_t)L * E * sizeof(float));
+        layernorm_forward(a->ln1, a->ln1_rstd, a->x_in, w->ln1_w, w->ln1_b, L, E, g->norm_eps);
+        linear_forward(a->qkv, a->ln1, w->qkv_w, w->qkv_b, L, E, 3 * E, 0.0f);
+        vit_attention_forward(g, a);
+        memcpy(a->x_mid, a->x_in, (size_t)L * E * sizeof(float));
+        linear_forward(a->x_mid, a->ctx, w->proj_w, w->proj_b, L, E, E, 1.0f);
+        layernorm_forward(a->ln2, a->ln2_rstd, a->x_mid, w->ln2_w, w->ln2_b, L, E, g->norm_eps);
+        linear_forward(a->fc1, a->ln2, w->fc1_w, w->fc1_b, L, E, F, 0.0f);
+        for (size_t k = 0; k < (size_t)L * F; k++) a->gelu[k] = gelu_erf(a->fc1[k]);
+        /* the block output is the next block's input (or the stream kept for the head) */
+        x = (i + 1 < c->nact) ? c->vit[i + 1].x_in : c->tokens;
+        memcpy(x, a->x_mid, (size_t)L * E * sizeof(float));
+        linear_forward(x, a->gelu, w->fc2_w, w->fc2_b, L, F, E, 1.0f);
+    }
+    /* only the class token reaches the head */
+    memcpy(c->final_in, x, (size_t)E * sizeof(float));
+    layernorm_forward(c->final_norm, &c->final_rstd, c->final_in, m->norm_w, m->norm_b, 1, E,
+                      g->final_norm_eps);
+    linear_forward(logits, c->final_norm, m->head_w, m->head_b, 1, E, g->num_classes, 0.0f);
+}
+
+void vit_backward(mxb_ctx *c, const float *seed) {
+    const mxb_model *m = c->m;
+    const mxb_config *g = &m->cfg;
+    const int L = g->seq_len, E = g->embed_dim, F = g->mlp_hidden, H = g->num_heads, hd = E / H;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *dx = c->scratch;                       /* [L, E] gradient of the stream */
+    float *dmid = dx + (size_t)L * E;             /* [L, E] */
+    float *dln = dmid + (size_t)L * E;            /* [L, E] */
+    float *dctx = dln + (size_t)L * E;            /* [L, E] */
+    float *dqkv = dctx + (size_t)L * E;           /* [L, 3E] */
+    float *dh = dqkv + (size_t)L * 3 * E;         /* [L, F] */
+    float *dS = dh + (size_t)L * F;               /* [L, L] */
+
+    /* head and final norm touch the class token only */
+    memset(dx, 0, (size_t)L * E * sizeof(float));
+    float dnorm[E];
+    cblas_sgemv(CblasRowMajor, CblasTrans, g->num_classes, E, 1.0f, m->head_w, E, seed, 1, 0.0f,
+                dnorm, 1);
+    layernorm_backward(dx, dnorm, c->final_in, &c->final_rstd, m->norm_w, 1, E, 0.0f);
+
+    for (int i = g->depth - 1; i >= 0; i--) {
+        const vit_block_w *w = &m->blocks[i];
+        vit_block_act *a = &c->vit[i];
+        /* MLP: x_out = x_mid + fc2(gelu(fc1(ln2(x_mid)))) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, F, E, 1.0f, dx, E, w->fc2_w, F,
+                    0.0f, dh, F);
+        for (size_t k = 0; k < (size_t)L * F; k++) dh[k] *= gelu_erf_grad(a->fc1[k]);
+        linear_backward_input(dln, dh, w->fc1_w, L, E, F, 0.0f);
+        memcpy(dmid, dx, (size_t)L * E * sizeof(float));
+        layernorm_backward(dmid, dln, a->x_mid, a->ln2_rstd, w->ln2_w, L, E, 1.0f);
+        /* attention: x_mid = x_in + proj(attn @ v) */
+        linear_backward_input(dctx, dmid, w->proj_w, L, E, E, 0.0f);
+        for (int h = 0; h < H; h++) {
+            const float *q = a->qkv + h * hd, *k = a->qkv + E + h * hd;
+            const float *v = a->qkv + 2 * E + h * hd;
+            const float *att = a->attn + (size_t)h * L * L;
+            float *dA = a->attn_grad + (size_t)h * L * L;
+            /* dA = dctx_h v_h^T ; dv_h = A^T dctx_h */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, 1.0f, dctx + h * hd, E,
+                        v, 3 * E, 0.0f, dA, L);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, att, L,
+                        dctx + h * hd, E, 0.0f, dqkv + 2 * E + h * hd, 3 * E);
+            /* softmax backward, then the scaled scores q k^T */
+            for (int r = 0; r < L; r++) {
+                const float *ar = att + (size_t)r * L, *gr = dA + (size_t)r * L;
+                float *sr = dS + (size_t)r * L;
+                double dot = 0;
+                for (int j = 0; j < L; j++) dot += (double)ar[j] * gr[j];
+                for (int j = 0; j < L; j++) sr[j] = ar[j] * (gr[j] - (float)dot) * scale;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, k,
+                        3 * E, 0.0f, dqkv + h * hd, 3 * E);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, q, 3 * E,
+                        0.0f, dqkv + E + h * hd, 3 * E);
+        }
+        linear_backward_input(dln, dqkv, w->qkv_w, L, E, 3 * E, 0.0f);
+        memcpy(dx, dmid, (size_t)L * E * sizeof(float));
+        layernorm_backward(dx, dln, a->x_in, a->ln1_rstd, w->ln1_w, L, E, 1.0f);
+    }
+}

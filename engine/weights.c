@@ -1,0 +1,256 @@
+/* Loading weights from HDF5 files named by state_dict keys (engine/WEIGHTS.md). */
+#include "engine/internal.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mxb_seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Attribute readers return 1 when present and read, 0 when absent, -1 when unreadable. */
+static int attr_read(hid_t f, const char *name, hid_t memtype, void *out) {
+    if (H5Aexists(f, name) <= 0) return 0;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t sp = H5Aget_space(a);
+    int ok = H5Sget_simple_extent_npoints(sp) == 1 && H5Aread(a, memtype, out) >= 0;
+    H5Sclose(sp);
+    H5Aclose(a);
+    return ok ? 1 : -1;
+}
+
+static int attr_string(hid_t f, const char *name, char *out, size_t outlen) {
+    if (H5Aexists(f, name) <= 0) return 0;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t t = H5Aget_type(a);
+    int rc = -1;
+    if (H5Tget_class(t) == H5T_STRING) {
+        if (H5Tis_variable_str(t) > 0) {
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(t));
+            char *s = NULL;
+            if (H5Aread(a, mt, &s) >= 0 && s) {
+                snprintf(out, outlen, "%s", s);
+                H5free_memory(s);
+                rc = 1;
+            }
+            H5Tclose(mt);
+        } else {
+            size_t n = H5Tget_size(t);
+            char *s = calloc(n + 1, 1);
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, n + 1);
+            if (H5Aread(a, mt, s) >= 0) {
+                snprintf(out, outlen, "%s", s);
+                rc = 1;
+            }
+            H5Tclose(mt);
+            free(s);
+        }
+    }
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+static int read_config(hid_t f, const char *path, mxb_config *cfg, char *err, size_t errlen) {
+    memset(cfg, 0, sizeof *cfg);
+    char arch[32] = "";
+    if (attr_string(f, "arch", arch, sizeof arch) != 1) {
+        mxb_seterr(err, errlen,
+                   "%s: missing root attribute 'arch' (not an mxb weights file? convert the "
+                   "checkpoint with tools/convert_checkpoint.py)",
+                   path);
+        return -1;
+    }
+    if (!strcmp(arch, "vit"))
+        cfg->arch = MXB_ARCH_VIT;
+    else if (!strcmp(arch, "vim"))
+        cfg->arch = MXB_ARCH_VIM;
+    else {
+        mxb_seterr(err, errlen, "%s: unknown arch '%s' (expected 'vit' or 'vim')", path, arch);
+        return -1;
+    }
+    int version = 0;
+    if (attr_read(f, "mxb_weights_version", H5T_NATIVE_INT, &version) != 1 || version != 1) {
+        mxb_seterr(err, errlen, "%s: attribute 'mxb_weights_version' is missing or not 1", path);
+        return -1;
+    }
+    struct { const char *name; int *field; int arch; } ints[] = {
+        {"img_size", &cfg->img_size, 0},       {"patch_size", &cfg->patch_size, 0},
+        {"in_chans", &cfg->in_chans, 0},       {"num_classes", &cfg->num_classes, 0},
+        {"embed_dim", &cfg->embed_dim, 0},     {"depth", &cfg->depth, 0},
+        {"num_heads", &cfg->num_heads, 1},     {"mlp_hidden", &cfg->mlp_hidden, 1},
+        {"qkv_bias", &cfg->qkv_bias, 1},       {"d_state", &cfg->d_state, 2},
+        {"d_inner", &cfg->d_inner, 2},         {"dt_rank", &cfg->dt_rank, 2},
+        {"d_conv", &cfg->d_conv, 2},           {"divide_out", &cfg->divide_out, 2},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        if (ints[i].arch && ints[i].arch != (int)cfg->arch) continue;
+        if (attr_read(f, ints[i].name, H5T_NATIVE_INT, ints[i].field) != 1) {
+            mxb_seterr(err, errlen, "%s: missing or unreadable integer attribute '%s'", path,
+                       ints[i].name);
+            return -1;
+        }
+    }
+    double eps = 0;
+    if (attr_read(f, "norm_eps", H5T_NATIVE_DOUBLE, &eps) != 1) {
+        mxb_seterr(err, errlen, "%s: missing or unreadable attribute 'norm_eps'", path);
+        return -1;
+    }
+    cfg->norm_eps = (float)eps;
+    double feps = eps;
+    if (attr_read(f, "final_norm_eps", H5T_NATIVE_DOUBLE, &feps) < 0) {
+        mxb_seterr(err, errlen, "%s: unreadable attribute 'final_norm_eps'", path);
+        return -1;
+    }
+    cfg->final_norm_eps = (float)feps;
+    if (cfg->arch == MXB_ARCH_VIM && cfg->divide_out != 1) {
+        mxb_seterr(err, errlen,
+                   "%s: divide_out = %d is not supported (only the if_devide_out models)", path,
+                   cfg->divide_out);
+        return -1;
+    }
+    char msg[256];
+    if (mxb_config_finish(cfg, msg, sizeof msg)) {
+        mxb_seterr(err, errlen, "%s: %s", path, msg);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    const mxb_model *m;
+    char bad[128];
+    int is_group;
+} key_scan;
+
+static herr_t check_key(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+    (void)info;
+    key_scan *ks = data;
+    for (int i = 0; i < ks->m->nparams; i++)
+        if (!strcmp(ks->m->params[i].name, name)) return 0;
+    H5O_info_t oi;
+    ks->is_group = H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) >= 0 && oi.type == H5O_TYPE_GROUP;
+    snprintf(ks->bad, sizeof ks->bad, "%s", name);
+    return 1;
+}
+
+static int shape_str(char *out, size_t n, int nd, const hsize_t *d64, const int64_t *di) {
+    size_t k = (size_t)snprintf(out, n, "[");
+    for (int i = 0; i < nd && k < n; i++)
+        k += (size_t)snprintf(out + k, n - k, "%s%lld", i ? ", " : "",
+                              d64 ? (long long)d64[i] : (long long)di[i]);
+    if (k < n) snprintf(out + k, n - k, "]");
+    return 0;
+}
+
+static int read_param(hid_t f, const char *path, const mxb_param *p, float *dst, char *err,
+                      size_t errlen) {
+    if (H5Lexists(f, p->name, H5P_DEFAULT) <= 0) {
+        mxb_seterr(err, errlen, "%s: missing key '%s'", path, p->name);
+        return -1;
+    }
+    hid_t d = H5Dopen2(f, p->name, H5P_DEFAULT);
+    if (d < 0) {
+        mxb_seterr(err, errlen, "%s: key '%s' is not a dataset", path, p->name);
+        return -1;
+    }
+    int rc = -1;
+    hid_t t = H5Dget_type(d), s = H5Dget_space(d);
+    hsize_t dims[8];
+    int nd = H5Sget_simple_extent_ndims(s);
+    char want[96], got[96];
+    shape_str(want, sizeof want, p->ndim, NULL, p->shape);
+    if (H5Tget_class(t) != H5T_FLOAT) {
+        mxb_seterr(err, errlen, "%s: key '%s' is not floating point (expected float32 %s)", path,
+                   p->name, want);
+        goto done;
+    }
+    if (nd < 0 || nd > 8) {
+        mxb_seterr(err, errlen, "%s: key '%s' has an unreadable shape", path, p->name);
+        goto done;
+    }
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    int same = nd == p->ndim;
+    for (int i = 0; same && i < nd; i++) same = (int64_t)dims[i] == p->shape[i];
+    if (!same) {
+        shape_str(got, sizeof got, nd, dims, NULL);
+        mxb_seterr(err, errlen, "%s: key '%s' has shape %s, expected %s", path, p->name, got,
+                   want);
+        goto done;
+    }
+    if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
+        mxb_seterr(err, errlen, "%s: cannot read key '%s' (file truncated or corrupt?)", path,
+                   p->name);
+        goto done;
+    }
+    for (size_t i = 0; i < p->numel; i++)
+        if (!isfinite(dst[i])) {
+            mxb_seterr(err, errlen, "%s: key '%s' holds a NaN or infinite value at index %zu",
+                       path, p->name, i);
+            goto done;
+        }
+    rc = 0;
+done:
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Dclose(d);
+    return rc;
+}
+
+int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen) {
+    *out = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        mxb_seterr(err, errlen, "%s: cannot open weights file", path);
+        return -1;
+    }
+    fclose(probe);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
+        return -1;
+    }
+    mxb_config cfg;
+    mxb_model *m = NULL;
+    if (read_config(f, path, &cfg, err, errlen)) goto fail;
+    char msg[256];
+    if (mxb_model_new(&cfg, &m, msg, sizeof msg)) {
+        mxb_seterr(err, errlen, "%s: %s", path, msg);
+        goto fail;
+    }
+    key_scan ks = {.m = m};
+    hsize_t idx = 0;
+    if (H5Literate(f, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, check_key, &ks) < 0) {
+        mxb_seterr(err, errlen, "%s: cannot list the datasets (corrupt file?)", path);
+        goto fail;
+    }
+    if (ks.bad[0]) {
+        mxb_seterr(err, errlen, "%s: unexpected %s '%s' for a %s model of depth %d", path,
+                   ks.is_group ? "group" : "key", ks.bad, mxb_arch_name(cfg.arch), cfg.depth);
+        goto fail;
+    }
+    for (int i = 0; i < m->nparams; i++)
+        if (read_param(f, path, &m->params[i], m->data + m->params[i].offset, err, errlen))
+            goto fail;
+    H5Fclose(f);
+    mxb_model_refresh(m);
+    *out = m;
+    return 0;
+fail:
+    mxb_model_free(m);
+    H5Fclose(f);
+    return -1;
+}
