@@ -68,9 +68,8 @@ static void print_topk(const float *logits, int n, int k) {
 
 static void predict_usage(FILE *f) {
     fprintf(f,
-            "usage: mxb predict --weights W.h5 (--image IMG | --tensor T.h5[:DATASET]) [--out OUT.h5]\n"
+            "usage: mxb predict --weights W.h5 --tensor T.h5[:DATASET] [--out OUT.h5]\n"
             "  --weights W.h5        model weights (tools/convert_checkpoint.py makes them)\n"
-            "  --image IMG           a JPEG or PNG, resized and normalised as for evaluation\n"
             "  --tensor T.h5[:DSET]  an already normalised float32 [3,H,W] (default dataset 'input')\n"
             "  --out OUT.h5          write /logits [num_classes] and /input [3,H,W]\n"
             "  --top K               how many classes to print (default 5)\n");
@@ -78,17 +77,16 @@ static void predict_usage(FILE *f) {
 
 int mxb_cmd_predict(int argc, char **argv) {
     static const struct option opts[] = {
-        {"weights", required_argument, 0, 'w'}, {"image", required_argument, 0, 'i'},
+        {"weights", required_argument, 0, 'w'},
         {"tensor", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
         {"top", required_argument, 0, 'k'},     {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *weights = NULL, *image = NULL, *tensor = NULL, *out = NULL;
+    const char *weights = NULL, *tensor = NULL, *out = NULL;
     int top = 5, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case 'w': weights = optarg; break;
-        case 'i': image = optarg; break;
         case 't': tensor = optarg; break;
         case 'o': out = optarg; break;
         case 'k': top = atoi(optarg); break;
@@ -100,8 +98,8 @@ int mxb_cmd_predict(int argc, char **argv) {
         fprintf(stderr, "mxb predict: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (!weights || (!image == !tensor) || top < 1) {
-        fprintf(stderr, "mxb predict: need --weights and exactly one of --image / --tensor\n");
+    if (!weights || !tensor || top < 1) {
+        fprintf(stderr, "mxb predict: need --weights and --tensor\n");
         predict_usage(stderr);
         return 2;
     }
@@ -115,12 +113,7 @@ int mxb_cmd_predict(int argc, char **argv) {
     int rc = 2;
     float *x = NULL, *logits = NULL;
     mxb_ctx *c = NULL;
-    if (image) {
-        x = NULL; /* TODO(lead): wire datasets preprocessing */
-        snprintf(err, sizeof err, "%s: --image is not wired yet", image);
-    } else {
-        x = load_input_tensor(tensor, cfg, err, sizeof err);
-    }
+    x = load_input_tensor(tensor, cfg, err, sizeof err);
     if (!x) {
         fprintf(stderr, "mxb predict: %s\n", err);
         goto done;

@@ -1,0 +1,197 @@
+/* Engine against the golden fixtures made by the original PyTorch code
+ * (../shared/fixtures), and every bad-weights case. */
+#include "engine/engine.h"
+#include "mxb_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *data(const char *name) {
+    return mxb_test_path("%s/engine/%s", mxb_test_env("MXB_TESTDATA"), name);
+}
+static const char *golden(const char *model) {
+    return mxb_test_path("%s/fixtures/%s.golden.h5", mxb_test_env("MXB_SHARED_DIR"), model);
+}
+
+static mxb_model *load(const char *file) {
+    char err[512];
+    mxb_model *m = NULL;
+    if (mxb_model_load(data(file), &m, err, sizeof err)) fprintf(stderr, "%s\n", err);
+    return m;
+}
+
+static int argmax(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+/* logits within 1e-4 of the logit range, for both inputs */
+static void check_logits(const char *weights, const char *model) {
+    mxb_model *m = load(weights);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    const mxb_config *g = mxb_model_config(m);
+    mxb_ctx *c = mxb_ctx_new(m, MXB_TRACE_NONE);
+    float *logits = malloc((size_t)g->num_classes * sizeof(float));
+    for (int k = 0; k < 2; k++) {
+        size_t n = 0, nl = 0;
+        float *x = mxb_test_read_h5(golden(model), mxb_test_path("input_%d", k), &n);
+        float *ref = mxb_test_read_h5(golden(model), mxb_test_path("logits_%d", k), &nl);
+        CU_ASSERT_FATAL(x && ref && nl == (size_t)g->num_classes);
+        mxb_forward(c, x, logits);
+        double d = mxb_test_max_abs_diff(logits, ref, nl), r = mxb_test_range(ref, nl);
+        printf("\n  %s input %d: max |logit - golden| = %.3g (range %.3g)", model, k, d, r);
+        CU_ASSERT(d <= 1e-4 * r);
+        CU_ASSERT_EQUAL(argmax(logits, (int)nl), argmax(ref, (int)nl));
+        free(x);
+        free(ref);
+    }
+    free(logits);
+    mxb_ctx_free(c);
+    mxb_model_free(m);
+}
+
+static void test_vit_logits(void) { check_logits("deit_d64.h5", "deit_d64"); }
+static void test_vim_logits(void) { check_logits("vim_d64.h5", "vim_d64"); }
+
+/* traced forward + backward of the explained class against debug/ */
+static mxb_ctx *traced(mxb_model *m, const char *model, int *cls) {
+    const mxb_config *g = mxb_model_config(m);
+    mxb_ctx *c = mxb_ctx_new(m, MXB_TRACE_KEEP);
+    float *x = mxb_test_read_h5(golden(model), "input_0", NULL);
+    float *logits = malloc((size_t)g->num_classes * sizeof(float));
+    float *seed = calloc((size_t)g->num_classes, sizeof(float));
+    mxb_forward(c, x, logits);
+    *cls = argmax(logits, g->num_classes);
+    seed[*cls] = 1;
+    mxb_backward(c, seed);
+    free(x);
+    free(logits);
+    free(seed);
+    return c;
+}
+
+static double compare(const float *mine, const char *model, const char *dset, size_t n) {
+    size_t got = 0;
+    float *ref = mxb_test_read_h5(golden(model), dset, &got);
+    if (!ref || got != n) {
+        free(ref);
+        return INFINITY;
+    }
+    double d = mxb_test_max_abs_diff(mine, ref, n), scale = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
+    free(ref);
+    return d / (scale > 0 ? scale : 1);
+}
+
+static void test_vit_attention_and_gradients(void) {
+    mxb_model *m = load("deit_d64.h5");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    const mxb_config *g = mxb_model_config(m);
+    int cls;
+    mxb_ctx *c = traced(m, "deit_d64", &cls);
+    CU_ASSERT_EQUAL(cls, (int)mxb_test_read_h5_scalar(golden("deit_d64"), "debug/explained_class"));
+    const size_t n = (size_t)g->num_heads * g->seq_len * g->seq_len;
+    double worst_a = 0, worst_g = 0;
+    for (int b = 0; b < g->depth; b++) {
+        worst_a = fmax(worst_a, compare(mxb_vit_attn(c, b), "deit_d64",
+                                        mxb_test_path("debug/block_%02d/attn", b), n));
+        worst_g = fmax(worst_g, compare(mxb_vit_attn_grad(c, b), "deit_d64",
+                                        mxb_test_path("debug/block_%02d/attn_grad", b), n));
+    }
+    printf("\n  attention probs rel. diff %.3g, their gradient %.3g", worst_a, worst_g);
+    CU_ASSERT(worst_a <= 1e-4);
+    CU_ASSERT(worst_g <= 1e-4);
+    mxb_ctx_free(c);
+    mxb_model_free(m);
+}
+
+static void test_vim_residuals_and_gradients(void) {
+    mxb_model *m = load("vim_d64.h5");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    const mxb_config *g = mxb_model_config(m);
+    int cls;
+    mxb_ctx *c = traced(m, "vim_d64", &cls);
+    CU_ASSERT_EQUAL(cls, (int)mxb_test_read_h5_scalar(golden("vim_d64"), "debug/explained_class"));
+    const size_t n = (size_t)g->seq_len * g->embed_dim;
+    double wr = 0, wm = 0, wg = 0;
+    for (int l = 0; l < g->depth; l++) {
+        wr = fmax(wr, compare(mxb_vim_residual(c, l), "vim_d64",
+                              mxb_test_path("debug/layer_%02d/residual", l), n));
+        wm = fmax(wm, compare(mxb_vim_mixer_out(c, l), "vim_d64",
+                              mxb_test_path("debug/layer_%02d/mixer_out", l), n));
+        wg = fmax(wg, compare(mxb_vim_residual_grad(c, l), "vim_d64",
+                              mxb_test_path("debug/layer_%02d/residual_grad", l), n));
+    }
+    printf("\n  residual rel. diff %.3g, mixer_out %.3g, residual_grad %.3g", wr, wm, wg);
+    CU_ASSERT(wr <= 1e-4);
+    CU_ASSERT(wm <= 1e-4);
+    CU_ASSERT(wg <= 1e-4);
+    mxb_ctx_free(c);
+    mxb_model_free(m);
+}
+
+/* each malformed file fails with a message naming the file and the thing */
+static void expect_error(const char *file, const char *needle) {
+    char err[512] = "";
+    mxb_model *m = NULL;
+    int rc = mxb_model_load(data(file), &m, err, sizeof err);
+    printf("\n  %s -> %s", file, err);
+    CU_ASSERT_EQUAL(rc, -1);
+    CU_ASSERT_PTR_NULL(m);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, file));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, needle));
+    CU_ASSERT_PTR_NULL(strchr(err, '\n'));
+    mxb_model_free(m);
+}
+
+static void test_bad_weights(void) {
+    expect_error("bad_missing.h5", "missing key 'blocks.2.mlp.fc1.bias'");
+    expect_error("bad_unexpected.h5", "unexpected key 'head_dist.weight'");
+    expect_error("bad_shape.h5", "'blocks.1.attn.proj.weight' has shape [64, 63], expected [64, 64]");
+    expect_error("bad_dtype.h5", "'norm.bias' is not floating point");
+    expect_error("bad_noattr.h5", "'num_heads'");
+    expect_error("bad_arch.h5", "unknown arch 'resnet'");
+    expect_error("bad_nan.h5", "'head.bias' holds a NaN");
+    expect_error("bad_truncated.h5", "truncated");
+    expect_error("bad_text.h5", "not a readable HDF5 file");
+    expect_error("does_not_exist.h5", "cannot open");
+}
+
+/* the untraced path (one set of layer buffers reused) computes the same logits */
+static void test_traced_equals_untraced(void) {
+    const char *files[2] = {"deit_d64.h5", "vim_d64.h5"}, *models[2] = {"deit_d64", "vim_d64"};
+    for (int i = 0; i < 2; i++) {
+        mxb_model *m = load(files[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        int nc = mxb_model_config(m)->num_classes;
+        float *x = mxb_test_read_h5(golden(models[i]), "input_1", NULL);
+        float *a = malloc((size_t)nc * sizeof(float)), *b = malloc((size_t)nc * sizeof(float));
+        mxb_ctx *c1 = mxb_ctx_new(m, MXB_TRACE_NONE), *c2 = mxb_ctx_new(m, MXB_TRACE_KEEP);
+        mxb_forward(c1, x, a);
+        mxb_forward(c2, x, b);
+        CU_ASSERT(mxb_test_max_abs_diff(a, b, (size_t)nc) == 0);
+        CU_ASSERT(mxb_ctx_bytes(c1) < mxb_ctx_bytes(c2));
+        mxb_ctx_free(c1);
+        mxb_ctx_free(c2);
+        free(x);
+        free(a);
+        free(b);
+        mxb_model_free(m);
+    }
+}
+
+int main(void) {
+    static const mxb_test_case cases[] = {
+        {"DeiT logits match the original code", test_vit_logits},
+        {"ViM logits match the original code", test_vim_logits},
+        {"DeiT attention and its gradient", test_vit_attention_and_gradients},
+        {"ViM residuals and Block.get_gradients", test_vim_residuals_and_gradients},
+        {"bad weights files are clear errors", test_bad_weights},
+        {"traced and untraced forward agree", test_traced_equals_untraced},
+        {NULL, NULL}};
+    return mxb_test_main("engine", cases);
+}
