@@ -105,4 +105,14 @@ typedef struct {
 } mxb_s6_view;
 int mxb_vim_s6(const mxb_ctx *c, int layer, int dir, mxb_s6_view *out);
 
+/* The hidden-attention CLS row of a layer, both branches in image-token order:
+ * out [d_inner, L]. OFFICIAL is compute_middle_attn_vector as HiddenMambaAttn
+ * calls it (forward branch for t < cls with the product stopping at cls-1,
+ * position cls 0, backward branch flipped for t > cls); EXACT is the CLS row of
+ * α_f + flip(α_b) (the layer's hidden attention up to if_devide_out's ½),
+ * including Ā[cls] and the diagonal. Uses the context's scratch: call between
+ * forward/backward passes, not during. */
+typedef enum { MXB_VARIANT_OFFICIAL = 0, MXB_VARIANT_EXACT = 1 } mxb_variant;
+int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *out);
+
 #endif

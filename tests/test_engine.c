@@ -134,6 +134,65 @@ static void test_vim_residuals_and_gradients(void) {
     mxb_model_free(m);
 }
 
+/* the official xai vector of every layer equals compute_middle_attn_vector's */
+static void test_vim_official_xai_vector(void) {
+    mxb_model *m = load("vim_d64.h5");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    const mxb_config *g = mxb_model_config(m);
+    int cls;
+    mxb_ctx *c = traced(m, "vim_d64", &cls);
+    const size_t n = (size_t)g->d_inner * g->seq_len;
+    float *v = malloc(n * sizeof(float));
+    double worst = 0;
+    for (int l = 0; l < g->depth; l++) {
+        CU_ASSERT_EQUAL_FATAL(mxb_vim_xai_vector(c, l, MXB_VARIANT_OFFICIAL, v), 0);
+        worst = fmax(worst, compare(v, "vim_d64", mxb_test_path("debug/layer_%02d/xai_vector", l), n));
+    }
+    printf("\n  xai vector rel. diff %.3g", worst);
+    CU_ASSERT(worst <= 1e-4);
+    free(v);
+    mxb_ctx_free(c);
+    mxb_model_free(m);
+}
+
+/* exact CLS row: with the scan inputs x it reproduces the scan outputs at the class
+ * token, y_f[cls] + y_b[L-1-cls] = Σ_j row[j] x(j) (the diagonal split per branch) */
+static void test_vim_exact_row_reproduces_scan(void) {
+    mxb_model *m = load("vim_d64.h5");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    const mxb_config *g = mxb_model_config(m);
+    int cls;
+    mxb_ctx *c = traced(m, "vim_d64", &cls);
+    const int L = g->seq_len, D = g->d_inner, N = g->d_state, p = g->cls_pos, q = L - 1 - p;
+    float *v = malloc((size_t)D * L * sizeof(float));
+    double worst = 0, scale = 0;
+    for (int l = 0; l < g->depth; l += 7) {
+        mxb_s6_view f, b;
+        CU_ASSERT_FATAL(!mxb_vim_s6(c, l, 0, &f) && !mxb_vim_s6(c, l, 1, &b));
+        CU_ASSERT_EQUAL_FATAL(mxb_vim_xai_vector(c, l, MXB_VARIANT_EXACT, v), 0);
+        for (int ch = 0; ch < D; ch++) {
+            const float *row = v + (size_t)ch * L;
+            double df = 0, db = 0; /* the diagonal of each branch: C·Δ·B at the token */
+            for (int k = 0; k < N; k++) {
+                df += f.C[(size_t)p * f.bc_stride + k] * f.delta[(size_t)p * D + ch] * f.B[(size_t)p * f.bc_stride + k];
+                db += b.C[(size_t)q * b.bc_stride + k] * b.delta[(size_t)q * D + ch] * b.B[(size_t)q * b.bc_stride + k];
+            }
+            CU_ASSERT(fabs(df + db - row[p]) <= 1e-5 * (1 + fabs(row[p])));
+            double s = df * f.x[(size_t)p * D + ch] + db * b.x[(size_t)q * D + ch];
+            for (int j = 0; j < p; j++) s += row[j] * f.x[(size_t)j * D + ch];
+            for (int j = p + 1; j < L; j++) s += row[j] * b.x[(size_t)(L - 1 - j) * D + ch];
+            double y = (double)f.y[(size_t)p * D + ch] + b.y[(size_t)q * D + ch];
+            worst = fmax(worst, fabs(s - y));
+            scale = fmax(scale, fabs(y));
+        }
+    }
+    printf("\n  max |row·x - y| = %.3g (|y| up to %.3g)", worst, scale);
+    CU_ASSERT(worst <= 1e-4 * fmax(scale, 1e-3));
+    free(v);
+    mxb_ctx_free(c);
+    mxb_model_free(m);
+}
+
 /* each malformed file fails with a message naming the file and the thing */
 static void expect_error(const char *file, const char *needle) {
     char err[512] = "";
@@ -190,6 +249,8 @@ int main(void) {
         {"ViM logits match the original code", test_vim_logits},
         {"DeiT attention and its gradient", test_vit_attention_and_gradients},
         {"ViM residuals and Block.get_gradients", test_vim_residuals_and_gradients},
+        {"ViM official xai vector (compute_middle_attn_vector)", test_vim_official_xai_vector},
+        {"ViM exact CLS row reproduces the scan", test_vim_exact_row_reproduces_scan},
         {"bad weights files are clear errors", test_bad_weights},
         {"traced and untraced forward agree", test_traced_equals_untraced},
         {NULL, NULL}};
