@@ -82,6 +82,11 @@ void mxb_backward(mxb_ctx *c, const float *seed);
  * their gradient. NULL for ViM. */
 const float *mxb_vit_attn(const mxb_ctx *c, int block);
 const float *mxb_vit_attn_grad(const mxb_ctx *c, int block);
+/* ViT LRP (Chefer et al.'s relprop rules, alpha 1): relevance of every block's
+ * attention probabilities for the relevance `seed` [num_classes] at the logits
+ * (a one-hot). -1 for ViM, an untraced context, or out of memory. */
+int mxb_relevance(mxb_ctx *c, const float *seed);
+const float *mxb_vit_attn_relevance(const mxb_ctx *c, int block);
 
 /* ViM: the residual stream returned by layer `layer` ([L, embed_dim]: the sum that
  * entered its add+norm) and the mixer output. After mxb_backward, residual_grad is

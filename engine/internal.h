@@ -57,6 +57,7 @@ typedef struct {
     float *fc1;         /* [L, hidden] pre-GELU */
     float *gelu;        /* [L, hidden] */
     float *attn_grad;   /* [H, L, L] */
+    float *attn_rel;    /* [H, L, L] LRP relevance of the attention probabilities */
 } vit_block_act;
 
 typedef struct {
@@ -93,6 +94,7 @@ struct mxb_ctx {
     float *scratch;     /* per-layer scratch for the non-traced path and backward */
     size_t scratch_floats;
     int nact;           /* number of layers with their own activation slots */
+    float *lrp_ws;      /* LRP workspace, allocated on the first relevance pass */
     vit_block_act *vit;
     vim_layer_act *vim;
 };
@@ -131,5 +133,6 @@ void vit_forward(mxb_ctx *c, const float *image, float *logits);
 void vit_backward(mxb_ctx *c, const float *seed);
 void vim_forward(mxb_ctx *c, const float *image, float *logits);
 void vim_backward(mxb_ctx *c, const float *seed);
+int vit_lrp(mxb_ctx *c, const float *seed);
 
 #endif

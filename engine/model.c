@@ -340,6 +340,7 @@ static void layout_ctx(mxb_ctx *c, carver *cv) {
             a->fc1 = carve(cv, L * F);
             a->gelu = carve(cv, L * F);
             a->attn_grad = keep ? carve(cv, H * L * L) : NULL;
+            a->attn_rel = keep ? carve(cv, H * L * L) : NULL;
         }
         /* backward: gradients of the stream, qkv, hidden, and one attention map */
         c->scratch_floats = keep ? 4 * L * E + L * 3 * E + 2 * L * F + H * L * L : L * E;
@@ -401,6 +402,7 @@ mxb_ctx *mxb_ctx_new(const mxb_model *m, int flags) {
 void mxb_ctx_free(mxb_ctx *c) {
     if (!c) return;
     free(c->arena);
+    free(c->lrp_ws);
     free(c->vit);
     free(c->vim);
     free(c);
@@ -435,6 +437,15 @@ const float *mxb_vit_attn(const mxb_ctx *c, int b) {
 const float *mxb_vit_attn_grad(const mxb_ctx *c, int b) {
     return c->vit && traced_layer(c, b) ? c->vit[b].attn_grad : NULL;
 }
+const float *mxb_vit_attn_relevance(const mxb_ctx *c, int b) {
+    return c->vit && traced_layer(c, b) ? c->vit[b].attn_rel : NULL;
+}
+
+int mxb_relevance(mxb_ctx *c, const float *seed) {
+    if (!(c->flags & MXB_TRACE_KEEP) || c->m->cfg.arch != MXB_ARCH_VIT) return -1;
+    return vit_lrp(c, seed);
+}
+
 const float *mxb_vim_residual(const mxb_ctx *c, int l) {
     return c->vim && traced_layer(c, l) ? c->vim[l].residual : NULL;
 }

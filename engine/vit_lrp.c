@@ -1,0 +1,169 @@
+/* LRP for ViT exactly as Chefer et al.'s ViT_LRP.py / layers_ours.py propagate it
+ * (alpha = 1, beta = 0): the relevance of every block's attention probabilities,
+ * what their get_attn_cam() returns. Rules:
+ *   Linear   R_in = x⁺ ⊙ (S W⁺) + x⁻ ⊙ (S W⁻),  S = R ⊘ (x⁺W⁺ᵀ + x⁻W⁻ᵀ)   (no bias)
+ *   Add      a = x₁ ⊙ S, b = x₂ ⊙ S (S = R ⊘ (x₁+x₂)), each rescaled so that
+ *            Σa : Σb = |Σa| : |Σb| and Σa + Σb = ΣR
+ *   Clone    R = x ⊙ Σᵢ (Rᵢ ⊘ x)
+ *   matmul   (A, B) -> (A ⊙ (S Bᵀ), B ⊙ (Aᵀ S)), S = R ⊘ AB, each halved in attention
+ *   LayerNorm, GELU, softmax, dropout pass relevance through unchanged.
+ * ⊘ is their safe_divide: a / (b + 1e-9), and 0 where b == 0. */
+#include "engine/internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline float safe_div(float a, float b) {
+    if (b == 0) return 0;
+    float den = b + 1e-9f;
+    if (den == 0) den = 1e-9f;
+    return a / den;
+}
+
+typedef struct {
+    float *pw, *nw;        /* clamped weights */
+    float *px, *nx;        /* clamped inputs */
+    float *Z, *S;          /* [rows, out] */
+} lin_ws;
+
+/* R_in [rows, in] from R [rows, out] through y = x W^T. */
+static void linear_relprop(float *Rin, const float *R, const float *x, const float *W, int rows,
+                           int in, int out, lin_ws *w) {
+    const size_t nw_ = (size_t)out * in, nx_ = (size_t)rows * in, nz = (size_t)rows * out;
+    for (size_t k = 0; k < nw_; k++) {
+        w->pw[k] = W[k] > 0 ? W[k] : 0;
+        w->nw[k] = W[k] < 0 ? W[k] : 0;
+    }
+    for (size_t k = 0; k < nx_; k++) {
+        w->px[k] = x[k] > 0 ? x[k] : 0;
+        w->nx[k] = x[k] < 0 ? x[k] : 0;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->px, in, w->pw, in,
+                0.0f, w->Z, out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->nx, in, w->nw, in,
+                1.0f, w->Z, out);
+    for (size_t k = 0; k < nz; k++) w->S[k] = safe_div(R[k], w->Z[k]);
+    /* C⁺ = S W⁺ into Rin, then R_in = x⁺ C⁺ + x⁻ C⁻ (C⁻ reuses px's slot after use) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, w->S, out, w->pw,
+                in, 0.0f, Rin, in);
+    for (size_t k = 0; k < nx_; k++) Rin[k] *= w->px[k];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, w->S, out, w->nw,
+                in, 0.0f, w->px, in);
+    for (size_t k = 0; k < nx_; k++) Rin[k] += w->nx[k] * w->px[k];
+}
+
+/* Add: relevance R at x1 + x2 -> (a at x1, b at x2) */
+static void add_relprop(float *a, float *b, const float *R, const float *x1, const float *x2,
+                        size_t n) {
+    double sa = 0, sb = 0, sr = 0;
+    for (size_t k = 0; k < n; k++) {
+        const float s = safe_div(R[k], x1[k] + x2[k]);
+        a[k] = x1[k] * s;
+        b[k] = x2[k] * s;
+        sa += a[k];
+        sb += b[k];
+        sr += R[k];
+    }
+    const float fa = safe_div((float)fabs(sa), (float)(fabs(sa) + fabs(sb))) * (float)sr;
+    const float fb = safe_div((float)fabs(sb), (float)(fabs(sa) + fabs(sb))) * (float)sr;
+    const float ka = safe_div(fa, (float)sa), kb = safe_div(fb, (float)sb);
+    for (size_t k = 0; k < n; k++) {
+        a[k] *= ka;
+        b[k] *= kb;
+    }
+}
+
+/* Clone: two relevances at copies of x -> one at x (into r1) */
+static void clone_relprop(float *r1, const float *r2, const float *x, size_t n) {
+    for (size_t k = 0; k < n; k++) r1[k] = x[k] * (safe_div(r1[k], x[k]) + safe_div(r2[k], x[k]));
+}
+
+/* matmul Z = A B (A [m,k], B [k,n], with leading dimensions): relevances at A and B,
+ * both halved as Attention.relprop does. S: workspace [m, n]. */
+static void matmul_relprop(float *RA, int ldra, float *RB, int ldrb, const float *R, int ldr,
+                           const float *A, int lda, int transB, const float *B, int ldb, int m,
+                           int k, int n, float *S) {
+    /* Z = A op(B) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, A,
+                lda, B, ldb, 0.0f, S, n);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) S[(size_t)i * n + j] = safe_div(R[(size_t)i * ldr + j], S[(size_t)i * n + j]);
+    /* dZ/dA = S op(B)^T ; dZ/dop(B) = A^T S */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasNoTrans : CblasTrans, m, k, n, 0.5f, S,
+                n, B, ldb, 0.0f, RA, ldra);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < k; j++) RA[(size_t)i * ldra + j] *= A[(size_t)i * lda + j];
+    if (transB) { /* op(B) = B^T, B [n, k]: grad wrt B = S^T A */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, 0.5f, S, n, A, lda, 0.0f, RB,
+                    ldrb);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < k; j++) RB[(size_t)i * ldrb + j] *= B[(size_t)i * ldb + j];
+    } else {      /* B [k, n]: grad = A^T S */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 0.5f, A, lda, S, n, 0.0f, RB,
+                    ldrb);
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < n; j++) RB[(size_t)i * ldrb + j] *= B[(size_t)i * ldb + j];
+    }
+}
+
+int vit_lrp(mxb_ctx *c, const float *seed) {
+    const mxb_model *m = c->m;
+    const mxb_config *g = &m->cfg;
+    const int L = g->seq_len, E = g->embed_dim, F = g->mlp_hidden, H = g->num_heads, hd = E / H;
+    const int C = g->num_classes;
+    const size_t LE = (size_t)L * E, LF = (size_t)L * F;
+    const size_t wmax = (size_t)E * (3 * E > F ? 3 * E : F) > (size_t)C * E
+                            ? (size_t)E * (3 * E > F ? 3 * E : F) : (size_t)C * E;
+    const size_t xmax = (size_t)L * (E > F ? E : F), zmax = (size_t)L * (3 * E > F ? 3 * E : F);
+    const size_t need = 2 * wmax + 2 * xmax + 2 * zmax + 6 * LE + LF + (size_t)L * 3 * E +
+                        (size_t)L * L;
+    if (!c->lrp_ws) {
+        c->lrp_ws = malloc(need * sizeof(float));
+        if (!c->lrp_ws) return -1;
+    }
+    float *p = c->lrp_ws;
+    lin_ws w = {p, p + wmax, p + 2 * wmax, p + 2 * wmax + xmax, p + 2 * wmax + 2 * xmax,
+                p + 2 * wmax + 2 * xmax + zmax};
+    p += 2 * wmax + 2 * xmax + 2 * zmax;
+    float *cam = p, *ra = p + LE, *rb = p + 2 * LE, *tmpE = p + 4 * LE;
+    float *xout = p + 5 * LE, *rF = p + 6 * LE, *rqkv = rF + LF, *S = rqkv + (size_t)L * 3 * E;
+
+    /* head (on the class token's normed features), then IndexSelect back to tokens */
+    float rnorm[E];
+    linear_relprop(rnorm, seed, c->final_norm, m->head_w, 1, E, C, &w);
+    memset(cam, 0, LE * sizeof(float));
+    for (int e = 0; e < E; e++) cam[e] = c->final_norm[e] * safe_div(rnorm[e], c->final_norm[e]);
+
+    for (int i = g->depth - 1; i >= 0; i--) {
+        const vit_block_w *bw = &m->blocks[i];
+        vit_block_act *a = &c->vit[i];
+        /* x_out = x_mid + mlp(ln2(x_mid)) */
+        linear_forward(tmpE, a->gelu, bw->fc2_w, bw->fc2_b, L, F, E, 0.0f);
+        add_relprop(ra, rb, cam, a->x_mid, tmpE, LE);
+        linear_relprop(rF, rb, a->gelu, bw->fc2_w, L, F, E, &w);
+        linear_relprop(rb, rF, a->ln2, bw->fc1_w, L, E, F, &w);
+        clone_relprop(ra, rb, a->x_mid, LE);
+        /* x_mid = x_in + proj(attn @ v) */
+        linear_forward(tmpE, a->ctx, bw->proj_w, bw->proj_b, L, E, E, 0.0f);
+        add_relprop(cam, rb, ra, a->x_in, tmpE, LE);
+        linear_relprop(xout, rb, a->ctx, bw->proj_w, L, E, E, &w);
+        for (int h = 0; h < H; h++) {
+            const float *q = a->qkv + h * hd, *k = a->qkv + E + h * hd, *v = a->qkv + 2 * E + h * hd;
+            const float *att = a->attn + (size_t)h * L * L;
+            float *rattn = a->attn_rel + (size_t)h * L * L;
+            /* out_h = attn_h v_h */
+            matmul_relprop(rattn, L, rqkv + 2 * E + h * hd, 3 * E, xout + h * hd, E, att, L, 0, v,
+                           3 * E, L, L, hd, S);
+            if (i == 0) continue; /* block 0's attention relevance is all that is left */
+            /* scores = q_h k_h^T (the relprop uses the unscaled product) */
+            matmul_relprop(rqkv + h * hd, 3 * E, rqkv + E + h * hd, 3 * E, rattn, L, q, 3 * E, 1,
+                           k, 3 * E, L, hd, L, S);
+        }
+        if (i == 0) break;
+        linear_relprop(rb, rqkv, a->ln1, bw->qkv_w, L, E, 3 * E, &w);
+        clone_relprop(cam, rb, a->x_in, LE);
+    }
+    return 0;
+}
