@@ -1,0 +1,87 @@
+/* One explanation: forward (traced), the passes the method needs, the method. The
+ * class choice lives here, once, for every method. */
+#include "harness/harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    mxb_ctx *c;
+    mxb_variant variant;
+} trace_handle;
+
+static const float *tr_attn(void *t, int b) { return mxb_vit_attn(((trace_handle *)t)->c, b); }
+static const float *tr_attn_grad(void *t, int b) {
+    return mxb_vit_attn_grad(((trace_handle *)t)->c, b);
+}
+static const float *tr_attn_rel(void *t, int b) {
+    return mxb_vit_attn_relevance(((trace_handle *)t)->c, b);
+}
+static const float *tr_residual(void *t, int l) {
+    return mxb_vim_residual(((trace_handle *)t)->c, l);
+}
+static const float *tr_residual_grad(void *t, int l) {
+    return mxb_vim_residual_grad(((trace_handle *)t)->c, l);
+}
+static int tr_xai(void *t, int l, float *out) {
+    trace_handle *h = t;
+    return mxb_vim_xai_vector(h->c, l, h->variant, out);
+}
+
+int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, const float *image,
+                    const mxb_explain_opts *opts, float *logits, int *explained, float *map,
+                    char *err, size_t errlen) {
+    const mxb_config *g = mxb_model_config(m);
+    if (!(method->archs & (1u << g->arch))) {
+        snprintf(err, errlen, "method '%s' does not support %s models", method->name,
+                 mxb_arch_name(g->arch));
+        return -1;
+    }
+    if (opts->class_index >= g->num_classes) {
+        snprintf(err, errlen, "class %d is outside 0..%d", opts->class_index, g->num_classes - 1);
+        return -1;
+    }
+    mxb_forward(c, image, logits);
+    int cls = opts->class_index;
+    if (cls < 0) { /* the prediction; ties go to the lowest index, as np.argmax */
+        cls = 0;
+        for (int i = 1; i < g->num_classes; i++)
+            if (logits[i] > logits[cls]) cls = i;
+    }
+    *explained = cls;
+    if (method->needs & (MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE)) {
+        float *seed = calloc((size_t)g->num_classes, sizeof *seed);
+        if (!seed) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        seed[cls] = 1;
+        if (method->needs & MXB_NEEDS_GRADIENT) mxb_backward(c, seed);
+        int rc = 0;
+        if ((method->needs & MXB_NEEDS_RELEVANCE) && g->arch == MXB_ARCH_VIT)
+            rc = mxb_relevance(c, seed);
+        free(seed);
+        if (rc) {
+            snprintf(err, errlen, "LRP relevance pass failed (out of memory?)");
+            return -1;
+        }
+    }
+    trace_handle h = {c, opts->variant};
+    mxb_explain_input in = {
+        .struct_size = sizeof in, .arch = g->arch, .depth = g->depth, .seq_len = g->seq_len,
+        .cls_pos = g->cls_pos, .grid = g->grid, .embed_dim = g->embed_dim,
+        .num_heads = g->num_heads, .d_inner = g->d_inner, .num_classes = g->num_classes,
+        .in_chans = g->in_chans, .img_size = g->img_size, .explained_class = cls,
+        .variant = opts->variant, .start_layer = opts->start_layer, .input = image,
+        .logits = logits, .trace = &h, .attn = tr_attn, .attn_grad = tr_attn_grad,
+        .attn_relevance = tr_attn_rel, .residual = tr_residual,
+        .residual_grad = tr_residual_grad, .xai_vector = tr_xai,
+    };
+    char msg[400] = "";
+    if (method->explain(&in, map, msg, sizeof msg)) {
+        snprintf(err, errlen, "method '%s': %s", method->name, msg[0] ? msg : "failed");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,100 @@
+/* attribution: Transformer-Attribution (Chefer et al. 2021) on ViT and
+ * Mamba-Attribution (Ali et al. 2024) on ViM, both class-specific. */
+#include "methods/common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Per block mean_heads(max(∇A ⊙ R_A, 0)), rolled out from the start layer with
+ * ViT_LRP.py's own compute_rollout_attention, whose row normalisation is commented
+ * out: identity added, rows NOT normalised (PROTOCOLS.md says normalised; the code
+ * that made the numbers does not). */
+static int attribution_vit(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
+    const int L = in->seq_len, H = in->num_heads, start = vit_start_layer(in);
+    if (check_start(in, start, "attribution", err, errlen)) return -1;
+    float **mats = calloc((size_t)in->depth, sizeof *mats);
+    float *row = malloc((size_t)L * sizeof *row);
+    int rc = 0;
+    for (int b = start; b < in->depth; b++) {
+        const float *G = in->attn_grad(in->trace, b), *R = in->attn_relevance(in->trace, b);
+        if (!G || !R) {
+            snprintf(err, errlen, "attribution: block %d lacks attention gradient or relevance", b);
+            rc = -1;
+            break;
+        }
+        float *M = mats[b] = calloc((size_t)L * L, sizeof *M);
+        for (int h = 0; h < H; h++)
+            for (size_t k = 0; k < (size_t)L * L; k++) {
+                const float x = G[(size_t)h * L * L + k] * R[(size_t)h * L * L + k];
+                M[k] += x > 0 ? x : 0;
+            }
+        for (size_t k = 0; k < (size_t)L * L; k++) M[k] /= (float)H;
+    }
+    if (!rc) {
+        mxb_rollout_cls_row((const float *const *)mats, in->depth, start, L, in->cls_pos, 0, row);
+        mxb_drop_cls(row, L, in->cls_pos, map);
+    }
+    for (int b = 0; b < in->depth; b++) free(mats[b]);
+    free(mats);
+    free(row);
+    return rc;
+}
+
+/* generate_mamba_attr: per layer, s = minmax(max_dim(max(g, 0))) from
+ * Block.get_gradients, attention = channel mean of minmax(max(xai, 0)), fused = s ⊙
+ * attention broadcast to every row; rollout (rows normalised) from the start layer. */
+static int attribution_vim(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
+    const int L = in->seq_len, D = in->d_inner, E = in->embed_dim, start = vim_start_layer(in);
+    if (check_start(in, start, "attribution", err, errlen)) return -1;
+    float **mats = calloc((size_t)in->depth, sizeof *mats);
+    float *v = malloc((size_t)D * L * sizeof *v), *s = malloc((size_t)L * sizeof *s);
+    float *row = malloc((size_t)L * sizeof *row);
+    int rc = 0;
+    for (int l = start; l < in->depth; l++) {
+        const float *g = in->residual_grad(in->trace, l);
+        if (!g || in->xai_vector(in->trace, l, v)) {
+            snprintf(err, errlen, "attribution: layer %d lacks its gradient or hidden attention", l);
+            rc = -1;
+            break;
+        }
+        for (int t = 0; t < L; t++) {
+            float mx = 0; /* max over dim of the clamped gradient */
+            for (int e = 0; e < E; e++) mx = g[(size_t)t * E + e] > mx ? g[(size_t)t * E + e] : mx;
+            s[t] = mx;
+        }
+        minmax_inplace(s, (size_t)L);
+        for (size_t k = 0; k < (size_t)D * L; k++) v[k] = v[k] > 0 ? v[k] : 0;
+        minmax_inplace(v, (size_t)D * L);
+        float *M = mats[l] = malloc((size_t)L * L * sizeof *M);
+        mean_rows(v, D, L, M);
+        for (int j = 0; j < L; j++) M[j] *= s[j];
+        for (int i = 1; i < L; i++) memcpy(M + (size_t)i * L, M, (size_t)L * sizeof *M);
+    }
+    if (!rc) {
+        mxb_rollout_cls_row((const float *const *)mats, in->depth, start, L, in->cls_pos, 1, row);
+        for (int j = 0; j < L; j++) row[j] = row[j] > 0 ? row[j] : 0;
+        mxb_drop_cls(row, L, in->cls_pos, map);
+    }
+    for (int l = 0; l < in->depth; l++) free(mats[l]);
+    free(mats);
+    free(v);
+    free(s);
+    free(row);
+    return rc;
+}
+
+static int attribution_explain(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
+    return in->arch == 1 ? attribution_vit(in, map, err, errlen)
+                         : attribution_vim(in, map, err, errlen);
+}
+
+const mxb_method mxb_method_attribution = {
+    .abi_version = MXB_METHOD_ABI_VERSION,
+    .name = "attribution",
+    .description = "Transformer-Attribution (ViT: LRP relevance x gradient of attention) / "
+                   "Mamba-Attribution (ViM: hidden attention x residual gradient), rolled out",
+    .archs = MXB_METHOD_VIT | MXB_METHOD_VIM,
+    .needs = MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE,
+    .class_specific = 1,
+    .explain = attribution_explain,
+};
