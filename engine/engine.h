@@ -120,4 +120,13 @@ int mxb_vim_s6(const mxb_ctx *c, int layer, int dir, mxb_s6_view *out);
 typedef enum { MXB_VARIANT_OFFICIAL = 0, MXB_VARIANT_EXACT = 1 } mxb_variant;
 int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *out);
 
+/* The exact hidden-attention matrices of one layer and direction, streamed per
+ * channel (never D×L×L for more than the channels asked for):
+ * per channel for channels [c0, c1) into out [c1-c0, L, L] (lower triangular, the
+ * direction's own token order), or the channel mean into out [L, L] (in image-token
+ * order when image_order is set: the backward branch's matrix flipped on both axes).
+ * With the scan input x, y[i,c] = Σ_j α[c,i,j] x[j,c] is the scan output. */
+int mxb_vim_hidden_attn(const mxb_ctx *c, int layer, int dir, int c0, int c1, float *out);
+int mxb_vim_hidden_attn_mean(const mxb_ctx *c, int layer, int dir, int image_order, float *out);
+
 #endif

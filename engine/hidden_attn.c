@@ -4,6 +4,7 @@
 #include "engine/internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* CLS row of one direction, in that direction's token order, into v [D, L]
@@ -57,5 +58,110 @@ int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *
         for (int j = cls + 1; j < L; j++) o[j] = t[L - 1 - j];
         if (exact) o[cls] += t[L - 1 - cls]; /* both branches see the class token */
     }
+    return 0;
+}
+
+/* Rows of one channel's matrix, walking each row from the diagonal leftwards so the
+ * Ā product grows by one factor per step: α[i,j] = Σ_n C[i,n] P_n B̄[j,n], P_n =
+ * Π_{k=j+1..i} Ā[k,n]. abar, bbar: [L, N] for this channel. Writes `row_out(i)`
+ * through `dst` with row stride ld (accumulates when acc is set). */
+static void channel_matrix(const mxb_s6_view *s, const float *abar, const float *bbar,
+                           float *dst, int ld, int acc, float scale) {
+    const int L = s->L, N = s->N;
+    float P[64];
+    for (int i = 0; i < L; i++) {
+        const float *Ci = s->C + (size_t)i * s->bc_stride;
+        float *row = dst + (size_t)i * ld;
+        for (int n = 0; n < N; n++) P[n] = Ci[n];
+        for (int j = i; j >= 0; j--) {
+            const float *bj = bbar + (size_t)j * N, *aj = abar + (size_t)j * N;
+            float a = 0;
+            for (int n = 0; n < N; n++) a += P[n] * bj[n];
+            if (acc)
+                row[j] += scale * a;
+            else
+                row[j] = a;
+            for (int n = 0; n < N; n++) P[n] *= aj[n]; /* Ā[j] joins for column j-1 */
+        }
+        if (!acc)
+            for (int j = i + 1; j < L; j++) row[j] = 0;
+    }
+}
+
+static void channel_factors(const mxb_s6_view *s, int c, float *abar, float *bbar) {
+    const int L = s->L, D = s->D, N = s->N;
+    const float *Ac = s->A + (size_t)c * N;
+    for (int t = 0; t < L; t++) {
+        const float dt = s->delta[(size_t)t * D + c];
+        const float *Bt = s->B + (size_t)t * s->bc_stride;
+        for (int n = 0; n < N; n++) {
+            abar[(size_t)t * N + n] = expf(dt * Ac[n]);
+            bbar[(size_t)t * N + n] = dt * Bt[n];
+        }
+    }
+}
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+/* The Ā products underflow; denormals would slow the kernel by orders of magnitude
+ * for values that are 0 to every digit that matters. */
+#define FLUSH_DENORMALS() const unsigned saved_csr = _mm_getcsr(); _mm_setcsr(saved_csr | 0x8040)
+#define RESTORE_DENORMALS() _mm_setcsr(saved_csr)
+#else
+#define FLUSH_DENORMALS() ((void)0)
+#define RESTORE_DENORMALS() ((void)0)
+#endif
+
+int mxb_vim_hidden_attn(const mxb_ctx *c, int layer, int dir, int c0, int c1, float *out) {
+    mxb_s6_view s;
+    if (mxb_vim_s6(c, layer, dir, &s) || c0 < 0 || c1 > s.D || c0 >= c1) return -1;
+    const int L = s.L, N = s.N;
+#pragma omp parallel
+    {
+        FLUSH_DENORMALS();
+        float *abar = malloc((size_t)L * N * sizeof(float)), *bbar = malloc((size_t)L * N * sizeof(float));
+#pragma omp for schedule(dynamic, 1)
+        for (int ch = c0; ch < c1; ch++) {
+            channel_factors(&s, ch, abar, bbar);
+            channel_matrix(&s, abar, bbar, out + (size_t)(ch - c0) * L * L, L, 0, 1.0f);
+        }
+        free(abar);
+        free(bbar);
+        RESTORE_DENORMALS();
+    }
+    return 0;
+}
+
+int mxb_vim_hidden_attn_mean(const mxb_ctx *c, int layer, int dir, int image_order, float *out) {
+    mxb_s6_view s;
+    if (mxb_vim_s6(c, layer, dir, &s)) return -1;
+    const int L = s.L, N = s.N, D = s.D;
+    memset(out, 0, (size_t)L * L * sizeof(float));
+#pragma omp parallel
+    {
+        FLUSH_DENORMALS();
+        float *abar = malloc((size_t)L * N * sizeof(float)), *bbar = malloc((size_t)L * N * sizeof(float));
+        float *acc = calloc((size_t)L * L, sizeof(float));
+#pragma omp for schedule(dynamic, 4)
+        for (int ch = 0; ch < D; ch++) {
+            channel_factors(&s, ch, abar, bbar);
+            channel_matrix(&s, abar, bbar, acc, L, 1, 1.0f / (float)D);
+        }
+#pragma omp critical
+        for (size_t k = 0; k < (size_t)L * L; k++) out[k] += acc[k];
+        free(abar);
+        free(bbar);
+        free(acc);
+        RESTORE_DENORMALS();
+    }
+    if (image_order && dir == 1) /* the backward branch's matrix, flipped on both axes */
+        for (int i = 0; i < L; i++)
+            for (int j = 0; j < L; j++)
+                if ((size_t)i * L + j < (size_t)(L - 1 - i) * L + (L - 1 - j)) {
+                    float *a = out + (size_t)i * L + j, *b = out + (size_t)(L - 1 - i) * L + (L - 1 - j);
+                    float t = *a;
+                    *a = *b;
+                    *b = t;
+                }
     return 0;
 }

@@ -208,6 +208,62 @@ static void test_vim_exact_row_reproduces_scan(void) {
     mxb_model_free(m);
 }
 
+/* the exact per-channel matrices reproduce the scan, y = α·x; their channel mean and
+ * their class-token row agree with the other kernels */
+static void test_vim_exact_matrices(void) {
+    mxb_model *m = load("vim_d64.h5");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    const mxb_config *g = mxb_model_config(m);
+    int cls;
+    mxb_ctx *c = traced(m, "vim_d64", &cls);
+    const int L = g->seq_len, D = g->d_inner, p = g->cls_pos;
+    float *al = malloc((size_t)D * L * L * sizeof(float)), *mean = malloc((size_t)L * L * sizeof(float));
+    float *row = malloc((size_t)D * L * sizeof(float));
+    double worst_y = 0, scale_y = 0, worst_mean = 0, worst_row = 0;
+    for (int l = 0; l < g->depth; l += 11)
+        for (int dir = 0; dir < 2; dir++) {
+            mxb_s6_view s;
+            CU_ASSERT_FATAL(!mxb_vim_s6(c, l, dir, &s));
+            CU_ASSERT_EQUAL_FATAL(mxb_vim_hidden_attn(c, l, dir, 0, D, al), 0);
+            CU_ASSERT_EQUAL_FATAL(mxb_vim_hidden_attn_mean(c, l, dir, 1, mean), 0);
+            CU_ASSERT_EQUAL_FATAL(mxb_vim_xai_vector(c, l, MXB_VARIANT_EXACT, row), 0);
+            for (int ch = 0; ch < D; ch++)
+                for (int i = 0; i < L; i++) {
+                    const float *a = al + ((size_t)ch * L + i) * L;
+                    double y = 0;
+                    for (int j = 0; j < L; j++) {
+                        if (j > i) CU_ASSERT_EQUAL(a[j], 0.0f);
+                        y += (double)a[j] * s.x[(size_t)j * D + ch];
+                    }
+                    worst_y = fmax(worst_y, fabs(y - s.y[(size_t)i * D + ch]));
+                    scale_y = fmax(scale_y, fabs(s.y[(size_t)i * D + ch]));
+                }
+            for (int i = 0; i < L; i++)
+                for (int j = 0; j < L; j++) {
+                    double mu = 0; /* image order: the backward branch flipped on both axes */
+                    const int si = dir ? L - 1 - i : i, sj = dir ? L - 1 - j : j;
+                    for (int ch = 0; ch < D; ch++) mu += al[((size_t)ch * L + si) * L + sj];
+                    worst_mean = fmax(worst_mean, fabs(mu / D - mean[(size_t)i * L + j]));
+                }
+            const int q = dir ? L - 1 - p : p; /* the class token in this branch's order */
+            for (int ch = 0; ch < D; ch++)
+                for (int j = 0; j < q; j++) {
+                    const int img = dir ? L - 1 - j : j;
+                    worst_row = fmax(worst_row, fabs(al[((size_t)ch * L + q) * L + j] - row[(size_t)ch * L + img]));
+                }
+        }
+    printf("\n  max |α·x - y| = %.3g (|y| up to %.3g); channel mean %.3g; CLS row %.3g", worst_y,
+           scale_y, worst_mean, worst_row);
+    CU_ASSERT(worst_y <= 1e-4 * scale_y);
+    CU_ASSERT(worst_mean <= 1e-6);
+    CU_ASSERT(worst_row <= 1e-6);
+    free(al);
+    free(mean);
+    free(row);
+    mxb_ctx_free(c);
+    mxb_model_free(m);
+}
+
 /* each malformed file fails with a message naming the file and the thing */
 static void expect_error(const char *file, const char *needle) {
     char err[512] = "";
@@ -266,6 +322,7 @@ int main(void) {
         {"ViM residuals and Block.get_gradients", test_vim_residuals_and_gradients},
         {"ViM official xai vector (compute_middle_attn_vector)", test_vim_official_xai_vector},
         {"ViM exact CLS row reproduces the scan", test_vim_exact_row_reproduces_scan},
+        {"ViM exact hidden attention: y = α·x", test_vim_exact_matrices},
         {"bad weights files are clear errors", test_bad_weights},
         {"traced and untraced forward agree", test_traced_equals_untraced},
         {NULL, NULL}};
