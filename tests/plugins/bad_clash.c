@@ -1,0 +1,14 @@
+/* A plugin whose method takes a built-in's name: must be refused. */
+#include "methods/method.h"
+
+static int nothing(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
+    (void)in, (void)map, (void)err, (void)errlen;
+    return 0;
+}
+static const mxb_method clash = {.abi_version = MXB_METHOD_ABI_VERSION, .name = "rollout",
+                                 .archs = MXB_METHOD_VIT, .explain = nothing};
+static const mxb_method *const methods[] = {&clash};
+const mxb_method *const *mxb_plugin_methods(int *count) {
+    *count = 1;
+    return methods;
+}
