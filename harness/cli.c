@@ -20,17 +20,34 @@ typedef struct {
 static const command commands[] = {
     {"predict", mxb_cmd_predict, "classify one image or tensor and print the top-5"},
     {"inspect", mxb_cmd_inspect, "print a weights file's config and parameter count"},
+    {"explain", mxb_cmd_explain, "explain one prediction with a method; map, overlay, attention"},
+    {"methods", mxb_cmd_methods, "list the explanation methods (built-in and --plugin)"},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "mxb %s (%s) — explanations of Vision Mamba and ViT, measured\n\n", MXB_VERSION,
             MXB_GIT_REV);
-    fprintf(f, "usage: mxb COMMAND [options]   (mxb COMMAND --help for its options)\n\n");
+    fprintf(f, "usage: mxb [--plugin LIB.so]... COMMAND [options]   (mxb COMMAND --help)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 }
 
 int mxb_main(int argc, char **argv) {
+    /* global options: method plugins to load before the command runs */
+    while (argc >= 3 && !strcmp(argv[1], "--plugin")) {
+        char err[512];
+        if (mxb_methods_load_plugin(argv[2], err, sizeof err)) {
+            fprintf(stderr, "mxb: %s\n", err);
+            return 2;
+        }
+        argv[2] = argv[0];
+        argc -= 2;
+        argv += 2;
+    }
+    if (argc == 2 && !strcmp(argv[1], "--plugin")) {
+        fprintf(stderr, "mxb: --plugin needs a path\n");
+        return 2;
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);

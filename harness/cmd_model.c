@@ -23,8 +23,7 @@ static void split_tensor_arg(const char *arg, char *file, size_t fl, char *dset,
     }
 }
 
-/* Loads the normalised [C,S,S] input the model expects from a tensor file. */
-static float *load_input_tensor(const char *arg, const mxb_config *cfg, char *err, size_t errlen) {
+float *mxb_load_input_tensor(const char *arg, const mxb_config *cfg, char *err, size_t errlen) {
     char file[4096], dset[256];
     split_tensor_arg(arg, file, sizeof file, dset, sizeof dset);
     float *x = NULL;
@@ -49,7 +48,7 @@ static float *load_input_tensor(const char *arg, const mxb_config *cfg, char *er
     return x;
 }
 
-static void print_topk(const float *logits, int n, int k) {
+void mxb_print_topk(const float *logits, int n, int k) {
     double mx = logits[0], sum = 0;
     for (int i = 1; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
     for (int i = 0; i < n; i++) sum += exp(logits[i] - mx);
@@ -113,7 +112,7 @@ int mxb_cmd_predict(int argc, char **argv) {
     int rc = 2;
     float *x = NULL, *logits = NULL;
     mxb_ctx *c = NULL;
-    x = load_input_tensor(tensor, cfg, err, sizeof err);
+    x = mxb_load_input_tensor(tensor, cfg, err, sizeof err);
     if (!x) {
         fprintf(stderr, "mxb predict: %s\n", err);
         goto done;
@@ -126,7 +125,7 @@ int mxb_cmd_predict(int argc, char **argv) {
         goto done;
     }
     mxb_forward(c, x, logits);
-    print_topk(logits, cfg->num_classes, top);
+    mxb_print_topk(logits, cfg->num_classes, top);
     if (out) {
         mxb_h5out *o = mxb_h5out_create(out, err, sizeof err);
         int64_t nc = cfg->num_classes, in[3] = {cfg->in_chans, cfg->img_size, cfg->img_size};

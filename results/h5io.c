@@ -72,11 +72,13 @@ int mxb_h5out_ints(mxb_h5out *o, const char *name, const int32_t *data, int ndim
 
 int mxb_h5out_string_attr(mxb_h5out *o, const char *name, const char *value, char *err,
                           size_t errlen) {
+    /* variable-length UTF-8, which h5py reads back as str */
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(value) + 1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(o->file, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = (a >= 0 && H5Awrite(a, t, value) >= 0) ? 0 : -1;
+    int rc = (a >= 0 && H5Awrite(a, t, &value) >= 0) ? 0 : -1;
     if (rc) seterr(err, errlen, "%s: cannot write attribute %s", o->path, name);
     if (a >= 0) H5Aclose(a);
     H5Sclose(s);

@@ -32,4 +32,14 @@ void mxb_h5out_abort(mxb_h5out *o);
 int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndim,
                        int64_t dims[8], char *err, size_t errlen);
 
+/* ---- figures ---- */
+
+/* Writes an 8-bit RGB PNG (rgb [h, w, 3]) atomically. */
+int mxb_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, char *err,
+                      size_t errlen);
+/* A relevance map in [0, 1] ([h, w]) over a normalised image ([3, h, w], undone with
+ * mean/std), as show_cam_on_image: jet(map) + image, divided by the maximum. */
+void mxb_overlay_heatmap(const float *image_chw, const float *mean, const float *std,
+                         const float *map, int w, int h, uint8_t *rgb);
+
 #endif

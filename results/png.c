@@ -1,0 +1,71 @@
+/* PNG figures: a relevance map laid over its image as Chefer et al.'s show_cam_on_image
+ * does it (jet colour map added to the image, renormalised by the maximum). */
+#include "results/results.h"
+
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* OpenCV's COLORMAP_JET, piecewise linear in v in [0, 1] */
+static void jet(float v, float rgb[3]) {
+    v = v < 0 ? 0 : v > 1 ? 1 : v;
+    const float r = 1.5f - fabsf(4.0f * v - 3.0f), g = 1.5f - fabsf(4.0f * v - 2.0f),
+                b = 1.5f - fabsf(4.0f * v - 1.0f);
+    rgb[0] = r < 0 ? 0 : r > 1 ? 1 : r;
+    rgb[1] = g < 0 ? 0 : g > 1 ? 1 : g;
+    rgb[2] = b < 0 ? 0 : b > 1 ? 1 : b;
+}
+
+int mxb_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, char *err,
+                      size_t errlen) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot create PNG file", path);
+        return -1;
+    }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info || setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        fclose(f);
+        remove(tmp);
+        snprintf(err, errlen, "%s: cannot write PNG", path);
+        return -1;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * w * 3));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        snprintf(err, errlen, "%s: cannot write PNG", path);
+        return -1;
+    }
+    return 0;
+}
+
+void mxb_overlay_heatmap(const float *image_chw, const float *mean, const float *std,
+                         const float *map, int w, int h, uint8_t *rgb) {
+    const size_t n = (size_t)w * h;
+    float *mix = malloc(n * 3 * sizeof *mix);
+    float mx = 0;
+    for (size_t p = 0; p < n; p++) {
+        float c[3];
+        jet(map[p], c);
+        for (int k = 0; k < 3; k++) {
+            float v = image_chw[k * n + p] * std[k] + mean[k]; /* back to [0, 1] */
+            v = v < 0 ? 0 : v > 1 ? 1 : v;
+            mix[p * 3 + k] = c[k] + v;
+            mx = mix[p * 3 + k] > mx ? mix[p * 3 + k] : mx;
+        }
+    }
+    for (size_t k = 0; k < n * 3; k++) rgb[k] = (uint8_t)lrintf(255.0f * mix[k] / (mx > 0 ? mx : 1));
+    free(mix);
+}
