@@ -55,6 +55,11 @@ int mxb_model_num_params(const mxb_model *m);
 const char *mxb_model_param_name(const mxb_model *m, int i, int *ndim, int64_t shape[4],
                                  float **data);
 const char *mxb_arch_name(mxb_arch a);
+/* Seeded random weights at the scale of the models' own initialisers. */
+void mxb_model_randomize(mxb_model *m, uint64_t seed);
+/* The paper's geometries: "deit-s", "deit-t" (Chefer's final norm), "vim-s", "vim-t";
+ * arch 0 for an unknown name. */
+mxb_config mxb_config_preset(const char *name);
 /* Validates a config read from a file; fills the derived fields. */
 int mxb_config_finish(mxb_config *cfg, char *err, size_t errlen);
 

@@ -469,3 +469,81 @@ int mxb_vim_s6(const mxb_ctx *c, int layer, int dir, mxb_s6_view *v) {
     };
     return 0;
 }
+
+/* ---- seeded random weights (benchmarks, tests) ------------------------------------ */
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static float uniform01(uint64_t *s) { return (float)((splitmix64(s) >> 40) * (1.0 / 16777216.0)); }
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Scales like the models' own initialisers, so activations stay O(1) through depth:
+ * linear weights uniform with std 0.02 (trunc_normal(0.02) in timm and Vim), norms 1,
+ * biases 0, A_log = log(1..N), D = 1, dt bias = softplus⁻¹ of dt in [1e-3, 1e-1]. */
+void mxb_model_randomize(mxb_model *m, uint64_t seed) {
+    uint64_t s = seed;
+    const float amp = 0.02f * 1.7320508f; /* uniform(-a, a) has std a/√3 */
+    for (int i = 0; i < m->nparams; i++) {
+        const mxb_param *p = &m->params[i];
+        float *d = m->data + p->offset;
+        const char *n = p->name;
+        if (strstr(n, "norm") && ends_with(n, ".weight")) {
+            for (size_t k = 0; k < p->numel; k++) d[k] = 1.0f;
+        } else if (ends_with(n, "A_log") || ends_with(n, "A_b_log")) {
+            for (size_t k = 0; k < p->numel; k++) d[k] = logf((float)(k % (size_t)p->shape[1] + 1));
+        } else if (ends_with(n, ".D") || ends_with(n, ".D_b")) {
+            for (size_t k = 0; k < p->numel; k++) d[k] = 1.0f;
+        } else if (strstr(n, "dt_proj") && ends_with(n, ".bias")) {
+            for (size_t k = 0; k < p->numel; k++) {
+                float dt = expf(logf(1e-3f) + uniform01(&s) * (logf(1e-1f) - logf(1e-3f)));
+                d[k] = dt + logf(-expm1f(-dt));
+            }
+        } else if (strstr(n, "conv1d") && ends_with(n, ".weight")) {
+            const float a = 1.0f / sqrtf((float)m->cfg.d_conv);
+            for (size_t k = 0; k < p->numel; k++) d[k] = a * (2 * uniform01(&s) - 1);
+        } else if (ends_with(n, ".bias") && !strstr(n, "conv1d")) {
+            for (size_t k = 0; k < p->numel; k++) d[k] = 0.0f;
+        } else {
+            for (size_t k = 0; k < p->numel; k++) d[k] = amp * (2 * uniform01(&s) - 1);
+        }
+    }
+    mxb_model_refresh(m);
+}
+
+mxb_config mxb_config_preset(const char *name) {
+    mxb_config c = {0};
+    c.img_size = 224;
+    c.patch_size = 16;
+    c.in_chans = 3;
+    c.num_classes = 1000;
+    if (!strcmp(name, "deit-s") || !strcmp(name, "deit-t")) {
+        c.arch = MXB_ARCH_VIT;
+        c.embed_dim = name[5] == 's' ? 384 : 192;
+        c.num_heads = c.embed_dim / 64;
+        c.depth = 12;
+        c.mlp_hidden = 4 * c.embed_dim;
+        c.qkv_bias = 1;
+        c.norm_eps = 1e-6f;
+        c.final_norm_eps = 1e-5f;
+    } else if (!strcmp(name, "vim-s") || !strcmp(name, "vim-t")) {
+        c.arch = MXB_ARCH_VIM;
+        c.embed_dim = name[4] == 's' ? 384 : 192;
+        c.depth = 24;
+        c.d_state = 16;
+        c.d_inner = 2 * c.embed_dim;
+        c.dt_rank = (c.embed_dim + 15) / 16;
+        c.d_conv = 4;
+        c.divide_out = 1;
+        c.norm_eps = 1e-5f;
+    }
+    return c;
+}

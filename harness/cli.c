@@ -22,6 +22,7 @@ static const command commands[] = {
     {"inspect", mxb_cmd_inspect, "print a weights file's config and parameter count"},
     {"explain", mxb_cmd_explain, "explain one prediction with a method; map, overlay, attention"},
     {"methods", mxb_cmd_methods, "list the explanation methods (built-in and --plugin)"},
+    {"bench", mxb_cmd_bench, "time the C engine against PyTorch at full ViM-S / DeiT-S size"},
 };
 
 static void usage(FILE *f) {

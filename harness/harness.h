@@ -40,5 +40,6 @@ int mxb_cmd_predict(int argc, char **argv);
 int mxb_cmd_inspect(int argc, char **argv);
 int mxb_cmd_explain(int argc, char **argv);
 int mxb_cmd_methods(int argc, char **argv);
+int mxb_cmd_bench(int argc, char **argv);
 
 #endif

@@ -1,0 +1,212 @@
+/* mxb bench: the C engine against the PyTorch reference (tools/bench_torch.py), on
+ * the same machine, in the same run, at the same thread count, as ratios. */
+#include "harness/harness.h"
+
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef MXB_SOURCE_DIR
+#define MXB_SOURCE_DIR "."
+#endif
+
+typedef struct {
+    char model[16], what[48];
+    double c_ms, torch_ms; /* per image (per call for kernels); < 0 when not measured */
+} bench_row;
+
+#define MAX_ROWS 64
+static bench_row rows[MAX_ROWS];
+static int nrows;
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* median of reps timings of fn(arg) after one warm-up call */
+#define TIME_MEDIAN(reps, out, ...)                                         \
+    do {                                                                    \
+        double _t[64];                                                      \
+        int _n = (reps) < 64 ? (reps) : 64;                                 \
+        __VA_ARGS__;                                                        \
+        for (int _i = 0; _i < _n; _i++) {                                   \
+            double _s = now_ms();                                           \
+            __VA_ARGS__;                                                    \
+            _t[_i] = now_ms() - _s;                                         \
+        }                                                                   \
+        qsort(_t, (size_t)_n, sizeof _t[0], cmp_double);                    \
+        (out) = _t[_n / 2];                                                 \
+    } while (0)
+
+static void add_row(const char *model, const char *what, double ms) {
+    if (nrows >= MAX_ROWS) return;
+    bench_row *r = &rows[nrows++];
+    snprintf(r->model, sizeof r->model, "%s", model);
+    snprintf(r->what, sizeof r->what, "%s", what);
+    r->c_ms = ms;
+    r->torch_ms = -1;
+}
+
+static void bench_model(const char *preset, int reps, int batch) {
+    char err[512];
+    mxb_config cfg = mxb_config_preset(preset);
+    mxb_model *m = NULL;
+    if (mxb_model_new(&cfg, &m, err, sizeof err)) {
+        fprintf(stderr, "mxb bench: %s\n", err);
+        return;
+    }
+    mxb_model_randomize(m, 0);
+    const mxb_config *g = mxb_model_config(m);
+    const size_t npix = (size_t)g->in_chans * g->img_size * g->img_size;
+    float *x = malloc(npix * sizeof *x), *logits = malloc((size_t)g->num_classes * sizeof *logits);
+    float *seed = calloc((size_t)g->num_classes, sizeof *seed);
+    float *map = malloc((size_t)g->num_patches * sizeof *map);
+    uint64_t s = 1;
+    for (size_t i = 0; i < npix; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((s >> 40) * (1.0 / 16777216.0)) * 4.0f - 2.0f;
+    }
+    seed[0] = 1;
+    mxb_ctx *c = mxb_ctx_new(m, MXB_TRACE_NONE), *t = mxb_ctx_new(m, MXB_TRACE_KEEP);
+    double ms;
+    TIME_MEDIAN(reps, ms, mxb_forward(c, x, logits));
+    add_row(preset, "forward, 1 image", ms);
+    TIME_MEDIAN(reps < 3 ? reps : 3, ms, for (int b = 0; b < batch; b++) mxb_forward(c, x, logits));
+    add_row(preset, "forward, batch (per image)", ms / batch);
+    TIME_MEDIAN(reps, ms, mxb_forward(t, x, logits); mxb_backward(t, seed));
+    add_row(preset, "forward+backward", ms);
+    if (g->arch == MXB_ARCH_VIM) {
+        float *v = malloc((size_t)g->d_inner * g->seq_len * sizeof *v);
+        float *mean = malloc((size_t)g->seq_len * g->seq_len * sizeof *mean);
+        mxb_forward(t, x, logits);
+        TIME_MEDIAN(reps, ms, for (int l = 0; l < g->depth; l++) mxb_vim_xai_vector(t, l, MXB_VARIANT_OFFICIAL, v));
+        add_row(preset, "xai vector (official), all layers", ms);
+        TIME_MEDIAN(reps, ms, mxb_vim_hidden_attn_mean(t, 0, 0, 1, mean));
+        add_row(preset, "hidden attention exact, 1 layer-dir", ms);
+        TIME_MEDIAN(1, ms, for (int l = 0; l < g->depth; l++) for (int d = 0; d < 2; d++)
+                               mxb_vim_hidden_attn_mean(t, l, d, 1, mean));
+        add_row(preset, "hidden attention exact, all layers", ms);
+        free(v);
+        free(mean);
+    }
+    const char *methods[3] = {"raw-attention", "rollout", "attribution"};
+    for (int i = 0; i < 3; i++) {
+        const mxb_method *meth = mxb_methods_find(methods[i]);
+        mxb_explain_opts o = {.class_index = -1, .variant = MXB_VARIANT_OFFICIAL, .start_layer = -1};
+        int cls;
+        char what[48];
+        snprintf(what, sizeof what, "explain %s", methods[i]);
+        TIME_MEDIAN(reps, ms, mxb_explain_one(t, m, meth, x, &o, logits, &cls, map, err, sizeof err));
+        add_row(preset, what, ms);
+    }
+    mxb_ctx_free(c);
+    mxb_ctx_free(t);
+    free(x);
+    free(logits);
+    free(seed);
+    free(map);
+    mxb_model_free(m);
+}
+
+/* reads "model<TAB>what<TAB>ms" lines from the PyTorch side */
+static int run_torch(const char *python, const char *script, const char *models, int reps,
+                     int batch, int threads) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s --models %s --reps %d --batch %d --threads %d", python,
+             script, models, reps, batch, threads);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    char line[512], model[64], what[128];
+    double ms;
+    while (fgets(line, sizeof line, p))
+        if (sscanf(line, "%63[^\t]\t%127[^\t]\t%lf", model, what, &ms) == 3)
+            for (int i = 0; i < nrows; i++)
+                if (!strcmp(rows[i].model, model) && !strcmp(rows[i].what, what)) rows[i].torch_ms = ms;
+    return pclose(p) == 0 ? 0 : -1;
+}
+
+int mxb_cmd_bench(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"models", required_argument, 0, 'm'}, {"reps", required_argument, 0, 'r'},
+        {"batch", required_argument, 0, 'b'},  {"json", required_argument, 0, 'j'},
+        {"no-torch", no_argument, 0, 'n'},     {"python", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    const char *models = "vim-s,deit-s", *json = NULL, *python = "/usr/bin/python3";
+    int reps = 5, batch = 8, torch = 1, ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': models = optarg; break;
+        case 'r': reps = atoi(optarg); break;
+        case 'b': batch = atoi(optarg); break;
+        case 'j': json = optarg; break;
+        case 'n': torch = 0; break;
+        case 'p': python = optarg; break;
+        case 'h':
+            printf("usage: mxb bench [--models vim-s,deit-s] [--reps 5] [--batch 8] [--json OUT.json]\n"
+                   "                 [--no-torch] [--python /usr/bin/python3]\n"
+                   "Random weights at full geometry; threads from OMP_NUM_THREADS. Prints C and\n"
+                   "PyTorch (tools/bench_torch.py, same thread count) milliseconds and their ratio.\n");
+            return 0;
+        default: return 2;
+        }
+    }
+    if (reps < 1 || batch < 1) {
+        fprintf(stderr, "mxb bench: --reps and --batch must be positive\n");
+        return 2;
+    }
+    char list[256];
+    snprintf(list, sizeof list, "%s", models);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        mxb_config cfg = mxb_config_preset(tok);
+        if (!cfg.arch) {
+            fprintf(stderr, "mxb bench: unknown model '%s' (vim-s, vim-t, deit-s, deit-t)\n", tok);
+            return 2;
+        }
+        fprintf(stderr, "mxb bench: %s (C)...\n", tok);
+        bench_model(tok, reps, batch);
+    }
+    const int threads = omp_get_max_threads();
+    if (torch) {
+        char script[4096];
+        snprintf(script, sizeof script, "%s/tools/bench_torch.py", MXB_SOURCE_DIR);
+        fprintf(stderr, "mxb bench: PyTorch reference (%s)...\n", script);
+        if (run_torch(python, script, models, reps, batch, threads))
+            fprintf(stderr, "mxb bench: the PyTorch side failed; C timings only\n");
+    }
+    printf("threads %d\n%-7s %-38s %10s %10s %8s\n", threads, "model", "measurement", "C ms",
+           "torch ms", "speedup");
+    for (int i = 0; i < nrows; i++) {
+        const bench_row *r = &rows[i];
+        printf("%-7s %-38s %10.2f ", r->model, r->what, r->c_ms);
+        if (r->torch_ms > 0)
+            printf("%10.2f %7.2fx\n", r->torch_ms, r->torch_ms / r->c_ms);
+        else
+            printf("%10s %8s\n", "-", "-");
+    }
+    if (json) {
+        FILE *f = fopen(json, "w");
+        if (!f) {
+            fprintf(stderr, "mxb bench: %s: cannot write\n", json);
+            return 1;
+        }
+        fprintf(f, "{\"threads\": %d, \"rows\": [\n", threads);
+        for (int i = 0; i < nrows; i++)
+            fprintf(f, "  {\"model\": \"%s\", \"what\": \"%s\", \"c_ms\": %.4f, \"torch_ms\": %.4f}%s\n",
+                    rows[i].model, rows[i].what, rows[i].c_ms, rows[i].torch_ms,
+                    i + 1 < nrows ? "," : "");
+        fprintf(f, "]}\n");
+        fclose(f);
+    }
+    return 0;
+}
