@@ -21,7 +21,7 @@ static void cls_row(const mxb_s6_view *s, int cls, int exact, float *v) {
         const float *Ac = s->A + (size_t)c * N;
         float *vc = v + (size_t)c * L;
         for (int n = 0; n < N; n++)
-            P[n] = exact ? expf(s->delta[(size_t)cls * D + c] * Ac[n]) : 1.0f;
+            P[n] = exact ? fast_expf(s->delta[(size_t)cls * D + c] * Ac[n]) : 1.0f;
         if (exact) { /* the diagonal: Ā product is empty */
             const float dt = s->delta[(size_t)cls * D + c];
             const float *Bt = s->B + (size_t)cls * s->bc_stride;
@@ -35,7 +35,7 @@ static void cls_row(const mxb_s6_view *s, int cls, int exact, float *v) {
             float acc = 0;
             for (int n = 0; n < N; n++) acc += Ccls[n] * P[n] * dt * Bt[n];
             vc[t] = acc;
-            for (int n = 0; n < N; n++) P[n] *= expf(dt * Ac[n]); /* Ā[t] joins for t-1 */
+            for (int n = 0; n < N; n++) P[n] *= fast_expf(dt * Ac[n]); /* Ā[t] joins for t-1 */
         }
     }
 }
@@ -95,7 +95,7 @@ static void channel_factors(const mxb_s6_view *s, int c, float *abar, float *bba
         const float dt = s->delta[(size_t)t * D + c];
         const float *Bt = s->B + (size_t)t * s->bc_stride;
         for (int n = 0; n < N; n++) {
-            abar[(size_t)t * N + n] = expf(dt * Ac[n]);
+            abar[(size_t)t * N + n] = fast_expf(dt * Ac[n]);
             bbar[(size_t)t * N + n] = dt * Bt[n];
         }
     }

@@ -74,7 +74,7 @@ static void selective_scan_forward(float *y, float *hs, const float *u, const fl
                 float *hc = h + (c - c0) * NN;
                 float acc = 0;
                 for (int n = 0; n < NN; n++) {
-                    hc[n] = expf(dt * Ac[n]) * hc[n] + du * Bt[n];
+                    hc[n] = fast_expf(dt * Ac[n]) * hc[n] + du * Bt[n];
                     acc += Ct[n] * hc[n];
                 }
                 y[(size_t)t * D + c] = acc;
@@ -117,7 +117,7 @@ static void selective_scan_backward(float *du, float *ddelta, float *dB, float *
                     for (int n = 0; n < N; n++) {
                         gc[n] += gy * Ct[n];               /* total gradient at h_t */
                         gC[n] += gy * h[n];
-                        const float ea = expf(dt * Ac[n]);
+                        const float ea = fast_expf(dt * Ac[n]);
                         const float hp = hprev ? hprev[n] : 0.0f;
                         gdt += gc[n] * (Ac[n] * ea * hp + Bt[n] * ut);
                         gB[n] += gc[n] * dt * ut;
