@@ -32,6 +32,34 @@ void mxb_h5out_abort(mxb_h5out *o);
 int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndim,
                        int64_t dims[8], char *err, size_t errlen);
 
+/* ---- the run journal (SIGKILL-safe progress of a run) ---- */
+
+typedef struct mxb_journal mxb_journal;
+/* Called for each whole record on resume; non-zero stops the replay there. */
+typedef int (*mxb_journal_replay_fn)(void *user, const void *payload, uint32_t n);
+/* Opens (creating) the journal at path for the run identified by run_key (e.g. the
+ * SHA-256 of its configuration). An existing journal of another run is refused;
+ * one of this run is replayed through fn and truncated after its last whole record. */
+mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal_replay_fn fn,
+                              void *user, int *replayed, char *err, size_t errlen);
+int mxb_journal_append(mxb_journal *j, const void *payload, uint32_t n, char *err, size_t errlen);
+int mxb_journal_sync(mxb_journal *j);
+void mxb_journal_close(mxb_journal *j, int remove_file);
+uint32_t mxb_crc32(const void *data, size_t n);
+
+/* ---- SHA-256 (provenance) ---- */
+
+typedef struct {
+    uint32_t h[8];
+    uint64_t len;
+    uint8_t buf[64];
+    size_t fill;
+} mxb_sha256;
+void mxb_sha256_init(mxb_sha256 *s);
+void mxb_sha256_update(mxb_sha256 *s, const void *data, size_t n);
+void mxb_sha256_hex(mxb_sha256 *s, char hex[65]); /* finishes s */
+int mxb_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
+
 /* ---- figures ---- */
 
 /* Writes an 8-bit RGB PNG (rgb [h, w, 3]) atomically. */

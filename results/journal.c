@@ -1,0 +1,154 @@
+/* The run journal: an append-only file of checksummed records, one per finished
+ * task, written beside the results file while a run is in progress. A run killed at
+ * any point (SIGKILL included) loses at most the record being written: on resume the
+ * journal is read up to its last whole record, truncated there, and the run goes on.
+ *
+ * Layout: a header {magic "MXBJRNL1", run key (64 hex chars + NUL, padded to 72)}
+ * then records {u32 magic, u32 payload length, u32 crc32(payload), payload}. */
+#include "results/results.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define JOURNAL_MAGIC "MXBJRNL1"
+#define RECORD_MAGIC 0x4d58424au /* "MXBJ" */
+#define HEADER_SIZE 80
+#define MAX_RECORD (64u << 20)
+
+struct mxb_journal {
+    int fd;
+    char path[4096];
+};
+
+uint32_t mxb_crc32(const void *data, size_t n) {
+    static uint32_t table[256];
+    if (!table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    uint32_t c = 0xFFFFFFFFu;
+    const uint8_t *p = data;
+    for (size_t i = 0; i < n; i++) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static int write_all(int fd, const void *buf, size_t n) {
+    const char *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *buf, size_t n) {
+    char *p = buf;
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal_replay_fn fn,
+                              void *user, int *replayed, char *err, size_t errlen) {
+    *replayed = 0;
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot open the run journal: %s", path, strerror(errno));
+        return NULL;
+    }
+    char header[HEADER_SIZE] = {0};
+    struct stat st;
+    fstat(fd, &st);
+    off_t good = HEADER_SIZE;
+    if (st.st_size == 0) { /* a new run */
+        memcpy(header, JOURNAL_MAGIC, 8);
+        snprintf(header + 8, HEADER_SIZE - 8, "%s", run_key);
+        if (write_all(fd, header, HEADER_SIZE) || fsync(fd)) {
+            snprintf(err, errlen, "%s: cannot write the run journal", path);
+            close(fd);
+            return NULL;
+        }
+    } else {
+        if (st.st_size < HEADER_SIZE || read_all(fd, header, HEADER_SIZE) ||
+            memcmp(header, JOURNAL_MAGIC, 8)) {
+            snprintf(err, errlen, "%s: not an mxb run journal (remove it to start over)", path);
+            close(fd);
+            return NULL;
+        }
+        if (strncmp(header + 8, run_key, HEADER_SIZE - 8)) {
+            snprintf(err, errlen,
+                     "%s: belongs to a run with a different configuration; refusing to mix "
+                     "results (remove it, or use another --out)",
+                     path);
+            close(fd);
+            return NULL;
+        }
+        /* replay whole records; stop at the first torn or corrupt one */
+        uint32_t hdr[3];
+        char *buf = NULL;
+        size_t cap = 0;
+        while (read_all(fd, hdr, sizeof hdr) == 0) {
+            if (hdr[0] != RECORD_MAGIC || hdr[1] > MAX_RECORD) break;
+            if (hdr[1] > cap) {
+                char *nb = realloc(buf, hdr[1]);
+                if (!nb) break;
+                buf = nb;
+                cap = hdr[1];
+            }
+            if (read_all(fd, buf, hdr[1]) || mxb_crc32(buf, hdr[1]) != hdr[2]) break;
+            if (fn(user, buf, hdr[1])) break;
+            good += (off_t)(sizeof hdr + hdr[1]);
+            (*replayed)++;
+        }
+        free(buf);
+        if (ftruncate(fd, good) || lseek(fd, good, SEEK_SET) != good) {
+            snprintf(err, errlen, "%s: cannot truncate the run journal", path);
+            close(fd);
+            return NULL;
+        }
+    }
+    mxb_journal *j = calloc(1, sizeof *j);
+    j->fd = fd;
+    snprintf(j->path, sizeof j->path, "%s", path);
+    return j;
+}
+
+int mxb_journal_append(mxb_journal *j, const void *payload, uint32_t n, char *err, size_t errlen) {
+    uint32_t hdr[3] = {RECORD_MAGIC, n, mxb_crc32(payload, n)};
+    /* one write of header and payload keeps a torn record detectable by its crc */
+    char *buf = malloc(sizeof hdr + n);
+    if (!buf) {
+        snprintf(err, errlen, "%s: out of memory", j->path);
+        return -1;
+    }
+    memcpy(buf, hdr, sizeof hdr);
+    memcpy(buf + sizeof hdr, payload, n);
+    int rc = write_all(j->fd, buf, sizeof hdr + n);
+    free(buf);
+    if (rc) snprintf(err, errlen, "%s: cannot append to the run journal: %s", j->path, strerror(errno));
+    return rc;
+}
+
+int mxb_journal_sync(mxb_journal *j) { return fsync(j->fd); }
+
+void mxb_journal_close(mxb_journal *j, int remove_file) {
+    if (!j) return;
+    close(j->fd);
+    if (remove_file) unlink(j->path);
+    free(j);
+}
