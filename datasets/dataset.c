@@ -67,6 +67,12 @@ int mxb_dataset_open(const char *path, const char *labels_file, mxb_dataset **ou
 int mxb_dataset_size(const mxb_dataset *d) { return d->nsel; }
 int mxb_dataset_total(const mxb_dataset *d) { return d->total; }
 int mxb_dataset_index(const mxb_dataset *d, int i) { return i >= 0 && i < d->nsel ? d->sel[i] : -1; }
+const char *mxb_dataset_id(const mxb_dataset *d, int i) {
+    return i >= 0 && i < d->nsel && d->ids ? d->ids[d->sel[i]] : NULL;
+}
+int mxb_dataset_label(const mxb_dataset *d, int i) {
+    return i >= 0 && i < d->nsel && d->labels ? d->labels[d->sel[i]] : -1;
+}
 void mxb_dataset_set_max_pixels(mxb_dataset *d, size_t max_pixels) {
     d->max_pixels = max_pixels ? max_pixels : MXB_MAX_PIXELS;
 }

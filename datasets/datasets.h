@@ -88,6 +88,9 @@ int mxb_dataset_size(const mxb_dataset *d);
 int mxb_dataset_total(const mxb_dataset *d);
 /* Position i of the selection -> index into the whole dataset. */
 int mxb_dataset_index(const mxb_dataset *d, int i);
+/* Position i of the selection -> its id and label (-1: none), without decoding. */
+const char *mxb_dataset_id(const mxb_dataset *d, int i);
+int mxb_dataset_label(const mxb_dataset *d, int i);
 void mxb_dataset_set_max_pixels(mxb_dataset *d, size_t max_pixels);
 
 /* Reads the i-th sample of the selection into s (s's old buffers are not freed). */

@@ -22,7 +22,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     mxb_h5out *o = calloc(1, sizeof *o);
     if (strlen(path) >= sizeof o->path) {
         seterr(err, errlen, "%s: path too long", path);
@@ -107,7 +107,7 @@ void mxb_h5out_abort(mxb_h5out *o) {
 int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndim,
                        int64_t dims[8], char *err, size_t errlen) {
     *out = NULL;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     FILE *probe = fopen(path, "rb");
     if (!probe) {
         seterr(err, errlen, "%s: cannot open file", path);
@@ -157,5 +157,340 @@ done:
     if (s >= 0) H5Sclose(s);
     if (d >= 0) H5Dclose(d);
     H5Fclose(f);
+    return rc;
+}
+
+/* ---- typed writes, attributes on any object, string arrays ------------------- */
+
+static hid_t native_type(mxb_h5_type t) {
+    switch (t) {
+    case MXB_H5_U8: return H5T_NATIVE_UINT8;
+    case MXB_H5_I32: return H5T_NATIVE_INT32;
+    case MXB_H5_F32: return H5T_NATIVE_FLOAT;
+    default: return H5T_NATIVE_DOUBLE;
+    }
+}
+
+static size_t type_size(mxb_h5_type t) {
+    return t == MXB_H5_U8 ? 1 : t == MXB_H5_F64 ? 8 : 4;
+}
+
+int mxb_h5out_write(mxb_h5out *o, const char *name, mxb_h5_type type, const void *data, int ndim,
+                    const int64_t *dims, int compress, char *err, size_t errlen) {
+    if (!compress || ndim == 0) return write_dataset(o, name, native_type(type), data, ndim, dims, err, errlen);
+    hsize_t hd[8], chunk[8];
+    if (ndim < 0 || ndim > 8) {
+        seterr(err, errlen, "%s: dataset %s: bad rank %d", o->path, name, ndim);
+        return -1;
+    }
+    /* chunks of whole trailing rows, about 256 KiB, so one image's slice reads alone */
+    size_t bytes = type_size(type);
+    for (int i = ndim - 1; i >= 0; i--) {
+        hd[i] = (hsize_t)dims[i];
+        chunk[i] = hd[i] ? hd[i] : 1;
+        if (i < ndim - 1 && bytes * chunk[i] > (256u << 10)) chunk[i] = ((256u << 10) / bytes) ? ((256u << 10) / bytes) : 1;
+        if (chunk[i] > hd[i] && hd[i]) chunk[i] = hd[i];
+        bytes *= chunk[i];
+    }
+    for (int i = 0; i < ndim; i++)
+        if (hd[i] == 0) return write_dataset(o, name, native_type(type), data, ndim, dims, err, errlen);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, ndim, chunk);
+    H5Pset_shuffle(dcpl);
+    H5Pset_deflate(dcpl, 4);
+    hid_t s = H5Screate_simple(ndim, hd, NULL);
+    hid_t d = H5Dcreate2(o->file, name, native_type(type), s, lcpl, dcpl, H5P_DEFAULT);
+    int rc = (d >= 0 && H5Dwrite(d, native_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) ? 0 : -1;
+    if (rc) seterr(err, errlen, "%s: cannot write dataset %s", o->path, name);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(s);
+    H5Pclose(dcpl);
+    H5Pclose(lcpl);
+    return rc;
+}
+
+static hid_t vlen_utf8(void) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+int mxb_h5out_strings(mxb_h5out *o, const char *name, const char *const *s, int64_t n, char *err,
+                      size_t errlen) {
+    hid_t t = vlen_utf8();
+    hsize_t hd = (hsize_t)n;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t sp = H5Screate_simple(1, &hd, NULL);
+    hid_t d = H5Dcreate2(o->file, name, t, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (d >= 0 && (n == 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) >= 0)) ? 0 : -1;
+    if (rc) seterr(err, errlen, "%s: cannot write dataset %s", o->path, name);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    H5Pclose(lcpl);
+    H5Tclose(t);
+    return rc;
+}
+
+/* The object an attribute goes on; a missing path becomes a group. */
+static hid_t open_or_make(hid_t file, const char *obj) {
+    if (!strcmp(obj, "/")) return H5Oopen(file, "/", H5P_DEFAULT);
+    if (H5Lexists(file, obj, H5P_DEFAULT) > 0) return H5Oopen(file, obj, H5P_DEFAULT);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(file, obj, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    return g;
+}
+
+static int write_attr(mxb_h5out *o, const char *obj, const char *name, hid_t type, const void *v,
+                      char *err, size_t errlen) {
+    hid_t h = open_or_make(o->file, obj);
+    if (h < 0) {
+        seterr(err, errlen, "%s: cannot create %s", o->path, obj);
+        return -1;
+    }
+    if (H5Aexists(h, name) > 0) H5Adelete(h, name);
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(h, name, type, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a >= 0 && H5Awrite(a, type, v) >= 0) ? 0 : -1;
+    if (rc) seterr(err, errlen, "%s: cannot write attribute %s of %s", o->path, name, obj);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    H5Oclose(h);
+    return rc;
+}
+
+int mxb_h5out_attr_str(mxb_h5out *o, const char *obj, const char *name, const char *value,
+                       char *err, size_t errlen) {
+    hid_t t = vlen_utf8();
+    int rc = write_attr(o, obj, name, t, &value, err, errlen);
+    H5Tclose(t);
+    return rc;
+}
+
+int mxb_h5out_attr_num(mxb_h5out *o, const char *obj, const char *name, double value, char *err,
+                       size_t errlen) {
+    return write_attr(o, obj, name, H5T_NATIVE_DOUBLE, &value, err, errlen);
+}
+
+int mxb_h5out_attr_int(mxb_h5out *o, const char *obj, const char *name, int64_t value, char *err,
+                       size_t errlen) {
+    return write_attr(o, obj, name, H5T_NATIVE_INT64, &value, err, errlen);
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+struct mxb_h5in {
+    hid_t file;
+    char path[4096];
+};
+
+mxb_h5in *mxb_h5in_open(const char *path, char *err, size_t errlen) {
+    if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        seterr(err, errlen, "%s: cannot open file", path);
+        return NULL;
+    }
+    fclose(probe);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
+        return NULL;
+    }
+    mxb_h5in *in = calloc(1, sizeof *in);
+    if (!in) {
+        H5Fclose(f);
+        seterr(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    in->file = f;
+    snprintf(in->path, sizeof in->path, "%s", path);
+    return in;
+}
+
+void mxb_h5in_close(mxb_h5in *in) {
+    if (!in) return;
+    H5Fclose(in->file);
+    free(in);
+}
+
+const char *mxb_h5in_path(const mxb_h5in *in) { return in->path; }
+
+/* H5Lexists on "a/b/c" fails when "a" is missing; walk the components. */
+int mxb_h5in_exists(mxb_h5in *in, const char *name) {
+    char buf[1024];
+    size_t n = strlen(name);
+    if (n >= sizeof buf) return 0;
+    memcpy(buf, name, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char c = buf[i];
+        buf[i] = 0;
+        if (H5Lexists(in->file, buf, H5P_DEFAULT) <= 0) return 0;
+        buf[i] = c;
+    }
+    return 1;
+}
+
+void *mxb_h5in_read(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, int64_t *dims,
+                    char *err, size_t errlen) {
+    if (!mxb_h5in_exists(in, name)) {
+        seterr(err, errlen, "%s: no dataset '%s'", in->path, name);
+        return NULL;
+    }
+    hid_t d = H5Dopen2(in->file, name, H5P_DEFAULT);
+    if (d < 0) {
+        seterr(err, errlen, "%s: '%s' is not a dataset", in->path, name);
+        return NULL;
+    }
+    void *buf = NULL;
+    hid_t s = H5Dget_space(d), t = H5Dget_type(d);
+    int nd = H5Sget_simple_extent_ndims(s);
+    H5T_class_t cls = H5Tget_class(t);
+    int numeric = cls == H5T_INTEGER || cls == H5T_FLOAT;
+    if (!numeric || nd != ndim) {
+        seterr(err, errlen, "%s: dataset '%s' is not a %d-d numeric array", in->path, name, ndim);
+        goto done;
+    }
+    hsize_t hd[8] = {0};
+    H5Sget_simple_extent_dims(s, hd, NULL);
+    size_t n = 1;
+    for (int i = 0; i < nd; i++) {
+        if (dims[i] >= 0 && (hsize_t)dims[i] != hd[i]) {
+            seterr(err, errlen, "%s: dataset '%s' has dimension %d of %llu, expected %lld", in->path,
+                   name, i, (unsigned long long)hd[i], (long long)dims[i]);
+            goto done;
+        }
+        if (hd[i] && n > ((size_t)1 << 32) / hd[i]) {
+            seterr(err, errlen, "%s: dataset '%s' is too large", in->path, name);
+            goto done;
+        }
+        n *= hd[i];
+        dims[i] = (int64_t)hd[i];
+    }
+    buf = malloc((n ? n : 1) * type_size(type));
+    if (!buf || (n && H5Dread(d, native_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)) {
+        seterr(err, errlen, "%s: cannot read dataset '%s' (truncated or corrupt?)", in->path, name);
+        free(buf);
+        buf = NULL;
+    }
+done:
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Dclose(d);
+    return buf;
+}
+
+char **mxb_h5in_strings(mxb_h5in *in, const char *name, int64_t *n, char *err, size_t errlen) {
+    if (!mxb_h5in_exists(in, name)) {
+        seterr(err, errlen, "%s: no dataset '%s'", in->path, name);
+        return NULL;
+    }
+    hid_t d = H5Dopen2(in->file, name, H5P_DEFAULT);
+    if (d < 0) {
+        seterr(err, errlen, "%s: '%s' is not a dataset", in->path, name);
+        return NULL;
+    }
+    char **out = NULL;
+    hid_t s = H5Dget_space(d), ft = H5Dget_type(d), t = vlen_utf8();
+    hsize_t hd = 0;
+    if (H5Tget_class(ft) != H5T_STRING || !H5Tis_variable_str(ft) ||
+        H5Sget_simple_extent_ndims(s) != 1) {
+        seterr(err, errlen, "%s: dataset '%s' is not a 1-d array of strings", in->path, name);
+        goto done;
+    }
+    H5Sget_simple_extent_dims(s, &hd, NULL);
+    if (hd > (1u << 26)) {
+        seterr(err, errlen, "%s: dataset '%s' is too large", in->path, name);
+        goto done;
+    }
+    out = calloc(hd ? hd : 1, sizeof *out);
+    if (!out || (hd && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)) {
+        seterr(err, errlen, "%s: cannot read dataset '%s' (truncated or corrupt?)", in->path, name);
+        free(out);
+        out = NULL;
+        goto done;
+    }
+    for (hsize_t i = 0; i < hd; i++)
+        if (!out[i]) { /* an unset entry reads as NULL */
+            out[i] = malloc(1);
+            if (out[i]) out[i][0] = 0;
+        }
+    *n = (int64_t)hd;
+done:
+    H5Tclose(t);
+    H5Tclose(ft);
+    H5Sclose(s);
+    H5Dclose(d);
+    return out;
+}
+
+void mxb_h5in_free_strings(char **s, int64_t n) {
+    if (!s) return;
+    /* HDF5 allocated the strings with the system allocator */
+    for (int64_t i = 0; i < n; i++) free(s[i]);
+    free(s);
+}
+
+static hid_t open_attr(mxb_h5in *in, const char *obj, const char *name, hid_t *h, char *err,
+                       size_t errlen) {
+    if (strcmp(obj, "/") && !mxb_h5in_exists(in, obj)) {
+        seterr(err, errlen, "%s: no '%s'", in->path, obj);
+        return -1;
+    }
+    *h = H5Oopen(in->file, obj, H5P_DEFAULT);
+    if (*h < 0 || H5Aexists(*h, name) <= 0) {
+        seterr(err, errlen, "%s: '%s' has no attribute '%s'", in->path, obj, name);
+        if (*h >= 0) H5Oclose(*h);
+        return -1;
+    }
+    hid_t a = H5Aopen(*h, name, H5P_DEFAULT);
+    if (a < 0) {
+        seterr(err, errlen, "%s: cannot read attribute '%s' of '%s'", in->path, name, obj);
+        H5Oclose(*h);
+    }
+    return a;
+}
+
+int mxb_h5in_attr_str(mxb_h5in *in, const char *obj, const char *name, char **out, char *err,
+                      size_t errlen) {
+    hid_t h, a = open_attr(in, obj, name, &h, err, errlen);
+    if (a < 0) return -1;
+    int rc = -1;
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a), t = vlen_utf8();
+    char *v = NULL;
+    if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) && H5Sget_simple_extent_npoints(sp) == 1 &&
+        H5Aread(a, t, &v) >= 0 && v) {
+        *out = strdup(v);
+        H5free_memory(v);
+        rc = *out ? 0 : -1;
+    }
+    if (rc) seterr(err, errlen, "%s: attribute '%s' of '%s' is not a string", in->path, name, obj);
+    H5Tclose(t);
+    H5Sclose(sp);
+    H5Tclose(ft);
+    H5Aclose(a);
+    H5Oclose(h);
+    return rc;
+}
+
+int mxb_h5in_attr_num(mxb_h5in *in, const char *obj, const char *name, double *out, char *err,
+                      size_t errlen) {
+    hid_t h, a = open_attr(in, obj, name, &h, err, errlen);
+    if (a < 0) return -1;
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+    H5T_class_t c = H5Tget_class(ft);
+    int rc = ((c == H5T_INTEGER || c == H5T_FLOAT) && H5Sget_simple_extent_npoints(sp) == 1 &&
+              H5Aread(a, H5T_NATIVE_DOUBLE, out) >= 0) ? 0 : -1;
+    if (rc) seterr(err, errlen, "%s: attribute '%s' of '%s' is not a number", in->path, name, obj);
+    H5Sclose(sp);
+    H5Tclose(ft);
+    H5Aclose(a);
+    H5Oclose(h);
     return rc;
 }

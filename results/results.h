@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* An HDF5 file being written: created under a temporary name and renamed into
  * place by mxb_h5out_commit(), so a crash never leaves a file that looks complete. */
@@ -31,6 +32,136 @@ void mxb_h5out_abort(mxb_h5out *o);
  * filled when non-NULL. The caller frees *out. */
 int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndim,
                        int64_t dims[8], char *err, size_t errlen);
+
+/* Typed writes. compress != 0: chunked (whole trailing rows), shuffle + deflate. */
+typedef enum { MXB_H5_U8, MXB_H5_I32, MXB_H5_F32, MXB_H5_F64 } mxb_h5_type;
+int mxb_h5out_write(mxb_h5out *o, const char *name, mxb_h5_type type, const void *data, int ndim,
+                    const int64_t *dims, int compress, char *err, size_t errlen);
+/* A 1-d array of variable-length UTF-8 strings (h5py reads str). */
+int mxb_h5out_strings(mxb_h5out *o, const char *name, const char *const *s, int64_t n, char *err,
+                      size_t errlen);
+/* Scalar attributes on any object (obj "/" is the root; a missing path becomes a group). */
+int mxb_h5out_attr_str(mxb_h5out *o, const char *obj, const char *name, const char *value,
+                       char *err, size_t errlen);
+int mxb_h5out_attr_num(mxb_h5out *o, const char *obj, const char *name, double value, char *err,
+                       size_t errlen);
+int mxb_h5out_attr_int(mxb_h5out *o, const char *obj, const char *name, int64_t value, char *err,
+                       size_t errlen);
+
+/* Reading, with every shape checked before anything is allocated for it. */
+typedef struct mxb_h5in mxb_h5in;
+mxb_h5in *mxb_h5in_open(const char *path, char *err, size_t errlen);
+void mxb_h5in_close(mxb_h5in *in);
+const char *mxb_h5in_path(const mxb_h5in *in);
+int mxb_h5in_exists(mxb_h5in *in, const char *name);
+/* A numeric dataset of rank ndim converted to type; dims[i] >= 0 on entry must match
+ * (-1: any); on return dims holds the shape. malloc'd; NULL with err on failure. */
+void *mxb_h5in_read(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, int64_t *dims,
+                    char *err, size_t errlen);
+char **mxb_h5in_strings(mxb_h5in *in, const char *name, int64_t *n, char *err, size_t errlen);
+void mxb_h5in_free_strings(char **s, int64_t n);
+int mxb_h5in_attr_str(mxb_h5in *in, const char *obj, const char *name, char **out, char *err,
+                      size_t errlen); /* *out malloc'd */
+int mxb_h5in_attr_num(mxb_h5in *in, const char *obj, const char *name, double *out, char *err,
+                      size_t errlen);
+
+/* ---- the results of a run (results/store.c; the file layout is results/SCHEMA.md) ---- */
+
+#define MXB_RESULTS_SCHEMA "mxb-results"
+#define MXB_RESULTS_VERSION 1
+#define MXB_RES_MAX_MODELS 8
+#define MXB_RES_MAX_METHODS 16
+#define MXB_RES_STEPS 10 /* perturbation fractions 0, 0.1, ..., 0.9 */
+#define MXB_SEG_COUNTS 6 /* correct, labeled, inter bg, inter fg, union bg, union fg */
+
+enum { MXB_TEST_PERTURBATION = 0, MXB_TEST_SEGMENTATION = 1, MXB_NTESTS = 2 };
+enum { MXB_POSITIVE = 0, MXB_NEGATIVE = 1 };
+
+/* Per image, per model and method, everything the metrics are made of. */
+typedef struct {
+    int32_t *explained;            /* [n] the class explained */
+    float *maps;                   /* [n, grid*grid] patch-grid map (NULL when not kept) */
+    int32_t *hits[2];              /* [n, 10] perturbation: top-1 == label, per polarity */
+    float *logit_diff[2];          /* [n, 10] */
+    float *prob_diff[2];           /* [n, 10] */
+    int32_t *seg_counts;           /* [n, 6] segmentation */
+    double *ap, *f1;               /* [n] */
+    int32_t *pointing;             /* [n] 1 hit, 0 miss, -1 empty mask */
+} mxb_res_cell;
+
+typedef struct {
+    int enabled, n, size;          /* images in this file, model input side */
+    int32_t *index;                /* [n] position in the dataset, ascending */
+    char **ids;                    /* [n] */
+    int32_t *label;                /* [n] (-1: none) */
+    int32_t *pred[MXB_RES_MAX_MODELS];  /* [n] prediction on the unperturbed image */
+    uint8_t *done[MXB_RES_MAX_MODELS];  /* [n] unit present (runs and merges) */
+    mxb_res_cell cell[MXB_RES_MAX_MODELS][MXB_RES_MAX_METHODS];
+    int nfig;                      /* images kept for figures: [nfig, size, size, 3] */
+    int32_t *fig_index;
+    uint8_t *fig_rgb;
+} mxb_res_test;
+
+typedef struct {
+    int nmodels, nmethods;
+    char models[MXB_RES_MAX_MODELS][64], methods[MXB_RES_MAX_METHODS][64];
+    int grid[MXB_RES_MAX_MODELS];
+    int polarity[2];               /* positive / negative perturbation run */
+    int keep_maps;
+    int auc_x_normalized, auc_y_fraction;
+    mxb_res_test test[MXB_NTESTS];
+    /* called by mxb_results_write before the file is marked complete (attention) */
+    int (*extra)(mxb_h5out *o, void *user, char *err, size_t errlen);
+    void *extra_user;
+    /* provenance: root attributes, kept as (name, value) strings */
+    int nattrs;
+    char *attr_name[64], *attr_value[64];
+} mxb_results;
+
+/* What the tables show; the names in mxb_metric_name's list are stable. */
+typedef struct {
+    int64_t n;
+    double accuracy[2][MXB_RES_STEPS], auc[2];
+    double logit_diff[2][MXB_RES_STEPS], prob_diff[2][MXB_RES_STEPS];
+    double pixel_accuracy, iou[2], miou, map, mf1, pointing;
+} mxb_res_summary;
+
+/* Allocates the per-image arrays of test t for n images (names, counts set first). */
+int mxb_results_alloc_test(mxb_results *r, int t, int n, char *err, size_t errlen);
+void mxb_results_free(mxb_results *r);
+void mxb_results_set_attr(mxb_results *r, const char *name, const char *value);
+const char *mxb_results_attr(const mxb_results *r, const char *name);
+/* Totals of one model x method on a test, from the per-image arrays in index order. */
+void mxb_results_summarize(const mxb_results *r, int t, int model, int method, mxb_res_summary *s);
+/* Writes the whole file atomically, marked complete. */
+int mxb_results_write(const mxb_results *r, const char *path, char *err, size_t errlen);
+/* Reads a complete results file of this schema version, every shape checked. */
+int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen);
+/* Shards of one run (same run_key, disjoint, all of 0..N-1) -> one result equal to an
+ * unsharded run's. */
+int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char *err, size_t errlen);
+
+/* Every summary metric under a stable name ("perturbation/deit/attribution/positive_auc"),
+ * with the direction that is better (+1 higher, -1 lower, 0 neither), in a malloc'd
+ * array. Returns the count, -1 when memory runs out. */
+typedef struct {
+    char name[192];
+    double value;
+    int better;
+} mxb_metric;
+int mxb_results_metrics(const mxb_results *r, mxb_metric **out);
+
+/* ---- reports (results/report.c) ---- */
+
+/* The paper's tables (rows: methods; columns: models) as "md", every summary metric
+ * under its stable name as "json" or "csv". Returns -1 for an unknown format. */
+int mxb_report_print(const mxb_results *r, FILE *f, const char *format);
+/* Per-step accuracy curves as a Markdown table. */
+void mxb_report_curves(const mxb_results *r, FILE *f);
+/* PNG figures into dir: overlays.png (image x model x method heatmaps, the paper's
+ * qualitative figure) and perturbation.png (accuracy against the fraction removed),
+ * with figures.md saying what is where. */
+int mxb_report_figures(const mxb_results *r, const char *dir, char *err, size_t errlen);
 
 /* ---- the run journal (SIGKILL-safe progress of a run) ---- */
 

@@ -1,0 +1,777 @@
+/* mxb run: every model x method x test of a configuration into one results file.
+ *
+ * The unit of work is (test, model, image): one image explained by every method,
+ * then evaluated. Each finished unit is appended to a journal beside the output
+ * (OUTPUT.journal); a run that is killed and started again replays the journal and
+ * goes on, and the results file is written in one go at the end (temporary name,
+ * then rename), from arrays in dataset order. So an interrupted run and an
+ * uninterrupted one write the same numbers, and no file that looks complete exists
+ * before everything is in it. */
+#include "harness/harness.h"
+
+#include "metrics/metrics.h"
+#include "results/results.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MXB_VERSION
+#define MXB_VERSION "dev"
+#endif
+#ifndef MXB_GIT_REV
+#define MXB_GIT_REV "unknown"
+#endif
+
+#define ERRLEN 1024
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static const char *test_names[MXB_NTESTS] = {"perturbation", "segmentation"};
+
+typedef struct {
+    mxb_run_config cfg;
+    int shard_i, shard_n;
+    char output[4200], journal_path[4300];
+    mxb_model *model[MXB_MAX_MODELS];
+    mxb_ctx *traced[MXB_MAX_MODELS], *plain[MXB_MAX_MODELS];
+    char model_sha[MXB_MAX_MODELS][65];
+    const mxb_method *method[MXB_MAX_METHODS];
+    mxb_dataset *data[MXB_NTESTS];
+    const mxb_run_data *rd[MXB_NTESTS];
+    char data_sha[MXB_NTESTS][65];
+    char run_key[65], journal_key[65];
+    mxb_results res;
+    mxb_journal *journal;
+    int size;                       /* the model input side, shared by every model */
+    double seconds[MXB_NTESTS];     /* work time per test, this process and replayed */
+    /* per-unit buffers, allocated once */
+    float *u, *x, *work, *logits, *orig, *map, *vis;
+    int32_t *order;
+    uint8_t *rgb, *mask;
+    uint8_t *record;
+    size_t record_cap;
+    int max_classes, max_grid2;
+} run_state;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void iso_time(char *buf, size_t n) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- set-up -------------------------------------------------------------------- */
+
+static int open_data(run_state *R, int t, char *err, size_t errlen) {
+    const mxb_run_data *d = t == MXB_TEST_PERTURBATION ? &R->cfg.perturbation : &R->cfg.segmentation;
+    R->rd[t] = d;
+    if (!d->enabled) return 0;
+    if (mxb_dataset_open(d->data, d->labels[0] ? d->labels : NULL, &R->data[t], err, errlen)) return -1;
+    mxb_dataset *D = R->data[t];
+    int rc = 0;
+    switch (d->subset.kind) {
+    case MXB_SUBSET_FIRST: rc = mxb_dataset_select_first(D, d->subset.n, err, errlen); break;
+    case MXB_SUBSET_EVERY: rc = mxb_dataset_select_every(D, d->subset.n, 0, err, errlen); break;
+    case MXB_SUBSET_RANDOM: rc = mxb_dataset_select_random(D, d->subset.n, R->cfg.seed, err, errlen); break;
+    case MXB_SUBSET_IDS: rc = mxb_dataset_select_ids_file(D, d->subset.ids_file, err, errlen); break;
+    default: break;
+    }
+    if (rc) return -1;
+    if (mxb_dataset_size(D) == 0) {
+        snprintf(err, errlen, "%s: the %s data selection is empty", d->data, test_names[t]);
+        return -1;
+    }
+    if (t == MXB_TEST_PERTURBATION && mxb_dataset_label(D, 0) < 0) {
+        snprintf(err, errlen, "%s: the perturbation test needs class labels and this data has none", d->data);
+        return -1;
+    }
+    /* the data list (before sharding) is part of what identifies the run */
+    mxb_sha256 h;
+    mxb_sha256_init(&h);
+    char line[512];
+    for (int i = 0; i < mxb_dataset_size(D); i++) {
+        int n = snprintf(line, sizeof line, "%d\t%s\t%d\n", mxb_dataset_index(D, i), mxb_dataset_id(D, i),
+                         mxb_dataset_label(D, i));
+        mxb_sha256_update(&h, line, (size_t)n);
+    }
+    mxb_sha256_hex(&h, R->data_sha[t]);
+    if (R->shard_n > 1 && mxb_dataset_select_every(D, R->shard_n, R->shard_i, err, errlen)) return -1;
+    if (mxb_preprocess_out_size(&d->pre) != R->size) {
+        snprintf(err, errlen, "%s: [%s] makes %d px inputs but the models take %d px (set resize/crop)",
+                 R->cfg.path, test_names[t], mxb_preprocess_out_size(&d->pre), R->size);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_models(run_state *R, char *err, size_t errlen) {
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        const mxb_run_model *rm = &R->cfg.models[m];
+        if (mxb_sha256_file(rm->weights, R->model_sha[m], err, errlen)) return -1;
+        if (rm->sha256[0] && strcmp(rm->sha256, R->model_sha[m])) {
+            snprintf(err, errlen, "%s: SHA-256 is %s, the configuration ([model:%s] sha256) says %s", rm->weights,
+                     R->model_sha[m], rm->name, rm->sha256);
+            return -1;
+        }
+        if (mxb_model_load(rm->weights, &R->model[m], err, errlen)) return -1;
+        const mxb_config *g = mxb_model_config(R->model[m]);
+        if (m == 0) R->size = g->img_size;
+        if (g->img_size != R->size) {
+            snprintf(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
+                     rm->weights, g->img_size, R->cfg.models[0].name, R->size);
+            return -1;
+        }
+        R->traced[m] = mxb_ctx_new(R->model[m], MXB_TRACE_KEEP);
+        R->plain[m] = mxb_ctx_new(R->model[m], MXB_TRACE_NONE);
+        if (!R->traced[m] || !R->plain[m]) {
+            snprintf(err, errlen, "%s: out of memory for the model's buffers", rm->weights);
+            return -1;
+        }
+        if (g->num_classes > R->max_classes) R->max_classes = g->num_classes;
+        if (g->num_patches > R->max_grid2) R->max_grid2 = g->num_patches;
+        for (int k = 0; k < R->cfg.nmethods; k++) {
+            const mxb_method *me = R->method[k];
+            if (!(me->archs & (1u << g->arch))) {
+                snprintf(err, errlen, "%s: method '%s' does not support %s models (model %s)", R->cfg.path,
+                         me->name, mxb_arch_name(g->arch), rm->name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int load_methods(run_state *R, char *err, size_t errlen) {
+    for (int k = 0; k < R->cfg.nmethods; k++) {
+        const mxb_run_method *rm = &R->cfg.methods[k];
+        if (rm->plugin[0] && !mxb_methods_find(rm->name) &&
+            mxb_methods_load_plugin(rm->plugin, err, errlen))
+            return -1;
+        if (!(R->method[k] = mxb_methods_find(rm->name))) {
+            snprintf(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE loads one)",
+                     R->cfg.path, rm->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- one unit ------------------------------------------------------------------- */
+
+static size_t record_size(const run_state *R, int t, int m) {
+    const mxb_config *g = mxb_model_config(R->model[m]);
+    size_t per = sizeof(int32_t) + (R->res.keep_maps ? (size_t)g->num_patches * sizeof(float) : 0);
+    per += t == MXB_TEST_PERTURBATION ? 2 * MXB_RES_STEPS * (sizeof(int32_t) + 2 * sizeof(float))
+                                      : MXB_SEG_COUNTS * sizeof(int32_t) + 2 * sizeof(double) + sizeof(int32_t);
+    return 7 * sizeof(int32_t) + sizeof(double) + (size_t)R->cfg.nmethods * per; /* head, seconds, prediction */
+}
+
+typedef struct {
+    uint8_t *p;
+    size_t off;
+} cursor;
+
+static void put(cursor *c, const void *v, size_t n) {
+    memcpy(c->p + c->off, v, n);
+    c->off += n;
+}
+
+static void get(cursor *c, void *v, size_t n) {
+    memcpy(v, c->p + c->off, n);
+    c->off += n;
+}
+
+/* The record and the results arrays hold the same fields: one function moves them
+ * either way, so the two can never disagree. */
+static void transfer(run_state *R, int t, int m, int i, cursor *c, int to_record) {
+    void (*mv)(cursor *, void *, size_t) = to_record ? (void (*)(cursor *, void *, size_t))put : get;
+    mxb_res_test *T = &R->res.test[t];
+    size_t g2 = (size_t)R->res.grid[m] * (size_t)R->res.grid[m];
+    mv(c, &T->pred[m][i], sizeof(int32_t));
+    for (int k = 0; k < R->cfg.nmethods; k++) {
+        mxb_res_cell *cell = &T->cell[m][k];
+        mv(c, &cell->explained[i], sizeof(int32_t));
+        if (cell->maps) mv(c, cell->maps + i * g2, g2 * sizeof(float));
+        if (t == MXB_TEST_PERTURBATION) {
+            for (int q = 0; q < 2; q++) {
+                mv(c, cell->hits[q] + i * MXB_RES_STEPS, MXB_RES_STEPS * sizeof(int32_t));
+                mv(c, cell->logit_diff[q] + i * MXB_RES_STEPS, MXB_RES_STEPS * sizeof(float));
+                mv(c, cell->prob_diff[q] + i * MXB_RES_STEPS, MXB_RES_STEPS * sizeof(float));
+            }
+        } else {
+            mv(c, cell->seg_counts + (size_t)i * MXB_SEG_COUNTS, MXB_SEG_COUNTS * sizeof(int32_t));
+            mv(c, &cell->ap[i], sizeof(double));
+            mv(c, &cell->f1[i], sizeof(double));
+            mv(c, &cell->pointing[i], sizeof(int32_t));
+        }
+    }
+}
+
+static int argmax(const float *v, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return b;
+}
+
+/* The image as the model sees it: u the un-normalised [0, 1] CHW (what the
+ * perturbation test masks), x the normalised input. */
+static int load_image(run_state *R, int t, int i, mxb_sample *s, char *err, size_t errlen) {
+    memset(s, 0, sizeof *s);
+    if (mxb_dataset_get(R->data[t], i, s, err, errlen)) return -1;
+    const mxb_preprocess *p = &R->rd[t]->pre;
+    int S = R->size;
+    if (mxb_preprocess_image(p, s->rgb, s->h, s->w, R->rgb, NULL, err, errlen)) goto fail;
+    mxb_to_tensor(R->rgb, S, S, NULL, NULL, R->u);
+    memcpy(R->x, R->u, (size_t)3 * S * S * sizeof(float));
+    mxb_normalize(R->x, S, S, p->mean, p->std);
+    if (t == MXB_TEST_SEGMENTATION) {
+        if (!s->mask) {
+            snprintf(err, errlen, "%s: image %s has no mask", R->rd[t]->data, s->id);
+            goto fail;
+        }
+        if (mxb_preprocess_mask(p, s->mask, s->h, s->w, R->mask, err, errlen)) goto fail;
+    }
+    return 0;
+fail:
+    mxb_sample_free(s);
+    return -1;
+}
+
+static void classify(run_state *R, int m, const float *normalised, float *logits) {
+    mxb_forward(R->plain[m], normalised, logits);
+}
+
+static int run_unit(run_state *R, int t, int m, int i, char *err, size_t errlen) {
+    const mxb_config *g = mxb_model_config(R->model[m]);
+    mxb_res_test *T = &R->res.test[t];
+    const int S = R->size, npix = S * S, nc = g->num_classes;
+    const size_t g2 = (size_t)g->num_patches;
+    const mxb_preprocess *p = &R->rd[t]->pre;
+    mxb_sample s;
+    double t0 = now_s();
+    if (load_image(R, t, i, &s, err, errlen)) return -1;
+    int label = T->label[i];
+    if (t == MXB_TEST_PERTURBATION) classify(R, m, R->x, R->orig);
+    for (int k = 0; k < R->cfg.nmethods; k++) {
+        if (stop_requested) break;
+        mxb_res_cell *cell = &T->cell[m][k];
+        mxb_explain_opts eo = {R->cfg.use_target ? label : -1, R->cfg.variant, R->cfg.methods[k].start_layer};
+        if (R->cfg.use_target && label < 0) {
+            snprintf(err, errlen, "%s: image %s has no label to explain ([run] class = target)", R->rd[t]->data, s.id);
+            mxb_sample_free(&s);
+            return -1;
+        }
+        int cls;
+        if (mxb_explain_one(R->traced[m], R->model[m], R->method[k], R->x, &eo, R->logits, &cls, R->map, err,
+                            errlen)) {
+            char msg[ERRLEN];
+            snprintf(msg, sizeof msg, "%s (model %s, image %s)", err, R->cfg.models[m].name, s.id);
+            snprintf(err, errlen, "%s", msg);
+            mxb_sample_free(&s);
+            return -1;
+        }
+        if (k == 0) T->pred[m][i] = argmax(R->logits, nc);
+        cell->explained[i] = cls;
+        if (cell->maps) memcpy(cell->maps + i * g2, R->map, g2 * sizeof(float));
+        /* as the references store `vis`: bilinear x patch, then min-max (NaN when flat) */
+        mxb_upsample_bilinear(R->map, g->grid, g->grid, g->patch_size, R->vis);
+        mxb_minmax_normalize(R->vis, (size_t)npix);
+        if (t == MXB_TEST_PERTURBATION) {
+            for (int q = 0; q < 2; q++) {
+                if (!R->res.polarity[q]) continue;
+                if (mxb_perturb_order(R->vis, npix, q == MXB_NEGATIVE, R->order, err, errlen)) {
+                    mxb_sample_free(&s);
+                    return -1;
+                }
+                for (int step = 0; step < MXB_RES_STEPS; step++) {
+                    const float *lg = R->orig;
+                    if (step > 0) {
+                        memcpy(R->work, R->u, (size_t)3 * npix * sizeof(float));
+                        mxb_perturb_mask(R->work, 3, npix, R->order, mxb_perturb_count(npix, step));
+                        mxb_normalize(R->work, S, S, p->mean, p->std);
+                        classify(R, m, R->work, R->logits);
+                        lg = R->logits;
+                    }
+                    mxb_perturb_outcome o;
+                    mxb_perturb_outcome_of(lg, R->orig, nc, label, &o);
+                    cell->hits[q][i * MXB_RES_STEPS + step] = o.hit;
+                    cell->logit_diff[q][i * MXB_RES_STEPS + step] = (float)o.logit_diff;
+                    cell->prob_diff[q][i * MXB_RES_STEPS + step] = (float)o.prob_diff;
+                }
+            }
+        } else {
+            mxb_seg_image im;
+            if (mxb_seg_evaluate(R->vis, R->mask, S, S, &im, err, errlen)) {
+                char msg[ERRLEN];
+                snprintf(msg, sizeof msg, "%s: image %s: %s", R->rd[t]->data, s.id, err);
+                snprintf(err, errlen, "%s", msg);
+                mxb_sample_free(&s);
+                return -1;
+            }
+            int32_t *cnt = cell->seg_counts + (size_t)i * MXB_SEG_COUNTS;
+            cnt[0] = (int32_t)im.correct;
+            cnt[1] = (int32_t)im.labeled;
+            cnt[2] = (int32_t)im.inter[0];
+            cnt[3] = (int32_t)im.inter[1];
+            cnt[4] = (int32_t)im.uni[0];
+            cnt[5] = (int32_t)im.uni[1];
+            cell->ap[i] = im.ap;
+            cell->f1[i] = im.f1;
+            cell->pointing[i] = mxb_pointing_game(R->vis, R->mask, S, S, R->cfg.pointing_tolerance * S / 224.0);
+        }
+    }
+    mxb_sample_free(&s);
+    if (stop_requested) return 1; /* the unit is dropped, not recorded half-done */
+    /* the record: (test, model, row, dataset index, label, reserved), seconds, fields */
+    double secs = now_s() - t0;
+    cursor c = {R->record, 0};
+    int32_t head[6] = {t, m, i, T->index[i], label, 0};
+    put(&c, head, sizeof head);
+    put(&c, &secs, sizeof secs);
+    transfer(R, t, m, i, &c, 1);
+    if (mxb_journal_append(R->journal, R->record, (uint32_t)c.off, err, errlen)) return -1;
+    T->done[m][i] = 1;
+    R->seconds[t] += secs;
+    return 0;
+}
+
+static int replay(void *user, const void *payload, uint32_t n) {
+    run_state *R = user;
+    int32_t head[6];
+    double secs;
+    if (n < sizeof head + sizeof secs) return 1;
+    cursor c = {(uint8_t *)payload, 0};
+    get(&c, head, sizeof head);
+    get(&c, &secs, sizeof secs);
+    int t = head[0], m = head[1], i = head[2];
+    if (t < 0 || t >= MXB_NTESTS || !R->res.test[t].enabled || m < 0 || m >= R->cfg.nmodels || i < 0 ||
+        i >= R->res.test[t].n || R->res.test[t].index[i] != head[3] || n != record_size(R, t, m))
+        return 1; /* not a record of this run: stop here, the rest is redone */
+    transfer(R, t, m, i, &c, 0);
+    R->res.test[t].done[m][i] = 1;
+    R->seconds[t] += secs;
+    return 0;
+}
+
+/* ---- progress ------------------------------------------------------------------- */
+
+typedef struct {
+    int tty;
+    double start, last;
+    long done_before, done, total;
+} progress;
+
+static void progress_show(progress *p, const char *what, int final) {
+    if (!p->tty) return;
+    double t = now_s();
+    if (!final && t - p->last < 0.25) return;
+    p->last = t;
+    long fresh = p->done - p->done_before;
+    double rate = fresh > 0 ? (double)fresh / (t - p->start) : 0;
+    long eta = rate > 0 ? (long)((double)(p->total - p->done) / rate) : -1;
+    char etas[32] = "?";
+    if (eta >= 0) snprintf(etas, sizeof etas, "%ld:%02ld:%02ld", eta / 3600, eta / 60 % 60, eta % 60);
+    fprintf(stderr, "\r\033[K%s  %ld/%ld units  %.2f/s  ETA %s", what, p->done, p->total, rate, etas);
+    if (final) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* ---- finishing ------------------------------------------------------------------- */
+
+typedef struct {
+    run_state *R;
+} extra_ctx;
+
+/* Attention tensors of the first save_attention images of each test, recomputed
+ * (deterministically) rather than journalled: they are large. */
+static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
+    run_state *R = ((extra_ctx *)user)->R;
+    int want = R->cfg.save_attention;
+    if (!want) return 0;
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        if (!R->res.test[t].enabled) continue;
+        int n = R->res.test[t].n < want ? R->res.test[t].n : want;
+        for (int i = 0; i < n; i++) {
+            mxb_sample s;
+            if (load_image(R, t, i, &s, err, errlen)) return -1;
+            mxb_sample_free(&s);
+            for (int m = 0; m < R->cfg.nmodels; m++) {
+                const mxb_config *g = mxb_model_config(R->model[m]);
+                mxb_forward(R->traced[m], R->x, R->logits);
+                char name[512];
+                snprintf(name, sizeof name, "/attention/%s/%s/%d", test_names[t], R->cfg.models[m].name,
+                         R->res.test[t].index[i]);
+                const int64_t L = g->seq_len;
+                if (g->arch == MXB_ARCH_VIT) {
+                    int64_t dims[4] = {g->depth, g->num_heads, L, L};
+                    size_t blk = (size_t)(g->num_heads * L * L);
+                    float *all = malloc((size_t)g->depth * blk * sizeof *all);
+                    if (!all) return snprintf(err, errlen, "out of memory"), -1;
+                    for (int b = 0; b < g->depth; b++) memcpy(all + b * blk, mxb_vit_attn(R->traced[m], b), blk * sizeof *all);
+                    int rc = mxb_h5out_write(o, name, MXB_H5_F32, all, 4, dims, 1, err, errlen);
+                    free(all);
+                    if (rc) return -1;
+                } else {
+                    int64_t dims[4] = {g->depth, 2, L, L};
+                    size_t blk = (size_t)(L * L);
+                    float *all = malloc((size_t)g->depth * 2 * blk * sizeof *all);
+                    if (!all) return snprintf(err, errlen, "out of memory"), -1;
+                    int rc = 0;
+                    for (int l = 0; l < g->depth && !rc; l++)
+                        for (int d = 0; d < 2 && !rc; d++)
+                            rc = mxb_vim_hidden_attn_mean(R->traced[m], l, d, 1, all + (size_t)(2 * l + d) * blk);
+                    if (rc) snprintf(err, errlen, "hidden attention of model %s failed (out of memory?)", R->cfg.models[m].name);
+                    if (!rc) rc = mxb_h5out_write(o, name, MXB_H5_F32, all, 4, dims, 1, err, errlen);
+                    if (!rc) rc = mxb_h5out_attr_str(o, name, "layout", "[layer, direction (0 forward, 1 backward), L, L] channel mean, exact, image order", err, errlen);
+                    free(all);
+                    if (rc) return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int keep_figures(run_state *R, char *err, size_t errlen) {
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        mxb_res_test *T = &R->res.test[t];
+        if (!T->enabled) continue;
+        int n = T->n < R->cfg.figures ? T->n : R->cfg.figures;
+        size_t im = (size_t)R->size * R->size * 3;
+        T->fig_index = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+        T->fig_rgb = malloc((n ? n : 1) * im);
+        if (!T->fig_index || !T->fig_rgb) return snprintf(err, errlen, "out of memory"), -1;
+        for (int i = 0; i < n; i++) {
+            mxb_sample s;
+            if (load_image(R, t, i, &s, err, errlen)) return -1;
+            mxb_sample_free(&s);
+            T->fig_index[i] = T->index[i];
+            memcpy(T->fig_rgb + i * im, R->rgb, im);
+        }
+        T->nfig = n;
+    }
+    return 0;
+}
+
+static void set_provenance(run_state *R, const char *started) {
+    mxb_results *r = &R->res;
+    char buf[4096], host[256] = "";
+    gethostname(host, sizeof host - 1);
+    mxb_results_set_attr(r, "mxb_version", MXB_VERSION);
+    mxb_results_set_attr(r, "git_revision", MXB_GIT_REV);
+    mxb_results_set_attr(r, "config", R->cfg.text);
+    mxb_results_set_attr(r, "config_path", R->cfg.path);
+    mxb_results_set_attr(r, "run_key", R->run_key);
+    mxb_results_set_attr(r, "host", host);
+    snprintf(buf, sizeof buf, "%d", omp_get_max_threads());
+    mxb_results_set_attr(r, "threads", buf);
+    mxb_results_set_attr(r, "started", started);
+    iso_time(buf, sizeof buf);
+    mxb_results_set_attr(r, "finished", buf);
+    snprintf(buf, sizeof buf, "%d/%d", R->shard_i, R->shard_n);
+    mxb_results_set_attr(r, "shard", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)R->cfg.seed);
+    mxb_results_set_attr(r, "seed", buf);
+    mxb_results_set_attr(r, "variant", R->cfg.variant == MXB_VARIANT_EXACT ? "exact" : "official");
+    mxb_results_set_attr(r, "class", R->cfg.use_target ? "target" : "predicted");
+    for (int t = 0; t < MXB_NTESTS; t++)
+        if (R->res.test[t].enabled) {
+            char name[64];
+            snprintf(name, sizeof name, "data_sha256_%s", test_names[t]);
+            mxb_results_set_attr(r, name, R->data_sha[t]);
+        }
+    size_t off = 0;
+    buf[0] = 0;
+    for (int m = 0; m < R->cfg.nmodels; m++)
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s=%s", m ? " " : "", R->cfg.models[m].name, R->model_sha[m]);
+    mxb_results_set_attr(r, "models_sha256", buf);
+    snprintf(buf, sizeof buf, "perturbation=%.3f segmentation=%.3f (seconds of work, summed over resumes)",
+             R->seconds[0], R->seconds[1]);
+    mxb_results_set_attr(r, "timings", buf);
+}
+
+/* ---- the command ------------------------------------------------------------------ */
+
+static void run_usage(FILE *f) {
+    fprintf(f,
+            "usage: mxb run CONFIG.ini [--set section.key=value]... [--shard I/N] [--quiet]\n"
+            "  Runs every model x method x test of the configuration (configs/README.md)\n"
+            "  into one HDF5 results file (results/SCHEMA.md) and prints the tables.\n"
+            "  --set S.K=V      override a configuration key (recorded in the results)\n"
+            "  --shard I/N      do the I-th of N interleaved slices (0 <= I < N); the output\n"
+            "                   becomes OUTPUT.shard-I-of-N.h5; `mxb merge` joins them\n"
+            "  --quiet          no progress display\n"
+            "  A run that stops (Ctrl-C, kill, crash) resumes when started again with the\n"
+            "  same command; its progress is in OUTPUT.journal until the file is written.\n");
+}
+
+static void free_state(run_state *R) {
+    for (int m = 0; m < MXB_MAX_MODELS; m++) {
+        mxb_ctx_free(R->traced[m]);
+        mxb_ctx_free(R->plain[m]);
+        mxb_model_free(R->model[m]);
+    }
+    for (int t = 0; t < MXB_NTESTS; t++) mxb_dataset_close(R->data[t]);
+    if (R->journal) mxb_journal_close(R->journal, 0);
+    mxb_results_free(&R->res);
+    mxb_run_config_free(&R->cfg);
+    free(R->u);
+    free(R->x);
+    free(R->work);
+    free(R->logits);
+    free(R->orig);
+    free(R->map);
+    free(R->vis);
+    free(R->order);
+    free(R->rgb);
+    free(R->mask);
+    free(R->record);
+}
+
+int mxb_cmd_run(int argc, char **argv) {
+    static const struct option opts[] = {{"set", required_argument, 0, 's'},
+                                         {"shard", required_argument, 0, 'S'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *sets[64];
+    int nsets = 0, quiet = 0, ch, code = 1;
+    char err[ERRLEN] = "";
+    run_state *R = calloc(1, sizeof *R);
+    if (!R) return fprintf(stderr, "mxb run: out of memory\n"), 1;
+    R->shard_n = 1;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            if (nsets == 64) {
+                fprintf(stderr, "mxb run: at most 64 --set options\n");
+                free(R);
+                return 2;
+            }
+            sets[nsets++] = optarg;
+            break;
+        case 'S': {
+            char tail;
+            if (sscanf(optarg, "%d/%d%c", &R->shard_i, &R->shard_n, &tail) != 2 || R->shard_n < 1 ||
+                R->shard_n > 100000 || R->shard_i < 0 || R->shard_i >= R->shard_n) {
+                fprintf(stderr, "mxb run: --shard needs I/N with 0 <= I < N, not '%s'\n", optarg);
+                free(R);
+                return 2;
+            }
+            break;
+        }
+        case 'q': quiet = 1; break;
+        case 'h': run_usage(stdout); free(R); return 0;
+        default: run_usage(stderr); free(R); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, optind < argc ? "mxb run: one configuration file, please\n" : "mxb run: no configuration file\n");
+        run_usage(stderr);
+        free(R);
+        return 2;
+    }
+    char started[64];
+    iso_time(started, sizeof started);
+    double t_start = now_s();
+    if (mxb_run_config_load(argv[optind], sets, nsets, &R->cfg, err, sizeof err)) {
+        code = 2;
+        goto out;
+    }
+    mxb_run_config *C = &R->cfg;
+    if (R->shard_n > 1) {
+        const char *dot = strrchr(C->output, '.');
+        int stem = dot && !strcmp(dot, ".h5") ? (int)(dot - C->output) : (int)strlen(C->output);
+        snprintf(R->output, sizeof R->output, "%.*s.shard-%d-of-%d.h5", stem, C->output, R->shard_i, R->shard_n);
+    } else {
+        snprintf(R->output, sizeof R->output, "%s", C->output);
+    }
+    snprintf(R->journal_path, sizeof R->journal_path, "%s.journal", R->output);
+    code = 2;
+    if (load_methods(R, err, sizeof err) || load_models(R, err, sizeof err)) goto out;
+    for (int t = 0; t < MXB_NTESTS; t++)
+        if (open_data(R, t, err, sizeof err)) goto out;
+    code = 1;
+
+    /* the run's identity: configuration, weights, data lists; the shard on top */
+    mxb_sha256 h;
+    mxb_sha256_init(&h);
+    mxb_sha256_update(&h, C->text, strlen(C->text));
+    for (int m = 0; m < C->nmodels; m++) mxb_sha256_update(&h, R->model_sha[m], 64);
+    for (int t = 0; t < MXB_NTESTS; t++)
+        if (R->data[t]) mxb_sha256_update(&h, R->data_sha[t], 64);
+    mxb_sha256_hex(&h, R->run_key);
+    char shard[64];
+    snprintf(shard, sizeof shard, "%s shard %d/%d", R->run_key, R->shard_i, R->shard_n);
+    mxb_sha256_init(&h);
+    mxb_sha256_update(&h, shard, strlen(shard));
+    mxb_sha256_hex(&h, R->journal_key);
+
+    struct stat st;
+    if (stat(R->output, &st) == 0) {
+        mxb_results old;
+        char e2[ERRLEN];
+        if (mxb_results_read(R->output, &old, e2, sizeof e2) == 0) {
+            const char *k = mxb_results_attr(&old, "run_key"), *sh = mxb_results_attr(&old, "shard");
+            char want[32];
+            snprintf(want, sizeof want, "%d/%d", R->shard_i, R->shard_n);
+            int same = k && !strcmp(k, R->run_key) && sh && !strcmp(sh, want);
+            if (same) {
+                fprintf(stderr, "mxb run: %s is already complete for this configuration; remove it to run again\n",
+                        R->output);
+                mxb_report_print(&old, stdout, "md");
+                mxb_results_free(&old);
+                code = 0;
+                goto out;
+            }
+            mxb_results_free(&old);
+        }
+        snprintf(err, sizeof err, "%s exists and is not the result of this configuration; remove it or set [run] output",
+                 R->output);
+        code = 2;
+        goto out;
+    }
+
+    /* results arrays */
+    mxb_results *res = &R->res;
+    res->nmodels = C->nmodels;
+    res->nmethods = C->nmethods;
+    for (int m = 0; m < C->nmodels; m++) {
+        snprintf(res->models[m], 64, "%s", C->models[m].name);
+        res->grid[m] = mxb_model_config(R->model[m])->grid;
+    }
+    for (int k = 0; k < C->nmethods; k++) snprintf(res->methods[k], 64, "%s", C->methods[k].name);
+    res->keep_maps = C->save_maps;
+    res->polarity[0] = C->perturbation.enabled && C->perturbation.positive;
+    res->polarity[1] = C->perturbation.enabled && C->perturbation.negative;
+    res->auc_y_fraction = C->auc_fraction;
+    res->auc_x_normalized = C->auc_x_normalized;
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        if (!R->data[t]) continue;
+        int n = mxb_dataset_size(R->data[t]);
+        if (mxb_results_alloc_test(res, t, n, err, sizeof err)) goto out;
+        res->test[t].size = R->size;
+        for (int i = 0; i < n; i++) {
+            res->test[t].index[i] = mxb_dataset_index(R->data[t], i);
+            res->test[t].label[i] = mxb_dataset_label(R->data[t], i);
+            res->test[t].ids[i] = strdup(mxb_dataset_id(R->data[t], i));
+            if (!res->test[t].ids[i]) {
+                snprintf(err, sizeof err, "out of memory");
+                goto out;
+            }
+        }
+    }
+    size_t npix = (size_t)R->size * R->size, rec = 0;
+    for (int t = 0; t < MXB_NTESTS; t++)
+        for (int m = 0; res->test[t].enabled && m < C->nmodels; m++)
+            rec = record_size(R, t, m) > rec ? record_size(R, t, m) : rec;
+    R->u = malloc(3 * npix * sizeof(float));
+    R->x = malloc(3 * npix * sizeof(float));
+    R->work = malloc(3 * npix * sizeof(float));
+    R->vis = malloc(npix * sizeof(float));
+    R->order = malloc(npix * sizeof(int32_t));
+    R->rgb = malloc(3 * npix);
+    R->mask = malloc(npix);
+    R->logits = malloc((size_t)R->max_classes * sizeof(float));
+    R->orig = malloc((size_t)R->max_classes * sizeof(float));
+    R->map = malloc((size_t)R->max_grid2 * sizeof(float));
+    R->record = malloc(rec);
+    if (!R->u || !R->x || !R->work || !R->vis || !R->order || !R->rgb || !R->mask || !R->logits || !R->orig ||
+        !R->map || !R->record) {
+        snprintf(err, sizeof err, "out of memory for the run's buffers");
+        goto out;
+    }
+
+    int replayed = 0;
+    R->journal = mxb_journal_open(R->journal_path, R->journal_key, replay, R, &replayed, err, sizeof err);
+    if (!R->journal) {
+        code = 2;
+        goto out;
+    }
+    progress pr = {.tty = !quiet && isatty(2), .start = now_s()};
+    for (int t = 0; t < MXB_NTESTS; t++)
+        for (int m = 0; res->test[t].enabled && m < C->nmodels; m++) {
+            pr.total += res->test[t].n;
+            for (int i = 0; i < res->test[t].n; i++) pr.done += res->test[t].done[m][i];
+        }
+    pr.done_before = pr.done;
+    if (replayed && !quiet)
+        fprintf(stderr, "mxb run: resuming %s: %ld of %ld units already done\n", R->output, pr.done, pr.total);
+
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    stop_requested = 0;
+    int rc = 0;
+    double last_sync = now_s();
+    for (int t = 0; t < MXB_NTESTS && !rc; t++)
+        for (int m = 0; res->test[t].enabled && m < C->nmodels && !rc; m++) {
+            char what[160];
+            snprintf(what, sizeof what, "%s · %s", test_names[t], C->models[m].name);
+            for (int i = 0; i < res->test[t].n && !rc; i++) {
+                if (res->test[t].done[m][i]) continue;
+                if (stop_requested) {
+                    rc = 1;
+                    break;
+                }
+                rc = run_unit(R, t, m, i, err, sizeof err);
+                if (!rc) pr.done++;
+                progress_show(&pr, what, 0);
+                if (now_s() - last_sync > 5) {
+                    mxb_journal_sync(R->journal);
+                    last_sync = now_s();
+                }
+            }
+        }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    mxb_journal_sync(R->journal);
+    if (pr.tty) progress_show(&pr, "done", 1);
+    if (rc == 1 || stop_requested) {
+        fprintf(stderr, "mxb run: stopped after %ld of %ld units; run the same command to resume (%s)\n", pr.done,
+                pr.total, R->journal_path);
+        code = 130;
+        goto out;
+    }
+    if (rc) goto out;
+
+    if (keep_figures(R, err, sizeof err)) goto out;
+    set_provenance(R, started);
+    extra_ctx ex = {R};
+    res->extra = write_attention;
+    res->extra_user = &ex;
+    if (mxb_results_write(res, R->output, err, sizeof err)) goto out;
+    mxb_journal_close(R->journal, 1);
+    R->journal = NULL;
+    if (!quiet)
+        fprintf(stderr, "mxb run: wrote %s (%ld units, %.1f s)\n", R->output, pr.total, now_s() - t_start);
+    mxb_report_print(res, stdout, "md");
+    code = 0;
+out:
+    if (code && code != 130 && err[0]) fprintf(stderr, "mxb run: %s\n", err);
+    free_state(R);
+    free(R);
+    return code;
+}

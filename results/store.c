@@ -1,0 +1,722 @@
+/* The results of a run in memory and in HDF5 (results/SCHEMA.md). Everything a
+ * table shows is recomputed from the per-image arrays in dataset order, so a file
+ * written in one go, one resumed after a kill, and one merged from shards hold the
+ * same numbers. */
+#include "results/results.h"
+
+#include "metrics/metrics.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *test_name[MXB_NTESTS] = {"perturbation", "segmentation"};
+static const char *polarity_name[2] = {"positive", "negative"};
+
+static void *zalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
+
+int mxb_results_alloc_test(mxb_results *r, int t, int n, char *err, size_t errlen) {
+    mxb_res_test *T = &r->test[t];
+    T->enabled = 1;
+    T->n = n;
+    int ok = (T->index = zalloc((size_t)n, sizeof(int32_t))) && (T->ids = zalloc((size_t)n, sizeof(char *))) &&
+             (T->label = zalloc((size_t)n, sizeof(int32_t)));
+    for (int m = 0; ok && m < r->nmodels; m++) {
+        ok = (T->pred[m] = zalloc((size_t)n, sizeof(int32_t))) && (T->done[m] = zalloc((size_t)n, 1));
+        size_t g2 = (size_t)r->grid[m] * (size_t)r->grid[m];
+        for (int k = 0; ok && k < r->nmethods; k++) {
+            mxb_res_cell *c = &T->cell[m][k];
+            ok = (c->explained = zalloc((size_t)n, sizeof(int32_t))) != NULL;
+            if (ok && r->keep_maps) ok = (c->maps = zalloc((size_t)n * g2, sizeof(float))) != NULL;
+            if (t == MXB_TEST_PERTURBATION) {
+                for (int p = 0; ok && p < 2; p++)
+                    ok = (c->hits[p] = zalloc((size_t)n * MXB_RES_STEPS, sizeof(int32_t))) &&
+                         (c->logit_diff[p] = zalloc((size_t)n * MXB_RES_STEPS, sizeof(float))) &&
+                         (c->prob_diff[p] = zalloc((size_t)n * MXB_RES_STEPS, sizeof(float)));
+            } else if (ok) {
+                ok = (c->seg_counts = zalloc((size_t)n * MXB_SEG_COUNTS, sizeof(int32_t))) &&
+                     (c->ap = zalloc((size_t)n, sizeof(double))) && (c->f1 = zalloc((size_t)n, sizeof(double))) &&
+                     (c->pointing = zalloc((size_t)n, sizeof(int32_t)));
+            }
+        }
+    }
+    if (!ok) snprintf(err, errlen, "out of memory for the results of %d images", n);
+    return ok ? 0 : -1;
+}
+
+static void free_test(mxb_res_test *T) {
+    if (T->ids)
+        for (int i = 0; i < T->n; i++) free(T->ids[i]);
+    free(T->ids);
+    free(T->index);
+    free(T->label);
+    free(T->fig_index);
+    free(T->fig_rgb);
+    for (int m = 0; m < MXB_RES_MAX_MODELS; m++) {
+        free(T->pred[m]);
+        free(T->done[m]);
+        for (int k = 0; k < MXB_RES_MAX_METHODS; k++) {
+            mxb_res_cell *c = &T->cell[m][k];
+            free(c->explained);
+            free(c->maps);
+            for (int p = 0; p < 2; p++) {
+                free(c->hits[p]);
+                free(c->logit_diff[p]);
+                free(c->prob_diff[p]);
+            }
+            free(c->seg_counts);
+            free(c->ap);
+            free(c->f1);
+            free(c->pointing);
+        }
+    }
+    memset(T, 0, sizeof *T);
+}
+
+void mxb_results_free(mxb_results *r) {
+    for (int t = 0; t < MXB_NTESTS; t++) free_test(&r->test[t]);
+    for (int i = 0; i < r->nattrs; i++) {
+        free(r->attr_name[i]);
+        free(r->attr_value[i]);
+    }
+    r->nattrs = 0;
+}
+
+void mxb_results_set_attr(mxb_results *r, const char *name, const char *value) {
+    for (int i = 0; i < r->nattrs; i++)
+        if (!strcmp(r->attr_name[i], name)) {
+            char *v = strdup(value);
+            if (v) {
+                free(r->attr_value[i]);
+                r->attr_value[i] = v;
+            }
+            return;
+        }
+    if (r->nattrs >= 64) return;
+    r->attr_name[r->nattrs] = strdup(name);
+    r->attr_value[r->nattrs] = strdup(value);
+    if (r->attr_name[r->nattrs] && r->attr_value[r->nattrs]) {
+        r->nattrs++;
+    } else {
+        free(r->attr_name[r->nattrs]);
+        free(r->attr_value[r->nattrs]);
+    }
+}
+
+const char *mxb_results_attr(const mxb_results *r, const char *name) {
+    for (int i = 0; i < r->nattrs; i++)
+        if (!strcmp(r->attr_name[i], name)) return r->attr_value[i];
+    return NULL;
+}
+
+/* ---- totals ------------------------------------------------------------------- */
+
+void mxb_results_summarize(const mxb_results *r, int t, int model, int method, mxb_res_summary *s) {
+    memset(s, 0, sizeof *s);
+    const mxb_res_test *T = &r->test[t];
+    const mxb_res_cell *c = &T->cell[model][method];
+    if (!T->enabled) return;
+    if (t == MXB_TEST_PERTURBATION) {
+        mxb_auc_convention conv = {r->auc_x_normalized, r->auc_y_fraction};
+        for (int p = 0; p < 2; p++) {
+            mxb_perturb_curve curve;
+            memset(&curve, 0, sizeof curve);
+            for (int i = 0; i < T->n; i++) {
+                if (!T->done[model][i]) continue;
+                for (int k = 0; k < MXB_RES_STEPS; k++) {
+                    mxb_perturb_outcome o = {c->hits[p][i * MXB_RES_STEPS + k], 0,
+                                             c->logit_diff[p][i * MXB_RES_STEPS + k],
+                                             c->prob_diff[p][i * MXB_RES_STEPS + k]};
+                    mxb_perturb_add(&curve, k, &o);
+                }
+            }
+            s->n = curve.n[0];
+            mxb_perturb_accuracy(&curve, s->accuracy[p]);
+            s->auc[p] = r->polarity[p] ? mxb_perturb_auc(s->accuracy[p], conv) : NAN;
+            for (int k = 0; k < MXB_RES_STEPS; k++) {
+                s->logit_diff[p][k] = curve.n[k] ? curve.logit_diff_sum[k] / (double)curve.n[k] : NAN;
+                s->prob_diff[p][k] = curve.n[k] ? curve.prob_diff_sum[k] / (double)curve.n[k] : NAN;
+            }
+        }
+    } else {
+        mxb_seg_totals tot;
+        memset(&tot, 0, sizeof tot);
+        int64_t points = 0, hits = 0;
+        for (int i = 0; i < T->n; i++) {
+            if (!T->done[model][i]) continue;
+            const int32_t *k = c->seg_counts + (size_t)i * MXB_SEG_COUNTS;
+            mxb_seg_image im = {k[0], k[1], {k[2], k[3]}, {k[4], k[5]}, c->ap[i], c->f1[i], 0};
+            mxb_seg_accumulate(&tot, &im);
+            if (c->pointing[i] >= 0) {
+                points++;
+                hits += c->pointing[i];
+            }
+        }
+        mxb_seg_summary sum;
+        mxb_seg_summarize(&tot, &sum);
+        s->n = tot.images;
+        s->pixel_accuracy = sum.pixel_accuracy;
+        s->iou[0] = sum.iou[0];
+        s->iou[1] = sum.iou[1];
+        s->miou = sum.miou;
+        s->map = sum.map;
+        s->mf1 = sum.mf1;
+        s->pointing = points ? (double)hits / (double)points : NAN;
+    }
+}
+
+int mxb_results_metrics(const mxb_results *r, mxb_metric **out) {
+    int cap = 64, n = 0;
+    mxb_metric *v = malloc((size_t)cap * sizeof *v);
+    if (!v) return -1;
+#define PUSH(val, dir, ...)                                                              \
+    do {                                                                                 \
+        if (n == cap) {                                                                  \
+            mxb_metric *nv = realloc(v, (size_t)(cap *= 2) * sizeof *v);                 \
+            if (!nv) {                                                                   \
+                free(v);                                                                 \
+                return -1;                                                               \
+            }                                                                            \
+            v = nv;                                                                      \
+        }                                                                                \
+        snprintf(v[n].name, sizeof v[n].name, __VA_ARGS__);                              \
+        v[n].value = (val);                                                              \
+        v[n].better = (dir);                                                             \
+        n++;                                                                             \
+    } while (0)
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        if (!r->test[t].enabled) continue;
+        for (int m = 0; m < r->nmodels; m++)
+            for (int k = 0; k < r->nmethods; k++) {
+                mxb_res_summary s;
+                mxb_results_summarize(r, t, m, k, &s);
+                const char *tn = test_name[t], *mn = r->models[m], *kn = r->methods[k];
+                PUSH((double)s.n, 0, "%s/%s/%s/images", tn, mn, kn);
+                if (t == MXB_TEST_PERTURBATION) {
+                    for (int p = 0; p < 2; p++) {
+                        if (!r->polarity[p]) continue;
+                        /* removing the most relevant pixels first should hurt fast */
+                        int dir = p == MXB_POSITIVE ? -1 : 1;
+                        PUSH(s.auc[p], dir, "%s/%s/%s/%s_auc", tn, mn, kn, polarity_name[p]);
+                        for (int j = 0; j < MXB_RES_STEPS; j++)
+                            PUSH(s.accuracy[p][j], dir, "%s/%s/%s/%s_accuracy_%d0", tn, mn, kn,
+                                 polarity_name[p], j);
+                    }
+                } else {
+                    PUSH(s.pixel_accuracy, 1, "%s/%s/%s/pixel_accuracy", tn, mn, kn);
+                    PUSH(s.miou, 1, "%s/%s/%s/miou", tn, mn, kn);
+                    PUSH(s.map, 1, "%s/%s/%s/mean_ap", tn, mn, kn);
+                    PUSH(s.mf1, 1, "%s/%s/%s/mean_f1", tn, mn, kn);
+                    PUSH(s.iou[0], 1, "%s/%s/%s/iou_background", tn, mn, kn);
+                    PUSH(s.iou[1], 1, "%s/%s/%s/iou_foreground", tn, mn, kn);
+                    PUSH(s.pointing, 1, "%s/%s/%s/pointing_game", tn, mn, kn);
+                }
+            }
+    }
+#undef PUSH
+    *out = v;
+    return n;
+}
+
+/* ---- writing ------------------------------------------------------------------- */
+
+#define TRY(x)                                                                           \
+    do {                                                                                 \
+        if (x) goto fail;                                                                \
+    } while (0)
+
+static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size_t errlen) {
+    const mxb_res_test *T = &r->test[t];
+    char p[512];
+    const char *tn = test_name[t];
+    int64_t n = T->n, d2[2] = {n, MXB_RES_STEPS};
+    snprintf(p, sizeof p, "/%s/index", tn);
+    TRY(mxb_h5out_write(o, p, MXB_H5_I32, T->index, 1, &n, 0, err, errlen));
+    snprintf(p, sizeof p, "/%s/id", tn);
+    TRY(mxb_h5out_strings(o, p, (const char *const *)T->ids, n, err, errlen));
+    snprintf(p, sizeof p, "/%s/label", tn);
+    TRY(mxb_h5out_write(o, p, MXB_H5_I32, T->label, 1, &n, 0, err, errlen));
+    snprintf(p, sizeof p, "/%s", tn);
+    TRY(mxb_h5out_attr_int(o, p, "input_size", T->size, err, errlen));
+    if (T->nfig) {
+        int64_t fd[4] = {T->nfig, T->size, T->size, 3}, fn = T->nfig;
+        snprintf(p, sizeof p, "/%s/figure_index", tn);
+        TRY(mxb_h5out_write(o, p, MXB_H5_I32, T->fig_index, 1, &fn, 0, err, errlen));
+        snprintf(p, sizeof p, "/%s/figure_images", tn);
+        TRY(mxb_h5out_write(o, p, MXB_H5_U8, T->fig_rgb, 4, fd, 1, err, errlen));
+    }
+    for (int m = 0; m < r->nmodels; m++) {
+        const char *mn = r->models[m];
+        snprintf(p, sizeof p, "/%s/%s/prediction", tn, mn);
+        TRY(mxb_h5out_write(o, p, MXB_H5_I32, T->pred[m], 1, &n, 0, err, errlen));
+        for (int k = 0; k < r->nmethods; k++) {
+            const mxb_res_cell *c = &T->cell[m][k];
+            const char *kn = r->methods[k];
+            mxb_res_summary s;
+            mxb_results_summarize(r, t, m, k, &s);
+            char g[384];
+            snprintf(g, sizeof g, "/%s/%s/%s", tn, mn, kn);
+            snprintf(p, sizeof p, "%s/explained", g);
+            TRY(mxb_h5out_write(o, p, MXB_H5_I32, c->explained, 1, &n, 0, err, errlen));
+            if (c->maps) {
+                int64_t md[3] = {n, r->grid[m], r->grid[m]};
+                snprintf(p, sizeof p, "%s/map", g);
+                TRY(mxb_h5out_write(o, p, MXB_H5_F32, c->maps, 3, md, 1, err, errlen));
+            }
+            if (t == MXB_TEST_PERTURBATION) {
+                int64_t st = MXB_RES_STEPS;
+                for (int q = 0; q < 2; q++) {
+                    if (!r->polarity[q]) continue;
+                    char gp[448];
+                    snprintf(gp, sizeof gp, "%s/%s", g, polarity_name[q]);
+                    snprintf(p, sizeof p, "%s/hits", gp);
+                    TRY(mxb_h5out_write(o, p, MXB_H5_I32, c->hits[q], 2, d2, 1, err, errlen));
+                    snprintf(p, sizeof p, "%s/logit_diff", gp);
+                    TRY(mxb_h5out_write(o, p, MXB_H5_F32, c->logit_diff[q], 2, d2, 1, err, errlen));
+                    snprintf(p, sizeof p, "%s/prob_diff", gp);
+                    TRY(mxb_h5out_write(o, p, MXB_H5_F32, c->prob_diff[q], 2, d2, 1, err, errlen));
+                    snprintf(p, sizeof p, "%s/accuracy", gp);
+                    TRY(mxb_h5out_write(o, p, MXB_H5_F64, s.accuracy[q], 1, &st, 0, err, errlen));
+                    snprintf(p, sizeof p, "%s/logit_diff_mean", gp);
+                    TRY(mxb_h5out_write(o, p, MXB_H5_F64, s.logit_diff[q], 1, &st, 0, err, errlen));
+                    snprintf(p, sizeof p, "%s/prob_diff_mean", gp);
+                    TRY(mxb_h5out_write(o, p, MXB_H5_F64, s.prob_diff[q], 1, &st, 0, err, errlen));
+                    snprintf(p, sizeof p, "%s/auc", gp);
+                    TRY(mxb_h5out_write(o, p, MXB_H5_F64, &s.auc[q], 0, NULL, 0, err, errlen));
+                }
+            } else {
+                int64_t cd[2] = {n, MXB_SEG_COUNTS}, two = 2;
+                snprintf(p, sizeof p, "%s/counts", g);
+                TRY(mxb_h5out_write(o, p, MXB_H5_I32, c->seg_counts, 2, cd, 1, err, errlen));
+                snprintf(p, sizeof p, "%s/ap", g);
+                TRY(mxb_h5out_write(o, p, MXB_H5_F64, c->ap, 1, &n, 0, err, errlen));
+                snprintf(p, sizeof p, "%s/f1", g);
+                TRY(mxb_h5out_write(o, p, MXB_H5_F64, c->f1, 1, &n, 0, err, errlen));
+                snprintf(p, sizeof p, "%s/pointing", g);
+                TRY(mxb_h5out_write(o, p, MXB_H5_I32, c->pointing, 1, &n, 0, err, errlen));
+                const char *names[] = {"pixel_accuracy", "miou", "mean_ap", "mean_f1", "pointing_game"};
+                double vals[] = {s.pixel_accuracy, s.miou, s.map, s.mf1, s.pointing};
+                for (int j = 0; j < 5; j++) {
+                    snprintf(p, sizeof p, "%s/%s", g, names[j]);
+                    TRY(mxb_h5out_write(o, p, MXB_H5_F64, &vals[j], 0, NULL, 0, err, errlen));
+                }
+                snprintf(p, sizeof p, "%s/iou", g);
+                TRY(mxb_h5out_write(o, p, MXB_H5_F64, s.iou, 1, &two, 0, err, errlen));
+            }
+        }
+    }
+    return 0;
+fail:
+    return -1;
+}
+
+int mxb_results_write(const mxb_results *r, const char *path, char *err, size_t errlen) {
+    for (int t = 0; t < MXB_NTESTS; t++)
+        for (int m = 0; r->test[t].enabled && m < r->nmodels; m++)
+            for (int i = 0; i < r->test[t].n; i++)
+                if (!r->test[t].done[m][i]) {
+                    snprintf(err, errlen, "%s: %s of model %s is missing image %s; not writing an incomplete file",
+                             path, test_name[t], r->models[m], r->test[t].ids[i]);
+                    return -1;
+                }
+    mxb_h5out *o = mxb_h5out_create(path, err, errlen);
+    if (!o) return -1;
+    TRY(mxb_h5out_attr_str(o, "/", "schema", MXB_RESULTS_SCHEMA, err, errlen));
+    TRY(mxb_h5out_attr_int(o, "/", "schema_version", MXB_RESULTS_VERSION, err, errlen));
+    for (int i = 0; i < r->nattrs; i++)
+        TRY(mxb_h5out_attr_str(o, "/", r->attr_name[i], r->attr_value[i], err, errlen));
+    {
+        const char *mn[MXB_RES_MAX_MODELS], *kn[MXB_RES_MAX_METHODS];
+        for (int m = 0; m < r->nmodels; m++) mn[m] = r->models[m];
+        for (int k = 0; k < r->nmethods; k++) kn[k] = r->methods[k];
+        TRY(mxb_h5out_strings(o, "/models", mn, r->nmodels, err, errlen));
+        TRY(mxb_h5out_strings(o, "/methods", kn, r->nmethods, err, errlen));
+        int32_t grid[MXB_RES_MAX_MODELS];
+        for (int m = 0; m < r->nmodels; m++) grid[m] = r->grid[m];
+        int64_t nm = r->nmodels;
+        TRY(mxb_h5out_write(o, "/model_grid", MXB_H5_I32, grid, 1, &nm, 0, err, errlen));
+    }
+    TRY(mxb_h5out_attr_int(o, "/", "positive", r->polarity[0], err, errlen));
+    TRY(mxb_h5out_attr_int(o, "/", "negative", r->polarity[1], err, errlen));
+    TRY(mxb_h5out_attr_int(o, "/", "auc_x_normalized", r->auc_x_normalized, err, errlen));
+    TRY(mxb_h5out_attr_int(o, "/", "auc_y_fraction", r->auc_y_fraction, err, errlen));
+    for (int t = 0; t < MXB_NTESTS; t++)
+        if (r->test[t].enabled) TRY(write_test(o, r, t, err, errlen));
+    if (r->extra) TRY(r->extra(o, r->extra_user, err, errlen));
+    /* last, so a reader that sees it knows everything before it was written */
+    TRY(mxb_h5out_attr_int(o, "/", "complete", 1, err, errlen));
+    return mxb_h5out_commit(o, err, errlen);
+fail:
+    mxb_h5out_abort(o);
+    return -1;
+}
+
+/* ---- reading ------------------------------------------------------------------- */
+
+static int read_into(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, const int64_t *shape,
+                     void *dst, size_t elem, char *err, size_t errlen) {
+    int64_t d[4];
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        d[i] = shape[i];
+        n *= (size_t)shape[i];
+    }
+    void *buf = mxb_h5in_read(in, name, type, ndim, d, err, errlen);
+    if (!buf) return -1;
+    memcpy(dst, buf, n * elem);
+    free(buf);
+    return 0;
+}
+
+static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errlen) {
+    const char *tn = test_name[t];
+    char p[512];
+    int64_t n = -1;
+    mxb_res_test *T = &r->test[t];
+    snprintf(p, sizeof p, "/%s/index", tn);
+    int32_t *idx = mxb_h5in_read(in, p, MXB_H5_I32, 1, &n, err, errlen);
+    if (!idx) return -1;
+    if (mxb_results_alloc_test(r, t, (int)n, err, errlen)) {
+        free(idx);
+        return -1;
+    }
+    memcpy(T->index, idx, (size_t)n * sizeof *idx);
+    free(idx);
+    for (int64_t i = 1; i < n; i++)
+        if (T->index[i] <= T->index[i - 1]) {
+            snprintf(err, errlen, "%s: /%s/index is not ascending", mxb_h5in_path(in), tn);
+            return -1;
+        }
+    int64_t nids = 0;
+    snprintf(p, sizeof p, "/%s/id", tn);
+    char **ids = mxb_h5in_strings(in, p, &nids, err, errlen);
+    if (!ids) return -1;
+    if (nids != n) {
+        mxb_h5in_free_strings(ids, nids);
+        snprintf(err, errlen, "%s: /%s/id has %lld entries, /%s/index %lld", mxb_h5in_path(in), tn,
+                 (long long)nids, tn, (long long)n);
+        return -1;
+    }
+    for (int64_t i = 0; i < n; i++) T->ids[i] = ids[i];
+    free(ids);
+    snprintf(p, sizeof p, "/%s/label", tn);
+    TRY(read_into(in, p, MXB_H5_I32, 1, &n, T->label, 4, err, errlen));
+    double size = 0;
+    snprintf(p, sizeof p, "/%s", tn);
+    TRY(mxb_h5in_attr_num(in, p, "input_size", &size, err, errlen));
+    if (size < 1 || size > 8192) {
+        snprintf(err, errlen, "%s: /%s input_size %g is out of range", mxb_h5in_path(in), tn, size);
+        return -1;
+    }
+    T->size = (int)size;
+    snprintf(p, sizeof p, "/%s/figure_index", tn);
+    if (mxb_h5in_exists(in, p)) {
+        int64_t fn = -1;
+        T->fig_index = mxb_h5in_read(in, p, MXB_H5_I32, 1, &fn, err, errlen);
+        if (!T->fig_index) return -1;
+        int64_t fd[4] = {fn, T->size, T->size, 3};
+        snprintf(p, sizeof p, "/%s/figure_images", tn);
+        T->fig_rgb = mxb_h5in_read(in, p, MXB_H5_U8, 4, fd, err, errlen);
+        if (!T->fig_rgb) return -1;
+        T->nfig = (int)fn;
+    }
+    int64_t d2[2] = {n, MXB_RES_STEPS}, cd[2] = {n, MXB_SEG_COUNTS};
+    for (int m = 0; m < r->nmodels; m++) {
+        const char *mn = r->models[m];
+        memset(T->done[m], 1, (size_t)n);
+        snprintf(p, sizeof p, "/%s/%s/prediction", tn, mn);
+        TRY(read_into(in, p, MXB_H5_I32, 1, &n, T->pred[m], 4, err, errlen));
+        for (int k = 0; k < r->nmethods; k++) {
+            mxb_res_cell *c = &T->cell[m][k];
+            char g[384];
+            snprintf(g, sizeof g, "/%s/%s/%s", tn, mn, r->methods[k]);
+            snprintf(p, sizeof p, "%s/explained", g);
+            TRY(read_into(in, p, MXB_H5_I32, 1, &n, c->explained, 4, err, errlen));
+            if (r->keep_maps) {
+                int64_t md[3] = {n, r->grid[m], r->grid[m]};
+                snprintf(p, sizeof p, "%s/map", g);
+                TRY(read_into(in, p, MXB_H5_F32, 3, md, c->maps, 4, err, errlen));
+            }
+            if (t == MXB_TEST_PERTURBATION) {
+                for (int q = 0; q < 2; q++) {
+                    if (!r->polarity[q]) continue;
+                    snprintf(p, sizeof p, "%s/%s/hits", g, polarity_name[q]);
+                    TRY(read_into(in, p, MXB_H5_I32, 2, d2, c->hits[q], 4, err, errlen));
+                    snprintf(p, sizeof p, "%s/%s/logit_diff", g, polarity_name[q]);
+                    TRY(read_into(in, p, MXB_H5_F32, 2, d2, c->logit_diff[q], 4, err, errlen));
+                    snprintf(p, sizeof p, "%s/%s/prob_diff", g, polarity_name[q]);
+                    TRY(read_into(in, p, MXB_H5_F32, 2, d2, c->prob_diff[q], 4, err, errlen));
+                }
+            } else {
+                snprintf(p, sizeof p, "%s/counts", g);
+                TRY(read_into(in, p, MXB_H5_I32, 2, cd, c->seg_counts, 4, err, errlen));
+                snprintf(p, sizeof p, "%s/ap", g);
+                TRY(read_into(in, p, MXB_H5_F64, 1, &n, c->ap, 8, err, errlen));
+                snprintf(p, sizeof p, "%s/f1", g);
+                TRY(read_into(in, p, MXB_H5_F64, 1, &n, c->f1, 8, err, errlen));
+                snprintf(p, sizeof p, "%s/pointing", g);
+                TRY(read_into(in, p, MXB_H5_I32, 1, &n, c->pointing, 4, err, errlen));
+            }
+        }
+    }
+    return 0;
+fail:
+    return -1;
+}
+
+static int read_names(mxb_h5in *in, const char *name, char (*out)[64], int max, int *count, char *err,
+                      size_t errlen) {
+    int64_t n = 0;
+    char **s = mxb_h5in_strings(in, name, &n, err, errlen);
+    if (!s) return -1;
+    int rc = 0;
+    if (n < 1 || n > max) {
+        snprintf(err, errlen, "%s: %s holds %lld names (1..%d allowed)", mxb_h5in_path(in), name,
+                 (long long)n, max);
+        rc = -1;
+    }
+    for (int64_t i = 0; !rc && i < n; i++) {
+        if (!s[i][0] || strlen(s[i]) >= 64 || strchr(s[i], '/')) {
+            snprintf(err, errlen, "%s: %s has a bad name '%.40s'", mxb_h5in_path(in), name, s[i]);
+            rc = -1;
+        } else {
+            snprintf(out[i], 64, "%s", s[i]);
+        }
+    }
+    *count = (int)n;
+    mxb_h5in_free_strings(s, n);
+    return rc;
+}
+
+static const char *root_attrs[] = {"mxb_version", "git_revision", "config", "config_path", "run_key",
+                                   "host", "threads", "started", "finished", "shard", "seed",
+                                   "variant", "class", "data_sha256_perturbation",
+                                   "data_sha256_segmentation", "models_sha256", "timings"};
+
+int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    mxb_h5in *in = mxb_h5in_open(path, err, errlen);
+    if (!in) return -1;
+    char *schema = NULL;
+    double version = 0, complete = 0, v = 0;
+    if (mxb_h5in_attr_str(in, "/", "schema", &schema, err, errlen) || strcmp(schema, MXB_RESULTS_SCHEMA)) {
+        snprintf(err, errlen, "%s: not an mxb results file (no schema attribute '%s')", path, MXB_RESULTS_SCHEMA);
+        goto fail;
+    }
+    TRY(mxb_h5in_attr_num(in, "/", "schema_version", &version, err, errlen));
+    if (version != MXB_RESULTS_VERSION) {
+        snprintf(err, errlen, "%s: results schema version %g, this mxb reads version %d", path, version,
+                 MXB_RESULTS_VERSION);
+        goto fail;
+    }
+    if (mxb_h5in_attr_num(in, "/", "complete", &complete, err, errlen) || complete != 1) {
+        snprintf(err, errlen, "%s: the results file is not marked complete", path);
+        goto fail;
+    }
+    TRY(read_names(in, "/models", r->models, MXB_RES_MAX_MODELS, &r->nmodels, err, errlen));
+    TRY(read_names(in, "/methods", r->methods, MXB_RES_MAX_METHODS, &r->nmethods, err, errlen));
+    {
+        int64_t nm = r->nmodels;
+        int32_t grid[MXB_RES_MAX_MODELS];
+        TRY(read_into(in, "/model_grid", MXB_H5_I32, 1, &nm, grid, 4, err, errlen));
+        for (int m = 0; m < r->nmodels; m++) {
+            if (grid[m] < 1 || grid[m] > 512) {
+                snprintf(err, errlen, "%s: /model_grid[%d] = %d is out of range", path, m, grid[m]);
+                goto fail;
+            }
+            r->grid[m] = grid[m];
+        }
+    }
+    const char *flags[] = {"positive", "negative", "auc_x_normalized", "auc_y_fraction"};
+    int *dst[] = {&r->polarity[0], &r->polarity[1], &r->auc_x_normalized, &r->auc_y_fraction};
+    for (int i = 0; i < 4; i++) {
+        TRY(mxb_h5in_attr_num(in, "/", flags[i], &v, err, errlen));
+        *dst[i] = v != 0;
+    }
+    for (size_t i = 0; i < sizeof root_attrs / sizeof *root_attrs; i++) {
+        char *s = NULL;
+        if (mxb_h5in_attr_str(in, "/", root_attrs[i], &s, err, errlen) == 0) {
+            mxb_results_set_attr(r, root_attrs[i], s);
+            free(s);
+        }
+    }
+    char probe[512];
+    snprintf(probe, sizeof probe, "/perturbation/%s/%s/map", r->models[0], r->methods[0]);
+    r->keep_maps = mxb_h5in_exists(in, probe);
+    snprintf(probe, sizeof probe, "/segmentation/%s/%s/map", r->models[0], r->methods[0]);
+    r->keep_maps |= mxb_h5in_exists(in, probe);
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        snprintf(probe, sizeof probe, "/%s/index", test_name[t]);
+        if (mxb_h5in_exists(in, probe)) TRY(read_test(in, r, t, err, errlen));
+    }
+    free(schema);
+    mxb_h5in_close(in);
+    return 0;
+fail:
+    free(schema);
+    mxb_h5in_close(in);
+    mxb_results_free(r);
+    return -1;
+}
+
+/* ---- merging shards -------------------------------------------------------------- */
+
+static int same_layout(const mxb_results *a, const mxb_results *b) {
+    if (a->nmodels != b->nmodels || a->nmethods != b->nmethods || a->keep_maps != b->keep_maps ||
+        a->polarity[0] != b->polarity[0] || a->polarity[1] != b->polarity[1] ||
+        a->auc_x_normalized != b->auc_x_normalized || a->auc_y_fraction != b->auc_y_fraction)
+        return 0;
+    for (int m = 0; m < a->nmodels; m++)
+        if (strcmp(a->models[m], b->models[m]) || a->grid[m] != b->grid[m]) return 0;
+    for (int k = 0; k < a->nmethods; k++)
+        if (strcmp(a->methods[k], b->methods[k])) return 0;
+    for (int t = 0; t < MXB_NTESTS; t++)
+        if (a->test[t].enabled != b->test[t].enabled || a->test[t].size != b->test[t].size) return 0;
+    return 1;
+}
+
+typedef struct {
+    int shard, row;
+    int32_t index;
+} merge_key;
+
+static int by_index(const void *x, const void *y) {
+    const merge_key *a = x, *b = y;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+/* Copies row `from` of test t in src into row `to` of dst. */
+static void copy_row(mxb_results *dst, const mxb_results *src, int t, int to, int from) {
+    mxb_res_test *D = &dst->test[t];
+    const mxb_res_test *S = &src->test[t];
+    D->index[to] = S->index[from];
+    D->ids[to] = strdup(S->ids[from]);
+    D->label[to] = S->label[from];
+    for (int m = 0; m < dst->nmodels; m++) {
+        D->pred[m][to] = S->pred[m][from];
+        D->done[m][to] = S->done[m][from];
+        size_t g2 = (size_t)dst->grid[m] * (size_t)dst->grid[m];
+        for (int k = 0; k < dst->nmethods; k++) {
+            mxb_res_cell *dc = &D->cell[m][k];
+            const mxb_res_cell *sc = &S->cell[m][k];
+            dc->explained[to] = sc->explained[from];
+            if (dc->maps) memcpy(dc->maps + to * g2, sc->maps + from * g2, g2 * sizeof(float));
+            if (t == MXB_TEST_PERTURBATION) {
+                for (int q = 0; q < 2; q++) {
+                    size_t s = MXB_RES_STEPS;
+                    memcpy(dc->hits[q] + to * s, sc->hits[q] + from * s, s * sizeof(int32_t));
+                    memcpy(dc->logit_diff[q] + to * s, sc->logit_diff[q] + from * s, s * sizeof(float));
+                    memcpy(dc->prob_diff[q] + to * s, sc->prob_diff[q] + from * s, s * sizeof(float));
+                }
+            } else {
+                memcpy(dc->seg_counts + (size_t)to * MXB_SEG_COUNTS, sc->seg_counts + (size_t)from * MXB_SEG_COUNTS,
+                       MXB_SEG_COUNTS * sizeof(int32_t));
+                dc->ap[to] = sc->ap[from];
+                dc->f1[to] = sc->f1[from];
+                dc->pointing[to] = sc->pointing[from];
+            }
+        }
+    }
+}
+
+int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    if (n < 1) {
+        snprintf(err, errlen, "nothing to merge");
+        return -1;
+    }
+    const mxb_results *a = shards[0];
+    const char *key = mxb_results_attr(a, "run_key");
+    for (int s = 0; s < n; s++) {
+        const mxb_results *b = shards[s];
+        const char *kb = mxb_results_attr(b, "run_key"), *sh = mxb_results_attr(b, "shard");
+        int i = -1, N = -1;
+        if (!key || !kb || strcmp(key, kb) || !same_layout(a, b)) {
+            snprintf(err, errlen, "shard %d is from a different run (run_key or layout differs from the first)", s + 1);
+            return -1;
+        }
+        if (!sh || sscanf(sh, "%d/%d", &i, &N) != 2 || N != n || i < 0 || i >= N) {
+            snprintf(err, errlen, "shard %d is '%s', expected one of 0/%d..%d/%d", s + 1, sh ? sh : "?", n,
+                     n - 1, n);
+            return -1;
+        }
+        for (int s2 = 0; s2 < s; s2++)
+            if (!strcmp(mxb_results_attr(shards[s2], "shard"), sh)) {
+                snprintf(err, errlen, "shard %s is given twice", sh);
+                return -1;
+            }
+    }
+    out->nmodels = a->nmodels;
+    out->nmethods = a->nmethods;
+    memcpy(out->models, a->models, sizeof a->models);
+    memcpy(out->methods, a->methods, sizeof a->methods);
+    memcpy(out->grid, a->grid, sizeof a->grid);
+    memcpy(out->polarity, a->polarity, sizeof a->polarity);
+    out->keep_maps = a->keep_maps;
+    out->auc_x_normalized = a->auc_x_normalized;
+    out->auc_y_fraction = a->auc_y_fraction;
+    for (int i = 0; i < a->nattrs; i++) mxb_results_set_attr(out, a->attr_name[i], a->attr_value[i]);
+    mxb_results_set_attr(out, "shard", "0/1");
+    char merged[64];
+    snprintf(merged, sizeof merged, "%d", n);
+    mxb_results_set_attr(out, "merged_shards", merged);
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        if (!a->test[t].enabled) continue;
+        int rows = 0;
+        for (int s = 0; s < n; s++) rows += shards[s]->test[t].n;
+        merge_key *keys = malloc((size_t)(rows ? rows : 1) * sizeof *keys);
+        if (!keys || mxb_results_alloc_test(out, t, rows, err, errlen)) {
+            free(keys);
+            mxb_results_free(out);
+            if (!err[0]) snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        int k = 0;
+        for (int s = 0; s < n; s++)
+            for (int i = 0; i < shards[s]->test[t].n; i++) keys[k++] = (merge_key){s, i, shards[s]->test[t].index[i]};
+        qsort(keys, (size_t)rows, sizeof *keys, by_index);
+        for (int i = 1; i < rows; i++)
+            if (keys[i].index == keys[i - 1].index) {
+                snprintf(err, errlen, "image %d of the %s test is in two shards", keys[i].index, test_name[t]);
+                free(keys);
+                mxb_results_free(out);
+                return -1;
+            }
+        for (int i = 0; i < rows; i++) copy_row(out, shards[keys[i].shard], t, i, keys[i].row);
+        free(keys);
+        mxb_res_test *O = &out->test[t];
+        O->size = a->test[t].size;
+        /* figures: the first images of the whole selection, from whichever shard had them */
+        int nfig = 0, maxfig = 0;
+        for (int s = 0; s < n; s++) maxfig += shards[s]->test[t].nfig;
+        size_t im = (size_t)O->size * O->size * 3;
+        if (maxfig) {
+            O->fig_index = malloc((size_t)maxfig * sizeof(int32_t));
+            O->fig_rgb = malloc((size_t)maxfig * im);
+            if (!O->fig_index || !O->fig_rgb) {
+                snprintf(err, errlen, "out of memory");
+                mxb_results_free(out);
+                return -1;
+            }
+            int want = shards[0]->test[t].nfig; /* each shard keeps the same count */
+            for (int s = 0; s < n; s++) want = shards[s]->test[t].nfig > want ? shards[s]->test[t].nfig : want;
+            for (int taken = 0; taken < want; taken++) { /* a k-way pick of the smallest index */
+                int bs = -1, bi = -1;
+                for (int s = 0; s < n; s++)
+                    for (int i = 0; i < shards[s]->test[t].nfig; i++) {
+                        int32_t v = shards[s]->test[t].fig_index[i];
+                        int used = 0;
+                        for (int j = 0; j < nfig; j++) used |= O->fig_index[j] == v;
+                        if (!used && (bs < 0 || v < shards[bs]->test[t].fig_index[bi])) bs = s, bi = i;
+                    }
+                if (bs < 0) break;
+                O->fig_index[nfig] = shards[bs]->test[t].fig_index[bi];
+                memcpy(O->fig_rgb + nfig * im, shards[bs]->test[t].fig_rgb + bi * im, im);
+                nfig++;
+            }
+        }
+        O->nfig = nfig;
+    }
+    return 0;
+}
