@@ -224,7 +224,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
             return fail(st, section, key,
                         d == &c->perturbation
                             ? "unknown key (data, labels, subset, resize, crop, square, filter, mean, std, tests, auc, auc_x)"
-                            : "unknown key (data, subset, resize, crop, square, filter, mean, std, pointing_tolerance)");
+                            : "unknown key (data, labels, subset, resize, crop, square, filter, mean, std, pointing_tolerance)");
         }
     } else {
         return fail(st, section, key, "unknown section");

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# mxb run / report / compare / merge end to end on tiny generated data (gen_run.py):
+# the numbers against an independent recomputation (check_run.py: PyTorch reference
+# + sklearn), kill-and-resume, shard-and-merge, the reports, and bad input.
+set -uo pipefail
+MXB=$MXB_EXE; PY=$MXB_PYTHON; HERE=$MXB_SOURCE_DIR/tests
+T=$(mktemp -d); trap 'rm -rf $T' EXIT
+cp -r $MXB_TESTDATA/run/. $T/; cd $T
+pass=0; fail=0
+ok()  { echo "ok   $*"; pass=$((pass+1)); }
+bad() { echo "FAIL $*"; fail=$((fail+1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+expect_fail() {
+  local code=$1 needle=$2; shift 2
+  "$@" >$T/out 2>$T/err; local rc=$?
+  if [ $rc -eq "$code" ] && grep -qF -- "$needle" $T/err && [ "$(wc -l <$T/err)" -eq 1 ]; then
+    ok "exit $code: $needle"
+  else bad "expected exit $code and '$needle', got $rc: $(cat $T/err)"; fi
+}
+same_results() { # the results groups of two files are identical
+  for g in /perturbation /segmentation; do h5diff -q "$1" "$2" $g $g || return 1; done
+}
+
+# ---- a full run, checked independently ----
+$MXB run run.ini --quiet >table.md 2>err.txt; rc=$?
+check "mxb run exits 0" [ $rc -eq 0 ]
+check "no journal left behind" [ ! -e results.h5.journal ]
+$MXB report results.h5 --format json >rep.json
+check "every number agrees with the PyTorch reference + sklearn recomputation" $PY $HERE/check_run.py . results.h5 rep.json
+check "run prints the tables that report prints" cmp -s table.md <($MXB report results.h5)
+check "provenance: config, run key, weights SHA-256, data SHA-256, timings" $PY - <<'EOF'
+import h5py, hashlib
+f = h5py.File("results.h5"); a = f.attrs
+sha = hashlib.sha256(open("deit.h5", "rb").read()).hexdigest()
+ok = "[model:deit]" in a["config"] and len(a["run_key"]) == 64 and ("deit=" + sha) in a["models_sha256"]
+ok = ok and len(a["data_sha256_perturbation"]) == 64 and "perturbation=" in a["timings"]
+ok = ok and a["complete"] == 1 and a["schema_version"] == 1 and a["shard"] == "0/1"
+ok = ok and f["attention/perturbation/deit/0"].shape == (3, 2, 17, 17)
+ok = ok and f["attention/segmentation/vim/0"].shape == (3, 2, 17, 17)
+ok = ok and f["perturbation/figure_images"].shape == (3, 32, 32, 3)
+raise SystemExit(0 if ok else 1)
+EOF
+
+# ---- reports ----
+$MXB report results.h5 --curves --figures figs >report.md 2>/dev/null
+check "md: a row per method in both tables" [ "$(grep -c '^| attribution |' report.md)" -eq 2 ]
+check "md numbers are the JSON numbers" $PY - <<'EOF'
+import json, re
+m = json.load(open("rep.json"))["metrics"]
+rows = [l for l in open("report.md") if l.startswith("| rollout |")]
+pert = [float(x) for x in rows[0].split("|")[2:-1]]
+want = [m["perturbation/%s/rollout/%s_auc" % (mo, p)] for mo in ("deit", "vim") for p in ("positive", "negative")]
+seg = [float(x) for x in rows[1].split("|")[2:-1]]
+want2 = [100 * m["segmentation/%s/rollout/%s" % (mo, k)] for mo in ("deit", "vim") for k in ("pixel_accuracy", "miou", "mean_ap")]
+ok = all(abs(a - b) <= 0.005 + 1e-9 for a, b in zip(pert + seg, want + want2)) and len(pert) == 4 and len(seg) == 6
+raise SystemExit(0 if ok else 1)
+EOF
+$MXB report results.h5 --format csv >rep.csv
+check "csv: one line per JSON metric" [ "$(($(wc -l <rep.csv) - 1))" -eq "$($PY -c 'import json; print(len(json.load(open("rep.json"))["metrics"]))')" ]
+check "figures: overlays and curves are PNGs of the right size" $PY - <<'EOF'
+from PIL import Image
+a = Image.open("figs/overlays.png"); b = Image.open("figs/perturbation.png")
+ok = a.size == (7 * 32 + 8 * 4, 3 * 32 + 4 * 4) and b.size == (640, 480) and "overlays.png" in open("figs/figures.md").read()
+raise SystemExit(0 if ok else 1)
+EOF
+
+# ---- kill at random points, start again: the same results ----
+for k in 1 2 3 4 5; do
+  timeout -s KILL 0.$((RANDOM % 4 + 1)) $MXB run run.ini --quiet --set run.output=killed.h5 >/dev/null 2>&1
+done
+$MXB run run.ini --quiet --set run.output=killed.h5 >/dev/null 2>&1
+check "killed five times, resumed: results identical to the uninterrupted run" same_results results.h5 killed.h5
+check "killed-and-resumed attention identical too" h5diff -q results.h5 killed.h5 /attention /attention
+check "mxb compare: resumed vs uninterrupted within tolerance" $MXB compare results.h5 killed.h5 --quiet
+
+# Ctrl-C: a clean stop, a journal, no results file; then resume
+$MXB run run.ini --set run.output=int.h5 >/dev/null 2>int.err & pid=$!
+sleep 0.15; kill -INT $pid; wait $pid; rc=$?
+if [ $rc -eq 130 ]; then
+  check "SIGINT: journal kept, no results file" [ -e int.h5.journal -a ! -e int.h5 ]
+  check "SIGINT: says how to resume" grep -q "run the same command to resume" int.err
+else
+  check "SIGINT after the run finished leaves a complete file" [ $rc -eq 0 -a -e int.h5 ]
+fi
+$MXB run run.ini --quiet --set run.output=int.h5 >/dev/null 2>&1
+check "interrupted then resumed: identical" same_results results.h5 int.h5
+
+# ---- shards ----
+for i in 0 1 2; do $MXB run run.ini --quiet --shard $i/3 >/dev/null 2>&1; done
+check "three shard files" [ -e results.shard-0-of-3.h5 -a -e results.shard-2-of-3.h5 ]
+$MXB merge merged.h5 results.shard-2-of-3.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5 >/dev/null 2>&1
+check "merge of 3 shards equals the single run" same_results results.h5 merged.h5
+check "merged report equals the single run's" cmp -s <($MXB report results.h5 --format csv) <($MXB report merged.h5 --format csv)
+expect_fail 2 "shard 1 is '0/3', expected one of 0/2" $MXB merge m2.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5
+expect_fail 2 "is given twice" $MXB merge m3.h5 results.shard-0-of-3.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5
+$MXB run run.ini --quiet --shard 0/3 --set run.seed=9 --set run.output=other.h5 >/dev/null 2>&1
+expect_fail 2 "from a different run" $MXB merge m4.h5 other.shard-0-of-3.h5 results.shard-1-of-3.h5 results.shard-2-of-3.h5
+
+# ---- compare catches a moved metric ----
+cp results.h5 moved.h5
+$PY -c "
+import h5py; f = h5py.File('moved.h5', 'r+'); h = f['perturbation/vim/rollout/positive/hits']
+h[0, 5] = 1 - h[0, 5]"
+$MXB compare results.h5 moved.h5 --quiet >cmp.txt 2>cmp.err; rc=$?
+check "compare: exit 1 when a metric moved" [ $rc -eq 1 ]
+check "compare: names the moved AUC" grep -q "perturbation/vim/rollout/positive_auc.*MOVED" cmp.txt
+$MXB compare results.h5 moved.h5 --quiet --tolerance 50 >/dev/null 2>&1
+check "compare: --tolerance admits it" [ $? -eq 0 ]
+
+# ---- refusals and bad input ----
+$MXB run run.ini --quiet >again.txt 2>again.err
+check "a finished run started again: exit 0, says it is complete" grep -q "already complete" again.err
+expect_fail 2 "results.h5 exists and is not the result of this configuration" $MXB run run.ini --quiet --set run.seed=3
+sed 's/^figures = 3/figurs = 3/' run.ini >typo.ini
+expect_fail 2 "typo.ini:4: [run] figurs: unknown key" $MXB run typo.ini
+sed 's/^weights = vim.h5/weights = nothere.h5/' run.ini >nowts.ini
+expect_fail 2 "nothere.h5" $MXB run nowts.ini
+sed 's/^\[method:rollout\]/[method:rolout]/' run.ini >nometh.ini
+expect_fail 2 "[method:rolout] is not a known method" $MXB run nometh.ini
+sed 's/^crop = 32/crop = 24/' run.ini >size.ini
+expect_fail 2 "[perturbation] makes 24 px inputs but the models take 32 px" $MXB run size.ini
+expect_fail 2 "--set 'nodot' is not section.key=value" $MXB run run.ini --set nodot
+expect_fail 2 "--shard needs I/N with 0 <= I < N" $MXB run run.ini --shard 3/3
+printf '[run]\noutput = x.h5\n[model:a]\nweights = deit.h5\n[method:rollout]\n[segmentation]\ndata = images\nlabels = labels.txt\nresize = 32\n' >nomask.ini
+expect_fail 1 "has no mask" $MXB run nomask.ini --quiet
+printf '[run]\noutput = y.h5\n[model:a]\nweights = deit.h5\n[method:rollout]\n[perturbation]\ndata = gtsegs.mat\nresize = 32\ncrop = 32\n' >nolabel.ini
+expect_fail 2 "needs class labels" $MXB run nolabel.ini
+head -c 3000 results.h5 >trunc.h5
+expect_fail 2 "trunc.h5: not a readable HDF5 file" $MXB report trunc.h5
+expect_fail 2 "not an mxb results file" $MXB report deit.h5
+expect_fail 2 "--format must be md, json or csv" $MXB report results.h5 --format xml
+
+echo "cli_run: $pass passed, $fail failed"
+[ $fail -eq 0 ]
