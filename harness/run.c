@@ -12,6 +12,7 @@
 #include "metrics/metrics.h"
 #include "results/results.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -125,6 +126,12 @@ static int open_data(run_state *R, int t, char *err, size_t errlen) {
 static int load_models(run_state *R, char *err, size_t errlen) {
     for (int m = 0; m < R->cfg.nmodels; m++) {
         const mxb_run_model *rm = &R->cfg.models[m];
+        struct stat st;
+        if (stat(rm->weights, &st) != 0) {
+            snprintf(err, errlen, "%s: no such weights file ([model:%s] weights in %s)", rm->weights, rm->name,
+                     R->cfg.path);
+            return -1;
+        }
         if (mxb_sha256_file(rm->weights, R->model_sha[m], err, errlen)) return -1;
         if (rm->sha256[0] && strcmp(rm->sha256, R->model_sha[m])) {
             snprintf(err, errlen, "%s: SHA-256 is %s, the configuration ([model:%s] sha256) says %s", rm->weights,
@@ -511,6 +518,22 @@ static void set_provenance(run_state *R, const char *started) {
 
 /* ---- the command ------------------------------------------------------------------ */
 
+/* mkdir -p of the folder a file goes into */
+static int make_parents(const char *path, char *err, size_t errlen) {
+    char buf[4200];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create the folder %s", path, buf);
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
 static void run_usage(FILE *f) {
     fprintf(f,
             "usage: mxb run CONFIG.ini [--set section.key=value]... [--shard I/N] [--quiet]\n"
@@ -608,6 +631,7 @@ int mxb_cmd_run(int argc, char **argv) {
     }
     snprintf(R->journal_path, sizeof R->journal_path, "%s.journal", R->output);
     code = 2;
+    if (make_parents(R->output, err, sizeof err)) goto out;
     if (load_methods(R, err, sizeof err) || load_models(R, err, sizeof err)) goto out;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (open_data(R, t, err, sizeof err)) goto out;
