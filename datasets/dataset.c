@@ -7,13 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-uint64_t mxb_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 void mxb_sample_free(mxb_sample *s) {
     if (!s) return;
     free(s->rgb);

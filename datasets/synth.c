@@ -11,6 +11,15 @@
 
 #define ONE 65536 /* 1.0 in 16.16 */
 
+/* Here rather than in dataset.c so that this file alone, built with
+ * -DMXB_SYNTH_SAMPLE_ONLY, is the generator tools/train_demo.py trains on. */
+uint64_t mxb_splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 enum { DISC, SQUARE, TRIANGLE, CROSS, RING, NSHAPES };
 enum { STRIPES, CHECKS };
 
@@ -214,6 +223,7 @@ int mxb_synth_sample(uint64_t seed, int64_t index, int size, uint8_t *rgb, uint8
     return 0;
 }
 
+#ifndef MXB_SYNTH_SAMPLE_ONLY
 static int make_dir(const char *path, char *err, size_t errlen) {
     if (mkdir(path, 0777) == 0 || errno == EEXIST) return 0;
     snprintf(err, errlen, "%s: cannot create folder: %s", path, strerror(errno));
@@ -281,3 +291,4 @@ done:
     free(mask);
     return rc;
 }
+#endif /* MXB_SYNTH_SAMPLE_ONLY */

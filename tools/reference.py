@@ -205,6 +205,20 @@ def rms_norm(x, weight, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
 
 
+def selective_scan(deltaA, dBu, Cm):
+    """selective_scan_ref: h_t = exp(ΔA_t) h_{t-1} + ΔB_t u_t, y_t = C_t · h_t, with
+    deltaA, dBu [B, D, L, N] and Cm [B, L, N]; y [B, D, L]. (tools/train_demo.py
+    swaps in a chunked form of the same recurrence.)"""
+    dA = torch.exp(deltaA)
+    h = torch.zeros(dA.shape[0], dA.shape[1], dA.shape[3], dtype=dA.dtype, device=dA.device)
+    ys = []
+    # unbind, not dA[:, :, i]: the backward of L slices would be O(L^2)
+    for a_i, bu_i, c_i in zip(dA.unbind(2), dBu.unbind(2), Cm.unbind(1)):
+        h = a_i * h + bu_i
+        ys.append((h * c_i[:, None]).sum(-1))
+    return torch.stack(ys, dim=2)
+
+
 def s6_branch(m, xz, p, sfx):
     """One direction of the bimamba v2 mixer on xz [B, 2D, L] (in that direction's
     token order): causal depthwise conv + SiLU, x_proj -> dt, B, C, dt_proj with
@@ -221,15 +235,8 @@ def s6_branch(m, xz, p, sfx):
     Bm, Cm = x_dbl[..., R:R + N], x_dbl[..., R + N:]  # [B, L, N]
     delta = F.softplus(dt + W[p + "dt_proj%s.bias" % sfx][:, None])  # [B, D, L]
     A = -torch.exp(W[p + ("A_log" if not sfx else "A_b_log")])  # [D, N]
-    dA = torch.exp(delta[..., None] * A[:, None, :])  # [B, D, L, N]
     dBu = delta[..., None] * Bm[:, None] * u[..., None]
-    h = torch.zeros(xz.shape[0], D, N, dtype=xz.dtype)
-    ys = []
-    # unbind, not dA[:, :, i]: the backward of L slices would be O(L^2)
-    for a_i, bu_i, c_i in zip(dA.unbind(2), dBu.unbind(2), Cm.unbind(1)):
-        h = a_i * h + bu_i
-        ys.append((h * c_i[:, None]).sum(-1))
-    y = torch.stack(ys, dim=2)
+    y = selective_scan(delta[..., None] * A[:, None, :], dBu, Cm)
     out = (y + u * W[p + ("D" if not sfx else "D_b")][:, None]) * F.silu(z)
     return out, {"u": u, "delta": delta, "A": A, "B": Bm, "C": Cm, "y": y}
 
