@@ -62,20 +62,38 @@ def build_synth():
     return lib
 
 
-def synth_set(lib, seed, n):
-    """n samples: uint8 images [n, S, S, 3], masks [n, S, S], labels [n]."""
+_LIB = None
+
+
+def _synth_range(args):
+    seed, lo, hi = args
+    n = hi - lo
     rgb = np.zeros((n, SIZE, SIZE, 3), np.uint8)
     mask = np.zeros((n, SIZE, SIZE), np.uint8)
     labels = np.zeros(n, np.int64)
     lab = ctypes.c_int()
     err = ctypes.create_string_buffer(256)
     for i in range(n):
-        rc = lib.mxb_synth_sample(seed, i, SIZE, rgb[i].ctypes.data, mask[i].ctypes.data,
-                                  ctypes.byref(lab), err, 256)
+        rc = _LIB.mxb_synth_sample(seed, lo + i, SIZE, rgb[i].ctypes.data, mask[i].ctypes.data,
+                                   ctypes.byref(lab), err, 256)
         if rc:
-            raise SystemExit("train_demo: synth sample %d: %s" % (i, err.value.decode()))
+            raise RuntimeError("synth sample %d: %s" % (lo + i, err.value.decode()))
         labels[i] = lab.value
     return rgb, mask, labels
+
+
+def synth_set(lib, seed, n, workers=1):
+    """Samples 0..n-1 of `seed`: uint8 images [n, S, S, 3], masks [n, S, S], labels [n]."""
+    global _LIB
+    _LIB = lib
+    parts = [(seed, lo, min(lo + 5000, n)) for lo in range(0, n, 5000)]
+    if workers > 1 and len(parts) > 1:
+        import multiprocessing as mp
+        with mp.get_context("fork").Pool(workers) as pool:
+            chunks = pool.map(_synth_range, parts)
+    else:
+        chunks = [_synth_range(p) for p in parts]
+    return tuple(np.concatenate(c) for c in zip(*chunks))
 
 
 def mask_out_object(rgb, mask):
@@ -150,11 +168,12 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--minutes", type=float, default=8.0, help="time budget: the schedule ends when it is spent")
     ap.add_argument("--steps", type=int, default=0, help="exactly this many steps (no time budget)")
-    ap.add_argument("--train", type=int, default=40000, help="training images (seed %d)" % TRAIN_SEED)
+    ap.add_argument("--train", type=int, default=200000, help="training images (seed %d)" % TRAIN_SEED)
     ap.add_argument("--test", type=int, default=2000, help="held-out images (seed %d)" % TEST_SEED)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chunk", type=int, default=1, help="ViM: scan in blocks of this many tokens (1: per token)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--quick", action="store_true", help="a smoke test: tiny sets, one epoch")
     a = ap.parse_args(argv)
@@ -163,17 +182,17 @@ def main(argv=None):
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
     dev = torch.device(a.device)
-    if hasattr(torch, "set_default_device"):
-        torch.set_default_device(dev)  # the reference's scan state is made on it
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False  # train in the precision the C engine runs
         torch.backends.cudnn.allow_tf32 = False
     os.makedirs(a.out, exist_ok=True)
-    reference.selective_scan = chunked_scan
+    if a.chunk > 1:
+        reference.selective_scan = lambda dA, dBu, C: chunked_scan(dA, dBu, C, a.chunk)
 
     t0 = time.time()
     lib = build_synth()
-    xtr, mtr, ytr = synth_set(lib, TRAIN_SEED, a.train)
+    workers = min(16, os.cpu_count() or 1)
+    xtr, mtr, ytr = synth_set(lib, TRAIN_SEED, a.train, workers)
     xva, _, yva = synth_set(lib, VAL_SEED, max(a.test // 2, 64))
     xte, mte, yte = synth_set(lib, TEST_SEED, a.test)
     print("data: %d train, %d val, %d test images in %.1f s" % (len(xtr), len(xva), len(xte), time.time() - t0),
@@ -224,7 +243,7 @@ def main(argv=None):
             torch.nn.utils.clip_grad_norm_(list(m.W.values()), 1.0)
             opt.step()
             step += 1
-            loss_sum += float(loss) * len(idx)
+            loss_sum += float(loss.detach()) * len(idx)
             n += len(idx)
         if n == 0:
             break
@@ -246,7 +265,7 @@ def main(argv=None):
                      "val": [VAL_SEED, len(xva)], "test": [TEST_SEED, len(xte)]},
             "recipe": {"optimizer": "AdamW(0.9, 0.999), weight decay 0.05 on matrices", "lr": a.lr,
                        "schedule": "linear warm-up over 5 % of the run, cosine to 0", "batch": a.batch,
-                       "steps": step, "replay": "--steps %d --batch %d --seed %d --train %d" % (step, a.batch, a.seed, len(xtr)), "label_smoothing": 0.1, "augmentation": "horizontal flip",
+                       "steps": step, "replay": "--steps %d --batch %d --seed %d --train %d --lr %g" % (step, a.batch, a.seed, len(xtr), a.lr), "label_smoothing": 0.1, "augmentation": "horizontal flip",
                        "grad_clip": 1.0, "seed": a.seed, "precision": "float32 (no TF32)"},
             "test_accuracy": test, "masked_object_accuracy": masked, "log": log,
             "torch": torch.__version__, "device": str(dev),
