@@ -176,6 +176,7 @@ def main(argv=None):
     ap.add_argument("--chunk", type=int, default=1, help="ViM: scan in blocks of this many tokens (1: per token)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--quick", action="store_true", help="a smoke test: tiny sets, one epoch")
+    ap.add_argument("--no-graph", action="store_true", help="on CUDA, no graph capture of the step")
     a = ap.parse_args(argv)
     if a.quick:
         a.train, a.test, a.epochs, a.steps = 512, 128, 1, 4
@@ -203,8 +204,39 @@ def main(argv=None):
     decay = [v for k, v in m.W.items() if v.dim() >= 2 and k not in ("pos_embed", "cls_token")
              and "A_log" not in k and "A_b_log" not in k]
     no_decay = [v for v in m.W.values() if all(v is not d for d in decay)]
+    use_graph = dev.type == "cuda" and not a.no_graph
+    # a tensor learning rate, so a captured CUDA graph sees the schedule
+    lr_t = torch.tensor(a.lr, device=dev) if use_graph else a.lr
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.999))
+                            lr=lr_t, betas=(0.9, 0.999), capturable=use_graph)
+    params_list = list(m.W.values())
+
+    def train_step(x, y):
+        loss = F.cross_entropy(forward(m, x), y, label_smoothing=0.1)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params_list, 1.0)
+        opt.step()
+        return loss
+
+    graph = None
+    if use_graph:
+        # The step is thousands of small kernels (the scan runs token by token); one
+        # CUDA graph replays them all at once. Three eager steps first, as required.
+        static_x = torch.zeros(a.batch, 3, SIZE, SIZE, device=dev)
+        static_y = torch.zeros(a.batch, dtype=torch.long, device=dev)
+        lr_t.fill_(0.0)  # the warm-up steps move nothing
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                opt.zero_grad(set_to_none=True)
+                train_step(static_x, static_y)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        # grads set to None: backward in the graph writes them afresh on every replay
+        opt.zero_grad(set_to_none=True)
+        with torch.cuda.graph(graph):
+            static_loss = train_step(static_x, static_y)
     # The schedule runs on progress in [0, 1]: steps / (epochs x steps per epoch), or
     # the fraction of the time budget spent if that is larger (the run stops at 1).
     # The steps actually taken are recorded; --steps N replays them exactly.
@@ -230,18 +262,24 @@ def main(argv=None):
             if progress >= 1:
                 done = True
                 break
-            for group in opt.param_groups:
-                group["lr"] = lr_at(progress)
             idx = perm[i:i + a.batch]
+            if len(idx) < a.batch:  # whole batches only: one graph, one shape
+                break
             x = to_input(xtr[idx], dev)
             flip = (torch.rand(len(idx), generator=g) < 0.5).to(dev)
             x[flip] = x[flip].flip(-1)
             y = torch.from_numpy(ytr[idx]).to(dev)
-            loss = F.cross_entropy(forward(m, x), y, label_smoothing=0.1)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(list(m.W.values()), 1.0)
-            opt.step()
+            if graph is not None:
+                lr_t.fill_(lr_at(progress))
+                static_x.copy_(x)
+                static_y.copy_(y)
+                graph.replay()
+                loss = static_loss
+            else:
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(progress)
+                opt.zero_grad(set_to_none=True)
+                loss = train_step(x, y)
             step += 1
             loss_sum += float(loss.detach()) * len(idx)
             n += len(idx)
@@ -266,7 +304,8 @@ def main(argv=None):
             "recipe": {"optimizer": "AdamW(0.9, 0.999), weight decay 0.05 on matrices", "lr": a.lr,
                        "schedule": "linear warm-up over 5 % of the run, cosine to 0", "batch": a.batch,
                        "steps": step, "replay": "--steps %d --batch %d --seed %d --train %d --lr %g" % (step, a.batch, a.seed, len(xtr), a.lr), "label_smoothing": 0.1, "augmentation": "horizontal flip",
-                       "grad_clip": 1.0, "seed": a.seed, "precision": "float32 (no TF32)"},
+                       "grad_clip": 1.0, "seed": a.seed, "precision": "float32 (no TF32)",
+                       "cuda_graph": graph is not None},
             "test_accuracy": test, "masked_object_accuracy": masked, "log": log,
             "torch": torch.__version__, "device": str(dev),
             "wall_seconds": time.time() - t0}
