@@ -22,6 +22,8 @@ static const command commands[] = {
     {"report", mxb_cmd_report, "tables (md/json/csv), curves and figures from a results file"},
     {"compare", mxb_cmd_compare, "compare two results files; non-zero exit when a metric moved"},
     {"merge", mxb_cmd_merge, "join the shard files of one run into one results file"},
+    {"synth", mxb_cmd_synth, "write the synthetic benchmark (images, labels, masks) in the real formats"},
+    {"dataset-info", mxb_cmd_dataset_info, "check a data folder or .mat file the way a run reads it"},
     {"predict", mxb_cmd_predict, "classify one image or tensor and print the top-5"},
     {"inspect", mxb_cmd_inspect, "print a weights file's config and parameter count"},
     {"explain", mxb_cmd_explain, "explain one prediction with a method; map, overlay, attention"},

@@ -518,8 +518,7 @@ static void set_provenance(run_state *R, const char *started) {
 
 /* ---- the command ------------------------------------------------------------------ */
 
-/* mkdir -p of the folder a file goes into */
-static int make_parents(const char *path, char *err, size_t errlen) {
+int mxb_make_parents(const char *path, char *err, size_t errlen) {
     char buf[4200];
     snprintf(buf, sizeof buf, "%s", path);
     for (char *p = buf + 1; *p; p++) {
@@ -631,7 +630,7 @@ int mxb_cmd_run(int argc, char **argv) {
     }
     snprintf(R->journal_path, sizeof R->journal_path, "%s.journal", R->output);
     code = 2;
-    if (make_parents(R->output, err, sizeof err)) goto out;
+    if (mxb_make_parents(R->output, err, sizeof err)) goto out;
     if (load_methods(R, err, sizeof err) || load_models(R, err, sizeof err)) goto out;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (open_data(R, t, err, sizeof err)) goto out;
