@@ -104,9 +104,10 @@ void mxb_dataset_rewind(mxb_dataset *d);
  *              one of ids[]; an id that matches nothing is an error
  *   ids_file   the same, one id per line (blank lines and #-comments skipped)
  *   random     n distinct samples drawn with splitmix64 (below) seeded with seed:
- *              a partial Fisher-Yates shuffle of the positions, each draw
- *              next() % m with rejection of the biased tail, then sorted back into
- *              dataset order. Same seed, same selection, on every platform. */
+ *              a partial Fisher-Yates shuffle of the positions (position i swaps
+ *              with i + next() % m, m = size - i), a draw >= 2^64 - (2^64 mod m)
+ *              redrawn, then sorted back into dataset order. Same seed, same
+ *              selection, on every platform. */
 int mxb_dataset_select_first(mxb_dataset *d, int n, char *err, size_t errlen);
 int mxb_dataset_select_every(mxb_dataset *d, int k, int offset, char *err, size_t errlen);
 int mxb_dataset_select_ids(mxb_dataset *d, const char *const *ids, int n, char *err, size_t errlen);

@@ -237,6 +237,10 @@ static int apply_label_file(const char *path, entries *v, char *err, size_t errl
         if (nt == 0) continue; /* blank lines are ignored */
         if (!format) format = nt;
         int label;
+        if (nt == format && nt <= 2 && tok[nt - 1][0] == '-' && parse_label(tok[nt - 1] + 1, &label) == 0) {
+            snprintf(err, errlen, "%s:%d: negative label %s", path, lineno, tok[nt - 1]);
+            goto done;
+        }
         if (nt != format || nt > 2 || parse_label(tok[nt - 1], &label)) {
             snprintf(err, errlen, "%s:%d: bad line (want %s)", path, lineno,
                      format == 1 ? "one label per line" : "'filename label'");
