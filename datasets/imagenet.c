@@ -117,7 +117,7 @@ static int list_dir(const char *path, int dirs, char ***out, int *count, char *e
         n++;
     }
     closedir(dp);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, (size_t)n, sizeof *names, cmp_str); /* names is NULL when n == 0 */
     *out = names;
     *count = n;
     return 0;
@@ -331,7 +331,7 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
             }
             /* sorted(os.walk(class folder)): by folder string, then file name, which
              * is not the depth-first order ("a-b" < "a/x") */
-            qsort(v.e + before, (size_t)(v.n - before), sizeof *v.e, cmp_entry);
+            if (v.n - before > 1) qsort(v.e + before, (size_t)(v.n - before), sizeof *v.e, cmp_entry);
             if (v.n == before) { /* torchvision refuses an empty class folder too */
                 snprintf(err, errlen, "%s/%s: class folder without images", root, classes[c]);
                 free_names(classes, nc);
@@ -344,7 +344,7 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
             goto done;
         }
     }
-    if (labels_file) qsort(v.e, (size_t)v.n, sizeof *v.e, cmp_entry);
+    if (labels_file && v.n > 1) qsort(v.e, (size_t)v.n, sizeof *v.e, cmp_entry);
     mxb_dataset *d = mxb_dataset_alloc(KIND_IMAGENET, root, v.n);
     if (!d || !(d->labels = malloc((size_t)(v.n ? v.n : 1) * sizeof *d->labels))) {
         mxb_dataset_close(d);

@@ -5,6 +5,7 @@
 #include "datasets/datasets.h"
 #include "mxb_test.h"
 
+#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,16 @@
 #include <time.h>
 
 static char err[1024];
+
+/* LeakSanitizer's hook (used only in -DMXB_SANITIZE builds). libhdf5 1.10.8 loses the
+ * 56-byte buffer of an object-header chunk it fails to decode (H5C_protect on a
+ * corrupted file, reached by one fuzz case): the leak is inside the library, after
+ * every handle of ours is closed (h5dump leaks the same on that file). The default
+ * fast unwinder stops at the library's first frame, so the suppression names the
+ * library; a handle we forgot to close would not show here anyway (HDF5 keeps it
+ * reachable and closes it at exit). */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libhdf5\n"; }
 
 static const char *data(const char *rel) {
     return mxb_test_path("%s/datasets/%s", mxb_test_env("MXB_TESTDATA"), rel);
@@ -33,6 +44,10 @@ static double diff_u8(const uint8_t *a, const char *file, const char *dset, size
     free(g);
     return d;
 }
+
+/* HDF5 identifiers (files, datasets, types, ...) still open anywhere: a reader that
+ * forgets one leaks nothing LeakSanitizer can see, so this counts them. */
+static ssize_t open_h5_ids(void) { return H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL); }
 
 /* rc -1 and a one-line message holding both needles (the file and the thing) */
 static int failed_with(int rc, const char *a, const char *b) {
@@ -464,6 +479,7 @@ static void test_bad_inputs(void) {
                           "not square"));
     p = mxb_preprocess_imagenet();
     CU_ASSERT(failed_with(mxb_preprocess_image(&p, px, 0, 4, NULL, NULL, err, sizeof err), "preprocess", "empty"));
+    CU_ASSERT_EQUAL(open_h5_ids(), 0);
 }
 
 /* ---- preprocessing vs PIL + torch ---------------------------------------------------------- */
@@ -696,7 +712,9 @@ static void fuzz_mat(const char *rel, int cases, int *ok, int *fail) {
 }
 
 static void test_fuzz(void) {
-    const int N = 300;
+    /* MXB_FUZZ_CASES overrides the count (a longer run by hand, or 0 to bisect) */
+    const char *env = getenv("MXB_FUZZ_CASES");
+    const int N = env ? atoi(env) : 300;
     const char *images[] = {"fuzz/seed.jpg", "fuzz/seed_prog.jpg", "fuzz/seed.png", "fuzz/seed_p.png"};
     clock_t t0 = clock();
     for (int i = 0; i < 4; i++) {
@@ -709,6 +727,7 @@ static void test_fuzz(void) {
     printf("\n  fuzz/seed.mat: %d mutations, %d read in full, %d refused somewhere; %.1f s CPU", N, ok, fail,
            (double)(clock() - t0) / CLOCKS_PER_SEC);
     remove(data("fuzz/mutated.mat"));
+    CU_ASSERT_EQUAL(open_h5_ids(), 0);
 }
 
 /* ---- synthetic benchmark ------------------------------------------------------------------- */
