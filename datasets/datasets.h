@@ -214,7 +214,14 @@ int mxb_synth_sample(uint64_t seed, int64_t index, int size, uint8_t *rgb, uint8
  *       read with mxb_imagenet_open(dir/images, dir/labels.txt)
  *   dir/gtsegs_synth.mat: read with mxb_segmentation_open
  *   dir/classes.txt: the class names, one per line, in label order
- * Same arguments, same bytes. */
+ * Same arguments, same bytes. n <= 999999 (the names' six digits). An image file
+ * in dir/images that is not one of the n about to be written (say, from an earlier
+ * run with a larger n) is an error before anything is written: the flat reader
+ * would find it without a label. */
 int mxb_synth_write(const char *dir, int n, uint64_t seed, int size, char *err, size_t errlen);
+/* The same, calling progress(done, n, ctx) after each sample (progress may be NULL). */
+int mxb_synth_write_progress(const char *dir, int n, uint64_t seed, int size,
+                             void (*progress)(int done, int n, void *ctx), void *ctx, char *err,
+                             size_t errlen);
 
 #endif

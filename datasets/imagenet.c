@@ -183,35 +183,49 @@ static int parse_label(const char *tok, int *out) {
     return 0;
 }
 
+/* The whole label file, read in chunks so that a pipe or FIFO works too. */
 static char *read_text(const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open the label file", path);
         return NULL;
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > MAX_LABEL_FILE) {
-        fclose(f);
-        snprintf(err, errlen, "%s: label file too large", path);
-        return NULL;
+    char *b = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 2) {
+            if (cap >= (size_t)MAX_LABEL_FILE) {
+                snprintf(err, errlen, "%s: label file larger than %ld bytes", path, MAX_LABEL_FILE);
+                goto fail;
+            }
+            cap = cap ? 2 * cap : 1 << 16;
+            char *nb = realloc(b, cap);
+            if (!nb) {
+                snprintf(err, errlen, "%s: out of memory", path);
+                goto fail;
+            }
+            b = nb;
+        }
+        size_t got = fread(b + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0) break;
     }
-    char *b = malloc((size_t)n + 1);
-    if (!b) {
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return NULL;
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        goto fail;
     }
-    size_t got = fread(b, 1, (size_t)n, f);
     fclose(f);
-    b[got] = 0;
-    if (strlen(b) != got) {
+    b[len] = 0;
+    if (strlen(b) != len) {
         free(b);
         snprintf(err, errlen, "%s: label file holds a NUL byte", path);
         return NULL;
     }
     return b;
+fail:
+    fclose(f);
+    free(b);
+    return NULL;
 }
 
 /* Fills v->e[i].label from the label file (v sorted, flat layout). */

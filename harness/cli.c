@@ -23,6 +23,8 @@ static const command commands[] = {
     {"explain", mxb_cmd_explain, "explain one prediction with a method; map, overlay, attention"},
     {"methods", mxb_cmd_methods, "list the explanation methods (built-in and --plugin)"},
     {"bench", mxb_cmd_bench, "time the C engine against PyTorch at full ViM-S / DeiT-S size"},
+    {"synth", mxb_cmd_synth, "write the synthetic benchmark (PNG + labels, gtsegs .mat)"},
+    {"dataset-info", mxb_cmd_dataset_info, "what the readers see in an ImageNet folder or .mat file"},
 };
 
 static void usage(FILE *f) {
@@ -30,7 +32,7 @@ static void usage(FILE *f) {
             MXB_GIT_REV);
     fprintf(f, "usage: mxb [--plugin LIB.so]... COMMAND [options]   (mxb COMMAND --help)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 }
 
 int mxb_main(int argc, char **argv) {

@@ -41,5 +41,7 @@ int mxb_cmd_inspect(int argc, char **argv);
 int mxb_cmd_explain(int argc, char **argv);
 int mxb_cmd_methods(int argc, char **argv);
 int mxb_cmd_bench(int argc, char **argv);
+int mxb_cmd_synth(int argc, char **argv);
+int mxb_cmd_dataset_info(int argc, char **argv);
 
 #endif

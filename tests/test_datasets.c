@@ -784,6 +784,11 @@ static void test_synth_sample(void) {
     free(a); free(b); free(ma); free(mb);
 }
 
+static void count_progress(int done, int n, void *ctx) {
+    int *c = ctx;
+    if (done == c[0] + 1 && n == c[1]) c[0] = done; /* called once per sample, in order */
+}
+
 static void test_synth_write(void) {
     char dir[4096], dir2[4096];
     snprintf(dir, sizeof dir, "%s", data("synth"));
@@ -825,6 +830,14 @@ static void test_synth_write(void) {
     CU_ASSERT(failed_with(mxb_synth_write(data("tree_manifest.txt/x"), 3, 1, 32, err, sizeof err), "x",
                           "cannot create"));
     CU_ASSERT(failed_with(mxb_synth_write(dir2, 3, 1, 8, err, sizeof err), "synthetic", "size 8"));
+    /* the progress variant writes the same bytes and reports every sample */
+    int calls[2] = {0, N};
+    CU_ASSERT_EQUAL(mxb_synth_write_progress(dir2, N, 99, S, count_progress, calls, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(calls[0], N);
+    CU_ASSERT_EQUAL(mxb_test_system("cmp -s %s/gtsegs_synth.mat %s/gtsegs_synth.mat", dir, dir2), 0);
+    /* an image left over from a larger set is refused before anything is written */
+    CU_ASSERT(failed_with(mxb_synth_write(dir2, 5, 99, S, err, sizeof err), "synth2/images",
+                          "holds synth_000005.png"));
     free(rgb);
     free(mask);
 }
