@@ -133,9 +133,10 @@ int mxb_png_write(const char *path, const uint8_t *pixels, int h, int w, int cha
 /* ---- gtsegs-structured files ------------------------------------------------- */
 
 /* Writes a file with the structure of gtsegs_ijcv.mat (MATLAB v7.3 header in a
- * 512-byte userblock, /value a MATLAB struct, img and gt cells of references into
- * #refs#, transposed storage, MATLAB_class attributes, no timestamps), so the real
- * reader reads it. Append images one at a time; close writes the reference arrays
+ * 512-byte userblock, /value a MATLAB struct with MATLAB_fields, img and gt cells
+ * of references into #refs#, #refs#/a the canonical empty array, transposed storage,
+ * MATLAB_class attributes, no timestamps; tools/make_gtsegs.py writes the same), so
+ * the real reader reads it. Append images one at a time; close writes the reference arrays
  * and frees the writer whatever happens. */
 typedef struct mxb_gtsegs_writer mxb_gtsegs_writer;
 int mxb_gtsegs_create(const char *path, mxb_gtsegs_writer **out, char *err, size_t errlen);

@@ -51,6 +51,10 @@ def check_gtsegs(path, expected):
         ok = ok and f["value/img"].attrs["MATLAB_class"] == b"cell"
         ok = ok and all(f[f["value/gt"][i, 0]].attrs["MATLAB_class"] == b"cell" for i in range(n))
         ok = ok and all(f[f["value/img"][i, 0]].attrs["MATLAB_class"] == b"uint8" for i in range(n))
+        fields = [bytes(x).decode() for x in f["value"].attrs["MATLAB_fields"]]
+        a = f["#refs#/a"]
+        ok = ok and fields == ["img", "gt"] and a.attrs["MATLAB_class"] == b"canonical empty"
+        ok = ok and int(a.attrs["MATLAB_empty"]) == 1 and list(a[:]) == [0, 0]
     with open(path, "rb") as fh:
         head = fh.read(128)
     ok = ok and head.startswith(b"MATLAB 7.3 MAT-file") and head[124:128] == b"\x00\x02IM"
