@@ -507,9 +507,23 @@ def preprocess(out):
                 for fid, filt in FILTERS.items():
                     o = np.asarray(Image.fromarray(src, mode).resize((ow, oh), filt))
                     put(g, "resize_%d" % case, o.reshape(oh, ow, c))
-                    man.write("%d %d %d %d %d %d %d %d\n" % (case, k, c, h, w, oh, ow, fid))
+                    man.write("%d %s %d %d %d %d %d %d\n" % (case, "src_%d" % k if c == 3 else "src_%d_c%d" % (k, c),
+                                                            c, h, w, oh, ow, fid))
                     case += 1
+    # a sweep of small random sizes: the scale ratios where a coefficient's rounding is
+    # closest to a tie, 1..64 px in, 1..96 px out, every filter
+    for j in range(240):
+        h, w = int(rng.integers(1, 65)), int(rng.integers(1, 65))
+        oh, ow = int(rng.integers(1, 97)), int(rng.integers(1, 97))
+        fid = [0, 2, 3][j % 3]
+        a = photo(h, w)
+        put(g, "src_r%d" % j, a)
+        put(g, "resize_%d" % case, np.asarray(Image.fromarray(a).resize((ow, oh), FILTERS[fid])))
+        man.write("%d src_r%d 3 %d %d %d %d %d\n" % (case, j, h, w, oh, ow, fid))
+        case += 1
     man.close()
+    with open(os.path.join(out, "preprocess_sources.txt"), "w") as fh:
+        fh.write("".join("%d %d %d\n" % (k, h, w) for k, (h, w) in enumerate(sources)))
     g.close()
     return case
 
