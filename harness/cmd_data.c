@@ -12,9 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Both commands report bad options in one line of their own, not getopt's. */
-static int bad_option(const char *cmd, char **argv) {
-    if (optopt) fprintf(stderr, "mxb %s: option '%s' needs a value (mxb %s --help)\n", cmd, argv[optind - 1], cmd);
+/* Both commands report bad options in one line of their own, not getopt's: the
+ * option string ":" makes getopt_long return ':' for a missing value, '?' for an
+ * unknown option. */
+static int bad_option(const char *cmd, int ch, char **argv) {
+    if (ch == ':') fprintf(stderr, "mxb %s: option '%s' needs a value (mxb %s --help)\n", cmd, argv[optind - 1], cmd);
     else fprintf(stderr, "mxb %s: unknown option '%s' (mxb %s --help)\n", cmd, argv[optind - 1], cmd);
     return 2;
 }
@@ -69,7 +71,7 @@ int mxb_cmd_synth(int argc, char **argv) {
     int ch;
     optind = 1;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (ch) {
         case 'n':
             if (parse_int(optarg, 0, 999999, &n)) {
@@ -96,7 +98,7 @@ int mxb_cmd_synth(int argc, char **argv) {
             break;
         }
         case 'h': synth_usage(stdout); return 0;
-        default: return bad_option("synth", argv);
+        default: return bad_option("synth", ch, argv);
         }
     }
     if (optind != argc - 1) {
@@ -136,7 +138,7 @@ int mxb_cmd_dataset_info(int argc, char **argv) {
     int ch;
     optind = 1;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (ch) {
         case 'l': labels = optarg; break;
         case 'k':
@@ -146,7 +148,7 @@ int mxb_cmd_dataset_info(int argc, char **argv) {
             }
             break;
         case 'h': info_usage(stdout); return 0;
-        default: return bad_option("dataset-info", argv);
+        default: return bad_option("dataset-info", ch, argv);
         }
     }
     if (optind != argc - 1) {

@@ -65,6 +65,8 @@ expect_fail 2 "need the output folder" $MXB synth --n 3
 expect_fail 2 "unexpected argument 'extra'" $MXB synth $T/x extra
 expect_fail 2 "unknown option '--colour'" $MXB synth $T/x --colour red
 expect_fail 2 "option '--n' needs a value" $MXB synth $T/x --n
+expect_fail 2 "unknown option '-x'" $MXB synth $T/x -x
+expect_fail 2 "option '--show' needs a value" $MXB dataset-info $T/x --show
 check "synth --help" bash -c "$MXB synth --help | grep -q 'usage: mxb synth DIR'"
 check "nothing written by the refused calls" bash -c "[ ! -e $T/x ]"
 $MXB synth $T/big --n 3 --seed 18446744073709551615 --size 16 >/dev/null 2>&1
