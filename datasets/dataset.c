@@ -129,10 +129,11 @@ int mxb_dataset_select_random(mxb_dataset *d, int n, uint64_t seed, char *err, s
     /* partial Fisher-Yates: position i takes a uniform draw from [i, nsel) */
     for (int i = 0; i < n; i++) {
         uint64_t m = (uint64_t)(d->nsel - i);
-        uint64_t limit = UINT64_MAX - UINT64_MAX % m; /* draws at or above are biased */
-        uint64_t r;
+        /* the draws at or above 2^64 - (2^64 mod m) would favour the low residues:
+         * they are redrawn (none when m divides 2^64) */
+        uint64_t tail = (UINT64_MAX % m + 1) % m, r;
         do r = mxb_splitmix64(&state);
-        while (r >= limit);
+        while (tail && r >= 0 - tail);
         int j = i + (int)(r % m);
         int t = d->sel[i];
         d->sel[i] = d->sel[j];

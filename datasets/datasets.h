@@ -107,9 +107,10 @@ void mxb_dataset_rewind(mxb_dataset *d);
  *              one of ids[]; an id that matches nothing is an error
  *   ids_file   the same, one id per line (blank lines and #-comments skipped)
  *   random     n distinct samples drawn with splitmix64 (below) seeded with seed:
- *              a partial Fisher-Yates shuffle of the positions, each draw
- *              next() % m with rejection of the biased tail, then sorted back into
- *              dataset order. Same seed, same selection, on every platform. */
+ *              a partial Fisher-Yates shuffle of the positions (position i swaps
+ *              with i + next() % m, m = size - i), a draw >= 2^64 - (2^64 mod m)
+ *              redrawn, then sorted back into dataset order. Same seed, same
+ *              selection, on every platform. */
 int mxb_dataset_select_first(mxb_dataset *d, int n, char *err, size_t errlen);
 int mxb_dataset_select_every(mxb_dataset *d, int k, int offset, char *err, size_t errlen);
 int mxb_dataset_select_ids(mxb_dataset *d, const char *const *ids, int n, char *err, size_t errlen);
@@ -135,9 +136,10 @@ int mxb_png_write(const char *path, const uint8_t *pixels, int h, int w, int cha
 /* ---- gtsegs-structured files ------------------------------------------------- */
 
 /* Writes a file with the structure of gtsegs_ijcv.mat (MATLAB v7.3 header in a
- * 512-byte userblock, /value a MATLAB struct, img and gt cells of references into
- * #refs#, transposed storage, MATLAB_class attributes, no timestamps), so the real
- * reader reads it. Append images one at a time; close writes the reference arrays
+ * 512-byte userblock, /value a MATLAB struct with MATLAB_fields, img and gt cells
+ * of references into #refs#, #refs#/a the canonical empty array, transposed storage,
+ * MATLAB_class attributes, no timestamps; tools/make_gtsegs.py writes the same), so
+ * the real reader reads it. Append images one at a time; close writes the reference arrays
  * and frees the writer whatever happens. */
 typedef struct mxb_gtsegs_writer mxb_gtsegs_writer;
 int mxb_gtsegs_create(const char *path, mxb_gtsegs_writer **out, char *err, size_t errlen);
@@ -216,7 +218,14 @@ int mxb_synth_sample(uint64_t seed, int64_t index, int size, uint8_t *rgb, uint8
  *       read with mxb_imagenet_open(dir/images, dir/labels.txt)
  *   dir/gtsegs_synth.mat: read with mxb_segmentation_open
  *   dir/classes.txt: the class names, one per line, in label order
- * Same arguments, same bytes. */
+ * Same arguments, same bytes. n <= 999999 (the names' six digits). An image file
+ * in dir/images that is not one of the n about to be written (say, from an earlier
+ * run with a larger n) is an error before anything is written: the flat reader
+ * would find it without a label. */
 int mxb_synth_write(const char *dir, int n, uint64_t seed, int size, char *err, size_t errlen);
+/* The same, calling progress(done, n, ctx) after each sample (progress may be NULL). */
+int mxb_synth_write_progress(const char *dir, int n, uint64_t seed, int size,
+                             void (*progress)(int done, int n, void *ctx), void *ctx, char *err,
+                             size_t errlen);
 
 #endif

@@ -300,6 +300,33 @@ static int set_class(hid_t obj, const char *cls) {
     return rc;
 }
 
+/* MATLAB_fields on a struct group: its field names, each a variable-length array
+ * of 1-byte strings (img, gt). */
+static int set_fields(hid_t obj) {
+    static char img[] = "img", gt[] = "gt";
+    hvl_t names[2] = {{3, img}, {2, gt}};
+    const hsize_t two = 2;
+    hid_t c = H5Tcopy(H5T_C_S1);
+    H5Tset_size(c, 1);
+    hid_t t = H5Tvlen_create(c), s = H5Screate_simple(1, &two, NULL);
+    hid_t a = H5Acreate2(obj, "MATLAB_fields", t, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a >= 0 && H5Awrite(a, t, names) >= 0 ? 0 : -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Tclose(c);
+    return rc;
+}
+
+static int set_u8_attr(hid_t obj, const char *name, uint8_t v) {
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, H5T_STD_U8LE, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_UINT8, &v) >= 0 ? 0 : -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    return rc;
+}
+
 /* A dataset in #refs# (or at an absolute path when name starts with '/'). */
 static int write_dataset(mxb_gtsegs_writer *w, const char *name, hid_t type, int rank, const hsize_t *dims,
                          const void *data, const char *cls, hobj_ref_t *ref) {
@@ -340,8 +367,17 @@ static int create(const char *path, mxb_gtsegs_writer **out, char *err, size_t e
     w->refs = H5Gcreate2(w->file, "#refs#", H5P_DEFAULT, gcpl, H5P_DEFAULT);
     hid_t value = H5Gcreate2(w->file, "value", H5P_DEFAULT, gcpl, H5P_DEFAULT);
     H5Pclose(gcpl);
-    int bad = w->refs < 0 || value < 0 || set_class(value, "struct");
+    int bad = w->refs < 0 || value < 0 || set_class(value, "struct") || set_fields(value);
     if (value >= 0) H5Gclose(value);
+    /* MATLAB's #refs#/a: the canonical empty array, which the refs then skip */
+    char name[16];
+    ref_name(w->names++, name);
+    const uint64_t zeros[2] = {0, 0};
+    const hsize_t two = 2;
+    hid_t empty = -1;
+    if (!bad) bad = write_dataset(w, name, H5T_NATIVE_UINT64, 1, &two, zeros, "canonical empty", NULL);
+    if (!bad) bad = (empty = H5Dopen2(w->refs, name, H5P_DEFAULT)) < 0 || set_u8_attr(empty, "MATLAB_empty", 1);
+    if (empty >= 0) H5Dclose(empty);
     if (bad) {
         snprintf(err, errlen, "%s: cannot create the MATLAB groups", path);
         goto fail;

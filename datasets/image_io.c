@@ -205,11 +205,13 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, size_t m
         goto fail;
     }
     /* What convert('RGB') does: palette expanded (its transparency ignored),
-     * grey replicated (1/2/4-bit scaled to 0..255), alpha dropped. */
+     * grey replicated (1/2/4-bit scaled to 0..255), alpha dropped. Stripping is
+     * asked for always: libpng's palette expansion turns a tRNS chunk into an
+     * alpha channel, which must go too (a no-op where no alpha appears). */
     if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
-    if (ctype & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    png_set_strip_alpha(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     if (png_get_rowbytes(png, info) != (size_t)w * 3 || png_get_channels(png, info) != 3) {

@@ -117,7 +117,7 @@ static int list_dir(const char *path, int dirs, char ***out, int *count, char *e
         n++;
     }
     closedir(dp);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, (size_t)n, sizeof *names, cmp_str); /* names is NULL when n == 0 */
     *out = names;
     *count = n;
     return 0;
@@ -183,35 +183,49 @@ static int parse_label(const char *tok, int *out) {
     return 0;
 }
 
+/* The whole label file, read in chunks so that a pipe or FIFO works too. */
 static char *read_text(const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open the label file", path);
         return NULL;
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > MAX_LABEL_FILE) {
-        fclose(f);
-        snprintf(err, errlen, "%s: label file too large", path);
-        return NULL;
+    char *b = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 2) {
+            if (cap >= (size_t)MAX_LABEL_FILE) {
+                snprintf(err, errlen, "%s: label file larger than %ld bytes", path, MAX_LABEL_FILE);
+                goto fail;
+            }
+            cap = cap ? 2 * cap : 1 << 16;
+            char *nb = realloc(b, cap);
+            if (!nb) {
+                snprintf(err, errlen, "%s: out of memory", path);
+                goto fail;
+            }
+            b = nb;
+        }
+        size_t got = fread(b + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0) break;
     }
-    char *b = malloc((size_t)n + 1);
-    if (!b) {
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return NULL;
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        goto fail;
     }
-    size_t got = fread(b, 1, (size_t)n, f);
     fclose(f);
-    b[got] = 0;
-    if (strlen(b) != got) {
+    b[len] = 0;
+    if (strlen(b) != len) {
         free(b);
         snprintf(err, errlen, "%s: label file holds a NUL byte", path);
         return NULL;
     }
     return b;
+fail:
+    fclose(f);
+    free(b);
+    return NULL;
 }
 
 /* Fills v->e[i].label from the label file (v sorted, flat layout). */
@@ -237,6 +251,10 @@ static int apply_label_file(const char *path, entries *v, char *err, size_t errl
         if (nt == 0) continue; /* blank lines are ignored */
         if (!format) format = nt;
         int label;
+        if (nt == format && nt <= 2 && tok[nt - 1][0] == '-' && parse_label(tok[nt - 1] + 1, &label) == 0) {
+            snprintf(err, errlen, "%s:%d: negative label %s", path, lineno, tok[nt - 1]);
+            goto done;
+        }
         if (nt != format || nt > 2 || parse_label(tok[nt - 1], &label)) {
             snprintf(err, errlen, "%s:%d: bad line (want %s)", path, lineno,
                      format == 1 ? "one label per line" : "'filename label'");
@@ -327,7 +345,7 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
             }
             /* sorted(os.walk(class folder)): by folder string, then file name, which
              * is not the depth-first order ("a-b" < "a/x") */
-            qsort(v.e + before, (size_t)(v.n - before), sizeof *v.e, cmp_entry);
+            if (v.n - before > 1) qsort(v.e + before, (size_t)(v.n - before), sizeof *v.e, cmp_entry);
             if (v.n == before) { /* torchvision refuses an empty class folder too */
                 snprintf(err, errlen, "%s/%s: class folder without images", root, classes[c]);
                 free_names(classes, nc);
@@ -340,7 +358,7 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
             goto done;
         }
     }
-    if (labels_file) qsort(v.e, (size_t)v.n, sizeof *v.e, cmp_entry);
+    if (labels_file && v.n > 1) qsort(v.e, (size_t)v.n, sizeof *v.e, cmp_entry);
     mxb_dataset *d = mxb_dataset_alloc(KIND_IMAGENET, root, v.n);
     if (!d || !(d->labels = malloc((size_t)(v.n ? v.n : 1) * sizeof *d->labels))) {
         mxb_dataset_close(d);

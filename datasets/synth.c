@@ -3,10 +3,12 @@
  * splitmix64, so a sample is the same bytes on every platform and compiler. */
 #include "datasets/datasets.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define ONE 65536 /* 1.0 in 16.16 */
@@ -230,14 +232,53 @@ static int make_dir(const char *path, char *err, size_t errlen) {
     return -1;
 }
 
+/* The flat reader lists every image file of dir/images and wants a label for each:
+ * an image left there by an earlier, larger run (or anything else) would make the
+ * folder unreadable, so it is refused before anything is written. */
+static int check_images_dir(const char *path, int n, char *err, size_t errlen) {
+    DIR *dp = opendir(path);
+    if (!dp) {
+        snprintf(err, errlen, "%s: cannot open folder: %s", path, strerror(errno));
+        return -1;
+    }
+    struct dirent *de;
+    char first[256] = ""; /* the smallest offending name, so the message does not depend on readdir's order */
+    while ((de = readdir(dp))) {
+        const char *name = de->d_name, *dot = strrchr(name, '.');
+        if (!dot || (strcasecmp(dot, ".png") && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg")))
+            continue;
+        /* synth_NNNNNN.png with NNNNNN < n is about to be overwritten */
+        int idx = 0, ours = strlen(name) == strlen("synth_000000.png") && !strncmp(name, "synth_", 6) &&
+                            !strcmp(name + 12, ".png");
+        for (int i = 6; i < 12 && ours; i++) {
+            ours = name[i] >= '0' && name[i] <= '9';
+            idx = 10 * idx + (name[i] - '0');
+        }
+        if (ours && idx < n) continue;
+        if (!first[0] || strcmp(name, first) < 0) snprintf(first, sizeof first, "%s", name);
+    }
+    closedir(dp);
+    if (!first[0]) return 0;
+    snprintf(err, errlen, "%s: holds %s, which is not part of a %d-sample set (an earlier run?): "
+             "remove it or choose an empty folder", path, first, n);
+    return -1;
+}
+
 int mxb_synth_write(const char *dir, int n, uint64_t seed, int size, char *err, size_t errlen) {
-    if (n < 0 || size < 16 || size > 4096) {
-        snprintf(err, errlen, "synthetic: bad count %d or size %d", n, size);
+    return mxb_synth_write_progress(dir, n, seed, size, NULL, NULL, err, errlen);
+}
+
+int mxb_synth_write_progress(const char *dir, int n, uint64_t seed, int size,
+                             void (*progress)(int done, int n, void *ctx), void *ctx, char *err,
+                             size_t errlen) {
+    if (n < 0 || n > 999999 || size < 16 || size > 4096) {
+        snprintf(err, errlen, "synthetic: bad count %d (want 0..999999) or size %d (want 16..4096)", n, size);
         return -1;
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/images", dir);
-    if (make_dir(dir, err, errlen) || make_dir(path, err, errlen)) return -1;
+    if (make_dir(dir, err, errlen) || make_dir(path, err, errlen) || check_images_dir(path, n, err, errlen))
+        return -1;
     snprintf(path, sizeof path, "%s/classes.txt", dir);
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -273,6 +314,7 @@ int mxb_synth_write(const char *dir, int n, uint64_t seed, int size, char *err, 
         if (mxb_png_write(path, rgb, size, size, 3, err, errlen)) goto done;
         if (mxb_gtsegs_append(w, rgb, mask, size, size, err, errlen)) goto done;
         fprintf(labels, "%s %d\n", name, label);
+        if (progress) progress(i + 1, n, ctx);
     }
     rc = 0;
 done:

@@ -22,13 +22,13 @@ static const command commands[] = {
     {"report", mxb_cmd_report, "tables (md/json/csv), curves and figures from a results file"},
     {"compare", mxb_cmd_compare, "compare two results files; non-zero exit when a metric moved"},
     {"merge", mxb_cmd_merge, "join the shard files of one run into one results file"},
-    {"synth", mxb_cmd_synth, "write the synthetic benchmark (images, labels, masks) in the real formats"},
-    {"dataset-info", mxb_cmd_dataset_info, "check a data folder or .mat file the way a run reads it"},
     {"predict", mxb_cmd_predict, "classify one image or tensor and print the top-5"},
     {"inspect", mxb_cmd_inspect, "print a weights file's config and parameter count"},
     {"explain", mxb_cmd_explain, "explain one prediction with a method; map, overlay, attention"},
     {"methods", mxb_cmd_methods, "list the explanation methods (built-in and --plugin)"},
     {"bench", mxb_cmd_bench, "time the C engine against PyTorch at full ViM-S / DeiT-S size"},
+    {"synth", mxb_cmd_synth, "write the synthetic benchmark (PNG + labels, gtsegs .mat)"},
+    {"dataset-info", mxb_cmd_dataset_info, "what the readers see in an ImageNet folder or .mat file"},
 };
 
 static void usage(FILE *f) {
@@ -36,7 +36,7 @@ static void usage(FILE *f) {
             MXB_GIT_REV);
     fprintf(f, "usage: mxb [--plugin LIB.so]... COMMAND [options]   (mxb COMMAND --help)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 }
 
 int mxb_main(int argc, char **argv) {

@@ -98,14 +98,14 @@ int mxb_cmd_run(int argc, char **argv);
 int mxb_cmd_report(int argc, char **argv);
 int mxb_cmd_compare(int argc, char **argv);
 int mxb_cmd_merge(int argc, char **argv);
-int mxb_cmd_synth(int argc, char **argv);
 /* mkdir -p of the folder a file goes into (every '/'-ended prefix of path). */
 int mxb_make_parents(const char *path, char *err, size_t errlen);
-int mxb_cmd_dataset_info(int argc, char **argv);
 int mxb_cmd_predict(int argc, char **argv);
 int mxb_cmd_inspect(int argc, char **argv);
 int mxb_cmd_explain(int argc, char **argv);
 int mxb_cmd_methods(int argc, char **argv);
 int mxb_cmd_bench(int argc, char **argv);
+int mxb_cmd_synth(int argc, char **argv);
+int mxb_cmd_dataset_info(int argc, char **argv);
 
 #endif
