@@ -197,5 +197,21 @@ expect_fail 2 "cannot write $T/no/dir.h5" $CONV $T/vit_tiny.pth $T/no/dir.h5 --n
 check "no output file after a refused conversion" bash -c "[ ! -e $T/bad.h5 ] && ! ls -A $T | grep -q partial"
 expect_fail 2 "missing key 'layers.2.mixer.A_b_log'" $REF predict --weights $T/vim_missing.pth --tensor $T/x32.h5 --out $T/r.h5
 
+# ---------------------------------------------------------------- mxb bench + tools/bench_torch.py
+# (the -T presets, 1 rep: this checks that both sides measure the same things, not speed)
+$MXB bench --models deit-t,vim-t --reps 1 --batch 2 --json $T/bench.json >$T/bench.txt 2>$T/bench.err
+check "mxb bench --json: every C measurement has its PyTorch twin (same names)" $PY - $T/bench.json <<'PYEOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+rows = j["rows"]; names = {(r["model"], r["what"]) for r in rows}
+missing = [r["what"] for r in rows if r["torch_ms"] is None]
+print("   %d rows, %d without a PyTorch time %s" % (len(rows), len(missing), missing))
+want = {("vim-t", "hidden attention exact, all layers"), ("deit-t", "explain attribution")}
+raise SystemExit(0 if len(rows) == 15 and not missing and want <= names and j["batch"] == 2 else 1)
+PYEOF
+check "mxb bench prints the table with ratios" bash -c "grep -qE '^vim-t +forward\+backward +[0-9.]+ +[0-9.]+ +[0-9.]+x$' $T/bench.txt"
+expect_fail 2 "unknown model 'vim-xl'" $MXB bench --models vim-t,vim-xl
+expect_fail 2 "bench_torch: unknown model 'vim-xl'" $PY $TOOLS/bench_torch.py --models vim-xl
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
