@@ -196,6 +196,12 @@ expect_fail 2 "cannot infer num_heads for embed_dim 32" $CONV $T/vit_tiny.pth $T
 expect_fail 2 "cannot write $T/no/dir.h5" $CONV $T/vit_tiny.pth $T/no/dir.h5 --num-heads 2
 check "no output file after a refused conversion" bash -c "[ ! -e $T/bad.h5 ] && ! ls -A $T | grep -q partial"
 expect_fail 2 "missing key 'layers.2.mixer.A_b_log'" $REF predict --weights $T/vim_missing.pth --tensor $T/x32.h5 --out $T/r.h5
+expect_fail 2 "class 10 is outside 0..9" $REF explain --weights $T/vim_tiny.h5 --tensor $T/x32.h5 --method rollout \
+  --class 10 --out $T/r.h5
+expect_fail 2 "start layer 4 is outside 0..3" $REF explain --weights $T/vim_tiny.h5 --tensor $T/x32.h5 \
+  --method rollout --start-layer 4 --out $T/r.h5
+expect_fail 2 "x32.h5:nope: cannot read" $REF predict --weights $T/vim_tiny.h5 --tensor $T/x32.h5:nope --out $T/r.h5
+expect_fail 2 "want a [3, 224, 224] tensor, got [1, 3, 32, 32]" $REF predict --weights $T/vim_s.h5 --tensor $T/x32.h5 --out $T/r.h5
 
 # ---------------------------------------------------------------- mxb bench + tools/bench_torch.py
 # (the -T presets, 1 rep: this checks that both sides measure the same things, not speed)

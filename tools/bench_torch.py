@@ -8,6 +8,8 @@ its own by model and measurement name.
 Prints one line per measurement, `model<TAB>what<TAB>milliseconds`: the median
 of --reps timed calls after one warm-up call (per image for the batch; the
 all-layers hidden attention is timed once), as mxb bench times the C engine.
+Threads: torch.set_num_threads(--threads), OPENBLAS_NUM_THREADS=--threads, and
+OMP_WAIT_POLICY=PASSIVE unless set.
 """
 import argparse
 import os
@@ -15,7 +17,25 @@ import statistics
 import sys
 import time
 
-import torch
+
+def early_threads(argv):
+    """--threads, read before torch is imported (OpenBLAS reads its count at load)."""
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--threads", default="")
+    return ap.parse_known_args(argv)[0].threads
+
+
+if __name__ == "__main__":
+    # Debian's torch calls the pthread OpenBLAS outside its OpenMP regions; with
+    # OpenMP's default spin-waiting the two thread pools fight for the cores (DeiT-S
+    # forward on 2 threads: 440 ms median instead of 76 ms). Idle OpenMP threads
+    # therefore sleep, and OpenBLAS gets --threads too.
+    n = early_threads(sys.argv[1:])
+    if n.isdigit() and int(n) > 0:
+        os.environ["OPENBLAS_NUM_THREADS"] = n
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import convert_checkpoint as cc  # noqa: E402

@@ -469,6 +469,11 @@ def _np(t):
     return t.detach().to(torch.float32).numpy()
 
 
+def fail(what, msg):
+    print("reference: %s: %s" % (what, msg), file=sys.stderr)
+    return 2
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="PyTorch reference of mxb's models and methods")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -493,14 +498,22 @@ def main(argv=None):
     try:
         m = load_model(a.weights, a.num_heads, a.timm_norm, dtype)
     except cc.CheckpointError as e:
-        print("reference: %s: %s" % (a.weights, e), file=sys.stderr)
-        return 2
-    img = read_tensor(a.tensor, dtype)
+        return fail(a.weights, e)
+    except KeyError as e:  # an .h5 without a config attribute
+        return fail(a.weights, "no config attribute %s" % e)
+    try:
+        img = read_tensor(a.tensor, dtype)
+    except (OSError, KeyError) as e:
+        return fail(a.tensor, "cannot read (%s)" % " ".join(str(e).split()))
     S, C = m.cfg["img_size"], m.cfg["in_chans"]
     if tuple(img.shape) != (1, C, S, S):
-        print("reference: %s: want a [%d, %d, %d] tensor, got %s" % (
-            a.tensor, C, S, S, list(img.shape)), file=sys.stderr)
-        return 2
+        return fail(a.tensor, "want a [%d, %d, %d] tensor, got %s" % (C, S, S, list(img.shape)))
+    if a.cmd == "explain":
+        if a.klass is not None and not 0 <= a.klass < m.cfg["num_classes"]:
+            return fail(a.weights, "class %d is outside 0..%d" % (a.klass, m.cfg["num_classes"] - 1))
+        if a.start_layer is not None and not 0 <= a.start_layer < m.cfg["depth"]:
+            return fail(a.weights, "start layer %d is outside 0..%d" % (
+                a.start_layer, m.cfg["depth"] - 1))
     with h5py.File(a.out, "w") as f:
         if a.cmd == "predict":
             f["logits"] = _np(predict(m, img)[0])
