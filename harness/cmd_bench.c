@@ -122,7 +122,8 @@ static void bench_model(const char *preset, int reps, int batch) {
 static int run_torch(const char *python, const char *script, const char *models, int reps,
                      int batch, int threads) {
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s --models %s --reps %d --batch %d --threads %d", python,
+    /* the models were checked against the presets; paths are quoted for the shell */
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --models %s --reps %d --batch %d --threads %d", python,
              script, models, reps, batch, threads);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
@@ -165,7 +166,11 @@ int mxb_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "mxb bench: --reps and --batch must be positive\n");
         return 2;
     }
-    char list[256];
+    if (strchr(python, '\'') || strchr(MXB_SOURCE_DIR, '\'')) {
+        fprintf(stderr, "mxb bench: --python and the source path must not contain quotes\n");
+        return 2;
+    }
+    char list[256], valid[256] = "";
     snprintf(list, sizeof list, "%s", models);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         mxb_config cfg = mxb_config_preset(tok);
@@ -173,6 +178,19 @@ int mxb_cmd_bench(int argc, char **argv) {
             fprintf(stderr, "mxb bench: unknown model '%s' (vim-s, vim-t, deit-s, deit-t)\n", tok);
             return 2;
         }
+        snprintf(valid + strlen(valid), sizeof valid - strlen(valid), "%s%s", valid[0] ? "," : "", tok);
+    }
+    if (!valid[0]) {
+        fprintf(stderr, "mxb bench: --models names no model\n");
+        return 2;
+    }
+    FILE *f = NULL; /* opened now: an unwritable --json fails before the long part */
+    if (json && !(f = fopen(json, "w"))) {
+        fprintf(stderr, "mxb bench: %s: cannot write\n", json);
+        return 2;
+    }
+    snprintf(list, sizeof list, "%s", valid);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         fprintf(stderr, "mxb bench: %s (C)...\n", tok);
         bench_model(tok, reps, batch);
     }
@@ -181,7 +199,7 @@ int mxb_cmd_bench(int argc, char **argv) {
         char script[4096];
         snprintf(script, sizeof script, "%s/tools/bench_torch.py", MXB_SOURCE_DIR);
         fprintf(stderr, "mxb bench: PyTorch reference (%s)...\n", script);
-        if (run_torch(python, script, models, reps, batch, threads))
+        if (run_torch(python, script, valid, reps, batch, threads))
             fprintf(stderr, "mxb bench: the PyTorch side failed; C timings only\n");
     }
     printf("threads %d\n%-7s %-38s %10s %10s %8s\n", threads, "model", "measurement", "C ms",
@@ -194,19 +212,24 @@ int mxb_cmd_bench(int argc, char **argv) {
         else
             printf("%10s %8s\n", "-", "-");
     }
-    if (json) {
-        FILE *f = fopen(json, "w");
-        if (!f) {
+    if (f) {
+        fprintf(f, "{\"threads\": %d, \"reps\": %d, \"batch\": %d, \"unit\": \"ms\", \"rows\": [\n",
+                threads, reps, batch);
+        for (int i = 0; i < nrows; i++) {
+            const bench_row *r = &rows[i];
+            fprintf(f, "  {\"model\": \"%s\", \"what\": \"%s\", \"c_ms\": %.4f, ", r->model, r->what,
+                    r->c_ms);
+            if (r->torch_ms > 0)
+                fprintf(f, "\"torch_ms\": %.4f, \"speedup\": %.4f}", r->torch_ms, r->torch_ms / r->c_ms);
+            else
+                fprintf(f, "\"torch_ms\": null, \"speedup\": null}");
+            fprintf(f, "%s\n", i + 1 < nrows ? "," : "");
+        }
+        fprintf(f, "]}\n");
+        if (fclose(f)) {
             fprintf(stderr, "mxb bench: %s: cannot write\n", json);
             return 1;
         }
-        fprintf(f, "{\"threads\": %d, \"rows\": [\n", threads);
-        for (int i = 0; i < nrows; i++)
-            fprintf(f, "  {\"model\": \"%s\", \"what\": \"%s\", \"c_ms\": %.4f, \"torch_ms\": %.4f}%s\n",
-                    rows[i].model, rows[i].what, rows[i].c_ms, rows[i].torch_ms,
-                    i + 1 < nrows ? "," : "");
-        fprintf(f, "]}\n");
-        fclose(f);
     }
     return 0;
 }

@@ -165,8 +165,8 @@ int mxb_cmd_inspect(int argc, char **argv) {
     printf("arch          %s\n", mxb_arch_name(c->arch));
     printf("img_size      %d\npatch_size    %d\nin_chans      %d\nnum_classes   %d\n", c->img_size,
            c->patch_size, c->in_chans, c->num_classes);
-    printf("embed_dim     %d\ndepth         %d\nnorm_eps      %g\n", c->embed_dim, c->depth,
-           c->norm_eps);
+    printf("embed_dim     %d\ndepth         %d\nnorm_eps      %g\nfinal_norm_eps %g\n",
+           c->embed_dim, c->depth, c->norm_eps, c->final_norm_eps);
     if (c->arch == MXB_ARCH_VIT)
         printf("num_heads     %d\nmlp_hidden    %d\nqkv_bias      %d\n", c->num_heads,
                c->mlp_hidden, c->qkv_bias);

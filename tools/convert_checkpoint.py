@@ -89,6 +89,10 @@ def load_state_dict(path):
     `{'state_dict': sd}`, `{'model_ema': sd}` or a bare state_dict."""
     if not os.path.isfile(path):
         raise CheckpointError("no such file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04" and magic[:1] != b"\x80":  # torch.save: zip, or legacy pickle
+        raise CheckpointError("not a PyTorch checkpoint (neither a zip archive nor a pickle)")
     try:
         obj = _torch_load(path)
     except Exception as e:  # corrupt, truncated, not a checkpoint at all
@@ -108,7 +112,7 @@ def load_state_dict(path):
         if not isinstance(k, str):
             raise CheckpointError("key %r is not a string" % (k,))
         if not torch.is_tensor(v):
-            raise CheckpointError("'%s' is a %s, not a tensor" % (k, type(v).__name__))
+            raise CheckpointError("'%s' is not a tensor (%s)" % (k, type(v).__name__))
     return obj
 
 
@@ -161,7 +165,7 @@ def infer_config(sd, num_heads=None, timm_norm=False):
                                   "convention); pass --num-heads" % E)
         cfg["num_heads"] = heads
         cfg["mlp_hidden"] = _shape(sd, "blocks.0.mlp.fc1.weight", 2)[0]
-        cfg["qkv_bias"] = int("blocks.0.attn.qkv.bias" in sd)
+        cfg["qkv_bias"] = int(any(re.match(r"blocks\.\d+\.attn\.qkv\.bias$", k) for k in sd))
     else:
         cfg["depth"] = _depth(sd, "layers.")
         cfg["norm_eps"] = 1e-5

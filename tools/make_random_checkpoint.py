@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
-"""Write an official-format checkpoint, {'model': state_dict}, with seeded random
-weights and exactly the keys and shapes of the original DeiT/ViT (timm) or ViM v2
-(hustvl, middle class token) model of the given size.
+"""Write an official-format checkpoint with seeded random weights and exactly the
+keys and shapes of the original DeiT/ViT (timm) or ViM v2 (hustvl, middle class
+token) model of the given size.
 
+    make_random_checkpoint.py --preset deit-s|deit-t|vim-s|vim-t [--seed S] OUT.pth
     make_random_checkpoint.py --arch vit|vim --embed-dim E --depth K [--heads H]
         [--img-size S] [--patch P] [--classes C] [--d-state N] [--seed S] OUT.pth
+
+The file looks like the released ones: DeiT (facebookresearch) is {'model': sd};
+ViM is what hustvl's main.py saves: {'model', 'optimizer', 'lr_scheduler', 'epoch',
+'model_ema', 'scaler', 'args'} with an argparse.Namespace under 'args' (so it
+needs a full, not weights-only, torch.load) and different weights under
+'model_ema' (a converter must read 'model'). --bare writes {'model': sd} only.
 
 The scales keep activations O(1) and make the explanations non-trivial: ViT
 q/k projections large enough that attention is far from uniform; ViM with
@@ -20,6 +27,15 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import convert_checkpoint as cc  # noqa: E402  (the key schema)
+
+
+PRESETS = {  # the models of the paper: 224 px, patch 16, 1000 classes
+    "deit-s": dict(arch="vit", embed_dim=384, depth=12, heads=6),
+    "deit-t": dict(arch="vit", embed_dim=192, depth=12, heads=3),
+    "vim-s": dict(arch="vim", embed_dim=384, depth=24),
+    "vim-t": dict(arch="vim", embed_dim=192, depth=24),
+}
+VIM_NAME = "vim_%s_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2"
 
 
 def config(a):
@@ -100,25 +116,55 @@ def random_state_dict(cfg, seed):
     return sd
 
 
+def envelope(sd, cfg, seed, bare):
+    """The checkpoint object around the state_dict, as the originals save it."""
+    if bare or cfg["arch"] == "vit":
+        return {"model": sd}
+    size = {192: "tiny", 384: "small"}.get(cfg["embed_dim"], "custom")
+    args = argparse.Namespace(model=VIM_NAME % size, input_size=cfg["img_size"],
+                              nb_classes=cfg["num_classes"], batch_size=128, epochs=300,
+                              opt="adamw", lr=5e-4, weight_decay=0.05, seed=seed)
+    groups = [{"lr": 5e-4, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": wd,
+               "amsgrad": False, "params": list(range(i, len(sd), 2))}
+              for i, wd in enumerate((0.0, 0.05))]
+    return {"model": sd,
+            "optimizer": {"state": {}, "param_groups": groups},
+            "lr_scheduler": {"t_initial": 300, "base_values": [5e-4, 5e-4]},
+            "epoch": 299,
+            "model_ema": random_state_dict(cfg, seed + 1),
+            "scaler": {"scale": 65536.0, "growth_factor": 2.0, "backoff_factor": 0.5,
+                       "growth_interval": 2000, "_growth_tracker": 0},
+            "args": args}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("output")
-    ap.add_argument("--arch", choices=("vit", "vim"), required=True)
-    ap.add_argument("--embed-dim", type=int, required=True)
-    ap.add_argument("--depth", type=int, required=True)
+    ap.add_argument("--preset", choices=sorted(PRESETS), help="the full geometry of a "
+                    "released model (overrides --arch, --embed-dim, --depth, --heads)")
+    ap.add_argument("--arch", choices=("vit", "vim"))
+    ap.add_argument("--embed-dim", type=int)
+    ap.add_argument("--depth", type=int)
     ap.add_argument("--heads", type=int, help="ViT heads (default embed_dim // 64, at least 1)")
     ap.add_argument("--img-size", type=int, default=224)
     ap.add_argument("--patch", type=int, default=16)
     ap.add_argument("--classes", type=int, default=1000)
     ap.add_argument("--d-state", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bare", action="store_true", help="write {'model': sd} only")
     a = ap.parse_args(argv)
+    if a.preset:
+        a.heads = None
+        for k, v in PRESETS[a.preset].items():
+            setattr(a, k, v)
+    if not (a.arch and a.embed_dim and a.depth):
+        ap.error("give --preset, or --arch, --embed-dim and --depth")
     if min(a.embed_dim, a.depth, a.img_size, a.patch, a.classes, a.d_state) < 1:
         ap.error("sizes must be positive")
     cfg = config(a)
     sd = random_state_dict(cfg, a.seed)
     tmp = a.output + ".partial-%d" % os.getpid()
-    torch.save({"model": sd}, tmp)
+    torch.save(envelope(sd, cfg, a.seed, a.bare), tmp)
     os.replace(tmp, a.output)
     print("wrote %s (%s, %d tensors)" % (a.output, ", ".join(
         "%s %s" % kv for kv in cfg.items()), len(sd)))

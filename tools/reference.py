@@ -314,25 +314,26 @@ def xai_vector(m, s6, exact=False):
     return v
 
 
-def hidden_attention(s, channels=None, chunk=8):
+def hidden_attention(s, channels=None, chunk=16):
     """The exact hidden-attention matrices of one direction (its own token order),
     α[b, d, i, j] = Σ_n C[i,n] exp(A[d,n] Σ_{k=j+1..i} Δ[d,k]) Δ[d,j] B[j,n], j <= i,
-    [B, len(channels), L, L]; vectorised over (i, j), in float64, a few channels
-    at a time. (The original's compute_attn_matrix_fn loops over i, j in python
-    and stores float16.) y[d,i] = Σ_j α[d,i,j] u[d,j] is the scan output."""
-    delta, A, Bm, Cm = (s[k].detach().double() for k in ("delta", "A", "B", "C"))
+    [B, len(channels), L, L], vectorised over (i, j, n), a chunk of channels at a
+    time, in the trace's dtype (the Δ sums in float64). (The original's
+    compute_attn_matrix_fn loops over i, j in python.) y[d,i] = Σ_j α[d,i,j] u[d,j]
+    is the scan output before the D skip and the gate."""
+    delta, A, Bm, Cm = (s[k].detach() for k in ("delta", "A", "B", "C"))
     Bsz, D, L = delta.shape
-    chans = list(range(D)) if channels is None else list(channels)
-    S = delta.cumsum(-1)
-    tril = torch.ones(L, L, dtype=torch.bool).tril()
-    out = []
+    chans = torch.arange(D) if channels is None else torch.as_tensor(channels)
+    S = delta.double().cumsum(-1)
+    i, j = torch.tril_indices(L, L)  # the pairs j <= i only
+    CB = (Cm[:, i] * Bm[:, j])[:, None]  # [B, 1, pairs, N]
+    out = torch.zeros(Bsz, len(chans), L, L, dtype=delta.dtype)
     for c0 in range(0, len(chans), chunk):
         ch = chans[c0:c0 + chunk]
-        diff = (S[:, ch, :, None] - S[:, ch, None, :]).masked_fill(~tril, 0)  # [B, d, i, j]
-        decay = torch.exp(diff[..., None] * A[ch][None, :, None, None, :])  # [B, d, i, j, N]
-        a = torch.einsum("bin,bdijn,bdj,bjn->bdij", Cm, decay, delta[:, ch], Bm)
-        out.append(a.masked_fill(~tril, 0))
-    return torch.cat(out, 1).to(s["delta"].dtype)
+        diff = (S[:, ch][..., i] - S[:, ch][..., j]).to(delta.dtype)  # [B, d, pairs]
+        decay = torch.exp(diff[..., None] * A[ch][None, :, None, :])  # [B, d, pairs, N]
+        out[:, c0:c0 + len(ch), i, j] = (decay * CB).sum(-1) * delta[:, ch][..., j]
+    return out
 
 
 # =========================================================================== methods
@@ -362,20 +363,20 @@ def drop_cls(p, c):
 
 def vim_method(method, xai, grads, start, c):
     """xai_utils.py: generate_raw_attn / generate_rollout / generate_mamba_attr.
-    xai: per layer [1, D, L]; grads: per layer Block.get_gradients [1, L, E]."""
+    xai: per layer [1, D, L]; grads: per layer Block.get_gradients [1, L, E];
+    only layers >= start are read."""
+    xai, grads = xai[start:], grads[start:]
     if method == "raw-attention":
-        layers = [minmax(v).sum(1) / v.shape[1] for v in xai]
-        p = torch.cat(layers[start:], 0).mean(0)[None]
+        p = torch.cat([minmax(v).mean(1) for v in xai], 0).mean(0)[None]
         return drop_cls(p, c).clamp(min=0)
     if method == "rollout":
-        layers = [v.sum(1) / v.shape[1] for v in xai]
+        layers = [v.mean(1) for v in xai]
     else:
         layers = []
         for v, g in zip(xai, grads):
             s = minmax(g[0].clamp(min=0).max(dim=1)[0][None])
-            a = minmax(v.clamp(min=0))
-            layers.append(a.sum(1) / a.shape[1] * s)
-    p = rollout(layers, start)[0, c][None]
+            layers.append(minmax(v.clamp(min=0)).mean(1) * s)
+    p = rollout(layers, 0)[0, c][None]
     return drop_cls(p, c).clamp(min=0)
 
 
@@ -400,45 +401,53 @@ def upsample(p, grid, scale):
     return minmax(up)[0, 0]
 
 
-def explain(m, img, method, klass=None, variant="official", start_layer=None):
-    """Forward, backward of the one-hot logit, LRP (ViT) and the method. Returns a
-    dict: logits [C], class, map [G, G], map_upsampled [S, S], debug {name: array}."""
+def explain(m, img, method, klass=None, variant="official", start_layer=None, debug=False):
+    """Forward, backward of the one-hot logit and LRP (ViT) where the method needs
+    them (or debug), and the method. Returns a dict: logits [C], class,
+    map [G, G], map_upsampled [S, S], debug {name: tensor} (with debug only)."""
     if start_layer is None:
         start_layer = m.default_start_layer()
-    img = img.clone().requires_grad_(True)
+    grads_needed = debug or method == "attribution"
+    img = img.clone().requires_grad_(grads_needed)
     fwd = vit_forward if m.arch == "vit" else vim_forward
-    logits, trace = fwd(m, img)
+    with torch.set_grad_enabled(grads_needed):
+        logits, trace = fwd(m, img)
     if klass is None:
         klass = int(np.argmax(logits[0].detach().numpy()))
     one_hot = torch.zeros_like(logits)
     one_hot[0, klass] = 1
-    (one_hot * logits).sum().backward()
-    debug = {}
+    if grads_needed:
+        (one_hot * logits).sum().backward()
+    out = {}
     if m.arch == "vit":
-        cams = vit_relevance(m, trace, one_hot)
+        cams = vit_relevance(m, trace, one_hot) if grads_needed else None
         p = vit_method(method, trace, cams, start_layer)
-        for i, (t, cam) in enumerate(zip(trace["blocks"], cams)):
-            debug["block_%02d/attn" % i] = t["attn"][0]
-            debug["block_%02d/attn_grad" % i] = t["attn"].grad[0]
-            debug["block_%02d/attn_relevance" % i] = cam[0]
+        if debug:
+            for i, (t, cam) in enumerate(zip(trace["blocks"], cams)):
+                out["block_%02d/attn" % i] = t["attn"][0]
+                out["block_%02d/attn_grad" % i] = t["attn"].grad[0]
+                out["block_%02d/attn_relevance" % i] = cam[0]
     else:
         streams = trace["streams"]
         # Block.get_gradients: the hook sits on the residual the fused add+norm
         # returns, so it sees the gradient of the NEXT sum (residual + mixer_out)
         grads = [streams[i + 1].grad for i in range(m.cfg["depth"])]
+        first = 0 if debug else start_layer  # the methods read layers >= start only
         with torch.no_grad():
-            xai = [xai_vector(m, s, variant == "exact") for s in trace["s6"]]
+            xai = [xai_vector(m, s, variant == "exact") if i >= first else None
+                   for i, s in enumerate(trace["s6"])]
         p = vim_method(method, xai, grads, start_layer, m.cls_pos)
-        for i in range(m.cfg["depth"]):
-            debug["layer_%02d/residual" % i] = streams[i][0]
-            debug["layer_%02d/mixer_out" % i] = trace["mixer_out"][i][0]
-            debug["layer_%02d/xai_vector" % i] = xai[i][0]
-            debug["layer_%02d/residual_grad" % i] = grads[i][0]
+        if debug:
+            for i in range(m.cfg["depth"]):
+                out["layer_%02d/residual" % i] = streams[i][0]
+                out["layer_%02d/mixer_out" % i] = trace["mixer_out"][i][0]
+                out["layer_%02d/xai_vector" % i] = xai[i][0]
+                out["layer_%02d/residual_grad" % i] = grads[i][0]
     p = p.detach()
     grid = m.grid
     return {"logits": logits[0].detach(), "class": klass, "map": p.reshape(grid, grid),
             "map_upsampled": upsample(p, grid, m.cfg["patch_size"]),
-            "debug": {k: v.detach() for k, v in debug.items()}}
+            "debug": {k: v.detach() for k, v in out.items()}}
 
 
 def attention_maps(m, img):
@@ -467,6 +476,11 @@ def _np(t):
     return t.detach().to(torch.float32).numpy()
 
 
+def fail(what, msg):
+    print("reference: %s: %s" % (what, msg), file=sys.stderr)
+    return 2
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="PyTorch reference of mxb's models and methods")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -491,19 +505,27 @@ def main(argv=None):
     try:
         m = load_model(a.weights, a.num_heads, a.timm_norm, dtype)
     except cc.CheckpointError as e:
-        print("reference: %s: %s" % (a.weights, e), file=sys.stderr)
-        return 2
-    img = read_tensor(a.tensor, dtype)
+        return fail(a.weights, e)
+    except KeyError as e:  # an .h5 without a config attribute
+        return fail(a.weights, "no config attribute %s" % e)
+    try:
+        img = read_tensor(a.tensor, dtype)
+    except (OSError, KeyError) as e:
+        return fail(a.tensor, "cannot read (%s)" % " ".join(str(e).split()))
     S, C = m.cfg["img_size"], m.cfg["in_chans"]
     if tuple(img.shape) != (1, C, S, S):
-        print("reference: %s: want a [%d, %d, %d] tensor, got %s" % (
-            a.tensor, C, S, S, list(img.shape)), file=sys.stderr)
-        return 2
+        return fail(a.tensor, "want a [%d, %d, %d] tensor, got %s" % (C, S, S, list(img.shape)))
+    if a.cmd == "explain":
+        if a.klass is not None and not 0 <= a.klass < m.cfg["num_classes"]:
+            return fail(a.weights, "class %d is outside 0..%d" % (a.klass, m.cfg["num_classes"] - 1))
+        if a.start_layer is not None and not 0 <= a.start_layer < m.cfg["depth"]:
+            return fail(a.weights, "start layer %d is outside 0..%d" % (
+                a.start_layer, m.cfg["depth"] - 1))
     with h5py.File(a.out, "w") as f:
         if a.cmd == "predict":
             f["logits"] = _np(predict(m, img)[0])
             return 0
-        r = explain(m, img, a.method, a.klass, a.variant, a.start_layer)
+        r = explain(m, img, a.method, a.klass, a.variant, a.start_layer, debug=True)
         f["logits"] = _np(r["logits"])
         f["class"] = np.int32(r["class"])
         f["map"] = _np(r["map"])

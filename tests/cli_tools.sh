@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# tools/ end to end: reference.py against the original code's golden files;
+# make_random_checkpoint.py against the official key lists; official-format .pth ->
+# convert_checkpoint.py -> mxb inspect / predict / explain against reference.py on the
+# same .pth (tiny and full ViM-S / DeiT-S geometry); the converter's refusals.
+set -uo pipefail
+MXB=$MXB_EXE; PY=$MXB_PYTHON; TOOLS=$MXB_SOURCE_DIR/tools
+FX=$MXB_SHARED_DIR/fixtures; SPEC=$MXB_SHARED_DIR/spec; T=$(mktemp -d); trap 'rm -rf $T' EXIT
+REF="$PY $TOOLS/reference.py"; CONV="$PY $TOOLS/convert_checkpoint.py"
+RAND="$PY $TOOLS/make_random_checkpoint.py"
+pass=0; fail=0
+ok()  { echo "ok   $*"; pass=$((pass+1)); }
+bad() { echo "FAIL $*"; fail=$((fail+1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+# expect_fail CODE NEEDLE CMD...: exit code CODE, one stderr line containing NEEDLE
+expect_fail() {
+  local code=$1 needle=$2; shift 2
+  "$@" >$T/out 2>$T/err; local rc=$?
+  if [ $rc -eq "$code" ] && grep -qF -- "$needle" $T/err && [ "$(wc -l <$T/err)" -eq 1 ]; then
+    ok "exit $code: $needle"
+  else bad "expected exit $code and '$needle', got $rc: $(cat $T/err)"; fi
+}
+# close A B TOL [DSET_A DSET_B]: max |A - B| <= TOL * peak-to-peak of B (both files' datasets)
+close() {
+  $PY - "$@" <<'PYEOF'
+import sys, h5py, numpy as np
+fa, fb, tol = sys.argv[1], sys.argv[2], float(sys.argv[3])
+da, db = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else ("logits", "logits")
+a = h5py.File(fa)[da][()]; b = h5py.File(fb)[db][()]
+err = np.abs(a - b).max() / np.ptp(b)
+print("   %s: max diff %.3g of the range %.3g" % (da, err, np.ptp(b)))
+raise SystemExit(0 if a.shape == b.shape and err <= tol else 1)
+PYEOF
+}
+# same_maps C.h5 REF.h5: same class; map (after min-max) and map_upsampled within 1e-4
+same_maps() {
+  $PY - "$@" <<'PYEOF'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+mm = lambda x: (x - x.min()) / (x.max() - x.min())
+mp = np.abs(mm(a["map"][:]) - mm(b["map"][:])).max()
+up = np.abs(a["map_upsampled"][:] - b["map_upsampled"][:]).max()
+same = int(a["class"][()]) == int(b["class"][()]) and a["map"].shape == b["map"].shape
+print("   class %d, map %.3g, map_upsampled %.3g" % (int(b["class"][()]), mp, up))
+raise SystemExit(0 if same and mp <= 1e-4 and up <= 1e-4 else 1)
+PYEOF
+}
+# inspect_has W.h5 "key value"...: mxb inspect prints each line
+inspect_has() {
+  local w=$1; shift; $MXB inspect $w >$T/inspect || return 1
+  for kv in "$@"; do grep -qE "^${kv% *} +${kv#* }( |$)" $T/inspect || { echo "   no '$kv'"; return 1; }; done
+}
+
+# ---------------------------------------------------------------- reference.py vs the original
+for model in deit_d64 vim_d64; do
+  H=""; [ $model = deit_d64 ] && H="--num-heads 2"
+  for k in 0 1; do
+    $REF predict --weights $FX/$model.pth $H --tensor $FX/$model.golden.h5:input_$k --out $T/r.h5
+    check "reference $model predict input $k: logits as the original's" \
+      close $T/r.h5 $FX/$model.golden.h5 1e-4 logits logits_$k
+  done
+  for m in raw-attention rollout attribution; do
+    $REF explain --weights $FX/$model.pth $H --tensor $FX/$model.golden.h5:input_0 --method $m \
+        --out $T/r.h5 >/dev/null || { bad "reference explain $model $m ran"; continue; }
+    check "reference $model $m: map as the original's" close $T/r.h5 $FX/$model.golden.h5 1e-4 map map_${m}_0
+    check "reference $model $m: map_upsampled as the original's" \
+      close $T/r.h5 $FX/$model.golden.h5 1e-4 map_upsampled map_upsampled_${m}_0
+  done
+  if [ $model = vim_d64 ]; then dbg="layer_05/xai_vector layer_20/xai_vector layer_05/residual_grad layer_23/residual"
+  else dbg="block_01/attn block_03/attn_grad block_03/attn_relevance"; fi
+  for d in $dbg; do  # the last explain's debug/ (attribution, input 0)
+    check "reference $model debug/$d as the original's" close $T/r.h5 $FX/$model.golden.h5 1e-4 debug/$d debug/$d
+  done
+done
+
+# ---------------------------------------------------------------- make_random_checkpoint.py
+$RAND --preset deit-t --bare $T/deit_t.pth >/dev/null && $RAND --preset vim-t --bare $T/vim_t.pth >/dev/null
+$RAND --preset deit-s --seed 1 $T/deit_s.pth >/dev/null && $RAND --preset vim-s --seed 2 $T/vim_s.pth >/dev/null
+$RAND --arch vit --embed-dim 32 --heads 2 --depth 3 --img-size 32 --patch 8 --classes 10 --seed 4 \
+      $T/vit_tiny.pth >/dev/null
+$RAND --arch vim --embed-dim 32 --depth 4 --img-size 32 --patch 8 --classes 10 --d-state 8 --seed 5 \
+      $T/vim_tiny.pth >/dev/null
+# keys, shapes and order of the official lists; -S = -T with the dims of embed dim 384
+keys_as_spec() {
+  $PY - "$@" <<'PYEOF'
+import sys, torch
+pth, spec, size = sys.argv[1], sys.argv[2], sys.argv[3]
+ck = torch.load(pth, map_location="cpu")
+big = {"deit": {192: 384, 576: 1152, 768: 1536},
+       "vim": {192: 384, 384: 768, 768: 1536, 44: 56, 12: 24}}["vim" if "vim" in spec else "deit"]
+want = []
+for line in open(spec):
+    name, shape = line.split(" ", 1)
+    dims = [int(d) for d in shape.strip(" []\n").split(",")]
+    want.append((name, [big.get(d, d) if size == "s" else d for d in dims]))
+got = [(k, list(v.shape)) for k, v in ck["model"].items()]
+bad = [(w, g) for w, g in zip(want, got) if w != g]
+print("   %d keys, %d differ%s" % (len(got), len(bad), " first %s" % (bad[:1],) if bad else ""))
+raise SystemExit(0 if len(got) == len(want) and not bad else 1)
+PYEOF
+}
+check "make_random deit-t: the official DeiT-T keys and shapes, in order" keys_as_spec $T/deit_t.pth $SPEC/deit-tiny-keys.txt t
+check "make_random vim-t: the official ViM-T keys and shapes, in order" keys_as_spec $T/vim_t.pth $SPEC/vim-tiny-keys.txt t
+check "make_random deit-s: DeiT-S keys and shapes" keys_as_spec $T/deit_s.pth $SPEC/deit-tiny-keys.txt s
+check "make_random vim-s: ViM-S keys and shapes" keys_as_spec $T/vim_s.pth $SPEC/vim-tiny-keys.txt s
+check "make_random envelopes: DeiT {'model'}; ViM as hustvl's main.py saves (args, model_ema, ...)" $PY -c "
+import argparse, torch
+d = torch.load('$T/deit_s.pth'); v = torch.load('$T/vim_tiny.pth')
+ok = list(d) == ['model'] and sorted(v) == sorted(['model', 'optimizer', 'lr_scheduler', 'epoch',
+     'model_ema', 'scaler', 'args']) and isinstance(v['args'], argparse.Namespace)
+ok = ok and not torch.equal(v['model']['head.weight'], v['model_ema']['head.weight'])
+raise SystemExit(0 if ok and all(t.dtype == torch.float32 for t in d['model'].values()) else 1)"
+
+# ---------------------------------------------------------------- convert -> inspect -> predict
+$PY -c "
+import h5py, numpy as np
+x = np.random.default_rng(0).standard_normal((3, 32, 32)).astype(np.float32)
+h5py.File('$T/x32.h5', 'w')['input'] = x"
+X224=$FX/vim_d64.golden.h5:input_0
+$CONV $T/vit_tiny.pth $T/vit_tiny.h5 --num-heads 2 >/dev/null
+$CONV $T/vim_tiny.pth $T/vim_tiny.h5 >/dev/null
+$CONV $T/deit_s.pth $T/deit_s.h5 >/dev/null
+$CONV $T/vim_s.pth $T/vim_s.h5 >/dev/null
+check "inspect vit tiny" inspect_has $T/vit_tiny.h5 "arch vit" "img_size 32" "patch_size 8" "num_classes 10" \
+  "embed_dim 32" "depth 3" "num_heads 2" "mlp_hidden 128" "qkv_bias 1" "norm_eps 1e-06" "final_norm_eps 1e-05" \
+  "tokens 17"
+check "inspect vim tiny" inspect_has $T/vim_tiny.h5 "arch vim" "img_size 32" "patch_size 8" "num_classes 10" \
+  "embed_dim 32" "depth 4" "d_state 8" "d_inner 64" "dt_rank 2" "d_conv 4" "cls_position 8" "norm_eps 1e-05"
+check "inspect deit-s" inspect_has $T/deit_s.h5 "arch vit" "img_size 224" "patch_size 16" "num_classes 1000" \
+  "embed_dim 384" "depth 12" "num_heads 6" "mlp_hidden 1536" "qkv_bias 1" "parameters 22050664"
+check "inspect vim-s" inspect_has $T/vim_s.h5 "arch vim" "img_size 224" "embed_dim 384" "depth 24" "d_state 16" \
+  "d_inner 768" "dt_rank 24" "d_conv 4" "cls_position 98" "tokens 197" "parameters 25796584"
+check "converted file: source, checksum and model_name attributes" $PY -c "
+import h5py, hashlib
+a = h5py.File('$T/vim_s.h5').attrs
+ok = a['source'] == 'vim_s.pth' and a['model_name'] == 'vim_s' and a['mxb_weights_version'] == 1
+raise SystemExit(0 if ok and a['source_sha256'] == hashlib.sha256(open('$T/vim_s.pth', 'rb').read()).hexdigest() else 1)"
+for n in vit_tiny vim_tiny deit_s vim_s; do
+  x=$X224; H=""; case $n in *tiny) x=$T/x32.h5;; esac; [ $n = vit_tiny ] && H="--num-heads 2"
+  $MXB predict --weights $T/$n.h5 --tensor $x --out $T/c.h5 >/dev/null || { bad "mxb predict $n ran"; continue; }
+  $REF predict --weights $T/$n.pth $H --tensor $x --out $T/r.h5 || { bad "reference predict $n ran"; continue; }
+  check "$n: mxb predict on the converted file = reference.py on the .pth" close $T/c.h5 $T/r.h5 1e-4
+done
+
+# ---------------------------------------------------------------- mxb explain vs reference.py explain
+# Against the reference in float64 (the exact maths). Chefer's LRP divides by sums
+# that can be near 0 (residual adds, attn @ v), so on some random draws the map is
+# ill-conditioned in float32: seed 3 of this tiny ViT moves the reference's own map by
+# 1.2e-3 between float32 and float64. Seed 4 is a well-conditioned draw (3e-7).
+for n in vit_tiny vim_tiny; do
+  H=""; variants="official exact"; [ $n = vit_tiny ] && { H="--num-heads 2"; variants=official; }
+  for v in $variants; do
+    for m in raw-attention rollout attribution; do
+      $MXB explain --weights $T/$n.h5 --tensor $T/x32.h5 --method $m --variant $v --out $T/c.h5 \
+          --save-attention >/dev/null || { bad "mxb explain $n $m $v ran"; continue; }
+      $REF explain --weights $T/$n.pth $H --tensor $T/x32.h5 --method $m --variant $v --out $T/r.h5 \
+          --save-attention --double >/dev/null || { bad "reference explain $n $m $v ran"; continue; }
+      check "$n $m ($v): mxb explain = reference.py explain" same_maps $T/c.h5 $T/r.h5
+    done
+  done
+  if [ $n = vim_tiny ]; then att="layer_00/forward layer_03/backward"; else att="block_00 block_02"; fi
+  for d in $att; do  # the last pair's --save-attention (ViM: exact channel mean)
+    check "$n attention/$d: mxb = reference.py" close $T/c.h5 $T/r.h5 1e-4 attention/$d attention/$d
+  done
+done
+
+# ---------------------------------------------------------------- the converter refuses, by name
+$PY - $T <<'PYEOF'
+import sys, torch
+t = sys.argv[1]
+torch.save({"model": {"conv1.weight": torch.zeros(64, 3, 7, 7), "bn1.weight": torch.ones(64),
+                      "fc.weight": torch.zeros(1000, 2048), "fc.bias": torch.zeros(1000)}}, t + "/resnet.pth")
+for name, key in (("vit", "blocks.1.mlp.fc1.bias"), ("vim", "layers.2.mixer.A_b_log")):
+    ck = torch.load(t + "/%s_tiny.pth" % name)
+    del ck["model"][key]
+    torch.save(ck, t + "/%s_missing.pth" % name)
+ck = torch.load(t + "/vit_tiny.pth")
+ck["model"]["blocks.2.attn.proj.weight"] = torch.zeros(32, 31)
+torch.save(ck, t + "/vit_shape.pth")
+torch.save([1, 2, 3], t + "/list.pth")
+open(t + "/notes.pth", "w").write("these are not weights\n")
+data = open(t + "/vit_tiny.pth", "rb").read()
+open(t + "/truncated.pth", "wb").write(data[: len(data) // 2])
+PYEOF
+expect_fail 2 "resnet.pth: unknown architecture: no 'blocks.N.attn.qkv.weight' (ViT/DeiT) nor 'layers.N.mixer.A_b_log'" \
+  $CONV $T/resnet.pth $T/bad.h5
+expect_fail 2 "vit_missing.pth: missing key 'blocks.1.mlp.fc1.bias'" $CONV $T/vit_missing.pth $T/bad.h5 --num-heads 2
+expect_fail 2 "vim_missing.pth: missing key 'layers.2.mixer.A_b_log'" $CONV $T/vim_missing.pth $T/bad.h5
+expect_fail 2 "'blocks.2.attn.proj.weight' has shape [32, 31], expected [32, 32]" \
+  $CONV $T/vit_shape.pth $T/bad.h5 --num-heads 2
+expect_fail 2 "notes.pth: not a PyTorch checkpoint (neither a zip archive nor a pickle)" $CONV $T/notes.pth $T/bad.h5
+expect_fail 2 "truncated.pth: not a readable PyTorch checkpoint" $CONV $T/truncated.pth $T/bad.h5
+expect_fail 2 "list.pth: holds no state_dict" $CONV $T/list.pth $T/bad.h5
+expect_fail 2 "nothere.pth: no such file" $CONV $T/nothere.pth $T/bad.h5
+expect_fail 2 "cannot infer num_heads for embed_dim 32" $CONV $T/vit_tiny.pth $T/bad.h5
+expect_fail 2 "cannot write $T/no/dir.h5" $CONV $T/vit_tiny.pth $T/no/dir.h5 --num-heads 2
+check "no output file after a refused conversion" bash -c "[ ! -e $T/bad.h5 ] && ! ls -A $T | grep -q partial"
+expect_fail 2 "missing key 'layers.2.mixer.A_b_log'" $REF predict --weights $T/vim_missing.pth --tensor $T/x32.h5 --out $T/r.h5
+expect_fail 2 "class 10 is outside 0..9" $REF explain --weights $T/vim_tiny.h5 --tensor $T/x32.h5 --method rollout \
+  --class 10 --out $T/r.h5
+expect_fail 2 "start layer 4 is outside 0..3" $REF explain --weights $T/vim_tiny.h5 --tensor $T/x32.h5 \
+  --method rollout --start-layer 4 --out $T/r.h5
+expect_fail 2 "x32.h5:nope: cannot read" $REF predict --weights $T/vim_tiny.h5 --tensor $T/x32.h5:nope --out $T/r.h5
+expect_fail 2 "want a [3, 224, 224] tensor, got [1, 3, 32, 32]" $REF predict --weights $T/vim_s.h5 --tensor $T/x32.h5 --out $T/r.h5
+
+# ---------------------------------------------------------------- mxb bench + tools/bench_torch.py
+# (the -T presets, 1 rep: this checks that both sides measure the same things, not speed)
+$MXB bench --models deit-t,vim-t --reps 1 --batch 2 --json $T/bench.json >$T/bench.txt 2>$T/bench.err
+check "mxb bench --json: every C measurement has its PyTorch twin (same names)" $PY - $T/bench.json <<'PYEOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+rows = j["rows"]; names = {(r["model"], r["what"]) for r in rows}
+missing = [r["what"] for r in rows if r["torch_ms"] is None]
+print("   %d rows, %d without a PyTorch time %s" % (len(rows), len(missing), missing))
+want = {("vim-t", "hidden attention exact, all layers"), ("deit-t", "explain attribution")}
+raise SystemExit(0 if len(rows) == 15 and not missing and want <= names and j["batch"] == 2 else 1)
+PYEOF
+check "mxb bench prints the table with ratios" bash -c "grep -qE '^vim-t +forward\+backward +[0-9.]+ +[0-9.]+ +[0-9.]+x$' $T/bench.txt"
+expect_fail 2 "unknown model 'vim-xl'" $MXB bench --models vim-t,vim-xl
+expect_fail 2 "bench_torch: unknown model 'vim-xl'" $PY $TOOLS/bench_torch.py --models vim-xl
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
