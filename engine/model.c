@@ -368,7 +368,8 @@ static void layout_ctx(mxb_ctx *c, carver *cv) {
         }
         /* forward: the summed branch output; backward: stream gradients, per-direction
          * gradients and the scan's hidden states of one layer (L * Di * N) */
-        c->scratch_floats = keep ? 4 * L * E + 12 * L * Di + L * (R + 2 * N) * 2 + L * Di * N
+        c->scratch_floats = keep ? 4 * L * E + 12 * L * Di + L * (R + 2 * N) * 2 + L * Di * N +
+                                       2 * L * N * ((Di + 63) / 64) /* scan backward partials */
                                  : L * Di;
     }
     c->scratch = carve(cv, c->scratch_floats);

@@ -73,6 +73,8 @@ static void selective_scan_forward(float *y, float *hs, const float *u, const fl
                 const float *Ac = A + (size_t)c * N;
                 float *hc = h + (c - c0) * NN;
                 float acc = 0;
+                /* simd: the state update is independent per n; the sum may reassociate */
+#pragma omp simd reduction(+ : acc)
                 for (int n = 0; n < NN; n++) {
                     hc[n] = fast_expf(dt * Ac[n]) * hc[n] + du * Bt[n];
                     acc += Ct[n] * hc[n];
@@ -89,23 +91,23 @@ static void selective_scan_forward(float *y, float *hs, const float *u, const fl
 static void selective_scan_backward(float *du, float *ddelta, float *dB, float *dC,
                                     const float *dy, const float *hs, const float *u,
                                     const float *delta, const float *A, const float *B,
-                                    const float *C, int ldbc, int L, int D, int N) {
-    for (int t = 0; t < L; t++) {
-        memset(dB + (size_t)t * ldbc, 0, (size_t)N * sizeof(float));
-        memset(dC + (size_t)t * ldbc, 0, (size_t)N * sizeof(float));
-    }
+                                    const float *C, int ldbc, int L, int D, int N,
+                                    float *part) {
+    /* dB and dC sum over channels: each block of channels keeps its own partial sums
+     * (part [ceil(D / SCAN_BLOCK), L, 2N]), added in block order afterwards, so the
+     * result never depends on the thread count or timing. */
+    const int nblk = (D + SCAN_BLOCK - 1) / SCAN_BLOCK;
+    memset(part, 0, (size_t)nblk * L * 2 * N * sizeof(float));
 #pragma omp parallel
     {
-        float gB[64], gC[64];
         float g[SCAN_BLOCK * 64];
 #pragma omp for schedule(static)
-        for (int c0 = 0; c0 < D; c0 += SCAN_BLOCK) {
-            const int c1 = c0 + SCAN_BLOCK < D ? c0 + SCAN_BLOCK : D;
+        for (int b = 0; b < nblk; b++) {
+            const int c0 = b * SCAN_BLOCK, c1 = c0 + SCAN_BLOCK < D ? c0 + SCAN_BLOCK : D;
             memset(g, 0, sizeof g);
             for (int t = L - 1; t >= 0; t--) {
                 const float *Bt = B + (size_t)t * ldbc, *Ct = C + (size_t)t * ldbc;
-                memset(gB, 0, sizeof gB);
-                memset(gC, 0, sizeof gC);
+                float *gB = part + ((size_t)b * L + t) * 2 * N, *gC = gB + N;
                 for (int c = c0; c < c1; c++) {
                     const size_t tc = (size_t)t * D + c;
                     const float dt = delta[tc], ut = u[tc], gy = dy[tc];
@@ -114,6 +116,7 @@ static void selective_scan_backward(float *du, float *ddelta, float *dB, float *
                     const float *hprev = t ? hs + (tc - D) * N : NULL;
                     float *gc = g + (c - c0) * N;
                     float gdt = 0, gu = 0;
+#pragma omp simd reduction(+ : gdt, gu)
                     for (int n = 0; n < N; n++) {
                         gc[n] += gy * Ct[n];               /* total gradient at h_t */
                         gC[n] += gy * h[n];
@@ -127,11 +130,18 @@ static void selective_scan_backward(float *du, float *ddelta, float *dB, float *
                     ddelta[tc] += gdt;
                     du[tc] += gu;
                 }
-#pragma omp critical
-                for (int n = 0; n < N; n++) {
-                    dB[(size_t)t * ldbc + n] += gB[n];
-                    dC[(size_t)t * ldbc + n] += gC[n];
-                }
+            }
+        }
+    }
+    for (int t = 0; t < L; t++) {
+        float *dBt = dB + (size_t)t * ldbc, *dCt = dC + (size_t)t * ldbc;
+        memset(dBt, 0, (size_t)N * sizeof(float));
+        memset(dCt, 0, (size_t)N * sizeof(float));
+        for (int b = 0; b < nblk; b++) {
+            const float *gB = part + ((size_t)b * L + t) * 2 * N, *gC = gB + N;
+            for (int n = 0; n < N; n++) {
+                dBt[n] += gB[n];
+                dCt[n] += gC[n];
             }
         }
     }
@@ -174,6 +184,7 @@ static void vim_dir_backward(const mxb_config *g, const vim_dir_w *w, vim_dir_ac
     float *ddelta = dx + (size_t)L * Di;          /* [L, Di] */
     float *dxdbl = ddelta + (size_t)L * Di;       /* [L, R+2N] */
     float *hs = dxdbl + (size_t)L * ldx;          /* [L, Di, N] */
+    float *part = hs + (size_t)L * Di * N;        /* the scan backward's partial sums */
     for (int t = 0; t < L; t++) {
         const float *z = a->xz + (size_t)t * 2 * Di + Di;
         float *dz = dxz + (size_t)t * 2 * Di + Di;
@@ -190,7 +201,7 @@ static void vim_dir_backward(const mxb_config *g, const vim_dir_w *w, vim_dir_ac
     selective_scan_forward(a->y, hs, a->x, a->delta, w->A, a->x_dbl + R, a->x_dbl + R + N, ldx,
                            L, Di, N);
     selective_scan_backward(dx, ddelta, dxdbl + R, dxdbl + R + N, a->dy, hs, a->x, a->delta, w->A,
-                            a->x_dbl + R, a->x_dbl + R + N, ldx, L, Di, N);
+                            a->x_dbl + R, a->x_dbl + R + N, ldx, L, Di, N, part);
     /* softplus' = sigmoid (identity past the threshold 20) */
     for (size_t k = 0; k < (size_t)L * Di; k++)
         if (a->delta_pre[k] <= 20.0f) ddelta[k] *= 1.0f / (1.0f + expf(-a->delta_pre[k]));
