@@ -48,6 +48,29 @@ float *mxb_load_input_tensor(const char *arg, const mxb_config *cfg, char *err, 
     return x;
 }
 
+float *mxb_load_input_image(const char *path, const mxb_config *cfg, char *err, size_t errlen) {
+    if (cfg->in_chans != 3) {
+        snprintf(err, errlen, "%s: the model takes %d channels; --image makes RGB", path, cfg->in_chans);
+        return NULL;
+    }
+    uint8_t *rgb = NULL;
+    int h, w;
+    if (mxb_image_read(path, MXB_MAX_PIXELS, &rgb, &h, &w, err, errlen)) return NULL;
+    /* DeiT's and ViM's evaluation transform, scaled to the model's input side */
+    mxb_preprocess p = mxb_preprocess_imagenet();
+    p.crop = cfg->img_size;
+    p.size = (int)(cfg->img_size * 256.0 / 224.0);
+    float *x = malloc((size_t)3 * cfg->img_size * cfg->img_size * sizeof *x);
+    if (!x) {
+        snprintf(err, errlen, "out of memory");
+    } else if (mxb_preprocess_image(&p, rgb, h, w, NULL, x, err, errlen)) {
+        free(x);
+        x = NULL;
+    }
+    free(rgb);
+    return x;
+}
+
 void mxb_print_topk(const float *logits, int n, int k) {
     double mx = logits[0], sum = 0;
     for (int i = 1; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
@@ -67,8 +90,10 @@ void mxb_print_topk(const float *logits, int n, int k) {
 
 static void predict_usage(FILE *f) {
     fprintf(f,
-            "usage: mxb predict --weights W.h5 --tensor T.h5[:DATASET] [--out OUT.h5]\n"
+            "usage: mxb predict --weights W.h5 (--image IMG | --tensor T.h5[:DATASET]) [--out OUT.h5]\n"
             "  --weights W.h5        model weights (tools/convert_checkpoint.py makes them)\n"
+            "  --image IMG           a JPEG or PNG, preprocessed as DeiT/ViM evaluate: Resize(S*256/224,\n"
+            "                        bicubic) + CenterCrop(S) + ImageNet mean/std, S the model's input\n"
             "  --tensor T.h5[:DSET]  an already normalised float32 [3,H,W] (default dataset 'input')\n"
             "  --out OUT.h5          write /logits [num_classes] and /input [3,H,W]\n"
             "  --top K               how many classes to print (default 5)\n");
@@ -78,15 +103,17 @@ int mxb_cmd_predict(int argc, char **argv) {
     static const struct option opts[] = {
         {"weights", required_argument, 0, 'w'},
         {"tensor", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
+        {"image", required_argument, 0, 'i'},
         {"top", required_argument, 0, 'k'},     {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *weights = NULL, *tensor = NULL, *out = NULL;
+    const char *weights = NULL, *tensor = NULL, *out = NULL, *image = NULL;
     int top = 5, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case 'w': weights = optarg; break;
         case 't': tensor = optarg; break;
+        case 'i': image = optarg; break;
         case 'o': out = optarg; break;
         case 'k': top = atoi(optarg); break;
         case 'h': predict_usage(stdout); return 0;
@@ -97,9 +124,8 @@ int mxb_cmd_predict(int argc, char **argv) {
         fprintf(stderr, "mxb predict: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (!weights || !tensor || top < 1) {
-        fprintf(stderr, "mxb predict: need --weights and --tensor\n");
-        predict_usage(stderr);
+    if (!weights || !tensor == !image || top < 1) {
+        fprintf(stderr, "mxb predict: need --weights and one of --image or --tensor (mxb predict --help)\n");
         return 2;
     }
     char err[ERRLEN];
@@ -112,7 +138,8 @@ int mxb_cmd_predict(int argc, char **argv) {
     int rc = 2;
     float *x = NULL, *logits = NULL;
     mxb_ctx *c = NULL;
-    x = mxb_load_input_tensor(tensor, cfg, err, sizeof err);
+    x = image ? mxb_load_input_image(image, cfg, err, sizeof err)
+              : mxb_load_input_tensor(tensor, cfg, err, sizeof err);
     if (!x) {
         fprintf(stderr, "mxb predict: %s\n", err);
         goto done;

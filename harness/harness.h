@@ -35,6 +35,9 @@ void mxb_map_minmax(float *x, size_t n);
 /* "file.h5[:dataset]" (default dataset `input`): the normalised [C,S,S] (or
  * [1,C,S,S]) float input a model expects, checked for shape and finiteness. */
 float *mxb_load_input_tensor(const char *arg, const mxb_config *cfg, char *err, size_t errlen);
+/* A JPEG/PNG through DeiT's evaluation transform (Resize(S*256/224, bicubic) +
+ * CenterCrop(S) + ImageNet mean/std), S the model's input side. */
+float *mxb_load_input_image(const char *path, const mxb_config *cfg, char *err, size_t errlen);
 void mxb_print_topk(const float *logits, int n, int k);
 
 /* ---- the run configuration (harness/config.c; format in configs/README.md) ---- */

@@ -41,6 +41,23 @@ ok = ok and f["perturbation/figure_images"].shape == (3, 32, 32, 3)
 raise SystemExit(0 if ok else 1)
 EOF
 
+# ---- mxb predict --image: DeiT's transform, scaled to the model (32 px: Resize(36) + crop 32) ----
+$MXB predict --weights vim.h5 --image images/img_004.png --out pred.h5 >/dev/null
+check "predict --image: input and logits as PIL + torchvision + the reference make them" $PY - <<EOF
+import sys, h5py, numpy as np, torch
+from PIL import Image
+sys.path.insert(0, "$MXB_SOURCE_DIR/tools"); import reference
+im = Image.open("images/img_004.png").convert("RGB").resize((36, 36), Image.BICUBIC).crop((2, 2, 34, 34))
+x = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float() / 255
+x = (x - torch.tensor([0.485, 0.456, 0.406])[:, None, None]) / torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+f = h5py.File("pred.h5"); r = reference.predict(reference.load_model("vim.h5"), x[None])[0].numpy()
+ok = np.abs(f["input"][()] - x.numpy()).max() <= 1e-6 and np.abs(f["logits"][()] - r).max() <= 1e-4 * (r.max() - r.min())
+raise SystemExit(0 if ok else 1)
+EOF
+printf 'not a png' >bad.png
+expect_fail 2 "bad.png" $MXB predict --weights vim.h5 --image bad.png
+expect_fail 2 "one of --image or --tensor" $MXB predict --weights vim.h5 --image bad.png --tensor x.h5
+
 # ---- reports ----
 $MXB report results.h5 --curves --figures figs >report.md 2>/dev/null
 check "md: a row per method in both tables" [ "$(grep -c '^| attribution |' report.md)" -eq 2 ]
