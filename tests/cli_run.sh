@@ -6,17 +6,7 @@ set -uo pipefail
 MXB=$MXB_EXE; PY=$MXB_PYTHON; HERE=$MXB_SOURCE_DIR/tests
 T=$(mktemp -d); trap 'rm -rf $T' EXIT
 cp -r $MXB_TESTDATA/run/. $T/; cd $T
-pass=0; fail=0
-ok()  { echo "ok   $*"; pass=$((pass+1)); }
-bad() { echo "FAIL $*"; fail=$((fail+1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-expect_fail() {
-  local code=$1 needle=$2; shift 2
-  "$@" >$T/out 2>$T/err; local rc=$?
-  if [ $rc -eq "$code" ] && grep -qF -- "$needle" $T/err && [ "$(wc -l <$T/err)" -eq 1 ]; then
-    ok "exit $code: $needle"
-  else bad "expected exit $code and '$needle', got $rc: $(cat $T/err)"; fi
-}
+. "$MXB_SOURCE_DIR/tests/lib_cli.sh"
 same_results() { # the results groups of two files are identical
   for g in /perturbation /segmentation; do h5diff -q "$1" "$2" $g $g || return 1; done
 }

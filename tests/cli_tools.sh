@@ -8,18 +8,7 @@ MXB=$MXB_EXE; PY=$MXB_PYTHON; TOOLS=$MXB_SOURCE_DIR/tools
 FX=$MXB_SHARED_DIR/fixtures; SPEC=$MXB_SHARED_DIR/spec; T=$(mktemp -d); trap 'rm -rf $T' EXIT
 REF="$PY $TOOLS/reference.py"; CONV="$PY $TOOLS/convert_checkpoint.py"
 RAND="$PY $TOOLS/make_random_checkpoint.py"
-pass=0; fail=0
-ok()  { echo "ok   $*"; pass=$((pass+1)); }
-bad() { echo "FAIL $*"; fail=$((fail+1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-# expect_fail CODE NEEDLE CMD...: exit code CODE, one stderr line containing NEEDLE
-expect_fail() {
-  local code=$1 needle=$2; shift 2
-  "$@" >$T/out 2>$T/err; local rc=$?
-  if [ $rc -eq "$code" ] && grep -qF -- "$needle" $T/err && [ "$(wc -l <$T/err)" -eq 1 ]; then
-    ok "exit $code: $needle"
-  else bad "expected exit $code and '$needle', got $rc: $(cat $T/err)"; fi
-}
+. "$MXB_SOURCE_DIR/tests/lib_cli.sh"
 # close A B TOL [DSET_A DSET_B]: max |A - B| <= TOL * peak-to-peak of B (both files' datasets)
 close() {
   $PY - "$@" <<'PYEOF'

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# A reduced main job (the demo on its first 12 images) against the committed baseline
+# results/baselines/demo.h5: same predictions and, within 1e-4, the same maps.
+set -uo pipefail
+MXB=$MXB_EXE; PY=$MXB_PYTHON; SRC=$MXB_SOURCE_DIR
+T=$(mktemp -d); trap 'rm -rf $T' EXIT
+. "$SRC/tests/lib_cli.sh"
+$MXB synth $T/data --n 12 --seed 3 --size 64 2>/dev/null
+$MXB run $SRC/configs/demo.ini --quiet --set run.output=$T/demo.h5 \
+    --set perturbation.data=$T/data/images --set perturbation.labels=$T/data/labels.txt \
+    --set segmentation.data=$T/data/gtsegs_synth.mat >$T/tables.md
+check "reduced demo runs and prints both tables" grep -q "Segmentation test (12 images)" $T/tables.md
+check "predictions and maps equal the baseline's first 12 images" $PY - <<PYEOF
+import h5py, numpy as np
+a, b = h5py.File("$T/demo.h5"), h5py.File("$SRC/results/baselines/demo.h5")
+ok = True
+for t in ("perturbation", "segmentation"):
+    for m in ("vit", "vim"):
+        ok &= np.array_equal(a[t][m]["prediction"][()], b[t][m]["prediction"][:12])
+        for k in ("raw-attention", "rollout", "attribution"):
+            x, y = a[t][m][k]["map"][()], b[t][m][k]["map"][:12]
+            ok &= np.abs(x - y).max() <= 1e-4 * max(1e-12, np.abs(y).max())
+raise SystemExit(0 if ok else 1)
+PYEOF
+echo "cli_demo: $pass passed, $fail failed"
+[ $fail -eq 0 ]
