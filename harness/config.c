@@ -212,6 +212,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
             for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
                 if (strcmp(t, "positive") && strcmp(t, "negative"))
                     return fail(st, section, key, "'%s' is not positive or negative", t);
+        } else if (!strcmp(key, "maps") && d == &c->perturbation) {
+            resolve_path(c, v, d->maps, sizeof d->maps);
         } else if (!strcmp(key, "auc") && d == &c->perturbation) {
             if (!strcmp(v, "percent")) c->auc_fraction = 0;
             else if (!strcmp(v, "fraction")) c->auc_fraction = 1;
@@ -223,7 +225,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
         } else {
             return fail(st, section, key,
                         d == &c->perturbation
-                            ? "unknown key (data, labels, subset, resize, crop, square, filter, mean, std, tests, auc, auc_x)"
+                            ? "unknown key (data, labels, subset, resize, crop, square, filter, mean, std, tests, auc, auc_x, maps)"
                             : "unknown key (data, labels, subset, resize, crop, square, filter, mean, std, pointing_tolerance)");
         }
     } else {

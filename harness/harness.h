@@ -58,6 +58,7 @@ typedef struct {
 typedef struct {
     int enabled;
     char data[4096], labels[4096];
+    char maps[4096];              /* perturbation: take the maps from this results file */
     mxb_subset subset;
     mxb_preprocess pre;           /* resize, crop, filter, mean/std */
     int positive, negative;       /* perturbation only */

@@ -54,6 +54,10 @@ typedef struct {
     char data_sha[MXB_NTESTS][65];
     char run_key[65], journal_key[65];
     mxb_results res;
+    mxb_results maps_src;           /* [perturbation] maps = FILE: stored maps */
+    int have_maps_src;
+    int *maps_row;                  /* perturbation row -> row in maps_src */
+    int maps_model[MXB_MAX_MODELS], maps_method[MXB_MAX_METHODS];
     mxb_journal *journal;
     int size;                       /* the model input side, shared by every model */
     double seconds[MXB_NTESTS];     /* work time per test, this process and replayed */
@@ -181,6 +185,52 @@ static int load_methods(run_state *R, char *err, size_t errlen) {
     return 0;
 }
 
+/* [perturbation] maps = FILE: a results file holding, for every image of this run,
+ * each model's and method's map (save_maps = yes) on the same grid. */
+static int load_maps_source(run_state *R, char *err, size_t errlen) {
+    const char *path = R->cfg.perturbation.maps;
+    if (mxb_results_read(path, &R->maps_src, err, errlen)) return -1;
+    R->have_maps_src = 1;
+    const mxb_results *S = &R->maps_src;
+    const mxb_res_test *ST = &S->test[MXB_TEST_PERTURBATION], *T = &R->res.test[MXB_TEST_PERTURBATION];
+    if (!ST->enabled || !S->keep_maps) {
+        snprintf(err, errlen, "%s: holds no perturbation maps (run it with save_maps = yes)", path);
+        return -1;
+    }
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        int f = -1;
+        for (int j = 0; j < S->nmodels; j++)
+            if (!strcmp(S->models[j], R->cfg.models[m].name)) f = j;
+        if (f < 0 || S->grid[f] != R->res.grid[m]) {
+            snprintf(err, errlen, "%s: no maps of model %s on its %dx%d grid", path, R->cfg.models[m].name,
+                     R->res.grid[m], R->res.grid[m]);
+            return -1;
+        }
+        R->maps_model[m] = f;
+    }
+    for (int k = 0; k < R->cfg.nmethods; k++) {
+        int f = -1;
+        for (int j = 0; j < S->nmethods; j++)
+            if (!strcmp(S->methods[j], R->cfg.methods[k].name)) f = j;
+        if (f < 0) {
+            snprintf(err, errlen, "%s: no maps of method %s", path, R->cfg.methods[k].name);
+            return -1;
+        }
+        R->maps_method[k] = f;
+    }
+    R->maps_row = malloc((size_t)(T->n ? T->n : 1) * sizeof *R->maps_row);
+    if (!R->maps_row) return snprintf(err, errlen, "out of memory"), -1;
+    for (int i = 0, j = 0; i < T->n; i++) { /* both ascending by dataset index */
+        while (j < ST->n && ST->index[j] < T->index[i]) j++;
+        if (j == ST->n || ST->index[j] != T->index[i]) {
+            snprintf(err, errlen, "%s: no map for image %s", path, T->ids[i]);
+            return -1;
+        }
+        R->maps_row[i] = j;
+    }
+    return 0;
+}
+
 /* ---- one unit ------------------------------------------------------------------- */
 
 static size_t record_size(const run_state *R, int t, int m) {
@@ -288,7 +338,14 @@ static int run_unit(run_state *R, int t, int m, int i, char *err, size_t errlen)
             return -1;
         }
         int cls;
-        if (mxb_explain_one(R->traced[m], R->model[m], R->method[k], R->x, &eo, R->logits, &cls, R->map, err,
+        if (t == MXB_TEST_PERTURBATION && R->have_maps_src) {
+            /* the reference's two stages: maps made earlier, only the perturbation here */
+            const mxb_res_cell *src = &R->maps_src.test[t].cell[R->maps_model[m]][R->maps_method[k]];
+            const int row = R->maps_row[i];
+            memcpy(R->map, src->maps + (size_t)row * g2, g2 * sizeof(float));
+            memcpy(R->logits, R->orig, (size_t)nc * sizeof(float));
+            cls = src->explained[row];
+        } else if (mxb_explain_one(R->traced[m], R->model[m], R->method[k], R->x, &eo, R->logits, &cls, R->map, err,
                             errlen)) {
             char msg[ERRLEN];
             snprintf(msg, sizeof msg, "%s (model %s, image %s)", err, R->cfg.models[m].name, s.id);
@@ -555,6 +612,8 @@ static void free_state(run_state *R) {
     for (int t = 0; t < MXB_NTESTS; t++) mxb_dataset_close(R->data[t]);
     if (R->journal) mxb_journal_close(R->journal, 0);
     mxb_results_free(&R->res);
+    if (R->have_maps_src) mxb_results_free(&R->maps_src);
+    free(R->maps_row);
     mxb_run_config_free(&R->cfg);
     free(R->u);
     free(R->x);
@@ -703,6 +762,10 @@ int mxb_cmd_run(int argc, char **argv) {
                 goto out;
             }
         }
+    }
+    if (C->perturbation.enabled && C->perturbation.maps[0] && load_maps_source(R, err, sizeof err)) {
+        code = 2;
+        goto out;
     }
     size_t npix = (size_t)R->size * R->size, rec = 0;
     for (int t = 0; t < MXB_NTESTS; t++)

@@ -114,6 +114,18 @@ check "compare: names the moved AUC" grep -q "perturbation/vim/rollout/positive_
 $MXB compare results.h5 moved.h5 --quiet --tolerance 50 >/dev/null 2>&1
 check "compare: --tolerance admits it" [ $? -eq 0 ]
 
+# ---- the perturbation stage from stored maps (the reference's two-stage pipeline) ----
+$MXB run run.ini --quiet --set run.output=from_maps.h5 --set perturbation.maps=results.h5 >/dev/null 2>&1
+check "perturbation from the stored maps equals the one-stage run" $PY - <<'EOF'
+import h5py, numpy as np
+a, b = h5py.File("results.h5"), h5py.File("from_maps.h5")
+ok = all(np.array_equal(a["perturbation"][m][k][p][d][()], b["perturbation"][m][k][p][d][()])
+         for m in ("deit", "vim") for k in ("raw-attention", "rollout", "attribution")
+         for p in ("positive", "negative") for d in ("hits", "logit_diff", "prob_diff"))
+raise SystemExit(0 if ok else 1)
+EOF
+expect_fail 2 "no maps of method" $MXB run run.ini --quiet --set run.output=fm2.h5 --set perturbation.maps=moved.h5 --set method:gradcam.plugin=$MXB_BINARY_DIR/plugins/libgradcam.so
+
 # ---- refusals and bad input ----
 $MXB run run.ini --quiet >again.txt 2>again.err
 check "a finished run started again: exit 0, says it is complete" grep -q "already complete" again.err
