@@ -158,7 +158,7 @@ int mxb_cmd_explain(int argc, char **argv) {
         goto fail;
     }
     if (mxb_explain_one(c, m, method, x, &eo, logits, &explained, map, err, sizeof err)) goto fail;
-    mxb_map_upsample(map, G, G, up, S, S);
+    mxb_map_upsample(map, G, up, S);
     mxb_map_minmax(up, (size_t)S * S);
     printf("method %s, explained class %d (%s)%s\n", method->name, explained,
            eo.class_index < 0 ? "predicted" : "given",

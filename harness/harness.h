@@ -27,9 +27,10 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
                     const mxb_explain_opts *opts, float *logits, int *explained, float *map,
                     char *err, size_t errlen);
 
-/* The harness's treatment of every map: bilinear ×(oh/gh) upsampling with
- * align_corners false (as F.interpolate), then min-max normalisation. */
-void mxb_map_upsample(const float *map, int gh, int gw, float *out, int oh, int ow);
+/* The harness's treatment of every map: bilinear ×(size/grid) upsampling of the
+ * [grid, grid] map to [size, size] with align_corners false (as F.interpolate), then
+ * min-max normalisation. size is a multiple of grid (the patch size). */
+void mxb_map_upsample(const float *map, int grid, float *out, int size);
 void mxb_map_minmax(float *x, size_t n);
 
 /* "file.h5[:dataset]" (default dataset `input`): the normalised [C,S,S] (or

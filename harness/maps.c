@@ -3,29 +3,14 @@
  * normalisation, as the reference evaluations store `vis`. */
 #include "harness/harness.h"
 
+#include "metrics/metrics.h"
+
 #include <math.h>
 
-/* PyTorch's area_pixel_compute_source_index for align_corners=False */
-static float source_index(float scale, int dst) {
-    float s = scale * ((float)dst + 0.5f) - 0.5f;
-    return s < 0 ? 0 : s;
-}
-
-void mxb_map_upsample(const float *map, int gh, int gw, float *out, int oh, int ow) {
-    const float sh = (float)gh / (float)oh, sw = (float)gw / (float)ow;
-    for (int y = 0; y < oh; y++) {
-        const float fy = source_index(sh, y);
-        const int y0 = (int)fy, y1 = y0 + 1 < gh ? y0 + 1 : gh - 1;
-        const float ly = fy - (float)y0, hy = 1.0f - ly;
-        for (int x = 0; x < ow; x++) {
-            const float fx = source_index(sw, x);
-            const int x0 = (int)fx, x1 = x0 + 1 < gw ? x0 + 1 : gw - 1;
-            const float lx = fx - (float)x0, hx = 1.0f - lx;
-            out[(size_t)y * ow + x] =
-                hy * (hx * map[y0 * gw + x0] + lx * map[y0 * gw + x1]) +
-                ly * (hx * map[y1 * gw + x0] + lx * map[y1 * gw + x1]);
-        }
-    }
+/* The metrics' kernel (F.interpolate(scale_factor = patch) with PyTorch's arithmetic),
+ * so an explained map and the evaluated one are the same bits. */
+void mxb_map_upsample(const float *map, int grid, float *out, int size) {
+    mxb_upsample_bilinear(map, grid, grid, size / grid, out);
 }
 
 void mxb_map_minmax(float *x, size_t n) {

@@ -233,21 +233,14 @@ static int load_maps_source(run_state *R, char *err, size_t errlen) {
 
 /* ---- one unit ------------------------------------------------------------------- */
 
-static size_t record_size(const run_state *R, int t, int m) {
-    const mxb_config *g = mxb_model_config(R->model[m]);
-    size_t per = sizeof(int32_t) + (R->res.keep_maps ? (size_t)g->num_patches * sizeof(float) : 0);
-    per += t == MXB_TEST_PERTURBATION ? 2 * MXB_RES_STEPS * (sizeof(int32_t) + 2 * sizeof(float))
-                                      : MXB_SEG_COUNTS * sizeof(int32_t) + 2 * sizeof(double) + sizeof(int32_t);
-    return 7 * sizeof(int32_t) + sizeof(double) + (size_t)R->cfg.nmethods * per; /* head, seconds, prediction */
-}
-
 typedef struct {
     uint8_t *p;
     size_t off;
 } cursor;
 
-static void put(cursor *c, const void *v, size_t n) {
-    memcpy(c->p + c->off, v, n);
+/* A cursor with p == NULL only counts: that is how the record's size is known. */
+static void put(cursor *c, void *v, size_t n) {
+    if (c->p) memcpy(c->p + c->off, v, n);
     c->off += n;
 }
 
@@ -259,7 +252,7 @@ static void get(cursor *c, void *v, size_t n) {
 /* The record and the results arrays hold the same fields: one function moves them
  * either way, so the two can never disagree. */
 static void transfer(run_state *R, int t, int m, int i, cursor *c, int to_record) {
-    void (*mv)(cursor *, void *, size_t) = to_record ? (void (*)(cursor *, void *, size_t))put : get;
+    void (*mv)(cursor *, void *, size_t) = to_record ? put : get;
     mxb_res_test *T = &R->res.test[t];
     size_t g2 = (size_t)R->res.grid[m] * (size_t)R->res.grid[m];
     mv(c, &T->pred[m][i], sizeof(int32_t));
@@ -280,6 +273,13 @@ static void transfer(run_state *R, int t, int m, int i, cursor *c, int to_record
             mv(c, &cell->pointing[i], sizeof(int32_t));
         }
     }
+}
+
+/* head (test, model, row, dataset index, label, reserved), seconds, then transfer()'s fields */
+static size_t record_size(run_state *R, int t, int m) {
+    cursor c = {NULL, 6 * sizeof(int32_t) + sizeof(double)};
+    transfer(R, t, m, 0, &c, 1);
+    return c.off;
 }
 
 static int argmax(const float *v, int n) {

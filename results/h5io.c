@@ -337,17 +337,20 @@ int mxb_h5in_exists(mxb_h5in *in, const char *name) {
     return 1;
 }
 
-void *mxb_h5in_read(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, int64_t *dims,
-                    char *err, size_t errlen) {
+static hid_t open_dataset(mxb_h5in *in, const char *name, char *err, size_t errlen) {
     if (!mxb_h5in_exists(in, name)) {
         seterr(err, errlen, "%s: no dataset '%s'", in->path, name);
-        return NULL;
+        return -1;
     }
     hid_t d = H5Dopen2(in->file, name, H5P_DEFAULT);
-    if (d < 0) {
-        seterr(err, errlen, "%s: '%s' is not a dataset", in->path, name);
-        return NULL;
-    }
+    if (d < 0) seterr(err, errlen, "%s: '%s' is not a dataset", in->path, name);
+    return d;
+}
+
+void *mxb_h5in_read(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, int64_t *dims,
+                    char *err, size_t errlen) {
+    hid_t d = open_dataset(in, name, err, errlen);
+    if (d < 0) return NULL;
     void *buf = NULL;
     hid_t s = H5Dget_space(d), t = H5Dget_type(d);
     int nd = H5Sget_simple_extent_ndims(s);
@@ -387,15 +390,8 @@ done:
 }
 
 char **mxb_h5in_strings(mxb_h5in *in, const char *name, int64_t *n, char *err, size_t errlen) {
-    if (!mxb_h5in_exists(in, name)) {
-        seterr(err, errlen, "%s: no dataset '%s'", in->path, name);
-        return NULL;
-    }
-    hid_t d = H5Dopen2(in->file, name, H5P_DEFAULT);
-    if (d < 0) {
-        seterr(err, errlen, "%s: '%s' is not a dataset", in->path, name);
-        return NULL;
-    }
+    hid_t d = open_dataset(in, name, err, errlen);
+    if (d < 0) return NULL;
     char **out = NULL;
     hid_t s = H5Dget_space(d), ft = H5Dget_type(d), t = vlen_utf8();
     hsize_t hd = 0;
