@@ -212,9 +212,10 @@ static void bind_views(mxb_model *m) {
         }
     } else {
         const size_t DN = (size_t)c->d_inner * c->d_state;
+        const size_t DNp = (size_t)SCAN_PADDED(c->d_inner) * c->d_state;
         m->norm_w = P(m, "norm_f.weight");
         m->layers = calloc((size_t)c->depth, sizeof *m->layers);
-        m->derived = calloc(DN * 2 * (size_t)c->depth, sizeof(float));
+        m->derived = calloc((DN + DNp) * 2 * (size_t)c->depth, sizeof(float));
         for (int i = 0; i < c->depth; i++) {
             vim_layer_w *l = &m->layers[i];
             l->norm_w = P(m, "layers.%d.norm.weight", i);
@@ -230,7 +231,8 @@ static void bind_views(mxb_model *m) {
                 w->dt_proj_b = P(m, "layers.%d.mixer.dt_proj%s.bias", i, s);
                 w->A_log = P(m, "layers.%d.mixer.A%s_log", i, s);
                 w->D = P(m, "layers.%d.mixer.D%s", i, s);
-                w->A = m->derived + ((size_t)i * 2 + d) * DN;
+                w->A = m->derived + ((size_t)i * 2 + d) * (DN + DNp);
+                w->At = w->A + DN;
             }
         }
     }
@@ -239,11 +241,13 @@ static void bind_views(mxb_model *m) {
 /* A = -exp(A_log) is a function of the weights, recomputed whenever they change. */
 void mxb_model_refresh(mxb_model *m) {
     if (m->cfg.arch != MXB_ARCH_VIM) return;
-    const size_t DN = (size_t)m->cfg.d_inner * m->cfg.d_state;
+    const int Di = m->cfg.d_inner, N = m->cfg.d_state, Dp = SCAN_PADDED(Di);
     for (int i = 0; i < m->cfg.depth; i++)
         for (int d = 0; d < 2; d++) {
             vim_dir_w *w = &m->layers[i].dir[d];
-            for (size_t k = 0; k < DN; k++) w->A[k] = -expf(w->A_log[k]);
+            for (int c = 0; c < Di; c++)
+                for (int n = 0; n < N; n++)
+                    w->At[(size_t)n * Dp + c] = w->A[(size_t)c * N + n] = -expf(w->A_log[(size_t)c * N + n]);
         }
 }
 
@@ -367,9 +371,10 @@ static void layout_ctx(mxb_ctx *c, carver *cv) {
             }
         }
         /* forward: the summed branch output; backward: stream gradients, per-direction
-         * gradients and the scan's hidden states of one layer (L * Di * N) */
-        c->scratch_floats = keep ? 4 * L * E + 12 * L * Di + L * (R + 2 * N) * 2 + L * Di * N +
-                                       2 * L * N * ((Di + 63) / 64) /* scan backward partials */
+         * gradients and the scan's hidden states of one layer (L * Dp * N) */
+        const size_t Dp = SCAN_PADDED(Di);
+        c->scratch_floats = keep ? 4 * L * E + 12 * L * Di + L * (R + 2 * N) * 2 + L * Dp * N +
+                                       2 * L * N * (Dp / SCAN_CB) /* scan backward partials */
                                  : L * Di;
     }
     c->scratch = carve(cv, c->scratch_floats);

@@ -109,16 +109,6 @@ float gelu_erf_grad(float x) {
     return cdf + x * pdf;
 }
 
-float silu(float x) { return x / (1.0f + expf(-x)); }
-
-float silu_grad(float x) {
-    const float s = 1.0f / (1.0f + expf(-x));
-    return s * (1.0f + x * (1.0f - s));
-}
-
-/* F.softplus with its default threshold 20, as the selective scan uses it. */
-float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
-
 void softmax_rows(float *x, int rows, int cols) {
     for (int r = 0; r < rows; r++) {
         float *xr = x + (size_t)r * cols;

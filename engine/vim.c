@@ -54,34 +54,33 @@ static void causal_conv_backward(float *dx, int lddx, const float *dout, const f
 
 /* ---- selective scan (selective_scan_ref semantics, real A, variable B and C) ------- */
 /*   h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t,   y_t = C_t · h_t                              */
-
-#define SCAN_BLOCK 64
+/* Channels are independent and B_t, C_t are shared by all of them, so the kernels
+ * run over blocks of SCAN_CB channels with the channel as the vector lane and the
+ * state index n as the outer loop: every lane does the same exp/FMA sequence and no
+ * horizontal sums are needed in the forward. A is read transposed (At [N, Dp]).
+ * hs, when kept: [nblk, L, N, SCAN_CB], block by block. */
 
 static void selective_scan_forward(float *y, float *hs, const float *u, const float *delta,
-                                   const float *A, const float *B, const float *C, int ldbc,
+                                   const float *At, const float *B, const float *C, int ldbc,
                                    int L, int D, int N) {
+    const int nblk = (D + SCAN_CB - 1) / SCAN_CB, Dp = nblk * SCAN_CB;
 #pragma omp parallel for schedule(static)
-    for (int c0 = 0; c0 < D; c0 += SCAN_BLOCK) {
-        const int c1 = c0 + SCAN_BLOCK < D ? c0 + SCAN_BLOCK : D;
-        float h[SCAN_BLOCK * 64];
-        const int NN = N <= 64 ? N : 64; /* N > 64 is refused at load (see vim_check) */
-        memset(h, 0, sizeof h);
+    for (int b = 0; b < nblk; b++) {
+        const int c0 = b * SCAN_CB, cw = D - c0 < SCAN_CB ? D - c0 : SCAN_CB;
+        vf16 h[64] = {{0}}; /* N <= 64 (vim_check) */
         for (int t = 0; t < L; t++) {
             const float *Bt = B + (size_t)t * ldbc, *Ct = C + (size_t)t * ldbc;
-            for (int c = c0; c < c1; c++) {
-                const float dt = delta[(size_t)t * D + c], du = dt * u[(size_t)t * D + c];
-                const float *Ac = A + (size_t)c * N;
-                float *hc = h + (c - c0) * NN;
-                float acc = 0;
-                /* simd: the state update is independent per n; the sum may reassociate */
-#pragma omp simd reduction(+ : acc)
-                for (int n = 0; n < NN; n++) {
-                    hc[n] = fast_expf(dt * Ac[n]) * hc[n] + du * Bt[n];
-                    acc += Ct[n] * hc[n];
-                }
-                y[(size_t)t * D + c] = acc;
-                if (hs) memcpy(hs + ((size_t)t * D + c) * NN, hc, (size_t)NN * sizeof(float));
+            /* lanes past D load 0: dt = 0 keeps their state 0 */
+            const vf16 dt = vf16_load_part(delta + (size_t)t * D + c0, cw);
+            const vf16 du = dt * vf16_load_part(u + (size_t)t * D + c0, cw);
+            vf16 acc = {0};
+            for (int n = 0; n < N; n++) {
+                const vf16 an = vf16_load(At + (size_t)n * Dp + c0);
+                h[n] = vf16_exp(dt * an) * h[n] + du * Bt[n];
+                acc += Ct[n] * h[n];
             }
+            vf16_store_part(y + (size_t)t * D + c0, acc, cw);
+            if (hs) memcpy(hs + ((size_t)b * L + t) * N * SCAN_CB, h, (size_t)N * sizeof(vf16));
         }
     }
 }
@@ -90,47 +89,39 @@ static void selective_scan_forward(float *y, float *hs, const float *u, const fl
  * (written into dB, dC with row stride ldbc). hs holds every h_t from the forward. */
 static void selective_scan_backward(float *du, float *ddelta, float *dB, float *dC,
                                     const float *dy, const float *hs, const float *u,
-                                    const float *delta, const float *A, const float *B,
+                                    const float *delta, const float *At, const float *B,
                                     const float *C, int ldbc, int L, int D, int N,
                                     float *part) {
-    /* dB and dC sum over channels: each block of channels keeps its own partial sums
-     * (part [ceil(D / SCAN_BLOCK), L, 2N]), added in block order afterwards, so the
-     * result never depends on the thread count or timing. */
-    const int nblk = (D + SCAN_BLOCK - 1) / SCAN_BLOCK;
-    memset(part, 0, (size_t)nblk * L * 2 * N * sizeof(float));
-#pragma omp parallel
-    {
-        float g[SCAN_BLOCK * 64];
-#pragma omp for schedule(static)
-        for (int b = 0; b < nblk; b++) {
-            const int c0 = b * SCAN_BLOCK, c1 = c0 + SCAN_BLOCK < D ? c0 + SCAN_BLOCK : D;
-            memset(g, 0, sizeof g);
-            for (int t = L - 1; t >= 0; t--) {
-                const float *Bt = B + (size_t)t * ldbc, *Ct = C + (size_t)t * ldbc;
-                float *gB = part + ((size_t)b * L + t) * 2 * N, *gC = gB + N;
-                for (int c = c0; c < c1; c++) {
-                    const size_t tc = (size_t)t * D + c;
-                    const float dt = delta[tc], ut = u[tc], gy = dy[tc];
-                    const float *Ac = A + (size_t)c * N;
-                    const float *h = hs + tc * N;
-                    const float *hprev = t ? hs + (tc - D) * N : NULL;
-                    float *gc = g + (c - c0) * N;
-                    float gdt = 0, gu = 0;
-#pragma omp simd reduction(+ : gdt, gu)
-                    for (int n = 0; n < N; n++) {
-                        gc[n] += gy * Ct[n];               /* total gradient at h_t */
-                        gC[n] += gy * h[n];
-                        const float ea = fast_expf(dt * Ac[n]);
-                        const float hp = hprev ? hprev[n] : 0.0f;
-                        gdt += gc[n] * (Ac[n] * ea * hp + Bt[n] * ut);
-                        gB[n] += gc[n] * dt * ut;
-                        gu += gc[n] * dt * Bt[n];
-                        gc[n] *= ea;                       /* on to h_{t-1} */
-                    }
-                    ddelta[tc] += gdt;
-                    du[tc] += gu;
-                }
+    /* dB and dC sum over channels: each block keeps its own partial sums (part
+     * [nblk, L, 2N]), added in block order afterwards, so the result never depends
+     * on the thread count or timing. */
+    const int nblk = (D + SCAN_CB - 1) / SCAN_CB, Dp = nblk * SCAN_CB;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < nblk; b++) {
+        const int c0 = b * SCAN_CB, cw = D - c0 < SCAN_CB ? D - c0 : SCAN_CB;
+        vf16 g[64] = {{0}}; /* gradient at h_t, per n */
+        for (int t = L - 1; t >= 0; t--) {
+            const float *Bt = B + (size_t)t * ldbc, *Ct = C + (size_t)t * ldbc;
+            float *gB = part + ((size_t)b * L + t) * 2 * N, *gC = gB + N;
+            const float *h = hs + ((size_t)b * L + t) * N * SCAN_CB;
+            const size_t t0 = (size_t)t * D + c0;
+            const vf16 dt = vf16_load_part(delta + t0, cw), ut = vf16_load_part(u + t0, cw);
+            const vf16 gy = vf16_load_part(dy + t0, cw), dtu = dt * ut;
+            vf16 gdt = {0}, gu = {0};
+            for (int n = 0; n < N; n++) {
+                const vf16 an = vf16_load(At + (size_t)n * Dp + c0);
+                const vf16 hn = vf16_load(h + n * SCAN_CB);
+                const vf16 hp = t ? vf16_load(h + (n - N) * SCAN_CB) : (vf16){0};
+                const vf16 ea = vf16_exp(dt * an);
+                g[n] += gy * Ct[n];                       /* total gradient at h_t */
+                gC[n] = vf16_sum(gy * hn);
+                gdt += g[n] * (an * ea * hp + Bt[n] * ut);
+                gB[n] = vf16_sum(g[n] * dtu);
+                gu += g[n] * dt * Bt[n];
+                g[n] *= ea;                               /* on to h_{t-1} */
             }
+            vf16_store_part(ddelta + t0, vf16_load_part(ddelta + t0, cw) + gdt, cw);
+            vf16_store_part(du + t0, vf16_load_part(du + t0, cw) + gu, cw);
         }
     }
     for (int t = 0; t < L; t++) {
@@ -153,29 +144,37 @@ static void vim_dir_forward(const mxb_config *g, const vim_dir_w *w, vim_dir_act
     const int L = g->seq_len, Di = g->d_inner, N = g->d_state, R = g->dt_rank;
     const int ldx = R + 2 * N;
     causal_conv_forward(a->conv_pre, a->xz, 2 * Di, w->conv_w, w->conv_b, L, Di, g->d_conv);
-    for (size_t k = 0; k < (size_t)L * Di; k++) a->x[k] = silu(a->conv_pre[k]);
+    for (size_t k = 0; k < (size_t)L * Di; k += 16) {
+        const int n = (size_t)L * Di - k < 16 ? (int)((size_t)L * Di - k) : 16;
+        vf16_store_part(a->x + k, vf16_silu(vf16_load_part(a->conv_pre + k, n)), n);
+    }
     linear_forward(a->x_dbl, a->x, w->x_proj_w, NULL, L, Di, ldx, 0.0f);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, Di, R, 1.0f, a->x_dbl, ldx,
                 w->dt_proj_w, R, 0.0f, a->delta_pre, Di);
     for (int t = 0; t < L; t++)
-        for (int c = 0; c < Di; c++) {
+        for (int c = 0; c < Di; c += 16) {
             const size_t k = (size_t)t * Di + c;
-            a->delta_pre[k] += w->dt_proj_b[c];
-            a->delta[k] = softplus(a->delta_pre[k]);
+            const int n = Di - c < 16 ? Di - c : 16;
+            const vf16 pre = vf16_load_part(a->delta_pre + k, n) + vf16_load_part(w->dt_proj_b + c, n);
+            vf16_store_part(a->delta_pre + k, pre, n);
+            vf16_store_part(a->delta + k, vf16_softplus(pre), n);
         }
-    selective_scan_forward(a->y, NULL, a->x, a->delta, w->A, a->x_dbl + R, a->x_dbl + R + N, ldx,
+    selective_scan_forward(a->y, NULL, a->x, a->delta, w->At, a->x_dbl + R, a->x_dbl + R + N, ldx,
                            L, Di, N);
     for (int t = 0; t < L; t++) {
         const float *z = a->xz + (size_t)t * 2 * Di + Di;
-        for (int c = 0; c < Di; c++) {
+        for (int c = 0; c < Di; c += 16) {
             const size_t k = (size_t)t * Di + c;
-            a->out[k] = (a->y[k] + w->D[c] * a->x[k]) * silu(z[c]);
+            const int n = Di - c < 16 ? Di - c : 16;
+            const vf16 y = vf16_load_part(a->y + k, n), x = vf16_load_part(a->x + k, n);
+            const vf16 Dc = vf16_load_part(w->D + c, n), zc = vf16_load_part(z + c, n);
+            vf16_store_part(a->out + k, (y + Dc * x) * vf16_silu(zc), n);
         }
     }
 }
 
 /* Given dout [L, Di] (this direction's order), writes dxz [L, 2Di] and a->dy.
- * ws: workspace of 2*L*Di + L*(R+2N) + L*Di*N floats. */
+ * ws: workspace of 2*L*Di + L*(R+2N) + L*Dp*N floats + the partials. */
 static void vim_dir_backward(const mxb_config *g, const vim_dir_w *w, vim_dir_act *a,
                              const float *dout, float *dxz, float *ws) {
     const int L = g->seq_len, Di = g->d_inner, N = g->d_state, R = g->dt_rank;
@@ -183,33 +182,45 @@ static void vim_dir_backward(const mxb_config *g, const vim_dir_w *w, vim_dir_ac
     float *dx = ws;                               /* [L, Di] gradient at x (scan input u) */
     float *ddelta = dx + (size_t)L * Di;          /* [L, Di] */
     float *dxdbl = ddelta + (size_t)L * Di;       /* [L, R+2N] */
-    float *hs = dxdbl + (size_t)L * ldx;          /* [L, Di, N] */
-    float *part = hs + (size_t)L * Di * N;        /* the scan backward's partial sums */
+    float *hs = dxdbl + (size_t)L * ldx;          /* [nblk, L, N, SCAN_CB] */
+    float *part = hs + (size_t)L * SCAN_PADDED(Di) * N;       /* the scan backward's partial sums */
     for (int t = 0; t < L; t++) {
         const float *z = a->xz + (size_t)t * 2 * Di + Di;
         float *dz = dxz + (size_t)t * 2 * Di + Di;
-        for (int c = 0; c < Di; c++) {
+        for (int c = 0; c < Di; c += 16) {
             const size_t k = (size_t)t * Di + c;
-            const float sz = silu(z[c]), go = dout[k];
-            a->dy[k] = go * sz;
-            dx[k] = go * sz * w->D[c];
-            dz[c] = go * (a->y[k] + w->D[c] * a->x[k]) * silu_grad(z[c]);
-            ddelta[k] = 0;
+            const int n = Di - c < 16 ? Di - c : 16;
+            const vf16 zc = vf16_load_part(z + c, n), go = vf16_load_part(dout + k, n);
+            const vf16 Dc = vf16_load_part(w->D + c, n), sz = vf16_silu(zc);
+            const vf16 y = vf16_load_part(a->y + k, n), x = vf16_load_part(a->x + k, n);
+            vf16_store_part(a->dy + k, go * sz, n);
+            vf16_store_part(dx + k, go * sz * Dc, n);
+            vf16_store_part(dz + c, go * (y + Dc * x) * vf16_silu_grad(zc), n);
+            vf16_store_part(ddelta + k, (vf16){0}, n);
         }
     }
     /* the states are recomputed here rather than kept for every layer */
-    selective_scan_forward(a->y, hs, a->x, a->delta, w->A, a->x_dbl + R, a->x_dbl + R + N, ldx,
+    selective_scan_forward(a->y, hs, a->x, a->delta, w->At, a->x_dbl + R, a->x_dbl + R + N, ldx,
                            L, Di, N);
-    selective_scan_backward(dx, ddelta, dxdbl + R, dxdbl + R + N, a->dy, hs, a->x, a->delta, w->A,
+    selective_scan_backward(dx, ddelta, dxdbl + R, dxdbl + R + N, a->dy, hs, a->x, a->delta, w->At,
                             a->x_dbl + R, a->x_dbl + R + N, ldx, L, Di, N, part);
     /* softplus' = sigmoid (identity past the threshold 20) */
-    for (size_t k = 0; k < (size_t)L * Di; k++)
-        if (a->delta_pre[k] <= 20.0f) ddelta[k] *= 1.0f / (1.0f + expf(-a->delta_pre[k]));
+    for (size_t k = 0; k < (size_t)L * Di; k += 16) {
+        const int n = (size_t)L * Di - k < 16 ? (int)((size_t)L * Di - k) : 16;
+        const vf16 pre = vf16_load_part(a->delta_pre + k, n), s = vf16_sigmoid(pre);
+        const vi16 big = pre > 20.0f;
+        const vf16 f = (vf16)((big & (vi16)vf16_splat(1.0f)) | (~big & (vi16)s));
+        vf16_store_part(ddelta + k, vf16_load_part(ddelta + k, n) * f, n);
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, R, Di, 1.0f, ddelta, Di,
                 w->dt_proj_w, R, 0.0f, dxdbl, ldx);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, Di, ldx, 1.0f, dxdbl, ldx,
                 w->x_proj_w, Di, 1.0f, dx, Di);
-    for (size_t k = 0; k < (size_t)L * Di; k++) dx[k] *= silu_grad(a->conv_pre[k]);
+    for (size_t k = 0; k < (size_t)L * Di; k += 16) {
+        const int n = (size_t)L * Di - k < 16 ? (int)((size_t)L * Di - k) : 16;
+        const vf16 g = vf16_silu_grad(vf16_load_part(a->conv_pre + k, n));
+        vf16_store_part(dx + k, vf16_load_part(dx + k, n) * g, n);
+    }
     causal_conv_backward(dxz, 2 * Di, dx, w->conv_w, L, Di, g->d_conv);
 }
 

@@ -19,24 +19,60 @@ static void test_fast_expf(void) {
     CU_ASSERT(isfinite(fast_expf(200.0f)));
 }
 
-/* softplus with PyTorch's threshold, SiLU and GELU derivatives by central differences */
+/* a vf16 function applied to x in every lane; lanes must agree */
+static float lanes(vf16 (*fn)(vf16), float x) {
+    float out[16];
+    vf16_store(out, fn(vf16_splat(x)));
+    for (int i = 1; i < 16; i++) CU_ASSERT_EQUAL(out[i], out[0]);
+    return out[0];
+}
+
+/* the vector exp against the scalar one it mirrors, and log against double log */
+static void test_vector_exp_log(void) {
+    double worst = 0;
+    int differ = 0;
+    for (float x = -100.0f; x < 100.0f; x += 0.0173f) {
+        const float v = lanes(vf16_exp, x);
+        differ += v != fast_expf(x) && fabsf(v - fast_expf(x)) > 2e-7f * fast_expf(x);
+    }
+    for (float x = 1e-30f; x < 1e30f; x *= 1.0137f)
+        worst = fmax(worst, fabs(lanes(vf16_log, x) - log((double)x)) / fmax(fabs(log((double)x)), 1e-3));
+    printf("\n  exp lanes off the scalar: %d, log max error %.3g", differ, worst);
+    CU_ASSERT_EQUAL(differ, 0);
+    CU_ASSERT(worst < 3e-7);
+}
+
+/* softplus with PyTorch's threshold (relative precision kept for small results),
+ * SiLU against its closed form, SiLU and GELU derivatives by central differences */
 static void test_pointwise(void) {
-    CU_ASSERT(fabs(softplus(0.0f) - logf(2.0f)) < 1e-7);
-    CU_ASSERT_EQUAL(softplus(25.0f), 25.0f);
+    double worst_sp = 0, worst_silu = 0;
+    for (float x = -40; x <= 30; x += 0.0191f) {
+        const double sp = x > 20 ? x : log1p(exp((double)x));
+        worst_sp = fmax(worst_sp, fabs(lanes(vf16_softplus, x) - sp) / sp);
+        const double si = x / (1 + exp(-(double)x));
+        worst_silu = fmax(worst_silu, fabs(lanes(vf16_silu, x) - si) / fmax(fabs(si), 1e-30));
+    }
+    printf("\n  softplus max relative error %.3g, silu %.3g", worst_sp, worst_silu);
+    CU_ASSERT(worst_sp < 5e-7);
+    CU_ASSERT(worst_silu < 5e-7);
+    CU_ASSERT_EQUAL(lanes(vf16_softplus, 25.0f), 25.0f);
     double worst = 0;
     for (float x = -6; x <= 6; x += 0.37f) {
-        const float h = 1e-3f;
-        worst = fmax(worst, fabs(silu_grad(x) - (silu(x + h) - silu(x - h)) / (2 * h)));
-        worst = fmax(worst, fabs(gelu_erf_grad(x) - (gelu_erf(x + h) - gelu_erf(x - h)) / (2 * h)));
+        const double h = 1e-3, xd = x;
+        const double fd = ((xd + h) / (1 + exp(-(xd + h))) - (xd - h) / (1 + exp(-(xd - h)))) / (2 * h);
+        worst = fmax(worst, fabs(lanes(vf16_silu_grad, x) - fd));
+        worst = fmax(worst, fabs(gelu_erf_grad(x) - (gelu_erf(x + 1e-3f) - gelu_erf(x - 1e-3f)) / 2e-3f));
     }
     printf("\n  derivative error %.3g", worst);
     CU_ASSERT(worst < 1e-3);
+    CU_ASSERT(fabs(lanes(vf16_sigmoid, 0.0f) - 0.5f) == 0);
     CU_ASSERT(fabs(gelu_erf(1.0f) - 0.8413447460685429) < 1e-6);
 }
 
 int main(void) {
     static const mxb_test_case cases[] = {
         {"fast_expf within 2e-7 of exp", test_fast_expf},
+        {"vector exp equals the scalar one, log within 3e-7", test_vector_exp_log},
         {"pointwise functions and their derivatives", test_pointwise},
         {NULL, NULL}};
     return mxb_test_main("kernels", cases);
