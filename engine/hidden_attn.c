@@ -7,35 +7,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Kernels run over blocks of SCAN_CB channels with the channel as the vector lane
+ * (as the scan does): every lane follows the same product recursion. */
+
+static const float *layer_At(const mxb_ctx *c, int layer, int dir) {
+    return c->m->layers[layer].dir[dir].At;
+}
+
 /* CLS row of one direction, in that direction's token order, into v [D, L]
  * (positions < cls only, or also cls itself):
  *   official: Σ_n C[cls,n] Π_{k=t+1..cls-1} Ā[k] B̄[t]  for t < cls — the product
  *             stops at cls-1 and v[cls] stays 0 (compute_middle_attn_vector);
  *   exact:    Σ_n C[cls,n] Π_{k=t+1..cls} Ā[k] B̄[t]    for t <= cls. */
-static void cls_row(const mxb_s6_view *s, int cls, int exact, float *v) {
-    const int L = s->L, D = s->D, N = s->N;
+static void cls_row(const mxb_s6_view *s, const float *At, int cls, int exact, float *v) {
+    const int L = s->L, D = s->D, N = s->N, Dp = SCAN_PADDED(D);
     const float *Ccls = s->C + (size_t)cls * s->bc_stride;
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < D; c++) {
-        float P[64];
-        const float *Ac = s->A + (size_t)c * N;
-        float *vc = v + (size_t)c * L;
-        for (int n = 0; n < N; n++)
-            P[n] = exact ? fast_expf(s->delta[(size_t)cls * D + c] * Ac[n]) : 1.0f;
+    for (int c0 = 0; c0 < D; c0 += SCAN_CB) {
+        const int cw = D - c0 < SCAN_CB ? D - c0 : SCAN_CB;
+        vf16 P[64], An[64];
+        float out[SCAN_CB];
+        for (int n = 0; n < N; n++) An[n] = vf16_load(At + (size_t)n * Dp + c0);
+        const vf16 dtc = vf16_load_part(s->delta + (size_t)cls * D + c0, cw);
+        for (int n = 0; n < N; n++) P[n] = exact ? vf16_exp(dtc * An[n]) : vf16_splat(1.0f);
         if (exact) { /* the diagonal: Ā product is empty */
-            const float dt = s->delta[(size_t)cls * D + c];
             const float *Bt = s->B + (size_t)cls * s->bc_stride;
-            float acc = 0;
-            for (int n = 0; n < N; n++) acc += Ccls[n] * dt * Bt[n];
-            vc[cls] = acc;
+            vf16 acc = {0};
+            for (int n = 0; n < N; n++) acc += Ccls[n] * dtc * Bt[n];
+            vf16_store(out, acc);
+            for (int l = 0; l < cw; l++) v[(size_t)(c0 + l) * L + cls] = out[l];
         }
         for (int t = cls - 1; t >= 0; t--) {
-            const float dt = s->delta[(size_t)t * D + c];
+            const vf16 dt = vf16_load_part(s->delta + (size_t)t * D + c0, cw);
             const float *Bt = s->B + (size_t)t * s->bc_stride;
-            float acc = 0;
+            vf16 acc = {0};
             for (int n = 0; n < N; n++) acc += Ccls[n] * P[n] * dt * Bt[n];
-            vc[t] = acc;
-            for (int n = 0; n < N; n++) P[n] *= fast_expf(dt * Ac[n]); /* Ā[t] joins for t-1 */
+            vf16_store(out, acc);
+            for (int l = 0; l < cw; l++) v[(size_t)(c0 + l) * L + t] = out[l];
+            for (int n = 0; n < N; n++) P[n] *= vf16_exp(dt * An[n]); /* Ā[t] joins for t-1 */
         }
     }
 }
@@ -47,11 +56,11 @@ int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *
     const int exact = variant == MXB_VARIANT_EXACT;
     float *tmp = c->scratch; /* [D, L], free outside forward/backward */
     memset(out, 0, (size_t)D * L * sizeof(float));
-    cls_row(&f, cls, exact, out);
+    cls_row(&f, layer_At(c, layer, 0), cls, exact, out);
     /* the backward branch runs on the flipped sequence: its class token sits at
      * L-1-cls (the original hard-codes 98 for both, right only for L = 197) */
     memset(tmp, 0, (size_t)D * L * sizeof(float));
-    cls_row(&b, L - 1 - cls, exact, tmp);
+    cls_row(&b, layer_At(c, layer, 1), L - 1 - cls, exact, tmp);
     for (int ch = 0; ch < D; ch++) {
         float *o = out + (size_t)ch * L;
         const float *t = tmp + (size_t)ch * L;
@@ -61,43 +70,42 @@ int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *
     return 0;
 }
 
-/* Rows of one channel's matrix, walking each row from the diagonal leftwards so the
- * Ā product grows by one factor per step: α[i,j] = Σ_n C[i,n] P_n B̄[j,n], P_n =
- * Π_{k=j+1..i} Ā[k,n]. abar, bbar: [L, N] for this channel. Writes `row_out(i)`
- * through `dst` with row stride ld (accumulates when acc is set). */
-static void channel_matrix(const mxb_s6_view *s, const float *abar, const float *bbar,
-                           float *dst, int ld, int acc, float scale) {
-    const int L = s->L, N = s->N;
-    float P[64];
-    for (int i = 0; i < L; i++) {
-        const float *Ci = s->C + (size_t)i * s->bc_stride;
-        float *row = dst + (size_t)i * ld;
-        for (int n = 0; n < N; n++) P[n] = Ci[n];
-        for (int j = i; j >= 0; j--) {
-            const float *bj = bbar + (size_t)j * N, *aj = abar + (size_t)j * N;
-            float a = 0;
-            for (int n = 0; n < N; n++) a += P[n] * bj[n];
-            if (acc)
-                row[j] += scale * a;
-            else
-                row[j] = a;
-            for (int n = 0; n < N; n++) P[n] *= aj[n]; /* Ā[j] joins for column j-1 */
+/* Ā = exp(Δ A) and B̄ = Δ B of one block of channels: abar, bbar [L, N] */
+static void block_factors(const mxb_s6_view *s, const float *At, int c0, vf16 *abar, vf16 *bbar) {
+    const int L = s->L, D = s->D, N = s->N, Dp = SCAN_PADDED(D);
+    const int cw = D - c0 < SCAN_CB ? D - c0 : SCAN_CB;
+    for (int t = 0; t < L; t++) {
+        const vf16 dt = vf16_load_part(s->delta + (size_t)t * D + c0, cw);
+        const float *Bt = s->B + (size_t)t * s->bc_stride;
+        for (int n = 0; n < N; n++) {
+            abar[(size_t)t * N + n] = vf16_exp(dt * vf16_load(At + (size_t)n * Dp + c0));
+            bbar[(size_t)t * N + n] = dt * Bt[n];
         }
-        if (!acc)
-            for (int j = i + 1; j < L; j++) row[j] = 0;
     }
 }
 
-static void channel_factors(const mxb_s6_view *s, int c, float *abar, float *bbar) {
-    const int L = s->L, D = s->D, N = s->N;
-    const float *Ac = s->A + (size_t)c * N;
-    for (int t = 0; t < L; t++) {
-        const float dt = s->delta[(size_t)t * D + c];
-        const float *Bt = s->B + (size_t)t * s->bc_stride;
-        for (int n = 0; n < N; n++) {
-            abar[(size_t)t * N + n] = fast_expf(dt * Ac[n]);
-            bbar[(size_t)t * N + n] = dt * Bt[n];
+/* Row i of the block's matrices, walking from the diagonal leftwards so the Ā
+ * product grows by one factor per step: α[i,j] = Σ_n C[i,n] P_n B̄[j,n], P_n =
+ * Π_{k=j+1..i} Ā[k,n]. row[j] for j <= i, one lane per channel. Four partial sums
+ * over n hide the FMA latency. */
+static void block_row(const mxb_s6_view *s, const vf16 *abar, const vf16 *bbar, int i, vf16 *row) {
+    const int N = s->N;
+    const float *Ci = s->C + (size_t)i * s->bc_stride;
+    vf16 P[64];
+    for (int n = 0; n < N; n++) P[n] = vf16_splat(Ci[n]);
+    for (int j = i; j >= 0; j--) {
+        const vf16 *bj = bbar + (size_t)j * N, *aj = abar + (size_t)j * N;
+        vf16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        int n = 0;
+        for (; n + 4 <= N; n += 4) {
+            a0 += P[n] * bj[n];
+            a1 += P[n + 1] * bj[n + 1];
+            a2 += P[n + 2] * bj[n + 2];
+            a3 += P[n + 3] * bj[n + 3];
         }
+        for (; n < N; n++) a0 += P[n] * bj[n];
+        row[j] = (a0 + a1) + (a2 + a3);
+        for (n = 0; n < N; n++) P[n] *= aj[n]; /* Ā[j] joins for column j-1 */
     }
 }
 
@@ -116,51 +124,75 @@ int mxb_vim_hidden_attn(const mxb_ctx *c, int layer, int dir, int c0, int c1, fl
     mxb_s6_view s;
     if (mxb_vim_s6(c, layer, dir, &s) || c0 < 0 || c1 > s.D || c0 >= c1) return -1;
     const int L = s.L, N = s.N;
+    const float *At = layer_At(c, layer, dir);
+    const int b0 = c0 / SCAN_CB, b1 = (c1 + SCAN_CB - 1) / SCAN_CB;
+    int failed = 0;
 #pragma omp parallel
     {
         FLUSH_DENORMALS();
-        float *abar = malloc((size_t)L * N * sizeof(float)), *bbar = malloc((size_t)L * N * sizeof(float));
+        vf16 *abar = aligned_alloc(64, (size_t)L * N * sizeof(vf16)), *bbar = aligned_alloc(64, (size_t)L * N * sizeof(vf16));
+        vf16 *row = aligned_alloc(64, (size_t)L * sizeof(vf16));
+        if (!abar || !bbar || !row) {
+#pragma omp atomic write
+            failed = 1;
+        }
 #pragma omp for schedule(dynamic, 1)
-        for (int ch = c0; ch < c1; ch++) {
-            channel_factors(&s, ch, abar, bbar);
-            channel_matrix(&s, abar, bbar, out + (size_t)(ch - c0) * L * L, L, 0, 1.0f);
+        for (int b = b0; b < b1; b++) {
+            if (!abar || !bbar || !row) continue;
+            block_factors(&s, At, b * SCAN_CB, abar, bbar);
+            const int lo = b * SCAN_CB > c0 ? b * SCAN_CB : c0;
+            const int hi = (b + 1) * SCAN_CB < c1 ? (b + 1) * SCAN_CB : c1;
+            for (int i = 0; i < L; i++) {
+                block_row(&s, abar, bbar, i, row);
+                for (int ch = lo; ch < hi; ch++) {
+                    float *dst = out + ((size_t)(ch - c0) * L + i) * L;
+                    for (int j = 0; j <= i; j++) dst[j] = row[j][ch - b * SCAN_CB];
+                    for (int j = i + 1; j < L; j++) dst[j] = 0;
+                }
+            }
         }
         free(abar);
         free(bbar);
+        free(row);
         RESTORE_DENORMALS();
     }
-    return 0;
+    return failed ? -1 : 0;
 }
 
 int mxb_vim_hidden_attn_mean(const mxb_ctx *c, int layer, int dir, int image_order, float *out) {
     mxb_s6_view s;
     if (mxb_vim_s6(c, layer, dir, &s)) return -1;
     const int L = s.L, N = s.N, D = s.D;
-    /* Fixed blocks of channels, each summed in order, then the blocks in order: the
-     * mean is the same bits whatever the thread count or schedule. */
-    enum { BLOCK = 16 };
-    const int nblk = (D + BLOCK - 1) / BLOCK;
+    const float *At = layer_At(c, layer, dir);
+    /* Each block of channels sums its lanes in a fixed order into its own partial
+     * matrix; the blocks are added in order: the same bits whatever the thread
+     * count or schedule. */
+    const int nblk = (D + SCAN_CB - 1) / SCAN_CB;
     float *part = calloc((size_t)nblk * L * L, sizeof(float));
     if (!part) return -1;
     int failed = 0;
 #pragma omp parallel
     {
         FLUSH_DENORMALS();
-        float *abar = malloc((size_t)L * N * sizeof(float)), *bbar = malloc((size_t)L * N * sizeof(float));
-        if (!abar || !bbar) {
+        vf16 *abar = aligned_alloc(64, (size_t)L * N * sizeof(vf16)), *bbar = aligned_alloc(64, (size_t)L * N * sizeof(vf16));
+        vf16 *row = aligned_alloc(64, (size_t)L * sizeof(vf16));
+        if (!abar || !bbar || !row) {
 #pragma omp atomic write
             failed = 1;
         }
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < nblk; b++) {
-            if (!abar || !bbar) continue;
-            for (int ch = b * BLOCK; ch < D && ch < (b + 1) * BLOCK; ch++) {
-                channel_factors(&s, ch, abar, bbar);
-                channel_matrix(&s, abar, bbar, part + (size_t)b * L * L, L, 1, 1.0f / (float)D);
+            if (!abar || !bbar || !row) continue;
+            block_factors(&s, At, b * SCAN_CB, abar, bbar); /* lanes past D: B̄ = 0 */
+            for (int i = 0; i < L; i++) {
+                block_row(&s, abar, bbar, i, row);
+                float *dst = part + ((size_t)b * L + i) * L;
+                for (int j = 0; j <= i; j++) dst[j] = vf16_sum(row[j]) / (float)D;
             }
         }
         free(abar);
         free(bbar);
+        free(row);
         RESTORE_DENORMALS();
     }
     memset(out, 0, (size_t)L * L * sizeof(float));
