@@ -124,8 +124,6 @@ void rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int 
                      float eps);
 void rmsnorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
                       const float *w, int rows, int dim, float beta);
-float gelu_erf(float x);
-float gelu_erf_grad(float x);
 
 /* exp for the scan and hidden-attention inner loops: Cephes' polynomial with a
  * Cody-Waite reduction, branch-free so loops over it vectorise (libm's expf is a
@@ -175,6 +173,11 @@ static inline vf16 vf16_load_part(const float *p, int n) {
 }
 static inline void vf16_store_part(float *p, vf16 v, int n) {
     memcpy(p, &v, (size_t)(n < 16 ? n : 16) * sizeof(float));
+}
+/* mask of the lanes below n */
+static inline vi16 vf16_lanes_below(int n) {
+    const vi16 idx = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    return idx < n;
 }
 /* lanes added in a fixed tree order: the same bits on every run */
 static inline float vf16_sum(vf16 v) {
@@ -243,6 +246,31 @@ static inline vf16 vf16_softplus(vf16 x) {
     const vf16 l = vf16_log(u) * (e / (u - 1.0f + (vf16)(exact & (vi16)vf16_splat(1.0f))));
     const vf16 r = (vf16)((exact & (vi16)e) | (~exact & (vi16)l));
     return (vf16)((big & (vi16)x) | (~big & (vi16)r));
+}
+/* erf as a rational function of x (odd over even, the form and coefficients of
+ * Eigen's float erf), clamped to ±4 where float erf is ±1: within 5e-7 of erf. */
+static inline vf16 vf16_erf(vf16 x) {
+    const vi16 hi = x > 4.0f, lo = x < -4.0f;
+    x = (vf16)((hi & (vi16)vf16_splat(4.0f)) | (~hi & (vi16)x));
+    x = (vf16)((lo & (vi16)vf16_splat(-4.0f)) | (~lo & (vi16)x));
+    const vf16 x2 = x * x;
+    vf16 p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+    p = x2 * p - 2.10102402082508e-06f;
+    p = x2 * p - 5.69250639462346e-05f;
+    p = x2 * p - 7.34990630326855e-04f;
+    p = x2 * p - 2.95459980854025e-03f;
+    p = x2 * p - 1.60960333262415e-02f;
+    vf16 q = x2 * -1.45660718464996e-05f - 2.13374055278905e-04f;
+    q = x2 * q - 1.68282697438203e-03f;
+    q = x2 * q - 7.37332916720468e-03f;
+    q = x2 * q - 1.42647390514189e-02f;
+    return x * p / q;
+}
+/* nn.GELU() (the erf form) and its derivative */
+static inline vf16 vf16_gelu(vf16 x) { return 0.5f * x * (1.0f + vf16_erf(x * 0.70710678118654752f)); }
+static inline vf16 vf16_gelu_grad(vf16 x) {
+    const vf16 cdf = 0.5f * (1.0f + vf16_erf(x * 0.70710678118654752f));
+    return cdf + x * (vf16_exp(-0.5f * x * x) * 0.3989422804014327f);
 }
 void softmax_rows(float *x, int rows, int cols);
 /* im2col for a stride == kernel patch conv: patches [grid*grid, C*P*P]. */

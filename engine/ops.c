@@ -101,25 +101,19 @@ void rmsnorm_backward(float *dx, const float *dy, const float *x, const float *r
 
 /* ---- pointwise ---------------------------------------------------------------------------- */
 
-float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2)); }
-
-float gelu_erf_grad(float x) {
-    const float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-    const float pdf = expf(-0.5f * x * x) * 0.3989422804014327f;
-    return cdf + x * pdf;
-}
-
 void softmax_rows(float *x, int rows, int cols) {
     for (int r = 0; r < rows; r++) {
         float *xr = x + (size_t)r * cols;
         float mx = xr[0];
         for (int i = 1; i < cols; i++) mx = xr[i] > mx ? xr[i] : mx;
-        double sum = 0;
-        for (int i = 0; i < cols; i++) {
-            xr[i] = expf(xr[i] - mx);
-            sum += xr[i];
+        vf16 sum = {0};
+        for (int i = 0; i < cols; i += 16) {
+            const int n = cols - i < 16 ? cols - i : 16;
+            const vf16 e = vf16_exp(vf16_load_part(xr + i, n) - mx);
+            vf16_store_part(xr + i, e, n);
+            sum += (vf16)((vi16)e & vf16_lanes_below(n)); /* the tail's lanes hold exp(-mx) */
         }
-        const float inv = (float)(1.0 / sum);
+        const float inv = 1.0f / vf16_sum(sum);
         for (int i = 0; i < cols; i++) xr[i] *= inv;
     }
 }

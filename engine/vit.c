@@ -49,7 +49,10 @@ void vit_forward(mxb_ctx *c, const float *image, float *logits) {
         linear_forward(a->x_mid, a->ctx, w->proj_w, w->proj_b, L, E, E, 1.0f);
         layernorm_forward(a->ln2, a->ln2_rstd, a->x_mid, w->ln2_w, w->ln2_b, L, E, g->norm_eps);
         linear_forward(a->fc1, a->ln2, w->fc1_w, w->fc1_b, L, E, F, 0.0f);
-        for (size_t k = 0; k < (size_t)L * F; k++) a->gelu[k] = gelu_erf(a->fc1[k]);
+        for (size_t k = 0; k < (size_t)L * F; k += 16) {
+            const int n = (size_t)L * F - k < 16 ? (int)((size_t)L * F - k) : 16;
+            vf16_store_part(a->gelu + k, vf16_gelu(vf16_load_part(a->fc1 + k, n)), n);
+        }
         /* the block output is the next block's input (or the stream kept for the head) */
         x = (i + 1 < c->nact) ? c->vit[i + 1].x_in : c->tokens;
         memcpy(x, a->x_mid, (size_t)L * E * sizeof(float));
@@ -88,7 +91,11 @@ void vit_backward(mxb_ctx *c, const float *seed) {
         /* MLP: x_out = x_mid + fc2(gelu(fc1(ln2(x_mid)))) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, F, E, 1.0f, dx, E, w->fc2_w, F,
                     0.0f, dh, F);
-        for (size_t k = 0; k < (size_t)L * F; k++) dh[k] *= gelu_erf_grad(a->fc1[k]);
+        for (size_t k = 0; k < (size_t)L * F; k += 16) {
+            const int n = (size_t)L * F - k < 16 ? (int)((size_t)L * F - k) : 16;
+            const vf16 g = vf16_gelu_grad(vf16_load_part(a->fc1 + k, n));
+            vf16_store_part(dh + k, vf16_load_part(dh + k, n) * g, n);
+        }
         linear_backward_input(dln, dh, w->fc1_w, L, E, F, 0.0f);
         memcpy(dmid, dx, (size_t)L * E * sizeof(float));
         layernorm_backward(dmid, dln, a->x_mid, a->ln2_rstd, w->ln2_w, L, E, 1.0f);

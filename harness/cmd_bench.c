@@ -2,6 +2,7 @@
  * the same machine, in the same run, at the same thread count, as ratios. */
 #include "harness/harness.h"
 
+#include <cblas.h>
 #include <getopt.h>
 #include <omp.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 typedef struct {
     char model[16], what[48];
     double c_ms, torch_ms; /* per image (per call for kernels); < 0 when not measured */
+    double gflop;          /* matrix-multiply work of the measurement, 0 when not stated */
 } bench_row;
 
 #define MAX_ROWS 64
@@ -55,6 +57,46 @@ static void add_row(const char *model, const char *what, double ms) {
     snprintf(r->what, sizeof r->what, "%s", what);
     r->c_ms = ms;
     r->torch_ms = -1;
+    r->gflop = 0;
+}
+
+/* GFLOP of the forward's matrix multiplies (2 per multiply-add): the part of the
+ * work a BLAS could do at its peak. The selective scan, norms and pointwise
+ * functions come on top and are not counted. */
+static double forward_gemm_gflop(const mxb_config *g) {
+    const double L = g->seq_len, E = g->embed_dim, M = g->num_patches;
+    const double K = (double)g->in_chans * g->patch_size * g->patch_size;
+    double f = 2 * M * K * E + 2 * E * g->num_classes;
+    if (g->arch == MXB_ARCH_VIT) {
+        const double F = g->mlp_hidden;
+        f += g->depth * (2 * L * E * 3 * E + 2 * 2 * L * L * E + 2 * L * E * E + 2 * 2 * L * E * F);
+    } else {
+        const double Di = g->d_inner, R = g->dt_rank, N = g->d_state;
+        f += g->depth * (2 * L * E * 2 * Di + 2 * (2 * L * Di * (R + 2 * N) + 2 * L * R * Di) +
+                         2 * L * Di * E);
+    }
+    return f / 1e9;
+}
+
+/* The machine's single-call sgemm throughput at a large square size and at the
+ * model's widest layer shape (rows = tokens): the yardstick for GFLOP/s above. */
+static void bench_sgemm(int reps) {
+    const int n = 1024, L = 197, E = 384, F = 1536;
+    float *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b);
+    float *c = malloc((size_t)n * n * sizeof *c);
+    for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 17) * 0.01f;
+    double ms;
+    TIME_MEDIAN(reps, ms, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n,
+                                      b, n, 0.0f, c, n));
+    add_row("blas", "sgemm 1024x1024x1024", ms);
+    rows[nrows - 1].gflop = 2.0 * n * n * n / 1e9;
+    TIME_MEDIAN(reps, ms, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, F, E, 1.0f, a, E,
+                                      b, E, 0.0f, c, F));
+    add_row("blas", "sgemm 197x384 @ 384x1536 (layer)", ms);
+    rows[nrows - 1].gflop = 2.0 * L * E * F / 1e9;
+    free(a);
+    free(b);
+    free(c);
 }
 
 static void bench_model(const char *preset, int reps, int batch) {
@@ -81,14 +123,30 @@ static void bench_model(const char *preset, int reps, int batch) {
     double ms;
     TIME_MEDIAN(reps, ms, mxb_forward(c, x, logits));
     add_row(preset, "forward, 1 image", ms);
+    rows[nrows - 1].gflop = forward_gemm_gflop(g);
     TIME_MEDIAN(reps < 3 ? reps : 3, ms, for (int b = 0; b < batch; b++) mxb_forward(c, x, logits));
     add_row(preset, "forward, batch (per image)", ms / batch);
+    rows[nrows - 1].gflop = forward_gemm_gflop(g);
+    /* one perturbation step as the evaluation runs it: the most relevant 10 % of the
+     * pixels set to 0 (after normalisation), then the class read off the logits */
+    float *xp = malloc(npix * sizeof *xp);
+    const size_t hw = (size_t)g->img_size * g->img_size;
+    TIME_MEDIAN(reps < 3 ? reps : 3, ms, for (int b = 0; b < batch; b++) {
+        memcpy(xp, x, npix * sizeof *xp);
+        for (size_t p = (size_t)b; p < hw; p += 10)
+            for (int ch = 0; ch < g->in_chans; ch++) xp[ch * hw + p] = 0;
+        mxb_forward(c, xp, logits);
+    });
+    add_row(preset, "perturbation step, batch (per image)", ms / batch);
+    free(xp);
     TIME_MEDIAN(reps, ms, mxb_forward(t, x, logits); mxb_backward(t, seed));
     add_row(preset, "forward+backward", ms);
     if (g->arch == MXB_ARCH_VIM) {
         float *v = malloc((size_t)g->d_inner * g->seq_len * sizeof *v);
         float *mean = malloc((size_t)g->seq_len * g->seq_len * sizeof *mean);
         mxb_forward(t, x, logits);
+        TIME_MEDIAN(reps, ms, mxb_vim_xai_vector(t, 0, MXB_VARIANT_OFFICIAL, v));
+        add_row(preset, "xai vector (official), 1 layer", ms);
         TIME_MEDIAN(reps, ms, for (int l = 0; l < g->depth; l++) mxb_vim_xai_vector(t, l, MXB_VARIANT_OFFICIAL, v));
         add_row(preset, "xai vector (official), all layers", ms);
         TIME_MEDIAN(reps, ms, mxb_vim_hidden_attn_mean(t, 0, 0, 1, mean));
@@ -189,6 +247,8 @@ int mxb_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "mxb bench: %s: cannot write\n", json);
         return 2;
     }
+    fprintf(stderr, "mxb bench: sgemm...\n");
+    bench_sgemm(reps);
     snprintf(list, sizeof list, "%s", valid);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         fprintf(stderr, "mxb bench: %s (C)...\n", tok);
@@ -202,23 +262,30 @@ int mxb_cmd_bench(int argc, char **argv) {
         if (run_torch(python, script, valid, reps, batch, threads))
             fprintf(stderr, "mxb bench: the PyTorch side failed; C timings only\n");
     }
-    printf("threads %d\n%-7s %-38s %10s %10s %8s\n", threads, "model", "measurement", "C ms",
-           "torch ms", "speedup");
+    const double peak = rows[0].gflop / rows[0].c_ms * 1e3; /* the square sgemm */
+    printf("threads %d; GFLOP/s counts matrix-multiply work only; %% of the measured sgemm peak (%.1f GFLOP/s)\n"
+           "%-7s %-38s %10s %10s %8s %8s %6s\n",
+           threads, peak, "model", "measurement", "C ms", "torch ms", "speedup", "GFLOP/s", "peak");
     for (int i = 0; i < nrows; i++) {
         const bench_row *r = &rows[i];
         printf("%-7s %-38s %10.2f ", r->model, r->what, r->c_ms);
         if (r->torch_ms > 0)
-            printf("%10.2f %7.2fx\n", r->torch_ms, r->torch_ms / r->c_ms);
+            printf("%10.2f %7.2fx", r->torch_ms, r->torch_ms / r->c_ms);
         else
-            printf("%10s %8s\n", "-", "-");
+            printf("%10s %8s", "-", "-");
+        if (r->gflop > 0)
+            printf(" %8.1f %5.0f%%\n", r->gflop / r->c_ms * 1e3, 100 * r->gflop / r->c_ms * 1e3 / peak);
+        else
+            printf("\n");
     }
     if (f) {
-        fprintf(f, "{\"threads\": %d, \"reps\": %d, \"batch\": %d, \"unit\": \"ms\", \"rows\": [\n",
-                threads, reps, batch);
+        fprintf(f, "{\"threads\": %d, \"reps\": %d, \"batch\": %d, \"unit\": \"ms\", "
+                   "\"sgemm_peak_gflops\": %.3f, \"rows\": [\n", threads, reps, batch, peak);
         for (int i = 0; i < nrows; i++) {
             const bench_row *r = &rows[i];
             fprintf(f, "  {\"model\": \"%s\", \"what\": \"%s\", \"c_ms\": %.4f, ", r->model, r->what,
                     r->c_ms);
+            if (r->gflop > 0) fprintf(f, "\"gflop\": %.4f, ", r->gflop);
             if (r->torch_ms > 0)
                 fprintf(f, "\"torch_ms\": %.4f, \"speedup\": %.4f}", r->torch_ms, r->torch_ms / r->c_ms);
             else

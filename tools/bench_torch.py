@@ -79,10 +79,18 @@ def bench(preset, reps, batch):
 
     yield "forward, 1 image", median_ms(lambda: forward(x), reps)
     yield "forward, batch (per image)", median_ms(lambda: forward(xb), min(reps, 3)) / batch
+
+    def perturbation_step():  # as mxb bench: every 10th pixel from a per-image offset zeroed
+        xp = xb.clone().view(batch, 3, -1)
+        for b in range(batch):
+            xp[b, :, b::10] = 0
+        forward(xp.view(batch, 3, 224, 224))
+    yield "perturbation step, batch (per image)", median_ms(perturbation_step, min(reps, 3)) / batch
     yield "forward+backward", median_ms(forward_backward, reps)
     if m.arch == "vim":
         with torch.no_grad():
             s6 = fwd(m, x)[1]["s6"]
+        yield "xai vector (official), 1 layer", median_ms(lambda: ref.xai_vector(m, s6[0]), reps)
         yield "xai vector (official), all layers", median_ms(
             lambda: [ref.xai_vector(m, s) for s in s6], reps)
         yield "hidden attention exact, 1 layer-dir", median_ms(
@@ -94,6 +102,14 @@ def bench(preset, reps, batch):
         yield "hidden attention exact, all layers", (time.perf_counter() - t) * 1e3
     for method in ref.METHODS:
         yield "explain " + method, median_ms(lambda: ref.explain(m, x, method), reps)
+
+
+def bench_sgemm(reps):
+    """torch.mm at the sizes mxb bench gives cblas_sgemm."""
+    a, b = torch.rand(1024, 1024), torch.rand(1024, 1024)
+    yield "sgemm 1024x1024x1024", median_ms(lambda: torch.mm(a, b), reps)
+    x, w = torch.rand(197, 384), torch.rand(1536, 384)
+    yield "sgemm 197x384 @ 384x1536 (layer)", median_ms(lambda: torch.mm(x, w.t()), reps)
 
 
 def main(argv=None):
@@ -111,6 +127,8 @@ def main(argv=None):
               if bad else "--reps, --batch and --threads must be positive"), file=sys.stderr)
         return 2
     torch.set_num_threads(a.threads)
+    for what, ms in bench_sgemm(a.reps):
+        print("blas\t%s\t%.4f" % (what, ms), flush=True)
     for name in models:
         for what, ms in bench(name, a.reps, a.batch):
             print("%s\t%s\t%.4f" % (name, what, ms), flush=True)
