@@ -4,6 +4,7 @@
 
 #include "engine/engine.h"
 
+#include <cblas.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -111,6 +112,9 @@ void mxb_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* y[rows, out] = x[rows, in] @ W[out, in]^T + b (b may be NULL); beta 0 or 1. */
+/* row-major sgemm, the same bits on any thread count (ops.c) */
+void sgemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 void linear_forward(float *y, const float *x, const float *W, const float *b, int rows, int in,
                     int out, float beta);
 /* dx[rows,in] (+)= dy @ W ; dW/db not needed by inference-time explanations. */

@@ -5,11 +5,34 @@
 #include <math.h>
 #include <string.h>
 
+/* ---- matrix products ------------------------------------------------------------------ */
+
+/* Row-major cblas_sgemm with C's columns cut into fixed panels of GEMM_PANEL, one
+ * serial OpenBLAS call per panel, the panels shared among the OpenMP threads.
+ * OpenBLAS's own threading splits a product by the thread count and its edge
+ * kernels round differently, so the same product came out in other bits on 1 and
+ * 2 threads (and every perturbation AUC with them); fixed panels make the bits the
+ * same on any thread count. The region is entered even for one panel: OpenBLAS
+ * stays serial inside an active OpenMP region, which is also what keeps it from
+ * oversubscribing the cores under the harness's own threads. */
+#define GEMM_PANEL 192
+
+void sgemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    const int np = (N + GEMM_PANEL - 1) / GEMM_PANEL;
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < np; p++) {
+        const int j0 = p * GEMM_PANEL, nj = N - j0 < GEMM_PANEL ? N - j0 : GEMM_PANEL;
+        const float *Bp = tb == CblasTrans ? B + (size_t)j0 * ldb : B + j0;
+        cblas_sgemm(CblasRowMajor, ta, tb, M, nj, K, alpha, A, lda, Bp, ldb, beta, C + j0, ldc);
+    }
+}
+
 /* ---- linear: y = x W^T + b (PyTorch nn.Linear, W [out, in]) ---------------------- */
 
 void linear_forward(float *y, const float *x, const float *W, const float *b, int rows, int in,
                     int out, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, W, in, beta,
+    sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, W, in, beta,
                 y, out);
     if (b)
         for (int r = 0; r < rows; r++) {
@@ -20,7 +43,7 @@ void linear_forward(float *y, const float *x, const float *W, const float *b, in
 
 void linear_backward_input(float *dx, const float *dy, const float *W, int rows, int in, int out,
                            float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, dy, out, W, in,
+    sgemm_rm(CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, dy, out, W, in,
                 beta, dx, in);
 }
 

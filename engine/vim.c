@@ -149,7 +149,7 @@ static void vim_dir_forward(const mxb_config *g, const vim_dir_w *w, vim_dir_act
         vf16_store_part(a->x + k, vf16_silu(vf16_load_part(a->conv_pre + k, n)), n);
     }
     linear_forward(a->x_dbl, a->x, w->x_proj_w, NULL, L, Di, ldx, 0.0f);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, Di, R, 1.0f, a->x_dbl, ldx,
+    sgemm_rm(CblasNoTrans, CblasTrans, L, Di, R, 1.0f, a->x_dbl, ldx,
                 w->dt_proj_w, R, 0.0f, a->delta_pre, Di);
     for (int t = 0; t < L; t++)
         for (int c = 0; c < Di; c += 16) {
@@ -212,9 +212,9 @@ static void vim_dir_backward(const mxb_config *g, const vim_dir_w *w, vim_dir_ac
         const vf16 f = (vf16)((big & (vi16)vf16_splat(1.0f)) | (~big & (vi16)s));
         vf16_store_part(ddelta + k, vf16_load_part(ddelta + k, n) * f, n);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, R, Di, 1.0f, ddelta, Di,
+    sgemm_rm(CblasNoTrans, CblasNoTrans, L, R, Di, 1.0f, ddelta, Di,
                 w->dt_proj_w, R, 0.0f, dxdbl, ldx);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, Di, ldx, 1.0f, dxdbl, ldx,
+    sgemm_rm(CblasNoTrans, CblasNoTrans, L, Di, ldx, 1.0f, dxdbl, ldx,
                 w->x_proj_w, Di, 1.0f, dx, Di);
     for (size_t k = 0; k < (size_t)L * Di; k += 16) {
         const int n = (size_t)L * Di - k < 16 ? (int)((size_t)L * Di - k) : 16;
@@ -252,7 +252,7 @@ static void vim_mixer_backward(const mxb_config *g, const vim_layer_w *w, vim_la
     float *dxz0 = dout_b + (size_t)L * Di;         /* [L, 2Di] */
     float *dxz1 = dxz0 + (size_t)L * 2 * Di;       /* [L, 2Di] */
     float *rest = dxz1 + (size_t)L * 2 * Di;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, Di, E, 0.5f, dmix, E,
+    sgemm_rm(CblasNoTrans, CblasNoTrans, L, Di, E, 0.5f, dmix, E,
                 w->out_proj_w, Di, 0.0f, dsum, Di);
     for (int t = 0; t < L; t++)
         memcpy(dout_b + (size_t)t * Di, dsum + (size_t)(L - 1 - t) * Di,
@@ -264,7 +264,7 @@ static void vim_mixer_backward(const mxb_config *g, const vim_layer_w *w, vim_la
         const float *d1 = dxz1 + (size_t)(L - 1 - t) * 2 * Di;
         for (int k = 0; k < 2 * Di; k++) d0[k] += d1[k];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, E, 2 * Di, 1.0f, dxz0, 2 * Di,
+    sgemm_rm(CblasNoTrans, CblasNoTrans, L, E, 2 * Di, 1.0f, dxz0, 2 * Di,
                 w->in_proj_w, E, 0.0f, dnormed, E);
 }
 

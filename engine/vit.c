@@ -24,10 +24,10 @@ static void vit_attention_forward(const mxb_config *g, vit_block_act *a) {
     for (int h = 0; h < H; h++) {
         const float *q = a->qkv + h * hd, *k = a->qkv + E + h * hd, *v = a->qkv + 2 * E + h * hd;
         float *att = a->attn + (size_t)h * L * L;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, q, 3 * E, k, 3 * E,
+        sgemm_rm(CblasNoTrans, CblasTrans, L, L, hd, scale, q, 3 * E, k, 3 * E,
                     0.0f, att, L);
         softmax_rows(att, L, L);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, att, L, v, 3 * E,
+        sgemm_rm(CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, att, L, v, 3 * E,
                     0.0f, a->ctx + h * hd, E);
     }
 }
@@ -89,7 +89,7 @@ void vit_backward(mxb_ctx *c, const float *seed) {
         const vit_block_w *w = &m->blocks[i];
         vit_block_act *a = &c->vit[i];
         /* MLP: x_out = x_mid + fc2(gelu(fc1(ln2(x_mid)))) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, F, E, 1.0f, dx, E, w->fc2_w, F,
+        sgemm_rm(CblasNoTrans, CblasNoTrans, L, F, E, 1.0f, dx, E, w->fc2_w, F,
                     0.0f, dh, F);
         for (size_t k = 0; k < (size_t)L * F; k += 16) {
             const int n = (size_t)L * F - k < 16 ? (int)((size_t)L * F - k) : 16;
@@ -107,9 +107,9 @@ void vit_backward(mxb_ctx *c, const float *seed) {
             const float *att = a->attn + (size_t)h * L * L;
             float *dA = a->attn_grad + (size_t)h * L * L;
             /* dA = dctx_h v_h^T ; dv_h = A^T dctx_h */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, 1.0f, dctx + h * hd, E,
+            sgemm_rm(CblasNoTrans, CblasTrans, L, L, hd, 1.0f, dctx + h * hd, E,
                         v, 3 * E, 0.0f, dA, L);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, att, L,
+            sgemm_rm(CblasTrans, CblasNoTrans, L, hd, L, 1.0f, att, L,
                         dctx + h * hd, E, 0.0f, dqkv + 2 * E + h * hd, 3 * E);
             /* softmax backward, then the scaled scores q k^T */
             for (int r = 0; r < L; r++) {
@@ -119,9 +119,9 @@ void vit_backward(mxb_ctx *c, const float *seed) {
                 for (int j = 0; j < L; j++) dot += (double)ar[j] * gr[j];
                 for (int j = 0; j < L; j++) sr[j] = ar[j] * (gr[j] - (float)dot) * scale;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, k,
+            sgemm_rm(CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, k,
                         3 * E, 0.0f, dqkv + h * hd, 3 * E);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, q, 3 * E,
+            sgemm_rm(CblasTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, q, 3 * E,
                         0.0f, dqkv + E + h * hd, 3 * E);
         }
         linear_backward_input(dln, dqkv, w->qkv_w, L, E, 3 * E, 0.0f);

@@ -40,16 +40,16 @@ static void linear_relprop(float *Rin, const float *R, const float *x, const flo
         w->px[k] = x[k] > 0 ? x[k] : 0;
         w->nx[k] = x[k] < 0 ? x[k] : 0;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->px, in, w->pw, in,
+    sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->px, in, w->pw, in,
                 0.0f, w->Z, out);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->nx, in, w->nw, in,
+    sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->nx, in, w->nw, in,
                 1.0f, w->Z, out);
     for (size_t k = 0; k < nz; k++) w->S[k] = safe_div(R[k], w->Z[k]);
     /* C⁺ = S W⁺ into Rin, then R_in = x⁺ C⁺ + x⁻ C⁻ (C⁻ reuses px's slot after use) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, w->S, out, w->pw,
+    sgemm_rm(CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, w->S, out, w->pw,
                 in, 0.0f, Rin, in);
     for (size_t k = 0; k < nx_; k++) Rin[k] *= w->px[k];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, w->S, out, w->nw,
+    sgemm_rm(CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, w->S, out, w->nw,
                 in, 0.0f, w->px, in);
     for (size_t k = 0; k < nx_; k++) Rin[k] += w->nx[k] * w->px[k];
 }
@@ -86,22 +86,22 @@ static void matmul_relprop(float *RA, int ldra, float *RB, int ldrb, const float
                            const float *A, int lda, int transB, const float *B, int ldb, int m,
                            int k, int n, float *S) {
     /* Z = A op(B) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, A,
+    sgemm_rm(CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, A,
                 lda, B, ldb, 0.0f, S, n);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) S[(size_t)i * n + j] = safe_div(R[(size_t)i * ldr + j], S[(size_t)i * n + j]);
     /* dZ/dA = S op(B)^T ; dZ/dop(B) = A^T S */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasNoTrans : CblasTrans, m, k, n, 0.5f, S,
+    sgemm_rm(CblasNoTrans, transB ? CblasNoTrans : CblasTrans, m, k, n, 0.5f, S,
                 n, B, ldb, 0.0f, RA, ldra);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < k; j++) RA[(size_t)i * ldra + j] *= A[(size_t)i * lda + j];
     if (transB) { /* op(B) = B^T, B [n, k]: grad wrt B = S^T A */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, 0.5f, S, n, A, lda, 0.0f, RB,
+        sgemm_rm(CblasTrans, CblasNoTrans, n, k, m, 0.5f, S, n, A, lda, 0.0f, RB,
                     ldrb);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < k; j++) RB[(size_t)i * ldrb + j] *= B[(size_t)i * ldb + j];
     } else {      /* B [k, n]: grad = A^T S */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 0.5f, A, lda, S, n, 0.0f, RB,
+        sgemm_rm(CblasTrans, CblasNoTrans, k, n, m, 0.5f, A, lda, S, n, 0.0f, RB,
                     ldrb);
         for (int i = 0; i < k; i++)
             for (int j = 0; j < n; j++) RB[(size_t)i * ldrb + j] *= B[(size_t)i * ldb + j];

@@ -47,6 +47,9 @@ typedef struct {
     char output[4200], journal_path[4300];
     mxb_model *model[MXB_MAX_MODELS];
     mxb_ctx *traced[MXB_MAX_MODELS], *plain[MXB_MAX_MODELS];
+    /* perturbation steps run one per thread: step_ctx[m][0] is plain[m] */
+    int nthreads;
+    mxb_ctx *step_ctx[MXB_MAX_MODELS][MXB_RES_STEPS];
     char model_sha[MXB_MAX_MODELS][65];
     const mxb_method *method[MXB_MAX_METHODS];
     mxb_dataset *data[MXB_NTESTS];
@@ -63,6 +66,7 @@ typedef struct {
     double seconds[MXB_NTESTS];     /* work time per test, this process and replayed */
     /* per-unit buffers, allocated once */
     float *u, *x, *work, *logits, *orig, *map, *vis;
+    float *step_logits;             /* [nthreads, max_classes]; work is [nthreads, 3, H, W] */
     int32_t *order;
     uint8_t *rgb, *mask;
     uint8_t *record;
@@ -128,6 +132,8 @@ static int open_data(run_state *R, int t, char *err, size_t errlen) {
 }
 
 static int load_models(run_state *R, char *err, size_t errlen) {
+    R->nthreads = omp_get_max_threads();
+    R->nthreads = R->nthreads < 1 ? 1 : R->nthreads > MXB_RES_STEPS - 1 ? MXB_RES_STEPS - 1 : R->nthreads;
     for (int m = 0; m < R->cfg.nmodels; m++) {
         const mxb_run_model *rm = &R->cfg.models[m];
         struct stat st;
@@ -156,6 +162,12 @@ static int load_models(run_state *R, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: out of memory for the model's buffers", rm->weights);
             return -1;
         }
+        R->step_ctx[m][0] = R->plain[m];
+        for (int k = 1; k < R->nthreads; k++)
+            if (!(R->step_ctx[m][k] = mxb_ctx_new(R->model[m], MXB_TRACE_NONE))) {
+                snprintf(err, errlen, "%s: out of memory for the model's buffers", rm->weights);
+                return -1;
+            }
         if (g->num_classes > R->max_classes) R->max_classes = g->num_classes;
         if (g->num_patches > R->max_grid2) R->max_grid2 = g->num_patches;
         for (int k = 0; k < R->cfg.nmethods; k++) {
@@ -366,14 +378,22 @@ static int run_unit(run_state *R, int t, int m, int i, char *err, size_t errlen)
                     mxb_sample_free(&s);
                     return -1;
                 }
+                /* The steps are independent forwards, one per thread (OpenBLAS runs
+                 * serially inside an OpenMP region, so the cores are not oversubscribed);
+                 * every step's numbers land in its own slots: the same results whatever
+                 * the thread count. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(R->nthreads)
                 for (int step = 0; step < MXB_RES_STEPS; step++) {
+                    const int tid = omp_get_thread_num();
                     const float *lg = R->orig;
                     if (step > 0) {
-                        memcpy(R->work, R->u, (size_t)3 * npix * sizeof(float));
-                        mxb_perturb_mask(R->work, 3, npix, R->order, mxb_perturb_count(npix, step));
-                        mxb_normalize(R->work, S, S, p->mean, p->std);
-                        classify(R, m, R->work, R->logits);
-                        lg = R->logits;
+                        float *work = R->work + (size_t)tid * 3 * npix;
+                        float *logits = R->step_logits + (size_t)tid * R->max_classes;
+                        memcpy(work, R->u, (size_t)3 * npix * sizeof(float));
+                        mxb_perturb_mask(work, 3, npix, R->order, mxb_perturb_count(npix, step));
+                        mxb_normalize(work, S, S, p->mean, p->std);
+                        mxb_forward(R->step_ctx[m][tid], work, logits);
+                        lg = logits;
                     }
                     mxb_perturb_outcome o;
                     mxb_perturb_outcome_of(lg, R->orig, nc, label, &o);
@@ -607,6 +627,7 @@ static void free_state(run_state *R) {
     for (int m = 0; m < MXB_MAX_MODELS; m++) {
         mxb_ctx_free(R->traced[m]);
         mxb_ctx_free(R->plain[m]);
+        for (int k = 1; k < MXB_RES_STEPS; k++) mxb_ctx_free(R->step_ctx[m][k]);
         mxb_model_free(R->model[m]);
     }
     for (int t = 0; t < MXB_NTESTS; t++) mxb_dataset_close(R->data[t]);
@@ -618,6 +639,7 @@ static void free_state(run_state *R) {
     free(R->u);
     free(R->x);
     free(R->work);
+    free(R->step_logits);
     free(R->logits);
     free(R->orig);
     free(R->map);
@@ -773,7 +795,8 @@ int mxb_cmd_run(int argc, char **argv) {
             rec = record_size(R, t, m) > rec ? record_size(R, t, m) : rec;
     R->u = malloc(3 * npix * sizeof(float));
     R->x = malloc(3 * npix * sizeof(float));
-    R->work = malloc(3 * npix * sizeof(float));
+    R->work = malloc((size_t)R->nthreads * 3 * npix * sizeof(float));
+    R->step_logits = malloc((size_t)R->nthreads * R->max_classes * sizeof(float));
     R->vis = malloc(npix * sizeof(float));
     R->order = malloc(npix * sizeof(int32_t));
     R->rgb = malloc(3 * npix);
@@ -782,7 +805,7 @@ int mxb_cmd_run(int argc, char **argv) {
     R->orig = malloc((size_t)R->max_classes * sizeof(float));
     R->map = malloc((size_t)R->max_grid2 * sizeof(float));
     R->record = malloc(rec);
-    if (!R->u || !R->x || !R->work || !R->vis || !R->order || !R->rgb || !R->mask || !R->logits || !R->orig ||
+    if (!R->u || !R->x || !R->work || !R->vis || !R->order || !R->rgb || !R->mask || !R->logits || !R->step_logits || !R->orig ||
         !R->map || !R->record) {
         snprintf(err, sizeof err, "out of memory for the run's buffers");
         goto out;
