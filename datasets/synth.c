@@ -226,7 +226,19 @@ int mxb_synth_sample(uint64_t seed, int64_t index, int size, uint8_t *rgb, uint8
 }
 
 #ifndef MXB_SYNTH_SAMPLE_ONLY
+/* mkdir -p: a fresh checkout has no runs/ folder yet */
 static int make_dir(const char *path, char *err, size_t errlen) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create folder %s: %s", path, buf, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
     if (mkdir(path, 0777) == 0 || errno == EEXIST) return 0;
     snprintf(err, errlen, "%s: cannot create folder: %s", path, strerror(errno));
     return -1;

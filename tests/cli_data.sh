@@ -45,6 +45,8 @@ check "synth --n 0 writes an empty, readable set" $MXB dataset-info $T/d/images 
 expect_fail 1 "holds synth_000010.png, which is not part of a 10-sample set" $MXB synth $T/s2 --n 10 --seed 5 --size 48
 touch $T/plainfile
 expect_fail 1 "cannot create folder" $MXB synth $T/plainfile/sub --n 3
+check "synth makes missing parent folders (a fresh checkout has no runs/)" bash -c \
+  "$MXB synth $T/new/deeper/set --n 2 --size 32 >/dev/null 2>&1 && [ -f $T/new/deeper/set/labels.txt ]"
 expect_fail 2 "--n needs an integer in 0..999999, not '-1'" $MXB synth $T/x --n -1
 expect_fail 2 "--n needs an integer in 0..999999, not '12abc'" $MXB synth $T/x --n 12abc
 expect_fail 2 "--size needs an integer in 16..4096, not '8'" $MXB synth $T/x --size 8
