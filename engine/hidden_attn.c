@@ -109,6 +109,27 @@ static void block_row(const mxb_s6_view *s, const vf16 *abar, const vf16 *bbar, 
     }
 }
 
+/* One thread's buffers for a block of channels: Ā, B̄ [L, N] and one row [L]. */
+typedef struct {
+    vf16 *abar, *bbar, *row;
+} block_scratch;
+
+static void block_scratch_free(block_scratch *w) {
+    free(w->abar);
+    free(w->bbar);
+    free(w->row);
+    w->abar = w->bbar = w->row = NULL;
+}
+
+static int block_scratch_alloc(block_scratch *w, int L, int N) {
+    w->abar = aligned_alloc(64, (size_t)L * N * sizeof(vf16));
+    w->bbar = aligned_alloc(64, (size_t)L * N * sizeof(vf16));
+    w->row = aligned_alloc(64, (size_t)L * sizeof(vf16));
+    if (w->abar && w->bbar && w->row) return 0;
+    block_scratch_free(w);
+    return -1;
+}
+
 #if defined(__SSE__)
 #include <xmmintrin.h>
 /* The Ā products underflow; denormals would slow the kernel by orders of magnitude
@@ -130,30 +151,27 @@ int mxb_vim_hidden_attn(const mxb_ctx *c, int layer, int dir, int c0, int c1, fl
 #pragma omp parallel
     {
         FLUSH_DENORMALS();
-        vf16 *abar = aligned_alloc(64, (size_t)L * N * sizeof(vf16)), *bbar = aligned_alloc(64, (size_t)L * N * sizeof(vf16));
-        vf16 *row = aligned_alloc(64, (size_t)L * sizeof(vf16));
-        if (!abar || !bbar || !row) {
+        block_scratch w;
+        if (block_scratch_alloc(&w, L, N)) {
 #pragma omp atomic write
             failed = 1;
         }
 #pragma omp for schedule(dynamic, 1)
         for (int b = b0; b < b1; b++) {
-            if (!abar || !bbar || !row) continue;
-            block_factors(&s, At, b * SCAN_CB, abar, bbar);
+            if (!w.row) continue;
+            block_factors(&s, At, b * SCAN_CB, w.abar, w.bbar);
             const int lo = b * SCAN_CB > c0 ? b * SCAN_CB : c0;
             const int hi = (b + 1) * SCAN_CB < c1 ? (b + 1) * SCAN_CB : c1;
             for (int i = 0; i < L; i++) {
-                block_row(&s, abar, bbar, i, row);
+                block_row(&s, w.abar, w.bbar, i, w.row);
                 for (int ch = lo; ch < hi; ch++) {
                     float *dst = out + ((size_t)(ch - c0) * L + i) * L;
-                    for (int j = 0; j <= i; j++) dst[j] = row[j][ch - b * SCAN_CB];
+                    for (int j = 0; j <= i; j++) dst[j] = w.row[j][ch - b * SCAN_CB];
                     for (int j = i + 1; j < L; j++) dst[j] = 0;
                 }
             }
         }
-        free(abar);
-        free(bbar);
-        free(row);
+        block_scratch_free(&w);
         RESTORE_DENORMALS();
     }
     return failed ? -1 : 0;
@@ -174,25 +192,22 @@ int mxb_vim_hidden_attn_mean(const mxb_ctx *c, int layer, int dir, int image_ord
 #pragma omp parallel
     {
         FLUSH_DENORMALS();
-        vf16 *abar = aligned_alloc(64, (size_t)L * N * sizeof(vf16)), *bbar = aligned_alloc(64, (size_t)L * N * sizeof(vf16));
-        vf16 *row = aligned_alloc(64, (size_t)L * sizeof(vf16));
-        if (!abar || !bbar || !row) {
+        block_scratch w;
+        if (block_scratch_alloc(&w, L, N)) {
 #pragma omp atomic write
             failed = 1;
         }
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < nblk; b++) {
-            if (!abar || !bbar || !row) continue;
-            block_factors(&s, At, b * SCAN_CB, abar, bbar); /* lanes past D: B̄ = 0 */
+            if (!w.row) continue;
+            block_factors(&s, At, b * SCAN_CB, w.abar, w.bbar); /* lanes past D: B̄ = 0 */
             for (int i = 0; i < L; i++) {
-                block_row(&s, abar, bbar, i, row);
+                block_row(&s, w.abar, w.bbar, i, w.row);
                 float *dst = part + ((size_t)b * L + i) * L;
-                for (int j = 0; j <= i; j++) dst[j] = vf16_sum(row[j]) / (float)D;
+                for (int j = 0; j <= i; j++) dst[j] = vf16_sum(w.row[j]) / (float)D;
             }
         }
-        free(abar);
-        free(bbar);
-        free(row);
+        block_scratch_free(&w);
         RESTORE_DENORMALS();
     }
     memset(out, 0, (size_t)L * L * sizeof(float));

@@ -4,13 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifndef MXB_VERSION
-#define MXB_VERSION "dev"
-#endif
-#ifndef MXB_GIT_REV
-#define MXB_GIT_REV "unknown"
-#endif
-
 typedef struct {
     const char *name;
     int (*fn)(int, char **);

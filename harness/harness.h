@@ -12,6 +12,14 @@
 
 #include <stddef.h>
 
+/* set by CMake from the project version and `git describe` */
+#ifndef MXB_VERSION
+#define MXB_VERSION "dev"
+#endif
+#ifndef MXB_GIT_REV
+#define MXB_GIT_REV "unknown"
+#endif
+
 int mxb_main(int argc, char **argv);
 
 /* ---- one explanation of one image ---- */

@@ -24,13 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef MXB_VERSION
-#define MXB_VERSION "dev"
-#endif
-#ifndef MXB_GIT_REV
-#define MXB_GIT_REV "unknown"
-#endif
-
 #define ERRLEN 1024
 
 static volatile sig_atomic_t stop_requested;

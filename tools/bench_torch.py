@@ -110,6 +110,8 @@ def bench_sgemm(reps):
     yield "sgemm 1024x1024x1024", median_ms(lambda: torch.mm(a, b), reps)
     x, w = torch.rand(197, 384), torch.rand(1536, 384)
     yield "sgemm 197x384 @ 384x1536 (layer)", median_ms(lambda: torch.mm(x, w.t()), reps)
+    x8 = torch.rand(8 * 197, 384)
+    yield "sgemm 1576x384 @ 384x1536 (layer, 8 images)", median_ms(lambda: torch.mm(x8, w.t()), reps)
 
 
 def main(argv=None):
