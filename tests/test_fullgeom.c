@@ -20,14 +20,14 @@ static const char *golden(const char *model) {
     return mxb_test_path("%s/fullgeom/%s.golden.h5", mxb_test_env("MXB_TESTDATA"), model);
 }
 
-/* the dataset's f32_err attribute: how far PyTorch itself is from the float64
- * golden when it runs the same maths in float32 (same measure as rel_diff) */
-static double f32_err(const char *file, const char *dset) {
+/* the dataset's f32_vs_f64 attribute (gen_fullgeom.py): how far PyTorch float32
+ * lands from PyTorch float64 on the same maths (rel_diff's measure); NAN if absent */
+static double f32_vs_f64(const char *file, const char *dset) {
     double v = NAN;
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return v;
-    if (H5Aexists_by_name(f, dset, "f32_err", H5P_DEFAULT) > 0) {
-        hid_t a = H5Aopen_by_name(f, dset, "f32_err", H5P_DEFAULT, H5P_DEFAULT);
+    if (H5Aexists_by_name(f, dset, "f32_vs_f64", H5P_DEFAULT) > 0) {
+        hid_t a = H5Aopen_by_name(f, dset, "f32_vs_f64", H5P_DEFAULT, H5P_DEFAULT);
         if (H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0) v = NAN;
         H5Aclose(a);
     }
@@ -51,12 +51,32 @@ static double rel_diff(const char *model, const char *dset, const float *mine, s
     return d / (scale > 0 ? scale : 1);
 }
 
-/* compare, print the measured difference (and PyTorch float32's, where stored),
- * assert it is within tol; returns the difference */
-static double check(const char *model, const char *dset, const float *mine, size_t n, double tol) {
-    double d = rel_diff(model, dset, mine, n), e = f32_err(golden(model), dset);
+/* ViT LRP at full geometry: the relevance is ill-conditioned in the forward
+ * activations. Chefer's relprop of dots = q·kᵀ (softmax passes relevance through)
+ * divides by dots, and with 6 × 197² of them some are ~0; a 2^-24 relative change
+ * of q, k (float32 rounding) changes such a dot by a large fraction, and the
+ * relevance flows on into every lower block. Measured on gen_fullgeom's model:
+ * PyTorch float32 vs float64 (same code) differs by 7e-2 of the scale in block 0's
+ * relevance and 0.28 of the max in the attribution map; with the forward in float32
+ * and only LRP in float64 it is the same 0.28, so no float32 forward (C, PyTorch,
+ * the original on a GPU) can reproduce the float64 map to 1e-4. Blocks 8-11 stay
+ * within 1e-4. So the LRP quantities are held to max(the tiny tests' tolerance,
+ * LRP_F32_FACTOR × PyTorch float32's own distance from float64): the engine must be
+ * as close to the exact value as PyTorch float32 itself is. */
+enum { LRP_F32_FACTOR = 2 };
+
+/* compare, print the measured difference (and PyTorch float32's vs float64, where
+ * stored), assert it is within tol (or within f32_factor × PyTorch float32's
+ * distance, when f32_factor > 0 and that is larger); returns the difference */
+static double check(const char *model, const char *dset, const float *mine, size_t n, double tol,
+                    double f32_factor) {
+    double d = rel_diff(model, dset, mine, n), e = f32_vs_f64(golden(model), dset);
     printf("\n  %-34s rel. diff %.3g", dset, d);
-    if (!isnan(e)) printf("  (PyTorch float32: %.3g)", e);
+    if (!isnan(e)) printf("  (PyTorch float32 vs float64: %.3g)", e);
+    if (f32_factor > 0 && !isnan(e) && f32_factor * e > tol) {
+        tol = f32_factor * e;
+        printf(" [tolerance %.3g]", tol);
+    }
     CU_ASSERT(d <= tol);
     return d;
 }
@@ -104,9 +124,10 @@ static mxb_ctx *traced(mxb_model *m, const char *model, float **image) {
 }
 
 /* every built-in method's map for the predicted class: within 1e-4 of the golden
- * map's max, and after min-max (test_methods' measures); returns the worst */
+ * map's max, and after min-max (test_methods' measures); ViT attribution (LRP) with
+ * the allowance described at LRP_F32_FACTOR (lrp_f32_factor 0: none) */
 static void check_maps(mxb_ctx *c, const mxb_model *m, const char *model, const float *x,
-                       mxb_variant variant, const char *prefix, double tol_attribution) {
+                       mxb_variant variant, const char *prefix, double lrp_f32_factor) {
     const mxb_config *g = mxb_model_config(m);
     const size_t P = (size_t)g->num_patches;
     float *logits = malloc((size_t)g->num_classes * sizeof(float)), *map = malloc(P * sizeof(float));
@@ -131,10 +152,14 @@ static void check_maps(mxb_ctx *c, const mxb_model *m, const char *model, const 
         const double raw = mxb_test_max_abs_diff(map, ref, P) / (scale > 0 ? scale : 1);
         minmax(map, P);
         minmax(ref, P);
-        const double norm = mxb_test_max_abs_diff(map, ref, P), e = f32_err(golden(model), dset);
+        const double norm = mxb_test_max_abs_diff(map, ref, P), e = f32_vs_f64(golden(model), dset);
         printf("\n  %-34s max diff %.3g of the map's max, %.3g after min-max", dset, raw, norm);
-        if (!isnan(e)) printf("  (PyTorch float32: %.3g)", e);
-        const double tol = i == 2 ? tol_attribution : 1e-4;
+        if (!isnan(e)) printf("  (PyTorch float32 vs float64: %.3g)", e);
+        double tol = 1e-4;
+        if (i == 2 && lrp_f32_factor > 0 && !isnan(e) && lrp_f32_factor * e > tol) {
+            tol = lrp_f32_factor * e;
+            printf(" [tolerance %.3g]", tol);
+        }
         CU_ASSERT(raw <= tol);
         CU_ASSERT(norm <= tol);
         free(ref);
@@ -156,8 +181,8 @@ static void test_vit(void) {
     const size_t n = (size_t)g->num_heads * g->seq_len * g->seq_len;
     for (int i = 0; i < 3; i++) {
         const int b = vit_blocks[i];
-        check("deit_s", mxb_test_path("block_%02d/attn", b), mxb_vit_attn(c, b), n, 1e-4);
-        check("deit_s", mxb_test_path("block_%02d/attn_grad", b), mxb_vit_attn_grad(c, b), n, 1e-4);
+        check("deit_s", mxb_test_path("block_%02d/attn", b), mxb_vit_attn(c, b), n, 1e-4, 0);
+        check("deit_s", mxb_test_path("block_%02d/attn_grad", b), mxb_vit_attn_grad(c, b), n, 1e-4, 0);
     }
     float *seed = calloc((size_t)g->num_classes, sizeof(float));
     seed[(int)mxb_test_read_h5_scalar(golden("deit_s"), "class")] = 1;
@@ -166,9 +191,9 @@ static void test_vit(void) {
     for (int i = 0; i < 3; i++) {
         const int b = vit_blocks[i];
         check("deit_s", mxb_test_path("block_%02d/attn_relevance", b), mxb_vit_attn_relevance(c, b),
-              n, 1e-3);
+              n, 1e-3, LRP_F32_FACTOR);
     }
-    check_maps(c, m, "deit_s", x, MXB_VARIANT_OFFICIAL, "map", 1e-4);
+    check_maps(c, m, "deit_s", x, MXB_VARIANT_OFFICIAL, "map", LRP_F32_FACTOR);
     free(x);
     mxb_ctx_free(c);
     mxb_model_free(m);
@@ -191,32 +216,31 @@ static void test_vim_trace(void) {
     float *v = malloc((size_t)D * L * sizeof(float)), *bc = malloc((size_t)L * N * sizeof(float));
     for (int i = 0; i < 3; i++) {
         const int l = vim_layers[i];
-        const char *p = mxb_test_path("layer_%02d", l);
-        char q[64];
-        snprintf(q, sizeof q, "%s", p);
+        char q[32]; /* mxb_test_path's buffers rotate: keep the prefix here */
+        snprintf(q, sizeof q, "layer_%02d", l);
         const size_t ne = (size_t)L * E, nd = (size_t)L * D;
-        check("vim_s", mxb_test_path("%s/residual", q), mxb_vim_residual(c, l), ne, 1e-4);
-        check("vim_s", mxb_test_path("%s/mixer_out", q), mxb_vim_mixer_out(c, l), ne, 1e-4);
-        check("vim_s", mxb_test_path("%s/residual_grad", q), mxb_vim_residual_grad(c, l), ne, 1e-4);
+        check("vim_s", mxb_test_path("%s/residual", q), mxb_vim_residual(c, l), ne, 1e-4, 0);
+        check("vim_s", mxb_test_path("%s/mixer_out", q), mxb_vim_mixer_out(c, l), ne, 1e-4, 0);
+        check("vim_s", mxb_test_path("%s/residual_grad", q), mxb_vim_residual_grad(c, l), ne, 1e-4, 0);
         for (int dir = 0; dir < 2; dir++) {
             const char *dn = dir ? "backward" : "forward";
             mxb_s6_view s;
             CU_ASSERT_FATAL(!mxb_vim_s6(c, l, dir, &s) && s.L == L && s.D == D && s.N == N);
-            check("vim_s", mxb_test_path("%s/%s/x", q, dn), s.x, nd, 1e-4);
-            check("vim_s", mxb_test_path("%s/%s/delta", q, dn), s.delta, nd, 1e-4);
+            check("vim_s", mxb_test_path("%s/%s/x", q, dn), s.x, nd, 1e-4, 0);
+            check("vim_s", mxb_test_path("%s/%s/delta", q, dn), s.delta, nd, 1e-4, 0);
             for (int k = 0; k < 2; k++) { /* B, C are strided views */
                 const float *src = k ? s.C : s.B;
                 for (int t = 0; t < L; t++)
                     memcpy(bc + (size_t)t * N, src + (size_t)t * s.bc_stride, (size_t)N * sizeof(float));
-                check("vim_s", mxb_test_path("%s/%s/%s", q, dn, k ? "C" : "B"), bc, (size_t)L * N, 1e-4);
+                check("vim_s", mxb_test_path("%s/%s/%s", q, dn, k ? "C" : "B"), bc, (size_t)L * N, 1e-4, 0);
             }
-            check("vim_s", mxb_test_path("%s/%s/y", q, dn), s.y, nd, 1e-4);
-            check("vim_s", mxb_test_path("%s/%s/dy", q, dn), s.dy, nd, 1e-4);
+            check("vim_s", mxb_test_path("%s/%s/y", q, dn), s.y, nd, 1e-4, 0);
+            check("vim_s", mxb_test_path("%s/%s/dy", q, dn), s.dy, nd, 1e-4, 0);
         }
         CU_ASSERT_EQUAL_FATAL(mxb_vim_xai_vector(c, l, MXB_VARIANT_OFFICIAL, v), 0);
-        check("vim_s", mxb_test_path("%s/xai_vector_official", q), v, (size_t)D * L, 1e-4);
+        check("vim_s", mxb_test_path("%s/xai_vector_official", q), v, (size_t)D * L, 1e-4, 0);
         CU_ASSERT_EQUAL_FATAL(mxb_vim_xai_vector(c, l, MXB_VARIANT_EXACT, v), 0);
-        check("vim_s", mxb_test_path("%s/xai_vector_exact", q), v, (size_t)D * L, 1e-4);
+        check("vim_s", mxb_test_path("%s/xai_vector_exact", q), v, (size_t)D * L, 1e-4, 0);
     }
     free(bc);
     free(v);
@@ -228,12 +252,12 @@ static void test_vim_trace(void) {
         const char *dn = dir ? "backward" : "forward";
         CU_ASSERT_EQUAL_FATAL(mxb_vim_hidden_attn_mean(c, VIM_ATTN_LAYER, dir, 1, mean), 0);
         check("vim_s", mxb_test_path("layer_%02d/%s/attn_mean", VIM_ATTN_LAYER, dn), mean,
-              (size_t)L * L, 1e-4);
+              (size_t)L * L, 1e-4, 0);
         for (int k = 0; k < nch; k++)
             CU_ASSERT_EQUAL_FATAL(mxb_vim_hidden_attn(c, VIM_ATTN_LAYER, dir, vim_attn_channels[k],
                                                       vim_attn_channels[k] + 1, al + (size_t)k * L * L), 0);
         check("vim_s", mxb_test_path("layer_%02d/%s/attn_channels", VIM_ATTN_LAYER, dn), al,
-              (size_t)nch * L * L, 1e-4);
+              (size_t)nch * L * L, 1e-4, 0);
     }
     free(mean);
     free(al);
@@ -248,8 +272,8 @@ static void test_vim_methods(void) {
     mxb_ctx *c = mxb_ctx_new(m, MXB_TRACE_KEEP);
     float *x = mxb_test_read_h5(golden("vim_s"), "input", NULL);
     CU_ASSERT_FATAL(c && x);
-    check_maps(c, m, "vim_s", x, MXB_VARIANT_OFFICIAL, "map/official", 1e-4);
-    check_maps(c, m, "vim_s", x, MXB_VARIANT_EXACT, "map/exact", 1e-4);
+    check_maps(c, m, "vim_s", x, MXB_VARIANT_OFFICIAL, "map/official", 0);
+    check_maps(c, m, "vim_s", x, MXB_VARIANT_EXACT, "map/exact", 0);
     free(x);
     mxb_ctx_free(c);
     mxb_model_free(m);
