@@ -101,7 +101,8 @@ def run_vit(m, img):
         t = trace["blocks"][b]
         r["block_%02d/attn" % b] = np_(t["attn"][0])
         r["block_%02d/attn_grad" % b] = np_(t["attn"].grad[0])
-        r["block_%02d/attn_relevance" % b] = np_(cams[b][0])
+    for b, cam in enumerate(cams):  # every block: where LRP's conditioning breaks down
+        r["block_%02d/attn_relevance" % b] = np_(cam[0])
     # activation scale per block, to show the model is in a sane range
     r["_stats"] = ["block %2d: |x| rms %.3g, attn max %.3g" % (
         i, float(t["x_in"].pow(2).mean().sqrt()), float(t["attn"].max()))
@@ -111,8 +112,10 @@ def run_vit(m, img):
 
 # ------------------------------------------------------------------ ViM (ViM-S)
 def run_vim(m, img):
+    t0 = time.time()
     img = img.clone().requires_grad_(True)
     logits, trace = ref.vim_forward(m, img)
+    t1 = time.time()
     for s_f, s_b in trace["s6"]:
         s_f["y"].retain_grad()
         s_b["y"].retain_grad()
@@ -120,13 +123,16 @@ def run_vim(m, img):
     one_hot = torch.zeros_like(logits)
     one_hot[0, klass] = 1
     (one_hot * logits).sum().backward()
+    t2 = time.time()
     streams, depth, c = trace["streams"], m.cfg["depth"], m.cls_pos
     grads = [streams[i + 1].grad for i in range(depth)]  # Block.get_gradients
     start = m.default_start_layer()
     r = {"logits": np_(logits[0]), "class": klass}
     with torch.no_grad():
         for variant in ("official", "exact"):
-            xai = [ref.xai_vector(m, s, variant == "exact") for s in trace["s6"]]
+            # the methods read layers >= start only
+            xai = [ref.xai_vector(m, s, variant == "exact") if l >= start or l in VIM_LAYERS
+                   else None for l, s in enumerate(trace["s6"])]
             for meth in ref.METHODS:
                 r["map/%s/%s" % (variant, meth)] = np_(
                     ref.vim_method(meth, xai, grads, start, c)[0])
@@ -147,12 +153,16 @@ def run_vim(m, img):
                 r[q + "dy"] = np_(s["y"].grad[0].T)
         # exact hidden attention of one layer: channel mean in image order (as
         # reference.attention_maps) and a few channels' matrices in branch order
+        t3 = time.time()
         s_f, s_b = trace["s6"][VIM_ATTN_LAYER]
         p = "layer_%02d/" % VIM_ATTN_LAYER
         r[p + "forward/attn_mean"] = np_(ref.hidden_attention(s_f).mean(1)[0])
         r[p + "backward/attn_mean"] = np_(ref.hidden_attention(s_b).mean(1)[0].flip(0, 1))
         r[p + "forward/attn_channels"] = np_(ref.hidden_attention(s_f, VIM_ATTN_CHANNELS)[0])
         r[p + "backward/attn_channels"] = np_(ref.hidden_attention(s_b, VIM_ATTN_CHANNELS)[0])
+    t4 = time.time()
+    print("  forward %.1fs, backward %.1fs, xai vectors and maps %.1fs, hidden attention %.1fs"
+          % (t1 - t0, t2 - t1, t3 - t2, t4 - t3))
     r["_stats"] = ["layer %2d: residual rms %.3g, mixer_out rms %.3g, delta mean %.3g" % (
         i, float(streams[i].pow(2).mean().sqrt()), float(trace["mixer_out"][i].pow(2).mean().sqrt()),
         float(trace["s6"][i][0]["delta"].mean())) for i in range(depth)]

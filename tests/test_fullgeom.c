@@ -51,25 +51,34 @@ static double rel_diff(const char *model, const char *dset, const float *mine, s
     return d / (scale > 0 ? scale : 1);
 }
 
-/* ViT LRP at full geometry: the relevance is ill-conditioned in the forward
- * activations. Chefer's relprop of dots = q·kᵀ (softmax passes relevance through)
- * divides by dots, and with 6 × 197² of them some are ~0; a 2^-24 relative change
- * of q, k (float32 rounding) changes such a dot by a large fraction, and the
- * relevance flows on into every lower block. Measured on gen_fullgeom's model:
- * PyTorch float32 vs float64 (same code) differs by 7e-2 of the scale in block 0's
- * relevance and 0.28 of the max in the attribution map; with the forward in float32
- * and only LRP in float64 it is the same 0.28, so no float32 forward (C, PyTorch,
- * the original on a GPU) can reproduce the float64 map to 1e-4. Blocks 8-11 stay
- * within 1e-4. So the LRP quantities are held to max(the tiny tests' tolerance,
- * LRP_F32_FACTOR × PyTorch float32's own distance from float64): the engine must be
- * as close to the exact value as PyTorch float32 itself is. */
-enum { LRP_F32_FACTOR = 2 };
+/* ViT LRP at full geometry is ill-conditioned in the forward activations, so the
+ * LRP quantities cannot be held to 1e-4 by any float32 implementation. Chefer's
+ * relprop of dots = q·kᵀ (softmax passes relevance through) divides by the dots, and
+ * of 6 × 197² some are ~0: a float32 rounding of q, k changes such a dot by a large
+ * fraction, and that relevance flows on into every lower block. Measured on
+ * gen_fullgeom's model (golden in float64):
+ *  - PyTorch float32 vs float64, same code: relevance 5e-6 (block 11), 2e-4..1e-3
+ *    (blocks 7-10), 4e-2..0.31 (blocks 0-6) of its scale; attribution map 0.26 of
+ *    its max. The same float32 forward with LRP in float64: the same 0.26, so it is
+ *    the forward's rounding, not LRP's arithmetic. Five PyTorch float32 runs on
+ *    inputs nudged by an ulp: map 0.02..0.28.
+ *  - the engine: its forward activations are as close to float64 as PyTorch's
+ *    (6-8e-7 vs 8-14e-7), and float64 LRP run on the engine's own float32
+ *    activations reproduces the engine's relevance to 7e-5 in blocks 7-11: its
+ *    relprop is right; what remains is the rounding realisation, heavy-tailed
+ *    (1/dot), landing 0.1..4× PyTorch float32's distance depending on the block.
+ * So: relevance per block within max(1e-3 (test_engine's allowance),
+ * LRP_REL_FACTOR × PyTorch float32's distance); the attribution map within
+ * max(1e-4, LRP_MAP_FACTOR × PyTorch float32's distance), i.e. at least as close to
+ * the exact map as PyTorch float32 itself is. A wrong rule still fails: block 11 is
+ * well-conditioned and held to 1e-3, blocks 7-10 to about 1e-2. */
+enum { LRP_REL_FACTOR = 10, LRP_MAP_FACTOR = 1 };
 
 /* compare, print the measured difference (and PyTorch float32's vs float64, where
  * stored), assert it is within tol (or within f32_factor × PyTorch float32's
  * distance, when f32_factor > 0 and that is larger); returns the difference */
 static double check(const char *model, const char *dset, const float *mine, size_t n, double tol,
-                    double f32_factor) {
+                    int f32_factor) {
     double d = rel_diff(model, dset, mine, n), e = f32_vs_f64(golden(model), dset);
     printf("\n  %-34s rel. diff %.3g", dset, d);
     if (!isnan(e)) printf("  (PyTorch float32 vs float64: %.3g)", e);
@@ -125,9 +134,9 @@ static mxb_ctx *traced(mxb_model *m, const char *model, float **image) {
 
 /* every built-in method's map for the predicted class: within 1e-4 of the golden
  * map's max, and after min-max (test_methods' measures); ViT attribution (LRP) with
- * the allowance described at LRP_F32_FACTOR (lrp_f32_factor 0: none) */
+ * the allowance described at LRP_MAP_FACTOR (lrp_f32_factor 0: none) */
 static void check_maps(mxb_ctx *c, const mxb_model *m, const char *model, const float *x,
-                       mxb_variant variant, const char *prefix, double lrp_f32_factor) {
+                       mxb_variant variant, const char *prefix, int lrp_f32_factor) {
     const mxb_config *g = mxb_model_config(m);
     const size_t P = (size_t)g->num_patches;
     float *logits = malloc((size_t)g->num_classes * sizeof(float)), *map = malloc(P * sizeof(float));
@@ -188,12 +197,10 @@ static void test_vit(void) {
     seed[(int)mxb_test_read_h5_scalar(golden("deit_s"), "class")] = 1;
     CU_ASSERT_EQUAL_FATAL(mxb_relevance(c, seed), 0);
     free(seed);
-    for (int i = 0; i < 3; i++) {
-        const int b = vit_blocks[i];
+    for (int b = 0; b < g->depth; b++) /* every block, to show where conditioning breaks */
         check("deit_s", mxb_test_path("block_%02d/attn_relevance", b), mxb_vit_attn_relevance(c, b),
-              n, 1e-3, LRP_F32_FACTOR);
-    }
-    check_maps(c, m, "deit_s", x, MXB_VARIANT_OFFICIAL, "map", LRP_F32_FACTOR);
+              n, 1e-3, LRP_REL_FACTOR);
+    check_maps(c, m, "deit_s", x, MXB_VARIANT_OFFICIAL, "map", LRP_MAP_FACTOR);
     free(x);
     mxb_ctx_free(c);
     mxb_model_free(m);
