@@ -68,26 +68,38 @@ static double rel_diff(const char *model, const char *dset, const float *mine, s
  *    blocks 7-11: its relprop is right; what remains is the rounding realisation,
  *    heavy-tailed (1/dot), landing 0.1..4.3× PyTorch float32's distance depending
  *    on the block (and 0.17× in the map).
- * So: relevance per block within max(1e-3 (test_engine's allowance),
- * LRP_REL_FACTOR × PyTorch float32's distance); the attribution map within
- * max(1e-4, LRP_MAP_FACTOR × PyTorch float32's distance), i.e. at least as close to
- * the exact map as PyTorch float32 itself is. A wrong rule still fails: block 11 is
- * well-conditioned and held to 1e-3, blocks 7-10 to about 1e-2. */
-enum { LRP_REL_FACTOR = 10, LRP_MAP_FACTOR = 1 };
+ *  - which realisation a float32 run lands on depends on operation order (BLAS
+ *    kernels, threads, CPU): the five nudged PyTorch runs spread over 1.4e-4..4.5e-4
+ *    in block 9 and 0.02..0.28 in the map, so one run's distance is a measure of the
+ *    conditioning, not a bound.
+ * So an LRP quantity is held to the tiny tests' tolerance where it is well-conditioned
+ * (PyTorch float32 within 1e-4 of float64), and where it is not, to
+ * max(ill_floor, factor × PyTorch float32's distance): relevance max(1e-2, 10×),
+ * the attribution map max(0.1, 1×) — within 10 % of the map's max, or as close as
+ * PyTorch float32 itself lands. A wrong rule still fails: block 11 is
+ * well-conditioned and held to 1e-3, blocks 7-10 to 1e-2. */
+typedef struct {
+    double ill_floor, factor;
+} lrp_allowance;
+static const lrp_allowance lrp_relevance = {1e-2, 10}, lrp_map = {0.1, 1};
+
+/* the tolerance of a quantity with PyTorch float32 distance e (NAN: not stored) */
+static double tolerance(double tol, const lrp_allowance *allow, double e) {
+    if (!allow || isnan(e) || e <= 1e-4) return tol;
+    const double t = fmax(allow->ill_floor, allow->factor * e);
+    printf(" [ill-conditioned: tolerance %.3g]", t);
+    return fmax(tol, t);
+}
 
 /* compare, print the measured difference (and PyTorch float32's vs float64, where
- * stored), assert it is within tol (or within f32_factor × PyTorch float32's
- * distance, when f32_factor > 0 and that is larger); returns the difference */
+ * stored), assert it is within tol (with the LRP allowance, when given); returns
+ * the difference */
 static double check(const char *model, const char *dset, const float *mine, size_t n, double tol,
-                    int f32_factor) {
+                    const lrp_allowance *allow) {
     double d = rel_diff(model, dset, mine, n), e = f32_vs_f64(golden(model), dset);
     printf("\n  %-34s rel. diff %.3g", dset, d);
     if (!isnan(e)) printf("  (PyTorch float32 vs float64: %.3g)", e);
-    if (f32_factor > 0 && !isnan(e) && f32_factor * e > tol) {
-        tol = f32_factor * e;
-        printf(" [tolerance %.3g]", tol);
-    }
-    CU_ASSERT(d <= tol);
+    CU_ASSERT(d <= tolerance(tol, allow, e));
     return d;
 }
 
@@ -134,10 +146,10 @@ static mxb_ctx *traced(mxb_model *m, const char *model, float **image) {
 }
 
 /* every built-in method's map for the predicted class: within 1e-4 of the golden
- * map's max, and after min-max (test_methods' measures); ViT attribution (LRP) with
- * the allowance described at LRP_MAP_FACTOR (lrp_f32_factor 0: none) */
+ * map's max, and after min-max (test_methods' measures); the attribution map with
+ * the allowance `attribution` (NULL: none) */
 static void check_maps(mxb_ctx *c, const mxb_model *m, const char *model, const float *x,
-                       mxb_variant variant, const char *prefix, int lrp_f32_factor) {
+                       mxb_variant variant, const char *prefix, const lrp_allowance *attribution) {
     const mxb_config *g = mxb_model_config(m);
     const size_t P = (size_t)g->num_patches;
     float *logits = malloc((size_t)g->num_classes * sizeof(float)), *map = malloc(P * sizeof(float));
@@ -165,11 +177,7 @@ static void check_maps(mxb_ctx *c, const mxb_model *m, const char *model, const 
         const double norm = mxb_test_max_abs_diff(map, ref, P), e = f32_vs_f64(golden(model), dset);
         printf("\n  %-34s max diff %.3g of the map's max, %.3g after min-max", dset, raw, norm);
         if (!isnan(e)) printf("  (PyTorch float32 vs float64: %.3g)", e);
-        double tol = 1e-4;
-        if (i == 2 && lrp_f32_factor > 0 && !isnan(e) && lrp_f32_factor * e > tol) {
-            tol = lrp_f32_factor * e;
-            printf(" [tolerance %.3g]", tol);
-        }
+        const double tol = tolerance(1e-4, i == 2 ? attribution : NULL, e);
         CU_ASSERT(raw <= tol);
         CU_ASSERT(norm <= tol);
         free(ref);
@@ -191,8 +199,8 @@ static void test_vit(void) {
     const size_t n = (size_t)g->num_heads * g->seq_len * g->seq_len;
     for (int i = 0; i < 3; i++) {
         const int b = vit_blocks[i];
-        check("deit_s", mxb_test_path("block_%02d/attn", b), mxb_vit_attn(c, b), n, 1e-4, 0);
-        check("deit_s", mxb_test_path("block_%02d/attn_grad", b), mxb_vit_attn_grad(c, b), n, 1e-4, 0);
+        check("deit_s", mxb_test_path("block_%02d/attn", b), mxb_vit_attn(c, b), n, 1e-4, NULL);
+        check("deit_s", mxb_test_path("block_%02d/attn_grad", b), mxb_vit_attn_grad(c, b), n, 1e-4, NULL);
     }
     float *seed = calloc((size_t)g->num_classes, sizeof(float));
     seed[(int)mxb_test_read_h5_scalar(golden("deit_s"), "class")] = 1;
@@ -200,8 +208,8 @@ static void test_vit(void) {
     free(seed);
     for (int b = 0; b < g->depth; b++) /* every block, to show where conditioning breaks */
         check("deit_s", mxb_test_path("block_%02d/attn_relevance", b), mxb_vit_attn_relevance(c, b),
-              n, 1e-3, LRP_REL_FACTOR);
-    check_maps(c, m, "deit_s", x, MXB_VARIANT_OFFICIAL, "map", LRP_MAP_FACTOR);
+              n, 1e-3, &lrp_relevance);
+    check_maps(c, m, "deit_s", x, MXB_VARIANT_OFFICIAL, "map", &lrp_map);
     free(x);
     mxb_ctx_free(c);
     mxb_model_free(m);
@@ -227,28 +235,28 @@ static void test_vim_trace(void) {
         char q[32]; /* mxb_test_path's buffers rotate: keep the prefix here */
         snprintf(q, sizeof q, "layer_%02d", l);
         const size_t ne = (size_t)L * E, nd = (size_t)L * D;
-        check("vim_s", mxb_test_path("%s/residual", q), mxb_vim_residual(c, l), ne, 1e-4, 0);
-        check("vim_s", mxb_test_path("%s/mixer_out", q), mxb_vim_mixer_out(c, l), ne, 1e-4, 0);
-        check("vim_s", mxb_test_path("%s/residual_grad", q), mxb_vim_residual_grad(c, l), ne, 1e-4, 0);
+        check("vim_s", mxb_test_path("%s/residual", q), mxb_vim_residual(c, l), ne, 1e-4, NULL);
+        check("vim_s", mxb_test_path("%s/mixer_out", q), mxb_vim_mixer_out(c, l), ne, 1e-4, NULL);
+        check("vim_s", mxb_test_path("%s/residual_grad", q), mxb_vim_residual_grad(c, l), ne, 1e-4, NULL);
         for (int dir = 0; dir < 2; dir++) {
             const char *dn = dir ? "backward" : "forward";
             mxb_s6_view s;
             CU_ASSERT_FATAL(!mxb_vim_s6(c, l, dir, &s) && s.L == L && s.D == D && s.N == N);
-            check("vim_s", mxb_test_path("%s/%s/x", q, dn), s.x, nd, 1e-4, 0);
-            check("vim_s", mxb_test_path("%s/%s/delta", q, dn), s.delta, nd, 1e-4, 0);
+            check("vim_s", mxb_test_path("%s/%s/x", q, dn), s.x, nd, 1e-4, NULL);
+            check("vim_s", mxb_test_path("%s/%s/delta", q, dn), s.delta, nd, 1e-4, NULL);
             for (int k = 0; k < 2; k++) { /* B, C are strided views */
                 const float *src = k ? s.C : s.B;
                 for (int t = 0; t < L; t++)
                     memcpy(bc + (size_t)t * N, src + (size_t)t * s.bc_stride, (size_t)N * sizeof(float));
-                check("vim_s", mxb_test_path("%s/%s/%s", q, dn, k ? "C" : "B"), bc, (size_t)L * N, 1e-4, 0);
+                check("vim_s", mxb_test_path("%s/%s/%s", q, dn, k ? "C" : "B"), bc, (size_t)L * N, 1e-4, NULL);
             }
-            check("vim_s", mxb_test_path("%s/%s/y", q, dn), s.y, nd, 1e-4, 0);
-            check("vim_s", mxb_test_path("%s/%s/dy", q, dn), s.dy, nd, 1e-4, 0);
+            check("vim_s", mxb_test_path("%s/%s/y", q, dn), s.y, nd, 1e-4, NULL);
+            check("vim_s", mxb_test_path("%s/%s/dy", q, dn), s.dy, nd, 1e-4, NULL);
         }
         CU_ASSERT_EQUAL_FATAL(mxb_vim_xai_vector(c, l, MXB_VARIANT_OFFICIAL, v), 0);
-        check("vim_s", mxb_test_path("%s/xai_vector_official", q), v, (size_t)D * L, 1e-4, 0);
+        check("vim_s", mxb_test_path("%s/xai_vector_official", q), v, (size_t)D * L, 1e-4, NULL);
         CU_ASSERT_EQUAL_FATAL(mxb_vim_xai_vector(c, l, MXB_VARIANT_EXACT, v), 0);
-        check("vim_s", mxb_test_path("%s/xai_vector_exact", q), v, (size_t)D * L, 1e-4, 0);
+        check("vim_s", mxb_test_path("%s/xai_vector_exact", q), v, (size_t)D * L, 1e-4, NULL);
     }
     free(bc);
     free(v);
@@ -260,12 +268,12 @@ static void test_vim_trace(void) {
         const char *dn = dir ? "backward" : "forward";
         CU_ASSERT_EQUAL_FATAL(mxb_vim_hidden_attn_mean(c, VIM_ATTN_LAYER, dir, 1, mean), 0);
         check("vim_s", mxb_test_path("layer_%02d/%s/attn_mean", VIM_ATTN_LAYER, dn), mean,
-              (size_t)L * L, 1e-4, 0);
+              (size_t)L * L, 1e-4, NULL);
         for (int k = 0; k < nch; k++)
             CU_ASSERT_EQUAL_FATAL(mxb_vim_hidden_attn(c, VIM_ATTN_LAYER, dir, vim_attn_channels[k],
                                                       vim_attn_channels[k] + 1, al + (size_t)k * L * L), 0);
         check("vim_s", mxb_test_path("layer_%02d/%s/attn_channels", VIM_ATTN_LAYER, dn), al,
-              (size_t)nch * L * L, 1e-4, 0);
+              (size_t)nch * L * L, 1e-4, NULL);
     }
     free(mean);
     free(al);
@@ -280,8 +288,8 @@ static void test_vim_methods(void) {
     mxb_ctx *c = mxb_ctx_new(m, MXB_TRACE_KEEP);
     float *x = mxb_test_read_h5(golden("vim_s"), "input", NULL);
     CU_ASSERT_FATAL(c && x);
-    check_maps(c, m, "vim_s", x, MXB_VARIANT_OFFICIAL, "map/official", 0);
-    check_maps(c, m, "vim_s", x, MXB_VARIANT_EXACT, "map/exact", 0);
+    check_maps(c, m, "vim_s", x, MXB_VARIANT_OFFICIAL, "map/official", NULL);
+    check_maps(c, m, "vim_s", x, MXB_VARIANT_EXACT, "map/exact", NULL);
     free(x);
     mxb_ctx_free(c);
     mxb_model_free(m);
