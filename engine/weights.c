@@ -13,6 +13,10 @@ void mxb_seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    /* Messages quote names and strings taken from files (keys, attributes), which may
+     * hold any byte: keep the message one printable line. */
+    for (char *p = err; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
 }
 
 /* Attribute readers return 1 when present and read, 0 when absent, -1 when unreadable. */
@@ -31,9 +35,11 @@ static int attr_string(hid_t f, const char *name, char *out, size_t outlen) {
     if (H5Aexists(f, name) <= 0) return 0;
     hid_t a = H5Aopen(f, name, H5P_DEFAULT);
     if (a < 0) return -1;
-    hid_t t = H5Aget_type(a);
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
     int rc = -1;
-    if (H5Tget_class(t) == H5T_STRING) {
+    /* one string, not an array of them: H5Aread would write every element into our
+     * one pointer (vlen) or our one buffer (fixed size) */
+    if (H5Tget_class(t) == H5T_STRING && H5Sget_simple_extent_npoints(sp) == 1) {
         if (H5Tis_variable_str(t) > 0) {
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
@@ -58,6 +64,7 @@ static int attr_string(hid_t f, const char *name, char *out, size_t outlen) {
             free(s);
         }
     }
+    H5Sclose(sp);
     H5Tclose(t);
     H5Aclose(a);
     return rc;

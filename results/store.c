@@ -477,8 +477,15 @@ static int read_names(mxb_h5in *in, const char *name, char (*out)[64], int max, 
         rc = -1;
     }
     for (int64_t i = 0; !rc && i < n; i++) {
-        if (!s[i][0] || strlen(s[i]) >= 64 || strchr(s[i], '/')) {
-            snprintf(err, errlen, "%s: %s has a bad name '%.40s'", mxb_h5in_path(in), name, s[i]);
+        /* names become group names and table headers: no '/', no control bytes */
+        int odd = !s[i][0] || strlen(s[i]) >= 64 || strchr(s[i], '/');
+        for (const char *c = s[i]; *c; c++) odd |= (unsigned char)*c < 0x20 || *c == 0x7f;
+        if (odd) {
+            char shown[41];
+            snprintf(shown, sizeof shown, "%s", s[i]);
+            for (char *c = shown; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+            snprintf(err, errlen, "%s: %s has a bad name '%s'", mxb_h5in_path(in), name, shown);
             rc = -1;
         } else {
             snprintf(out[i], 64, "%s", s[i]);
