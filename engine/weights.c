@@ -197,6 +197,14 @@ static int read_param(hid_t f, const char *path, const mxb_param *p, float *dst,
                    want);
         goto done;
     }
+    /* a dataset created but never written reads back as its fill value (zeros): a
+     * model that would load and predict nonsense */
+    H5D_space_status_t status;
+    if (p->numel && (H5Dget_space_status(d, &status) < 0 || status != H5D_SPACE_STATUS_ALLOCATED)) {
+        mxb_seterr(err, errlen, "%s: key '%s' holds no data (declared but never written)", path,
+                   p->name);
+        goto done;
+    }
     if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
         mxb_seterr(err, errlen, "%s: cannot read key '%s' (file truncated or corrupt?)", path,
                    p->name);
@@ -233,6 +241,22 @@ int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen) 
     mxb_config cfg;
     mxb_model *m = NULL;
     if (read_config(f, path, &cfg, err, errlen)) goto fail;
+    /* The config alone decides the allocation: a few attributes in a 1 KB file may
+     * declare a model of terabytes. Its parameters must fit in the file, compressed
+     * at best by deflate's ceiling of 1032:1. */
+    hsize_t fsize = 0;
+    size_t need = 0;
+    if (H5Fget_filesize(f, &fsize) < 0 || mxb_config_bytes(&cfg, &need, NULL, NULL)) {
+        mxb_seterr(err, errlen, "%s: cannot size the file or the model", path);
+        goto fail;
+    }
+    if (need / 1032 > fsize) {
+        mxb_seterr(err, errlen,
+                   "%s: the config declares a %s model of %zu MiB of parameters but the file "
+                   "has only %llu bytes (truncated, or not the model it says)",
+                   path, mxb_arch_name(cfg.arch), need >> 20, (unsigned long long)fsize);
+        goto fail;
+    }
     char msg[256];
     if (mxb_model_new(&cfg, &m, msg, sizeof msg)) {
         mxb_seterr(err, errlen, "%s: %s", path, msg);
@@ -260,4 +284,22 @@ fail:
     mxb_model_free(m);
     H5Fclose(f);
     return -1;
+}
+
+int mxb_model_peek(const char *path, mxb_config *cfg, char *err, size_t errlen) {
+    if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        mxb_seterr(err, errlen, "%s: cannot open weights file", path);
+        return -1;
+    }
+    fclose(probe);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
+        return -1;
+    }
+    int rc = read_config(f, path, cfg, err, errlen);
+    H5Fclose(f);
+    return rc;
 }

@@ -138,9 +138,16 @@ static int on_key(void *user, const char *section, const char *key, const char *
         } else if (!strcmp(key, "figures")) {
             if (parse_int(v, 0, 64, &c->figures))
                 return fail(st, section, key, "'%s' is not a count of images (0..64)", v);
+        } else if (!strcmp(key, "max_pixels") || !strcmp(key, "max_memory_mb")) {
+            char *end;
+            long long x = strtoll(v, &end, 10);
+            if (!*v || *end || x < 1 || x > (1ll << 40))
+                return fail(st, section, key, "'%s' is not a positive integer", v);
+            *(key[4] == 'p' ? &c->max_pixels : &c->max_memory_mb) = x;
         } else {
             return fail(st, section, key,
-                        "unknown key (output, seed, variant, class, save_maps, save_attention, figures)");
+                        "unknown key (output, seed, variant, class, save_maps, save_attention, figures, "
+                        "max_pixels, max_memory_mb)");
         }
     } else if (!strncmp(section, "model:", 6)) {
         int i = model_index(c, section + 6);
