@@ -22,7 +22,7 @@ static int stored(const char *path, hid_t ds, const char *what, size_t n, char *
     int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0;
     if (t >= 0) H5Tclose(t);
     if (pl >= 0) H5Pclose(pl);
-    if (H5Dget_space_status(ds, &st) < 0 || st != H5D_SPACE_STATUS_ALLOCATED) {
+    if (H5Dget_space_status(ds, &st) < 0 || st == H5D_SPACE_STATUS_NOT_ALLOCATED) {
         snprintf(err, errlen, "%s: %s: holds no data (declared but never written)", path, what);
         return 0;
     }

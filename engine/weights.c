@@ -200,8 +200,17 @@ static int read_param(hid_t f, const char *path, const mxb_param *p, float *dst,
     /* a dataset created but never written reads back as its fill value (zeros): a
      * model that would load and predict nonsense */
     H5D_space_status_t status;
-    if (p->numel && (H5Dget_space_status(d, &status) < 0 || status != H5D_SPACE_STATUS_ALLOCATED)) {
+    if (p->numel && (H5Dget_space_status(d, &status) < 0 || status == H5D_SPACE_STATUS_NOT_ALLOCATED)) {
         mxb_seterr(err, errlen, "%s: key '%s' holds no data (declared but never written)", path,
+                   p->name);
+        goto done;
+    }
+    /* partly written (chunked, some chunks missing): less stored than declared */
+    hid_t pl = H5Dget_create_plist(d);
+    int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0;
+    if (pl >= 0) H5Pclose(pl);
+    if (!filtered && H5Dget_storage_size(d) < (hsize_t)p->numel * H5Tget_size(t)) {
+        mxb_seterr(err, errlen, "%s: key '%s' is only partly stored (truncated or corrupt?)", path,
                    p->name);
         goto done;
     }

@@ -337,7 +337,7 @@ static int storage_ok(const char *path, hid_t d, const char *name, size_t n, siz
                       size_t errlen) {
     if (!n) return 1;
     H5D_space_status_t st;
-    if (H5Dget_space_status(d, &st) < 0 || st != H5D_SPACE_STATUS_ALLOCATED) {
+    if (H5Dget_space_status(d, &st) < 0 || st == H5D_SPACE_STATUS_NOT_ALLOCATED) {
         seterr(err, errlen, "%s: dataset '%s' holds no data (declared but never written)", path, name);
         return 0;
     }
