@@ -16,6 +16,7 @@ typedef struct {
     char *err;
     size_t errlen;
     int line;
+    int err_line;  /* the line of the first error a handler reported */
 } parse_state;
 
 static int fail(parse_state *st, const char *section, const char *key, const char *fmt, ...)
@@ -26,6 +27,7 @@ static int fail(parse_state *st, const char *section, const char *key, const cha
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    st->err_line = st->line;
     if (st->line > 0)
         snprintf(st->err, st->errlen, "%s:%d: [%s] %s: %s", st->path, st->line, section, key, msg);
     else
@@ -314,9 +316,15 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
     snprintf(c->base_dir, sizeof c->base_dir, "%s", dirname(tmp));
     snprintf(c->path, sizeof c->path, "%s", path);
     err[0] = 0;
-    parse_state st = {c, path, err, errlen, 0};
+    parse_state st = {c, path, err, errlen, 0, 0};
     line_reader lr = {&st, c->text};
     int rc = ini_parse_stream(read_line, &lr, handler, &st);
+    /* libinih goes on after a malformed line, so a later key may be reported in the
+     * wrong section ('[run' then 'output = x' is "[] output"): the first error wins */
+    if (rc > 0 && (!err[0] || rc <= st.err_line)) {
+        snprintf(err, errlen, "%s:%d: syntax error (want [section], key = value, or a ; comment)", path, rc);
+        return -1;
+    }
     if (rc != 0 || err[0]) {
         if (!err[0]) snprintf(err, errlen, "%s:%d: syntax error", path, rc);
         return -1;

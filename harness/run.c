@@ -203,10 +203,10 @@ static int check_memory(run_state *R, const mxb_config *cfg, char *err, size_t e
     unsigned long long limit = memory_limit_mb(R, &from), total = models + results + buffers;
     if (total > (limit << 20)) {
         snprintf(err, errlen,
-                 "%s: this run needs about %llu MiB (models and their buffers %llu, results %llu, "
-                 "per-image buffers %llu), over the limit of %llu MiB (%s)",
-                 R->cfg.path, (total + (1 << 20) - 1) >> 20, models >> 20, results >> 20, buffers >> 20, limit,
-                 from);
+                 "%s: this run needs about %.1f MiB (models and their buffers %.1f, results %.1f, "
+                 "per-image buffers %.1f), over the limit of %llu MiB (%s)",
+                 R->cfg.path, total / 1048576.0, models / 1048576.0, results / 1048576.0, buffers / 1048576.0,
+                 limit, from);
         return -1;
     }
     R->memory_mb = (total + (1 << 20) - 1) >> 20;
@@ -300,6 +300,20 @@ static int load_maps_source(run_state *R, char *err, size_t errlen) {
         }
         R->maps_model[m] = f;
     }
+    /* maps are only valid for the weights that made them: the source's provenance
+     * must name this run's weights, model by model */
+    const char *src_sha = mxb_results_attr(S, "models_sha256");
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        char want[160];
+        snprintf(want, sizeof want, "%s=%s", R->cfg.models[m].name, R->model_sha[m]);
+        const char *hit = src_sha ? strstr(src_sha, want) : NULL;
+        size_t wl = strlen(want);
+        if (!hit || (hit != src_sha && hit[-1] != ' ') || (hit[wl] && hit[wl] != ' ')) {
+            snprintf(err, errlen, "%s: its maps of model %s were made with other weights than %s "
+                     "(provenance models_sha256 differs)", path, R->cfg.models[m].name, R->cfg.models[m].weights);
+            return -1;
+        }
+    }
     for (int k = 0; k < R->cfg.nmethods; k++) {
         int f = -1;
         for (int j = 0; j < S->nmethods; j++)
@@ -316,6 +330,12 @@ static int load_maps_source(run_state *R, char *err, size_t errlen) {
         while (j < ST->n && ST->index[j] < T->index[i]) j++;
         if (j == ST->n || ST->index[j] != T->index[i]) {
             snprintf(err, errlen, "%s: no map for image %s", path, T->ids[i]);
+            return -1;
+        }
+        /* the same position in another dataset is another image */
+        if (strcmp(ST->ids[j], T->ids[i])) {
+            snprintf(err, errlen, "%s: image %d is '%s' there but '%s' here (maps of other data)", path,
+                     T->index[i], ST->ids[j], T->ids[i]);
             return -1;
         }
         R->maps_row[i] = j;
