@@ -320,8 +320,9 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
     line_reader lr = {&st, c->text};
     int rc = ini_parse_stream(read_line, &lr, handler, &st);
     /* libinih goes on after a malformed line, so a later key may be reported in the
-     * wrong section ('[run' then 'output = x' is "[] output"): the first error wins */
-    if (rc > 0 && (!err[0] || rc <= st.err_line)) {
+     * wrong section ('[run' then 'output = x' is "[] output"): the first error wins.
+     * (A handler's refusal counts as an error of its own line for libinih too.) */
+    if (rc > 0 && (!err[0] || rc < st.err_line)) {
         snprintf(err, errlen, "%s:%d: syntax error (want [section], key = value, or a ; comment)", path, rc);
         return -1;
     }
