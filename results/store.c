@@ -428,7 +428,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     double size = 0;
     snprintf(p, sizeof p, "/%s", tn);
     TRY(mxb_h5in_attr_num(in, p, "input_size", &size, err, errlen));
-    if (size < 1 || size > 8192) {
+    if (!(size >= 1 && size <= 8192)) { /* written so that NaN is out of range too */
         snprintf(err, errlen, "%s: /%s input_size %g is out of range", mxb_h5in_path(in), tn, size);
         return -1;
     }

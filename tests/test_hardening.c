@@ -9,6 +9,7 @@
 #include "results/results.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,23 @@ static void test_results_declared_too_big(void) {
     expect_results_error("many_images.h5", "/perturbation/index declares 3000000 images, more than the file can hold");
 }
 
+/* fuzz_results: input_size = NaN passed the range check (NaN compares false) and was
+ * converted to int: undefined behaviour */
+static void test_results_nan_input_size(void) {
+    hid_t f = copy_template("results.h5", "nan_size.h5");
+    CU_ASSERT_FATAL(f >= 0);
+    hid_t g = H5Oopen(f, "/perturbation", H5P_DEFAULT);
+    H5Adelete(g, "input_size");
+    hid_t sp = H5Screate(H5S_SCALAR), a = H5Acreate2(g, "input_size", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    double nan = NAN;
+    H5Awrite(a, H5T_NATIVE_DOUBLE, &nan);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Oclose(g);
+    H5Fclose(f);
+    expect_results_error("nan_size.h5", "/perturbation input_size nan is out of range");
+}
+
 /* gtsegs: an image declared [3, 8000, 8000] with no data behind it */
 static void test_gtsegs_declared_too_big(void) {
     hid_t f = copy_template("gtsegs.mat", "huge_image.mat");
@@ -312,6 +330,7 @@ int main(void) {
         {"weights: a tensor declared but never written is an error", test_weights_unwritten_tensor},
         {"results: names with control bytes are refused in one line", test_results_bad_names},
         {"results: huge declared arrays and image counts are refused", test_results_declared_too_big},
+        {"results: input_size NaN is out of range (fuzz_results, UB)", test_results_nan_input_size},
         {"gtsegs: a huge declared image without data is refused", test_gtsegs_declared_too_big},
         {"png: a decompression bomb is refused before allocation", test_png_bomb},
         {"plugins: the table checks", test_plugin_table_checks},
