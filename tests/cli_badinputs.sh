@@ -51,7 +51,8 @@ for k in 1 2 3 4 5 6; do
 done
 # a journal left by one configuration is never appended to by another (kill later
 # and later until a run has left a journal and no results)
-for d in 0.02 0.05 0.1 0.2 0.3 0.5; do
+# (a loaded machine is slower to reach the journal: the delays go up to seconds)
+for d in 0.02 0.04 0.06 0.08 0.1 0.13 0.16 0.2 0.25 0.3 0.4 0.5 0.7 1 1.5 2 3; do
   [ -e k.h5.journal ] && [ ! -e k.h5 ] && break
   rm -f k.h5 k.h5.journal
   (timeout -s KILL $d $MXB run run.ini --quiet --set run.output=k.h5 >/dev/null 2>&1) 2>/dev/null
