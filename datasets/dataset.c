@@ -20,7 +20,7 @@ mxb_dataset *mxb_dataset_alloc(int kind, const char *path, int total) {
     d->kind = kind;
     d->file = -1;
     d->total = total;
-    d->max_pixels = MXB_MAX_PIXELS;
+    d->max_pixels = mxb_default_max_pixels();
     d->path = strdup(path);
     d->sel = malloc((size_t)(total > 0 ? total : 1) * sizeof *d->sel);
     d->ids = calloc((size_t)(total > 0 ? total : 1), sizeof *d->ids);
@@ -67,7 +67,7 @@ int mxb_dataset_label(const mxb_dataset *d, int i) {
     return i >= 0 && i < d->nsel && d->labels ? d->labels[d->sel[i]] : -1;
 }
 void mxb_dataset_set_max_pixels(mxb_dataset *d, size_t max_pixels) {
-    d->max_pixels = max_pixels ? max_pixels : MXB_MAX_PIXELS;
+    d->max_pixels = max_pixels ? max_pixels : mxb_default_max_pixels();
 }
 
 int mxb_dataset_get(mxb_dataset *d, int i, mxb_sample *s, char *err, size_t errlen) {

@@ -46,8 +46,15 @@
  * (PIL raises "image file is truncated"); libjpeg's other warnings are not (PIL
  * ignores them too).
  *
- * Limits: an image larger than max_pixels (default MXB_MAX_PIXELS, settable) is
- * refused before anything is allocated for it.
+ * Limits: an image larger than max_pixels is refused before anything is allocated
+ * for it. The default is MXB_MAX_PIXELS (2^26), or the environment variable
+ * MXB_MAX_PIXELS when set; mxb_dataset_set_max_pixels and `[run] max_pixels` set it
+ * per dataset, and the functions below take it as an argument (0: the default).
+ * Besides, a file must be able to hold what it declares: a PNG whose raw rows are
+ * more than 1032 x the file (deflate's ceiling) is a decompression bomb, and a
+ * gtsegs image or mask must be stored (1032:1 at best when compressed). JPEG has no
+ * such bound (its entropy coding can pack whole blocks into a few bits), so for
+ * JPEG max_pixels is the bound.
  *
  * Errors: functions that can fail return 0 on success and -1 on failure, and write
  * a one-line message naming the file and the thing into err[errlen].
@@ -59,6 +66,8 @@
 #include <stdint.h>
 
 #define MXB_MAX_PIXELS ((size_t)1 << 26) /* 67 Mpixel: ImageNet's largest is ~ 2.4 Mpixel */
+/* MXB_MAX_PIXELS, or the environment's MXB_MAX_PIXELS (a positive integer) when set. */
+size_t mxb_default_max_pixels(void);
 
 typedef struct {
     uint8_t *rgb;   /* h * w * 3 */

@@ -11,6 +11,30 @@
 
 /* ---- reading ------------------------------------------------------------------ */
 
+/* The declared n x elem bytes must be stored: all of them plainly, 1/1032 of them
+ * compressed (deflate's ceiling). A [3, 65535, 1000] image declared in a small file,
+ * or one created and never written (it reads as zeros), is refused before the
+ * allocation it asks for. */
+static int stored(const char *path, hid_t ds, const char *what, size_t n, char *err, size_t errlen) {
+    H5D_space_status_t st;
+    hid_t t = H5Dget_type(ds), pl = H5Dget_create_plist(ds);
+    size_t elem = t >= 0 ? H5Tget_size(t) : 1;
+    int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0;
+    if (t >= 0) H5Tclose(t);
+    if (pl >= 0) H5Pclose(pl);
+    if (H5Dget_space_status(ds, &st) < 0 || st == H5D_SPACE_STATUS_NOT_ALLOCATED) {
+        snprintf(err, errlen, "%s: %s: holds no data (declared but never written)", path, what);
+        return 0;
+    }
+    unsigned long long have = H5Dget_storage_size(ds), want = (unsigned long long)n * elem;
+    if (filtered ? want / 1032 > have : want > have) {
+        snprintf(err, errlen, "%s: %s: declares %llu bytes but stores %llu (truncated or corrupt?)", path,
+                 what, want, have);
+        return 0;
+    }
+    return 1;
+}
+
 /* /value/img or /value/gt: an N x 1 (or 1 x N) array of object references. */
 static int read_ref_array(hid_t f, const char *path, const char *name, hobj_ref_t **out, int *n,
                           char *err, size_t errlen) {
@@ -41,6 +65,7 @@ static int read_ref_array(hid_t f, const char *path, const char *name, hobj_ref_
         snprintf(err, errlen, "%s: %s: %llu entries is too many", path, name, (unsigned long long)count);
         goto done;
     }
+    if (count && !stored(path, d, name, (size_t)count, err, errlen)) goto done;
     *out = malloc((size_t)(count ? count : 1) * sizeof **out);
     if (!*out) {
         snprintf(err, errlen, "%s: %s: out of memory", path, name);
@@ -175,6 +200,7 @@ static int load_item(mxb_dataset *d, int item, mxb_sample *s, char *err, size_t 
         goto done;
     }
     size_t npix = (size_t)W * H, planes = rank == 3 ? 3 : 1;
+    if (!stored(d->path, img, what, npix * planes, err, errlen)) goto done;
     buf = malloc(npix * planes);
     s->rgb = malloc(npix * 3);
     if (!buf || !s->rgb) {
@@ -230,6 +256,7 @@ static int load_item(mxb_dataset *d, int item, mxb_sample *s, char *err, size_t 
         snprintf(err, errlen, "%s: %s: mask is not numeric", d->path, what);
         goto done;
     }
+    if (!stored(d->path, mask, what, npix, err, errlen)) goto done;
     mbuf = malloc(npix * sizeof *mbuf);
     s->mask = malloc(npix);
     if (!mbuf || !s->mask) {

@@ -27,6 +27,18 @@ static int dims_ok(const char *name, size_t w, size_t h, size_t max_pixels, char
     return 1;
 }
 
+size_t mxb_default_max_pixels(void) {
+    /* read once: the limit is a property of the process, like the thread count */
+    static size_t v;
+    if (!v) {
+        const char *e = getenv("MXB_MAX_PIXELS");
+        char *end;
+        unsigned long long x = e && *e ? strtoull(e, &end, 10) : 0;
+        v = x > 0 && !*end ? (size_t)x : MXB_MAX_PIXELS;
+    }
+    return v;
+}
+
 /* ---- JPEG ------------------------------------------------------------------- */
 
 typedef struct {
@@ -200,6 +212,16 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, size_t m
     int depth = 0, ctype = 0, interlace = 0;
     png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
     if (!dims_ok(name, w, h, max_pixels, err, errlen)) goto fail;
+    /* A PNG bomb: a few hundred bytes that declare 8000 x 8000 pixels. The image data
+     * is deflated, which packs at most 1032 bytes into one: a file smaller than the
+     * raw rows (a filter byte + the packed pixels each) / 1032 cannot hold the image
+     * it declares, and is refused before w * h * 3 bytes are allocated for it. */
+    size_t raw = (size_t)h * (png_get_rowbytes(png, info) + 1);
+    if (raw / 1032 > len) {
+        snprintf(err, errlen, "%s: PNG declares %ux%u pixels but the file has only %zu bytes "
+                 "(truncated, or a decompression bomb)", name, (unsigned)w, (unsigned)h, len);
+        goto fail;
+    }
     if (depth == 16) {
         snprintf(err, errlen, "%s: 16-bit PNG not supported (convert it to 8 bits)", name);
         goto fail;
@@ -243,7 +265,7 @@ fail:
 int mxb_image_decode(const uint8_t *buf, size_t len, const char *name, size_t max_pixels,
                      uint8_t **rgb, int *h, int *w, char *err, size_t errlen) {
     *rgb = NULL;
-    if (!max_pixels) max_pixels = MXB_MAX_PIXELS;
+    if (!max_pixels) max_pixels = mxb_default_max_pixels();
     if (len >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF)
         return decode_jpeg(buf, len, name, max_pixels, rgb, h, w, err, errlen);
     if (len >= 8 && !png_sig_cmp(buf, 0, 8))

@@ -40,7 +40,14 @@ typedef struct mxb_ctx mxb_ctx;
 
 /* ---- models ---------------------------------------------------------------- */
 
+/* Loads a weights file (engine/WEIGHTS.md). Before anything is allocated for the
+ * model, its declared size must be plausible for the file: parameters of more than
+ * 1032 x the file's bytes (deflate's best ratio) cannot be in it, and such a file is
+ * refused. Every tensor must be stored (declared-only datasets read as zeros). */
 int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen);
+/* Reads only the config (root attributes) of a weights file, checked as the loader
+ * checks it; for estimating a run's memory before loading anything. */
+int mxb_model_peek(const char *path, mxb_config *cfg, char *err, size_t errlen);
 /* A model with the given config and all-zero parameters; fill them through
  * mxb_model_param(). Used by tests and the benchmark (random weights). */
 int mxb_model_new(const mxb_config *cfg, mxb_model **out, char *err, size_t errlen);
@@ -73,6 +80,11 @@ enum {
 mxb_ctx *mxb_ctx_new(const mxb_model *m, int flags);
 void mxb_ctx_free(mxb_ctx *c);
 size_t mxb_ctx_bytes(const mxb_ctx *c);
+/* What mxb_model_new and mxb_ctx_new would allocate for this config (model: the
+ * parameters and derived tables; a context with MXB_TRACE_KEEP and one without),
+ * without allocating it. -1 for an invalid config. Any pointer may be NULL. */
+int mxb_config_bytes(const mxb_config *cfg, size_t *model_bytes, size_t *ctx_keep_bytes,
+                     size_t *ctx_plain_bytes);
 
 /* image: normalised float [in_chans, img_size, img_size]. logits: [num_classes]. */
 void mxb_forward(mxb_ctx *c, const float *image, float *logits);

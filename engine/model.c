@@ -416,6 +416,45 @@ void mxb_ctx_free(mxb_ctx *c) {
 
 size_t mxb_ctx_bytes(const mxb_ctx *c) { return c->arena_floats * sizeof(float); }
 
+/* The same tables and layout the allocating code builds, with nothing behind them:
+ * what a run would take, known before a byte of it is allocated. */
+int mxb_config_bytes(const mxb_config *cfg, size_t *model_bytes, size_t *ctx_keep_bytes,
+                     size_t *ctx_plain_bytes) {
+    mxb_model m = {.cfg = *cfg};
+    if (mxb_config_finish(&m.cfg, NULL, 0)) return -1;
+    build_param_table(&m);
+    if (!m.params) return -1;
+    const mxb_config *g = &m.cfg;
+    size_t derived = 0;
+    if (g->arch == MXB_ARCH_VIM) {
+        const size_t DN = (size_t)g->d_inner * g->d_state, DNp = (size_t)SCAN_PADDED(g->d_inner) * g->d_state;
+        derived = (DN + DNp) * 2 * (size_t)g->depth;
+    }
+    if (model_bytes) *model_bytes = (param_arena_floats(&m) + derived) * sizeof(float);
+    for (int keep = 0; keep < 2; keep++) {
+        size_t *out = keep ? ctx_keep_bytes : ctx_plain_bytes;
+        if (!out) continue;
+        mxb_ctx c = {.m = &m, .flags = keep ? MXB_TRACE_KEEP : MXB_TRACE_NONE};
+        c.nact = keep ? g->depth : 1;
+        size_t act = g->arch == MXB_ARCH_VIT ? sizeof *c.vit : sizeof *c.vim;
+        if (g->arch == MXB_ARCH_VIT)
+            c.vit = calloc((size_t)c.nact, sizeof *c.vit);
+        else
+            c.vim = calloc((size_t)c.nact, sizeof *c.vim);
+        if (!c.vit && !c.vim) {
+            free(m.params);
+            return -1;
+        }
+        carver cv = {0};
+        layout_ctx(&c, &cv);
+        *out = cv.used * sizeof(float) + (size_t)c.nact * act;
+        free(c.vit);
+        free(c.vim);
+    }
+    free(m.params);
+    return 0;
+}
+
 void mxb_forward(mxb_ctx *c, const float *image, float *logits) {
     if (c->m->cfg.arch == MXB_ARCH_VIT)
         vit_forward(c, image, logits);

@@ -13,6 +13,10 @@ void mxb_seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    /* Messages quote names and strings taken from files (keys, attributes), which may
+     * hold any byte: keep the message one printable line. */
+    for (char *p = err; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
 }
 
 /* Attribute readers return 1 when present and read, 0 when absent, -1 when unreadable. */
@@ -31,9 +35,11 @@ static int attr_string(hid_t f, const char *name, char *out, size_t outlen) {
     if (H5Aexists(f, name) <= 0) return 0;
     hid_t a = H5Aopen(f, name, H5P_DEFAULT);
     if (a < 0) return -1;
-    hid_t t = H5Aget_type(a);
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
     int rc = -1;
-    if (H5Tget_class(t) == H5T_STRING) {
+    /* one string, not an array of them: H5Aread would write every element into our
+     * one pointer (vlen) or our one buffer (fixed size) */
+    if (H5Tget_class(t) == H5T_STRING && H5Sget_simple_extent_npoints(sp) == 1) {
         if (H5Tis_variable_str(t) > 0) {
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
@@ -58,6 +64,7 @@ static int attr_string(hid_t f, const char *name, char *out, size_t outlen) {
             free(s);
         }
     }
+    H5Sclose(sp);
     H5Tclose(t);
     H5Aclose(a);
     return rc;
@@ -190,6 +197,23 @@ static int read_param(hid_t f, const char *path, const mxb_param *p, float *dst,
                    want);
         goto done;
     }
+    /* a dataset created but never written reads back as its fill value (zeros): a
+     * model that would load and predict nonsense */
+    H5D_space_status_t status;
+    if (p->numel && (H5Dget_space_status(d, &status) < 0 || status == H5D_SPACE_STATUS_NOT_ALLOCATED)) {
+        mxb_seterr(err, errlen, "%s: key '%s' holds no data (declared but never written)", path,
+                   p->name);
+        goto done;
+    }
+    /* partly written (chunked, some chunks missing): less stored than declared */
+    hid_t pl = H5Dget_create_plist(d);
+    int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0;
+    if (pl >= 0) H5Pclose(pl);
+    if (!filtered && H5Dget_storage_size(d) < (hsize_t)p->numel * H5Tget_size(t)) {
+        mxb_seterr(err, errlen, "%s: key '%s' is only partly stored (truncated or corrupt?)", path,
+                   p->name);
+        goto done;
+    }
     if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
         mxb_seterr(err, errlen, "%s: cannot read key '%s' (file truncated or corrupt?)", path,
                    p->name);
@@ -226,6 +250,22 @@ int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen) 
     mxb_config cfg;
     mxb_model *m = NULL;
     if (read_config(f, path, &cfg, err, errlen)) goto fail;
+    /* The config alone decides the allocation: a few attributes in a 1 KB file may
+     * declare a model of terabytes. Its parameters must fit in the file, compressed
+     * at best by deflate's ceiling of 1032:1. */
+    hsize_t fsize = 0;
+    size_t need = 0;
+    if (H5Fget_filesize(f, &fsize) < 0 || mxb_config_bytes(&cfg, &need, NULL, NULL)) {
+        mxb_seterr(err, errlen, "%s: cannot size the file or the model", path);
+        goto fail;
+    }
+    if (need / 1032 > fsize) {
+        mxb_seterr(err, errlen,
+                   "%s: the config declares a %s model of %zu MiB of parameters but the file "
+                   "has only %llu bytes (truncated, or not the model it says)",
+                   path, mxb_arch_name(cfg.arch), need >> 20, (unsigned long long)fsize);
+        goto fail;
+    }
     char msg[256];
     if (mxb_model_new(&cfg, &m, msg, sizeof msg)) {
         mxb_seterr(err, errlen, "%s: %s", path, msg);
@@ -253,4 +293,22 @@ fail:
     mxb_model_free(m);
     H5Fclose(f);
     return -1;
+}
+
+int mxb_model_peek(const char *path, mxb_config *cfg, char *err, size_t errlen) {
+    if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        mxb_seterr(err, errlen, "%s: cannot open weights file", path);
+        return -1;
+    }
+    fclose(probe);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
+        return -1;
+    }
+    int rc = read_config(f, path, cfg, err, errlen);
+    H5Fclose(f);
+    return rc;
 }

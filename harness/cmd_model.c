@@ -55,7 +55,7 @@ float *mxb_load_input_image(const char *path, const mxb_config *cfg, char *err, 
     }
     uint8_t *rgb = NULL;
     int h, w;
-    if (mxb_image_read(path, MXB_MAX_PIXELS, &rgb, &h, &w, err, errlen)) return NULL;
+    if (mxb_image_read(path, 0, &rgb, &h, &w, err, errlen)) return NULL;
     /* DeiT's and ViM's evaluation transform, scaled to the model's input side */
     mxb_preprocess p = mxb_preprocess_imagenet();
     p.crop = cfg->img_size;

@@ -16,6 +16,7 @@ typedef struct {
     char *err;
     size_t errlen;
     int line;
+    int err_line;  /* the line of the first error a handler reported */
 } parse_state;
 
 static int fail(parse_state *st, const char *section, const char *key, const char *fmt, ...)
@@ -26,6 +27,7 @@ static int fail(parse_state *st, const char *section, const char *key, const cha
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    st->err_line = st->line;
     if (st->line > 0)
         snprintf(st->err, st->errlen, "%s:%d: [%s] %s: %s", st->path, st->line, section, key, msg);
     else
@@ -138,9 +140,16 @@ static int on_key(void *user, const char *section, const char *key, const char *
         } else if (!strcmp(key, "figures")) {
             if (parse_int(v, 0, 64, &c->figures))
                 return fail(st, section, key, "'%s' is not a count of images (0..64)", v);
+        } else if (!strcmp(key, "max_pixels") || !strcmp(key, "max_memory_mb")) {
+            char *end;
+            long long x = strtoll(v, &end, 10);
+            if (!*v || *end || x < 1 || x > (1ll << 40))
+                return fail(st, section, key, "'%s' is not a positive integer", v);
+            *(key[4] == 'p' ? &c->max_pixels : &c->max_memory_mb) = x;
         } else {
             return fail(st, section, key,
-                        "unknown key (output, seed, variant, class, save_maps, save_attention, figures)");
+                        "unknown key (output, seed, variant, class, save_maps, save_attention, figures, "
+                        "max_pixels, max_memory_mb)");
         }
     } else if (!strncmp(section, "model:", 6)) {
         int i = model_index(c, section + 6);
@@ -307,9 +316,16 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
     snprintf(c->base_dir, sizeof c->base_dir, "%s", dirname(tmp));
     snprintf(c->path, sizeof c->path, "%s", path);
     err[0] = 0;
-    parse_state st = {c, path, err, errlen, 0};
+    parse_state st = {c, path, err, errlen, 0, 0};
     line_reader lr = {&st, c->text};
     int rc = ini_parse_stream(read_line, &lr, handler, &st);
+    /* libinih goes on after a malformed line, so a later key may be reported in the
+     * wrong section ('[run' then 'output = x' is "[] output"): the first error wins.
+     * (A handler's refusal counts as an error of its own line for libinih too.) */
+    if (rc > 0 && (!err[0] || rc < st.err_line)) {
+        snprintf(err, errlen, "%s:%d: syntax error (want [section], key = value, or a ; comment)", path, rc);
+        return -1;
+    }
     if (rc != 0 || err[0]) {
         if (!err[0]) snprintf(err, errlen, "%s:%d: syntax error", path, rc);
         return -1;

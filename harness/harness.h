@@ -92,6 +92,8 @@ typedef struct {
     int auc_fraction;             /* AUC over accuracy as a fraction instead of % */
     int auc_x_normalized;         /* AUC over x in [0, 1] instead of p in [0, 0.9] */
     double pointing_tolerance;    /* pixels at 224 px, scaled with the input size */
+    long long max_pixels;         /* images over this are refused; 0: the default */
+    long long max_memory_mb;      /* a run estimated over this is refused; 0: the default */
     int nmodels, nmethods;
     mxb_run_model models[MXB_MAX_MODELS];
     mxb_run_method methods[MXB_MAX_METHODS];

@@ -56,6 +56,7 @@ typedef struct {
     int maps_model[MXB_MAX_MODELS], maps_method[MXB_MAX_METHODS];
     mxb_journal *journal;
     int size;                       /* the model input side, shared by every model */
+    unsigned long long memory_mb;   /* the estimate check_memory made */
     double seconds[MXB_NTESTS];     /* work time per test, this process and replayed */
     /* per-unit buffers, allocated once */
     float *u, *x, *work, *logits, *orig, *map, *vis;
@@ -88,6 +89,7 @@ static int open_data(run_state *R, int t, char *err, size_t errlen) {
     if (!d->enabled) return 0;
     if (mxb_dataset_open(d->data, d->labels[0] ? d->labels : NULL, &R->data[t], err, errlen)) return -1;
     mxb_dataset *D = R->data[t];
+    mxb_dataset_set_max_pixels(D, (size_t)R->cfg.max_pixels); /* 0: the default */
     int rc = 0;
     switch (d->subset.kind) {
     case MXB_SUBSET_FIRST: rc = mxb_dataset_select_first(D, d->subset.n, err, errlen); break;
@@ -124,9 +126,87 @@ static int open_data(run_state *R, int t, char *err, size_t errlen) {
     return 0;
 }
 
+/* ---- memory: estimated from the configuration before anything large is allocated ---- */
+
+/* The limit: [run] max_memory_mb, else the environment's MXB_MAX_MEMORY_MB, else the
+ * machine's physical memory. */
+static unsigned long long memory_limit_mb(const run_state *R, const char **from) {
+    if (R->cfg.max_memory_mb > 0) {
+        *from = "[run] max_memory_mb";
+        return (unsigned long long)R->cfg.max_memory_mb;
+    }
+    const char *e = getenv("MXB_MAX_MEMORY_MB");
+    char *end;
+    unsigned long long x = e && *e ? strtoull(e, &end, 10) : 0;
+    if (x > 0 && !*end) {
+        *from = "MXB_MAX_MEMORY_MB";
+        return x;
+    }
+    *from = "the machine's memory; set [run] max_memory_mb or MXB_MAX_MEMORY_MB";
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (unsigned long long)pages * (unsigned long long)page >> 20 : ~0ull >> 20;
+}
+
+/* The models' configs (their root attributes only), checked for one input size. */
+static int peek_models(run_state *R, mxb_config *cfg, char *err, size_t errlen) {
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        const mxb_run_model *rm = &R->cfg.models[m];
+        struct stat st;
+        if (stat(rm->weights, &st) != 0) {
+            snprintf(err, errlen, "%s: no such weights file ([model:%s] weights in %s)", rm->weights, rm->name,
+                     R->cfg.path);
+            return -1;
+        }
+        if (mxb_model_peek(rm->weights, &cfg[m], err, errlen) || mxb_config_finish(&cfg[m], err, errlen))
+            return -1;
+        if (m == 0) R->size = cfg[m].img_size;
+        if (cfg[m].img_size != R->size) {
+            snprintf(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
+                     rm->weights, cfg[m].img_size, R->cfg.models[0].name, R->size);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Models (parameters, one traced and nthreads plain contexts each), the results
+ * arrays of both tests, and the run's per-image buffers; what mxb_cmd_run allocates
+ * below, from the same formulas. Refused over the limit, with the parts named. */
+static int check_memory(run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
+    unsigned long long models = 0, results = 0, buffers = 0;
+    mxb_results shape = {.nmodels = R->cfg.nmodels, .nmethods = R->cfg.nmethods, .keep_maps = R->cfg.save_maps};
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        size_t mb = 0, keep = 0, plain = 0;
+        if (mxb_config_bytes(&cfg[m], &mb, &keep, &plain)) {
+            snprintf(err, errlen, "%s: cannot size model %s", R->cfg.path, R->cfg.models[m].name);
+            return -1;
+        }
+        models += mb + keep + (unsigned long long)R->nthreads * plain;
+        shape.grid[m] = cfg[m].grid;
+        /* save_attention: one image's [depth, heads or 2, L, L] at a time */
+        unsigned long long L = (unsigned long long)cfg[m].seq_len;
+        if (R->cfg.save_attention)
+            buffers += (unsigned long long)cfg[m].depth * (cfg[m].arch == MXB_ARCH_VIT ? cfg[m].num_heads : 2) * L * L * 4;
+    }
+    for (int t = 0; t < MXB_NTESTS; t++)
+        if (R->data[t]) results += mxb_results_test_bytes(&shape, t, mxb_dataset_size(R->data[t]));
+    unsigned long long npix = (unsigned long long)R->size * R->size;
+    buffers += npix * (3 * 4 * 2 + 3 * 4 * (unsigned long long)R->nthreads + 4 + 4 + 3 + 1);
+    const char *from;
+    unsigned long long limit = memory_limit_mb(R, &from), total = models + results + buffers;
+    if (total > (limit << 20)) {
+        snprintf(err, errlen,
+                 "%s: this run needs about %.1f MiB (models and their buffers %.1f, results %.1f, "
+                 "per-image buffers %.1f), over the limit of %llu MiB (%s)",
+                 R->cfg.path, total / 1048576.0, models / 1048576.0, results / 1048576.0, buffers / 1048576.0,
+                 limit, from);
+        return -1;
+    }
+    R->memory_mb = (total + (1 << 20) - 1) >> 20;
+    return 0;
+}
+
 static int load_models(run_state *R, char *err, size_t errlen) {
-    R->nthreads = omp_get_max_threads();
-    R->nthreads = R->nthreads < 1 ? 1 : R->nthreads > MXB_RES_STEPS - 1 ? MXB_RES_STEPS - 1 : R->nthreads;
     for (int m = 0; m < R->cfg.nmodels; m++) {
         const mxb_run_model *rm = &R->cfg.models[m];
         struct stat st;
@@ -213,6 +293,20 @@ static int load_maps_source(run_state *R, char *err, size_t errlen) {
         }
         R->maps_model[m] = f;
     }
+    /* maps are only valid for the weights that made them: the source's provenance
+     * must name this run's weights, model by model */
+    const char *src_sha = mxb_results_attr(S, "models_sha256");
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        char want[160];
+        snprintf(want, sizeof want, "%s=%s", R->cfg.models[m].name, R->model_sha[m]);
+        const char *hit = src_sha ? strstr(src_sha, want) : NULL;
+        size_t wl = strlen(want);
+        if (!hit || (hit != src_sha && hit[-1] != ' ') || (hit[wl] && hit[wl] != ' ')) {
+            snprintf(err, errlen, "%s: its maps of model %s were made with other weights than %s "
+                     "(provenance models_sha256 differs)", path, R->cfg.models[m].name, R->cfg.models[m].weights);
+            return -1;
+        }
+    }
     for (int k = 0; k < R->cfg.nmethods; k++) {
         int f = -1;
         for (int j = 0; j < S->nmethods; j++)
@@ -229,6 +323,12 @@ static int load_maps_source(run_state *R, char *err, size_t errlen) {
         while (j < ST->n && ST->index[j] < T->index[i]) j++;
         if (j == ST->n || ST->index[j] != T->index[i]) {
             snprintf(err, errlen, "%s: no map for image %s", path, T->ids[i]);
+            return -1;
+        }
+        /* the same position in another dataset is another image */
+        if (strcmp(ST->ids[j], T->ids[i])) {
+            snprintf(err, errlen, "%s: image %d is '%s' there but '%s' here (maps of other data)", path,
+                     T->index[i], ST->ids[j], T->ids[i]);
             return -1;
         }
         R->maps_row[i] = j;
@@ -705,9 +805,14 @@ int mxb_cmd_run(int argc, char **argv) {
     snprintf(R->journal_path, sizeof R->journal_path, "%s.journal", R->output);
     code = 2;
     if (mxb_make_parents(R->output, err, sizeof err)) goto out;
-    if (load_methods(R, err, sizeof err) || load_models(R, err, sizeof err)) goto out;
+    R->nthreads = omp_get_max_threads();
+    R->nthreads = R->nthreads < 1 ? 1 : R->nthreads > MXB_RES_STEPS - 1 ? MXB_RES_STEPS - 1 : R->nthreads;
+    /* configs first, data lists next, the memory estimate, and only then the weights */
+    mxb_config peeked[MXB_MAX_MODELS];
+    if (load_methods(R, err, sizeof err) || peek_models(R, peeked, err, sizeof err)) goto out;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (open_data(R, t, err, sizeof err)) goto out;
+    if (check_memory(R, peeked, err, sizeof err) || load_models(R, err, sizeof err)) goto out;
     code = 1;
 
     /* the run's identity: configuration, weights, data lists; the shard on top */

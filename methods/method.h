@@ -77,6 +77,11 @@ const mxb_method *mxb_methods_find(const char *name);
 /* dlopen()s a plugin and registers its methods; a wrong ABI version, a missing
  * entry point or a name clash is a one-line error. */
 int mxb_methods_load_plugin(const char *path, char *err, size_t errlen);
+/* What mxb_methods_load_plugin checks of a plugin's table before registering it
+ * (path is for messages): the count, then each method's ABI version, name, explain(),
+ * architectures and needs (no unknown bits), and that no name is taken. */
+int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char *err,
+                      size_t errlen);
 /* Unloads every plugin (for tests and leak checkers). */
 void mxb_methods_unload_plugins(void);
 

@@ -42,6 +42,64 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* A name is what --method and [method:NAME] take and what results files store as a
+ * group name: 1..63 characters of [A-Za-z0-9_.+-], so it never needs quoting, never
+ * contains '/', and an error message that quotes it stays one line. */
+static int good_name(const char *s) {
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= 63 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                         c == '_' || c == '.' || c == '+' || c == '-'))
+            return 0;
+    }
+    return n > 0;
+}
+
+int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char *err, size_t errlen) {
+    if (!ms || n < 1 || n > MAX_PLUGIN_METHODS - nplugin_methods) {
+        seterr(err, errlen, "%s: mxb_plugin_methods returned %d methods (1..%d allowed)", path, n,
+               MAX_PLUGIN_METHODS - nplugin_methods);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const mxb_method *m = ms[i];
+        if (!m || m->abi_version != MXB_METHOD_ABI_VERSION) {
+            seterr(err, errlen,
+                   "%s: method %d was built for method ABI %u, this mxb speaks ABI %d "
+                   "(rebuild it against this methods/method.h)",
+                   path, i, m ? m->abi_version : 0u, MXB_METHOD_ABI_VERSION);
+            return -1;
+        }
+        if (!m->name || !m->explain || !(m->archs & (MXB_METHOD_VIT | MXB_METHOD_VIM))) {
+            seterr(err, errlen, "%s: method %d lacks a name, an explain() or an architecture",
+                   path, i);
+            return -1;
+        }
+        if (!good_name(m->name)) {
+            seterr(err, errlen, "%s: method %d has a bad name (1..63 of A-Z a-z 0-9 _ . + -)", path, i);
+            return -1;
+        }
+        /* unknown bits would be a newer ABI's features this host cannot provide */
+        if ((m->archs & ~(uint32_t)(MXB_METHOD_VIT | MXB_METHOD_VIM)) ||
+            (m->needs & ~(uint32_t)(MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE))) {
+            seterr(err, errlen, "%s: method '%s' asks for unknown architectures or trace needs "
+                   "(archs 0x%x, needs 0x%x)", path, m->name, m->archs, m->needs);
+            return -1;
+        }
+        if (mxb_methods_find(m->name)) {
+            seterr(err, errlen, "%s: a method named '%s' is already registered", path, m->name);
+            return -1;
+        }
+        for (int j = 0; j < i; j++)
+            if (!strcmp(ms[j]->name, m->name)) {
+                seterr(err, errlen, "%s: the plugin names two methods '%s'", path, m->name);
+                return -1;
+            }
+    }
+    return 0;
+}
+
 int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
     if (nhandles >= MAX_PLUGIN_METHODS) {
         seterr(err, errlen, "%s: too many plugins", path);
@@ -67,32 +125,9 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
     }
     int n = 0;
     const mxb_method *const *ms = entry(&n);
-    if (!ms || n < 1 || n > MAX_PLUGIN_METHODS - nplugin_methods) {
-        seterr(err, errlen, "%s: mxb_plugin_methods returned %d methods", path, n);
+    if (mxb_methods_check(path, ms, n, err, errlen)) {
         dlclose(h);
         return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        const mxb_method *m = ms[i];
-        if (!m || m->abi_version != MXB_METHOD_ABI_VERSION) {
-            seterr(err, errlen,
-                   "%s: method %d was built for method ABI %u, this mxb speaks ABI %d "
-                   "(rebuild it against this methods/method.h)",
-                   path, i, m ? m->abi_version : 0u, MXB_METHOD_ABI_VERSION);
-            dlclose(h);
-            return -1;
-        }
-        if (!m->name || !m->explain || !(m->archs & (MXB_METHOD_VIT | MXB_METHOD_VIM))) {
-            seterr(err, errlen, "%s: method %d lacks a name, an explain() or an architecture",
-                   path, i);
-            dlclose(h);
-            return -1;
-        }
-        if (mxb_methods_find(m->name)) {
-            seterr(err, errlen, "%s: a method named '%s' is already registered", path, m->name);
-            dlclose(h);
-            return -1;
-        }
     }
     for (int i = 0; i < n; i++) plugin_methods[nplugin_methods++] = ms[i];
     handles[nhandles++] = h;

@@ -104,6 +104,9 @@ void mxb_h5out_abort(mxb_h5out *o) {
     free(o);
 }
 
+static int storage_ok(const char *path, hid_t d, const char *name, size_t n, size_t elem, char *err,
+                      size_t errlen);
+
 int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndim,
                        int64_t dims[8], char *err, size_t errlen) {
     *out = NULL;
@@ -144,6 +147,7 @@ int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndi
         if (dims) dims[i] = (int64_t)hd[i];
     }
     if (ndim) *ndim = nd;
+    if (!storage_ok(path, d, name, n, H5Tget_size(t), err, errlen)) goto done;
     float *buf = malloc((n ? n : 1) * sizeof(float));
     if (!buf || H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
         seterr(err, errlen, "%s: cannot read dataset '%s' (truncated or corrupt?)", path, name);
@@ -321,6 +325,34 @@ void mxb_h5in_close(mxb_h5in *in) {
 
 const char *mxb_h5in_path(const mxb_h5in *in) { return in->path; }
 
+uint64_t mxb_h5in_filesize(const mxb_h5in *in) {
+    hsize_t n = 0;
+    return H5Fget_filesize(in->file, &n) < 0 ? 0 : (uint64_t)n;
+}
+
+/* A declared shape of n elements of `elem` bytes must be backed by the dataset's
+ * storage: at least all of it when stored plainly, 1/1032 of it compressed. Checked
+ * before anything is allocated for it, so a 1 KB file cannot ask for gigabytes. */
+static int storage_ok(const char *path, hid_t d, const char *name, size_t n, size_t elem, char *err,
+                      size_t errlen) {
+    if (!n) return 1;
+    H5D_space_status_t st;
+    if (H5Dget_space_status(d, &st) < 0 || st == H5D_SPACE_STATUS_NOT_ALLOCATED) {
+        seterr(err, errlen, "%s: dataset '%s' holds no data (declared but never written)", path, name);
+        return 0;
+    }
+    hid_t pl = H5Dget_create_plist(d);
+    int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0;
+    if (pl >= 0) H5Pclose(pl);
+    uint64_t have = H5Dget_storage_size(d), want = (uint64_t)n * elem;
+    if (filtered ? want / 1032 > have : want > have) {
+        seterr(err, errlen, "%s: dataset '%s' declares %llu bytes but stores %llu (truncated or corrupt?)",
+               path, name, (unsigned long long)want, (unsigned long long)have);
+        return 0;
+    }
+    return 1;
+}
+
 /* H5Lexists on "a/b/c" fails when "a" is missing; walk the components. */
 int mxb_h5in_exists(mxb_h5in *in, const char *name) {
     char buf[1024];
@@ -376,6 +408,7 @@ void *mxb_h5in_read(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, 
         n *= hd[i];
         dims[i] = (int64_t)hd[i];
     }
+    if (!storage_ok(in->path, d, name, n, H5Tget_size(t), err, errlen)) goto done;
     buf = malloc((n ? n : 1) * type_size(type));
     if (!buf || (n && H5Dread(d, native_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)) {
         seterr(err, errlen, "%s: cannot read dataset '%s' (truncated or corrupt?)", in->path, name);
@@ -405,6 +438,8 @@ char **mxb_h5in_strings(mxb_h5in *in, const char *name, int64_t *n, char *err, s
         seterr(err, errlen, "%s: dataset '%s' is too large", in->path, name);
         goto done;
     }
+    /* each variable-length string is stored as a 16-byte global-heap reference */
+    if (!storage_ok(in->path, d, name, (size_t)hd, 16, err, errlen)) goto done;
     out = calloc(hd ? hd : 1, sizeof *out);
     if (!out || (hd && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)) {
         seterr(err, errlen, "%s: cannot read dataset '%s' (truncated or corrupt?)", in->path, name);

@@ -48,11 +48,14 @@ int mxb_h5out_attr_num(mxb_h5out *o, const char *obj, const char *name, double v
 int mxb_h5out_attr_int(mxb_h5out *o, const char *obj, const char *name, int64_t value, char *err,
                        size_t errlen);
 
-/* Reading, with every shape checked before anything is allocated for it. */
+/* Reading, with every shape checked before anything is allocated for it: a dataset
+ * must have storage (one declared but never written is an error, not zeros) and its
+ * declared size must fit in that storage (1032:1, deflate's ceiling, when filtered). */
 typedef struct mxb_h5in mxb_h5in;
 mxb_h5in *mxb_h5in_open(const char *path, char *err, size_t errlen);
 void mxb_h5in_close(mxb_h5in *in);
 const char *mxb_h5in_path(const mxb_h5in *in);
+uint64_t mxb_h5in_filesize(const mxb_h5in *in);
 int mxb_h5in_exists(mxb_h5in *in, const char *name);
 /* A numeric dataset of rank ndim converted to type; dims[i] >= 0 on entry must match
  * (-1: any); on return dims holds the shape. malloc'd; NULL with err on failure. */
@@ -126,6 +129,10 @@ typedef struct {
     double pixel_accuracy, iou[2], miou, map, mf1, pointing;
 } mxb_res_summary;
 
+/* A results file holds at most this many images per test (ImageNet val is 50000). */
+#define MXB_RES_MAX_IMAGES 10000000
+/* Bytes mxb_results_alloc_test takes for n images (names, counts, grid, keep_maps set). */
+size_t mxb_results_test_bytes(const mxb_results *r, int t, int n);
 /* Allocates the per-image arrays of test t for n images (names, counts set first). */
 int mxb_results_alloc_test(mxb_results *r, int t, int n, char *err, size_t errlen);
 void mxb_results_free(mxb_results *r);

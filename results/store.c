@@ -16,6 +16,20 @@ static const char *polarity_name[2] = {"positive", "negative"};
 
 static void *zalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
 
+size_t mxb_results_test_bytes(const mxb_results *r, int t, int n) {
+    /* mirrors mxb_results_alloc_test below, plus ~32 bytes per id string */
+    size_t per = 4 + sizeof(char *) + 32 + 4;
+    for (int m = 0; m < r->nmodels; m++) {
+        per += 4 + 1;
+        size_t g2 = (size_t)r->grid[m] * (size_t)r->grid[m];
+        for (int k = 0; k < r->nmethods; k++) {
+            per += 4 + (r->keep_maps ? g2 * 4 : 0);
+            per += t == MXB_TEST_PERTURBATION ? 2 * MXB_RES_STEPS * 12 : MXB_SEG_COUNTS * 4 + 8 + 8 + 4;
+        }
+    }
+    return per * (size_t)(n > 0 ? n : 0);
+}
+
 int mxb_results_alloc_test(mxb_results *r, int t, int n, char *err, size_t errlen) {
     mxb_res_test *T = &r->test[t];
     T->enabled = 1;
@@ -377,6 +391,15 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     snprintf(p, sizeof p, "/%s/index", tn);
     int32_t *idx = mxb_h5in_read(in, p, MXB_H5_I32, 1, &n, err, errlen);
     if (!idx) return -1;
+    /* n sizes every per-image array of every model and method: check it against what
+     * the file can hold (deflate's 1032:1 at best) before allocating them */
+    size_t need = mxb_results_test_bytes(r, t, n > MXB_RES_MAX_IMAGES ? 0 : (int)n);
+    if (n > MXB_RES_MAX_IMAGES || need / 1032 > mxb_h5in_filesize(in)) {
+        snprintf(err, errlen, "%s: /%s/index declares %lld images, more than the file can hold",
+                 mxb_h5in_path(in), tn, (long long)n);
+        free(idx);
+        return -1;
+    }
     if (mxb_results_alloc_test(r, t, (int)n, err, errlen)) {
         free(idx);
         return -1;
@@ -405,7 +428,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     double size = 0;
     snprintf(p, sizeof p, "/%s", tn);
     TRY(mxb_h5in_attr_num(in, p, "input_size", &size, err, errlen));
-    if (size < 1 || size > 8192) {
+    if (!(size >= 1 && size <= 8192)) { /* written so that NaN is out of range too */
         snprintf(err, errlen, "%s: /%s input_size %g is out of range", mxb_h5in_path(in), tn, size);
         return -1;
     }
@@ -477,8 +500,15 @@ static int read_names(mxb_h5in *in, const char *name, char (*out)[64], int max, 
         rc = -1;
     }
     for (int64_t i = 0; !rc && i < n; i++) {
-        if (!s[i][0] || strlen(s[i]) >= 64 || strchr(s[i], '/')) {
-            snprintf(err, errlen, "%s: %s has a bad name '%.40s'", mxb_h5in_path(in), name, s[i]);
+        /* names become group names and table headers: no '/', no control bytes */
+        int odd = !s[i][0] || strlen(s[i]) >= 64 || strchr(s[i], '/');
+        for (const char *c = s[i]; *c; c++) odd |= (unsigned char)*c < 0x20 || *c == 0x7f;
+        if (odd) {
+            char shown[41];
+            snprintf(shown, sizeof shown, "%s", s[i]);
+            for (char *c = shown; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+            snprintf(err, errlen, "%s: %s has a bad name '%s'", mxb_h5in_path(in), name, shown);
             rc = -1;
         } else {
             snprintf(out[i], 64, "%s", s[i]);

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Makes the malformed inputs of tests/bad-inputs/CATALOGUE.tsv in a folder.
+
+    make_inputs.py OUT_DIR MXB SOURCE_DIR
+
+Everything starts from small valid files: the fuzzers' tiny weights
+(tests/fuzz/templates/weights_{vit,vim}.h5: 8 px, one layer), two synthetic images
+and their gtsegs file (`mxb synth --size 16`), a small JPEG of the fuzz corpus, and
+a valid run (run.ini -> good.h5, made with MXB). Each bad file changes one thing;
+the catalogue says which, and what mxb must answer. Needs h5py and numpy only."""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+
+import h5py
+import numpy as np
+
+out, mxb, src = sys.argv[1], sys.argv[2], sys.argv[3]
+os.makedirs(out, exist_ok=True)
+os.chdir(out)
+tpl = os.path.join(src, "tests", "fuzz", "templates")
+
+
+def run(*args):
+    subprocess.run([mxb, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def copy(name, to):
+    shutil.copy(os.path.join(tpl, name), to)
+    return to
+
+
+def edit(base, to, fn):
+    copy(base, to)
+    with h5py.File(to, "r+") as f:
+        fn(f)
+
+
+# ---- the valid material ------------------------------------------------------
+copy("weights_vit.h5", "vit.h5")
+copy("weights_vim.h5", "vim.h5")
+run("synth", "data", "--n", "2", "--seed", "1", "--size", "16")
+shutil.copy(os.path.join(src, "tests", "fuzz", "corpus", "jpeg", "rgb.jpg"), "good.jpg")
+RUN = """[run]
+output = good.h5
+figures = 1
+
+[model:deit]
+weights = vit.h5
+
+[model:vim]
+weights = vim.h5
+
+[method:rollout]
+
+[perturbation]
+data = data/images
+labels = data/labels.txt
+resize = 8
+crop = 8
+
+[segmentation]
+data = data/gtsegs_synth.mat
+resize = 8
+square = yes
+"""
+open("run.ini", "w").write(RUN)
+run("run", "run.ini", "--quiet")
+
+# ---- weights -------------------------------------------------------------------
+data = open("vit.h5", "rb").read()
+open("trunc.h5", "wb").write(data[: len(data) // 2])
+open("notweights.h5", "wb").write(b"this is not an HDF5 file\n")
+edit("weights_vit.h5", "missing.h5", lambda f: f.__delitem__("head.bias"))
+
+
+def wrong_shape(f):
+    del f["head.bias"]
+    f["head.bias"] = np.zeros(4, np.float32)
+
+
+edit("weights_vit.h5", "shape.h5", wrong_shape)
+
+
+def wrong_dtype(f):
+    del f["head.bias"]
+    f["head.bias"] = np.zeros(3, np.int32)
+
+
+edit("weights_vit.h5", "dtype.h5", wrong_dtype)
+
+
+def nan(f):
+    f["head.bias"][1] = np.nan
+
+
+edit("weights_vit.h5", "nan.h5", nan)
+edit("weights_vit.h5", "extra.h5", lambda f: f.create_dataset("blocks.7.attn.qkv.weight", data=np.zeros(2, np.float32)))
+
+
+def unwritten(f):
+    del f["head.bias"]
+    f.create_dataset("head.bias", shape=(3,), dtype=np.float32)  # declared, never written
+
+
+edit("weights_vit.h5", "unwritten.h5", unwritten)
+
+
+def too_big(f):  # a DeiT-B config in a 20 KB file
+    for k, v in dict(embed_dim=768, depth=12, num_heads=12, mlp_hidden=3072, img_size=224, patch_size=16,
+                     num_classes=1000).items():
+        f.attrs[k] = v
+
+
+edit("weights_vit.h5", "toobig.h5", too_big)
+edit("weights_vit.h5", "noarch.h5", lambda f: f.attrs.__delitem__("arch"))
+
+
+def arch_array(f):  # the fuzz_weights find: an array of strings read into one pointer
+    del f.attrs["arch"]
+    f.attrs.create("arch", ["vit", "vim"], dtype=h5py.string_dtype())
+
+
+edit("weights_vit.h5", "archarray.h5", arch_array)
+edit("weights_vit.h5", "badrange.h5", lambda f: f.attrs.__setitem__("depth", 5000))
+
+# ---- images ----------------------------------------------------------------------
+
+
+def png_chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+
+
+def png(w, h, rows):
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(rows)) + \
+        png_chunk(b"IEND", b"")
+
+
+good_png = png(4, 4, b"".join(b"\0" + bytes(range(12)) for _ in range(4)))
+open("good.png", "wb").write(good_png)
+bad = bytearray(good_png)
+bad[29] ^= 0xFF  # IHDR's CRC
+open("crc.png", "wb").write(bytes(bad))
+open("truncated.png", "wb").write(good_png[:50])
+open("bomb.png", "wb").write(png(8000, 8000, b"\0" * 100))  # 100 bytes declaring 192 MB
+open("notimage.png", "wb").write(b"GIF89a not really\n")
+jpg = open("good.jpg", "rb").read()
+open("truncated.jpg", "wb").write(jpg[:-40])  # inside the entropy-coded data
+open("header.jpg", "wb").write(jpg[:20])
+open("corrupt.jpg", "wb").write(b"\xff\xd8\xff" + bytes(range(256)) * 2)
+
+# ---- label files and id lists -------------------------------------------------
+names = sorted(os.listdir("data/images"))
+open("labels_badline.txt", "w").write("%s 1\n%s one\n" % (names[0], names[1]))
+open("labels_negative.txt", "w").write("%s -3\n%s 1\n" % (names[0], names[1]))
+open("labels_twice.txt", "w").write("%s 1\n%s 2\n%s 3\n" % (names[0], names[0], names[1]))
+open("labels_missing.txt", "w").write("%s 1\n" % names[0])
+open("labels_count.txt", "w").write("1\n2\n3\n")
+open("labels_nul.txt", "wb").write(b"%s 1\n\0\n" % names[0].encode())
+open("ids_unknown.txt", "w").write("# ids\nsynth_999999\n")
+
+# ---- configurations ---------------------------------------------------------------
+open("typo.ini", "w").write(RUN.replace("figures = 1", "figurs = 1"))
+open("section.ini", "w").write(RUN.replace("[perturbation]", "[perturbaton]"))
+open("badvalue.ini", "w").write(RUN.replace("figures = 1", "figures = many"))
+open("nomodel.ini", "w").write(RUN.replace("[model:deit]\nweights = vit.h5\n", "").replace(
+    "[model:vim]\nweights = vim.h5\n", ""))
+open("syntax.ini", "w").write(RUN.replace("[run]", "[run"))
+open("badsha.ini", "w").write(RUN.replace("weights = vit.h5", "weights = vit.h5\nsha256 = " + "0" * 64))
+open("subset.ini", "w").write(RUN.replace("crop = 8\n", "crop = 8\nsubset = ids:ids_unknown.txt\n"))
+open("bad_labels.ini", "w").write(RUN.replace("data/labels.txt", "labels_badline.txt"))
+
+# ---- results files ------------------------------------------------------------------
+res = open("good.h5", "rb").read()
+open("res_trunc.h5", "wb").write(res[: len(res) // 3])
+shutil.copy("good.h5", "res_incomplete.h5")
+with h5py.File("res_incomplete.h5", "r+") as f:
+    f.attrs["complete"] = 0
+shutil.copy("good.h5", "res_version.h5")
+with h5py.File("res_version.h5", "r+") as f:
+    f.attrs["schema_version"] = 99
+shutil.copy("good.h5", "res_shape.h5")
+with h5py.File("res_shape.h5", "r+") as f:
+    del f["perturbation/label"]
+    f["perturbation/label"] = np.zeros(5, np.int32)
+shutil.copy("good.h5", "res_name.h5")
+with h5py.File("res_name.h5", "r+") as f:
+    del f["models"]
+    f.create_dataset("models", data=["deit", "bad\nname"], dtype=h5py.string_dtype())
+shutil.copy("good.h5", "res_huge.h5")
+with h5py.File("res_huge.h5", "r+") as f:  # 2^30 images declared, none stored
+    del f["perturbation/index"]
+    f.create_dataset("perturbation/index", shape=(1 << 30,), dtype=np.int32)
+# two shards of different runs (another seed)
+run("run", "run.ini", "--quiet", "--shard", "0/2")
+run("run", "run.ini", "--quiet", "--shard", "1/2", "--set", "run.seed=5", "--set", "run.output=oth.h5")
+# a bigger model than the memory limit allows (the demo ViT, 64 px inputs)
+shutil.copy(os.path.join(src, "models", "demo_vit.h5"), "demo_vit.h5")
+open("mem.ini", "w").write(RUN.split("[model:deit]")[0] + """[model:vit]
+weights = demo_vit.h5
+
+[method:rollout]
+
+[perturbation]
+data = data/images
+labels = data/labels.txt
+resize = 64
+crop = 64
+""")
+# a results file of another configuration sitting where a run writes
+shutil.copy("good.h5", "other.h5")
+with h5py.File("other.h5", "r+") as f:
+    f.attrs["run_key"] = "0" * 64
+# maps of other weights: the same run with vit.h5 replaced
+copy("weights_vim.h5", "vim2.h5")
+with h5py.File("vim2.h5", "r+") as f:
+    f["head.bias"][0] = 0.5
+open("maps_other.ini", "w").write(RUN.replace("good.h5", "maps_other.h5").replace("vim.h5", "vim2.h5"))
+run("run", "maps_other.ini", "--quiet")
+
+# ---- gtsegs files --------------------------------------------------------------
+
+
+def gt_edit(to, fn):
+    shutil.copy("data/gtsegs_synth.mat", to)
+    with h5py.File(to, "r+") as f:
+        fn(f)
+
+
+# References point at objects, not names: a replaced object gets a new reference.
+def gt_mask_shape(f):
+    cell = f[f["value/gt"][0, 0]]
+    cell[0, 0] = f.create_dataset("#refs#/bad_mask", data=np.zeros((8, 8), np.uint8)).ref
+
+
+def gt_image_dtype(f):
+    v = f[f["value/img"][0, 0]][()]
+    img = f["value/img"]
+    img[0, 0] = f.create_dataset("#refs#/bad_img", data=v.astype(np.float32)).ref
+
+
+def gt_mask_values(f):
+    m = f[f[f["value/gt"][0, 0]][0, 0]]
+    m[0, 0] = 7
+
+
+def gt_counts(f):
+    v = f["value/gt"][()]
+    del f["value/gt"]
+    f.create_dataset("value/gt", data=v[:1], dtype=h5py.ref_dtype)
+
+
+def gt_not_refs(f):
+    del f["value/img"]
+    f["value/img"] = np.zeros((2, 1), np.float64)
+
+
+def gt_huge(f):  # declared, never written
+    img = f["value/img"]
+    img[0, 0] = f.create_dataset("#refs#/huge", shape=(3, 8000, 8000), dtype=np.uint8).ref
+
+
+gt_edit("gt_maskshape.mat", gt_mask_shape)
+gt_edit("gt_dtype.mat", gt_image_dtype)
+gt_edit("gt_maskvalue.mat", gt_mask_values)
+gt_edit("gt_counts.mat", gt_counts)
+gt_edit("gt_notrefs.mat", gt_not_refs)
+gt_edit("gt_huge.mat", gt_huge)
+g = open("data/gtsegs_synth.mat", "rb").read()
+open("gt_trunc.mat", "wb").write(g[:700])
