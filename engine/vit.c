@@ -21,6 +21,10 @@ static void vit_embed(mxb_ctx *c, const float *image, float *x) {
 static void vit_attention_forward(const mxb_config *g, vit_block_act *a) {
     const int L = g->seq_len, E = g->embed_dim, H = g->num_heads, hd = E / H;
     const float scale = 1.0f / sqrtf((float)hd);
+    /* Heads one per thread: a head's products are too narrow (197 and 64 columns)
+     * to split into panels, and each is one serial call whatever the thread count,
+     * so the bits do not depend on it. */
+#pragma omp parallel for schedule(static)
     for (int h = 0; h < H; h++) {
         const float *q = a->qkv + h * hd, *k = a->qkv + E + h * hd, *v = a->qkv + 2 * E + h * hd;
         float *att = a->attn + (size_t)h * L * L;
