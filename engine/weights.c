@@ -233,8 +233,10 @@ done:
     return rc;
 }
 
-int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen) {
-    *out = NULL;
+/* The weights file opened read-only, or -1 with the message: a missing file and a
+ * file libhdf5 cannot read are told apart (HDF5's own error stack stays quiet unless
+ * MXB_HDF5_ERRORS is set). */
+static hid_t weights_open(const char *path, char *err, size_t errlen) {
     if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     FILE *probe = fopen(path, "rb");
     if (!probe) {
@@ -243,10 +245,14 @@ int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen) 
     }
     fclose(probe);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-        mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
-        return -1;
-    }
+    if (f < 0) mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
+    return f;
+}
+
+int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen) {
+    *out = NULL;
+    hid_t f = weights_open(path, err, errlen);
+    if (f < 0) return -1;
     mxb_config cfg;
     mxb_model *m = NULL;
     if (read_config(f, path, &cfg, err, errlen)) goto fail;
@@ -296,18 +302,8 @@ fail:
 }
 
 int mxb_model_peek(const char *path, mxb_config *cfg, char *err, size_t errlen) {
-    if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    FILE *probe = fopen(path, "rb");
-    if (!probe) {
-        mxb_seterr(err, errlen, "%s: cannot open weights file", path);
-        return -1;
-    }
-    fclose(probe);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-        mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
-        return -1;
-    }
+    hid_t f = weights_open(path, err, errlen);
+    if (f < 0) return -1;
     int rc = read_config(f, path, cfg, err, errlen);
     H5Fclose(f);
     return rc;
