@@ -206,15 +206,10 @@ static int check_memory(run_state *R, const mxb_config *cfg, char *err, size_t e
     return 0;
 }
 
+/* after peek_models, which has said which weights file is missing */
 static int load_models(run_state *R, char *err, size_t errlen) {
     for (int m = 0; m < R->cfg.nmodels; m++) {
         const mxb_run_model *rm = &R->cfg.models[m];
-        struct stat st;
-        if (stat(rm->weights, &st) != 0) {
-            snprintf(err, errlen, "%s: no such weights file ([model:%s] weights in %s)", rm->weights, rm->name,
-                     R->cfg.path);
-            return -1;
-        }
         if (mxb_sha256_file(rm->weights, R->model_sha[m], err, errlen)) return -1;
         if (rm->sha256[0] && strcmp(rm->sha256, R->model_sha[m])) {
             snprintf(err, errlen, "%s: SHA-256 is %s, the configuration ([model:%s] sha256) says %s", rm->weights,

@@ -84,6 +84,20 @@ double mxb_test_max_abs_diff(const float *a, const float *b, size_t n) {
     return m;
 }
 
+double mxb_test_rel_diff_h5(const char *file, const char *dset, const float *mine, size_t n) {
+    size_t got = 0;
+    float *ref = mxb_test_read_h5(file, dset, &got);
+    if (!ref || got != n) {
+        fprintf(stderr, "%s: %s has %zu values, want %zu\n", file, dset, got, n);
+        free(ref);
+        return INFINITY;
+    }
+    double d = mxb_test_max_abs_diff(mine, ref, n), scale = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
+    free(ref);
+    return d / (scale > 0 ? scale : 1);
+}
+
 double mxb_test_range(const float *a, size_t n) {
     if (!n) return 0;
     float lo = a[0], hi = a[0];

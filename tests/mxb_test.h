@@ -18,6 +18,9 @@ double mxb_test_read_h5_scalar(const char *file, const char *dset);
 int mxb_test_h5_exists(const char *file, const char *dset);
 double mxb_test_max_abs_diff(const float *a, const float *b, size_t n);
 double mxb_test_range(const float *a, size_t n);
+/* max |mine - golden| / max |golden| against file:dset; INFINITY when the dataset is
+ * missing or holds another number of values (said on stderr) */
+double mxb_test_rel_diff_h5(const char *file, const char *dset, const float *mine, size_t n);
 /* Runs a shell command; returns its exit status (or -1). */
 int mxb_test_system(const char *fmt, ...);
 /* Reads a whole text file (NULL if missing). Free with free(). */

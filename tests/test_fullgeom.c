@@ -21,7 +21,7 @@ static const char *golden(const char *model) {
 }
 
 /* the dataset's f32_vs_f64 attribute (gen_fullgeom.py): how far PyTorch float32
- * lands from PyTorch float64 on the same maths (rel_diff's measure); NAN if absent */
+ * lands from PyTorch float64 on the same maths (mxb_test_rel_diff_h5's measure); NAN if absent */
 static double f32_vs_f64(const char *file, const char *dset) {
     double v = NAN;
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -35,21 +35,6 @@ static double f32_vs_f64(const char *file, const char *dset) {
     return v;
 }
 
-/* max |mine - golden| / max |golden| (test_engine's measure); INFINITY when the
- * golden dataset is missing or of another size */
-static double rel_diff(const char *model, const char *dset, const float *mine, size_t n) {
-    size_t got = 0;
-    float *ref = mxb_test_read_h5(golden(model), dset, &got);
-    if (!ref || got != n) {
-        fprintf(stderr, "%s: %s has %zu values, want %zu\n", golden(model), dset, got, n);
-        free(ref);
-        return INFINITY;
-    }
-    double d = mxb_test_max_abs_diff(mine, ref, n), scale = 0;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
-    free(ref);
-    return d / (scale > 0 ? scale : 1);
-}
 
 /* ViT LRP at full geometry is ill-conditioned in the forward activations, so the
  * LRP quantities cannot be held to 1e-4 by any float32 implementation. Chefer's
@@ -96,7 +81,7 @@ static double tolerance(double tol, const lrp_allowance *allow, double e) {
  * the difference */
 static double check(const char *model, const char *dset, const float *mine, size_t n, double tol,
                     const lrp_allowance *allow) {
-    double d = rel_diff(model, dset, mine, n), e = f32_vs_f64(golden(model), dset);
+    double d = mxb_test_rel_diff_h5(golden(model), dset, mine, n), e = f32_vs_f64(golden(model), dset);
     printf("\n  %-34s rel. diff %.3g", dset, d);
     if (!isnan(e)) printf("  (PyTorch float32 vs float64: %.3g)", e);
     CU_ASSERT(d <= tolerance(tol, allow, e));
