@@ -3,7 +3,7 @@
 # code's golden files (read with h5py, PIL), and every bad input's exit code + message.
 set -uo pipefail
 MXB=$MXB_EXE; PY=$MXB_PYTHON
-FX=$MXB_SHARED_DIR/fixtures; W=$MXB_TESTDATA/engine; T=$(mktemp -d); trap 'rm -rf $T' EXIT
+FX=$MXB_FIXTURES; W=$MXB_TESTDATA/engine; T=$(mktemp -d); trap 'rm -rf $T' EXIT
 . "$MXB_SOURCE_DIR/tests/lib_cli.sh"
 
 for model in deit_d64 vim_d64; do

@@ -5,7 +5,7 @@
 # same .pth (tiny and full ViM-S / DeiT-S geometry); the converter's refusals.
 set -uo pipefail
 MXB=$MXB_EXE; PY=$MXB_PYTHON; TOOLS=$MXB_SOURCE_DIR/tools
-FX=$MXB_SHARED_DIR/fixtures; SPEC=$MXB_SHARED_DIR/spec; T=$(mktemp -d); trap 'rm -rf $T' EXIT
+FX=$MXB_FIXTURES; SPEC=$MXB_FIXTURES; T=$(mktemp -d); trap 'rm -rf $T' EXIT
 REF="$PY $TOOLS/reference.py"; CONV="$PY $TOOLS/convert_checkpoint.py"
 RAND="$PY $TOOLS/make_random_checkpoint.py"
 . "$MXB_SOURCE_DIR/tests/lib_cli.sh"

@@ -6,7 +6,7 @@ import h5py, torch
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
-fx = os.path.join(os.environ["MXB_SHARED_DIR"], "fixtures")
+fx = os.environ["MXB_FIXTURES"]
 
 
 def convert(pth, dst, heads):

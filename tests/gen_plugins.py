@@ -8,7 +8,7 @@ out = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 sys.argv = [sys.argv[0], out]
 runpy.run_path(os.path.join(here, "gen_engine.py"), run_name="__main__")
-fx = os.path.join(os.environ["MXB_SHARED_DIR"], "fixtures")
+fx = os.environ["MXB_FIXTURES"]
 
 with h5py.File(os.path.join(fx, "deit_d64.golden.h5")) as g:
     a = g["debug/block_03/attn"][:, 0, 1:]          # [H, 196] class token's row

@@ -1,5 +1,5 @@
 /* Engine against the golden fixtures made by the original PyTorch code
- * (../shared/fixtures), and every bad-weights case. */
+ * (tests/fixtures), and every bad-weights case. */
 #include "engine/engine.h"
 #include "mxb_test.h"
 
@@ -12,7 +12,7 @@ static const char *data(const char *name) {
     return mxb_test_path("%s/engine/%s", mxb_test_env("MXB_TESTDATA"), name);
 }
 static const char *golden(const char *model) {
-    return mxb_test_path("%s/fixtures/%s.golden.h5", mxb_test_env("MXB_SHARED_DIR"), model);
+    return mxb_test_path("%s/%s.golden.h5", mxb_test_env("MXB_FIXTURES"), model);
 }
 
 static mxb_model *load(const char *file) {

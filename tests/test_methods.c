@@ -1,4 +1,4 @@
-/* Every built-in method's map against the original code's (../shared/fixtures),
+/* Every built-in method's map against the original code's (tests/fixtures),
  * for both models and both inputs; the plugin ABI. */
 #include "harness/harness.h"
 #include "mxb_test.h"
@@ -13,7 +13,7 @@ static const char *weights(const char *name) {
     return mxb_test_path("%s/methods/%s.h5", mxb_test_env("MXB_TESTDATA"), name);
 }
 static const char *golden(const char *model) {
-    return mxb_test_path("%s/fixtures/%s.golden.h5", mxb_test_env("MXB_SHARED_DIR"), model);
+    return mxb_test_path("%s/%s.golden.h5", mxb_test_env("MXB_FIXTURES"), model);
 }
 
 static void minmax(float *x, size_t n) {

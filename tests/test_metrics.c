@@ -17,7 +17,7 @@ static const char *gold(void) {
 }
 static const char *fixture(void) {
     static char p[4096];
-    if (!p[0]) snprintf(p, sizeof p, "%s/fixtures/segmentation.golden.h5", mxb_test_env("MXB_SHARED_DIR"));
+    if (!p[0]) snprintf(p, sizeof p, "%s/segmentation.golden.h5", mxb_test_env("MXB_FIXTURES"));
     return p;
 }
 

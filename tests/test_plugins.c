@@ -24,7 +24,7 @@ static void run_gradcam(const char *weights, const char *model, const char *gold
     CU_ASSERT_PTR_NOT_NULL_FATAL(meth);
     CU_ASSERT(meth->class_specific && (meth->needs & MXB_NEEDS_GRADIENT));
     mxb_ctx *c = mxb_ctx_new(m, MXB_TRACE_KEEP);
-    float *x = mxb_test_read_h5(mxb_test_path("%s/fixtures/%s.golden.h5", mxb_test_env("MXB_SHARED_DIR"), model), "input_0", NULL);
+    float *x = mxb_test_read_h5(mxb_test_path("%s/%s.golden.h5", mxb_test_env("MXB_FIXTURES"), model), "input_0", NULL);
     float *logits = malloc((size_t)g->num_classes * sizeof(float));
     float *map = malloc((size_t)g->num_patches * sizeof(float));
     mxb_explain_opts o = {.class_index = -1, .variant = MXB_VARIANT_OFFICIAL, .start_layer = -1};
