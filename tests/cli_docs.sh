@@ -18,7 +18,7 @@ check "every #include is one docs/ARCHITECTURE.md allows" \
   $CHECK --includes "$SRC" "$SRC/docs/ARCHITECTURE.md"
 # no file of the repository cites the protocols page anywhere but docs/
 check "every PROTOCOLS.md reference names docs/PROTOCOLS.md" \
-  bash -c "! grep -rIn --exclude-dir=.git --exclude-dir='build*' 'PROTOCOLS\.md' '$SRC' \
+  bash -c "! grep -rIn --exclude-dir='.?*' --exclude-dir='build*' --exclude-dir=runs 'PROTOCOLS\.md' '$SRC' \
     | grep -v 'docs/PROTOCOLS\.md' | grep -v '^$SRC/docs/[^:]*:.*(PROTOCOLS\.md)' | grep ."
 
 # the checker on a scratch tree: one good document, then one bad thing at a time
