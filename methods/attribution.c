@@ -7,8 +7,8 @@
 
 /* Per block mean_heads(max(∇A ⊙ R_A, 0)), rolled out from the start layer with
  * ViT_LRP.py's own compute_rollout_attention, whose row normalisation is commented
- * out: identity added, rows NOT normalised (PROTOCOLS.md says normalised; the code
- * that made the numbers does not). */
+ * out: identity added, rows NOT normalised (a written spec said normalised; the code
+ * that made the numbers does not: docs/PROTOCOLS.md, section 8). */
 static int attribution_vit(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
     const int L = in->seq_len, H = in->num_heads, start = vit_start_layer(in);
     if (check_start(in, start, "attribution", err, errlen)) return -1;

@@ -57,7 +57,8 @@ typedef struct {
  *               average_precision_score over the 2*h*w concatenation of
  *               (1 - R, label == background) and (R, label == foreground), with NaN
  *               scores replaced by 0 first. Not a macro average over the two classes
- *               (spec/PROTOCOLS.md says macro; the code and the golden file say this).
+ *               (a written spec said macro; the code and the golden file say this:
+ *               docs/PROTOCOLS.md, section 8).
  *               So there is always a positive and the empty-class case cannot occur.
  *   F1          get_f1_scores is called on the [h, w] prediction, so its "batch"
  *               is the image rows: sklearn f1_score per row (0 when ill-defined, as
