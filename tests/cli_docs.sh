@@ -43,7 +43,7 @@ bad_doc "a missing file in a code span" 'see `engine/vit.c`' "engine/vit.c: no s
 bad_doc "a missing file in prose" 'see engine/vim.h for the API' "engine/vim.h: no such file"
 bad_doc "a dead relative link" 'see [it](../engine/gone.c)' "../engine/gone.c: no such file"
 bad_doc "a link out of the tree" 'see [spec](../../spec/P.md)' "../../spec/P.md: outside the repository"
-bad_doc "an absolute link" 'see [spec](/work/shared/spec/P.md)' "/work/shared/spec/P.md: an absolute path"
+bad_doc "an absolute link" 'see [spec](/opt/elsewhere/spec/P.md)' "/opt/elsewhere/spec/P.md: an absolute path"
 bad_doc "a glob that matches nothing" 'all of `tests/gen_*.py`' "tests/gen_*.py: no such file"
 bad_doc "a models/ file not made by the user" 'load `models/vim_tiny.h5`' "models/vim_tiny.h5: no such file"
 # the include rule on a scratch tree
