@@ -75,7 +75,7 @@ static const char *style =
     "color:#222;line-height:1.4}"
     "h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ccc;padding-bottom:.2em}"
     "table{border-collapse:collapse;margin:.6em 0;font-size:.92em}"
-    "th,td{border:1px solid #ccc;padding:.25em .6em}th{background:#f2f2f2}"
+    "th,td{border:1px solid #ccc;padding:.25em .6em}th{background:#f2f2f2}tr>th:first-child{white-space:nowrap;text-align:left}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums;font-family:'DejaVu Sans Mono',monospace}"
     "tr.moved td{background:#fde2e1}tr.moved td.status{font-weight:bold;color:#a00}"
     "tr.missing td{background:#fde2e1}tr.new td{background:#e8f0fe}"
