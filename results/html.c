@@ -84,7 +84,9 @@ static const char *style =
     "figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}"
     "figcaption{font-size:.9em;color:#444;max-width:900px}"
     "pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.85em}"
-    ".small{font-size:.85em;color:#555}";
+    ".small{font-size:.85em;color:#555}"
+    "#table-provenance{table-layout:fixed;width:100%}#table-provenance th:first-child{width:15em}"
+    "#table-provenance td{overflow-wrap:anywhere;font-size:.9em}";
 
 static int page_open(page *pg, const char *path, const char *title, char *err, size_t errlen) {
     pg->path = path;
