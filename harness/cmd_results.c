@@ -62,6 +62,9 @@ int mxb_cmd_report(int argc, char **argv) {
         code = 1;
     }
     if (show_curves && !strcmp(format, "md")) mxb_report_curves(&r, stdout);
+    if (!code && (figdir || html) && !mxb_figures_system_font())
+        fprintf(stderr, "mxb report: warning: no system font found; figure text falls back to cairo's "
+                        "built-in font (apt-get install fonts-dejavu-core)\n");
     if (!code && figdir) {
         mkdir(figdir, 0777);
         if (mxb_report_figures(&r, argv[optind], figdir, err, sizeof err)) {
@@ -79,6 +82,7 @@ int mxb_cmd_report(int argc, char **argv) {
             fprintf(stderr, "mxb report: wrote %s\n", html);
         }
     }
+    if (figdir || html) mxb_figures_release();
     mxb_results_free(&r);
     return code;
 }

@@ -9,6 +9,7 @@
 
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -560,6 +561,23 @@ void mxb_figures_free(mxb_figures *F) {
             for (int k = 0; k < ATT_ROWS; k++) free(F->fig[i].mat[m][k]);
     }
     free(F);
+}
+
+void mxb_figures_release(void) {
+    cairo_debug_reset_static_data();
+    FcFini();
+}
+
+int mxb_figures_system_font(void) {
+    /* cairo finds fonts through fontconfig (CAIRO_FONT_TYPE_FT); with none installed it
+     * falls back to its built-in stroke font ("twin", a user font): ASCII only, no bold */
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 8, 8);
+    cairo_t *cr = cairo_create(s);
+    font(cr, 12, 0);
+    int ft = cairo_scaled_font_get_type(cairo_get_scaled_font(cr)) == CAIRO_FONT_TYPE_FT;
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    return ft;
 }
 
 mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, char *err, size_t errlen) {

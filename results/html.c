@@ -32,7 +32,7 @@ static void esc(FILE *f, const char *s) {
             p++;
             continue;
         }
-        int len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+        int len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
         int ok = len > 0;
         for (int i = 1; ok && i < len; i++) ok = (p[i] & 0xC0) == 0x80;
         if (ok && len == 3) { /* no overlong forms, no surrogates */
@@ -293,9 +293,10 @@ int mxb_report_html(const mxb_results *r, const char *results_path, const char *
         esc(f, r->methods[k]);
         fprintf(f, "</b>");
     }
-    fprintf(f, ".</p>\n<p class=\"small\">Contents: <a href=\"#perturbation\">perturbation</a> · "
-               "<a href=\"#segmentation\">segmentation</a> · <a href=\"#figures\">figures</a> · "
-               "<a href=\"#provenance\">provenance</a></p>\n");
+    fprintf(f, ".</p>\n<p class=\"small\">Contents: %s%s<a href=\"#figures\">figures</a> · "
+               "<a href=\"#provenance\">provenance</a></p>\n",
+            r->test[MXB_TEST_PERTURBATION].enabled ? "<a href=\"#perturbation\">perturbation</a> · " : "",
+            r->test[MXB_TEST_SEGMENTATION].enabled ? "<a href=\"#segmentation\">segmentation</a> · " : "");
     tables(f, r, v, n);
     free(v);
     int rc = figures(f, r, results_path, err, errlen);

@@ -173,6 +173,12 @@ void mxb_report_curves(const mxb_results *r, FILE *f);
 typedef struct mxb_figures mxb_figures;
 mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, char *err, size_t errlen);
 void mxb_figures_free(mxb_figures *F);
+/* 0 when no system font is installed: cairo then draws text in its built-in stroke
+ * font (ASCII only; arrows become boxes). Install fonts-dejavu-core. */
+int mxb_figures_system_font(void);
+/* Frees cairo's and fontconfig's caches (fonts found, faces loaded) once no figure
+ * object is left: a command calls it before exiting so leak checkers see no leak. */
+void mxb_figures_release(void);
 int mxb_figures_count(const mxb_figures *F);
 const char *mxb_figures_name(const mxb_figures *F, int i);    /* file stem: "perturbation" */
 const char *mxb_figures_title(const mxb_figures *F, int i);

@@ -35,7 +35,7 @@ class Page(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.stack, self.images, self.cells, self.rows = [], [], [], []
-        self.scripts, self.external, self.ids = 0, [], {}
+        self.scripts, self.external, self.ids, self.anchors = 0, [], {}, []
         self.cell = None  # [attrs, text] of the td being read
         self.li = None
         self.moved_list = []
@@ -53,6 +53,8 @@ class Page(HTMLParser):
             v = a.get(k)
             if v is not None and not (v.startswith("data:") or v.startswith("#")):
                 self.external.append(v)
+            if v is not None and v.startswith("#"):
+                self.anchors.append(v[1:])
         if "id" in a:
             self.ids[a["id"]] = self.ids.get(a["id"], 0) + 1
         if tag == "img":
@@ -113,6 +115,9 @@ def parse(path):
         fail("HTML: %d script elements" % p.scripts)
     if p.external:
         fail("HTML: references outside the page: %s" % p.external[:3])
+    dangling = [a for a in p.anchors if a not in p.ids]
+    if dangling:
+        fail("HTML: links to missing ids %s" % dangling)
     dup = [k for k, n in p.ids.items() if n > 1]
     if dup:
         fail("HTML: duplicate ids %s" % dup)

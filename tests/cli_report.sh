@@ -120,6 +120,14 @@ print("largest difference, pixel value vs recomputed matrix: %.4f" % worst)
 raise SystemExit(0 if worst < 0.02 else 1)
 EOF
 
+# a machine without fonts (a --no-install-recommends Debian): the figures are still
+# drawn (cairo's built-in font) and the command says what to install
+mkdir -p nofont && printf '<?xml version="1.0"?>\n<fontconfig><dir>%s/nofont</dir><cachedir>%s/nofont</cachedir></fontconfig>\n' $T $T >nofont/fonts.conf
+FONTCONFIG_FILE=$T/nofont/fonts.conf $MXB report r.h5 --figures figs_nofont >/dev/null 2>nofont.err; rc=$?
+check "no system font: exit 0, one warning naming fonts-dejavu-core, figures drawn" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'warning: no system font.*fonts-dejavu-core' nofont.err && [ -s figs_nofont/perturbation.png ]"
+check "with fonts: no warning" bash -c "! $MXB report r.h5 --figures figs2 2>&1 >/dev/null | grep -q warning"
+
 # ---- the report page ----
 $MXB report r.h5 --html r.html >/dev/null 2>&1
 check "report --html: valid page, images decode, numbers = JSON, config escaped" \
