@@ -511,7 +511,9 @@ static int add_attention(mxb_figures *F, const mxb_results *r, mxb_h5in *in, int
          * layout have it on ViM's alone */
         f->is_vim[m] = mxb_h5in_attr_str(in, name, "layout", &layout, e2, sizeof e2) == 0 && strstr(layout, "direction");
         free(layout);
-        if (d[0] < 1 || d[1] < 1 || d[2] < 1 || d[2] != d[3] || (f->is_vim[m] && d[1] != 2)) {
+        /* 32767: cairo's largest image side, far above any model's sequence */
+        if (d[0] < 1 || d[0] > 4096 || d[1] < 1 || d[2] < 1 || d[2] > 32767 || d[2] != d[3] ||
+            (f->is_vim[m] && d[1] != 2)) {
             free(a);
             snprintf(err, errlen, "%s: '%s' is not [layers, heads or 2, L, L]", mxb_h5in_path(in), name);
             return -1;

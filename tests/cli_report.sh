@@ -166,5 +166,16 @@ expect_fail 2 "nodir/c.html" $MXB compare r.h5 m.h5 --quiet --html nodir/c.html
 touch blocker
 expect_fail 1 "blocker/figs" $MXB report r.h5 --figures blocker/figs
 
+cp r.h5 badatt.h5
+$PY - <<'EOF'
+import h5py, numpy as np
+with h5py.File("badatt.h5", "r+") as f:  # not square: [layers, 2, 5, 6]
+    del f["attention/perturbation/vim/0"]
+    f["attention/perturbation/vim/0"] = np.zeros((2, 2, 5, 6), np.float32)
+EOF
+expect_fail 1 "badatt.h5: '/attention/perturbation/vim/0' is not [layers, heads or 2, L, L]" \
+    $MXB report badatt.h5 --figures badfigs
+check "bad attention dataset: no figures.md left looking complete" [ ! -e badfigs/figures.md ]
+
 echo "cli_report: $pass passed, $fail failed"
 [ $fail -eq 0 ]
