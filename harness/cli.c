@@ -12,7 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"run", mxb_cmd_run, "run a configuration: every model x method x test into one results file"},
-    {"report", mxb_cmd_report, "tables (md/json/csv), curves and figures from a results file"},
+    {"report", mxb_cmd_report, "tables (md/json/csv), curves, figures and an HTML page from a results file"},
     {"compare", mxb_cmd_compare, "compare two results files; non-zero exit when a metric moved"},
     {"merge", mxb_cmd_merge, "join the shard files of one run into one results file"},
     {"predict", mxb_cmd_predict, "classify one image or tensor and print the top-5"},

@@ -52,7 +52,9 @@ static int save_attention(mxb_h5out *o, mxb_ctx *c, const mxb_config *g, char *e
         const int64_t dims[3] = {g->num_heads, L, L};
         for (int b = 0; b < g->depth; b++) {
             snprintf(name, sizeof name, "attention/block_%02d", b);
-            if (mxb_h5out_floats(o, name, mxb_vit_attn(c, b), 3, dims, err, errlen)) return -1;
+            if (mxb_h5out_floats(o, name, mxb_vit_attn(c, b), 3, dims, err, errlen) ||
+                mxb_h5out_attr_str(o, name, "layout", "[head, L, L] softmax attention, row: query token, column: key token", err, errlen))
+                return -1;
         }
         return 0;
     }
@@ -63,7 +65,8 @@ static int save_attention(mxb_h5out *o, mxb_ctx *c, const mxb_config *g, char *e
         for (int d = 0; d < 2 && !rc; d++) {
             snprintf(name, sizeof name, "attention/layer_%02d/%s", l, d ? "backward" : "forward");
             rc = mxb_vim_hidden_attn_mean(c, l, d, 1, mean) ||
-                 mxb_h5out_floats(o, name, mean, 2, dims, err, errlen);
+                 mxb_h5out_floats(o, name, mean, 2, dims, err, errlen) ||
+                 mxb_h5out_attr_str(o, name, "layout", "[L, L] hidden attention, channel mean, exact, image order; row: output token, column: input token", err, errlen);
         }
     free(mean);
     return rc ? -1 : 0;
@@ -175,6 +178,10 @@ int mxb_cmd_explain(int argc, char **argv) {
             mxb_h5out_ints(o, "class", &cls, 0, NULL, err, sizeof err) ||
             mxb_h5out_floats(o, "map", map, 2, gd, err, sizeof err) ||
             mxb_h5out_floats(o, "map_upsampled", up, 2, sd, err, sizeof err) ||
+            mxb_h5out_attr_str(o, "logits", "layout", "[class]", err, sizeof err) ||
+            mxb_h5out_attr_str(o, "class", "layout", "scalar: the class explained", err, sizeof err) ||
+            mxb_h5out_attr_str(o, "map", "layout", "[patch row, patch column] relevance, class token removed", err, sizeof err) ||
+            mxb_h5out_attr_str(o, "map_upsampled", "layout", "[y, x] relevance, bilinear to the input, min-max normalised", err, sizeof err) ||
             mxb_h5out_string_attr(o, "method", method->name, err, sizeof err) ||
             mxb_h5out_string_attr(o, "variant", eo.variant ? "exact" : "official", err, sizeof err) ||
             mxb_h5out_string_attr(o, "class_choice", eo.class_index < 0 ? "predicted" : "given", err, sizeof err) ||

@@ -158,6 +158,8 @@ int mxb_cmd_predict(int argc, char **argv) {
         int64_t nc = cfg->num_classes, in[3] = {cfg->in_chans, cfg->img_size, cfg->img_size};
         if (!o || mxb_h5out_floats(o, "logits", logits, 1, &nc, err, sizeof err) ||
             mxb_h5out_floats(o, "input", x, 3, in, err, sizeof err) ||
+            mxb_h5out_attr_str(o, "logits", "layout", "[class]", err, sizeof err) ||
+            mxb_h5out_attr_str(o, "input", "layout", "[channel, y, x] normalised (mean/std), as the model sees it", err, sizeof err) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||
             mxb_h5out_commit(o, err, sizeof err)) {
             if (o) mxb_h5out_abort(o);

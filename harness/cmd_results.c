@@ -13,20 +13,23 @@
 #define ERRLEN 1024
 
 static void report_usage(FILE *f) {
-    fprintf(f, "usage: mxb report RESULTS.h5 [--format md|json|csv] [--curves] [--figures DIR]\n"
+    fprintf(f, "usage: mxb report RESULTS.h5 [--format md|json|csv] [--curves] [--figures DIR] [--html OUT.html]\n"
                "  md (default): the paper's tables, rows methods, columns models (arrows: better)\n"
                "  json / csv:   every summary metric under a stable name, with provenance (json)\n"
                "  --curves      per-step perturbation accuracies as a table (md)\n"
-               "  --figures DIR overlays.png, perturbation.png and figures.md into DIR (created)\n");
+               "  --figures DIR the figures (perturbation curves, overlays, attention matrices) as\n"
+               "                PNG and SVG, and figures.md saying what is where, into DIR (created)\n"
+               "  --html OUT    one self-contained page: tables, figures, provenance\n");
 }
 
 int mxb_cmd_report(int argc, char **argv) {
     static const struct option opts[] = {{"format", required_argument, 0, 'f'},
                                          {"figures", required_argument, 0, 'F'},
                                          {"curves", no_argument, 0, 'c'},
+                                         {"html", required_argument, 0, 'H'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *format = "md", *figdir = NULL;
+    const char *format = "md", *figdir = NULL, *html = NULL;
     int ch, show_curves = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -34,6 +37,7 @@ int mxb_cmd_report(int argc, char **argv) {
         case 'f': format = optarg; break;
         case 'F': figdir = optarg; break;
         case 'c': show_curves = 1; break;
+        case 'H': html = optarg; break;
         case 'h': report_usage(stdout); return 0;
         default: report_usage(stderr); return 2;
         }
@@ -58,24 +62,38 @@ int mxb_cmd_report(int argc, char **argv) {
         code = 1;
     }
     if (show_curves && !strcmp(format, "md")) mxb_report_curves(&r, stdout);
+    if (!code && (figdir || html) && !mxb_figures_system_font())
+        fprintf(stderr, "mxb report: warning: no system font found; figure text falls back to cairo's "
+                        "built-in font (apt-get install fonts-dejavu-core)\n");
     if (!code && figdir) {
         mkdir(figdir, 0777);
-        if (mxb_report_figures(&r, figdir, err, sizeof err)) {
+        if (mxb_report_figures(&r, argv[optind], figdir, err, sizeof err)) {
             fprintf(stderr, "mxb report: %s\n", err);
             code = 1;
         } else {
             fprintf(stderr, "mxb report: figures in %s (see %s/figures.md)\n", figdir, figdir);
         }
     }
+    if (!code && html) {
+        if (mxb_report_html(&r, argv[optind], html, err, sizeof err)) {
+            fprintf(stderr, "mxb report: %s\n", err);
+            code = 1;
+        } else {
+            fprintf(stderr, "mxb report: wrote %s\n", html);
+        }
+    }
+    if (figdir || html) mxb_figures_release();
     mxb_results_free(&r);
     return code;
 }
 
 static void compare_usage(FILE *f) {
     fprintf(f, "usage: mxb compare BASELINE.h5 NEW.h5 [--tolerance X] [--relative R] [--quiet]\n"
+               "                   [--html OUT.html]\n"
                "  Compares every summary metric (mxb report --format csv lists them). A metric\n"
                "  moves past tolerance when |new - baseline| > X + R * |baseline| (defaults\n"
                "  X = 1e-6, R = 0); a metric missing from NEW, or NaN in one file only, fails.\n"
+               "  --html OUT   also a page marking what moved, by how much, against the tolerance\n"
                "  Exit status: 0 within tolerance, 1 a metric moved, 2 bad input.\n");
 }
 
@@ -89,8 +107,10 @@ int mxb_cmd_compare(int argc, char **argv) {
     static const struct option opts[] = {{"tolerance", required_argument, 0, 't'},
                                          {"relative", required_argument, 0, 'r'},
                                          {"quiet", no_argument, 0, 'q'},
+                                         {"html", required_argument, 0, 'H'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
+    const char *html = NULL;
     double tol = 1e-6, rel = 0;
     int ch, quiet = 0;
     char *end;
@@ -108,6 +128,7 @@ int mxb_cmd_compare(int argc, char **argv) {
             break;
         }
         case 'q': quiet = 1; break;
+        case 'H': html = optarg; break;
         case 'h': compare_usage(stdout); return 0;
         default: compare_usage(stderr); return 2;
         }
@@ -137,16 +158,8 @@ int mxb_cmd_compare(int argc, char **argv) {
     if (!quiet) printf("%-64s %14s %14s %12s\n", "metric", "baseline", "new", "change");
     for (int i = 0; i < na; i++) {
         const mxb_metric *x = &va[i], *y = find_metric(vb, nb, x->name);
-        int bad;
-        double d = NAN;
-        if (!y) {
-            bad = 1;
-        } else if (isnan(x->value) || isnan(y->value)) {
-            bad = isnan(x->value) != isnan(y->value);
-        } else {
-            d = y->value - x->value;
-            bad = fabs(d) > tol + rel * fabs(x->value);
-        }
+        double d;
+        int bad = mxb_metric_moved(x, y, tol, rel, &d);
         moved += bad;
         if (!quiet || bad) {
             if (!y) printf("%-64s %14.6g %14s %12s  MISSING\n", x->name, x->value, "-", "-");
@@ -155,6 +168,12 @@ int mxb_cmd_compare(int argc, char **argv) {
     }
     for (int i = 0; i < nb; i++)
         if (!find_metric(va, na, vb[i].name) && !quiet) printf("%-64s %14s %14.6g %12s  NEW\n", vb[i].name, "-", vb[i].value, "-");
+    /* the page is extra: failing to write it is an error of its own (2), never hiding a move */
+    if (html && mxb_compare_html(&a, argv[optind], &b, argv[optind + 1], tol, rel, html, err, sizeof err)) {
+        fprintf(stderr, "mxb compare: %s\n", err);
+        code = 2;
+        goto done;
+    }
     if (moved) {
         fprintf(stderr, "mxb compare: %d of %d metrics moved past tolerance (%g + %g x |baseline|)\n", moved, na, tol, rel);
         code = 1;

@@ -600,6 +600,7 @@ static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
                     if (!all) return snprintf(err, errlen, "out of memory"), -1;
                     for (int b = 0; b < g->depth; b++) memcpy(all + b * blk, mxb_vit_attn(R->traced[m], b), blk * sizeof *all);
                     int rc = mxb_h5out_write(o, name, MXB_H5_F32, all, 4, dims, 1, err, errlen);
+                    if (!rc) rc = mxb_h5out_attr_str(o, name, "layout", "[layer, head, L, L] softmax attention, row: query token, column: key token, class token at 0", err, errlen);
                     free(all);
                     if (rc) return -1;
                 } else {

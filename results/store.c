@@ -235,6 +235,61 @@ int mxb_results_metrics(const mxb_results *r, mxb_metric **out) {
 
 /* ---- writing ------------------------------------------------------------------- */
 
+/* Every dataset carries a `layout` attribute naming its axes (results/SCHEMA.md), so a
+ * reader needs no outside knowledge to tell [image, step] from [step, image]. The
+ * layouts are looked up by the dataset's last path component; a name missing from
+ * the table is a writer bug, reported rather than written without one. */
+static const char *const layouts[][2] = {
+    {"index", "[image] position in the dataset"},
+    {"id", "[image] file id"},
+    {"label", "[image] class label (-1: none)"},
+    {"figure_index", "[figure image] position in the dataset"},
+    {"figure_images", "[figure image, y, x, channel (R, G, B)] as the models saw them"},
+    {"prediction", "[image] top-1 class on the unperturbed image"},
+    {"explained", "[image] class explained"},
+    {"map", "[image, patch row, patch column] relevance, class token removed, not normalised"},
+    {"hits", "[image, step] 1 when top-1 == label after removing the fraction step/10 of the pixels"},
+    {"logit_diff", "[image, step] max logit minus the unperturbed image's"},
+    {"prob_diff", "[image, step] max softmax probability minus the unperturbed image's"},
+    {"accuracy", "[step] mean of hits over images; step/10 of the pixels removed"},
+    {"logit_diff_mean", "[step] mean of logit_diff over images"},
+    {"prob_diff_mean", "[step] mean of prob_diff over images"},
+    {"auc", "scalar: area under accuracy, in the file's AUC convention"},
+    {"counts", "[image, count] correct, labelled, intersection (background, foreground), union (background, foreground)"},
+    {"ap", "[image] average precision"},
+    {"f1", "[image] row-mean F1"},
+    {"pointing", "[image] 1 hit, 0 miss, -1 empty mask"},
+    {"pixel_accuracy", "scalar: sum of correct / sum of labelled"},
+    {"miou", "scalar: mean over classes of sum(I) / sum(U)"},
+    {"mean_ap", "scalar: mean of ap"},
+    {"mean_f1", "scalar: mean of f1"},
+    {"pointing_game", "scalar: hits / (hits + misses)"},
+    {"iou", "[class] background, foreground: sum(I) / sum(U)"},
+    {"models", "[model] names, configuration order"},
+    {"methods", "[method] names, configuration order"},
+    {"model_grid", "[model] patches per side of the model's map"},
+};
+
+static int set_layout(mxb_h5out *o, const char *name, char *err, size_t errlen) {
+    const char *leaf = strrchr(name, '/');
+    leaf = leaf ? leaf + 1 : name;
+    for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
+        if (!strcmp(layouts[i][0], leaf)) return mxb_h5out_attr_str(o, name, "layout", layouts[i][1], err, errlen);
+    snprintf(err, errlen, "dataset '%s' has no layout in results/store.c (a writer bug)", name);
+    return -1;
+}
+
+static int put(mxb_h5out *o, const char *name, mxb_h5_type type, const void *data, int ndim, const int64_t *dims,
+               int compress, char *err, size_t errlen) {
+    if (mxb_h5out_write(o, name, type, data, ndim, dims, compress, err, errlen)) return -1;
+    return set_layout(o, name, err, errlen);
+}
+
+static int put_strings(mxb_h5out *o, const char *name, const char *const *v, int64_t n, char *err, size_t errlen) {
+    if (mxb_h5out_strings(o, name, v, n, err, errlen)) return -1;
+    return set_layout(o, name, err, errlen);
+}
+
 #define TRY(x)                                                                           \
     do {                                                                                 \
         if (x) goto fail;                                                                \
@@ -246,24 +301,24 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
     const char *tn = test_name[t];
     int64_t n = T->n, d2[2] = {n, MXB_RES_STEPS};
     snprintf(p, sizeof p, "/%s/index", tn);
-    TRY(mxb_h5out_write(o, p, MXB_H5_I32, T->index, 1, &n, 0, err, errlen));
+    TRY(put(o, p, MXB_H5_I32, T->index, 1, &n, 0, err, errlen));
     snprintf(p, sizeof p, "/%s/id", tn);
-    TRY(mxb_h5out_strings(o, p, (const char *const *)T->ids, n, err, errlen));
+    TRY(put_strings(o, p, (const char *const *)T->ids, n, err, errlen));
     snprintf(p, sizeof p, "/%s/label", tn);
-    TRY(mxb_h5out_write(o, p, MXB_H5_I32, T->label, 1, &n, 0, err, errlen));
+    TRY(put(o, p, MXB_H5_I32, T->label, 1, &n, 0, err, errlen));
     snprintf(p, sizeof p, "/%s", tn);
     TRY(mxb_h5out_attr_int(o, p, "input_size", T->size, err, errlen));
     if (T->nfig) {
         int64_t fd[4] = {T->nfig, T->size, T->size, 3}, fn = T->nfig;
         snprintf(p, sizeof p, "/%s/figure_index", tn);
-        TRY(mxb_h5out_write(o, p, MXB_H5_I32, T->fig_index, 1, &fn, 0, err, errlen));
+        TRY(put(o, p, MXB_H5_I32, T->fig_index, 1, &fn, 0, err, errlen));
         snprintf(p, sizeof p, "/%s/figure_images", tn);
-        TRY(mxb_h5out_write(o, p, MXB_H5_U8, T->fig_rgb, 4, fd, 1, err, errlen));
+        TRY(put(o, p, MXB_H5_U8, T->fig_rgb, 4, fd, 1, err, errlen));
     }
     for (int m = 0; m < r->nmodels; m++) {
         const char *mn = r->models[m];
         snprintf(p, sizeof p, "/%s/%s/prediction", tn, mn);
-        TRY(mxb_h5out_write(o, p, MXB_H5_I32, T->pred[m], 1, &n, 0, err, errlen));
+        TRY(put(o, p, MXB_H5_I32, T->pred[m], 1, &n, 0, err, errlen));
         for (int k = 0; k < r->nmethods; k++) {
             const mxb_res_cell *c = &T->cell[m][k];
             const char *kn = r->methods[k];
@@ -272,11 +327,11 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
             char g[384];
             snprintf(g, sizeof g, "/%s/%s/%s", tn, mn, kn);
             snprintf(p, sizeof p, "%s/explained", g);
-            TRY(mxb_h5out_write(o, p, MXB_H5_I32, c->explained, 1, &n, 0, err, errlen));
+            TRY(put(o, p, MXB_H5_I32, c->explained, 1, &n, 0, err, errlen));
             if (c->maps) {
                 int64_t md[3] = {n, r->grid[m], r->grid[m]};
                 snprintf(p, sizeof p, "%s/map", g);
-                TRY(mxb_h5out_write(o, p, MXB_H5_F32, c->maps, 3, md, 1, err, errlen));
+                TRY(put(o, p, MXB_H5_F32, c->maps, 3, md, 1, err, errlen));
             }
             if (t == MXB_TEST_PERTURBATION) {
                 int64_t st = MXB_RES_STEPS;
@@ -285,38 +340,38 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
                     char gp[448];
                     snprintf(gp, sizeof gp, "%s/%s", g, polarity_name[q]);
                     snprintf(p, sizeof p, "%s/hits", gp);
-                    TRY(mxb_h5out_write(o, p, MXB_H5_I32, c->hits[q], 2, d2, 1, err, errlen));
+                    TRY(put(o, p, MXB_H5_I32, c->hits[q], 2, d2, 1, err, errlen));
                     snprintf(p, sizeof p, "%s/logit_diff", gp);
-                    TRY(mxb_h5out_write(o, p, MXB_H5_F32, c->logit_diff[q], 2, d2, 1, err, errlen));
+                    TRY(put(o, p, MXB_H5_F32, c->logit_diff[q], 2, d2, 1, err, errlen));
                     snprintf(p, sizeof p, "%s/prob_diff", gp);
-                    TRY(mxb_h5out_write(o, p, MXB_H5_F32, c->prob_diff[q], 2, d2, 1, err, errlen));
+                    TRY(put(o, p, MXB_H5_F32, c->prob_diff[q], 2, d2, 1, err, errlen));
                     snprintf(p, sizeof p, "%s/accuracy", gp);
-                    TRY(mxb_h5out_write(o, p, MXB_H5_F64, s.accuracy[q], 1, &st, 0, err, errlen));
+                    TRY(put(o, p, MXB_H5_F64, s.accuracy[q], 1, &st, 0, err, errlen));
                     snprintf(p, sizeof p, "%s/logit_diff_mean", gp);
-                    TRY(mxb_h5out_write(o, p, MXB_H5_F64, s.logit_diff[q], 1, &st, 0, err, errlen));
+                    TRY(put(o, p, MXB_H5_F64, s.logit_diff[q], 1, &st, 0, err, errlen));
                     snprintf(p, sizeof p, "%s/prob_diff_mean", gp);
-                    TRY(mxb_h5out_write(o, p, MXB_H5_F64, s.prob_diff[q], 1, &st, 0, err, errlen));
+                    TRY(put(o, p, MXB_H5_F64, s.prob_diff[q], 1, &st, 0, err, errlen));
                     snprintf(p, sizeof p, "%s/auc", gp);
-                    TRY(mxb_h5out_write(o, p, MXB_H5_F64, &s.auc[q], 0, NULL, 0, err, errlen));
+                    TRY(put(o, p, MXB_H5_F64, &s.auc[q], 0, NULL, 0, err, errlen));
                 }
             } else {
                 int64_t cd[2] = {n, MXB_SEG_COUNTS}, two = 2;
                 snprintf(p, sizeof p, "%s/counts", g);
-                TRY(mxb_h5out_write(o, p, MXB_H5_I32, c->seg_counts, 2, cd, 1, err, errlen));
+                TRY(put(o, p, MXB_H5_I32, c->seg_counts, 2, cd, 1, err, errlen));
                 snprintf(p, sizeof p, "%s/ap", g);
-                TRY(mxb_h5out_write(o, p, MXB_H5_F64, c->ap, 1, &n, 0, err, errlen));
+                TRY(put(o, p, MXB_H5_F64, c->ap, 1, &n, 0, err, errlen));
                 snprintf(p, sizeof p, "%s/f1", g);
-                TRY(mxb_h5out_write(o, p, MXB_H5_F64, c->f1, 1, &n, 0, err, errlen));
+                TRY(put(o, p, MXB_H5_F64, c->f1, 1, &n, 0, err, errlen));
                 snprintf(p, sizeof p, "%s/pointing", g);
-                TRY(mxb_h5out_write(o, p, MXB_H5_I32, c->pointing, 1, &n, 0, err, errlen));
+                TRY(put(o, p, MXB_H5_I32, c->pointing, 1, &n, 0, err, errlen));
                 const char *names[] = {"pixel_accuracy", "miou", "mean_ap", "mean_f1", "pointing_game"};
                 double vals[] = {s.pixel_accuracy, s.miou, s.map, s.mf1, s.pointing};
                 for (int j = 0; j < 5; j++) {
                     snprintf(p, sizeof p, "%s/%s", g, names[j]);
-                    TRY(mxb_h5out_write(o, p, MXB_H5_F64, &vals[j], 0, NULL, 0, err, errlen));
+                    TRY(put(o, p, MXB_H5_F64, &vals[j], 0, NULL, 0, err, errlen));
                 }
                 snprintf(p, sizeof p, "%s/iou", g);
-                TRY(mxb_h5out_write(o, p, MXB_H5_F64, s.iou, 1, &two, 0, err, errlen));
+                TRY(put(o, p, MXB_H5_F64, s.iou, 1, &two, 0, err, errlen));
             }
         }
     }
@@ -344,12 +399,12 @@ int mxb_results_write(const mxb_results *r, const char *path, char *err, size_t 
         const char *mn[MXB_RES_MAX_MODELS], *kn[MXB_RES_MAX_METHODS];
         for (int m = 0; m < r->nmodels; m++) mn[m] = r->models[m];
         for (int k = 0; k < r->nmethods; k++) kn[k] = r->methods[k];
-        TRY(mxb_h5out_strings(o, "/models", mn, r->nmodels, err, errlen));
-        TRY(mxb_h5out_strings(o, "/methods", kn, r->nmethods, err, errlen));
+        TRY(put_strings(o, "/models", mn, r->nmodels, err, errlen));
+        TRY(put_strings(o, "/methods", kn, r->nmethods, err, errlen));
         int32_t grid[MXB_RES_MAX_MODELS];
         for (int m = 0; m < r->nmodels; m++) grid[m] = r->grid[m];
         int64_t nm = r->nmodels;
-        TRY(mxb_h5out_write(o, "/model_grid", MXB_H5_I32, grid, 1, &nm, 0, err, errlen));
+        TRY(put(o, "/model_grid", MXB_H5_I32, grid, 1, &nm, 0, err, errlen));
     }
     TRY(mxb_h5out_attr_int(o, "/", "positive", r->polarity[0], err, errlen));
     TRY(mxb_h5out_attr_int(o, "/", "negative", r->polarity[1], err, errlen));

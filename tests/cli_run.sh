@@ -64,10 +64,14 @@ raise SystemExit(0 if ok else 1)
 EOF
 $MXB report results.h5 --format csv >rep.csv
 check "csv: one line per JSON metric" [ "$(($(wc -l <rep.csv) - 1))" -eq "$($PY -c 'import json; print(len(json.load(open("rep.json"))["metrics"]))')" ]
-check "figures: overlays and curves are PNGs of the right size" $PY - <<'EOF'
+check "figures: overlays, curves and attention, each as PNG and SVG, listed in figures.md" $PY - <<'EOF'
 from PIL import Image
-a = Image.open("figs/overlays.png"); b = Image.open("figs/perturbation.png")
-ok = a.size == (7 * 32 + 8 * 4, 3 * 32 + 4 * 4) and b.size == (640, 480) and "overlays.png" in open("figs/figures.md").read()
+import xml.etree.ElementTree as ET
+names = ["overlays", "perturbation", "attention_perturbation_0", "attention_segmentation_0"]
+md = open("figs/figures.md").read()
+ok = all(min(Image.open("figs/%s.png" % n).size) > 300 for n in names)
+ok = ok and all(ET.parse("figs/%s.svg" % n).getroot().tag == "{http://www.w3.org/2000/svg}svg" for n in names)
+ok = ok and all(n + ".png" in md for n in names)
 raise SystemExit(0 if ok else 1)
 EOF
 

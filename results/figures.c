@@ -1,0 +1,750 @@
+/* The report's figures, drawn with cairo: each figure is one draw function over a
+ * size in points, rendered as PNG (2 pixels per point) or SVG, to a file or to memory
+ * (the HTML report embeds them). Images that are data (mxb explain --png) stay with
+ * libpng (png.c); everything a person reads as a plot comes from here, with axes,
+ * ticks, labelled units, titles, legends and headers. */
+#include "results/results.h"
+
+#include "metrics/metrics.h"
+
+#include <cairo-svg.h>
+#include <cairo.h>
+#include <fontconfig/fontconfig.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FONT "DejaVu Sans"
+#define PNG_SCALE 2.0
+#define ATT_ROWS 4      /* layers shown per attention figure */
+#define ATT_IMAGES 2    /* attention figures per test (its first stored images) */
+#define MAX_FIGS (2 + MXB_NTESTS * ATT_IMAGES)
+
+static const char *test_name[MXB_NTESTS] = {"perturbation", "segmentation"};
+
+typedef struct figure figure;
+struct figure {
+    char name[96], title[256];
+    char *caption;                 /* Markdown-free text, malloc'd */
+    double w, h;                   /* points */
+    void (*draw)(cairo_t *cr, const figure *f);
+    const mxb_results *r;
+    int test;
+    /* attention: per model, the chosen layers' L x L matrices */
+    int index, row;                /* dataset index of the image, its row in the test */
+    int nrows, depth[MXB_RES_MAX_MODELS], layer[MXB_RES_MAX_MODELS][ATT_ROWS];
+    int L[MXB_RES_MAX_MODELS], is_vim[MXB_RES_MAX_MODELS];
+    float *mat[MXB_RES_MAX_MODELS][ATT_ROWS];
+    const uint8_t *image;          /* [S, S, 3] or NULL */
+};
+
+struct mxb_figures {
+    int n;
+    figure fig[MAX_FIGS];
+};
+
+/* ---- drawing helpers ----------------------------------------------------------------- */
+
+static const double palette[8][3] = {{0.12, 0.47, 0.71}, {1.00, 0.50, 0.05}, {0.17, 0.63, 0.17},
+                                     {0.84, 0.15, 0.16}, {0.58, 0.40, 0.74}, {0.55, 0.34, 0.29},
+                                     {0.89, 0.47, 0.76}, {0.50, 0.50, 0.50}};
+
+static void font(cairo_t *cr, double size, int bold) {
+    cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, size);
+}
+
+static double text_width(cairo_t *cr, const char *s) {
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, s, &e);
+    return e.x_advance;
+}
+
+/* Text anchored at (x, y): ax 0 left, 0.5 centre, 1 right; y is the middle of the
+ * capital letters, so labels line up with ticks. */
+static void text_at(cairo_t *cr, double x, double y, double ax, const char *s) {
+    cairo_font_extents_t fe;
+    cairo_font_extents(cr, &fe);
+    cairo_move_to(cr, x - ax * text_width(cr, s), y + fe.ascent * 0.36);
+    cairo_show_text(cr, s);
+}
+
+/* Text that must fit in width w: shrinks the font down to 7 points, then cuts with "…". */
+static void text_fit(cairo_t *cr, double x, double y, double ax, double w, double size, int bold, const char *s) {
+    font(cr, size, bold);
+    while (text_width(cr, s) > w && size > 7) font(cr, size -= 0.5, bold);
+    if (text_width(cr, s) <= w) {
+        text_at(cr, x, y, ax, s);
+        return;
+    }
+    char buf[256];
+    size_t n = strlen(s) < sizeof buf - 4 ? strlen(s) : sizeof buf - 4;
+    for (; n > 0; n--) {
+        if (((unsigned char)s[n] & 0xC0) == 0x80) continue; /* never cut inside a UTF-8 sequence */
+        memcpy(buf, s, n);
+        memcpy(buf + n, "…", sizeof "…");
+        if (text_width(cr, buf) <= w) break;
+    }
+    if (n == 0) memcpy(buf, "…", sizeof "…");
+    text_at(cr, x, y, ax, buf);
+}
+
+static void text_vertical(cairo_t *cr, double x, double y, const char *s) {
+    cairo_save(cr);
+    cairo_translate(cr, x, y);
+    cairo_rotate(cr, -M_PI / 2);
+    text_at(cr, 0, 0, 0.5, s);
+    cairo_restore(cr);
+}
+
+static void colour(cairo_t *cr, double g) { cairo_set_source_rgb(cr, g, g, g); }
+
+/* viridis at 9 stops, linear in between */
+static void viridis(double v, double rgb[3]) {
+    static const double s[9][3] = {{0.267, 0.005, 0.329}, {0.283, 0.141, 0.458}, {0.254, 0.265, 0.530},
+                                   {0.207, 0.372, 0.553}, {0.164, 0.471, 0.558}, {0.128, 0.567, 0.551},
+                                   {0.135, 0.659, 0.518}, {0.267, 0.749, 0.441}, {0.993, 0.906, 0.144}};
+    v = isnan(v) ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;
+    double p = v * 8;
+    int i = p >= 8 ? 7 : (int)p;
+    double t = p - i;
+    for (int k = 0; k < 3; k++) rgb[k] = s[i][k] + t * (s[i + 1][k] - s[i][k]);
+}
+
+static void jet(double v, double rgb[3]) { /* as png.c's (OpenCV COLORMAP_JET) */
+    v = v < 0 ? 0 : v > 1 ? 1 : v;
+    double c[3] = {1.5 - fabs(4 * v - 3), 1.5 - fabs(4 * v - 2), 1.5 - fabs(4 * v - 1)};
+    for (int k = 0; k < 3; k++) rgb[k] = c[k] < 0 ? 0 : c[k] > 1 ? 1 : c[k];
+}
+
+/* An RGB image (rgb [h, w, 3]) as a cairo surface; NULL when out of memory. */
+static cairo_surface_t *rgb_surface(const uint8_t *rgb, int w, int h) {
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+    if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) return cairo_surface_destroy(s), NULL;
+    cairo_surface_flush(s);
+    unsigned char *px = cairo_image_surface_get_data(s);
+    int stride = cairo_image_surface_get_stride(s);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const uint8_t *p = rgb + ((size_t)y * w + x) * 3;
+            uint32_t v = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+            memcpy(px + (size_t)y * stride + x * 4, &v, 4);
+        }
+    cairo_surface_mark_dirty(s);
+    return s;
+}
+
+/* Paints an image surface into the box (x, y, w, h), pixels as squares (no smoothing:
+ * a 14 x 14 patch grid or a 65 x 65 matrix is data, not a photograph). */
+static void paint_image(cairo_t *cr, cairo_surface_t *s, double x, double y, double w, double h) {
+    if (!s) return;
+    int iw = cairo_image_surface_get_width(s), ih = cairo_image_surface_get_height(s);
+    cairo_save(cr);
+    cairo_translate(cr, x, y);
+    cairo_scale(cr, w / iw, h / ih);
+    cairo_set_source_surface(cr, s, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+    cairo_rectangle(cr, 0, 0, iw, ih);
+    cairo_fill(cr);
+    cairo_restore(cr);
+}
+
+/* A vertical colour bar from 0 (bottom) to 1 (top) with ticks and a label. */
+static void colour_bar(cairo_t *cr, double x, double y, double w, double h, void (*map)(double, double *),
+                       const char *lo, const char *hi, const char *label) {
+    uint8_t px[256 * 3];
+    for (int i = 0; i < 256; i++) {
+        double c[3];
+        map((255 - i) / 255.0, c);
+        for (int k = 0; k < 3; k++) px[i * 3 + k] = (uint8_t)lrint(255 * c[k]);
+    }
+    cairo_surface_t *s = rgb_surface(px, 1, 256);
+    paint_image(cr, s, x, y, w, h);
+    cairo_surface_destroy(s);
+    colour(cr, 0);
+    cairo_set_line_width(cr, 0.8);
+    cairo_rectangle(cr, x, y, w, h);
+    cairo_stroke(cr);
+    font(cr, 9, 0);
+    for (int j = 0; j <= 4; j++) {
+        double yy = y + h - h * j / 4;
+        cairo_move_to(cr, x + w, yy);
+        cairo_line_to(cr, x + w + 4, yy);
+        cairo_stroke(cr);
+        char t[16];
+        snprintf(t, sizeof t, "%.2g", j / 4.0);
+        text_at(cr, x + w + 6, yy, 0, t);
+    }
+    font(cr, 9, 0);
+    text_at(cr, x + w / 2, y - 10, 0.5, hi);
+    text_at(cr, x + w / 2, y + h + 12, 0.5, lo);
+    font(cr, 10, 0);
+    text_vertical(cr, x + w + 40, y + h / 2, label);
+}
+
+static void background(cairo_t *cr, const figure *f) {
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_rectangle(cr, 0, 0, f->w, f->h);
+    cairo_fill(cr);
+}
+
+/* ---- perturbation curves ---------------------------------------------------------------- */
+
+enum { PW = 330, PH = 250, PML = 62, PMR = 14, PMT = 44, PMB = 50, PTITLE = 34, PLEG = 30 };
+
+static void marker(cairo_t *cr, int k, double x, double y) {
+    const double r = 3.2;
+    switch (k % 4) {
+    case 0: cairo_arc(cr, x, y, r, 0, 2 * M_PI); break;
+    case 1: cairo_rectangle(cr, x - r, y - r, 2 * r, 2 * r); break;
+    case 2: cairo_move_to(cr, x, y - r * 1.2), cairo_line_to(cr, x + r * 1.1, y + r * 0.8),
+            cairo_line_to(cr, x - r * 1.1, y + r * 0.8), cairo_close_path(cr); break;
+    default: cairo_move_to(cr, x, y - r * 1.3), cairo_line_to(cr, x + r, y), cairo_line_to(cr, x, y + r * 1.3),
+             cairo_line_to(cr, x - r, y), cairo_close_path(cr);
+    }
+    cairo_fill(cr);
+}
+
+static void draw_curves(cairo_t *cr, const figure *f) {
+    const mxb_results *r = f->r;
+    static const char *pol[2] = {"positive: most relevant pixels removed first (AUC ↓ better)",
+                                 "negative: least relevant pixels removed first (AUC ↑ better)"};
+    background(cr, f);
+    colour(cr, 0);
+    font(cr, 14, 1);
+    text_at(cr, f->w / 2, 18, 0.5, f->title);
+    int py = 0;
+    for (int q = 0; q < 2; q++) {
+        if (!r->polarity[q]) continue;
+        for (int m = 0; m < r->nmodels; m++) {
+            double ox = m * PW, oy = PTITLE + py * PH;
+            double x0 = ox + PML, x1 = ox + PW - PMR, y0 = oy + PMT, y1 = oy + PH - PMB;
+            colour(cr, 0);
+            char t[160];
+            snprintf(t, sizeof t, "%s", r->models[m]);
+            text_fit(cr, (x0 + x1) / 2, oy + 12, 0.5, x1 - x0, 12, 1, t);
+            text_fit(cr, ox + PW / 2.0, oy + 28, 0.5, PW - 8, 9.5, 0, pol[q]);
+            /* grid, ticks, tick labels */
+            cairo_set_line_width(cr, 0.6);
+            font(cr, 9, 0);
+            for (int j = 0; j <= 10; j++) { /* accuracy 0..100 % */
+                double yy = y1 - (y1 - y0) * j / 10.0;
+                colour(cr, j % 2 ? 0.94 : 0.86);
+                cairo_move_to(cr, x0, yy), cairo_line_to(cr, x1, yy), cairo_stroke(cr);
+                if (j % 2 == 0) {
+                    colour(cr, 0);
+                    cairo_move_to(cr, x0 - 4, yy), cairo_line_to(cr, x0, yy), cairo_stroke(cr);
+                    snprintf(t, sizeof t, "%d", j * 10);
+                    text_at(cr, x0 - 6, yy, 1, t);
+                }
+            }
+            for (int j = 0; j < MXB_RES_STEPS; j++) { /* p = 0 .. 0.9 */
+                double xx = x0 + (x1 - x0) * j / (MXB_RES_STEPS - 1.0);
+                colour(cr, 0.9);
+                cairo_move_to(cr, xx, y0), cairo_line_to(cr, xx, y1), cairo_stroke(cr);
+                colour(cr, 0);
+                cairo_move_to(cr, xx, y1), cairo_line_to(cr, xx, y1 + 4), cairo_stroke(cr);
+                snprintf(t, sizeof t, "%.1f", j / 10.0);
+                text_at(cr, xx, y1 + 12, 0.5, t);
+            }
+            colour(cr, 0);
+            cairo_set_line_width(cr, 1);
+            cairo_rectangle(cr, x0, y0, x1 - x0, y1 - y0);
+            cairo_stroke(cr);
+            font(cr, 10, 0);
+            text_at(cr, (x0 + x1) / 2, y1 + 30, 0.5, "fraction of pixels removed, p");
+            text_vertical(cr, ox + 16, (y0 + y1) / 2, "top-1 accuracy (%)");
+            /* one line per method, markers at the measured steps */
+            for (int k = 0; k < r->nmethods; k++) {
+                mxb_res_summary s;
+                mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
+                cairo_set_source_rgb(cr, palette[k % 8][0], palette[k % 8][1], palette[k % 8][2]);
+                cairo_set_line_width(cr, 1.8);
+                int pen = 0;
+                for (int j = 0; j < MXB_RES_STEPS; j++) {
+                    double a = s.accuracy[q][j];
+                    if (isnan(a)) {
+                        pen = 0;
+                        continue;
+                    }
+                    double xx = x0 + (x1 - x0) * j / (MXB_RES_STEPS - 1.0), yy = y1 - (y1 - y0) * a;
+                    pen ? cairo_line_to(cr, xx, yy) : cairo_move_to(cr, xx, yy);
+                    pen = 1;
+                }
+                cairo_stroke(cr);
+                for (int j = 0; j < MXB_RES_STEPS; j++)
+                    if (!isnan(s.accuracy[q][j]))
+                        marker(cr, k, x0 + (x1 - x0) * j / (MXB_RES_STEPS - 1.0), y1 - (y1 - y0) * s.accuracy[q][j]);
+            }
+        }
+        py++;
+    }
+    /* legend: one entry per method, centred under the panels */
+    font(cr, 10, 0);
+    double total = 0;
+    for (int k = 0; k < r->nmethods; k++) total += 34 + text_width(cr, r->methods[k]) + 18;
+    double x = (f->w - total) / 2, y = f->h - PLEG / 2.0;
+    if (x < 8) x = 8;
+    for (int k = 0; k < r->nmethods; k++) {
+        cairo_set_source_rgb(cr, palette[k % 8][0], palette[k % 8][1], palette[k % 8][2]);
+        cairo_set_line_width(cr, 1.8);
+        cairo_move_to(cr, x, y), cairo_line_to(cr, x + 26, y), cairo_stroke(cr);
+        marker(cr, k, x + 13, y);
+        colour(cr, 0);
+        text_at(cr, x + 32, y, 0, r->methods[k]);
+        x += 34 + text_width(cr, r->methods[k]) + 18;
+    }
+}
+
+/* ---- overlays ----------------------------------------------------------------------------- */
+
+enum { OGAP = 4, OHEAD = 58, OTITLE = 30, OBAR = 56 };
+
+static int overlay_tile(const figure *f) { /* points per tile: small images are shown larger */
+    int S = f->r->test[f->test].size;
+    return S >= 96 ? S : S * ((96 + S - 1) / S);
+}
+
+static double overlay_label_w(cairo_t *cr, const figure *f) {
+    const mxb_res_test *T = &f->r->test[f->test];
+    double w = 40;
+    font(cr, 9, 0);
+    for (int y = 0; y < T->nfig; y++)
+        for (int i = 0; i < T->n; i++)
+            if (T->index[i] == T->fig_index[y] && text_width(cr, T->ids[i]) > w) w = text_width(cr, T->ids[i]);
+    return w > 160 ? 160 : w;
+}
+
+static void draw_overlays(cairo_t *cr, const figure *f) {
+    const mxb_results *r = f->r;
+    const mxb_res_test *T = &r->test[f->test];
+    const int S = T->size, D = overlay_tile(f), cols = 1 + r->nmodels * r->nmethods;
+    background(cr, f);
+    double lw = f->w - cols * (D + OGAP) - OGAP;
+    colour(cr, 0);
+    font(cr, 14, 1);
+    text_at(cr, f->w / 2, 16, 0.5, f->title);
+    /* headers: the image column; each model spanning its methods, method names below */
+    double hx = lw + OGAP, hy = OTITLE;
+    text_fit(cr, hx + D / 2.0, hy + 36, 0.5, D, 10, 1, "image");
+    for (int m = 0; m < r->nmodels; m++) {
+        double x0 = hx + (1 + m * r->nmethods) * (D + OGAP), x1 = x0 + r->nmethods * (D + OGAP) - OGAP;
+        colour(cr, 0);
+        text_fit(cr, (x0 + x1) / 2, hy + 8, 0.5, x1 - x0, 11, 1, r->models[m]);
+        cairo_set_line_width(cr, 1);
+        cairo_move_to(cr, x0 + 2, hy + 20), cairo_line_to(cr, x1 - 2, hy + 20), cairo_stroke(cr);
+        for (int k = 0; k < r->nmethods; k++)
+            text_fit(cr, x0 + k * (D + OGAP) + D / 2.0, hy + 36, 0.5, D, 10, 0, r->methods[k]);
+    }
+    font(cr, 9, 1);
+    text_at(cr, lw, hy + 36, 1, "image id");
+    float *chw = malloc((size_t)3 * S * S * sizeof(float)), *up = malloc((size_t)S * S * sizeof(float));
+    uint8_t *tile = malloc((size_t)S * S * 3);
+    const float zero[3] = {0, 0, 0}, one[3] = {1, 1, 1};
+    for (int y = 0; y < T->nfig && chw && up && tile; y++) {
+        int row = -1; /* the figure image's row in the per-image arrays */
+        for (int i = 0; i < T->n; i++)
+            if (T->index[i] == T->fig_index[y]) row = i;
+        double ty = OTITLE + OHEAD + y * (D + OGAP);
+        colour(cr, 0);
+        text_fit(cr, lw, ty + D / 2.0, 1, lw - 4, 9, 0, row >= 0 ? T->ids[row] : "?");
+        const uint8_t *rgb = T->fig_rgb + (size_t)y * S * S * 3;
+        for (int p = 0; p < S * S; p++)
+            for (int ch = 0; ch < 3; ch++) chw[(size_t)ch * S * S + p] = rgb[p * 3 + ch] / 255.0f;
+        for (int col = 0; col < cols; col++) {
+            const uint8_t *src = rgb;
+            if (col > 0) {
+                int m = (col - 1) / r->nmethods, k = (col - 1) % r->nmethods, g = r->grid[m];
+                if (row < 0 || S % g || !T->cell[m][k].maps) continue;
+                mxb_upsample_bilinear(T->cell[m][k].maps + (size_t)row * g * g, g, g, S / g, up);
+                if (mxb_minmax_normalize(up, (size_t)S * S))
+                    for (int p = 0; p < S * S; p++) up[p] = 0; /* a flat map shows as no heat */
+                mxb_overlay_heatmap(chw, zero, one, up, S, S, tile);
+                src = tile;
+            }
+            cairo_surface_t *s = rgb_surface(src, S, S);
+            paint_image(cr, s, lw + OGAP + col * (D + OGAP), ty, D, D);
+            cairo_surface_destroy(s);
+        }
+    }
+    free(chw), free(up), free(tile);
+    /* the colour scale, horizontal under the grid */
+    double bw = 240, bx = (f->w - bw) / 2, by = f->h - OBAR + 10;
+    uint8_t px[256 * 3];
+    for (int i = 0; i < 256; i++) {
+        double c[3];
+        jet(i / 255.0, c);
+        for (int k = 0; k < 3; k++) px[i * 3 + k] = (uint8_t)lrint(255 * c[k]);
+    }
+    cairo_surface_t *s = rgb_surface(px, 256, 1);
+    paint_image(cr, s, bx, by, bw, 10);
+    cairo_surface_destroy(s);
+    colour(cr, 0);
+    cairo_set_line_width(cr, 0.8);
+    cairo_rectangle(cr, bx, by, bw, 10);
+    cairo_stroke(cr);
+    font(cr, 9, 0);
+    text_at(cr, bx - 6, by + 5, 1, "0 (least)");
+    text_at(cr, bx + bw + 6, by + 5, 0, "1 (most relevant)");
+    text_at(cr, f->w / 2, by + 24, 0.5, "relevance: map upsampled to the image, min-max normalised per map, jet added to the image");
+}
+
+/* ---- attention matrices ---------------------------------------------------------------- */
+
+enum { AD = 220, AGAP = 34, AML = 96, AMT = 96, ABAR = 110, AMB = 30 };
+
+static void draw_attention(cairo_t *cr, const figure *f) {
+    const mxb_results *r = f->r;
+    const mxb_res_test *T = &r->test[f->test];
+    background(cr, f);
+    colour(cr, 0);
+    font(cr, 14, 1);
+    text_at(cr, f->w / 2, 18, 0.5, f->title);
+    if (f->image) { /* the image, as the models saw it, top left */
+        cairo_surface_t *s = rgb_surface(f->image, T->size, T->size);
+        paint_image(cr, s, 12, 30, 56, 56);
+        cairo_surface_destroy(s);
+        font(cr, 8, 0);
+        text_at(cr, 40, 92, 0.5, "input");
+    }
+    for (int m = 0; m < r->nmodels; m++) {
+        double x0 = AML + m * (AD + AGAP);
+        char t[192];
+        colour(cr, 0);
+        text_fit(cr, x0 + AD / 2.0, AMT - 40, 0.5, AD + AGAP - 6, 12, 1, r->models[m]);
+        text_fit(cr, x0 + AD / 2.0, AMT - 24, 0.5, AD + AGAP - 6, 9.5, 0,
+                 f->is_vim[m] ? "hidden attention, channel mean (exact)" : "attention, mean over heads");
+        if (f->is_vim[m]) text_fit(cr, x0 + AD / 2.0, AMT - 11, 0.5, AD + AGAP - 6, 9.5, 0, "forward + backward direction");
+        for (int i = 0; i < f->nrows; i++) {
+            double y0 = AMT + i * (AD + AGAP);
+            const int L = f->L[m];
+            const float *a = f->mat[m][i];
+            if (!a) continue;
+            float lo = INFINITY, hi = -INFINITY;
+            for (size_t p = 0; p < (size_t)L * L; p++)
+                if (isfinite(a[p])) lo = a[p] < lo ? a[p] : lo, hi = a[p] > hi ? a[p] : hi;
+            uint8_t *px = malloc((size_t)L * L * 3);
+            if (!px) continue;
+            for (size_t p = 0; p < (size_t)L * L; p++) {
+                double c[3];
+                viridis(hi > lo ? (a[p] - lo) / (hi - lo) : 0, c);
+                for (int k = 0; k < 3; k++) px[p * 3 + k] = (uint8_t)lrint(255 * c[k]);
+            }
+            cairo_surface_t *s = rgb_surface(px, L, L);
+            paint_image(cr, s, x0, y0, AD, AD);
+            cairo_surface_destroy(s);
+            free(px);
+            colour(cr, 0);
+            cairo_set_line_width(cr, 0.8);
+            cairo_rectangle(cr, x0, y0, AD, AD);
+            cairo_stroke(cr);
+            font(cr, 8, 0);
+            snprintf(t, sizeof t, "%d", L - 1);
+            text_at(cr, x0, y0 + AD + 7, 0.5, "0");
+            text_at(cr, x0 + AD, y0 + AD + 7, 0.5, t);
+            text_at(cr, x0 - 3, y0 + 3, 1, "0");
+            text_at(cr, x0 - 3, y0 + AD - 3, 1, t);
+            font(cr, 9, 0);
+            if (isfinite(lo)) snprintf(t, sizeof t, "layer %d of %d  ·  range %.3g … %.3g", f->layer[m][i] + 1, f->depth[m], lo, hi);
+            else snprintf(t, sizeof t, "layer %d of %d  ·  no finite value", f->layer[m][i] + 1, f->depth[m]);
+            text_fit(cr, x0 + AD / 2.0, y0 + AD + 18, 0.5, AD + AGAP - 6, 9, 0, t);
+        }
+    }
+    font(cr, 10, 0);
+    double gy = AMT + f->nrows * (AD + AGAP);
+    text_at(cr, AML + (r->nmodels * (AD + AGAP) - AGAP) / 2.0, gy + 6, 0.5, "token j (attended to), class token included");
+    text_vertical(cr, AML - 30, AMT + (f->nrows * (AD + AGAP) - AGAP) / 2.0, "token i (query)");
+    colour_bar(cr, AML + r->nmodels * (AD + AGAP) + 6, AMT + 20, 16, 2 * AD, viridis, "matrix minimum",
+               "matrix maximum", "value, min-max scaled per matrix (range under each)");
+}
+
+/* ---- building the figures ------------------------------------------------------------------ */
+
+static int add(mxb_figures *F, const char *name, double w, double h, void (*draw)(cairo_t *, const figure *),
+               const mxb_results *r, int test) {
+    figure *f = &F->fig[F->n++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->w = w, f->h = h, f->draw = draw, f->r = r, f->test = test;
+    return 0;
+}
+
+static char *fmt_caption(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt_caption(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* The attention figure of the image at row i of test t, when every model has it
+ * stored; 0 with nothing added when not, -1 on a read error. */
+static int add_attention(mxb_figures *F, const mxb_results *r, mxb_h5in *in, int t, int i, char *err, size_t errlen) {
+    const mxb_res_test *T = &r->test[t];
+    char name[600];
+    for (int m = 0; m < r->nmodels; m++) {
+        snprintf(name, sizeof name, "/attention/%s/%s/%d", test_name[t], r->models[m], T->index[i]);
+        if (!mxb_h5in_exists(in, name)) return 0;
+    }
+    char fname[96];
+    snprintf(fname, sizeof fname, "attention_%s_%d", test_name[t], T->index[i]);
+    add(F, fname, 0, 0, draw_attention, r, t);
+    figure *f = &F->fig[F->n - 1];
+    f->index = T->index[i], f->row = i;
+    int maxdepth = 0;
+    for (int m = 0; m < r->nmodels; m++) {
+        snprintf(name, sizeof name, "/attention/%s/%s/%d", test_name[t], r->models[m], T->index[i]);
+        int64_t d[4] = {-1, -1, -1, -1};
+        float *a = mxb_h5in_read(in, name, MXB_H5_F32, 4, d, err, errlen);
+        if (!a) return -1;
+        char *layout = NULL, e2[8];
+        /* ViM's [layer, direction, L, L]; ViT's [layer, head, L, L]: only the layout says
+         * which (a two-head ViT has the same shape), and files before the ViT one had a
+         * layout have it on ViM's alone */
+        f->is_vim[m] = mxb_h5in_attr_str(in, name, "layout", &layout, e2, sizeof e2) == 0 && strstr(layout, "direction");
+        free(layout);
+        /* 32767: cairo's largest image side, far above any model's sequence */
+        if (d[0] < 1 || d[0] > 4096 || d[1] < 1 || d[2] < 1 || d[2] > 32767 || d[2] != d[3] ||
+            (f->is_vim[m] && d[1] != 2)) {
+            free(a);
+            snprintf(err, errlen, "%s: '%s' is not [layers, heads or 2, L, L]", mxb_h5in_path(in), name);
+            return -1;
+        }
+        f->depth[m] = (int)d[0], f->L[m] = (int)d[2];
+        maxdepth = f->depth[m] > maxdepth ? f->depth[m] : maxdepth;
+        const size_t LL = (size_t)(d[2] * d[3]);
+        f->nrows = maxdepth < ATT_ROWS ? maxdepth : ATT_ROWS;
+        for (int k = 0; k < ATT_ROWS; k++) {
+            int rows = f->depth[m] < ATT_ROWS ? f->depth[m] : ATT_ROWS;
+            if (k >= rows) break;
+            /* evenly spaced from the first layer to the last */
+            int l = rows > 1 ? (int)lround((double)k * (f->depth[m] - 1) / (rows - 1)) : 0;
+            float *mean = calloc(LL, sizeof *mean);
+            if (!mean) {
+                free(a);
+                return snprintf(err, errlen, "out of memory"), -1;
+            }
+            /* ViT: mean over heads; ViM: the sum of the two directions, the operator the
+             * bidirectional block applies (each direction's matrix maps the same tokens) */
+            const double w = f->is_vim[m] ? 1.0 : 1.0 / (double)d[1];
+            for (int64_t h = 0; h < d[1]; h++)
+                for (size_t p = 0; p < LL; p++) mean[p] += (float)(w * a[((size_t)l * d[1] + h) * LL + p]);
+            f->layer[m][k] = l, f->mat[m][k] = mean;
+        }
+        free(a);
+    }
+    for (int y = 0; y < T->nfig; y++)
+        if (T->fig_index[y] == f->index) f->image = T->fig_rgb + (size_t)y * T->size * T->size * 3;
+    f->w = AML + r->nmodels * (AD + AGAP) + ABAR;
+    f->h = AMT + f->nrows * (AD + AGAP) + AMB;
+    snprintf(f->title, sizeof f->title, "Attention matrices, image %s (%s test)", T->ids[i], test_name[t]);
+    f->caption = fmt_caption(
+        "Rows: layers (evenly spaced, first to last); columns: models. ViT: the softmax attention of the "
+        "block, averaged over heads. ViM: the exact hidden attention averaged over channels, forward plus "
+        "backward direction (the backward one in image-token order). Each matrix is min-max scaled on its "
+        "own (its range is printed under it); viridis, yellow = largest. Image %s of the %s test.",
+        T->ids[i], test_name[t]);
+    return 0;
+}
+
+void mxb_figures_free(mxb_figures *F) {
+    if (!F) return;
+    for (int i = 0; i < F->n; i++) {
+        free(F->fig[i].caption);
+        for (int m = 0; m < MXB_RES_MAX_MODELS; m++)
+            for (int k = 0; k < ATT_ROWS; k++) free(F->fig[i].mat[m][k]);
+    }
+    free(F);
+}
+
+void mxb_figures_release(void) {
+    cairo_debug_reset_static_data();
+    FcFini();
+}
+
+int mxb_figures_system_font(void) {
+    /* cairo finds fonts through fontconfig (CAIRO_FONT_TYPE_FT); with none installed it
+     * falls back to its built-in stroke font ("twin", a user font): ASCII only, no bold */
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 8, 8);
+    cairo_t *cr = cairo_create(s);
+    font(cr, 12, 0);
+    int ft = cairo_scaled_font_get_type(cairo_get_scaled_font(cr)) == CAIRO_FONT_TYPE_FT;
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    return ft;
+}
+
+mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, char *err, size_t errlen) {
+    /* a machine without fonts draws figures without a single letter: refuse instead */
+    cairo_surface_t *probe = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 8, 8);
+    cairo_t *pc = cairo_create(probe);
+    font(pc, 12, 0);
+    double probe_w = text_width(pc, "Hg");
+    cairo_destroy(pc);
+    cairo_surface_destroy(probe);
+    if (!(probe_w > 0)) {
+        snprintf(err, errlen, "no font for the figures' text (install fonts-dejavu-core)");
+        return NULL;
+    }
+    mxb_figures *F = calloc(1, sizeof *F);
+    if (!F) return snprintf(err, errlen, "out of memory"), NULL;
+    const mxb_res_test *P = &r->test[MXB_TEST_PERTURBATION];
+    if (P->enabled && (r->polarity[0] || r->polarity[1]) && r->nmodels > 0) {
+        int panels = r->polarity[0] + r->polarity[1];
+        add(F, "perturbation", r->nmodels * PW, PTITLE + panels * PH + PLEG, draw_curves, r, MXB_TEST_PERTURBATION);
+        figure *f = &F->fig[F->n - 1];
+        snprintf(f->title, sizeof f->title, "Perturbation test, %d images", P->n);
+        f->caption = fmt_caption("Top-1 accuracy (%%) after removing the fraction p of the pixels in the order of "
+                                 "each method's map; columns: models, rows: positive / negative test. The "
+                                 "tables' AUC is the area under these curves.");
+    }
+    int t = r->test[MXB_TEST_SEGMENTATION].nfig ? MXB_TEST_SEGMENTATION : MXB_TEST_PERTURBATION;
+    const mxb_res_test *T = &r->test[t];
+    if (T->enabled && T->nfig && r->keep_maps && r->nmodels * r->nmethods > 0) {
+        add(F, "overlays", 0, 0, draw_overlays, r, t);
+        figure *f = &F->fig[F->n - 1];
+        cairo_surface_t *probe2 = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 8, 8);
+        cairo_t *c2 = cairo_create(probe2);
+        double lw = overlay_label_w(c2, f) + 8;
+        cairo_destroy(c2);
+        cairo_surface_destroy(probe2);
+        int D = overlay_tile(f), cols = 1 + r->nmodels * r->nmethods;
+        f->w = lw + cols * (D + OGAP) + OGAP;
+        if (f->w < 560) f->w = 560;
+        f->h = OTITLE + OHEAD + T->nfig * (D + OGAP) + OBAR;
+        snprintf(f->title, sizeof f->title, "Explanation maps, first %d images of the %s test", T->nfig, test_name[t]);
+        f->caption = fmt_caption("Rows: images; columns: the image, then each model's maps by method, each "
+                                 "upsampled to the image and min-max normalised, jet over the image "
+                                 "(red = most relevant).");
+    }
+    mxb_h5in *in = results_path ? mxb_h5in_open(results_path, err, errlen) : NULL;
+    if (results_path && !in) return mxb_figures_free(F), NULL;
+    for (int tt = 0; in && tt < MXB_NTESTS; tt++)
+        for (int i = 0; r->test[tt].enabled && i < r->test[tt].n && i < ATT_IMAGES; i++)
+            if (add_attention(F, r, in, tt, i, err, errlen)) {
+                mxb_h5in_close(in);
+                return mxb_figures_free(F), NULL;
+            }
+    if (in) mxb_h5in_close(in);
+    for (int i = 0; i < F->n; i++)
+        if (!F->fig[i].caption) return snprintf(err, errlen, "out of memory"), mxb_figures_free(F), NULL;
+    return F;
+}
+
+int mxb_figures_count(const mxb_figures *F) { return F->n; }
+const char *mxb_figures_name(const mxb_figures *F, int i) { return F->fig[i].name; }
+const char *mxb_figures_title(const mxb_figures *F, int i) { return F->fig[i].title; }
+const char *mxb_figures_caption(const mxb_figures *F, int i) { return F->fig[i].caption; }
+void mxb_figures_size(const mxb_figures *F, int i, double *w, double *h) {
+    *w = F->fig[i].w;
+    *h = F->fig[i].h;
+}
+
+/* ---- rendering ----------------------------------------------------------------------------- */
+
+typedef struct {
+    unsigned char *p;
+    size_t n, cap;
+    int failed;
+} membuf;
+
+static cairo_status_t to_mem(void *user, const unsigned char *data, unsigned int n) {
+    membuf *b = user;
+    if (b->n + n > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 65536) + n;
+        unsigned char *p = realloc(b->p, cap);
+        if (!p) return b->failed = 1, CAIRO_STATUS_WRITE_ERROR;
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+    return CAIRO_STATUS_SUCCESS;
+}
+
+int mxb_figures_render(const mxb_figures *F, int i, int svg, unsigned char **out, size_t *n, char *err,
+                       size_t errlen) {
+    const figure *f = &F->fig[i];
+    membuf b = {0};
+    cairo_surface_t *s;
+    if (svg) {
+        s = cairo_svg_surface_create_for_stream(to_mem, &b, f->w, f->h);
+    } else {
+        s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)ceil(f->w * PNG_SCALE), (int)ceil(f->h * PNG_SCALE));
+    }
+    cairo_t *cr = cairo_create(s);
+    if (!svg) cairo_scale(cr, PNG_SCALE, PNG_SCALE);
+    f->draw(cr, f);
+    cairo_status_t st = cairo_status(cr);
+    cairo_destroy(cr);
+    if (!st && !svg) st = cairo_surface_write_to_png_stream(s, to_mem, &b);
+    cairo_surface_finish(s);
+    if (!st) st = cairo_surface_status(s);
+    cairo_surface_destroy(s);
+    if (st || b.failed) {
+        free(b.p);
+        snprintf(err, errlen, "figure %s: %s", f->name, b.failed ? "out of memory" : cairo_status_to_string(st));
+        return -1;
+    }
+    *out = b.p, *n = b.n;
+    return 0;
+}
+
+/* Written under a temporary name and renamed, as every file mxb writes. */
+static int write_file(const char *path, const unsigned char *p, size_t n, char *err, size_t errlen) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) return snprintf(err, errlen, "%s: cannot create (does the folder exist?)", path), -1;
+    int ok = fwrite(p, 1, n, fp) == n;
+    ok &= fclose(fp) == 0;
+    if (!ok || rename(tmp, path)) {
+        remove(tmp);
+        return snprintf(err, errlen, "%s: write failed", path), -1;
+    }
+    return 0;
+}
+
+int mxb_report_figures(const mxb_results *r, const char *results_path, const char *dir, char *err, size_t errlen) {
+    mxb_figures *F = mxb_figures_build(r, results_path, err, errlen);
+    if (!F) return -1;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/figures.md", dir);
+    FILE *md = fopen(path, "w");
+    if (!md) {
+        mxb_figures_free(F);
+        return snprintf(err, errlen, "%s: cannot write (does the folder exist?)", path), -1;
+    }
+    fprintf(md, "# Figures\n\nEach figure is a PNG (2 pixels per point) and an SVG of the same drawing.\n\n");
+    if (!r->test[MXB_TEST_PERTURBATION].enabled && !r->test[MXB_TEST_SEGMENTATION].enabled)
+        fprintf(md, "The file holds no test.\n\n");
+    else if (!r->keep_maps || (!r->test[0].nfig && !r->test[1].nfig))
+        fprintf(md, "No overlay grid: the run kept %s.\n\n",
+                r->keep_maps ? "no figure images ([run] figures = 0)" : "no maps ([run] save_maps = no)");
+    int rc = 0;
+    for (int i = 0; i < F->n && !rc; i++) {
+        for (int svg = 0; svg < 2 && !rc; svg++) {
+            unsigned char *buf;
+            size_t n;
+            rc = mxb_figures_render(F, i, svg, &buf, &n, err, errlen);
+            if (rc) break;
+            snprintf(path, sizeof path, "%s/%s.%s", dir, F->fig[i].name, svg ? "svg" : "png");
+            rc = write_file(path, buf, n, err, errlen);
+            free(buf);
+        }
+        fprintf(md, "## %s.png, %s.svg — %s\n\n%s\n\n", F->fig[i].name, F->fig[i].name, F->fig[i].title, F->fig[i].caption);
+    }
+    if (fclose(md) && !rc) {
+        snprintf(err, errlen, "%s/figures.md: write failed", dir);
+        rc = -1;
+    }
+    mxb_figures_free(F);
+    return rc;
+}

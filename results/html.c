@@ -1,0 +1,396 @@
+/* The HTML report: one self-contained page per results file (tables, figures as
+ * base64 data: URIs, provenance) and one per comparison of two files. No script, no
+ * external file: it opens from a mail attachment. Every number in a table carries the
+ * exact value of its metric (data-value, as --format json prints it) beside the
+ * rounded text, and every text from a file is escaped. */
+#include "results/results.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *test_title[MXB_NTESTS] = {"Perturbation test", "Segmentation test"};
+
+/* ---- writing safely ------------------------------------------------------------------- */
+
+/* Text from a file as HTML: markup characters escaped, control characters dropped
+ * (but newline and tab), and bytes that are not UTF-8 shown as U+FFFD, so the page
+ * is valid UTF-8 whatever the file holds. */
+static void esc(FILE *f, const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        if (c < 0x80) {
+            if (c == '&') fputs("&amp;", f);
+            else if (c == '<') fputs("&lt;", f);
+            else if (c == '>') fputs("&gt;", f);
+            else if (c == '"') fputs("&quot;", f);
+            else if (c == '\'') fputs("&#39;", f);
+            else if (c >= 0x20 || c == '\n' || c == '\t') fputc((int)c, f);
+            p++;
+            continue;
+        }
+        int len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+        int ok = len > 0;
+        for (int i = 1; ok && i < len; i++) ok = (p[i] & 0xC0) == 0x80;
+        if (ok && len == 3) { /* no overlong forms, no surrogates */
+            unsigned v = (c & 0x0F) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
+            ok = v >= 0x800 && (v < 0xD800 || v > 0xDFFF);
+        }
+        if (ok && len == 4) {
+            unsigned v = (c & 0x07) << 18 | (p[1] & 0x3Fu) << 12 | (p[2] & 0x3Fu) << 6 | (p[3] & 0x3Fu);
+            ok = v >= 0x10000 && v <= 0x10FFFF;
+        }
+        if (ok) {
+            fwrite(p, 1, (size_t)len, f);
+            p += len;
+        } else {
+            fputs("\xEF\xBF\xBD", f);
+            p++;
+        }
+    }
+}
+
+static void base64(FILE *f, const unsigned char *p, size_t n) {
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+        fputc(a[v >> 18 & 63], f);
+        fputc(a[v >> 12 & 63], f);
+        fputc(i + 1 < n ? a[v >> 6 & 63] : '=', f);
+        fputc(i + 2 < n ? a[v & 63] : '=', f);
+    }
+}
+
+typedef struct {
+    FILE *f;
+    char tmp[4200];
+    const char *path;
+} page;
+
+static const char *style =
+    "body{font-family:'DejaVu Sans',system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;"
+    "color:#222;line-height:1.4}"
+    "h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ccc;padding-bottom:.2em}"
+    "table{border-collapse:collapse;margin:.6em 0;font-size:.92em}"
+    "th,td{border:1px solid #ccc;padding:.25em .6em}th{background:#f2f2f2}tr>th:first-child{white-space:nowrap;text-align:left}"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums;font-family:'DejaVu Sans Mono',monospace}"
+    "tr.moved td{background:#fde2e1}tr.moved td.status{font-weight:bold;color:#a00}"
+    "tr.missing td{background:#fde2e1}tr.new td{background:#e8f0fe}"
+    ".verdict{padding:.6em 1em;border-radius:4px;font-weight:bold;display:inline-block}"
+    ".pass{background:#e3f4e1;color:#1b5e20}.fail{background:#fde2e1;color:#a00}"
+    "figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}"
+    "figcaption{font-size:.9em;color:#444;max-width:900px}"
+    "pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.85em}"
+    ".small{font-size:.85em;color:#555}"
+    "#table-provenance{table-layout:fixed;width:100%}#table-provenance th:first-child{width:15em}"
+    "#table-provenance td{overflow-wrap:anywhere;font-size:.9em}";
+
+static int page_open(page *pg, const char *path, const char *title, char *err, size_t errlen) {
+    pg->path = path;
+    snprintf(pg->tmp, sizeof pg->tmp, "%s.partial", path);
+    pg->f = fopen(pg->tmp, "w");
+    if (!pg->f) return snprintf(err, errlen, "%s: cannot create", path), -1;
+    fprintf(pg->f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
+    esc(pg->f, title);
+    fprintf(pg->f, "</title>\n<style>%s</style>\n</head>\n<body>\n", style);
+    return 0;
+}
+
+/* Finishes the page and renames it into place; on any failure nothing is left at path. */
+static int page_close(page *pg, int ok, char *err, size_t errlen) {
+    if (ok) fprintf(pg->f, "<p class=\"small\">Written by mxb %s (%s).</p>\n</body>\n</html>\n", MXB_VERSION,
+                    MXB_GIT_REV);
+    int bad = ferror(pg->f);
+    bad |= fclose(pg->f) != 0;
+    if (!ok || bad || rename(pg->tmp, pg->path)) {
+        remove(pg->tmp);
+        if (ok) snprintf(err, errlen, "%s: write failed", pg->path);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the report page ------------------------------------------------------------------- */
+
+static const mxb_metric *find(const mxb_metric *v, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v[i].name, name)) return &v[i];
+    return NULL;
+}
+
+/* One number: the rounded text (value x scale, 2 decimals) and the metric's exact value. */
+static void num(FILE *f, const mxb_metric *v, int n, double scale, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void num(FILE *f, const mxb_metric *v, int n, double scale, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const mxb_metric *m = find(v, n, name);
+    fprintf(f, "<td class=\"num\" data-metric=\"");
+    esc(f, name);
+    if (!m) {
+        fprintf(f, "\">–</td>");
+    } else if (!isfinite(m->value)) {
+        fprintf(f, "\" data-value=\"null\">n/a</td>");
+    } else {
+        fprintf(f, "\" data-value=\"%.17g\" data-scale=\"%g\">%.2f</td>", m->value, scale, m->value * scale);
+    }
+}
+
+static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
+    const mxb_res_test *P = &r->test[MXB_TEST_PERTURBATION], *S = &r->test[MXB_TEST_SEGMENTATION];
+    static const char *pol[2] = {"positive", "negative"}, *arrow[2] = {"↓", "↑"};
+    if (P->enabled) {
+        fprintf(f, "<h2 id=\"perturbation\">%s (%d images)</h2>\n", test_title[0], P->n);
+        fprintf(f, "<p>Area under the top-1 accuracy curve (%s) against the fraction of pixels removed (%s). "
+                   "Positive: the most relevant pixels go first, lower is better; negative: the least "
+                   "relevant first, higher is better.</p>\n",
+                r->auc_y_fraction ? "accuracy as a fraction" : "accuracy in %",
+                r->auc_x_normalized ? "x spread over [0, 1]" : "p = 0, 0.1, …, 0.9");
+        fprintf(f, "<table class=\"metrics\" id=\"table-perturbation\">\n<tr><th>Method</th>");
+        for (int m = 0; m < r->nmodels; m++)
+            for (int q = 0; q < 2; q++)
+                if (r->polarity[q]) {
+                    fprintf(f, "<th>");
+                    esc(f, r->models[m]);
+                    fprintf(f, " %s %s</th>", pol[q], arrow[q]);
+                }
+        fprintf(f, "</tr>\n");
+        for (int k = 0; k < r->nmethods; k++) {
+            fprintf(f, "<tr><th>");
+            esc(f, r->methods[k]);
+            fprintf(f, "</th>");
+            for (int m = 0; m < r->nmodels; m++)
+                for (int q = 0; q < 2; q++)
+                    if (r->polarity[q])
+                        num(f, v, n, 1, "perturbation/%s/%s/%s_auc", r->models[m], r->methods[k], pol[q]);
+            fprintf(f, "</tr>\n");
+        }
+        fprintf(f, "</table>\n");
+        fprintf(f, "<h3>Top-1 accuracy (%%) after removing the fraction p of the pixels</h3>\n");
+        fprintf(f, "<table class=\"metrics\" id=\"table-curves\">\n<tr><th>Model</th><th>Method</th><th>Test</th>");
+        for (int j = 0; j < MXB_RES_STEPS; j++) fprintf(f, "<th>p = %.1f</th>", j / 10.0);
+        fprintf(f, "</tr>\n");
+        for (int m = 0; m < r->nmodels; m++)
+            for (int k = 0; k < r->nmethods; k++)
+                for (int q = 0; q < 2; q++) {
+                    if (!r->polarity[q]) continue;
+                    fprintf(f, "<tr><td>");
+                    esc(f, r->models[m]);
+                    fprintf(f, "</td><td>");
+                    esc(f, r->methods[k]);
+                    fprintf(f, "</td><td>%s</td>", pol[q]);
+                    for (int j = 0; j < MXB_RES_STEPS; j++)
+                        num(f, v, n, 100, "perturbation/%s/%s/%s_accuracy_%d0", r->models[m], r->methods[k], pol[q], j);
+                    fprintf(f, "</tr>\n");
+                }
+        fprintf(f, "</table>\n");
+    }
+    if (S->enabled) {
+        static const char *col[] = {"pixel_accuracy", "miou", "mean_ap", "mean_f1", "pointing_game"};
+        static const char *head[] = {"pixel acc. ↑", "mIoU ↑", "mAP ↑", "mean F1 ↑", "pointing ↑"};
+        fprintf(f, "<h2 id=\"segmentation\">%s (%d images), in %%</h2>\n", test_title[1], S->n);
+        fprintf(f, "<p>The map, upsampled, min-max normalised and thresholded at its mean, against the object "
+                   "mask: pixel accuracy, mean IoU over background and object, mean average precision, mean "
+                   "F1 and the pointing game (the map's maximum inside the mask); all higher is better.</p>\n");
+        fprintf(f, "<table class=\"metrics\" id=\"table-segmentation\">\n<tr><th>Method</th>");
+        for (int m = 0; m < r->nmodels; m++)
+            for (int c = 0; c < 5; c++) {
+                fprintf(f, "<th>");
+                esc(f, r->models[m]);
+                fprintf(f, " %s</th>", head[c]);
+            }
+        fprintf(f, "</tr>\n");
+        for (int k = 0; k < r->nmethods; k++) {
+            fprintf(f, "<tr><th>");
+            esc(f, r->methods[k]);
+            fprintf(f, "</th>");
+            for (int m = 0; m < r->nmodels; m++)
+                for (int c = 0; c < 5; c++)
+                    num(f, v, n, 100, "segmentation/%s/%s/%s", r->models[m], r->methods[k], col[c]);
+            fprintf(f, "</tr>\n");
+        }
+        fprintf(f, "</table>\n");
+    }
+}
+
+static int figures(FILE *f, const mxb_results *r, const char *results_path, char *err, size_t errlen) {
+    mxb_figures *F = mxb_figures_build(r, results_path, err, errlen);
+    if (!F) return -1;
+    fprintf(f, "<h2 id=\"figures\">Figures</h2>\n");
+    if (!mxb_figures_count(F)) fprintf(f, "<p>The file holds nothing to draw.</p>\n");
+    int rc = 0;
+    for (int i = 0; i < mxb_figures_count(F) && !rc; i++) {
+        /* curves as vector graphics; the image grids as PNG (they are pixels anyway) */
+        const int svg = !strcmp(mxb_figures_name(F, i), "perturbation");
+        unsigned char *buf;
+        size_t n;
+        double w, h;
+        if ((rc = mxb_figures_render(F, i, svg, &buf, &n, err, errlen))) break;
+        mxb_figures_size(F, i, &w, &h);
+        fprintf(f, "<figure id=\"fig-");
+        esc(f, mxb_figures_name(F, i));
+        fprintf(f, "\"><img width=\"%.0f\" height=\"%.0f\" alt=\"", w, h);
+        esc(f, mxb_figures_title(F, i));
+        fprintf(f, "\" src=\"data:image/%s;base64,", svg ? "svg+xml" : "png");
+        base64(f, buf, n);
+        free(buf);
+        fprintf(f, "\">\n<figcaption><b>");
+        esc(f, mxb_figures_title(F, i));
+        fprintf(f, ".</b> ");
+        esc(f, mxb_figures_caption(F, i));
+        fprintf(f, "</figcaption></figure>\n");
+    }
+    mxb_figures_free(F);
+    return rc;
+}
+
+static void provenance(FILE *f, const mxb_results *r) {
+    fprintf(f, "<h2 id=\"provenance\">Provenance</h2>\n<table id=\"table-provenance\">\n");
+    for (int i = 0; i < r->nattrs; i++) {
+        if (!strcmp(r->attr_name[i], "config")) continue;
+        fprintf(f, "<tr><th>");
+        esc(f, r->attr_name[i]);
+        fprintf(f, "</th><td>");
+        esc(f, r->attr_value[i]);
+        fprintf(f, "</td></tr>\n");
+    }
+    fprintf(f, "</table>\n");
+    const char *config = mxb_results_attr(r, "config");
+    if (config) {
+        fprintf(f, "<h3>Configuration, as read</h3>\n<pre id=\"config\">");
+        esc(f, config);
+        fprintf(f, "</pre>\n");
+    }
+}
+
+int mxb_report_html(const mxb_results *r, const char *results_path, const char *out_path, char *err,
+                    size_t errlen) {
+    mxb_metric *v = NULL;
+    int n = mxb_results_metrics(r, &v);
+    if (n < 0) return snprintf(err, errlen, "out of memory"), -1;
+    page pg;
+    char title[4200];
+    snprintf(title, sizeof title, "mxb report: %s", results_path);
+    if (page_open(&pg, out_path, title, err, errlen)) return free(v), -1;
+    FILE *f = pg.f;
+    fprintf(f, "<h1>mxb report</h1>\n<p><code>");
+    esc(f, results_path);
+    fprintf(f, "</code>: models");
+    for (int m = 0; m < r->nmodels; m++) {
+        fprintf(f, "%s<b>", m ? ", " : " ");
+        esc(f, r->models[m]);
+        fprintf(f, "</b>");
+    }
+    fprintf(f, "; methods");
+    for (int k = 0; k < r->nmethods; k++) {
+        fprintf(f, "%s<b>", k ? ", " : " ");
+        esc(f, r->methods[k]);
+        fprintf(f, "</b>");
+    }
+    fprintf(f, ".</p>\n<p class=\"small\">Contents: %s%s<a href=\"#figures\">figures</a> · "
+               "<a href=\"#provenance\">provenance</a></p>\n",
+            r->test[MXB_TEST_PERTURBATION].enabled ? "<a href=\"#perturbation\">perturbation</a> · " : "",
+            r->test[MXB_TEST_SEGMENTATION].enabled ? "<a href=\"#segmentation\">segmentation</a> · " : "");
+    tables(f, r, v, n);
+    free(v);
+    int rc = figures(f, r, results_path, err, errlen);
+    if (!rc) provenance(f, r);
+    return page_close(&pg, rc == 0, err, errlen) || rc ? -1 : 0;
+}
+
+/* ---- the comparison page ------------------------------------------------------------------ */
+
+int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results *b, const char *path_b,
+                     double tol, double rel, const char *out_path, char *err, size_t errlen) {
+    mxb_metric *va = NULL, *vb = NULL;
+    int na = mxb_results_metrics(a, &va), nb = mxb_results_metrics(b, &vb);
+    if (na < 0 || nb < 0) {
+        free(va), free(vb);
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    page pg;
+    if (page_open(&pg, out_path, "mxb compare", err, errlen)) return free(va), free(vb), -1;
+    FILE *f = pg.f;
+    int moved = 0, added = 0;
+    for (int i = 0; i < na; i++) moved += mxb_metric_moved(&va[i], find(vb, nb, va[i].name), tol, rel, NULL);
+    for (int i = 0; i < nb; i++) added += !find(va, na, vb[i].name);
+    fprintf(f, "<h1>mxb compare</h1>\n<table id=\"files\"><tr><th>baseline</th><td><code>");
+    esc(f, path_a);
+    fprintf(f, "</code></td></tr><tr><th>new</th><td><code>");
+    esc(f, path_b);
+    fprintf(f, "</code></td></tr></table>\n");
+    fprintf(f, "<p>A metric moves when |new − baseline| &gt; %g + %g × |baseline|; a metric missing from the "
+               "new file, or NaN in one file only, counts as moved.</p>\n", tol, rel);
+    if (moved) fprintf(f, "<p class=\"verdict fail\" id=\"verdict\">%d of %d metrics moved past tolerance</p>\n", moved, na);
+    else fprintf(f, "<p class=\"verdict pass\" id=\"verdict\">all %d metrics within tolerance</p>\n", na);
+    if (moved) {
+        fprintf(f, "<h2>Moved</h2>\n<ul id=\"moved-list\">\n");
+        for (int i = 0; i < na; i++) {
+            const mxb_metric *y = find(vb, nb, va[i].name);
+            double d;
+            if (!mxb_metric_moved(&va[i], y, tol, rel, &d)) continue;
+            fprintf(f, "<li><code>");
+            esc(f, va[i].name);
+            if (!y) fprintf(f, "</code>: missing from the new file</li>\n");
+            else if (isnan(d)) fprintf(f, "</code>: NaN in one file only</li>\n");
+            else
+                fprintf(f, "</code>: %.6g → %.6g (%+.4g, %s)</li>\n", va[i].value, y->value, d,
+                        va[i].better == 0 ? "no better direction" : (d > 0) == (va[i].better > 0) ? "better" : "worse");
+        }
+        fprintf(f, "</ul>\n");
+    }
+    /* the files' provenance side by side: what changed between the two runs */
+    static const char *keys[] = {"git_revision", "mxb_version", "finished", "host", "threads", "variant",
+                                 "class", "models_sha256", "data_sha256_perturbation", "data_sha256_segmentation",
+                                 "run_key"};
+    fprintf(f, "<h2>Provenance</h2>\n<table id=\"table-provenance\"><tr><th>attribute</th><th>baseline</th>"
+               "<th>new</th></tr>\n");
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        const char *x = mxb_results_attr(a, keys[k]), *y = mxb_results_attr(b, keys[k]);
+        if (!x && !y) continue;
+        fprintf(f, "<tr%s><th>%s</th><td>", x && y && strcmp(x, y) ? " class=\"new\"" : "", keys[k]);
+        esc(f, x ? x : "–");
+        fprintf(f, "</td><td>");
+        esc(f, y ? y : "–");
+        fprintf(f, "</td></tr>\n");
+    }
+    fprintf(f, "</table>\n");
+    fprintf(f, "<h2>Every metric</h2>\n<table class=\"metrics\" id=\"table-compare\">\n<tr><th>metric</th>"
+               "<th>better</th><th>baseline</th><th>new</th><th>change</th><th>allowed</th><th>status</th></tr>\n");
+    for (int i = 0; i < na; i++) {
+        const mxb_metric *x = &va[i], *y = find(vb, nb, x->name);
+        double d;
+        int bad = mxb_metric_moved(x, y, tol, rel, &d);
+        fprintf(f, "<tr class=\"%s\" data-metric=\"", !y ? "missing moved" : bad ? "moved" : "within");
+        esc(f, x->name);
+        fprintf(f, "\"><td>");
+        esc(f, x->name);
+        fprintf(f, "</td><td>%s</td><td class=\"num\">%.6g</td>", x->better > 0 ? "↑" : x->better < 0 ? "↓" : "",
+                x->value);
+        if (y) fprintf(f, "<td class=\"num\">%.6g</td>", y->value);
+        else fprintf(f, "<td class=\"num\">–</td>");
+        if (isnan(d)) fprintf(f, "<td class=\"num\">–</td>");
+        else fprintf(f, "<td class=\"num\">%+.4g</td>", d);
+        fprintf(f, "<td class=\"num\">%.3g</td><td class=\"status\">%s</td></tr>\n", tol + rel * fabs(x->value),
+                !y ? "MISSING" : bad ? "MOVED" : "ok");
+    }
+    for (int i = 0; i < nb; i++) {
+        if (find(va, na, vb[i].name)) continue;
+        fprintf(f, "<tr class=\"new\" data-metric=\"");
+        esc(f, vb[i].name);
+        fprintf(f, "\"><td>");
+        esc(f, vb[i].name);
+        fprintf(f, "</td><td></td><td class=\"num\">–</td><td class=\"num\">%.6g</td><td></td><td></td>"
+                   "<td class=\"status\">NEW</td></tr>\n", vb[i].value);
+    }
+    fprintf(f, "</table>\n");
+    if (added) fprintf(f, "<p>%d metric(s) only in the new file (not counted as moved).</p>\n", added);
+    free(va), free(vb);
+    return page_close(&pg, 1, err, errlen);
+}
