@@ -204,8 +204,9 @@ int mxb_cmd_dataset_info(int argc, char **argv);
 /* ---- progress (harness/progress.c) ---- */
 
 /* On a terminal one line redrawn in place (at most 4 times a second); otherwise
- * (a log, CI) a plain line every MXB_PROGRESS_SECONDS seconds (default 5) or 10 %
- * of the work, and at the end; quiet: nothing. The plain line is
+ * (a log, CI) a plain line every MXB_PROGRESS_SECONDS seconds (default 5), or after
+ * 10 % more of the work (at most one a fifth of that interval), and at the end;
+ * quiet: nothing. The plain line is
  *   mxb CMD: WHAT DONE/TOTAL UNITS (P%), R UNITS/s, ETA H:MM:SS
  * (ETA "?" until there is a rate). Everything goes to stderr. */
 typedef struct {

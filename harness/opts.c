@@ -49,7 +49,7 @@ int mxb_usage_error(const char *cmd, const char *fmt, ...) {
 /* "a positive integer", "a non-negative integer", "a number", ...: what the option takes */
 static void describe(const mxb_opt *o, char *buf, size_t n) {
     if (o->kind == MXB_OPT_DOUBLE)
-        snprintf(buf, n, o->dlo > 0 ? "a positive number" : o->dlo == 0 ? "a non-negative number" : "a number");
+        snprintf(buf, n, o->dlo == 0 ? "a non-negative number" : "a number");
     else
         snprintf(buf, n, o->lo == 1 ? "a positive integer" : o->lo == 0 ? "a non-negative integer" : "an integer");
 }
@@ -70,18 +70,20 @@ static int set_value(const char *cmd, mxb_opt *o, const char *v) {
     case MXB_OPT_INT: {
         long x;
         describe(o, what, sizeof what);
-        if (mxb_parse_long(v, LONG_MIN, LONG_MAX, &x) || x < o->lo)
+        if (mxb_parse_long(v, LONG_MIN, LONG_MAX, &x) || (x < o->lo && o->lo <= 1))
             return mxb_usage_error(cmd, "--%s: '%s' is not %s", o->name, v, what);
-        if (x > o->hi) return mxb_usage_error(cmd, "--%s: '%s' is over the limit of %ld", o->name, v, o->hi);
+        if (x < o->lo || x > o->hi)
+            return mxb_usage_error(cmd, "--%s: '%s' is out of range [%ld, %ld]", o->name, v, o->lo, o->hi);
         *(int *)o->out = (int)x;
         break;
     }
     case MXB_OPT_DOUBLE: {
         double x;
         describe(o, what, sizeof what);
-        if (mxb_parse_double(v, -HUGE_VAL, HUGE_VAL, &x) || x < o->dlo || (o->dlo > 0 && x == 0))
+        if (mxb_parse_double(v, -HUGE_VAL, HUGE_VAL, &x) || (x < o->dlo && o->dlo <= 0))
             return mxb_usage_error(cmd, "--%s: '%s' is not %s", o->name, v, what);
-        if (x > o->dhi) return mxb_usage_error(cmd, "--%s: '%s' is over the limit of %g", o->name, v, o->dhi);
+        if (x < o->dlo || x > o->dhi)
+            return mxb_usage_error(cmd, "--%s: '%s' is out of range [%g, %g]", o->name, v, o->dlo, o->dhi);
         *(double *)o->out = x;
         break;
     }

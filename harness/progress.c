@@ -51,12 +51,14 @@ void mxb_progress_show(mxb_progress *p, const char *what, long done) {
         if (t - p->last >= 0.25) draw(p, what, t, 0);
         return;
     }
-    /* a line every interval seconds, or every 10 % of the work */
-    if (t - p->last >= p->interval || (p->total > 0 && 10 * (p->done - p->last_done) >= p->total))
+    /* a line every interval seconds, or after 10 % more of the work (at most one a
+     * second then: a fast command does not fill the log) */
+    if (t - p->last >= p->interval ||
+        (p->total > 0 && 10 * (p->done - p->last_done) >= p->total && t - p->last >= p->interval / 5))
         draw(p, what, t, 0);
 }
 
 void mxb_progress_end(mxb_progress *p, const char *what) {
-    if (!p->mode) return;
+    if (!p->mode || (p->mode == 2 && p->last_done == p->done && p->done)) return; /* already said */
     draw(p, what, mono_s(), 1);
 }
