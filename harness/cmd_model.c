@@ -71,9 +71,11 @@ static const char *filter_name(mxb_filter f) {
 void mxb_preprocess_describe(const mxb_preprocess *p, char *buf, size_t n) {
     char crop[48] = "";
     if (p->crop) snprintf(crop, sizeof crop, " + CenterCrop(%d)", p->crop);
-    snprintf(buf, n, "Resize(%s%d%s, %s)%s, mean %g,%g,%g, std %g,%g,%g", p->square ? "(" : "", p->size,
-             p->square ? ", square)" : "", filter_name(p->filter), crop, p->mean[0], p->mean[1], p->mean[2],
-             p->std[0], p->std[1], p->std[2]);
+    char size[48];
+    if (p->square) snprintf(size, sizeof size, "(%d, %d)", p->size, p->size);
+    else snprintf(size, sizeof size, "%d", p->size);
+    snprintf(buf, n, "Resize(%s, %s)%s, mean %g,%g,%g, std %g,%g,%g", size, filter_name(p->filter), crop, p->mean[0],
+             p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
 }
 
 int mxb_model_preprocess(const char *cmd, const char *weights, const mxb_config *cfg,

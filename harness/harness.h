@@ -147,6 +147,8 @@ typedef struct {
     char maps[4096];              /* perturbation: take the maps from this results file */
     mxb_subset subset;
     mxb_preprocess pre;           /* resize, crop, filter, mean/std */
+    unsigned pre_set;             /* the keys of pre the file sets (mxb_preprocess_key_bit);
+                                     the others come from each model (harness/run.c) */
     int positive, negative;       /* perturbation only */
 } mxb_run_data;
 
@@ -184,6 +186,9 @@ void mxb_run_config_defaults(mxb_run_config *c);
 int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mxb_run_config *c,
                         char *err, size_t errlen);
 void mxb_run_config_free(mxb_run_config *c);
+/* the bit of a [perturbation]/[segmentation] transform key (resize, square, crop,
+ * filter, mean, std) in mxb_run_data.pre_set; 0 for any other key */
+unsigned mxb_preprocess_key_bit(const char *key);
 
 /* mxb run / report / compare / merge (harness/run.c, harness/cmd_results.c) */
 int mxb_cmd_run(int argc, char **argv);
