@@ -119,7 +119,7 @@ int mxb_transform_apply(const char *cmd, const mxb_opt *opts, const mxb_transfor
     static const mxb_filter filters[3] = {MXB_FILTER_NEAREST, MXB_FILTER_BILINEAR, MXB_FILTER_BICUBIC};
     if (mxb_opt_seen(opts, "resize")) p->size = a->resize;
     if (mxb_opt_seen(opts, "crop")) p->crop = a->crop;
-    if (mxb_opt_seen(opts, "square")) p->square = 1;
+    if (mxb_opt_seen(opts, "square")) p->square = a->square;
     if (mxb_opt_seen(opts, "filter")) p->filter = filters[a->filter];
     if (a->mean && mxb_parse_rgb(a->mean, 0, p->mean))
         return mxb_usage_error(cmd, "--mean: '%s' is not three numbers R,G,B", a->mean);

@@ -91,15 +91,16 @@ void mxb_map_minmax(float *x, size_t n);
 
 /* Options that override it, for predict and explain (MXB_TRANSFORM_OPTS in a table) */
 typedef struct {
-    int resize, crop, square, filter; /* filter: index in "nearest|bilinear|bicubic" */
+    int resize, crop, square, filter; /* square 0/1; filter: index in "nearest|bilinear|bicubic" */
     const char *mean, *std;           /* "R,G,B" */
 } mxb_transform_args;
 #define MXB_TRANSFORM_OPTS(a)                                                                              \
     MXB_OPT_I("resize", &(a).resize, 1, 8192), MXB_OPT_I("crop", &(a).crop, 0, 8192),                    \
-        MXB_OPT_F("square", &(a).square), MXB_OPT_C("filter", &(a).filter, "nearest|bilinear|bicubic"), \
+        MXB_OPT_C("square", &(a).square, "no|yes"), MXB_OPT_C("filter", &(a).filter, "nearest|bilinear|bicubic"), \
         MXB_OPT_S("mean", &(a).mean), MXB_OPT_S("std", &(a).std)
 #define MXB_TRANSFORM_HELP                                                                                 \
-    "  --resize N --crop N --square --filter nearest|bilinear|bicubic --mean R,G,B --std R,G,B\n"          \
+    "  --resize N --crop N (0: none) --square yes|no --filter nearest|bilinear|bicubic\n"          \
+    "  --mean R,G,B --std R,G,B\n"          \
     "                         override the model's evaluation transform (mxb inspect shows it)\n"
 
 /* The transform stored in the weights file. A file without one (an older

@@ -137,7 +137,7 @@ expect_fail 2 "nothere.h5" $MXB run nowts.ini
 sed 's/^\[method:rollout\]/[method:rolout]/' run.ini >nometh.ini
 expect_fail 2 "[method:rolout] is not a known method" $MXB run nometh.ini
 sed 's/^crop = 32/crop = 24/' run.ini >size.ini
-expect_fail 2 "[perturbation] makes 24 px inputs but the models take 32 px" $MXB run size.ini
+expect_fail 2 "[perturbation] makes 24 px inputs for model deit but it takes 32 px (set resize/crop)" $MXB run size.ini
 expect_fail 2 "--set 'nodot' is not section.key=value" $MXB run run.ini --set nodot
 expect_fail 2 "mxb run: --shard: '3/3' is not I/N with 0 <= I < N (see mxb run --help)" $MXB run run.ini --shard 3/3
 expect_fail 2 "--set perturbation.std: '1, 0, 1' is not three numbers (R, G, B) above 0" $MXB run run.ini --set "perturbation.std=1, 0, 1"
