@@ -845,12 +845,13 @@ int mxb_cmd_run(int argc, char **argv) {
     R->nthreads = R->nthreads < 1 ? 1 : R->nthreads > MXB_RES_STEPS - 1 ? MXB_RES_STEPS - 1 : R->nthreads;
     /* configs first, data lists next, the memory estimate, and only then the weights */
     mxb_config peeked[MXB_MAX_MODELS];
-    if (load_methods(R, err, sizeof err) || peek_models(R, peeked, err, sizeof err) ||
-        resolve_transforms(R, peeked, err, sizeof err))
-        goto out;
+    if (load_methods(R, err, sizeof err) || peek_models(R, peeked, err, sizeof err)) goto out;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (open_data(R, t, err, sizeof err)) goto out;
-    if (check_memory(R, peeked, err, sizeof err) || load_models(R, err, sizeof err)) goto out;
+    /* the transforms after the weights' checksums: a wrong file is named first */
+    if (check_memory(R, peeked, err, sizeof err) || load_models(R, err, sizeof err) ||
+        resolve_transforms(R, peeked, err, sizeof err))
+        goto out;
     code = 1;
 
     /* the run's identity: configuration, weights, data lists; the shard on top */
