@@ -139,7 +139,9 @@ int mxb_opts_parse(const char *cmd, int argc, char **argv, mxb_opt *opts, const 
             if (eq) return mxb_usage_error(cmd, "--%s takes no value", o->name);
         } else if (eq) {
             v = eq + 1;
-        } else if (i + 1 < argc) {
+        } else if (i + 1 < argc && !(o->kind != MXB_OPT_INT && o->kind != MXB_OPT_DOUBLE &&
+                                     !strncmp(argv[i + 1], "--", 2) && argv[i + 1][2])) {
+            /* "--out --top 3": --out was given no value, rather than a file named --top */
             v = argv[++i];
         } else {
             return mxb_usage_error(cmd, "--%s needs a value", o->name);

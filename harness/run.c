@@ -155,17 +155,18 @@ static int resolve_transforms(run_state *R, const mxb_config *cfg, char *err, si
     const mxb_run_data *ds[MXB_NTESTS] = {&R->cfg.perturbation, &R->cfg.segmentation};
     for (int m = 0; m < R->cfg.nmodels; m++) {
         mxb_preprocess own;
-        int has = mxb_model_preprocess("run", R->cfg.models[m].weights, &cfg[m], &ds[0]->pre, &own, err, errlen);
-        if (has < 0) return -1;
+        int rc = mxb_model_preprocess("run", R->cfg.models[m].weights, &cfg[m], &ds[0]->pre, &own, err, errlen);
+        if (rc < 0) return -1;
+        const int from_file = rc == 0; /* else own is the fallback, said on stderr */
         for (int t = 0; t < MXB_NTESTS; t++) {
             const mxb_run_data *d = ds[t];
             mxb_preprocess *p = &R->pre[t][m];
             *p = d->pre;
-            if (has == 0 && t == MXB_TEST_PERTURBATION) {
+            if (from_file && t == MXB_TEST_PERTURBATION) {
                 *p = own;
             } else if (t == MXB_TEST_SEGMENTATION) {
                 p->size = cfg[m].img_size;
-                if (has == 0) {
+                if (from_file) {
                     memcpy(p->mean, own.mean, sizeof p->mean);
                     memcpy(p->std, own.std, sizeof p->std);
                 }
