@@ -42,6 +42,9 @@ int mxb_usage_error(const char *cmd, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* the message quotes what was typed: keep it one printable line */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     fprintf(stderr, "mxb %s: %s (see mxb %s --help)\n", cmd, msg, cmd);
     return 2;
 }

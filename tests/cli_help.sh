@@ -43,6 +43,8 @@ expect_fail 2 "mxb predict: --top: 'x' is not a positive integer (see mxb predic
   $MXB predict --weights w.h5 --image i.png --top=x
 expect_fail 2 "mxb predict: --top needs a value (see mxb predict --help)" $MXB predict --weights w.h5 --top
 expect_fail 2 "mxb predict: --weights needs a value (see mxb predict --help)" $MXB predict --weights --image i.png
+expect_fail 2 "mxb predict: --top: '1?2' is not a positive integer (see mxb predict --help)" \
+  $MXB predict --weights w.h5 --image i.png --top "$(printf '1\n2')"
 expect_fail 2 "mxb predict: --top given twice (see mxb predict --help)" $MXB predict --top 3 --top 4
 expect_fail 2 "mxb run: --quiet takes no value (see mxb run --help)" $MXB run x.ini --quiet=yes
 expect_fail 2 "mxb report: unexpected argument 'b.h5' (see mxb report --help)" $MXB report a.h5 b.h5
