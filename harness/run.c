@@ -735,6 +735,17 @@ static void set_provenance(run_state *R, const char *started) {
     for (int m = 0; m < R->cfg.nmodels; m++)
         off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s=%s", m ? " " : "", R->cfg.models[m].name, R->model_sha[m]);
     mxb_results_set_attr(r, "models_sha256", buf);
+    /* the input transform each model got (its weights file's, under the config's keys) */
+    off = 0;
+    buf[0] = 0;
+    for (int t = 0; t < MXB_NTESTS; t++)
+        for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels && off < sizeof buf; m++) {
+            char d[256];
+            mxb_preprocess_describe(&R->pre[t][m], d, sizeof d);
+            off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s %s: %s", off ? "; " : "", test_names[t],
+                                    R->cfg.models[m].name, d);
+        }
+    mxb_results_set_attr(r, "transforms", buf);
     snprintf(buf, sizeof buf, "perturbation=%.3f segmentation=%.3f (seconds of work, summed over resumes)",
              R->seconds[0], R->seconds[1]);
     mxb_results_set_attr(r, "timings", buf);

@@ -65,6 +65,9 @@ for m in ("vit", "vim"):
     pred = r["perturbation/%s/prediction" % m][:]
     mine = [int(np.argmax(h5py.File("p_%s_%d.h5" % (m, i))["logits"][:])) for i in range(n)]
     if list(pred) != mine: sys.exit("%s: run %s, predict %s" % (m, list(pred), mine))
+t = r.attrs["transforms"]; t = t.decode() if isinstance(t, bytes) else t
+want = "perturbation %s: Resize((64, 64), bilinear), mean 0.485,0.456,0.406, std 0.229,0.224,0.225"
+if t != "; ".join(want % m for m in ("vit", "vim")): sys.exit("provenance transforms: " + t)
 PYEOF
 
 # ---- another size: the model's Resize((64, 64)); options override it ----
