@@ -136,5 +136,26 @@ $MXB run mixed.ini --quiet --set run.output=m.h5 --set perturbation.resize=64 \
   --set perturbation.crop=64 --set perturbation.square=no --set perturbation.filter=bicubic >/dev/null 2>&1
 check "with the geometry set in the configuration it runs (each model its own mean/std)" [ -e m.h5 ]
 
+# ---- the converter writes the official models' transform (DeiT's build_transform,
+# scaled to the side: Resize(int(S * 256 / 224), bicubic) + CenterCrop(S)), or the one asked for
+$PY $SRC/tools/make_random_checkpoint.py --arch vit --embed-dim 32 --depth 1 --heads 2 --img-size 32 \
+  --patch 8 --classes 10 --seed 1 tiny.pth >/dev/null
+$PY $SRC/tools/convert_checkpoint.py tiny.pth tiny.h5 --num-heads 2 >/dev/null
+$PY $SRC/tools/convert_checkpoint.py tiny.pth tiny64.h5 --num-heads 2 --eval-resize 32 --eval-square \
+  --eval-crop 0 --eval-interpolation bilinear --eval-mean 0.5,0.5,0.5 --eval-std 0.5,0.5,0.5 >/dev/null
+check "convert_checkpoint.py: the official transform by default, the --eval-* one when given" $PY -c "
+import h5py, numpy as np
+a, b = h5py.File('tiny.h5').attrs, h5py.File('tiny64.h5').attrs
+ok = (a['eval_resize'], a['eval_square'], a['eval_crop']) == (36, 0, 32) and a['eval_interpolation'] == 'bicubic'
+ok = ok and np.allclose(a['eval_mean'], [0.485, 0.456, 0.406]) and np.allclose(a['eval_std'], [0.229, 0.224, 0.225])
+ok = ok and (b['eval_resize'], b['eval_square'], b['eval_crop']) == (32, 1, 0) and b['eval_interpolation'] == 'bilinear'
+ok = ok and np.allclose(b['eval_mean'], 0.5) and np.allclose(b['eval_std'], 0.5)
+raise SystemExit(0 if ok else 1)"
+check "mxb inspect reads the converter's transform" bash -c \
+  "$MXB inspect tiny.h5 | grep -qx 'transform     Resize(36, bicubic) + CenterCrop(32), mean 0.485,0.456,0.406, std 0.229,0.224,0.225'"
+$PY $SRC/tools/convert_checkpoint.py tiny.pth bad.h5 --num-heads 2 --eval-crop 28 >/dev/null 2>conv.err
+check "convert_checkpoint.py refuses a transform of the wrong size, one line, no file" bash -c \
+  "[ ! -e bad.h5 ] && [ \$(wc -l <conv.err) -eq 1 ] && grep -q 'makes 28 px inputs but the model takes 32 px' conv.err"
+
 echo "cli_transform: $pass passed, $fail failed"
 [ $fail -eq 0 ]
