@@ -61,5 +61,16 @@ $MXB run run.ini --set run.output=r3.h5 --quiet >/dev/null 2>run3.err
 check "run --quiet: nothing on stderr" [ ! -s run3.err ]
 check "run --quiet: the same results" cmp -s <($MXB report r.h5 --format csv) <($MXB report r3.h5 --format csv)
 
+# on a terminal (script(1) gives the command one): the live line, redrawn in place
+# (carriage return + erase line), ended with a newline; no plain lines
+if command -v script >/dev/null; then
+  script -qec "$MXB run run.ini --set run.output=r4.h5 >/dev/null" tty.log >/dev/null 2>&1
+  check "terminal: the line is redrawn in place and ends at 16/16" \
+    grep -q $'\r\033\[Kunits done  16/16 units (100%)  [0-9.]* units/s  ETA 0:00:00' tty.log
+  check "terminal: no plain progress lines" bash -c "! grep -q '^mxb run: perturbation' tty.log"
+  script -qec "$MXB run run.ini --set run.output=r5.h5 --quiet >/dev/null" tty2.log >/dev/null 2>&1
+  check "terminal --quiet: no live line" bash -c "! grep -q $'\033\\[K' tty2.log"
+fi
+
 echo "cli_progress: $pass passed, $fail failed"
 [ $fail -eq 0 ]
