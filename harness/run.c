@@ -154,8 +154,11 @@ static void geometry(const mxb_preprocess *p, char *buf, size_t n) {
 static int resolve_transforms(run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
     const mxb_run_data *ds[MXB_NTESTS] = {&R->cfg.perturbation, &R->cfg.segmentation};
     for (int m = 0; m < R->cfg.nmodels; m++) {
-        mxb_preprocess own;
-        int rc = mxb_model_preprocess("run", R->cfg.models[m].weights, &cfg[m], &ds[0]->pre, &own, err, errlen);
+        /* without a transform in the file: what the configuration says (its defaults
+         * for what it leaves out); the message names the first enabled test's */
+        mxb_preprocess own, fallback = ds[0]->enabled ? ds[0]->pre : ds[1]->pre;
+        if (!ds[0]->enabled && !(ds[1]->pre_set & mxb_preprocess_key_bit("resize"))) fallback.size = cfg[m].img_size;
+        int rc = mxb_model_preprocess("run", R->cfg.models[m].weights, &cfg[m], &fallback, &own, err, errlen);
         if (rc < 0) return -1;
         const int from_file = rc == 0; /* else own is the fallback, said on stderr */
         for (int t = 0; t < MXB_NTESTS; t++) {
