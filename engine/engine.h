@@ -48,6 +48,17 @@ int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen);
 /* Reads only the config (root attributes) of a weights file, checked as the loader
  * checks it; for estimating a run's memory before loading anything. */
 int mxb_model_peek(const char *path, mxb_config *cfg, char *err, size_t errlen);
+/* The model's evaluation transform, the eval_* root attributes (engine/WEIGHTS.md):
+ * Resize(resize) (square: Resize((resize, resize))) with the named interpolation,
+ * CenterCrop(crop) unless crop is 0, ToTensor, Normalize(mean, std). Returns 1 when
+ * the file has one (in *t), 0 when it has none (an older conversion), -1 (with the
+ * message) when it is incomplete or malformed. */
+typedef struct {
+    int resize, square, crop;
+    char interpolation[16];  /* "bicubic", "bilinear" or "nearest" */
+    float mean[3], std[3];
+} mxb_eval_transform;
+int mxb_weights_transform(const char *path, mxb_eval_transform *t, char *err, size_t errlen);
 /* A model with the given config and all-zero parameters; fill them through
  * mxb_model_param(). Used by tests and the benchmark (random weights). */
 int mxb_model_new(const mxb_config *cfg, mxb_model **out, char *err, size_t errlen);

@@ -308,3 +308,60 @@ int mxb_model_peek(const char *path, mxb_config *cfg, char *err, size_t errlen) 
     H5Fclose(f);
     return rc;
 }
+
+/* n doubles of one attribute: 1 read, 0 absent, -1 unreadable or another size */
+static int attr_doubles(hid_t f, const char *name, double *out, int n) {
+    if (H5Aexists(f, name) <= 0) return 0;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t sp = H5Aget_space(a);
+    int ok = H5Sget_simple_extent_npoints(sp) == n && H5Aread(a, H5T_NATIVE_DOUBLE, out) >= 0;
+    H5Sclose(sp);
+    H5Aclose(a);
+    return ok ? 1 : -1;
+}
+
+int mxb_weights_transform(const char *path, mxb_eval_transform *t, char *err, size_t errlen) {
+    memset(t, 0, sizeof *t);
+    hid_t f = weights_open(path, err, errlen);
+    if (f < 0) return -1;
+    static const char *const names[] = {"eval_resize", "eval_square", "eval_crop", "eval_interpolation",
+                                        "eval_mean", "eval_std"};
+    int present = 0, rc = -1;
+    for (int i = 0; i < 6; i++) present += H5Aexists(f, names[i]) > 0;
+    if (present == 0) {
+        H5Fclose(f);
+        return 0;
+    }
+    /* all or nothing: half a transform is a broken conversion, not an old one */
+    double mean[3], std[3];
+    const char *bad = NULL;
+    if (attr_read(f, "eval_resize", H5T_NATIVE_INT, &t->resize) != 1 || t->resize < 1 || t->resize > 8192)
+        bad = "eval_resize";
+    else if (attr_read(f, "eval_square", H5T_NATIVE_INT, &t->square) != 1 || (t->square != 0 && t->square != 1))
+        bad = "eval_square";
+    else if (attr_read(f, "eval_crop", H5T_NATIVE_INT, &t->crop) != 1 || t->crop < 0 || t->crop > 8192)
+        bad = "eval_crop";
+    else if (attr_string(f, "eval_interpolation", t->interpolation, sizeof t->interpolation) != 1 ||
+             (strcmp(t->interpolation, "bicubic") && strcmp(t->interpolation, "bilinear") &&
+              strcmp(t->interpolation, "nearest")))
+        bad = "eval_interpolation";
+    else if (attr_doubles(f, "eval_mean", mean, 3) != 1 || !isfinite(mean[0] + mean[1] + mean[2]))
+        bad = "eval_mean";
+    else if (attr_doubles(f, "eval_std", std, 3) != 1 || !(std[0] > 0 && std[1] > 0 && std[2] > 0) ||
+             !isfinite(std[0] + std[1] + std[2]))
+        bad = "eval_std";
+    if (bad) {
+        mxb_seterr(err, errlen,
+                   "%s: the evaluation transform's attribute '%s' is missing or invalid (engine/WEIGHTS.md)",
+                   path, bad);
+    } else {
+        for (int c = 0; c < 3; c++) {
+            t->mean[c] = (float)mean[c];
+            t->std[c] = (float)std[c];
+        }
+        rc = 1;
+    }
+    H5Fclose(f);
+    return rc;
+}

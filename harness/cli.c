@@ -45,7 +45,7 @@ int mxb_main(int argc, char **argv) {
         argv += 2;
     }
     if (argc == 2 && !strcmp(argv[1], "--plugin")) {
-        fprintf(stderr, "mxb: --plugin needs a path\n");
+        fprintf(stderr, "mxb: --plugin needs a path (see mxb --help)\n");
         return 2;
     }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
@@ -59,6 +59,6 @@ int mxb_main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "mxb: unknown command '%s' (see mxb --help)\n", argv[1]);
+    fprintf(stderr, "mxb: unknown %s '%s' (see mxb --help)\n", argv[1][0] == '-' ? "option" : "command", argv[1]);
     return 2;
 }

@@ -3,7 +3,6 @@
 #include "harness/harness.h"
 
 #include <cblas.h>
-#include <getopt.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,36 +215,23 @@ static int run_torch(const char *python, const char *script, const char *models,
     return pclose(p) == 0 ? 0 : -1;
 }
 
+static void bench_usage(FILE *f) {
+    fprintf(f, "usage: mxb bench [--models vim-s,deit-s] [--reps 5] [--batch 8] [--json OUT.json]\n"
+               "                 [--no-torch] [--python /usr/bin/python3]\n"
+               "Random weights at full geometry; threads from OMP_NUM_THREADS. Prints C and\n"
+               "PyTorch (tools/bench_torch.py, same thread count) milliseconds and their ratio.\n");
+}
+
 int mxb_cmd_bench(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"models", required_argument, 0, 'm'}, {"reps", required_argument, 0, 'r'},
-        {"batch", required_argument, 0, 'b'},  {"json", required_argument, 0, 'j'},
-        {"no-torch", no_argument, 0, 'n'},     {"python", required_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *models = "vim-s,deit-s", *json = NULL, *python = "/usr/bin/python3";
-    int reps = 5, batch = 8, torch = 1, ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'm': models = optarg; break;
-        case 'r': reps = atoi(optarg); break;
-        case 'b': batch = atoi(optarg); break;
-        case 'j': json = optarg; break;
-        case 'n': torch = 0; break;
-        case 'p': python = optarg; break;
-        case 'h':
-            printf("usage: mxb bench [--models vim-s,deit-s] [--reps 5] [--batch 8] [--json OUT.json]\n"
-                   "                 [--no-torch] [--python /usr/bin/python3]\n"
-                   "Random weights at full geometry; threads from OMP_NUM_THREADS. Prints C and\n"
-                   "PyTorch (tools/bench_torch.py, same thread count) milliseconds and their ratio.\n");
-            return 0;
-        default: return 2;
-        }
-    }
-    if (reps < 1 || batch < 1) {
-        fprintf(stderr, "mxb bench: --reps and --batch must be positive\n");
-        return 2;
-    }
+    int reps = 5, batch = 8, no_torch = 0;
+    mxb_opt opts[] = {MXB_OPT_S("models", &models),    MXB_OPT_I("reps", &reps, 1, 100000),
+                      MXB_OPT_I("batch", &batch, 1, 4096), MXB_OPT_S("json", &json),
+                      MXB_OPT_F("no-torch", &no_torch), MXB_OPT_S("python", &python),
+                      MXB_OPT_END};
+    int prc = mxb_opts_parse("bench", argc, argv, opts, NULL, 0, NULL, bench_usage);
+    if (prc) return prc == 1 ? 0 : 2;
+    int torch = !no_torch;
     if (strchr(python, '\'') || strchr(MXB_SOURCE_DIR, '\'')) {
         fprintf(stderr, "mxb bench: --python and the source path must not contain quotes\n");
         return 2;

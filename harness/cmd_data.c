@@ -5,48 +5,19 @@
 #include "datasets/datasets.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Both commands report bad options in one line of their own, not getopt's: the
- * option string ":" makes getopt_long return ':' for a missing value, '?' for an
- * unknown option. */
-static int bad_option(const char *cmd, int ch, char **argv) {
-    if (ch == ':') fprintf(stderr, "mxb %s: option '%s' needs a value (mxb %s --help)\n", cmd, argv[optind - 1], cmd);
-    else fprintf(stderr, "mxb %s: unknown option '%s' (mxb %s --help)\n", cmd, argv[optind - 1], cmd);
-    return 2;
-}
-
-/* a decimal integer in [lo, hi], all of the string */
-static int parse_int(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 /* ---- mxb synth ---------------------------------------------------------------------- */
 
-typedef struct {
-    int tty, last;
-} synth_progress;
+static int quiet;
 
-/* A tty gets one line redrawn; a log gets a line every 10 %. */
 static void show_progress(int done, int n, void *ctx) {
-    synth_progress *p = ctx;
-    int pct = (int)(100LL * done / n);
-    if (p->tty) {
-        if (pct != p->last || done == n) fprintf(stderr, "\rmxb synth: %d/%d (%d%%)%s", done, n, pct, done == n ? "\n" : "");
-    } else if (pct / 10 != p->last / 10 || done == n) {
-        fprintf(stderr, "mxb synth: %d/%d (%d%%)\n", done, n, pct);
-    }
-    p->last = pct;
+    (void)n;
+    mxb_progress_show(ctx, "writing", done);
 }
 
 static void synth_usage(FILE *f) {
@@ -59,62 +30,39 @@ static void synth_usage(FILE *f) {
                "  --n N        samples (default 1000, at most 999999)\n"
                "  --seed S     generator seed, a 64-bit unsigned integer (default 0)\n"
                "  --size PX    image side, 16..4096 (default 64)\n"
+               "  --quiet      no progress lines on stderr\n"
                "Same arguments, same bytes.\n");
 }
 
 int mxb_cmd_synth(int argc, char **argv) {
-    static const struct option opts[] = {{"n", required_argument, 0, 'n'},    {"seed", required_argument, 0, 's'},
-                                         {"size", required_argument, 0, 'z'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    long n = 1000, size = 64;
+    int n = 1000, size = 64, npos = 0;
+    const char *seed_arg = NULL, *pos[1];
     uint64_t seed = 0;
-    int ch;
-    optind = 1;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'n':
-            if (parse_int(optarg, 0, 999999, &n)) {
-                fprintf(stderr, "mxb synth: --n needs an integer in 0..999999, not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'z':
-            if (parse_int(optarg, 16, 4096, &size)) {
-                fprintf(stderr, "mxb synth: --size needs an integer in 16..4096, not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 's': {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            /* strtoull takes "-1" as 2^64 - 1: a sign is refused, not wrapped */
-            if (errno || end == optarg || *end || strchr(optarg, '-') || strchr(optarg, '+')) {
-                fprintf(stderr, "mxb synth: --seed needs an unsigned 64-bit integer, not '%s'\n", optarg);
-                return 2;
-            }
-            seed = v;
-            break;
-        }
-        case 'h': synth_usage(stdout); return 0;
-        default: return bad_option("synth", ch, argv);
-        }
+    mxb_opt opts[] = {MXB_OPT_I("n", &n, 0, 999999), MXB_OPT_S("seed", &seed_arg), MXB_OPT_I("size", &size, 16, 4096),
+                      MXB_OPT_F("quiet", &quiet), MXB_OPT_END};
+    int prc = mxb_opts_parse("synth", argc, argv, opts, pos, 1, &npos, synth_usage);
+    if (prc) return prc == 1 ? 0 : 2;
+    if (seed_arg) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(seed_arg, &end, 10);
+        /* strtoull takes "-1" as 2^64 - 1: only digits */
+        if (errno || end == seed_arg || *end || strspn(seed_arg, "0123456789") != strlen(seed_arg))
+            return mxb_usage_error("synth", "--seed: '%s' is not an unsigned 64-bit integer", seed_arg);
+        seed = v;
     }
-    if (optind != argc - 1) {
-        if (optind < argc - 1) fprintf(stderr, "mxb synth: unexpected argument '%s'\n", argv[optind + 1]);
-        else fprintf(stderr, "mxb synth: need the output folder (mxb synth DIR [--n N] [--seed S] [--size PX])\n");
-        return 2;
-    }
-    const char *dir = argv[optind];
-    synth_progress p = {isatty(2), -1};
+    if (npos != 1) return mxb_usage_error("synth", "no output folder");
+    const char *dir = pos[0];
+    mxb_progress p;
+    mxb_progress_init(&p, "synth", "images", n, quiet);
     char err[1024];
-    if (mxb_synth_write_progress(dir, (int)n, seed, (int)size, n ? show_progress : NULL, &p, err, sizeof err)) {
-        if (p.tty && p.last >= 0) fputc('\n', stderr);
+    if (mxb_synth_write_progress(dir, n, seed, size, n ? show_progress : NULL, &p, err, sizeof err)) {
+        if (p.open) fputc('\n', stderr);
         fprintf(stderr, "mxb synth: %s\n", err);
         return 1;
     }
-    printf("%s: %ld samples of %ldx%ld px, seed %llu, %d classes: images/ + labels.txt, gtsegs_synth.mat, "
+    if (n) mxb_progress_end(&p, "written");
+    printf("%s: %d samples of %dx%d px, seed %llu, %d classes: images/ + labels.txt, gtsegs_synth.mat, "
            "classes.txt\n", dir, n, size, size, (unsigned long long)seed, MXB_SYNTH_CLASSES);
     return 0;
 }
@@ -131,32 +79,13 @@ static void info_usage(FILE *f) {
 }
 
 int mxb_cmd_dataset_info(int argc, char **argv) {
-    static const struct option opts[] = {{"labels", required_argument, 0, 'l'}, {"show", required_argument, 0, 'k'},
-                                         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    const char *labels = NULL;
-    long show = 5;
-    int ch;
-    optind = 1;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'l': labels = optarg; break;
-        case 'k':
-            if (parse_int(optarg, 0, 1000000000, &show)) {
-                fprintf(stderr, "mxb dataset-info: --show needs a non-negative integer, not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'h': info_usage(stdout); return 0;
-        default: return bad_option("dataset-info", ch, argv);
-        }
-    }
-    if (optind != argc - 1) {
-        if (optind < argc - 1) fprintf(stderr, "mxb dataset-info: unexpected argument '%s'\n", argv[optind + 1]);
-        else fprintf(stderr, "mxb dataset-info: need a folder or .mat file (mxb dataset-info PATH [--labels F])\n");
-        return 2;
-    }
-    const char *path = argv[optind];
+    const char *labels = NULL, *pos[1];
+    int show = 5, npos = 0;
+    mxb_opt opts[] = {MXB_OPT_S("labels", &labels), MXB_OPT_I("show", &show, 0, 1000000000), MXB_OPT_END};
+    int prc = mxb_opts_parse("dataset-info", argc, argv, opts, pos, 1, &npos, info_usage);
+    if (prc) return prc == 1 ? 0 : 2;
+    if (npos != 1) return mxb_usage_error("dataset-info", "no folder or .mat file");
+    const char *path = pos[0];
     struct stat st;
     int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
     if (labels && stat(path, &st) == 0 && !is_dir) {

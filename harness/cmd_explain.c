@@ -2,22 +2,20 @@
 #include "harness/harness.h"
 #include "results/results.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ERRLEN 512
 
-static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
-static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+static void methods_usage(FILE *f) {
+    fprintf(f, "usage: mxb [--plugin LIB.so]... methods   (lists the built-in and loaded methods)\n");
+}
 
 int mxb_cmd_methods(int argc, char **argv) {
-    (void)argv;
-    if (argc > 1) {
-        fprintf(stderr, "usage: mxb [--plugin LIB.so]... methods\n");
-        return 2;
-    }
+    mxb_opt opts[] = {MXB_OPT_END};
+    int prc = mxb_opts_parse("methods", argc, argv, opts, NULL, 0, NULL, methods_usage);
+    if (prc) return prc == 1 ? 0 : 2;
     printf("%-16s %-8s %-9s %s\n", "method", "models", "class", "description");
     for (int i = 0; i < mxb_methods_count(); i++) {
         const mxb_method *m = mxb_methods_get(i);
@@ -32,16 +30,21 @@ int mxb_cmd_methods(int argc, char **argv) {
 
 static void explain_usage(FILE *f) {
     fprintf(f,
-            "usage: mxb [--plugin LIB.so]... explain --weights W.h5 --tensor T.h5[:DATASET]\n"
+            "usage: mxb [--plugin LIB.so]... explain --weights W.h5 (--image IMG | --tensor T.h5[:DATASET])\n"
             "           --method NAME [options]\n"
+            "  --image IMG            a JPEG or PNG, through the model's evaluation transform (stored in the\n"
+            "                         weights file; mxb inspect shows it)\n"
+            "  --tensor T.h5[:DSET]   an already normalised float32 [3,H,W] (default dataset 'input')\n"
             "  --method NAME          raw-attention | rollout | attribution | a plugin's (mxb methods)\n"
-            "  --variant V            ViM hidden attention: official (default) | exact\n"
+            "  --variant V            ViM models only: hidden attention official (default) | exact\n"
             "  --class K              explain class K (default: the predicted class)\n"
             "  --start-layer N        first layer of rollout/attribution/raw (default: the method's)\n"
             "  --out OUT.h5           write /logits /class /map [grid,grid] /map_upsampled [H,W]\n"
-            "  --png OVERLAY.png      heatmap over the image (ImageNet mean/std undone)\n"
+            "  --png OVERLAY.png      the map over the image as the model saw it (also --overlay)\n"
             "  --save-attention       with --out: per layer attention (ViT [heads,L,L] per block;\n"
-            "                         ViM channel-mean [L,L] per direction, exact, image order)\n");
+            "                         ViM channel-mean [L,L] per direction, exact, image order)\n"
+            "  --plugin LIB.so        load a method plugin (as mxb --plugin)\n"
+            MXB_TRANSFORM_HELP);
 }
 
 static int save_attention(mxb_h5out *o, mxb_ctx *c, const mxb_config *g, char *err,
@@ -73,70 +76,48 @@ static int save_attention(mxb_h5out *o, mxb_ctx *c, const mxb_config *g, char *e
 }
 
 int mxb_cmd_explain(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"weights", required_argument, 0, 'w'}, {"tensor", required_argument, 0, 't'},
-        {"method", required_argument, 0, 'm'},  {"variant", required_argument, 0, 'v'},
-        {"class", required_argument, 0, 'c'},   {"start-layer", required_argument, 0, 's'},
-        {"out", required_argument, 0, 'o'},     {"png", required_argument, 0, 'p'},
-        {"save-attention", no_argument, 0, 'a'}, {"plugin", required_argument, 0, 'P'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-    const char *weights = NULL, *tensor = NULL, *method_name = NULL, *out = NULL, *png = NULL;
+    const char *weights = NULL, *tensor = NULL, *image = NULL, *method_name = NULL, *out = NULL, *png = NULL,
+               *overlay = NULL, *plugins[16];
     mxb_explain_opts eo = {.class_index = -1, .variant = MXB_VARIANT_OFFICIAL, .start_layer = -1};
-    int save_attn = 0, ch;
-    char err[ERRLEN], *end;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'w': weights = optarg; break;
-        case 't': tensor = optarg; break;
-        case 'm': method_name = optarg; break;
-        case 'o': out = optarg; break;
-        case 'p': png = optarg; break;
-        case 'a': save_attn = 1; break;
-        case 'v':
-            if (!strcmp(optarg, "official"))
-                eo.variant = MXB_VARIANT_OFFICIAL;
-            else if (!strcmp(optarg, "exact"))
-                eo.variant = MXB_VARIANT_EXACT;
-            else {
-                fprintf(stderr, "mxb explain: --variant must be 'official' or 'exact', not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'c':
-        case 's': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 0 || v > 1000000) {
-                fprintf(stderr, "mxb explain: --%s needs a non-negative integer, not '%s'\n",
-                        ch == 'c' ? "class" : "start-layer", optarg);
-                return 2;
-            }
-            *(ch == 'c' ? &eo.class_index : &eo.start_layer) = (int)v;
-            break;
+    int save_attn = 0, nplugins = 0, variant = 0;
+    mxb_transform_args ta = {0};
+    char err[ERRLEN];
+    mxb_opt opts[] = {MXB_OPT_S("weights", &weights),
+                      MXB_OPT_S("tensor", &tensor),
+                      MXB_OPT_S("image", &image),
+                      MXB_OPT_S("method", &method_name),
+                      MXB_OPT_C("variant", &variant, "official|exact"),
+                      MXB_OPT_I("class", &eo.class_index, 0, 1000000),
+                      MXB_OPT_I("start-layer", &eo.start_layer, 0, 1000000),
+                      MXB_OPT_S("out", &out),
+                      MXB_OPT_S("png", &png),
+                      MXB_OPT_S("overlay", &overlay),
+                      MXB_OPT_F("save-attention", &save_attn),
+                      MXB_OPT_L("plugin", plugins, &nplugins, 16),
+                      MXB_TRANSFORM_OPTS(ta),
+                      MXB_OPT_END};
+    int prc = mxb_opts_parse("explain", argc, argv, opts, NULL, 0, NULL, explain_usage);
+    if (prc) return prc == 1 ? 0 : 2;
+    eo.variant = variant ? MXB_VARIANT_EXACT : MXB_VARIANT_OFFICIAL;
+    if (!weights) return mxb_usage_error("explain", "--weights is missing");
+    if (!tensor == !image) return mxb_usage_error("explain", "give one of --image or --tensor");
+    if (!method_name) return mxb_usage_error("explain", "--method is missing");
+    if (png && overlay) return mxb_usage_error("explain", "--png and --overlay are the same option; give one");
+    if (overlay) png = overlay;
+    if (save_attn && !out) return mxb_usage_error("explain", "--save-attention needs --out");
+    if (tensor && (mxb_opt_seen(opts, "resize") || mxb_opt_seen(opts, "crop") || mxb_opt_seen(opts, "square") ||
+                   mxb_opt_seen(opts, "filter") || ta.mean || ta.std))
+        return mxb_usage_error("explain", "the transform options apply to --image, not to --tensor");
+    for (int i = 0; i < nplugins; i++)
+        if (mxb_methods_load_plugin(plugins[i], err, sizeof err)) {
+            fprintf(stderr, "mxb explain: %s\n", err);
+            mxb_methods_unload_plugins();
+            return 2;
         }
-        case 'P':
-            if (mxb_methods_load_plugin(optarg, err, sizeof err)) {
-                fprintf(stderr, "mxb explain: %s\n", err);
-                return 2;
-            }
-            break;
-        case 'h': explain_usage(stdout); return 0;
-        default: explain_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc || !weights || !tensor || !method_name) {
-        if (optind < argc) fprintf(stderr, "mxb explain: unexpected argument '%s'\n", argv[optind]);
-        else fprintf(stderr, "mxb explain: need --weights, --tensor and --method\n");
-        explain_usage(stderr);
-        return 2;
-    }
-    if (save_attn && !out) {
-        fprintf(stderr, "mxb explain: --save-attention needs --out\n");
-        return 2;
-    }
     const mxb_method *method = mxb_methods_find(method_name);
     if (!method) {
         fprintf(stderr, "mxb explain: unknown method '%s' (mxb methods lists them)\n", method_name);
+        mxb_methods_unload_plugins();
         return 2;
     }
     mxb_model *m = NULL;
@@ -150,7 +131,24 @@ int mxb_cmd_explain(int argc, char **argv) {
     float *x = NULL, *logits = NULL, *map = NULL, *up = NULL;
     uint8_t *rgb = NULL;
     mxb_ctx *c = NULL;
-    if (!(x = mxb_load_input_tensor(tensor, g, err, sizeof err))) goto fail;
+    mxb_preprocess pre;
+    if (mxb_opt_seen(opts, "variant") && g->arch != MXB_ARCH_VIM) {
+        mxb_usage_error("explain", "--variant: applies to ViM models only; %s is a %s model", weights,
+                        mxb_arch_name(g->arch));
+        goto done;
+    }
+    if (!(method->archs & (1u << g->arch))) {
+        snprintf(err, sizeof err, "method '%s' does not support %s models (%s)", method->name, mxb_arch_name(g->arch),
+                 weights);
+        goto fail;
+    }
+    /* the transform: the model's, or what the options say (for --tensor, its mean/std
+     * undo the normalisation for the overlay) */
+    if ((image || png) && mxb_model_preprocess("explain", weights, g, NULL, &pre, err, sizeof err) < 0) goto fail;
+    if (image && mxb_transform_apply("explain", opts, &ta, g, &pre)) goto done;
+    if (!(x = image ? mxb_load_input_image(image, g, &pre, NULL, err, sizeof err)
+                    : mxb_load_input_tensor(tensor, g, err, sizeof err)))
+        goto fail;
     c = mxb_ctx_new(m, MXB_TRACE_KEEP);
     logits = malloc((size_t)g->num_classes * sizeof *logits);
     map = malloc((size_t)G * G * sizeof *map);
@@ -186,6 +184,7 @@ int mxb_cmd_explain(int argc, char **argv) {
             mxb_h5out_string_attr(o, "variant", eo.variant ? "exact" : "official", err, sizeof err) ||
             mxb_h5out_string_attr(o, "class_choice", eo.class_index < 0 ? "predicted" : "given", err, sizeof err) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||
+            mxb_h5out_string_attr(o, "input", image ? image : tensor, err, sizeof err) ||
             (save_attn && save_attention(o, c, g, err, sizeof err)) ||
             mxb_h5out_commit(o, err, sizeof err)) {
             if (o) mxb_h5out_abort(o);
@@ -198,7 +197,7 @@ int mxb_cmd_explain(int argc, char **argv) {
             snprintf(err, sizeof err, "%s: an overlay needs a 3-channel image", png);
             goto fail;
         }
-        mxb_overlay_heatmap(x, imagenet_mean, imagenet_std, up, S, S, rgb);
+        mxb_overlay_heatmap(x, pre.mean, pre.std, up, S, S, rgb);
         if (mxb_png_write_rgb(png, rgb, S, S, err, sizeof err)) goto fail;
     }
     rc = 0;

@@ -3,7 +3,6 @@
 #include "harness/harness.h"
 #include "results/results.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,26 +47,113 @@ float *mxb_load_input_tensor(const char *arg, const mxb_config *cfg, char *err, 
     return x;
 }
 
-float *mxb_load_input_image(const char *path, const mxb_config *cfg, char *err, size_t errlen) {
+int mxb_parse_rgb(const char *s, int positive, float out[3]) {
+    char buf[128];
+    if (!s || strlen(s) >= sizeof buf) return -1;
+    snprintf(buf, sizeof buf, "%s", s);
+    char *p = buf;
+    for (int c = 0; c < 3; c++) {
+        char *comma = strchr(p, ',');
+        if ((c < 2) != (comma != NULL)) return -1;
+        if (comma) *comma = 0;
+        double v;
+        if (mxb_parse_double(p, positive ? 1e-30 : -1e30, 1e30, &v)) return -1;
+        out[c] = (float)v;
+        p = comma ? comma + 1 : p;
+    }
+    return 0;
+}
+
+static const char *filter_name(mxb_filter f) {
+    return f == MXB_FILTER_BICUBIC ? "bicubic" : f == MXB_FILTER_BILINEAR ? "bilinear" : "nearest";
+}
+
+void mxb_preprocess_describe(const mxb_preprocess *p, char *buf, size_t n) {
+    char crop[48] = "";
+    if (p->crop) snprintf(crop, sizeof crop, " + CenterCrop(%d)", p->crop);
+    char size[48];
+    if (p->square) snprintf(size, sizeof size, "(%d, %d)", p->size, p->size);
+    else snprintf(size, sizeof size, "%d", p->size);
+    snprintf(buf, n, "Resize(%s, %s)%s, mean %g,%g,%g, std %g,%g,%g", size, filter_name(p->filter), crop, p->mean[0],
+             p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
+}
+
+int mxb_model_preprocess(const char *cmd, const char *weights, const mxb_config *cfg,
+                         const mxb_preprocess *fallback, mxb_preprocess *p, char *err, size_t errlen) {
+    mxb_eval_transform t;
+    int has = mxb_weights_transform(weights, &t, err, errlen);
+    if (has < 0) return -1;
+    if (has == 0) {
+        if (fallback) {
+            *p = *fallback;
+        } else {
+            /* what predict did before weights files carried a transform: DeiT's and
+             * ViM's evaluation transform, scaled to the model's input side */
+            *p = mxb_preprocess_imagenet();
+            p->crop = cfg->img_size;
+            p->size = (int)(cfg->img_size * 256.0 / 224.0);
+        }
+        char d[200];
+        mxb_preprocess_describe(p, d, sizeof d);
+        fprintf(stderr, "mxb %s: %s has no evaluation transform (an older conversion); using %s\n", cmd, weights, d);
+        return 1;
+    }
+    p->size = t.resize;
+    p->square = t.square;
+    p->crop = t.crop;
+    p->filter = !strcmp(t.interpolation, "bicubic")    ? MXB_FILTER_BICUBIC
+                : !strcmp(t.interpolation, "bilinear") ? MXB_FILTER_BILINEAR
+                                                       : MXB_FILTER_NEAREST;
+    memcpy(p->mean, t.mean, sizeof p->mean);
+    memcpy(p->std, t.std, sizeof p->std);
+    if (mxb_preprocess_out_size(p) != cfg->img_size) {
+        snprintf(err, errlen, "%s: the evaluation transform makes %d px inputs but the model takes %d px", weights,
+                 mxb_preprocess_out_size(p), cfg->img_size);
+        return -1;
+    }
+    return 0;
+}
+
+int mxb_transform_apply(const char *cmd, const mxb_opt *opts, const mxb_transform_args *a,
+                        const mxb_config *cfg, mxb_preprocess *p) {
+    static const mxb_filter filters[3] = {MXB_FILTER_NEAREST, MXB_FILTER_BILINEAR, MXB_FILTER_BICUBIC};
+    if (mxb_opt_seen(opts, "resize")) p->size = a->resize;
+    if (mxb_opt_seen(opts, "crop")) p->crop = a->crop;
+    if (mxb_opt_seen(opts, "square")) p->square = a->square;
+    if (mxb_opt_seen(opts, "filter")) p->filter = filters[a->filter];
+    if (a->mean && mxb_parse_rgb(a->mean, 0, p->mean))
+        return mxb_usage_error(cmd, "--mean: '%s' is not three numbers R,G,B", a->mean);
+    if (a->std && mxb_parse_rgb(a->std, 1, p->std))
+        return mxb_usage_error(cmd, "--std: '%s' is not three positive numbers R,G,B", a->std);
+    if (mxb_preprocess_out_size(p) != cfg->img_size)
+        return mxb_usage_error(cmd, "--resize/--crop make %d px inputs but the model takes %d px",
+                               mxb_preprocess_out_size(p), cfg->img_size);
+    return 0;
+}
+
+float *mxb_load_input_image(const char *path, const mxb_config *cfg, const mxb_preprocess *p, uint8_t **rgb_out,
+                            char *err, size_t errlen) {
     if (cfg->in_chans != 3) {
         snprintf(err, errlen, "%s: the model takes %d channels; --image makes RGB", path, cfg->in_chans);
         return NULL;
     }
-    uint8_t *rgb = NULL;
+    uint8_t *rgb = NULL, *small = NULL;
     int h, w;
     if (mxb_image_read(path, 0, &rgb, &h, &w, err, errlen)) return NULL;
-    /* DeiT's and ViM's evaluation transform, scaled to the model's input side */
-    mxb_preprocess p = mxb_preprocess_imagenet();
-    p.crop = cfg->img_size;
-    p.size = (int)(cfg->img_size * 256.0 / 224.0);
-    float *x = malloc((size_t)3 * cfg->img_size * cfg->img_size * sizeof *x);
-    if (!x) {
+    const size_t S = (size_t)cfg->img_size;
+    float *x = malloc(3 * S * S * sizeof *x);
+    small = malloc(3 * S * S);
+    if (!x || !small) {
         snprintf(err, errlen, "out of memory");
-    } else if (mxb_preprocess_image(&p, rgb, h, w, NULL, x, err, errlen)) {
+        free(x);
+        x = NULL;
+    } else if (mxb_preprocess_image(p, rgb, h, w, small, x, err, errlen)) {
         free(x);
         x = NULL;
     }
     free(rgb);
+    if (x && rgb_out) *rgb_out = small;
+    else free(small);
     return x;
 }
 
@@ -92,42 +178,28 @@ static void predict_usage(FILE *f) {
     fprintf(f,
             "usage: mxb predict --weights W.h5 (--image IMG | --tensor T.h5[:DATASET]) [--out OUT.h5]\n"
             "  --weights W.h5        model weights (tools/convert_checkpoint.py makes them)\n"
-            "  --image IMG           a JPEG or PNG, preprocessed as DeiT/ViM evaluate: Resize(S*256/224,\n"
-            "                        bicubic) + CenterCrop(S) + ImageNet mean/std, S the model's input\n"
+            "  --image IMG           a JPEG or PNG, through the model's evaluation transform (stored in\n"
+            "                        the weights file; mxb inspect shows it)\n"
             "  --tensor T.h5[:DSET]  an already normalised float32 [3,H,W] (default dataset 'input')\n"
             "  --out OUT.h5          write /logits [num_classes] and /input [3,H,W]\n"
-            "  --top K               how many classes to print (default 5)\n");
+            "  --top K               how many classes to print (default 5)\n"
+            MXB_TRANSFORM_HELP);
 }
 
 int mxb_cmd_predict(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"weights", required_argument, 0, 'w'},
-        {"tensor", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
-        {"image", required_argument, 0, 'i'},
-        {"top", required_argument, 0, 'k'},     {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
     const char *weights = NULL, *tensor = NULL, *out = NULL, *image = NULL;
-    int top = 5, ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'w': weights = optarg; break;
-        case 't': tensor = optarg; break;
-        case 'i': image = optarg; break;
-        case 'o': out = optarg; break;
-        case 'k': top = atoi(optarg); break;
-        case 'h': predict_usage(stdout); return 0;
-        default: predict_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "mxb predict: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!weights || !tensor == !image || top < 1) {
-        fprintf(stderr, "mxb predict: need --weights and one of --image or --tensor (mxb predict --help)\n");
-        return 2;
-    }
+    int top = 5;
+    mxb_transform_args ta = {0};
+    mxb_opt opts[] = {MXB_OPT_S("weights", &weights), MXB_OPT_S("tensor", &tensor), MXB_OPT_S("image", &image),
+                      MXB_OPT_S("out", &out),         MXB_OPT_I("top", &top, 1, 100000), MXB_TRANSFORM_OPTS(ta),
+                      MXB_OPT_END};
+    int prc = mxb_opts_parse("predict", argc, argv, opts, NULL, 0, NULL, predict_usage);
+    if (prc) return prc == 1 ? 0 : 2;
+    if (!weights) return mxb_usage_error("predict", "--weights is missing");
+    if (!tensor == !image) return mxb_usage_error("predict", "give one of --image or --tensor");
+    if (tensor && (mxb_opt_seen(opts, "resize") || mxb_opt_seen(opts, "crop") || mxb_opt_seen(opts, "square") ||
+                   mxb_opt_seen(opts, "filter") || ta.mean || ta.std))
+        return mxb_usage_error("predict", "the transform options apply to --image, not to --tensor");
     char err[ERRLEN];
     mxb_model *m = NULL;
     if (mxb_model_load(weights, &m, err, sizeof err)) {
@@ -138,7 +210,15 @@ int mxb_cmd_predict(int argc, char **argv) {
     int rc = 2;
     float *x = NULL, *logits = NULL;
     mxb_ctx *c = NULL;
-    x = image ? mxb_load_input_image(image, cfg, err, sizeof err)
+    mxb_preprocess pre;
+    if (image) {
+        if (mxb_model_preprocess("predict", weights, cfg, NULL, &pre, err, sizeof err) < 0) {
+            fprintf(stderr, "mxb predict: %s\n", err);
+            goto done;
+        }
+        if (mxb_transform_apply("predict", opts, &ta, cfg, &pre)) goto done;
+    }
+    x = image ? mxb_load_input_image(image, cfg, &pre, NULL, err, sizeof err)
               : mxb_load_input_tensor(tensor, cfg, err, sizeof err);
     if (!x) {
         fprintf(stderr, "mxb predict: %s\n", err);
@@ -177,12 +257,18 @@ done:
     return rc;
 }
 
+static void inspect_usage(FILE *f) {
+    fprintf(f, "usage: mxb inspect W.h5   (prints the model config, evaluation transform and parameter count)\n");
+}
+
 int mxb_cmd_inspect(int argc, char **argv) {
-    if (argc != 2 || argv[1][0] == '-') {
-        fprintf(argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
-                "usage: mxb inspect W.h5   (prints the model config and parameter count)\n");
-        return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
-    }
+    const char *pos[1];
+    int npos = 0;
+    mxb_opt opts[] = {MXB_OPT_END};
+    int prc = mxb_opts_parse("inspect", argc, argv, opts, pos, 1, &npos, inspect_usage);
+    if (prc) return prc == 1 ? 0 : 2;
+    if (npos != 1) return mxb_usage_error("inspect", "no weights file");
+    argv[1] = (char *)pos[0];
     char err[ERRLEN];
     mxb_model *m = NULL;
     if (mxb_model_load(argv[1], &m, err, sizeof err)) {
@@ -205,6 +291,25 @@ int mxb_cmd_inspect(int argc, char **argv) {
                c->d_state, c->d_inner, c->dt_rank, c->d_conv, c->cls_pos);
     printf("tokens        %d (grid %dx%d + class token)\n", c->seq_len, c->grid, c->grid);
     printf("tensors       %d\nparameters    %zu\n", mxb_model_num_params(m), mxb_model_param_count(m));
+    mxb_eval_transform t;
+    int has = mxb_weights_transform(argv[1], &t, err, sizeof err);
+    if (has < 0) {
+        fprintf(stderr, "mxb inspect: %s\n", err);
+        mxb_model_free(m);
+        return 2;
+    }
+    if (has) {
+        mxb_preprocess pre = {t.resize, t.square, t.crop,
+                              !strcmp(t.interpolation, "bicubic")    ? MXB_FILTER_BICUBIC
+                              : !strcmp(t.interpolation, "bilinear") ? MXB_FILTER_BILINEAR
+                                                                     : MXB_FILTER_NEAREST,
+                              {t.mean[0], t.mean[1], t.mean[2]}, {t.std[0], t.std[1], t.std[2]}};
+        char d[200];
+        mxb_preprocess_describe(&pre, d, sizeof d);
+        printf("transform     %s\n", d);
+    }
+    else
+        printf("transform     none stored (an older conversion: commands fall back to ImageNet's)\n");
     mxb_model_free(m);
     return 0;
 }

@@ -3,7 +3,6 @@
 
 #include "results/results.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,36 +22,18 @@ static void report_usage(FILE *f) {
 }
 
 int mxb_cmd_report(int argc, char **argv) {
-    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
-                                         {"figures", required_argument, 0, 'F'},
-                                         {"curves", no_argument, 0, 'c'},
-                                         {"html", required_argument, 0, 'H'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *format = "md", *figdir = NULL, *html = NULL;
-    int ch, show_curves = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'f': format = optarg; break;
-        case 'F': figdir = optarg; break;
-        case 'c': show_curves = 1; break;
-        case 'H': html = optarg; break;
-        case 'h': report_usage(stdout); return 0;
-        default: report_usage(stderr); return 2;
-        }
-    }
-    if (strcmp(format, "md") && strcmp(format, "json") && strcmp(format, "csv")) {
-        fprintf(stderr, "mxb report: --format must be md, json or csv, not '%s'\n", format);
-        return 2;
-    }
-    if (optind != argc - 1) {
-        report_usage(stderr);
-        return 2;
-    }
+    const char *figdir = NULL, *html = NULL, *pos[1];
+    int fmt = 0, show_curves = 0, npos = 0;
+    static const char *const formats[] = {"md", "json", "csv"};
+    mxb_opt opts[] = {MXB_OPT_C("format", &fmt, "md|json|csv"), MXB_OPT_S("figures", &figdir),
+                      MXB_OPT_F("curves", &show_curves), MXB_OPT_S("html", &html), MXB_OPT_END};
+    int prc = mxb_opts_parse("report", argc, argv, opts, pos, 1, &npos, report_usage);
+    if (prc) return prc == 1 ? 0 : 2;
+    if (npos != 1) return mxb_usage_error("report", "no results file");
+    const char *format = formats[fmt];
     mxb_results r;
     char err[ERRLEN];
-    if (mxb_results_read(argv[optind], &r, err, sizeof err)) {
+    if (mxb_results_read(pos[0], &r, err, sizeof err)) {
         fprintf(stderr, "mxb report: %s\n", err);
         return 2;
     }
@@ -67,7 +48,7 @@ int mxb_cmd_report(int argc, char **argv) {
                         "built-in font (apt-get install fonts-dejavu-core)\n");
     if (!code && figdir) {
         mkdir(figdir, 0777);
-        if (mxb_report_figures(&r, argv[optind], figdir, err, sizeof err)) {
+        if (mxb_report_figures(&r, pos[0], figdir, err, sizeof err)) {
             fprintf(stderr, "mxb report: %s\n", err);
             code = 1;
         } else {
@@ -75,7 +56,7 @@ int mxb_cmd_report(int argc, char **argv) {
         }
     }
     if (!code && html) {
-        if (mxb_report_html(&r, argv[optind], html, err, sizeof err)) {
+        if (mxb_report_html(&r, pos[0], html, err, sizeof err)) {
             fprintf(stderr, "mxb report: %s\n", err);
             code = 1;
         } else {
@@ -104,46 +85,21 @@ static const mxb_metric *find_metric(const mxb_metric *v, int n, const char *nam
 }
 
 int mxb_cmd_compare(int argc, char **argv) {
-    static const struct option opts[] = {{"tolerance", required_argument, 0, 't'},
-                                         {"relative", required_argument, 0, 'r'},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"html", required_argument, 0, 'H'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *html = NULL;
     double tol = 1e-6, rel = 0;
-    int ch, quiet = 0;
-    char *end;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 't':
-        case 'r': {
-            double v = strtod(optarg, &end);
-            if (*end || !(v >= 0)) {
-                fprintf(stderr, "mxb compare: --%s needs a number >= 0, not '%s'\n", ch == 't' ? "tolerance" : "relative", optarg);
-                return 2;
-            }
-            *(ch == 't' ? &tol : &rel) = v;
-            break;
-        }
-        case 'q': quiet = 1; break;
-        case 'H': html = optarg; break;
-        case 'h': compare_usage(stdout); return 0;
-        default: compare_usage(stderr); return 2;
-        }
-    }
-    if (optind != argc - 2) {
-        compare_usage(stderr);
-        return 2;
-    }
+    int quiet = 0, npos = 0;
+    const char *pos[2], *html = NULL;
+    mxb_opt opts[] = {MXB_OPT_D("tolerance", &tol, 0, 1e300), MXB_OPT_D("relative", &rel, 0, 1e300),
+                      MXB_OPT_F("quiet", &quiet), MXB_OPT_S("html", &html), MXB_OPT_END};
+    int prc = mxb_opts_parse("compare", argc, argv, opts, pos, 2, &npos, compare_usage);
+    if (prc) return prc == 1 ? 0 : 2;
+    if (npos != 2) return mxb_usage_error("compare", "want two results files, BASELINE.h5 NEW.h5");
     mxb_results a, b;
     char err[ERRLEN];
-    if (mxb_results_read(argv[optind], &a, err, sizeof err)) {
+    if (mxb_results_read(pos[0], &a, err, sizeof err)) {
         fprintf(stderr, "mxb compare: %s\n", err);
         return 2;
     }
-    if (mxb_results_read(argv[optind + 1], &b, err, sizeof err)) {
+    if (mxb_results_read(pos[1], &b, err, sizeof err)) {
         fprintf(stderr, "mxb compare: %s\n", err);
         mxb_results_free(&a);
         return 2;
@@ -169,7 +125,7 @@ int mxb_cmd_compare(int argc, char **argv) {
     for (int i = 0; i < nb; i++)
         if (!find_metric(va, na, vb[i].name) && !quiet) printf("%-64s %14s %14.6g %12s  NEW\n", vb[i].name, "-", vb[i].value, "-");
     /* the page is extra: failing to write it is an error of its own (2), never hiding a move */
-    if (html && mxb_compare_html(&a, argv[optind], &b, argv[optind + 1], tol, rel, html, err, sizeof err)) {
+    if (html && mxb_compare_html(&a, pos[0], &b, pos[1], tol, rel, html, err, sizeof err)) {
         fprintf(stderr, "mxb compare: %s\n", err);
         code = 2;
         goto done;
@@ -188,14 +144,27 @@ done:
     return code;
 }
 
+static void merge_usage(FILE *f) {
+    fprintf(f, "usage: mxb merge OUT.h5 SHARD.h5...\n"
+               "  Joins the shard files of one run (mxb run --shard I/N, all N of them) into\n"
+               "  one results file whose totals equal a single unsharded run's.\n");
+}
+
 int mxb_cmd_merge(int argc, char **argv) {
-    if (argc < 3 || !strcmp(argv[1], "--help")) {
-        FILE *f = argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr;
-        fprintf(f, "usage: mxb merge OUT.h5 SHARD.h5...\n"
-                   "  Joins the shard files of one run (mxb run --shard I/N, all N of them) into\n"
-                   "  one results file whose totals equal a single unsharded run's.\n");
-        return f == stdout ? 0 : 2;
+    mxb_opt opts[] = {MXB_OPT_END};
+    const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int npos = 0;
+    if (!pos) return fprintf(stderr, "mxb merge: out of memory\n"), 1;
+    int prc = mxb_opts_parse("merge", argc, argv, opts, pos, argc, &npos, merge_usage);
+    if (prc || npos < 2) {
+        free(pos);
+        if (prc) return prc == 1 ? 0 : 2;
+        return mxb_usage_error("merge", "want OUT.h5 and at least one shard file");
     }
+    /* positionals in order: argv[1] the output, the shards after it */
+    for (int i = 0; i < npos; i++) argv[1 + i] = (char *)pos[i];
+    argc = npos + 1;
+    free(pos);
     const char *out = argv[1];
     int n = argc - 2, code = 2;
     struct stat st;

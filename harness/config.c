@@ -177,6 +177,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (!strcmp(section, "perturbation") || !strcmp(section, "segmentation")) {
         mxb_run_data *d = !strcmp(section, "perturbation") ? &c->perturbation : &c->segmentation;
         d->enabled = 1;
+        d->pre_set |= mxb_preprocess_key_bit(key); /* set here, so not the model's (run.c) */
         if (!strcmp(key, "data")) {
             resolve_path(c, v, d->data, sizeof d->data);
         } else if (!strcmp(key, "labels")) {

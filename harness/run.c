@@ -13,7 +13,6 @@
 #include "results/results.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -47,6 +46,9 @@ typedef struct {
     const mxb_method *method[MXB_MAX_METHODS];
     mxb_dataset *data[MXB_NTESTS];
     const mxb_run_data *rd[MXB_NTESTS];
+    /* each model's transform per test: the configuration's keys over the model's own
+     * (resolve_transforms); one geometry per test, mean/std per model */
+    mxb_preprocess pre[MXB_NTESTS][MXB_MAX_MODELS];
     char data_sha[MXB_NTESTS][65];
     char run_key[65], journal_key[65];
     mxb_results res;
@@ -58,6 +60,8 @@ typedef struct {
     int size;                       /* the model input side, shared by every model */
     unsigned long long memory_mb;   /* the estimate check_memory made */
     double seconds[MXB_NTESTS];     /* work time per test, this process and replayed */
+    int quiet;
+    mxb_progress stage;             /* the progress of the stage after the units */
     /* per-unit buffers, allocated once */
     float *u, *x, *work, *logits, *orig, *map, *vis;
     float *step_logits;             /* [nthreads, max_classes]; work is [nthreads, 3, H, W] */
@@ -118,10 +122,88 @@ static int open_data(run_state *R, int t, char *err, size_t errlen) {
     }
     mxb_sha256_hex(&h, R->data_sha[t]);
     if (R->shard_n > 1 && mxb_dataset_select_every(D, R->shard_n, R->shard_i, err, errlen)) return -1;
-    if (mxb_preprocess_out_size(&d->pre) != R->size) {
-        snprintf(err, errlen, "%s: [%s] makes %d px inputs but the models take %d px (set resize/crop)",
-                 R->cfg.path, test_names[t], mxb_preprocess_out_size(&d->pre), R->size);
-        return -1;
+    return 0;
+}
+
+/* ---- the transform of each model and test ------------------------------------------ */
+
+unsigned mxb_preprocess_key_bit(const char *key) {
+    static const char *const keys[] = {"resize", "square", "crop", "filter", "mean", "std"};
+    for (unsigned i = 0; i < 6; i++)
+        if (!strcmp(key, keys[i])) return 1u << i;
+    return 0;
+}
+
+/* "Resize(73, bicubic) + CenterCrop(64)": the geometry alone */
+static void geometry(const mxb_preprocess *p, char *buf, size_t n) {
+    char d[256];
+    mxb_preprocess_describe(p, d, sizeof d);
+    char *comma = strstr(d, ", mean");
+    if (comma) *comma = 0;
+    snprintf(buf, n, "%s", d);
+}
+
+/* Every key the configuration's [perturbation] / [segmentation] sets wins; the rest
+ * comes from the model's evaluation transform (its weights file). The perturbation
+ * test is classification, so it takes the whole transform; the segmentation test
+ * keeps the references' geometry (Resize((S, S)), no crop: the mask must cover the
+ * object) and takes the model's mean/std. A weights file without a transform falls
+ * back to the configuration's defaults (said once per model). Models may normalise
+ * differently (per model), but the maps, masks and figures of a test share one pixel
+ * grid: different geometries in one test are refused. */
+static int resolve_transforms(run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
+    const mxb_run_data *ds[MXB_NTESTS] = {&R->cfg.perturbation, &R->cfg.segmentation};
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        /* without a transform in the file: what the configuration says (its defaults
+         * for what it leaves out); the message names the first enabled test's */
+        mxb_preprocess own, fallback = ds[0]->enabled ? ds[0]->pre : ds[1]->pre;
+        if (!ds[0]->enabled && !(ds[1]->pre_set & mxb_preprocess_key_bit("resize"))) fallback.size = cfg[m].img_size;
+        int rc = mxb_model_preprocess("run", R->cfg.models[m].weights, &cfg[m], &fallback, &own, err, errlen);
+        if (rc < 0) return -1;
+        const int from_file = rc == 0; /* else own is the fallback, said on stderr */
+        for (int t = 0; t < MXB_NTESTS; t++) {
+            const mxb_run_data *d = ds[t];
+            mxb_preprocess *p = &R->pre[t][m];
+            *p = d->pre;
+            if (from_file && t == MXB_TEST_PERTURBATION) {
+                *p = own;
+            } else if (t == MXB_TEST_SEGMENTATION) {
+                p->size = cfg[m].img_size;
+                if (from_file) {
+                    memcpy(p->mean, own.mean, sizeof p->mean);
+                    memcpy(p->std, own.std, sizeof p->std);
+                }
+            }
+            const unsigned set = d->pre_set;
+            if (set & mxb_preprocess_key_bit("resize")) p->size = d->pre.size;
+            if (set & mxb_preprocess_key_bit("square")) p->square = d->pre.square;
+            if (set & mxb_preprocess_key_bit("crop")) p->crop = d->pre.crop;
+            if (set & mxb_preprocess_key_bit("filter")) p->filter = d->pre.filter;
+            if (set & mxb_preprocess_key_bit("mean")) memcpy(p->mean, d->pre.mean, sizeof p->mean);
+            if (set & mxb_preprocess_key_bit("std")) memcpy(p->std, d->pre.std, sizeof p->std);
+        }
+    }
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        if (!ds[t]->enabled) continue;
+        for (int m = 0; m < R->cfg.nmodels; m++) {
+            const mxb_preprocess *p = &R->pre[t][m], *p0 = &R->pre[t][0];
+            if (mxb_preprocess_out_size(p) != R->size) {
+                snprintf(err, errlen, "%s: [%s] makes %d px inputs for model %s but it takes %d px (set resize/crop)",
+                         R->cfg.path, test_names[t], mxb_preprocess_out_size(p), R->cfg.models[m].name, R->size);
+                return -1;
+            }
+            if (p->size != p0->size || p->square != p0->square || p->crop != p0->crop || p->filter != p0->filter) {
+                char g0[128], g1[128];
+                geometry(p0, g0, sizeof g0);
+                geometry(p, g1, sizeof g1);
+                snprintf(err, errlen,
+                         "%s: [%s] model %s's transform is %s, model %s's %s; one test needs one geometry "
+                         "(set resize, square, crop and filter in [%s])",
+                         R->cfg.path, test_names[t], R->cfg.models[0].name, g0, R->cfg.models[m].name, g1,
+                         test_names[t]);
+                return -1;
+            }
+        }
     }
     return 0;
 }
@@ -391,10 +473,10 @@ static int argmax(const float *v, int n) {
 
 /* The image as the model sees it: u the un-normalised [0, 1] CHW (what the
  * perturbation test masks), x the normalised input. */
-static int load_image(run_state *R, int t, int i, mxb_sample *s, char *err, size_t errlen) {
+static int load_image(run_state *R, int t, int m, int i, mxb_sample *s, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     if (mxb_dataset_get(R->data[t], i, s, err, errlen)) return -1;
-    const mxb_preprocess *p = &R->rd[t]->pre;
+    const mxb_preprocess *p = &R->pre[t][m];
     int S = R->size;
     if (mxb_preprocess_image(p, s->rgb, s->h, s->w, R->rgb, NULL, err, errlen)) goto fail;
     mxb_to_tensor(R->rgb, S, S, NULL, NULL, R->u);
@@ -422,10 +504,10 @@ static int run_unit(run_state *R, int t, int m, int i, char *err, size_t errlen)
     mxb_res_test *T = &R->res.test[t];
     const int S = R->size, npix = S * S, nc = g->num_classes;
     const size_t g2 = (size_t)g->num_patches;
-    const mxb_preprocess *p = &R->rd[t]->pre;
+    const mxb_preprocess *p = &R->pre[t][m];
     mxb_sample s;
     double t0 = now_s();
-    if (load_image(R, t, i, &s, err, errlen)) return -1;
+    if (load_image(R, t, m, i, &s, err, errlen)) return -1;
     int label = T->label[i];
     if (t == MXB_TEST_PERTURBATION) classify(R, m, R->x, R->orig);
     for (int k = 0; k < R->cfg.nmethods; k++) {
@@ -544,29 +626,6 @@ static int replay(void *user, const void *payload, uint32_t n) {
     return 0;
 }
 
-/* ---- progress ------------------------------------------------------------------- */
-
-typedef struct {
-    int tty;
-    double start, last;
-    long done_before, done, total;
-} progress;
-
-static void progress_show(progress *p, const char *what, int final) {
-    if (!p->tty) return;
-    double t = now_s();
-    if (!final && t - p->last < 0.25) return;
-    p->last = t;
-    long fresh = p->done - p->done_before;
-    double rate = fresh > 0 ? (double)fresh / (t - p->start) : 0;
-    long eta = rate > 0 ? (long)((double)(p->total - p->done) / rate) : -1;
-    char etas[32] = "?";
-    if (eta >= 0) snprintf(etas, sizeof etas, "%ld:%02ld:%02ld", eta / 3600, eta / 60 % 60, eta % 60);
-    fprintf(stderr, "\r\033[K%s  %ld/%ld units  %.2f/s  ETA %s", what, p->done, p->total, rate, etas);
-    if (final) fputc('\n', stderr);
-    fflush(stderr);
-}
-
 /* ---- finishing ------------------------------------------------------------------- */
 
 typedef struct {
@@ -583,11 +642,14 @@ static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
         if (!R->res.test[t].enabled) continue;
         int n = R->res.test[t].n < want ? R->res.test[t].n : want;
         for (int i = 0; i < n; i++) {
-            mxb_sample s;
-            if (load_image(R, t, i, &s, err, errlen)) return -1;
-            mxb_sample_free(&s);
             for (int m = 0; m < R->cfg.nmodels; m++) {
                 const mxb_config *g = mxb_model_config(R->model[m]);
+                mxb_sample s; /* each model's own normalisation */
+                if (load_image(R, t, m, i, &s, err, errlen)) return -1;
+                mxb_sample_free(&s);
+                char what[160];
+                snprintf(what, sizeof what, "attention %s/%s", test_names[t], R->cfg.models[m].name);
+                mxb_progress_show(&R->stage, what, R->stage.done + 1);
                 mxb_forward(R->traced[m], R->x, R->logits);
                 char name[512];
                 snprintf(name, sizeof name, "/attention/%s/%s/%d", test_names[t], R->cfg.models[m].name,
@@ -635,7 +697,7 @@ static int keep_figures(run_state *R, char *err, size_t errlen) {
         if (!T->fig_index || !T->fig_rgb) return snprintf(err, errlen, "out of memory"), -1;
         for (int i = 0; i < n; i++) {
             mxb_sample s;
-            if (load_image(R, t, i, &s, err, errlen)) return -1;
+            if (load_image(R, t, 0, i, &s, err, errlen)) return -1; /* one geometry per test */
             mxb_sample_free(&s);
             T->fig_index[i] = T->index[i];
             memcpy(T->fig_rgb + i * im, R->rgb, im);
@@ -677,6 +739,17 @@ static void set_provenance(run_state *R, const char *started) {
     for (int m = 0; m < R->cfg.nmodels; m++)
         off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s=%s", m ? " " : "", R->cfg.models[m].name, R->model_sha[m]);
     mxb_results_set_attr(r, "models_sha256", buf);
+    /* the input transform each model got (its weights file's, under the config's keys) */
+    off = 0;
+    buf[0] = 0;
+    for (int t = 0; t < MXB_NTESTS; t++)
+        for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels && off < sizeof buf; m++) {
+            char d[256];
+            mxb_preprocess_describe(&R->pre[t][m], d, sizeof d);
+            off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s %s: %s", off ? "; " : "", test_names[t],
+                                    R->cfg.models[m].name, d);
+        }
+    mxb_results_set_attr(r, "transforms", buf);
     snprintf(buf, sizeof buf, "perturbation=%.3f segmentation=%.3f (seconds of work, summed over resumes)",
              R->seconds[0], R->seconds[1]);
     mxb_results_set_attr(r, "timings", buf);
@@ -707,7 +780,8 @@ static void run_usage(FILE *f) {
             "  --set S.K=V      override a configuration key (recorded in the results)\n"
             "  --shard I/N      do the I-th of N interleaved slices (0 <= I < N); the output\n"
             "                   becomes OUTPUT.shard-I-of-N.h5; `mxb merge` joins them\n"
-            "  --quiet          no progress display\n"
+            "  --quiet          no progress on stderr (otherwise: a line redrawn on a terminal,\n"
+            "                   a plain line every 5 s or 10 %% in a log; MXB_PROGRESS_SECONDS)\n"
             "  A run that stops (Ctrl-C, kill, crash) resumes when started again with the\n"
             "  same command; its progress is in OUTPUT.journal until the file is written.\n");
 }
@@ -740,53 +814,35 @@ static void free_state(run_state *R) {
 }
 
 int mxb_cmd_run(int argc, char **argv) {
-    static const struct option opts[] = {{"set", required_argument, 0, 's'},
-                                         {"shard", required_argument, 0, 'S'},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *sets[64];
-    int nsets = 0, quiet = 0, ch, code = 1;
+    const char *sets[64], *shard_arg = NULL, *pos[1];
+    int nsets = 0, quiet = 0, npos = 0, code = 1;
     char err[ERRLEN] = "";
+    mxb_opt opts[] = {MXB_OPT_L("set", sets, &nsets, 64), MXB_OPT_S("shard", &shard_arg), MXB_OPT_F("quiet", &quiet),
+                      MXB_OPT_END};
+    int prc = mxb_opts_parse("run", argc, argv, opts, pos, 1, &npos, run_usage);
+    if (prc) return prc == 1 ? 0 : 2;
+    if (npos != 1) return mxb_usage_error("run", "no configuration file");
     run_state *R = calloc(1, sizeof *R);
     if (!R) return fprintf(stderr, "mxb run: out of memory\n"), 1;
     R->shard_n = 1;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 's':
-            if (nsets == 64) {
-                fprintf(stderr, "mxb run: at most 64 --set options\n");
-                free(R);
-                return 2;
-            }
-            sets[nsets++] = optarg;
-            break;
-        case 'S': {
-            char tail;
-            if (sscanf(optarg, "%d/%d%c", &R->shard_i, &R->shard_n, &tail) != 2 || R->shard_n < 1 ||
-                R->shard_n > 100000 || R->shard_i < 0 || R->shard_i >= R->shard_n) {
-                fprintf(stderr, "mxb run: --shard needs I/N with 0 <= I < N, not '%s'\n", optarg);
-                free(R);
-                return 2;
-            }
-            break;
+    R->quiet = quiet;
+    if (shard_arg) {
+        const char *slash = strchr(shard_arg, '/');
+        char num[32];
+        long i = -1, n = 0;
+        snprintf(num, sizeof num, "%.*s", slash ? (int)(slash - shard_arg) : 0, shard_arg);
+        if (!slash || (size_t)(slash - shard_arg) >= sizeof num || mxb_parse_long(num, 0, 99999, &i) ||
+            mxb_parse_long(slash + 1, 1, 100000, &n) || i >= n) {
+            free(R);
+            return mxb_usage_error("run", "--shard: '%s' is not I/N with 0 <= I < N", shard_arg);
         }
-        case 'q': quiet = 1; break;
-        case 'h': run_usage(stdout); free(R); return 0;
-        default: run_usage(stderr); free(R); return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        fprintf(stderr, optind < argc ? "mxb run: one configuration file, please\n" : "mxb run: no configuration file\n");
-        run_usage(stderr);
-        free(R);
-        return 2;
+        R->shard_i = (int)i;
+        R->shard_n = (int)n;
     }
     char started[64];
     iso_time(started, sizeof started);
     double t_start = now_s();
-    if (mxb_run_config_load(argv[optind], sets, nsets, &R->cfg, err, sizeof err)) {
+    if (mxb_run_config_load(pos[0], sets, nsets, &R->cfg, err, sizeof err)) {
         code = 2;
         goto out;
     }
@@ -808,7 +864,10 @@ int mxb_cmd_run(int argc, char **argv) {
     if (load_methods(R, err, sizeof err) || peek_models(R, peeked, err, sizeof err)) goto out;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (open_data(R, t, err, sizeof err)) goto out;
-    if (check_memory(R, peeked, err, sizeof err) || load_models(R, err, sizeof err)) goto out;
+    /* the transforms after the weights' checksums: a wrong file is named first */
+    if (check_memory(R, peeked, err, sizeof err) || load_models(R, err, sizeof err) ||
+        resolve_transforms(R, peeked, err, sizeof err))
+        goto out;
     code = 1;
 
     /* the run's identity: configuration, weights, data lists; the shard on top */
@@ -911,13 +970,15 @@ int mxb_cmd_run(int argc, char **argv) {
         code = 2;
         goto out;
     }
-    progress pr = {.tty = !quiet && isatty(2), .start = now_s()};
+    long total = 0, done = 0;
     for (int t = 0; t < MXB_NTESTS; t++)
         for (int m = 0; res->test[t].enabled && m < C->nmodels; m++) {
-            pr.total += res->test[t].n;
-            for (int i = 0; i < res->test[t].n; i++) pr.done += res->test[t].done[m][i];
+            total += res->test[t].n;
+            for (int i = 0; i < res->test[t].n; i++) done += res->test[t].done[m][i];
         }
-    pr.done_before = pr.done;
+    mxb_progress pr;
+    mxb_progress_init(&pr, "run", "units", total, quiet);
+    pr.done = pr.done_before = pr.last_done = done;
     if (replayed && !quiet)
         fprintf(stderr, "mxb run: resuming %s: %ld of %ld units already done\n", R->output, pr.done, pr.total);
 
@@ -932,7 +993,7 @@ int mxb_cmd_run(int argc, char **argv) {
     for (int t = 0; t < MXB_NTESTS && !rc; t++)
         for (int m = 0; res->test[t].enabled && m < C->nmodels && !rc; m++) {
             char what[160];
-            snprintf(what, sizeof what, "%s · %s", test_names[t], C->models[m].name);
+            snprintf(what, sizeof what, "%s/%s", test_names[t], C->models[m].name);
             for (int i = 0; i < res->test[t].n && !rc; i++) {
                 if (res->test[t].done[m][i]) continue;
                 if (stop_requested) {
@@ -940,8 +1001,7 @@ int mxb_cmd_run(int argc, char **argv) {
                     break;
                 }
                 rc = run_unit(R, t, m, i, err, sizeof err);
-                if (!rc) pr.done++;
-                progress_show(&pr, what, 0);
+                mxb_progress_show(&pr, what, pr.done + !rc);
                 if (now_s() - last_sync > 5) {
                     mxb_journal_sync(R->journal);
                     last_sync = now_s();
@@ -951,7 +1011,8 @@ int mxb_cmd_run(int argc, char **argv) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     mxb_journal_sync(R->journal);
-    if (pr.tty) progress_show(&pr, "done", 1);
+    if (!rc && !stop_requested) mxb_progress_end(&pr, "units done");
+    else if (pr.open) fputc('\n', stderr);
     if (rc == 1 || stop_requested) {
         fprintf(stderr, "mxb run: stopped after %ld of %ld units; run the same command to resume (%s)\n", pr.done,
                 pr.total, R->journal_path);
@@ -962,10 +1023,18 @@ int mxb_cmd_run(int argc, char **argv) {
 
     if (keep_figures(R, err, sizeof err)) goto out;
     set_provenance(R, started);
+    long attn = 0;
+    for (int t = 0; t < MXB_NTESTS; t++)
+        if (res->test[t].enabled) attn += (long)C->nmodels * (res->test[t].n < C->save_attention ? res->test[t].n : C->save_attention);
+    mxb_progress_init(&R->stage, "run", "images", attn, quiet);
     extra_ctx ex = {R};
     res->extra = write_attention;
     res->extra_user = &ex;
-    if (mxb_results_write(res, R->output, err, sizeof err)) goto out;
+    if (mxb_results_write(res, R->output, err, sizeof err)) {
+        if (R->stage.open) fputc('\n', stderr);
+        goto out;
+    }
+    if (attn) mxb_progress_end(&R->stage, "attention saved");
     mxb_journal_close(R->journal, 1);
     R->journal = NULL;
     if (!quiet)

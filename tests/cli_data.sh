@@ -10,7 +10,7 @@ T=$(mktemp -d); trap 'rm -rf $T' EXIT
 # ---- mxb synth -------------------------------------------------------------------
 $MXB synth $T/s --n 30 --seed 5 --size 48 >$T/out 2>$T/progress
 check "synth exits 0 and says what it wrote" grep -q "30 samples of 48x48 px, seed 5" $T/out
-check "synth reports progress on stderr, ending at 30/30" grep -q "30/30 (100%)" $T/progress
+check "synth reports progress on stderr, ending at 30/30" grep -q "^mxb synth: written 30/30 images (100%), " $T/progress
 check "synth: PNGs, labels and the .mat agree (PIL, h5py as Chefer reads it)" $PY - <<PYEOF
 import h5py, numpy as np, os, collections
 from PIL import Image
@@ -47,17 +47,17 @@ touch $T/plainfile
 expect_fail 1 "cannot create folder" $MXB synth $T/plainfile/sub --n 3
 check "synth makes missing parent folders (a fresh checkout has no runs/)" bash -c \
   "$MXB synth $T/new/deeper/set --n 2 --size 32 >/dev/null 2>&1 && [ -f $T/new/deeper/set/labels.txt ]"
-expect_fail 2 "--n needs an integer in 0..999999, not '-1'" $MXB synth $T/x --n -1
-expect_fail 2 "--n needs an integer in 0..999999, not '12abc'" $MXB synth $T/x --n 12abc
-expect_fail 2 "--size needs an integer in 16..4096, not '8'" $MXB synth $T/x --size 8
-expect_fail 2 "--seed needs an unsigned 64-bit integer, not '-1'" $MXB synth $T/x --seed -1
-expect_fail 2 "--seed needs an unsigned 64-bit integer, not '18446744073709551616'" $MXB synth $T/x --seed 18446744073709551616
-expect_fail 2 "need the output folder" $MXB synth --n 3
+expect_fail 2 "mxb synth: --n: '-1' is not a non-negative integer (see mxb synth --help)" $MXB synth $T/x --n -1
+expect_fail 2 "mxb synth: --n: '12abc' is not a non-negative integer (see mxb synth --help)" $MXB synth $T/x --n 12abc
+expect_fail 2 "mxb synth: --size: '8' is out of range [16, 4096] (see mxb synth --help)" $MXB synth $T/x --size 8
+expect_fail 2 "mxb synth: --seed: '-1' is not an unsigned 64-bit integer" $MXB synth $T/x --seed -1
+expect_fail 2 "mxb synth: --seed: '18446744073709551616' is not an unsigned 64-bit integer" $MXB synth $T/x --seed 18446744073709551616
+expect_fail 2 "mxb synth: no output folder (see mxb synth --help)" $MXB synth --n 3
 expect_fail 2 "unexpected argument 'extra'" $MXB synth $T/x extra
 expect_fail 2 "unknown option '--colour'" $MXB synth $T/x --colour red
-expect_fail 2 "option '--n' needs a value" $MXB synth $T/x --n
+expect_fail 2 "mxb synth: --n needs a value (see mxb synth --help)" $MXB synth $T/x --n
 expect_fail 2 "unknown option '-x'" $MXB synth $T/x -x
-expect_fail 2 "option '--show' needs a value" $MXB dataset-info $T/x --show
+expect_fail 2 "mxb dataset-info: --show needs a value (see mxb dataset-info --help)" $MXB dataset-info $T/x --show
 check "synth --help" bash -c "$MXB synth --help | grep -q 'usage: mxb synth DIR'"
 check "nothing written by the refused calls" bash -c "[ ! -e $T/x ]"
 $MXB synth $T/big --n 3 --seed 18446744073709551615 --size 16 >/dev/null 2>&1
@@ -92,8 +92,8 @@ expect_fail 2 "$T/nothing: No such file or directory" $MXB dataset-info $T/nothi
 expect_fail 2 "--labels is for an image folder" $MXB dataset-info $T/s/gtsegs_synth.mat --labels $T/s/labels.txt
 expect_fail 2 "labels.txt: not an HDF5" $MXB dataset-info $T/s/labels.txt
 expect_fail 2 "no class folders" $MXB dataset-info $T/s/images
-expect_fail 2 "--show needs a non-negative integer, not 'many'" $MXB dataset-info $T/tree --show many
-expect_fail 2 "need a folder or .mat file" $MXB dataset-info
+expect_fail 2 "mxb dataset-info: --show: 'many' is not a non-negative integer" $MXB dataset-info $T/tree --show many
+expect_fail 2 "mxb dataset-info: no folder or .mat file (see mxb dataset-info --help)" $MXB dataset-info
 expect_fail 2 "unknown option '--lables'" $MXB dataset-info $T/tree --lables x
 check "dataset-info --help" bash -c "$MXB dataset-info --help | grep -q 'usage: mxb dataset-info PATH'"
 check "mxb --help lists synth and dataset-info" bash -c "$MXB --help | grep -q '^  synth ' && $MXB --help | grep -q '^  dataset-info '"

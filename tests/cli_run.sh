@@ -141,13 +141,13 @@ expect_fail 2 "nothere.h5" $MXB run nowts.ini
 sed 's/^\[method:rollout\]/[method:rolout]/' run.ini >nometh.ini
 expect_fail 2 "[method:rolout] is not a known method" $MXB run nometh.ini
 sed 's/^crop = 32/crop = 24/' run.ini >size.ini
-expect_fail 2 "[perturbation] makes 24 px inputs but the models take 32 px" $MXB run size.ini
+expect_fail 2 "[perturbation] makes 24 px inputs for model deit but it takes 32 px (set resize/crop)" $MXB run size.ini
 expect_fail 2 "--set 'nodot' is not section.key=value" $MXB run run.ini --set nodot
-expect_fail 2 "--shard needs I/N with 0 <= I < N" $MXB run run.ini --shard 3/3
+expect_fail 2 "mxb run: --shard: '3/3' is not I/N with 0 <= I < N (see mxb run --help)" $MXB run run.ini --shard 3/3
 expect_fail 2 "--set perturbation.std: '1, 0, 1' is not three numbers (R, G, B) above 0" $MXB run run.ini --set "perturbation.std=1, 0, 1"
 expect_fail 2 "--set segmentation.pointing_tolerance: 'far' is not a distance in pixels" $MXB run run.ini --set segmentation.pointing_tolerance=far
 expect_fail 2 "--set run.variant: 'fast' is not official or exact" $MXB run run.ini --set run.variant=fast
-expect_fail 2 "--tolerance needs a number >= 0" $MXB compare results.h5 results.h5 --tolerance -1
+expect_fail 2 "mxb compare: --tolerance: '-1' is not a non-negative number (see mxb compare --help)" $MXB compare results.h5 results.h5 --tolerance -1
 printf '[run]\noutput = x.h5\n[model:a]\nweights = deit.h5\n[method:rollout]\n[segmentation]\ndata = images\nlabels = labels.txt\nresize = 32\n' >nomask.ini
 expect_fail 1 "has no mask" $MXB run nomask.ini --quiet
 printf '[run]\noutput = y.h5\n[model:a]\nweights = deit.h5\n[method:rollout]\n[perturbation]\ndata = gtsegs.mat\nresize = 32\ncrop = 32\n' >nolabel.ini
@@ -155,7 +155,7 @@ expect_fail 2 "needs class labels" $MXB run nolabel.ini
 head -c 3000 results.h5 >trunc.h5
 expect_fail 2 "trunc.h5: not a readable HDF5 file" $MXB report trunc.h5
 expect_fail 2 "not an mxb results file" $MXB report deit.h5
-expect_fail 2 "--format must be md, json or csv" $MXB report results.h5 --format xml
+expect_fail 2 "mxb report: --format: 'xml' is not one of md,json,csv (see mxb report --help)" $MXB report results.h5 --format xml
 
 echo "cli_run: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -139,8 +139,10 @@ done
 for n in vit_tiny vim_tiny; do
   H=""; variants="official exact"; [ $n = vit_tiny ] && { H="--num-heads 2"; variants=official; }
   for v in $variants; do
+    # --variant is ViM's alone: mxb refuses it for a ViT
+    V="--variant $v"; [ $n = vit_tiny ] && V=""
     for m in raw-attention rollout attribution; do
-      $MXB explain --weights $T/$n.h5 --tensor $T/x32.h5 --method $m --variant $v --out $T/c.h5 \
+      $MXB explain --weights $T/$n.h5 --tensor $T/x32.h5 --method $m $V --out $T/c.h5 \
           --save-attention >/dev/null || { bad "mxb explain $n $m $v ran"; continue; }
       $REF explain --weights $T/$n.pth $H --tensor $T/x32.h5 --method $m --variant $v --out $T/r.h5 \
           --save-attention --double >/dev/null || { bad "reference explain $n $m $v ran"; continue; }

@@ -36,6 +36,11 @@ def convert(pth, dst, heads):
             a["norm_eps"], a["final_norm_eps"] = 1e-6, 1e-5
             a["num_heads"], a["qkv_bias"] = heads, 1
             a["mlp_hidden"] = sd["blocks.0.mlp.fc1.weight"].shape[0]
+        # the official models' evaluation transform (engine/WEIGHTS.md), as DeiT writes it
+        S = int(a["img_size"])
+        a["eval_resize"], a["eval_square"], a["eval_crop"] = int(S * 256 / 224), 0, S
+        a["eval_interpolation"] = "bicubic"
+        a["eval_mean"], a["eval_std"] = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
 convert(os.path.join(fx, "vim_d64.pth"), os.path.join(out, "vim_d64.h5"), 0)

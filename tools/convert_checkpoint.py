@@ -3,6 +3,9 @@
 ViM v2, middle class token) into an mxb weights file (engine/WEIGHTS.md).
 
     convert_checkpoint.py IN.pth OUT.h5 [--name NAME] [--num-heads H] [--timm-norm]
+                          [--eval-resize N] [--eval-crop N] [--eval-square]
+                          [--eval-interpolation bicubic|bilinear|nearest]
+                          [--eval-mean R,G,B] [--eval-std R,G,B]
 
 Every tensor becomes a float32 dataset named by its state_dict key, verbatim; the
 model config is inferred from the tensors and written as root attributes. A
@@ -226,15 +229,46 @@ def write_weights(sd, cfg, out):
         raise
 
 
-def convert(src, out, name=None, num_heads=None, timm_norm=False):
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def eval_transform(img_size, resize=None, crop=None, square=False, interpolation="bicubic",
+                   mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """The model's evaluation transform as root attributes (engine/WEIGHTS.md).
+    By default the official models' (DeiT's datasets.build_transform and ViM's, which
+    is DeiT's: Resize(int(S * 256 / 224), bicubic) + CenterCrop(S), ImageNet mean/std;
+    at S = 224, Resize(256) + CenterCrop(224))."""
+    if resize is None:
+        resize = img_size if crop == 0 else int(img_size * 256 / 224)
+    if crop is None:
+        crop = img_size
+    out = crop if crop else resize
+    if out != img_size:
+        raise CheckpointError("the evaluation transform makes %d px inputs but the model takes %d px"
+                              % (out, img_size))
+    return {"eval_resize": int(resize), "eval_square": int(bool(square)), "eval_crop": int(crop),
+            "eval_interpolation": interpolation,
+            "eval_mean": [float(x) for x in mean], "eval_std": [float(x) for x in std]}
+
+
+def convert(src, out, name=None, num_heads=None, timm_norm=False, transform=None):
+    """transform: keyword arguments of eval_transform (None: the official models')."""
     sd = load_state_dict(src)
     cfg = infer_config(sd, num_heads=num_heads, timm_norm=timm_norm)
     check_keys(sd, cfg)
+    cfg.update(eval_transform(cfg["img_size"], **(transform or {})))
     cfg["model_name"] = name or os.path.splitext(os.path.basename(src))[0]
     cfg["source"] = os.path.basename(src)
     cfg["source_sha256"] = sha256(src)
     write_weights(sd, cfg, out)
     return cfg
+
+
+def rgb(text):
+    v = [float(x) for x in text.split(",")]
+    if len(v) != 3 or not all(math.isfinite(x) for x in v):
+        raise argparse.ArgumentTypeError("want three numbers R,G,B")
+    return v
 
 
 def main(argv=None):
@@ -246,9 +280,18 @@ def main(argv=None):
                     "which the shapes cannot tell)")
     ap.add_argument("--timm-norm", action="store_true", help="ViT final norm eps 1e-6 (timm) "
                     "instead of 1e-5 (Chefer et al.'s ViT_LRP.py)")
+    ap.add_argument("--eval-resize", type=int, help="evaluation Resize (default int(S * 256 / 224), "
+                    "S with --eval-crop 0)")
+    ap.add_argument("--eval-crop", type=int, help="evaluation CenterCrop, 0 for none (default S)")
+    ap.add_argument("--eval-square", action="store_true", help="Resize((N, N)) instead of the short side")
+    ap.add_argument("--eval-interpolation", choices=("bicubic", "bilinear", "nearest"), default="bicubic")
+    ap.add_argument("--eval-mean", type=rgb, default=IMAGENET_MEAN, help="R,G,B (default ImageNet's)")
+    ap.add_argument("--eval-std", type=rgb, default=IMAGENET_STD, help="R,G,B (default ImageNet's)")
     a = ap.parse_args(argv)
+    transform = {"resize": a.eval_resize, "crop": a.eval_crop, "square": a.eval_square,
+                 "interpolation": a.eval_interpolation, "mean": a.eval_mean, "std": a.eval_std}
     try:
-        cfg = convert(a.input, a.output, a.name, a.num_heads, a.timm_norm)
+        cfg = convert(a.input, a.output, a.name, a.num_heads, a.timm_norm, transform)
     except CheckpointError as e:
         print("convert_checkpoint: %s: %s" % (a.input, e), file=sys.stderr)
         return 2

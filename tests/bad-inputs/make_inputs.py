@@ -40,8 +40,11 @@ def edit(base, to, fn):
 
 
 # ---- the valid material ------------------------------------------------------
-copy("weights_vit.h5", "vit.h5")
-copy("weights_vim.h5", "vim.h5")
+# the templates predate the evaluation transform: give these two one (8 px, no crop)
+for name in ("vit", "vim"):
+    edit("weights_%s.h5" % name, name + ".h5", lambda f: f.attrs.update(
+        {"eval_resize": 8, "eval_square": 0, "eval_crop": 0, "eval_interpolation": "bilinear",
+         "eval_mean": [0.485, 0.456, 0.406], "eval_std": [0.229, 0.224, 0.225]}))
 run("synth", "data", "--n", "2", "--seed", "1", "--size", "16")
 shutil.copy(os.path.join(src, "tests", "fuzz", "corpus", "jpeg", "rgb.jpg"), "good.jpg")
 RUN = """[run]
@@ -126,6 +129,19 @@ def arch_array(f):  # the fuzz_weights find: an array of strings read into one p
 
 edit("weights_vit.h5", "archarray.h5", arch_array)
 edit("weights_vit.h5", "badrange.h5", lambda f: f.attrs.__setitem__("depth", 5000))
+# the evaluation transform (engine/WEIGHTS.md): half of one, one that makes the wrong size
+
+
+def edit_here(base, to, fn):  # from a file made above, not a template
+    shutil.copy(base, to)
+    with h5py.File(to, "r+") as f:
+        fn(f)
+
+
+edit_here("vit.h5", "transform_half.h5", lambda f: f.attrs.__delitem__("eval_crop"))
+edit_here("vit.h5", "transform_size.h5", lambda f: f.attrs.__setitem__("eval_resize", 12))
+# a ViM whose transform crops: a run with it and vit.h5 has two geometries in one test
+edit_here("vim.h5", "vim_crop.h5", lambda f: f.attrs.update({"eval_resize": 9, "eval_square": 0, "eval_crop": 8}))
 
 # ---- images ----------------------------------------------------------------------
 
@@ -170,7 +186,11 @@ open("badvalue.ini", "w").write(RUN.replace("figures = 1", "figures = many"))
 open("nomodel.ini", "w").write(RUN.replace("[model:deit]\nweights = vit.h5\n", "").replace(
     "[model:vim]\nweights = vim.h5\n", ""))
 open("syntax.ini", "w").write(RUN.replace("[run]", "[run"))
-open("badsha.ini", "w").write(RUN.replace("weights = vit.h5", "weights = vit.h5\nsha256 = " + "0" * 64))
+open("mixed.ini", "w").write(RUN.replace("weights = vim.h5", "weights = vim_crop.h5")
+                             .replace("resize = 8\ncrop = 8\n", ""))
+# the template's own bytes (vit.h5 has attributes added by this h5py): a stable SHA-256
+copy("weights_vit.h5", "plain.h5")
+open("badsha.ini", "w").write(RUN.replace("weights = vit.h5", "weights = plain.h5\nsha256 = " + "0" * 64))
 open("subset.ini", "w").write(RUN.replace("crop = 8\n", "crop = 8\nsubset = ids:ids_unknown.txt\n"))
 open("bad_labels.ini", "w").write(RUN.replace("data/labels.txt", "labels_badline.txt"))
 
@@ -216,7 +236,7 @@ shutil.copy("good.h5", "other.h5")
 with h5py.File("other.h5", "r+") as f:
     f.attrs["run_key"] = "0" * 64
 # maps of other weights: the same run with vit.h5 replaced
-copy("weights_vim.h5", "vim2.h5")
+shutil.copy("vim.h5", "vim2.h5")
 with h5py.File("vim2.h5", "r+") as f:
     f["head.bias"][0] = 0.5
 open("maps_other.ini", "w").write(RUN.replace("good.h5", "maps_other.h5").replace("vim.h5", "vim2.h5"))

@@ -3,7 +3,8 @@
  * mutated key by key and attribute by attribute (fuzz_h5mut.h: missing, unexpected,
  * renamed, wrongly shaped or typed keys, declared-but-empty or huge tensors, NaN and
  * infinite values, missing or odd config attributes) and loaded with mxb_model_load,
- * the function behind every `mxb` command that takes --weights. */
+ * the function behind every `mxb` command that takes --weights; its evaluation
+ * transform is read with mxb_weights_transform. */
 #include "engine/engine.h"
 #include "fuzz_h5mut.h"
 
@@ -36,6 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (m) abort();
         fz_check_err(err);
     }
+    /* the evaluation transform's attributes (eval_*), read by predict/explain/run */
+    mxb_eval_transform t;
+    err[0] = 0;
+    int rc = mxb_weights_transform(path, &t, err, sizeof err);
+    if (rc == 1 && (t.resize < 1 || t.crop < 0 || !(t.std[0] > 0 && t.std[1] > 0 && t.std[2] > 0))) abort();
+    if (rc < 0) fz_check_err(err);
     fz_h5_no_open_ids();
     return 0;
 }
