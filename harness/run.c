@@ -159,12 +159,38 @@ static int peek_models(run_state *R, mxb_config *cfg, char *err, size_t errlen) 
         }
         if (mxb_model_peek(rm->weights, &cfg[m], err, errlen) || mxb_config_finish(&cfg[m], err, errlen))
             return -1;
+        /* every sample is an RGB image: a model of other channels would read past it */
+        if (cfg[m].in_chans != 3) {
+            snprintf(err, errlen, "%s: the model takes %d input channels; mxb run feeds RGB images (3) ([model:%s])",
+                     rm->weights, cfg[m].in_chans, rm->name);
+            return -1;
+        }
         if (m == 0) R->size = cfg[m].img_size;
         if (cfg[m].img_size != R->size) {
             snprintf(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
                      rm->weights, cfg[m].img_size, R->cfg.models[0].name, R->size);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* A label the models cannot predict would be scored as a miss on every image (a
+ * 1-based label file, another label set): refused before any work. */
+static int check_labels(run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        if (!R->data[t]) continue;
+        for (int m = 0; m < R->cfg.nmodels; m++)
+            for (int i = 0; i < mxb_dataset_size(R->data[t]); i++) {
+                int label = mxb_dataset_label(R->data[t], i);
+                if (label >= cfg[m].num_classes) {
+                    snprintf(err, errlen,
+                             "%s: image %s has label %d, but model %s has %d classes (0..%d; a 1-based label file?)",
+                             R->rd[t]->labels[0] ? R->rd[t]->labels : R->rd[t]->data, mxb_dataset_id(R->data[t], i),
+                             label, R->cfg.models[m].name, cfg[m].num_classes, cfg[m].num_classes - 1);
+                    return -1;
+                }
+            }
     }
     return 0;
 }
@@ -253,9 +279,11 @@ static int load_models(run_state *R, char *err, size_t errlen) {
 static int load_methods(run_state *R, char *err, size_t errlen) {
     for (int k = 0; k < R->cfg.nmethods; k++) {
         const mxb_run_method *rm = &R->cfg.methods[k];
-        if (rm->plugin[0] && !mxb_methods_find(rm->name) &&
-            mxb_methods_load_plugin(rm->plugin, err, errlen))
-            return -1;
+        /* plugin = FILE is always loaded (a plugin naming a built-in method is refused
+         * as a duplicate there), once per file */
+        int loaded = 0;
+        for (int j = 0; j < k && !loaded; j++) loaded = !strcmp(R->cfg.methods[j].plugin, rm->plugin);
+        if (rm->plugin[0] && !loaded && mxb_methods_load_plugin(rm->plugin, err, errlen)) return -1;
         if (!(R->method[k] = mxb_methods_find(rm->name))) {
             snprintf(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE loads one)",
                      R->cfg.path, rm->name);
@@ -807,6 +835,7 @@ int mxb_cmd_run(int argc, char **argv) {
     if (load_methods(R, err, sizeof err) || peek_models(R, peeked, err, sizeof err)) goto out;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (open_data(R, t, err, sizeof err)) goto out;
+    if (check_labels(R, peeked, err, sizeof err)) goto out;
     if (check_memory(R, peeked, err, sizeof err) || load_models(R, err, sizeof err)) goto out;
     code = 1;
 

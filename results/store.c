@@ -428,8 +428,8 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     double size = 0;
     snprintf(p, sizeof p, "/%s", tn);
     TRY(mxb_h5in_attr_num(in, p, "input_size", &size, err, errlen));
-    if (!(size >= 1 && size <= 8192)) { /* written so that NaN is out of range too */
-        snprintf(err, errlen, "%s: /%s input_size %g is out of range", mxb_h5in_path(in), tn, size);
+    if (!(size >= 1 && size <= 8192) || size != (int)size) { /* NaN is out of range too */
+        snprintf(err, errlen, "%s: /%s input_size %.17g is not an integer in [1, 8192]", mxb_h5in_path(in), tn, size);
         return -1;
     }
     T->size = (int)size;
@@ -535,8 +535,8 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
         goto fail;
     }
     TRY(mxb_h5in_attr_num(in, "/", "schema_version", &version, err, errlen));
-    if (version != MXB_RESULTS_VERSION) {
-        snprintf(err, errlen, "%s: results schema version %g, this mxb reads version %d", path, version,
+    if (version != MXB_RESULTS_VERSION) { /* %.17g: 1.0000001 must not print as 1 */
+        snprintf(err, errlen, "%s: results schema version %.17g, this mxb reads version %d", path, version,
                  MXB_RESULTS_VERSION);
         goto fail;
     }
@@ -562,6 +562,10 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
     int *dst[] = {&r->polarity[0], &r->polarity[1], &r->auc_x_normalized, &r->auc_y_fraction};
     for (int i = 0; i < 4; i++) {
         TRY(mxb_h5in_attr_num(in, "/", flags[i], &v, err, errlen));
+        if (v != 0 && v != 1) {
+            snprintf(err, errlen, "%s: attribute '%s' is %.17g, not 0 or 1", path, flags[i], v);
+            goto fail;
+        }
         *dst[i] = v != 0;
     }
     for (size_t i = 0; i < sizeof root_attrs / sizeof *root_attrs; i++) {

@@ -140,8 +140,8 @@ sed 's/^crop = 32/crop = 24/' run.ini >size.ini
 expect_fail 2 "[perturbation] makes 24 px inputs but the models take 32 px" $MXB run size.ini
 expect_fail 2 "--set 'nodot' is not section.key=value" $MXB run run.ini --set nodot
 expect_fail 2 "--shard needs I/N with 0 <= I < N" $MXB run run.ini --shard 3/3
-expect_fail 2 "--set perturbation.std: '1, 0, 1' is not three numbers (R, G, B) above 0" $MXB run run.ini --set "perturbation.std=1, 0, 1"
-expect_fail 2 "--set segmentation.pointing_tolerance: 'far' is not a distance in pixels" $MXB run run.ini --set segmentation.pointing_tolerance=far
+expect_fail 2 "--set perturbation.std: '1, 0, 1' is not three finite numbers (R, G, B) above 0" $MXB run run.ini --set "perturbation.std=1, 0, 1"
+expect_fail 2 "--set segmentation.pointing_tolerance: 'far' is not a number in [0, 1e+06]" $MXB run run.ini --set segmentation.pointing_tolerance=far
 expect_fail 2 "--set run.variant: 'fast' is not official or exact" $MXB run run.ini --set run.variant=fast
 expect_fail 2 "--tolerance needs a number >= 0" $MXB compare results.h5 results.h5 --tolerance -1
 printf '[run]\noutput = x.h5\n[model:a]\nweights = deit.h5\n[method:rollout]\n[segmentation]\ndata = images\nlabels = labels.txt\nresize = 32\n' >nomask.ini
