@@ -64,6 +64,9 @@ float *mxb_load_input_image(const char *path, const mxb_config *cfg, char *err, 
     if (!x) {
         snprintf(err, errlen, "out of memory");
     } else if (mxb_preprocess_image(&p, rgb, h, w, NULL, x, err, errlen)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s: %s", path, err); /* name the image */
+        snprintf(err, errlen, "%s", msg);
         free(x);
         x = NULL;
     }

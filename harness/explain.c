@@ -2,6 +2,7 @@
  * class choice lives here, once, for every method. */
 #include "harness/harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,22 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     };
     char msg[400] = "";
     if (method->explain(&in, map, msg, sizeof msg)) {
+        /* a plugin's message may hold line breaks or other control bytes: one line */
+        msg[sizeof msg - 1] = 0;
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
         snprintf(err, errlen, "method '%s': %s", method->name, msg[0] ? msg : "failed");
+        return -1;
+    }
+    /* Decided: a map with a NaN or infinite value is the method's error, not a result.
+     * Scoring it would order pixels by NaN (an arbitrary order) and report normal-looking
+     * numbers; so the image fails with this message (mxb run stops; the journal keeps
+     * the finished images). */
+    int bad = 0;
+    for (int i = 0; i < g->num_patches; i++) bad += !isfinite(map[i]);
+    if (bad) {
+        snprintf(err, errlen, "method '%s' returned a map with %d of %d values NaN or infinite", method->name, bad,
+                 g->num_patches);
         return -1;
     }
     return 0;

@@ -424,7 +424,12 @@ static int load_image(run_state *R, int t, int i, mxb_sample *s, char *err, size
     if (mxb_dataset_get(R->data[t], i, s, err, errlen)) return -1;
     const mxb_preprocess *p = &R->rd[t]->pre;
     int S = R->size;
-    if (mxb_preprocess_image(p, s->rgb, s->h, s->w, R->rgb, NULL, err, errlen)) goto fail;
+    if (mxb_preprocess_image(p, s->rgb, s->h, s->w, R->rgb, NULL, err, errlen)) {
+        char msg[ERRLEN];
+        snprintf(msg, sizeof msg, "%s: image %s: %s", R->rd[t]->data, s->id, err);
+        snprintf(err, errlen, "%s", msg);
+        goto fail;
+    }
     mxb_to_tensor(R->rgb, S, S, NULL, NULL, R->u);
     memcpy(R->x, R->u, (size_t)3 * S * S * sizeof(float));
     mxb_normalize(R->x, S, S, p->mean, p->std);
@@ -433,7 +438,12 @@ static int load_image(run_state *R, int t, int i, mxb_sample *s, char *err, size
             snprintf(err, errlen, "%s: image %s has no mask", R->rd[t]->data, s->id);
             goto fail;
         }
-        if (mxb_preprocess_mask(p, s->mask, s->h, s->w, R->mask, err, errlen)) goto fail;
+        if (mxb_preprocess_mask(p, s->mask, s->h, s->w, R->mask, err, errlen)) {
+            char msg[ERRLEN];
+            snprintf(msg, sizeof msg, "%s: image %s: %s", R->rd[t]->data, s->id, err);
+            snprintf(err, errlen, "%s", msg);
+            goto fail;
+        }
     }
     return 0;
 fail:
