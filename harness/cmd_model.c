@@ -162,7 +162,7 @@ int mxb_cmd_predict(int argc, char **argv) {
         if (!o || mxb_h5out_floats(o, "logits", logits, 1, &nc, err, sizeof err) ||
             mxb_h5out_floats(o, "input", x, 3, in, err, sizeof err) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||
-            mxb_h5out_commit(o, err, sizeof err)) {
+            (mxb_h5out_commit(o, err, sizeof err) ? (o = NULL, 1) : 0)) { /* commit frees o */
             if (o) mxb_h5out_abort(o);
             fprintf(stderr, "mxb predict: %s\n", err);
             rc = 1;

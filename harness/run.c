@@ -179,7 +179,8 @@ static int peek_models(run_state *R, mxb_config *cfg, char *err, size_t errlen) 
  * 1-based label file, another label set): refused before any work. */
 static int check_labels(run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
     for (int t = 0; t < MXB_NTESTS; t++) {
-        if (!R->data[t]) continue;
+        /* segmentation scores the mask, not the label, unless the label is explained */
+        if (!R->data[t] || (t == MXB_TEST_SEGMENTATION && !R->cfg.use_target)) continue;
         for (int m = 0; m < R->cfg.nmodels; m++)
             for (int i = 0; i < mxb_dataset_size(R->data[t]); i++) {
                 int label = mxb_dataset_label(R->data[t], i);
@@ -946,6 +947,14 @@ int mxb_cmd_run(int argc, char **argv) {
     int replayed = 0;
     R->journal = mxb_journal_open(R->journal_path, R->journal_key, replay, R, &replayed, err, sizeof err);
     if (!R->journal) {
+        code = 2;
+        goto out;
+    }
+    if (stat(R->output, &st) == 0) { /* another run finished it while we set up */
+        snprintf(err, sizeof err, "%s appeared while this run started (another mxb run wrote it); not redoing it",
+                 R->output);
+        mxb_journal_close(R->journal, 0);
+        R->journal = NULL;
         code = 2;
         goto out;
     }

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 
 struct mxb_h5out {
     hid_t file;
@@ -21,9 +25,43 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* Temporaries OUTPUT.partial-PID of processes that no longer exist (killed while
+ * writing): removed before a new one is made. A live process's are left alone. */
+static void remove_stale_partials(const char *path) {
+    char dir[4096], base[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (slash == path) snprintf(dir, sizeof dir, "/");
+    snprintf(base, sizeof base, "%s.partial-", slash ? slash + 1 : path);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    size_t bn = strlen(base);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, base, bn)) continue;
+        const char *num = e->d_name + bn;
+        char *end;
+        long pid = strtol(num, &end, 10);
+        if (!*num || *end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        char full[8300];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        unlink(full);
+    }
+    closedir(d);
+}
+
+/* The file is built in memory (HDF5's core driver, no backing store) and written out
+ * by commit with plain write(2)s: a full disk or any other write error is one message
+ * with the OS's reason, and libhdf5 never holds a half-closed file (a failed H5Fclose
+ * on a full disk left one that crashed its exit handler). */
 mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
     if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     mxb_h5out *o = calloc(1, sizeof *o);
+    if (!o) {
+        seterr(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
     if (strlen(path) >= sizeof o->path) {
         seterr(err, errlen, "%s: path too long", path);
         free(o);
@@ -31,7 +69,11 @@ mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
     }
     snprintf(o->path, sizeof o->path, "%s", path);
     snprintf(o->tmp, sizeof o->tmp, "%s.partial-%ld", path, (long)getpid());
-    o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    remove_stale_partials(path);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, 1 << 20, 0);
+    o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
     if (o->file < 0) {
         seterr(err, errlen, "%s: cannot create output file", path);
         free(o);
@@ -86,21 +128,61 @@ int mxb_h5out_string_attr(mxb_h5out *o, const char *name, const char *value, cha
     return rc;
 }
 
-int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
-    int rc = H5Fclose(o->file) >= 0 ? 0 : -1;
-    if (!rc && rename(o->tmp, o->path) != 0) rc = -1;
-    if (rc) {
-        seterr(err, errlen, "%s: cannot finish writing the output file", o->path);
-        unlink(o->tmp);
+static int write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = ENOSPC;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
     }
+    return 0;
+}
+
+int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
+    int rc = -1;
+    char *image = NULL;
+    ssize_t n = H5Fflush(o->file, H5F_SCOPE_GLOBAL) >= 0 ? H5Fget_file_image(o->file, NULL, 0) : -1;
+    if (n > 0 && (image = malloc((size_t)n)) && H5Fget_file_image(o->file, image, (size_t)n) == n) rc = 0;
+    H5Fclose(o->file); /* in memory: nothing to fail on disk */
+    if (rc) {
+        seterr(err, errlen, "%s: cannot finish writing the output file (out of memory?)", o->path);
+        goto done;
+    }
+    /* Ctrl-C or a TERM during the write would leave the temporary behind: held until
+     * the file is renamed into place (or removed), then delivered */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0 || write_all(fd, image, (size_t)n) || fsync(fd)) {
+        int e = errno;
+        seterr(err, errlen, "%s: cannot write the output file: %s", o->path, strerror(e));
+        if (fd >= 0) close(fd);
+        unlink(o->tmp);
+        rc = -1;
+    } else if (close(fd) || rename(o->tmp, o->path)) {
+        int e = errno;
+        seterr(err, errlen, "%s: cannot write the output file: %s", o->path, strerror(e));
+        unlink(o->tmp);
+        rc = -1;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+done:
+    free(image);
     free(o);
     return rc;
 }
 
 void mxb_h5out_abort(mxb_h5out *o) {
     if (!o) return;
-    H5Fclose(o->file);
-    unlink(o->tmp);
+    H5Fclose(o->file); /* in memory: no temporary on disk yet */
     free(o);
 }
 
