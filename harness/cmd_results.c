@@ -169,6 +169,18 @@ done:
     return code;
 }
 
+typedef struct {
+    char **paths;
+    int n;
+} merge_paths;
+
+static int copy_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
+    const merge_paths *mp = user;
+    for (int i = 0; i < mp->n; i++)
+        if (mxb_h5out_copy_group(o, mp->paths[i], "/attention", err, errlen)) return -1;
+    return 0;
+}
+
 int mxb_cmd_merge(int argc, char **argv) {
     if (argc < 3 || !strcmp(argv[1], "--help")) {
         FILE *f = argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr;
@@ -204,6 +216,9 @@ int mxb_cmd_merge(int argc, char **argv) {
         fprintf(stderr, "mxb merge: %s\n", err);
         goto done;
     }
+    merge_paths mp = {argv + 2, n};
+    merged.extra = copy_attention; /* the shards' saved attention tensors, every one */
+    merged.extra_user = &mp;
     if (mxb_results_write(&merged, out, err, sizeof err)) {
         fprintf(stderr, "mxb merge: %s\n", err);
         code = 1;

@@ -48,6 +48,7 @@ typedef struct {
     mxb_dataset *data[MXB_NTESTS];
     const mxb_run_data *rd[MXB_NTESTS];
     char data_sha[MXB_NTESTS][65];
+    int selected[MXB_NTESTS];       /* images selected, before sharding */
     char run_key[65], journal_key[65];
     mxb_results res;
     mxb_results maps_src;           /* [perturbation] maps = FILE: stored maps */
@@ -117,6 +118,7 @@ static int open_data(run_state *R, int t, char *err, size_t errlen) {
         mxb_sha256_update(&h, line, (size_t)n);
     }
     mxb_sha256_hex(&h, R->data_sha[t]);
+    R->selected[t] = mxb_dataset_size(D);
     if (R->shard_n > 1 && mxb_dataset_select_every(D, R->shard_n, R->shard_i, err, errlen)) return -1;
     if (mxb_preprocess_out_size(&d->pre) != R->size) {
         snprintf(err, errlen, "%s: [%s] makes %d px inputs but the models take %d px (set resize/crop)",
@@ -709,6 +711,9 @@ static void set_provenance(run_state *R, const char *started) {
             char name[64];
             snprintf(name, sizeof name, "data_sha256_%s", test_names[t]);
             mxb_results_set_attr(r, name, R->data_sha[t]);
+            snprintf(name, sizeof name, "selected_%s", test_names[t]); /* before sharding: merge checks it */
+            snprintf(buf, sizeof buf, "%d", R->selected[t]);
+            mxb_results_set_attr(r, name, buf);
         }
     size_t off = 0;
     buf[0] = 0;

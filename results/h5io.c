@@ -261,6 +261,55 @@ static size_t type_size(mxb_h5_type t) {
     return t == MXB_H5_U8 ? 1 : t == MXB_H5_F64 ? 8 : 4;
 }
 
+typedef struct {
+    mxb_h5out *o;
+    hid_t src;
+    const char *group, *src_path;
+    char *err;
+    size_t errlen;
+} copy_ctx;
+
+static herr_t copy_one(hid_t g, const char *name, const H5L_info_t *info, void *user) {
+    copy_ctx *c = user;
+    (void)info;
+    H5O_info_t oi;
+    if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0) {
+        seterr(c->err, c->errlen, "%s: cannot read %s/%s", c->src_path, c->group, name);
+        return -1;
+    }
+    if (oi.type != H5O_TYPE_DATASET) return 0;
+    char full[1024];
+    snprintf(full, sizeof full, "%s/%s", c->group, name);
+    if (H5Lexists(c->o->file, full, H5P_DEFAULT) > 0) {
+        seterr(c->err, c->errlen, "%s: %s is also in another input", c->src_path, full);
+        return -1;
+    }
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    herr_t rc = H5Ocopy(g, name, c->o->file, full, H5P_DEFAULT, lcpl);
+    H5Pclose(lcpl);
+    if (rc < 0) seterr(c->err, c->errlen, "%s: cannot copy %s", c->src_path, full);
+    return rc < 0 ? -1 : 0;
+}
+
+int mxb_h5out_copy_group(mxb_h5out *o, const char *src, const char *group, char *err, size_t errlen) {
+    hid_t f = H5Fopen(src, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        seterr(err, errlen, "%s: not a readable HDF5 file", src);
+        return -1;
+    }
+    int rc = 0;
+    if (H5Lexists(f, group, H5P_DEFAULT) > 0) {
+        hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+        copy_ctx c = {o, f, group, src, err, errlen};
+        rc = g < 0 || H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, copy_one, &c) < 0 ? -1 : 0;
+        if (rc && g < 0) seterr(err, errlen, "%s: %s is not a group", src, group);
+        if (g >= 0) H5Gclose(g);
+    }
+    H5Fclose(f);
+    return rc;
+}
+
 int mxb_h5out_write(mxb_h5out *o, const char *name, mxb_h5_type type, const void *data, int ndim,
                     const int64_t *dims, int compress, char *err, size_t errlen) {
     if (!compress || ndim == 0) return write_dataset(o, name, native_type(type), data, ndim, dims, err, errlen);
