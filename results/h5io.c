@@ -55,6 +55,37 @@ static void remove_stale_partials(const char *path) {
  * by commit with plain write(2)s: a full disk or any other write error is one message
  * with the OS's reason, and libhdf5 never holds a half-closed file (a failed H5Fclose
  * on a full disk left one that crashed its exit handler). */
+/* The length of the valid UTF-8 sequence at p (1..4), or 0 when p starts none
+ * (overlong forms, surrogates and code points above U+10FFFF are not valid). */
+static int utf8_seq(const unsigned char *p) {
+    if (p[0] < 0x80) return 1;
+    int n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) return 0;
+    if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))) return 0;
+    return n;
+}
+
+char *mxb_utf8_clean(const char *s) {
+    size_t n = strlen(s);
+    char *out = malloc(2 * n + 1), *q = out;
+    if (!out) return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int k = utf8_seq(p);
+        if (k) {
+            memcpy(q, p, (size_t)k);
+            q += k, p += k;
+        } else { /* the byte as a Latin-1 code point */
+            *q++ = (char)(0xc0 | (*p >> 6));
+            *q++ = (char)(0x80 | (*p & 0x3f));
+            p++;
+        }
+    }
+    *q = 0;
+    return out;
+}
+
 mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
     if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     mxb_h5out *o = calloc(1, sizeof *o);
@@ -120,7 +151,9 @@ int mxb_h5out_string_attr(mxb_h5out *o, const char *name, const char *value, cha
     H5Tset_cset(t, H5T_CSET_UTF8);
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(o->file, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = (a >= 0 && H5Awrite(a, t, &value) >= 0) ? 0 : -1;
+    char *clean = mxb_utf8_clean(value);
+    int rc = (clean && a >= 0 && H5Awrite(a, t, &clean) >= 0) ? 0 : -1;
+    free(clean);
     if (rc) seterr(err, errlen, "%s: cannot write attribute %s", o->path, name);
     if (a >= 0) H5Aclose(a);
     H5Sclose(s);
@@ -355,6 +388,17 @@ static hid_t vlen_utf8(void) {
 
 int mxb_h5out_strings(mxb_h5out *o, const char *name, const char *const *s, int64_t n, char *err,
                       size_t errlen) {
+    /* UTF-8 as the datatype says, so that readers (h5py .asstr()) can decode it */
+    char **clean = calloc((size_t)(n ? n : 1), sizeof *clean);
+    int bad = !clean;
+    for (int64_t i = 0; !bad && i < n; i++) bad = !(clean[i] = mxb_utf8_clean(s[i]));
+    if (bad) {
+        for (int64_t i = 0; clean && i < n; i++) free(clean[i]);
+        free(clean);
+        seterr(err, errlen, "%s: out of memory", o->path);
+        return -1;
+    }
+    s = (const char *const *)clean;
     hid_t t = vlen_utf8();
     hsize_t hd = (hsize_t)n;
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
@@ -367,6 +411,8 @@ int mxb_h5out_strings(mxb_h5out *o, const char *name, const char *const *s, int6
     H5Sclose(sp);
     H5Pclose(lcpl);
     H5Tclose(t);
+    for (int64_t i = 0; i < n; i++) free(clean[i]);
+    free(clean);
     return rc;
 }
 
@@ -401,9 +447,15 @@ static int write_attr(mxb_h5out *o, const char *obj, const char *name, hid_t typ
 
 int mxb_h5out_attr_str(mxb_h5out *o, const char *obj, const char *name, const char *value,
                        char *err, size_t errlen) {
+    char *clean = mxb_utf8_clean(value);
+    if (!clean) {
+        seterr(err, errlen, "%s: out of memory", o->path);
+        return -1;
+    }
     hid_t t = vlen_utf8();
-    int rc = write_attr(o, obj, name, t, &value, err, errlen);
+    int rc = write_attr(o, obj, name, t, &clean, err, errlen);
     H5Tclose(t);
+    free(clean);
     return rc;
 }
 
