@@ -2,6 +2,7 @@
 #include "engine/internal.h"
 
 #include <hdf5.h>
+#include "io/h5_storage.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,7 +224,13 @@ static int read_param(hid_t f, const char *path, const mxb_param *p, float *dst,
                    p->name);
         goto done;
     }
-    /* partly written (chunked, some chunks missing): less stored than declared */
+    /* a filter we cannot decode, or chunks never written (compressed or not) */
+    char why[200];
+    if (mxb_h5_storage_problem(d, why, sizeof why)) {
+        mxb_seterr(err, errlen, "%s: key '%s' %s", path, p->name, why);
+        goto done;
+    }
+    /* partly written (contiguous): less stored than declared */
     hid_t pl = H5Dget_create_plist(d);
     int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0;
     if (pl >= 0) H5Pclose(pl);

@@ -2,6 +2,7 @@
 #include "results/results.h"
 
 #include <hdf5.h>
+#include "io/h5_storage.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -531,6 +532,11 @@ static int storage_ok(const char *path, hid_t d, const char *name, size_t n, siz
     if (filtered ? want / 1032 > have : want > have) {
         seterr(err, errlen, "%s: dataset '%s' declares %llu bytes but stores %llu (truncated or corrupt?)",
                path, name, (unsigned long long)want, (unsigned long long)have);
+        return 0;
+    }
+    char why[200];
+    if (mxb_h5_storage_problem(d, why, sizeof why)) {
+        seterr(err, errlen, "%s: dataset '%s' %s", path, name, why);
         return 0;
     }
     return 1;
