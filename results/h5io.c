@@ -102,6 +102,16 @@ mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
     snprintf(o->path, sizeof o->path, "%s", path);
     snprintf(o->tmp, sizeof o->tmp, "%s.partial-%ld", path, (long)getpid());
     remove_stale_partials(path);
+    /* the file is only written at commit: a folder that cannot take it is refused now */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (slash == path) snprintf(dir, sizeof dir, "/");
+    if (access(dir, W_OK | X_OK)) {
+        seterr(err, errlen, "%s: cannot create output file (%s: %s)", path, dir, strerror(errno));
+        free(o);
+        return NULL;
+    }
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_core(fapl, 1 << 20, 0);
     o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
