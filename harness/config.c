@@ -195,14 +195,14 @@ static int check_value(const key_spec *k, const char *v, value *out, char *why, 
         return 0;
     case T_INT:
         if (mxb_parse_ll(v, (long long)k->lo, (long long)k->hi, &out->i))
-            return snprintf(why, n, "'%s' is not an integer in [%.0f, %.0f]", v, k->lo, k->hi), -1;
+            return snprintf(why, n, "'%.80s' is not an integer in [%.0f, %.0f]", v, k->lo, k->hi), -1;
         return 0;
     case T_SEED:
         if (mxb_parse_u64(v, &out->u))
-            return snprintf(why, n, "'%s' is not an integer in [0, 2^64 - 1]", v), -1;
+            return snprintf(why, n, "'%.80s' is not an integer in [0, 2^64 - 1]", v), -1;
         return 0;
     case T_BOOL:
-        if (parse_bool(v, &out->flag)) return snprintf(why, n, "'%s' is not yes or no", v), -1;
+        if (parse_bool(v, &out->flag)) return snprintf(why, n, "'%.80s' is not yes or no", v), -1;
         return 0;
     case T_CHOICE:
         if ((out->choice = choice_index(k->choices, v)) < 0) {
@@ -211,7 +211,8 @@ static int check_value(const key_spec *k, const char *v, value *out, char *why, 
             snprintf(list, sizeof list, "%s", k->choices);
             char *last = strrchr(list, '|');
             if (last) *last = 0;
-            size_t m = (size_t)snprintf(why, n, "'%s' is not ", v);
+            size_t m = (size_t)snprintf(why, n, "'%.80s' is not ", v);
+            if (m >= n) m = n - 1; /* truncated */
             for (char *p = list; *p && m + 3 < n; p++) {
                 if (*p == '|') why[m++] = ',', why[m++] = ' ';
                 else why[m++] = *p;
@@ -223,32 +224,32 @@ static int check_value(const key_spec *k, const char *v, value *out, char *why, 
         return 0;
     case T_NUMBER:
         if (mxb_parse_double(v, k->lo, k->hi, &out->d))
-            return snprintf(why, n, "'%s' is not a number in [%g, %g]", v, k->lo, k->hi), -1;
+            return snprintf(why, n, "'%.80s' is not a number in [%g, %g]", v, k->lo, k->hi), -1;
         return 0;
     case T_RGB:
         if (parse_rgb(v, k->lo, k->hi, out->rgb))
-            return snprintf(why, n, "'%s' is not three finite numbers (R, G, B)%s", v,
+            return snprintf(why, n, "'%.80s' is not three finite numbers (R, G, B)%s", v,
                             k->lo > 0 ? " above 0" : ""), -1;
         return 0;
     case T_HEX64:
         if (len != 64 || strspn(v, "0123456789abcdef") != 64)
-            return snprintf(why, n, "'%s' is not 64 lowercase hex digits", v), -1;
+            return snprintf(why, n, "'%.80s' is not 64 lowercase hex digits", v), -1;
         return 0;
     case T_SUBSET:
         if (parse_subset(v, &out->subset))
-            return snprintf(why, n, "'%s' is not all, first:N, every:K, random:N or ids:FILE", v), -1;
+            return snprintf(why, n, "'%.80s' is not all, first:N, every:K, random:N or ids:FILE", v), -1;
         return 0;
     case T_TESTS: {
         char copy[256], *save = NULL;
-        if (len >= sizeof copy) return snprintf(why, n, "'%s' is not positive and/or negative", v), -1;
+        if (len >= sizeof copy) return snprintf(why, n, "'%.80s' is not positive and/or negative", v), -1;
         snprintf(copy, sizeof copy, "%s", v);
         for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
             if (!strcmp(t, "positive")) out->positive = 1;
             else if (!strcmp(t, "negative")) out->negative = 1;
-            else return snprintf(why, n, "'%s' is not positive or negative", t), -1;
+            else return snprintf(why, n, "'%.80s' is not positive or negative", t), -1;
         }
         if (!out->positive && !out->negative)
-            return snprintf(why, n, "'%s' names neither positive nor negative", v), -1;
+            return snprintf(why, n, "'%.80s' names neither positive nor negative", v), -1;
         return 0;
     }
     }

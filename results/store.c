@@ -536,8 +536,11 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
         goto fail;
     }
     TRY(mxb_h5in_attr_num(in, "/", "schema_version", &version, err, errlen));
-    if (version != MXB_RESULTS_VERSION) { /* %.17g: 1.0000001 must not print as 1 */
-        snprintf(err, errlen, "%s: results schema version %.17g, this mxb reads version %d", path, version,
+    if (version != MXB_RESULTS_VERSION) { /* the shortest exact form: 1.0000001 must not print as 1 */
+        char v[32];
+        snprintf(v, sizeof v, "%.15g", version);
+        if (strtod(v, NULL) != version) snprintf(v, sizeof v, "%.17g", version);
+        snprintf(err, errlen, "%s: results schema version %s, this mxb reads version %d", path, v,
                  MXB_RESULTS_VERSION);
         goto fail;
     }
