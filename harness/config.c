@@ -292,8 +292,6 @@ static void key_list(unsigned section, char *out, size_t n) {
 static int apply(parse_state *st, unsigned sec, int idx, const char *key, const char *v, const value *x) {
     mxb_run_config *c = st->cfg;
     char path[4096];
-    const char *section = sec == S_RUN ? "run" : sec == S_PERT ? "perturbation" : sec == S_SEG ? "segmentation" : "";
-    (void)section;
     mxb_run_data *d = sec == S_PERT ? &c->perturbation : &c->segmentation;
     char *dst = NULL;
     size_t dstn = 0;
