@@ -219,6 +219,8 @@ static int check_memory(run_state *R, const mxb_config *cfg, char *err, size_t e
     }
     for (int t = 0; t < MXB_NTESTS; t++)
         if (R->data[t]) results += mxb_results_test_bytes(&shape, t, mxb_dataset_size(R->data[t]));
+    /* at the end the arrays, the in-memory results file and its image for write(2) */
+    results *= 3;
     unsigned long long npix = (unsigned long long)R->size * R->size;
     buffers += npix * (3 * 4 * 2 + 3 * 4 * (unsigned long long)R->nthreads + 4 + 4 + 3 + 1);
     const char *from;
