@@ -2,6 +2,7 @@
  * userblock, read through object references the way Chefer's h5py code does it;
  * and a writer of files with the same structure. */
 #include "datasets/internal.h"
+#include "io/h5_storage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,11 @@ static int stored(const char *path, hid_t ds, const char *what, size_t n, char *
     if (filtered ? want / 1032 > have : want > have) {
         snprintf(err, errlen, "%s: %s: declares %llu bytes but stores %llu (truncated or corrupt?)", path,
                  what, want, have);
+        return 0;
+    }
+    char why[200];
+    if (mxb_h5_storage_problem(ds, why, sizeof why)) {
+        snprintf(err, errlen, "%s: %s: %s", path, what, why);
         return 0;
     }
     return 1;

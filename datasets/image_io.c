@@ -230,13 +230,30 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, size_t m
      * grey replicated (1/2/4-bit scaled to 0..255), alpha dropped. Stripping is
      * asked for always: libpng's palette expansion turns a tRNS chunk into an
      * alpha channel, which must go too (a no-op where no alpha appears). */
-    if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    /* Palette images are read as indices and looked up here, as PIL does: an index
+     * past the PLTE entries is grey (i, i, i) in PIL (its palette is padded with a
+     * grey ramp), where libpng's expansion would give black or fail. */
+    int paletted = ctype == PNG_COLOR_TYPE_PALETTE;
+    uint8_t pal[256][3];
+    if (paletted) {
+        png_colorp plte = NULL;
+        int nplte = 0;
+        if (!png_get_PLTE(png, info, &plte, &nplte)) nplte = 0;
+        for (int i = 0; i < 256; i++) {
+            int in = i < nplte && plte;
+            pal[i][0] = in ? plte[i].red : (uint8_t)i;
+            pal[i][1] = in ? plte[i].green : (uint8_t)i;
+            pal[i][2] = in ? plte[i].blue : (uint8_t)i;
+        }
+        png_set_packing(png); /* 1/2/4-bit indices to one byte each, unscaled */
+    }
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
     png_set_strip_alpha(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    if (png_get_rowbytes(png, info) != (size_t)w * 3 || png_get_channels(png, info) != 3) {
+    const size_t chans = paletted ? 1 : 3;
+    if (png_get_rowbytes(png, info) != (size_t)w * chans || png_get_channels(png, info) != chans) {
         snprintf(err, errlen, "%s: PNG does not convert to 8-bit RGB", name);
         goto fail;
     }
@@ -246,8 +263,18 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, size_t m
         snprintf(err, errlen, "%s: out of memory for a %ux%u image", name, (unsigned)w, (unsigned)h);
         goto fail;
     }
-    for (png_uint_32 y = 0; y < h; y++) rows[y] = rgb + (size_t)y * w * 3;
+    /* palette indices go in the last third of each row's RGB space, then expand
+     * forwards in place (pixel x's index at 2w + x is read before it is overwritten) */
+    for (png_uint_32 y = 0; y < h; y++) rows[y] = rgb + (size_t)y * w * 3 + (paletted ? 2 * (size_t)w : 0);
     png_read_image(png, rows);
+    if (paletted)
+        for (png_uint_32 y = 0; y < h; y++) {
+            uint8_t *row = rgb + (size_t)y * w * 3;
+            for (png_uint_32 x = 0; x < w; x++) {
+                const uint8_t *c = pal[row[2 * (size_t)w + x]];
+                row[3 * x] = c[0], row[3 * x + 1] = c[1], row[3 * x + 2] = c[2];
+            }
+        }
     /* Like PIL, whatever follows the image data (IEND, text) is not needed. */
     png_destroy_read_struct(&png, &info, NULL);
     free(rows);

@@ -221,6 +221,9 @@ static char *read_text(const char *path, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: label file holds a NUL byte", path);
         return NULL;
     }
+    /* a UTF-8 byte-order mark (editors on Windows write one) is not part of the first
+     * file name */
+    if (len >= 3 && !memcmp(b, "\xef\xbb\xbf", 3)) memmove(b, b + 3, len - 2);
     return b;
 fail:
     fclose(f);

@@ -2,6 +2,7 @@
 #include "engine/internal.h"
 
 #include <hdf5.h>
+#include "io/h5_storage.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,18 @@ static int attr_read(hid_t f, const char *name, hid_t memtype, void *out) {
     hid_t a = H5Aopen(f, name, H5P_DEFAULT);
     if (a < 0) return -1;
     hid_t sp = H5Aget_space(a);
-    int ok = H5Sget_simple_extent_npoints(sp) == 1 && H5Aread(a, memtype, out) >= 0;
+    int ok = H5Sget_simple_extent_npoints(sp) == 1;
+    if (ok && H5Tequal(memtype, H5T_NATIVE_INT) > 0) {
+        /* an integer field: read as a number and refuse what an int conversion would
+         * silently truncate (1.7, 1.5) or wrap */
+        double x = 0;
+        ok = H5Aread(a, H5T_NATIVE_DOUBLE, &x) >= 0 && isfinite(x) && x == floor(x) && x >= -2147483648.0 &&
+             x <= 2147483647.0;
+        if (ok) *(int *)out = (int)x;
+    } else if (ok) {
+        ok = H5Aread(a, memtype, out) >= 0;
+        if (ok && H5Tequal(memtype, H5T_NATIVE_DOUBLE) > 0) ok = isfinite(*(double *)out);
+    }
     H5Sclose(sp);
     H5Aclose(a);
     return ok ? 1 : -1;
@@ -90,7 +102,7 @@ static int read_config(hid_t f, const char *path, mxb_config *cfg, char *err, si
     }
     int version = 0;
     if (attr_read(f, "mxb_weights_version", H5T_NATIVE_INT, &version) != 1 || version != 1) {
-        mxb_seterr(err, errlen, "%s: attribute 'mxb_weights_version' is missing or not 1", path);
+        mxb_seterr(err, errlen, "%s: attribute 'mxb_weights_version' is missing or not the integer 1", path);
         return -1;
     }
     struct { const char *name; int *field; int arch; } ints[] = {
@@ -105,20 +117,27 @@ static int read_config(hid_t f, const char *path, mxb_config *cfg, char *err, si
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         if (ints[i].arch && ints[i].arch != (int)cfg->arch) continue;
         if (attr_read(f, ints[i].name, H5T_NATIVE_INT, ints[i].field) != 1) {
-            mxb_seterr(err, errlen, "%s: missing or unreadable integer attribute '%s'", path,
+            mxb_seterr(err, errlen, "%s: attribute '%s' is missing or not an integer", path,
                        ints[i].name);
             return -1;
         }
     }
     double eps = 0;
     if (attr_read(f, "norm_eps", H5T_NATIVE_DOUBLE, &eps) != 1) {
-        mxb_seterr(err, errlen, "%s: missing or unreadable attribute 'norm_eps'", path);
+        mxb_seterr(err, errlen, "%s: attribute 'norm_eps' is missing or not a finite number", path);
         return -1;
     }
     cfg->norm_eps = (float)eps;
     double feps = eps;
-    if (attr_read(f, "final_norm_eps", H5T_NATIVE_DOUBLE, &feps) < 0) {
-        mxb_seterr(err, errlen, "%s: unreadable attribute 'final_norm_eps'", path);
+    int has_feps = attr_read(f, "final_norm_eps", H5T_NATIVE_DOUBLE, &feps);
+    if (has_feps < 0) {
+        mxb_seterr(err, errlen, "%s: attribute 'final_norm_eps' is not a finite number", path);
+        return -1;
+    }
+    /* absent: the final norm uses norm_eps; present: it must be valid itself (0 is not
+     * "absent") */
+    if (has_feps == 1 && !(feps > 0 && feps < 1)) {
+        mxb_seterr(err, errlen, "%s: final_norm_eps %g is not in (0, 1)", path, feps);
         return -1;
     }
     cfg->final_norm_eps = (float)feps;
@@ -205,7 +224,13 @@ static int read_param(hid_t f, const char *path, const mxb_param *p, float *dst,
                    p->name);
         goto done;
     }
-    /* partly written (chunked, some chunks missing): less stored than declared */
+    /* a filter we cannot decode, or chunks never written (compressed or not) */
+    char why[200];
+    if (mxb_h5_storage_problem(d, why, sizeof why)) {
+        mxb_seterr(err, errlen, "%s: key '%s' %s", path, p->name, why);
+        goto done;
+    }
+    /* partly written (contiguous): less stored than declared */
     hid_t pl = H5Dget_create_plist(d);
     int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0;
     if (pl >= 0) H5Pclose(pl);

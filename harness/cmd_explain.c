@@ -186,7 +186,7 @@ int mxb_cmd_explain(int argc, char **argv) {
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||
             mxb_h5out_string_attr(o, "input", image ? image : tensor, err, sizeof err) ||
             (save_attn && save_attention(o, c, g, err, sizeof err)) ||
-            mxb_h5out_commit(o, err, sizeof err)) {
+            (mxb_h5out_commit(o, err, sizeof err) ? (o = NULL, 1) : 0)) { /* commit frees o */
             if (o) mxb_h5out_abort(o);
             goto fail;
         }

@@ -148,6 +148,9 @@ float *mxb_load_input_image(const char *path, const mxb_config *cfg, const mxb_p
         free(x);
         x = NULL;
     } else if (mxb_preprocess_image(p, rgb, h, w, small, x, err, errlen)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s: %s", path, err); /* name the image */
+        snprintf(err, errlen, "%s", msg);
         free(x);
         x = NULL;
     }
@@ -241,7 +244,7 @@ int mxb_cmd_predict(int argc, char **argv) {
             mxb_h5out_attr_str(o, "logits", "layout", "[class]", err, sizeof err) ||
             mxb_h5out_attr_str(o, "input", "layout", "[channel, y, x] normalised (mean/std), as the model sees it", err, sizeof err) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||
-            mxb_h5out_commit(o, err, sizeof err)) {
+            (mxb_h5out_commit(o, err, sizeof err) ? (o = NULL, 1) : 0)) { /* commit frees o */
             if (o) mxb_h5out_abort(o);
             fprintf(stderr, "mxb predict: %s\n", err);
             rc = 1;

@@ -150,6 +150,18 @@ static void merge_usage(FILE *f) {
                "  one results file whose totals equal a single unsharded run's.\n");
 }
 
+typedef struct {
+    char **paths;
+    int n;
+} merge_paths;
+
+static int copy_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
+    const merge_paths *mp = user;
+    for (int i = 0; i < mp->n; i++)
+        if (mxb_h5out_copy_group(o, mp->paths[i], "/attention", err, errlen)) return -1;
+    return 0;
+}
+
 int mxb_cmd_merge(int argc, char **argv) {
     mxb_opt opts[] = {MXB_OPT_END};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
@@ -192,6 +204,9 @@ int mxb_cmd_merge(int argc, char **argv) {
         fprintf(stderr, "mxb merge: %s\n", err);
         goto done;
     }
+    merge_paths mp = {argv + 2, n};
+    merged.extra = copy_attention; /* the shards' saved attention tensors, every one */
+    merged.extra_user = &mp;
     if (mxb_results_write(&merged, out, err, sizeof err)) {
         fprintf(stderr, "mxb merge: %s\n", err);
         code = 1;

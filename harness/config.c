@@ -2,6 +2,7 @@
  * Every key is checked; a typo is an error naming the file, the line and the key. */
 #include "harness/harness.h"
 
+#include <ctype.h>
 #include <ini.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <sys/stat.h>
 
 typedef struct {
     mxb_run_config *cfg;
@@ -35,6 +38,83 @@ static int fail(parse_state *st, const char *section, const char *key, const cha
     return 0;
 }
 
+/* ---- the one table of keys ---------------------------------------------------------
+ * Every value, from the file or from --set, goes through check_value (type, finiteness,
+ * range, length, control bytes, emptiness) before apply() stores it: a key that is
+ * not in this table is an unknown key, so a new key cannot skip the checks. */
+enum { S_RUN = 1, S_MODEL = 2, S_METHOD = 4, S_PERT = 8, S_SEG = 16 };
+typedef enum { T_PATH, T_INT, T_SEED, T_BOOL, T_CHOICE, T_NUMBER, T_RGB, T_HEX64, T_SUBSET, T_TESTS } vtype;
+
+typedef struct {
+    unsigned sections;
+    const char *key;
+    vtype type;
+    double lo, hi;           /* T_INT, T_NUMBER, T_RGB (each of the three) */
+    const char *choices;     /* T_CHOICE: "a|b|c" (the index is the value) */
+} key_spec;
+
+#define I(lo, hi) T_INT, lo, hi, NULL
+#define C(list) T_CHOICE, 0, 0, list
+#define P T_PATH, 0, 0, NULL
+#define B T_BOOL, 0, 0, NULL
+static const key_spec keys[] = {
+    {S_RUN, "output", P},
+    {S_RUN, "seed", T_SEED, 0, 0, NULL},
+    {S_RUN, "variant", C("official|exact")},
+    {S_RUN, "class", C("predicted|target")},
+    {S_RUN, "save_maps", B},
+    {S_RUN, "save_attention", I(0, 1000000)},
+    {S_RUN, "figures", I(0, 64)},
+    {S_RUN, "max_pixels", I(1, 1099511627776.0)},
+    {S_RUN, "max_memory_mb", I(1, 1099511627776.0)},
+    {S_MODEL, "weights", P},
+    {S_MODEL, "sha256", T_HEX64, 0, 0, NULL},
+    {S_METHOD, "start_layer", I(-1, 100000)},
+    {S_METHOD, "plugin", P},
+    {S_PERT | S_SEG, "data", P},
+    {S_PERT | S_SEG, "labels", P},
+    {S_PERT | S_SEG, "subset", T_SUBSET, 0, 0, NULL},
+    {S_PERT | S_SEG, "resize", I(1, 8192)},
+    {S_PERT | S_SEG, "crop", I(0, 8192)},
+    {S_PERT | S_SEG, "square", B},
+    {S_PERT | S_SEG, "filter", C("bicubic|bilinear|nearest")},
+    {S_PERT | S_SEG, "mean", T_RGB, -1e6, 1e6, NULL},
+    {S_PERT | S_SEG, "std", T_RGB, 1e-30, 1e6, NULL},
+    {S_PERT, "tests", T_TESTS, 0, 0, NULL},
+    {S_PERT, "auc", C("percent|fraction")},
+    {S_PERT, "auc_x", C("steps|unit")},
+    {S_PERT, "maps", P},
+    {S_SEG, "pointing_tolerance", T_NUMBER, 0, 1e6, NULL},
+};
+#undef I
+#undef C
+#undef P
+#undef B
+
+/* The longest value we keep (paths are stored in 4096-byte fields). */
+#define MAX_VALUE 4000
+
+typedef struct {
+    long long i;
+    unsigned long long u;
+    double d, rgb[3];
+    int choice, flag;
+    mxb_subset subset;
+    int positive, negative;
+} value;
+
+static int choice_index(const char *choices, const char *v) {
+    int idx = 0;
+    size_t n = strlen(v);
+    for (const char *p = choices; *p; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n)) return idx;
+        p += len + (bar ? 1 : 0);
+    }
+    return -1;
+}
+
 static int parse_bool(const char *v, int *out) {
     if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "on"))
         *out = 1;
@@ -45,40 +125,140 @@ static int parse_bool(const char *v, int *out) {
     return 0;
 }
 
-static int parse_int(const char *v, long lo, long hi, int *out) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi) return -1;
-    *out = (int)x;
+static int parse_count(const char *v, const char *prefix, int *n) {
+    size_t k = strlen(prefix);
+    long long x;
+    if (strncmp(v, prefix, k) || mxb_parse_ll(v + k, 1, 1 << 30, &x)) return -1;
+    *n = (int)x;
     return 0;
-}
-
-/* Relative paths in a config are relative to the config file's folder. */
-static void resolve_path(const mxb_run_config *c, const char *v, char *out, size_t n) {
-    if (v[0] == '/' || !c->base_dir[0])
-        snprintf(out, n, "%s", v);
-    else
-        snprintf(out, n, "%s/%s", c->base_dir, v);
 }
 
 static int parse_subset(const char *v, mxb_subset *s) {
     memset(s, 0, sizeof *s);
-    char rest[1024];
     if (!strcmp(v, "all")) {
         s->kind = MXB_SUBSET_ALL;
-    } else if (sscanf(v, "first:%d", &s->n) == 1 && s->n > 0) {
+    } else if (!parse_count(v, "first:", &s->n)) {
         s->kind = MXB_SUBSET_FIRST;
-    } else if (sscanf(v, "every:%d", &s->n) == 1 && s->n > 0) {
+    } else if (!parse_count(v, "every:", &s->n)) {
         s->kind = MXB_SUBSET_EVERY;
-    } else if (sscanf(v, "random:%d", &s->n) == 1 && s->n > 0) {
+    } else if (!parse_count(v, "random:", &s->n)) {
         s->kind = MXB_SUBSET_RANDOM;
-    } else if (sscanf(v, "ids:%1023s", rest) == 1) {
+    } else if (!strncmp(v, "ids:", 4) && v[4]) { /* the rest of the value, spaces included */
         s->kind = MXB_SUBSET_IDS;
-        snprintf(s->ids_file, sizeof s->ids_file, "%s", rest);
+        snprintf(s->ids_file, sizeof s->ids_file, "%s", v + 4);
     } else {
         return -1;
     }
     return 0;
+}
+
+/* Three finite numbers "R, G, B" in [lo, hi]. */
+static int parse_rgb(const char *v, double lo, double hi, double out[3]) {
+    char buf[256];
+    if (strlen(v) >= sizeof buf) return -1;
+    snprintf(buf, sizeof buf, "%s", v);
+    char *save = NULL, *t = strtok_r(buf, ",", &save);
+    int n = 0;
+    for (; t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ' || *t == '\t') t++;
+        char *e = t + strlen(t);
+        while (e > t && (e[-1] == ' ' || e[-1] == '\t')) *--e = 0;
+        if (n == 3 || mxb_parse_double(t, lo, hi, &out[n])) return -1;
+        n++;
+    }
+    return n == 3 ? 0 : -1;
+}
+
+/* A model or method name becomes an HDF5 group name, a table header and a file name
+ * part: letters, digits and _ - . + only, 1..40 of them, not "." or "..". */
+static int bad_name(const char *name) {
+    size_t n = strlen(name);
+    if (n < 1 || n > 40 || !strcmp(name, ".") || !strcmp(name, "..")) return 1;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_-.+", *p)) return 1;
+    return 0;
+}
+
+/* Type, finiteness, range, length and bytes of one value; the message says what a
+ * valid value is. */
+static int check_value(const key_spec *k, const char *v, value *out, char *why, size_t n) {
+    memset(out, 0, sizeof *out);
+    size_t len = strlen(v);
+    if (len > MAX_VALUE) return snprintf(why, n, "the value is %zu bytes long (at most %d)", len, MAX_VALUE), -1;
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return snprintf(why, n, "the value holds a control byte (0x%02x)", (unsigned char)*p), -1;
+    switch (k->type) {
+    case T_PATH:
+        if (!len) return snprintf(why, n, "is empty (give a path)"), -1;
+        return 0;
+    case T_INT:
+        if (mxb_parse_ll(v, (long long)k->lo, (long long)k->hi, &out->i))
+            return snprintf(why, n, "'%.80s' is not an integer in [%.0f, %.0f]", v, k->lo, k->hi), -1;
+        return 0;
+    case T_SEED:
+        if (mxb_parse_u64(v, &out->u))
+            return snprintf(why, n, "'%.80s' is not an integer in [0, 2^64 - 1]", v), -1;
+        return 0;
+    case T_BOOL:
+        if (parse_bool(v, &out->flag)) return snprintf(why, n, "'%.80s' is not yes or no", v), -1;
+        return 0;
+    case T_CHOICE:
+        if ((out->choice = choice_index(k->choices, v)) < 0) {
+            /* "a|b|c" reads "a, b or c" */
+            char list[128];
+            snprintf(list, sizeof list, "%s", k->choices);
+            char *last = strrchr(list, '|');
+            if (last) *last = 0;
+            size_t m = (size_t)snprintf(why, n, "'%.80s' is not ", v);
+            if (m >= n) m = n - 1; /* truncated */
+            for (char *p = list; *p && m + 3 < n; p++) {
+                if (*p == '|') why[m++] = ',', why[m++] = ' ';
+                else why[m++] = *p;
+            }
+            why[m] = 0;
+            if (last && m < n) snprintf(why + m, n - m, " or %s", last + 1);
+            return -1;
+        }
+        return 0;
+    case T_NUMBER:
+        if (mxb_parse_double(v, k->lo, k->hi, &out->d))
+            return snprintf(why, n, "'%.80s' is not a number in [%g, %g]", v, k->lo, k->hi), -1;
+        return 0;
+    case T_RGB:
+        if (parse_rgb(v, k->lo, k->hi, out->rgb))
+            return snprintf(why, n, "'%.80s' is not three finite numbers (R, G, B)%s", v,
+                            k->lo > 0 ? " above 0" : ""), -1;
+        return 0;
+    case T_HEX64:
+        if (len != 64 || strspn(v, "0123456789abcdef") != 64)
+            return snprintf(why, n, "'%.80s' is not 64 lowercase hex digits", v), -1;
+        return 0;
+    case T_SUBSET:
+        if (parse_subset(v, &out->subset))
+            return snprintf(why, n, "'%.80s' is not all, first:N, every:K, random:N or ids:FILE", v), -1;
+        return 0;
+    case T_TESTS: {
+        char copy[256], *save = NULL;
+        if (len >= sizeof copy) return snprintf(why, n, "'%.80s' is not positive and/or negative", v), -1;
+        snprintf(copy, sizeof copy, "%s", v);
+        for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+            if (!strcmp(t, "positive")) out->positive = 1;
+            else if (!strcmp(t, "negative")) out->negative = 1;
+            else return snprintf(why, n, "'%.80s' is not positive or negative", t), -1;
+        }
+        if (!out->positive && !out->negative)
+            return snprintf(why, n, "'%.80s' names neither positive nor negative", v), -1;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+/* Relative paths in a config are relative to the config file's folder. */
+static int resolve_path(const mxb_run_config *c, const char *v, char *out, size_t n) {
+    int k = v[0] == '/' || !c->base_dir[0] ? snprintf(out, n, "%s", v) : snprintf(out, n, "%s/%s", c->base_dir, v);
+    return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
 static int model_index(mxb_run_config *c, const char *name) {
@@ -99,148 +279,101 @@ static int method_index(mxb_run_config *c, const char *name) {
     return c->nmethods++;
 }
 
+static void key_list(unsigned section, char *out, size_t n) {
+    size_t k = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof *keys && k < n; i++)
+        if (keys[i].sections & section)
+            k += (size_t)snprintf(out + k, n - k, "%s%s", k ? ", " : "", keys[i].key);
+}
+
+/* Stores a checked value. */
+static int apply(parse_state *st, unsigned sec, int idx, const char *key, const char *v, const value *x) {
+    mxb_run_config *c = st->cfg;
+    char path[4096];
+    mxb_run_data *d = sec == S_PERT ? &c->perturbation : &c->segmentation;
+    char *dst = NULL;
+    size_t dstn = 0;
+    if (!strcmp(key, "output")) dst = c->output, dstn = sizeof c->output;
+    else if (!strcmp(key, "weights")) dst = c->models[idx].weights, dstn = sizeof c->models[idx].weights;
+    else if (!strcmp(key, "plugin")) dst = c->methods[idx].plugin, dstn = sizeof c->methods[idx].plugin;
+    else if (!strcmp(key, "data")) dst = d->data, dstn = sizeof d->data;
+    else if (!strcmp(key, "labels")) dst = d->labels, dstn = sizeof d->labels;
+    else if (!strcmp(key, "maps")) dst = d->maps, dstn = sizeof d->maps;
+    if (dst) {
+        if (resolve_path(c, v, path, sizeof path) || strlen(path) >= dstn) return -1;
+        memcpy(dst, path, strlen(path) + 1);
+    } else if (!strcmp(key, "seed")) c->seed = x->u;
+    else if (!strcmp(key, "variant")) c->variant = x->choice ? MXB_VARIANT_EXACT : MXB_VARIANT_OFFICIAL;
+    else if (!strcmp(key, "class")) c->use_target = x->choice;
+    else if (!strcmp(key, "save_maps")) c->save_maps = x->flag;
+    else if (!strcmp(key, "save_attention")) c->save_attention = (int)x->i;
+    else if (!strcmp(key, "figures")) c->figures = (int)x->i;
+    else if (!strcmp(key, "max_pixels")) c->max_pixels = x->i;
+    else if (!strcmp(key, "max_memory_mb")) c->max_memory_mb = x->i;
+    else if (!strcmp(key, "sha256")) snprintf(c->models[idx].sha256, sizeof c->models[idx].sha256, "%s", v);
+    else if (!strcmp(key, "start_layer")) c->methods[idx].start_layer = (int)x->i;
+    else if (!strcmp(key, "subset")) {
+        d->subset = x->subset;
+        if (d->subset.kind == MXB_SUBSET_IDS) {
+            if (resolve_path(c, d->subset.ids_file, path, sizeof path)) return -1;
+            snprintf(d->subset.ids_file, sizeof d->subset.ids_file, "%s", path);
+        }
+    } else if (!strcmp(key, "resize")) d->pre.size = (int)x->i;
+    else if (!strcmp(key, "crop")) d->pre.crop = (int)x->i;
+    else if (!strcmp(key, "square")) d->pre.square = x->flag;
+    else if (!strcmp(key, "filter"))
+        d->pre.filter = x->choice == 0 ? MXB_FILTER_BICUBIC : x->choice == 1 ? MXB_FILTER_BILINEAR : MXB_FILTER_NEAREST;
+    else if (!strcmp(key, "mean") || !strcmp(key, "std")) {
+        float *f = key[0] == 'm' ? d->pre.mean : d->pre.std;
+        for (int j = 0; j < 3; j++) f[j] = (float)x->rgb[j];
+    } else if (!strcmp(key, "tests")) d->positive = x->positive, d->negative = x->negative;
+    else if (!strcmp(key, "auc")) c->auc_fraction = x->choice;
+    else if (!strcmp(key, "auc_x")) c->auc_x_normalized = x->choice;
+    else if (!strcmp(key, "pointing_tolerance")) c->pointing_tolerance = x->d;
+    else abort(); /* a key in the table without a store: a bug, never input-dependent */
+    return 0;
+}
+
 static int on_key(void *user, const char *section, const char *key, const char *v) {
     parse_state *st = user;
     mxb_run_config *c = st->cfg;
-    char path[4096];
-    if (!key) { /* a section header alone declares a model or method */
-        if (!strncmp(section, "model:", 6)) {
-            if (!section[6] || model_index(c, section + 6) < 0)
-                return fail(st, section, "-", "bad or too many models (at most %d)", MXB_MAX_MODELS);
-        } else if (!strncmp(section, "method:", 7)) {
-            if (!section[7] || method_index(c, section + 7) < 0)
-                return fail(st, section, "-", "bad or too many methods (at most %d)", MXB_MAX_METHODS);
-        } else if (strcmp(section, "run") && strcmp(section, "perturbation") &&
-                   strcmp(section, "segmentation")) {
-            return fail(st, section, "-",
-                        "unknown section (run, model:NAME, method:NAME, perturbation, segmentation)");
-        }
-        return 1;
-    }
-    if (!strcmp(section, "run")) {
-        if (!strcmp(key, "output")) {
-            resolve_path(c, v, c->output, sizeof c->output);
-        } else if (!strcmp(key, "seed")) {
-            char *end;
-            c->seed = strtoull(v, &end, 10);
-            if (!*v || *end) return fail(st, section, key, "'%s' is not a non-negative integer", v);
-        } else if (!strcmp(key, "variant")) {
-            if (!strcmp(v, "official")) c->variant = MXB_VARIANT_OFFICIAL;
-            else if (!strcmp(v, "exact")) c->variant = MXB_VARIANT_EXACT;
-            else return fail(st, section, key, "'%s' is not official or exact", v);
-        } else if (!strcmp(key, "class")) {
-            if (!strcmp(v, "predicted")) c->use_target = 0;
-            else if (!strcmp(v, "target")) c->use_target = 1;
-            else return fail(st, section, key, "'%s' is not predicted or target", v);
-        } else if (!strcmp(key, "save_maps")) {
-            if (parse_bool(v, &c->save_maps)) return fail(st, section, key, "'%s' is not yes or no", v);
-        } else if (!strcmp(key, "save_attention")) {
-            if (parse_int(v, 0, 1000000, &c->save_attention))
-                return fail(st, section, key, "'%s' is not a count of images", v);
-        } else if (!strcmp(key, "figures")) {
-            if (parse_int(v, 0, 64, &c->figures))
-                return fail(st, section, key, "'%s' is not a count of images (0..64)", v);
-        } else if (!strcmp(key, "max_pixels") || !strcmp(key, "max_memory_mb")) {
-            char *end;
-            long long x = strtoll(v, &end, 10);
-            if (!*v || *end || x < 1 || x > (1ll << 40))
-                return fail(st, section, key, "'%s' is not a positive integer", v);
-            *(key[4] == 'p' ? &c->max_pixels : &c->max_memory_mb) = x;
-        } else {
-            return fail(st, section, key,
-                        "unknown key (output, seed, variant, class, save_maps, save_attention, figures, "
-                        "max_pixels, max_memory_mb)");
-        }
-    } else if (!strncmp(section, "model:", 6)) {
-        int i = model_index(c, section + 6);
-        if (i < 0) return fail(st, section, key, "too many models (at most %d)", MXB_MAX_MODELS);
-        if (!strcmp(key, "weights")) {
-            resolve_path(c, v, c->models[i].weights, sizeof c->models[i].weights);
-        } else if (!strcmp(key, "sha256")) {
-            if (strlen(v) != 64 || strspn(v, "0123456789abcdef") != 64)
-                return fail(st, section, key, "'%s' is not 64 lowercase hex digits", v);
-            snprintf(c->models[i].sha256, sizeof c->models[i].sha256, "%s", v);
-        } else {
-            return fail(st, section, key, "unknown key (weights, sha256)");
-        }
-    } else if (!strncmp(section, "method:", 7)) {
-        int i = method_index(c, section + 7);
-        if (i < 0) return fail(st, section, key, "too many methods (at most %d)", MXB_MAX_METHODS);
-        if (!strcmp(key, "start_layer")) {
-            if (parse_int(v, -1, 100000, &c->methods[i].start_layer))
-                return fail(st, section, key, "'%s' is not a layer index (or -1)", v);
-        } else if (!strcmp(key, "plugin")) {
-            resolve_path(c, v, c->methods[i].plugin, sizeof c->methods[i].plugin);
-        } else {
-            return fail(st, section, key, "unknown key (start_layer, plugin)");
-        }
-    } else if (!strcmp(section, "perturbation") || !strcmp(section, "segmentation")) {
-        mxb_run_data *d = !strcmp(section, "perturbation") ? &c->perturbation : &c->segmentation;
-        d->enabled = 1;
-        d->pre_set |= mxb_preprocess_key_bit(key); /* set here, so not the model's (run.c) */
-        if (!strcmp(key, "data")) {
-            resolve_path(c, v, d->data, sizeof d->data);
-        } else if (!strcmp(key, "labels")) {
-            resolve_path(c, v, path, sizeof path);
-            snprintf(d->labels, sizeof d->labels, "%s", path);
-        } else if (!strcmp(key, "subset")) {
-            if (parse_subset(v, &d->subset))
-                return fail(st, section, key, "'%s' is not all, first:N, every:K, random:N or ids:FILE", v);
-            if (d->subset.kind == MXB_SUBSET_IDS) {
-                resolve_path(c, d->subset.ids_file, path, sizeof path);
-                snprintf(d->subset.ids_file, sizeof d->subset.ids_file, "%s", path);
-            }
-        } else if (!strcmp(key, "resize")) {
-            if (parse_int(v, 1, 8192, &d->pre.size)) return fail(st, section, key, "'%s' is not a size", v);
-        } else if (!strcmp(key, "crop")) {
-            if (parse_int(v, 0, 8192, &d->pre.crop)) return fail(st, section, key, "'%s' is not a size", v);
-        } else if (!strcmp(key, "square")) {
-            if (parse_bool(v, &d->pre.square)) return fail(st, section, key, "'%s' is not yes or no", v);
-        } else if (!strcmp(key, "filter")) {
-            if (!strcmp(v, "bicubic")) d->pre.filter = MXB_FILTER_BICUBIC;
-            else if (!strcmp(v, "bilinear")) d->pre.filter = MXB_FILTER_BILINEAR;
-            else if (!strcmp(v, "nearest")) d->pre.filter = MXB_FILTER_NEAREST;
-            else return fail(st, section, key, "'%s' is not bicubic, bilinear or nearest", v);
-        } else if (!strcmp(key, "mean") || !strcmp(key, "std")) {
-            float *dst = !strcmp(key, "mean") ? d->pre.mean : d->pre.std, x[3];
-            char tail;
-            if (sscanf(v, "%f ,%f ,%f %c", &x[0], &x[1], &x[2], &tail) != 3 ||
-                (dst == d->pre.std && (x[0] <= 0 || x[1] <= 0 || x[2] <= 0)))
-                return fail(st, section, key, "'%s' is not three numbers (R, G, B)%s", v,
-                            dst == d->pre.std ? " above 0" : "");
-            memcpy(dst, x, sizeof x);
-        } else if (!strcmp(key, "pointing_tolerance") && d == &c->segmentation) {
-            char *end;
-            c->pointing_tolerance = strtod(v, &end);
-            if (!*v || *end || c->pointing_tolerance < 0)
-                return fail(st, section, key, "'%s' is not a distance in pixels", v);
-        } else if (!strcmp(key, "tests") && d == &c->perturbation) {
-            d->positive = strstr(v, "positive") != NULL;
-            d->negative = strstr(v, "negative") != NULL;
-            char copy[256], *save = NULL;
-            snprintf(copy, sizeof copy, "%s", v);
-            for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
-                if (strcmp(t, "positive") && strcmp(t, "negative"))
-                    return fail(st, section, key, "'%s' is not positive or negative", t);
-        } else if (!strcmp(key, "maps") && d == &c->perturbation) {
-            resolve_path(c, v, d->maps, sizeof d->maps);
-        } else if (!strcmp(key, "auc") && d == &c->perturbation) {
-            if (!strcmp(v, "percent")) c->auc_fraction = 0;
-            else if (!strcmp(v, "fraction")) c->auc_fraction = 1;
-            else return fail(st, section, key, "'%s' is not percent or fraction", v);
-        } else if (!strcmp(key, "auc_x") && d == &c->perturbation) {
-            if (!strcmp(v, "steps")) c->auc_x_normalized = 0;
-            else if (!strcmp(v, "unit")) c->auc_x_normalized = 1;
-            else return fail(st, section, key, "'%s' is not steps (p in 0..0.9) or unit (0..1)", v);
-        } else {
-            return fail(st, section, key,
-                        d == &c->perturbation
-                            ? "unknown key (data, labels, subset, resize, crop, square, filter, mean, std, tests, auc, auc_x, maps)"
-                            : "unknown key (data, labels, subset, resize, crop, square, filter, mean, std, pointing_tolerance)");
-        }
+    unsigned sec = 0;
+    int idx = 0;
+    if (!strcmp(section, "run")) sec = S_RUN;
+    else if (!strcmp(section, "perturbation")) sec = S_PERT;
+    else if (!strcmp(section, "segmentation")) sec = S_SEG;
+    else if (!strncmp(section, "model:", 6) || !strncmp(section, "method:", 7)) {
+        int model = section[1] == 'o' && section[2] == 'd';
+        const char *name = section + (model ? 6 : 7);
+        if (bad_name(name))
+            return fail(st, section, key ? key : "-",
+                        "bad name (1..40 letters, digits, '_', '-', '.', '+'; not '.' or '..')");
+        sec = model ? S_MODEL : S_METHOD;
+        idx = model ? model_index(c, name) : method_index(c, name);
+        if (idx < 0)
+            return fail(st, section, key ? key : "-", "too many %s (at most %d)", model ? "models" : "methods",
+                        model ? MXB_MAX_MODELS : MXB_MAX_METHODS);
     } else {
-        return fail(st, section, key, "unknown section");
+        return fail(st, section, key ? key : "-",
+                    "unknown section (run, model:NAME, method:NAME, perturbation, segmentation)");
     }
+    if (sec & (S_PERT | S_SEG)) (sec == S_PERT ? &c->perturbation : &c->segmentation)->enabled = 1;
+    if (!key) return 1; /* a section header alone declares a model, method or test */
+    const key_spec *k = NULL;
+    for (size_t i = 0; i < sizeof keys / sizeof *keys && !k; i++)
+        if ((keys[i].sections & sec) && !strcmp(keys[i].key, key)) k = &keys[i];
+    if (!k) {
+        char list[512];
+        key_list(sec, list, sizeof list);
+        return fail(st, section, key, "unknown key (%s)", list);
+    }
+    value x;
+    char why[300];
+    if (check_value(k, v, &x, why, sizeof why)) return fail(st, section, key, "%s", why);
+    if (apply(st, sec, idx, key, v, &x)) return fail(st, section, key, "the path is too long");
+    if (sec & (S_PERT | S_SEG)) /* set here, so not taken from the model's transform (run.c) */
+        (sec == S_PERT ? &c->perturbation : &c->segmentation)->pre_set |= mxb_preprocess_key_bit(key);
     return 1;
 }
 
@@ -267,14 +400,23 @@ typedef struct {
 
 static char *read_line(char *buf, int num, void *stream) {
     line_reader *r = stream;
-    if (!*r->p) return NULL;
-    int n = 0;
-    while (r->p[n] && r->p[n] != '\n' && n < num - 2) n++;
-    memcpy(buf, r->p, (size_t)n);
+    if (!*r->p || r->st->err[0]) return NULL;
+    size_t n = strcspn(r->p, "\n");
+    r->st->line++;
+    /* libinih's line buffer is fixed (200 bytes in Debian's build): a longer line
+     * would be split and its tail read as a line of its own. Refused, naming it. */
+    if (n + 2 > (size_t)num) {
+        snprintf(r->st->err, r->st->errlen,
+                 "%s:%d: the line is %zu bytes long, over libinih's limit of %d (shorten it, or give the "
+                 "value with --set section.key=value)",
+                 r->st->path, r->st->line, n, num - 2);
+        r->st->err_line = r->st->line;
+        return NULL;
+    }
+    memcpy(buf, r->p, n);
     if (r->p[n] == '\n') buf[n++] = '\n';
     buf[n] = 0;
     r->p += n;
-    r->st->line++;
     const char *s = buf;
     while (*s == ' ' || *s == '\t') s++;
     const char *close = *s == '[' ? strchr(s, ']') : NULL;
@@ -297,21 +439,43 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
     mxb_run_config_defaults(c);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot open the configuration", path);
+        snprintf(err, errlen, "%s: cannot open the configuration (%s)", path, strerror(errno));
         return -1;
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (1 << 20)) {
+    struct stat sb;
+    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        snprintf(err, errlen, "%s: not a configuration file (not a regular file)", path);
+        return -1;
+    }
+    if (sb.st_size > (1 << 20)) {
         fclose(f);
         snprintf(err, errlen, "%s: not a configuration file (over 1 MiB)", path);
         return -1;
     }
-    c->text = calloc((size_t)n + 4096, 1);
-    size_t got = fread(c->text, 1, (size_t)n, f);
+    size_t n = (size_t)sb.st_size;
+    c->text = calloc(n + 4096, 1);
+    if (!c->text) {
+        fclose(f);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    size_t got = fread(c->text, 1, n, f);
+    int rerr = ferror(f);
     fclose(f);
+    if (rerr || got != n) {
+        snprintf(err, errlen, "%s: read error", path);
+        return -1;
+    }
     c->text[got] = 0;
+    /* a NUL byte would silently end the text for every reader below */
+    const char *nul = memchr(c->text, 0, got);
+    if (nul) {
+        int line = 1;
+        for (const char *p = c->text; p < nul; p++) line += *p == '\n';
+        snprintf(err, errlen, "%s:%d: a NUL byte (a text file holds none)", path, line);
+        return -1;
+    }
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", path);
     snprintf(c->base_dir, sizeof c->base_dir, "%s", dirname(tmp));

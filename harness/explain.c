@@ -2,9 +2,11 @@
  * class choice lives here, once, for every method. */
 #include "harness/harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     mxb_ctx *c;
@@ -27,6 +29,20 @@ static const float *tr_residual_grad(void *t, int l) {
 static int tr_xai(void *t, int l, float *out) {
     trace_handle *h = t;
     return mxb_vim_xai_vector(h->c, l, h->variant, out);
+}
+
+/* Decided: a method (a plugin) that calls exit() while explaining ends mxb; it runs
+ * in-process and cannot be stopped from doing so. What mxb guarantees is that this is
+ * not mistaken for success: the exit is reported as the method's, on one line, with
+ * status 1 (mxb run's finished images are in its journal; the same command resumes). */
+static const char *volatile in_method;
+static int exit_guard_set;
+static void exit_guard(void) {
+    if (!in_method) return;
+    fprintf(stderr, "mxb: method '%s' called exit() while explaining an image; stopped (mxb run resumes from its "
+                    "journal)\n", in_method);
+    fflush(stderr);
+    _exit(1);
 }
 
 int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, const float *image,
@@ -79,8 +95,27 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
         .residual_grad = tr_residual_grad, .xai_vector = tr_xai,
     };
     char msg[400] = "";
-    if (method->explain(&in, map, msg, sizeof msg)) {
+    in_method = method->name;
+    if (!exit_guard_set) exit_guard_set = !atexit(exit_guard);
+    int failed = method->explain(&in, map, msg, sizeof msg);
+    in_method = NULL;
+    if (failed) {
+        /* a plugin's message may hold line breaks or other control bytes: one line */
+        msg[sizeof msg - 1] = 0;
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
         snprintf(err, errlen, "method '%s': %s", method->name, msg[0] ? msg : "failed");
+        return -1;
+    }
+    /* Decided: a map with a NaN or infinite value is the method's error, not a result.
+     * Scoring it would order pixels by NaN (an arbitrary order) and report normal-looking
+     * numbers; so the image fails with this message (mxb run stops; the journal keeps
+     * the finished images). */
+    int bad = 0;
+    for (int i = 0; i < g->num_patches; i++) bad += !isfinite(map[i]);
+    if (bad) {
+        snprintf(err, errlen, "method '%s' returned a map with %d of %d values NaN or infinite", method->name, bad,
+                 g->num_patches);
         return -1;
     }
     return 0;

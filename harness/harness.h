@@ -63,7 +63,9 @@ int mxb_opt_seen(const mxb_opt *opts, const char *name);
 /* "mxb CMD: MESSAGE (see mxb CMD --help)" on stderr; returns 2 */
 int mxb_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Strict numbers: all of the string, decimal, finite, in [lo, hi]; 0 or -1. */
+int mxb_parse_ll(const char *s, long long lo, long long hi, long long *out);
 int mxb_parse_long(const char *s, long lo, long hi, long *out);
+int mxb_parse_u64(const char *s, unsigned long long *out);
 int mxb_parse_double(const char *s, double lo, double hi, double *out);
 
 /* ---- one explanation of one image ---- */

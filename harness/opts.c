@@ -15,12 +15,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-int mxb_parse_long(const char *s, long lo, long hi, long *out) {
+int mxb_parse_ll(const char *s, long long lo, long long hi, long long *out) {
     if (!s || !*s || !((*s >= '0' && *s <= '9') || *s == '-' || *s == '+')) return -1;
     char *end;
     errno = 0;
-    long v = strtol(s, &end, 10);
+    long long v = strtoll(s, &end, 10);
     if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int mxb_parse_long(const char *s, long lo, long hi, long *out) {
+    long long v;
+    if (mxb_parse_ll(s, lo, hi, &v)) return -1;
+    *out = (long)v;
+    return 0;
+}
+
+/* up to 2^64 - 1: no sign at all, so "-1" cannot wrap around */
+int mxb_parse_u64(const char *s, unsigned long long *out) {
+    if (!s || *s < '0' || *s > '9') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return -1;
     *out = v;
     return 0;
 }

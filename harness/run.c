@@ -50,6 +50,7 @@ typedef struct {
      * (resolve_transforms); one geometry per test, mean/std per model */
     mxb_preprocess pre[MXB_NTESTS][MXB_MAX_MODELS];
     char data_sha[MXB_NTESTS][65];
+    int selected[MXB_NTESTS];       /* images selected, before sharding */
     char run_key[65], journal_key[65];
     mxb_results res;
     mxb_results maps_src;           /* [perturbation] maps = FILE: stored maps */
@@ -121,6 +122,7 @@ static int open_data(run_state *R, int t, char *err, size_t errlen) {
         mxb_sha256_update(&h, line, (size_t)n);
     }
     mxb_sha256_hex(&h, R->data_sha[t]);
+    R->selected[t] = mxb_dataset_size(D);
     if (R->shard_n > 1 && mxb_dataset_select_every(D, R->shard_n, R->shard_i, err, errlen)) return -1;
     return 0;
 }
@@ -241,12 +243,39 @@ static int peek_models(run_state *R, mxb_config *cfg, char *err, size_t errlen) 
         }
         if (mxb_model_peek(rm->weights, &cfg[m], err, errlen) || mxb_config_finish(&cfg[m], err, errlen))
             return -1;
+        /* every sample is an RGB image: a model of other channels would read past it */
+        if (cfg[m].in_chans != 3) {
+            snprintf(err, errlen, "%s: the model takes %d input channels; mxb run feeds RGB images (3) ([model:%s])",
+                     rm->weights, cfg[m].in_chans, rm->name);
+            return -1;
+        }
         if (m == 0) R->size = cfg[m].img_size;
         if (cfg[m].img_size != R->size) {
             snprintf(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
                      rm->weights, cfg[m].img_size, R->cfg.models[0].name, R->size);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* A label the models cannot predict would be scored as a miss on every image (a
+ * 1-based label file, another label set): refused before any work. */
+static int check_labels(run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        /* segmentation scores the mask, not the label, unless the label is explained */
+        if (!R->data[t] || (t == MXB_TEST_SEGMENTATION && !R->cfg.use_target)) continue;
+        for (int m = 0; m < R->cfg.nmodels; m++)
+            for (int i = 0; i < mxb_dataset_size(R->data[t]); i++) {
+                int label = mxb_dataset_label(R->data[t], i);
+                if (label >= cfg[m].num_classes) {
+                    snprintf(err, errlen,
+                             "%s: image %s has label %d, but model %s has %d classes (0..%d; a 1-based label file?)",
+                             R->rd[t]->labels[0] ? R->rd[t]->labels : R->rd[t]->data, mxb_dataset_id(R->data[t], i),
+                             label, R->cfg.models[m].name, cfg[m].num_classes, cfg[m].num_classes - 1);
+                    return -1;
+                }
+            }
     }
     return 0;
 }
@@ -272,6 +301,8 @@ static int check_memory(run_state *R, const mxb_config *cfg, char *err, size_t e
     }
     for (int t = 0; t < MXB_NTESTS; t++)
         if (R->data[t]) results += mxb_results_test_bytes(&shape, t, mxb_dataset_size(R->data[t]));
+    /* at the end the arrays, the in-memory results file and its image for write(2) */
+    results *= 3;
     unsigned long long npix = (unsigned long long)R->size * R->size;
     buffers += npix * (3 * 4 * 2 + 3 * 4 * (unsigned long long)R->nthreads + 4 + 4 + 3 + 1);
     const char *from;
@@ -335,9 +366,11 @@ static int load_models(run_state *R, char *err, size_t errlen) {
 static int load_methods(run_state *R, char *err, size_t errlen) {
     for (int k = 0; k < R->cfg.nmethods; k++) {
         const mxb_run_method *rm = &R->cfg.methods[k];
-        if (rm->plugin[0] && !mxb_methods_find(rm->name) &&
-            mxb_methods_load_plugin(rm->plugin, err, errlen))
-            return -1;
+        /* plugin = FILE is always loaded (a plugin naming a built-in method is refused
+         * as a duplicate there), once per file */
+        int loaded = 0;
+        for (int j = 0; j < k && !loaded; j++) loaded = !strcmp(R->cfg.methods[j].plugin, rm->plugin);
+        if (rm->plugin[0] && !loaded && mxb_methods_load_plugin(rm->plugin, err, errlen)) return -1;
         if (!(R->method[k] = mxb_methods_find(rm->name))) {
             snprintf(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE loads one)",
                      R->cfg.path, rm->name);
@@ -478,7 +511,12 @@ static int load_image(run_state *R, int t, int m, int i, mxb_sample *s, char *er
     if (mxb_dataset_get(R->data[t], i, s, err, errlen)) return -1;
     const mxb_preprocess *p = &R->pre[t][m];
     int S = R->size;
-    if (mxb_preprocess_image(p, s->rgb, s->h, s->w, R->rgb, NULL, err, errlen)) goto fail;
+    if (mxb_preprocess_image(p, s->rgb, s->h, s->w, R->rgb, NULL, err, errlen)) {
+        char msg[ERRLEN];
+        snprintf(msg, sizeof msg, "%s: image %s: %s", R->rd[t]->data, s->id, err);
+        snprintf(err, errlen, "%s", msg);
+        goto fail;
+    }
     mxb_to_tensor(R->rgb, S, S, NULL, NULL, R->u);
     memcpy(R->x, R->u, (size_t)3 * S * S * sizeof(float));
     mxb_normalize(R->x, S, S, p->mean, p->std);
@@ -487,7 +525,12 @@ static int load_image(run_state *R, int t, int m, int i, mxb_sample *s, char *er
             snprintf(err, errlen, "%s: image %s has no mask", R->rd[t]->data, s->id);
             goto fail;
         }
-        if (mxb_preprocess_mask(p, s->mask, s->h, s->w, R->mask, err, errlen)) goto fail;
+        if (mxb_preprocess_mask(p, s->mask, s->h, s->w, R->mask, err, errlen)) {
+            char msg[ERRLEN];
+            snprintf(msg, sizeof msg, "%s: image %s: %s", R->rd[t]->data, s->id, err);
+            snprintf(err, errlen, "%s", msg);
+            goto fail;
+        }
     }
     return 0;
 fail:
@@ -733,6 +776,9 @@ static void set_provenance(run_state *R, const char *started) {
             char name[64];
             snprintf(name, sizeof name, "data_sha256_%s", test_names[t]);
             mxb_results_set_attr(r, name, R->data_sha[t]);
+            snprintf(name, sizeof name, "selected_%s", test_names[t]); /* before sharding: merge checks it */
+            snprintf(buf, sizeof buf, "%d", R->selected[t]);
+            mxb_results_set_attr(r, name, buf);
         }
     size_t off = 0;
     buf[0] = 0;
@@ -864,6 +910,7 @@ int mxb_cmd_run(int argc, char **argv) {
     if (load_methods(R, err, sizeof err) || peek_models(R, peeked, err, sizeof err)) goto out;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (open_data(R, t, err, sizeof err)) goto out;
+    if (check_labels(R, peeked, err, sizeof err)) goto out;
     /* the transforms after the weights' checksums: a wrong file is named first */
     if (check_memory(R, peeked, err, sizeof err) || load_models(R, err, sizeof err) ||
         resolve_transforms(R, peeked, err, sizeof err))
@@ -967,6 +1014,14 @@ int mxb_cmd_run(int argc, char **argv) {
     int replayed = 0;
     R->journal = mxb_journal_open(R->journal_path, R->journal_key, replay, R, &replayed, err, sizeof err);
     if (!R->journal) {
+        code = 2;
+        goto out;
+    }
+    if (stat(R->output, &st) == 0) { /* another run finished it while we set up */
+        snprintf(err, sizeof err, "%s appeared while this run started (another mxb run wrote it); not redoing it",
+                 R->output);
+        mxb_journal_close(R->journal, 0);
+        R->journal = NULL;
         code = 2;
         goto out;
     }

@@ -1,7 +1,9 @@
 /* The method table: built-ins, plugins, and the rollout the built-ins share. */
+#define _GNU_SOURCE 1 /* dladdr1 */
 #include "methods/method.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,18 +59,26 @@ static int good_name(const char *s) {
 }
 
 int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char *err, size_t errlen) {
-    if (!ms || n < 1 || n > MAX_PLUGIN_METHODS - nplugin_methods) {
+    if (!ms) {
+        seterr(err, errlen, "%s: mxb_plugin_methods returned no table (NULL)", path);
+        return -1;
+    }
+    if (n < 1 || n > MAX_PLUGIN_METHODS - nplugin_methods) {
         seterr(err, errlen, "%s: mxb_plugin_methods returned %d methods (1..%d allowed)", path, n,
                MAX_PLUGIN_METHODS - nplugin_methods);
         return -1;
     }
     for (int i = 0; i < n; i++) {
         const mxb_method *m = ms[i];
-        if (!m || m->abi_version != MXB_METHOD_ABI_VERSION) {
+        if (!m) {
+            seterr(err, errlen, "%s: mxb_plugin_methods' table entry %d is NULL", path, i);
+            return -1;
+        }
+        if (m->abi_version != MXB_METHOD_ABI_VERSION) {
             seterr(err, errlen,
                    "%s: method %d was built for method ABI %u, this mxb speaks ABI %d "
                    "(rebuild it against this methods/method.h)",
-                   path, i, m ? m->abi_version : 0u, MXB_METHOD_ABI_VERSION);
+                   path, i, m->abi_version, MXB_METHOD_ABI_VERSION);
             return -1;
         }
         if (!m->name || !m->explain || !(m->archs & (MXB_METHOD_VIT | MXB_METHOD_VIM))) {
@@ -117,12 +127,22 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
         return -1;
     }
     mxb_plugin_methods_fn entry;
-    *(void **)&entry = dlsym(h, "mxb_plugin_methods");
-    if (!entry) {
+    void *sym = dlsym(h, "mxb_plugin_methods");
+    if (!sym) {
         seterr(err, errlen, "%s: not an mxb plugin (no symbol mxb_plugin_methods)", path);
         dlclose(h);
         return -1;
     }
+    /* calling a data object of that name would jump into data: check the symbol's type */
+    Dl_info info;
+    const ElfW(Sym) *es = NULL;
+    if (!dladdr1(sym, &info, (void **)&es, RTLD_DL_SYMENT) || !es ||
+        (ELF64_ST_TYPE(es->st_info) != STT_FUNC && ELF64_ST_TYPE(es->st_info) != STT_GNU_IFUNC)) {
+        seterr(err, errlen, "%s: not an mxb plugin (mxb_plugin_methods is not a function)", path);
+        dlclose(h);
+        return -1;
+    }
+    *(void **)&entry = sym;
     int n = 0;
     const mxb_method *const *ms = entry(&n);
     if (mxb_methods_check(path, ms, n, err, errlen)) {

@@ -2,11 +2,16 @@
 #include "results/results.h"
 
 #include <hdf5.h>
+#include "io/h5_storage.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 
 struct mxb_h5out {
     hid_t file;
@@ -21,9 +26,74 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* Temporaries OUTPUT.partial-PID of processes that no longer exist (killed while
+ * writing): removed before a new one is made. A live process's are left alone. */
+static void remove_stale_partials(const char *path) {
+    char dir[4096], base[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (slash == path) snprintf(dir, sizeof dir, "/");
+    snprintf(base, sizeof base, "%s.partial-", slash ? slash + 1 : path);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    size_t bn = strlen(base);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, base, bn)) continue;
+        const char *num = e->d_name + bn;
+        char *end;
+        long pid = strtol(num, &end, 10);
+        if (!*num || *end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        char full[8300];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        unlink(full);
+    }
+    closedir(d);
+}
+
+/* The file is built in memory (HDF5's core driver, no backing store) and written out
+ * by commit with plain write(2)s: a full disk or any other write error is one message
+ * with the OS's reason, and libhdf5 never holds a half-closed file (a failed H5Fclose
+ * on a full disk left one that crashed its exit handler). */
+/* The length of the valid UTF-8 sequence at p (1..4), or 0 when p starts none
+ * (overlong forms, surrogates and code points above U+10FFFF are not valid). */
+static int utf8_seq(const unsigned char *p) {
+    if (p[0] < 0x80) return 1;
+    int n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) return 0;
+    if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))) return 0;
+    return n;
+}
+
+char *mxb_utf8_clean(const char *s) {
+    size_t n = strlen(s);
+    char *out = malloc(2 * n + 1), *q = out;
+    if (!out) return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int k = utf8_seq(p);
+        if (k) {
+            memcpy(q, p, (size_t)k);
+            q += k, p += k;
+        } else { /* the byte as a Latin-1 code point */
+            *q++ = (char)(0xc0 | (*p >> 6));
+            *q++ = (char)(0x80 | (*p & 0x3f));
+            p++;
+        }
+    }
+    *q = 0;
+    return out;
+}
+
 mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
     if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     mxb_h5out *o = calloc(1, sizeof *o);
+    if (!o) {
+        seterr(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
     if (strlen(path) >= sizeof o->path) {
         seterr(err, errlen, "%s: path too long", path);
         free(o);
@@ -31,7 +101,21 @@ mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
     }
     snprintf(o->path, sizeof o->path, "%s", path);
     snprintf(o->tmp, sizeof o->tmp, "%s.partial-%ld", path, (long)getpid());
-    o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    remove_stale_partials(path);
+    /* the file is only written at commit: a folder that cannot take it is refused now */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (slash == path) snprintf(dir, sizeof dir, "/");
+    if (access(dir, W_OK | X_OK)) {
+        seterr(err, errlen, "%s: cannot create output file (%s: %s)", path, dir, strerror(errno));
+        free(o);
+        return NULL;
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, 1 << 20, 0);
+    o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
     if (o->file < 0) {
         seterr(err, errlen, "%s: cannot create output file", path);
         free(o);
@@ -78,7 +162,9 @@ int mxb_h5out_string_attr(mxb_h5out *o, const char *name, const char *value, cha
     H5Tset_cset(t, H5T_CSET_UTF8);
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(o->file, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = (a >= 0 && H5Awrite(a, t, &value) >= 0) ? 0 : -1;
+    char *clean = mxb_utf8_clean(value);
+    int rc = (clean && a >= 0 && H5Awrite(a, t, &clean) >= 0) ? 0 : -1;
+    free(clean);
     if (rc) seterr(err, errlen, "%s: cannot write attribute %s", o->path, name);
     if (a >= 0) H5Aclose(a);
     H5Sclose(s);
@@ -86,21 +172,61 @@ int mxb_h5out_string_attr(mxb_h5out *o, const char *name, const char *value, cha
     return rc;
 }
 
-int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
-    int rc = H5Fclose(o->file) >= 0 ? 0 : -1;
-    if (!rc && rename(o->tmp, o->path) != 0) rc = -1;
-    if (rc) {
-        seterr(err, errlen, "%s: cannot finish writing the output file", o->path);
-        unlink(o->tmp);
+static int write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = ENOSPC;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
     }
+    return 0;
+}
+
+int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
+    int rc = -1;
+    char *image = NULL;
+    ssize_t n = H5Fflush(o->file, H5F_SCOPE_GLOBAL) >= 0 ? H5Fget_file_image(o->file, NULL, 0) : -1;
+    if (n > 0 && (image = malloc((size_t)n)) && H5Fget_file_image(o->file, image, (size_t)n) == n) rc = 0;
+    H5Fclose(o->file); /* in memory: nothing to fail on disk */
+    if (rc) {
+        seterr(err, errlen, "%s: cannot finish writing the output file (out of memory?)", o->path);
+        goto done;
+    }
+    /* Ctrl-C or a TERM during the write would leave the temporary behind: held until
+     * the file is renamed into place (or removed), then delivered */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0 || write_all(fd, image, (size_t)n) || fsync(fd)) {
+        int e = errno;
+        seterr(err, errlen, "%s: cannot write the output file: %s", o->path, strerror(e));
+        if (fd >= 0) close(fd);
+        unlink(o->tmp);
+        rc = -1;
+    } else if (close(fd) || rename(o->tmp, o->path)) {
+        int e = errno;
+        seterr(err, errlen, "%s: cannot write the output file: %s", o->path, strerror(e));
+        unlink(o->tmp);
+        rc = -1;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+done:
+    free(image);
     free(o);
     return rc;
 }
 
 void mxb_h5out_abort(mxb_h5out *o) {
     if (!o) return;
-    H5Fclose(o->file);
-    unlink(o->tmp);
+    H5Fclose(o->file); /* in memory: no temporary on disk yet */
     free(o);
 }
 
@@ -179,6 +305,55 @@ static size_t type_size(mxb_h5_type t) {
     return t == MXB_H5_U8 ? 1 : t == MXB_H5_F64 ? 8 : 4;
 }
 
+typedef struct {
+    mxb_h5out *o;
+    hid_t src;
+    const char *group, *src_path;
+    char *err;
+    size_t errlen;
+} copy_ctx;
+
+static herr_t copy_one(hid_t g, const char *name, const H5L_info_t *info, void *user) {
+    copy_ctx *c = user;
+    (void)info;
+    H5O_info_t oi;
+    if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0) {
+        seterr(c->err, c->errlen, "%s: cannot read %s/%s", c->src_path, c->group, name);
+        return -1;
+    }
+    if (oi.type != H5O_TYPE_DATASET) return 0;
+    char full[1024];
+    snprintf(full, sizeof full, "%s/%s", c->group, name);
+    if (H5Lexists(c->o->file, full, H5P_DEFAULT) > 0) {
+        seterr(c->err, c->errlen, "%s: %s is also in another input", c->src_path, full);
+        return -1;
+    }
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    herr_t rc = H5Ocopy(g, name, c->o->file, full, H5P_DEFAULT, lcpl);
+    H5Pclose(lcpl);
+    if (rc < 0) seterr(c->err, c->errlen, "%s: cannot copy %s", c->src_path, full);
+    return rc < 0 ? -1 : 0;
+}
+
+int mxb_h5out_copy_group(mxb_h5out *o, const char *src, const char *group, char *err, size_t errlen) {
+    hid_t f = H5Fopen(src, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        seterr(err, errlen, "%s: not a readable HDF5 file", src);
+        return -1;
+    }
+    int rc = 0;
+    if (H5Lexists(f, group, H5P_DEFAULT) > 0) {
+        hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+        copy_ctx c = {o, f, group, src, err, errlen};
+        rc = g < 0 || H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, copy_one, &c) < 0 ? -1 : 0;
+        if (rc && g < 0) seterr(err, errlen, "%s: %s is not a group", src, group);
+        if (g >= 0) H5Gclose(g);
+    }
+    H5Fclose(f);
+    return rc;
+}
+
 int mxb_h5out_write(mxb_h5out *o, const char *name, mxb_h5_type type, const void *data, int ndim,
                     const int64_t *dims, int compress, char *err, size_t errlen) {
     if (!compress || ndim == 0) return write_dataset(o, name, native_type(type), data, ndim, dims, err, errlen);
@@ -224,6 +399,17 @@ static hid_t vlen_utf8(void) {
 
 int mxb_h5out_strings(mxb_h5out *o, const char *name, const char *const *s, int64_t n, char *err,
                       size_t errlen) {
+    /* UTF-8 as the datatype says, so that readers (h5py .asstr()) can decode it */
+    char **clean = calloc((size_t)(n ? n : 1), sizeof *clean);
+    int bad = !clean;
+    for (int64_t i = 0; !bad && i < n; i++) bad = !(clean[i] = mxb_utf8_clean(s[i]));
+    if (bad) {
+        for (int64_t i = 0; clean && i < n; i++) free(clean[i]);
+        free(clean);
+        seterr(err, errlen, "%s: out of memory", o->path);
+        return -1;
+    }
+    s = (const char *const *)clean;
     hid_t t = vlen_utf8();
     hsize_t hd = (hsize_t)n;
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
@@ -236,6 +422,8 @@ int mxb_h5out_strings(mxb_h5out *o, const char *name, const char *const *s, int6
     H5Sclose(sp);
     H5Pclose(lcpl);
     H5Tclose(t);
+    for (int64_t i = 0; i < n; i++) free(clean[i]);
+    free(clean);
     return rc;
 }
 
@@ -270,9 +458,15 @@ static int write_attr(mxb_h5out *o, const char *obj, const char *name, hid_t typ
 
 int mxb_h5out_attr_str(mxb_h5out *o, const char *obj, const char *name, const char *value,
                        char *err, size_t errlen) {
+    char *clean = mxb_utf8_clean(value);
+    if (!clean) {
+        seterr(err, errlen, "%s: out of memory", o->path);
+        return -1;
+    }
     hid_t t = vlen_utf8();
-    int rc = write_attr(o, obj, name, t, &value, err, errlen);
+    int rc = write_attr(o, obj, name, t, &clean, err, errlen);
     H5Tclose(t);
+    free(clean);
     return rc;
 }
 
@@ -348,6 +542,11 @@ static int storage_ok(const char *path, hid_t d, const char *name, size_t n, siz
     if (filtered ? want / 1032 > have : want > have) {
         seterr(err, errlen, "%s: dataset '%s' declares %llu bytes but stores %llu (truncated or corrupt?)",
                path, name, (unsigned long long)want, (unsigned long long)have);
+        return 0;
+    }
+    char why[200];
+    if (mxb_h5_storage_problem(d, why, sizeof why)) {
+        seterr(err, errlen, "%s: dataset '%s' %s", path, name, why);
         return 0;
     }
     return 1;

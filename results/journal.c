@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,6 +70,18 @@ mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal
     int fd = open(path, O_RDWR | O_CREAT, 0644);
     if (fd < 0) {
         snprintf(err, errlen, "%s: cannot open the run journal: %s", path, strerror(errno));
+        return NULL;
+    }
+    /* one run per journal: a second mxb run of the same output would do every image
+     * again (the lock goes with the descriptor, so a killed run never holds it) */
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        int e = errno;
+        if (e == EWOULDBLOCK)
+            snprintf(err, errlen, "%s: another mxb run is writing this output now; wait for it, or write elsewhere",
+                     path);
+        else
+            snprintf(err, errlen, "%s: cannot lock the run journal: %s", path, strerror(e));
+        close(fd);
         return NULL;
     }
     char header[HEADER_SIZE] = {0};
@@ -148,7 +161,7 @@ int mxb_journal_sync(mxb_journal *j) { return fsync(j->fd); }
 
 void mxb_journal_close(mxb_journal *j, int remove_file) {
     if (!j) return;
+    if (remove_file) unlink(j->path); /* while still holding the lock */
     close(j->fd);
-    if (remove_file) unlink(j->path);
     free(j);
 }

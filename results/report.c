@@ -91,16 +91,38 @@ void mxb_report_curves(const mxb_results *r, FILE *f) {
         }
 }
 
+/* JSON strings are valid UTF-8 (RFC 8259): invalid bytes become the code point of
+ * their value (mxb_utf8_clean), control characters and DEL are escaped. */
 static void json_string(FILE *f, const char *s) {
+    char *clean = mxb_utf8_clean(s);
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)(clean ? clean : ""); *p; p++) {
         if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
         else if (*p == '\n') fprintf(f, "\\n");
         else if (*p == '\t') fprintf(f, "\\t");
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\u%04x", *p);
         else fputc(*p, f);
     }
     fputc('"', f);
+    free(clean);
+}
+
+/* A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a
+ * quote, CR or LF; valid UTF-8 as above. */
+static void csv_field(FILE *f, const char *s) {
+    char *clean = mxb_utf8_clean(s);
+    const char *v = clean ? clean : "";
+    if (!strpbrk(v, ",\"\r\n")) {
+        fputs(v, f);
+    } else {
+        fputc('"', f);
+        for (const char *p = v; *p; p++) {
+            if (*p == '"') fputc('"', f);
+            fputc(*p, f);
+        }
+        fputc('"', f);
+    }
+    free(clean);
 }
 
 static void json_number(FILE *f, double v) {
@@ -118,11 +140,12 @@ int mxb_report_print(const mxb_results *r, FILE *f, const char *format) {
     if (strcmp(format, "json") && strcmp(format, "csv")) return -1;
     if ((n = mxb_results_metrics(r, &mv)) < 0) return -1;
     if (!strcmp(format, "csv")) {
-        fprintf(f, "metric,value,better\n");
+        fprintf(f, "metric,value,better\r\n");
         for (int i = 0; i < n; i++) {
-            fprintf(f, "%s,", mv[i].name);
+            csv_field(f, mv[i].name);
+            fputc(',', f);
             if (isfinite(mv[i].value)) fprintf(f, "%.17g", mv[i].value);
-            fprintf(f, ",%s\n", mv[i].better > 0 ? "higher" : mv[i].better < 0 ? "lower" : "");
+            fprintf(f, ",%s\r\n", mv[i].better > 0 ? "higher" : mv[i].better < 0 ? "lower" : "");
         }
     } else {
         fprintf(f, "{\n  \"schema\": \"mxb-report\",\n  \"version\": 1,\n  \"provenance\": {");

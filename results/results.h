@@ -35,6 +35,13 @@ int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndi
 
 /* Typed writes. compress != 0: chunked (whole trailing rows), shuffle + deflate. */
 typedef enum { MXB_H5_U8, MXB_H5_I32, MXB_H5_F32, MXB_H5_F64 } mxb_h5_type;
+/* s as valid UTF-8, malloc'd: each byte that is not part of a valid UTF-8 sequence
+ * (a Latin-1 file name, say) becomes the code point of the same value (U+0080..U+00FF,
+ * i.e. read as Latin-1). Every string mxb writes to a file or a report goes through it. */
+char *mxb_utf8_clean(const char *s);
+/* Copies every dataset under `group` of the HDF5 file `src` into o at the same
+ * names (groups made as needed); a name already in o is an error. Absent group: 0. */
+int mxb_h5out_copy_group(mxb_h5out *o, const char *src, const char *group, char *err, size_t errlen);
 int mxb_h5out_write(mxb_h5out *o, const char *name, mxb_h5_type type, const void *data, int ndim,
                     const int64_t *dims, int compress, char *err, size_t errlen);
 /* A 1-d array of variable-length UTF-8 strings (h5py reads str). */

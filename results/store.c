@@ -483,8 +483,8 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     double size = 0;
     snprintf(p, sizeof p, "/%s", tn);
     TRY(mxb_h5in_attr_num(in, p, "input_size", &size, err, errlen));
-    if (!(size >= 1 && size <= 8192)) { /* written so that NaN is out of range too */
-        snprintf(err, errlen, "%s: /%s input_size %g is out of range", mxb_h5in_path(in), tn, size);
+    if (!(size >= 1 && size <= 8192) || size != (int)size) { /* NaN is out of range too */
+        snprintf(err, errlen, "%s: /%s input_size %.17g is not an integer in [1, 8192]", mxb_h5in_path(in), tn, size);
         return -1;
     }
     T->size = (int)size;
@@ -577,7 +577,8 @@ static int read_names(mxb_h5in *in, const char *name, char (*out)[64], int max, 
 static const char *root_attrs[] = {"mxb_version", "git_revision", "config", "config_path", "run_key",
                                    "host", "threads", "started", "finished", "shard", "seed",
                                    "variant", "class", "data_sha256_perturbation",
-                                   "data_sha256_segmentation", "models_sha256", "timings"};
+                                   "data_sha256_segmentation", "models_sha256", "timings",
+                                   "selected_perturbation", "selected_segmentation", "merged_shards"};
 
 int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
@@ -590,8 +591,11 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
         goto fail;
     }
     TRY(mxb_h5in_attr_num(in, "/", "schema_version", &version, err, errlen));
-    if (version != MXB_RESULTS_VERSION) {
-        snprintf(err, errlen, "%s: results schema version %g, this mxb reads version %d", path, version,
+    if (version != MXB_RESULTS_VERSION) { /* the shortest exact form: 1.0000001 must not print as 1 */
+        char v[32];
+        snprintf(v, sizeof v, "%.15g", version);
+        if (strtod(v, NULL) != version) snprintf(v, sizeof v, "%.17g", version);
+        snprintf(err, errlen, "%s: results schema version %s, this mxb reads version %d", path, v,
                  MXB_RESULTS_VERSION);
         goto fail;
     }
@@ -617,6 +621,10 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
     int *dst[] = {&r->polarity[0], &r->polarity[1], &r->auc_x_normalized, &r->auc_y_fraction};
     for (int i = 0; i < 4; i++) {
         TRY(mxb_h5in_attr_num(in, "/", flags[i], &v, err, errlen));
+        if (v != 0 && v != 1) {
+            snprintf(err, errlen, "%s: attribute '%s' is %.17g, not 0 or 1", path, flags[i], v);
+            goto fail;
+        }
         *dst[i] = v != 0;
     }
     for (size_t i = 0; i < sizeof root_attrs / sizeof *root_attrs; i++) {
@@ -721,9 +729,14 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
             snprintf(err, errlen, "shard %d is from a different run (run_key or layout differs from the first)", s + 1);
             return -1;
         }
-        if (!sh || sscanf(sh, "%d/%d", &i, &N) != 2 || N != n || i < 0 || i >= N) {
-            snprintf(err, errlen, "shard %d is '%s', expected one of 0/%d..%d/%d", s + 1, sh ? sh : "?", n,
-                     n - 1, n);
+        char tail;
+        if (!sh || sscanf(sh, "%d/%d%c", &i, &N, &tail) != 2 || N < 1 || i < 0 || i >= N) {
+            snprintf(err, errlen, "shard %d has a bad shard attribute '%s' (want I/N)", s + 1, sh ? sh : "?");
+            return -1;
+        }
+        if (N != n) {
+            snprintf(err, errlen, "shard %d is '%s', one of a run in %d shards, but %d file%s given; give all %d", s + 1,
+                     sh, N, n, n == 1 ? " was" : "s were", N);
             return -1;
         }
         for (int s2 = 0; s2 < s; s2++)
@@ -743,6 +756,29 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
     out->auc_y_fraction = a->auc_y_fraction;
     for (int i = 0; i < a->nattrs; i++) mxb_results_set_attr(out, a->attr_name[i], a->attr_value[i]);
     mxb_results_set_attr(out, "shard", "0/1");
+    /* the whole run's times: the earliest start, the last finish, work summed */
+    {
+        const char *st = mxb_results_attr(a, "started"), *fi = mxb_results_attr(a, "finished");
+        double work[2] = {0, 0};
+        int have_work = 1;
+        for (int s = 0; s < n; s++) {
+            const char *x = mxb_results_attr(shards[s], "started"), *y = mxb_results_attr(shards[s], "finished");
+            const char *tm = mxb_results_attr(shards[s], "timings");
+            if (x && (!st || strcmp(x, st) < 0)) st = x;
+            if (y && (!fi || strcmp(y, fi) > 0)) fi = y;
+            double p = 0, g = 0;
+            if (!tm || sscanf(tm, "perturbation=%lf segmentation=%lf", &p, &g) != 2) have_work = 0;
+            work[0] += p, work[1] += g;
+        }
+        if (st) mxb_results_set_attr(out, "started", st);
+        if (fi) mxb_results_set_attr(out, "finished", fi);
+        if (have_work) {
+            char tb[160];
+            snprintf(tb, sizeof tb, "perturbation=%.3f segmentation=%.3f (seconds of work, summed over resumes and %d shards)",
+                     work[0], work[1], n);
+            mxb_results_set_attr(out, "timings", tb);
+        }
+    }
     char merged[64];
     snprintf(merged, sizeof merged, "%d", n);
     mxb_results_set_attr(out, "merged_shards", merged);
@@ -768,6 +804,32 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
                 mxb_results_free(out);
                 return -1;
             }
+        /* shard I holds rows I, I+N, I+2N, ... of the selection: in index order the
+         * rows must alternate between the shards, so a shard missing a row (or holding
+         * one too many) is caught here instead of merging into a smaller run; the
+         * selection's size, when recorded, catches a missing last row too */
+        const char *want_n = mxb_results_attr(a, t == MXB_TEST_PERTURBATION ? "selected_perturbation" : "selected_segmentation");
+        char *endp = NULL;
+        long wn = want_n ? strtol(want_n, &endp, 10) : -1;
+        if (want_n && (!*want_n || *endp)) wn = -1;
+        if (wn >= 0 && wn != rows) {
+            snprintf(err, errlen, "the %s test has %d images in these shards, the run selected %ld: a shard is missing rows",
+                     test_name[t], rows, wn);
+            free(keys);
+            mxb_results_free(out);
+            return -1;
+        }
+        for (int i = 0; i < rows; i++) {
+            int si = -1, N = 0;
+            sscanf(mxb_results_attr(shards[keys[i].shard], "shard"), "%d/%d", &si, &N);
+            if (si != i % n || keys[i].row != i / n) {
+                snprintf(err, errlen, "shard %d/%d of the %s test lacks a row before image %s (the rows do not alternate)",
+                         si, N, test_name[t], shards[keys[i].shard]->test[t].ids[keys[i].row]);
+                free(keys);
+                mxb_results_free(out);
+                return -1;
+            }
+        }
         for (int i = 0; i < rows; i++) copy_row(out, shards[keys[i].shard], t, i, keys[i].row);
         free(keys);
         mxb_res_test *O = &out->test[t];

@@ -102,7 +102,7 @@ check "three shard files" [ -e results.shard-0-of-3.h5 -a -e results.shard-2-of-
 $MXB merge merged.h5 results.shard-2-of-3.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5 >/dev/null 2>&1
 check "merge of 3 shards equals the single run" same_results results.h5 merged.h5
 check "merged report equals the single run's" cmp -s <($MXB report results.h5 --format csv) <($MXB report merged.h5 --format csv)
-expect_fail 2 "shard 1 is '0/3', expected one of 0/2" $MXB merge m2.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5
+expect_fail 2 "shard 1 is '0/3', one of a run in 3 shards, but 2 files were given; give all 3" $MXB merge m2.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5
 expect_fail 2 "is given twice" $MXB merge m3.h5 results.shard-0-of-3.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5
 $MXB run run.ini --quiet --shard 0/3 --set run.seed=9 --set run.output=other.h5 >/dev/null 2>&1
 expect_fail 2 "from a different run" $MXB merge m4.h5 other.shard-0-of-3.h5 results.shard-1-of-3.h5 results.shard-2-of-3.h5
@@ -144,8 +144,8 @@ sed 's/^crop = 32/crop = 24/' run.ini >size.ini
 expect_fail 2 "[perturbation] makes 24 px inputs for model deit but it takes 32 px (set resize/crop)" $MXB run size.ini
 expect_fail 2 "--set 'nodot' is not section.key=value" $MXB run run.ini --set nodot
 expect_fail 2 "mxb run: --shard: '3/3' is not I/N with 0 <= I < N (see mxb run --help)" $MXB run run.ini --shard 3/3
-expect_fail 2 "--set perturbation.std: '1, 0, 1' is not three numbers (R, G, B) above 0" $MXB run run.ini --set "perturbation.std=1, 0, 1"
-expect_fail 2 "--set segmentation.pointing_tolerance: 'far' is not a distance in pixels" $MXB run run.ini --set segmentation.pointing_tolerance=far
+expect_fail 2 "--set perturbation.std: '1, 0, 1' is not three finite numbers (R, G, B) above 0" $MXB run run.ini --set "perturbation.std=1, 0, 1"
+expect_fail 2 "--set segmentation.pointing_tolerance: 'far' is not a number in [0, 1e+06]" $MXB run run.ini --set segmentation.pointing_tolerance=far
 expect_fail 2 "--set run.variant: 'fast' is not official or exact" $MXB run run.ini --set run.variant=fast
 expect_fail 2 "mxb compare: --tolerance: '-1' is not a non-negative number (see mxb compare --help)" $MXB compare results.h5 results.h5 --tolerance -1
 printf '[run]\noutput = x.h5\n[model:a]\nweights = deit.h5\n[method:rollout]\n[segmentation]\ndata = images\nlabels = labels.txt\nresize = 32\n' >nomask.ini

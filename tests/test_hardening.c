@@ -217,7 +217,7 @@ static void test_results_nan_input_size(void) {
     H5Sclose(sp);
     H5Oclose(g);
     H5Fclose(f);
-    expect_results_error("nan_size.h5", "/perturbation input_size nan is out of range");
+    expect_results_error("nan_size.h5", "/perturbation input_size nan is not an integer in [1, 8192]");
 }
 
 /* gtsegs: an image declared [3, 8000, 8000] with no data behind it */
@@ -289,6 +289,99 @@ static void test_png_bomb(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "over the limit of 1000 pixels"));
 }
 
+/* A palette PNG with indices past its 2-entry PLTE, bit depths 8 and 4: decoded as
+ * PIL 9.4 decodes it (Image.open(...).convert('RGB')), which gives (i, i, i) for an
+ * index i the palette lacks. Golden pixels from PIL, not from mxb:
+ *   depth 8, indices [0, 1, 2, 200] -> (10,20,30) (40,50,60) (2,2,2) (200,200,200)
+ *   depth 4, indices [1, 15, 0, 3]  -> (40,50,60) (15,15,15) (10,20,30) (3,3,3) */
+static void test_png_palette_out_of_range(void) {
+    static const struct {
+        int depth;
+        uint8_t raw[4];
+        uint8_t want[12];
+    } cases[] = {
+        {8, {0, 0, 1, 2}, {10, 20, 30, 40, 50, 60, 2, 2, 2, 200, 200, 200}},
+        {4, {0, 0x1f, 0x03, 0}, {40, 50, 60, 15, 15, 15, 10, 20, 30, 3, 3, 3}},
+    };
+    for (int c = 0; c < 2; c++) {
+        uint8_t png[256] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, ihdr[13] = {0};
+        be32(ihdr, 4);
+        be32(ihdr + 4, 1);
+        ihdr[8] = (uint8_t)cases[c].depth, ihdr[9] = 3; /* palette */
+        const uint8_t plte[6] = {10, 20, 30, 40, 50, 60};
+        uint8_t row[5] = {0}; /* filter byte, then the indices */
+        if (cases[c].depth == 8) {
+            row[1] = 0, row[2] = 1, row[3] = 2, row[4] = 200;
+        } else {
+            row[1] = 0x1f, row[2] = 0x03; /* 1, 15 | 0, 3 */
+        }
+        uint8_t z[64];
+        uLongf zn = sizeof z;
+        compress(z, &zn, row, cases[c].depth == 8 ? 5 : 3);
+        size_t n = 8;
+        n += chunk(png + n, "IHDR", ihdr, 13);
+        n += chunk(png + n, "PLTE", plte, 6);
+        n += chunk(png + n, "IDAT", z, (uint32_t)zn);
+        n += chunk(png + n, "IEND", NULL, 0);
+        uint8_t *rgb = NULL;
+        int h = 0, w = 0;
+        char err[512] = "";
+        CU_ASSERT_EQUAL_FATAL(mxb_image_decode(png, n, "pal.png", 0, &rgb, &h, &w, err, sizeof err), 0);
+        CU_ASSERT(h == 1 && w == 4);
+        CU_ASSERT_EQUAL(memcmp(rgb, cases[c].want, 12), 0);
+        free(rgb);
+    }
+}
+
+/* Text written to files and reports is UTF-8: valid sequences kept, any other byte
+ * read as Latin-1. Golden values from Python 3.11: b.decode('utf-8', H).encode('utf-8')
+ * with the error handler H = lambda e: (e.object[e.start:e.end].decode('latin-1'), e.end). */
+static void test_utf8_clean(void) {
+    static const struct { const char *in, *want; } cases[] = {
+        {"plain", "plain"},
+        {"caf\xe9.png", "caf\xc3\xa9.png"},                 /* Latin-1 e-acute */
+        {"caf\xc3\xa9", "caf\xc3\xa9"},                       /* already UTF-8 */
+        {"\xe2\x82\xac", "\xe2\x82\xac"},                    /* the euro sign, 3 bytes */
+        {"\xc0\xaf", "\xc3\x80\xc2\xaf"},                    /* overlong '/': two bytes */
+        {"\xed\xa0\x80", "\xc3\xad\xc2\xa0\xc2\x80"},        /* a surrogate */
+        {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},            /* an emoji, 4 bytes */
+        {"\xe2\x82", "\xc3\xa2\xc2\x82"},                    /* cut short */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *got = mxb_utf8_clean(cases[i].in);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        if (strcmp(got, cases[i].want)) fprintf(stderr, "\n  case %zu differs\n", i);
+        CU_ASSERT_STRING_EQUAL(got, cases[i].want);
+        free(got);
+    }
+}
+
+/* Weights attributes: integer fields hold integers, final_norm_eps = 0 is not absent */
+static void test_weights_attr_types(void) {
+    hid_t f = copy_template("weights_vit.h5", "depth_frac.h5");
+    CU_ASSERT_FATAL(f >= 0);
+    H5Adelete(f, "depth");
+    double v = 1.0000001;
+    hid_t sp = H5Screate(H5S_SCALAR), a = H5Acreate2(f, "depth", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_DOUBLE, &v);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Fclose(f);
+    expect_weights_error("depth_frac.h5", "attribute 'depth' is missing or not an integer");
+    f = copy_template("weights_vit.h5", "depth_int_as_float.h5"); /* 1.0 stored as a float: an integer */
+    H5Adelete(f, "depth");
+    v = 1.0;
+    sp = H5Screate(H5S_SCALAR), a = H5Acreate2(f, "depth", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_DOUBLE, &v);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Fclose(f);
+    mxb_model *m = NULL;
+    char err[1024] = "";
+    CU_ASSERT_EQUAL(mxb_model_load(scratch("depth_int_as_float.h5"), &m, err, sizeof err), 0);
+    if (m) mxb_model_free(m);
+}
+
 static int nothing(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
     (void)in, (void)map, (void)err, (void)errlen;
     return 0;
@@ -305,6 +398,11 @@ static void test_plugin_table_checks(void) {
     CU_ASSERT_EQUAL(mxb_methods_check("p.so", tab, 0, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "returned 0 methods"));
     CU_ASSERT_EQUAL(mxb_methods_check("p.so", NULL, 1, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "returned no table (NULL)"));
+    tab[1] = NULL;
+    CU_ASSERT_EQUAL(mxb_methods_check("p.so", tab, 2, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "table entry 1 is NULL"));
+    tab[1] = &b;
     b.name = "two\nlines";
     CU_ASSERT_EQUAL(mxb_methods_check("p.so", tab, 2, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "method 1 has a bad name"));
@@ -334,6 +432,9 @@ int main(void) {
         {"gtsegs: a huge declared image without data is refused", test_gtsegs_declared_too_big},
         {"png: a decompression bomb is refused before allocation", test_png_bomb},
         {"plugins: the table checks", test_plugin_table_checks},
+        {"png: palette indices past PLTE decode as PIL's", test_png_palette_out_of_range},
+        {"utf-8: invalid bytes become their Latin-1 code points", test_utf8_clean},
+        {"weights: integer attributes hold integers", test_weights_attr_types},
         {NULL, NULL},
     };
     return mxb_test_main("hardening", cases);

@@ -78,13 +78,17 @@ def expected_shapes(cfg):
 def _torch_load(path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except TypeError:  # a torch without weights_only
-        pass
+    except TypeError:  # a torch before 1.13 has no weights_only: a full load
+        return torch.load(path, map_location="cpu")
     except pickle.UnpicklingError:
-        # Training checkpoints (hustvl's) also pickle their argparse options, which
-        # the weights-only loader refuses: load them fully (trusting the file).
+        # The weights-only loader refuses hustvl's training checkpoints (they pickle
+        # their argparse options). Every torch from 1.13 to 2.11 (measured) raises
+        # pickle.UnpicklingError for that; a corrupt or truncated zip raises
+        # RuntimeError and is reported, not retried.
         pass
-    return torch.load(path, map_location="cpu")
+    # The full load (trusting the file). weights_only=False must be explicit: from
+    # torch 2.6 on, the default is True and a plain torch.load refuses again.
+    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 def load_state_dict(path):

@@ -12,6 +12,9 @@ ViM is what hustvl's main.py saves: {'model', 'optimizer', 'lr_scheduler', 'epoc
 'model_ema', 'scaler', 'args'} with an argparse.Namespace under 'args' (so it
 needs a full, not weights-only, torch.load) and different weights under
 'model_ema' (a converter must read 'model'). --bare writes {'model': sd} only.
+--envelope picks one for either family: official (the above), train (hustvl's
+main.py envelope, with the pickled `args` and `model_ema`), model ({'model': sd}),
+ema ({'model_ema': sd}), state_dict ({'state_dict': sd}) or raw (sd itself).
 
 The scales keep activations O(1) and make the explanations non-trivial: ViT
 q/k projections large enough that attention is far from uniform; ViM with
@@ -116,10 +119,22 @@ def random_state_dict(cfg, seed):
     return sd
 
 
-def envelope(sd, cfg, seed, bare):
-    """The checkpoint object around the state_dict, as the originals save it."""
-    if bare or cfg["arch"] == "vit":
+ENVELOPES = ("official", "train", "model", "ema", "state_dict", "raw")
+
+
+def envelope(sd, cfg, seed, kind="official"):
+    """The checkpoint object around the state_dict, as the originals save it
+    (official), or one of the other envelopes a converter must read."""
+    if kind == "official":
+        kind = "model" if cfg["arch"] == "vit" else "train"
+    if kind == "model":
         return {"model": sd}
+    if kind == "ema":
+        return {"model_ema": sd}
+    if kind == "state_dict":
+        return {"state_dict": sd}
+    if kind == "raw":
+        return sd
     size = {192: "tiny", 384: "small"}.get(cfg["embed_dim"], "custom")
     args = argparse.Namespace(model=VIM_NAME % size, input_size=cfg["img_size"],
                               nb_classes=cfg["num_classes"], batch_size=128, epochs=300,
@@ -151,7 +166,10 @@ def main(argv=None):
     ap.add_argument("--classes", type=int, default=1000)
     ap.add_argument("--d-state", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--bare", action="store_true", help="write {'model': sd} only")
+    ap.add_argument("--bare", action="store_true", help="write {'model': sd} only "
+                    "(= --envelope model)")
+    ap.add_argument("--envelope", choices=ENVELOPES, default="official",
+                    help="the object around the state_dict (default: the released one)")
     a = ap.parse_args(argv)
     if a.preset:
         a.heads = None
@@ -164,7 +182,7 @@ def main(argv=None):
     cfg = config(a)
     sd = random_state_dict(cfg, a.seed)
     tmp = a.output + ".partial-%d" % os.getpid()
-    torch.save(envelope(sd, cfg, a.seed, a.bare), tmp)
+    torch.save(envelope(sd, cfg, a.seed, "model" if a.bare else a.envelope), tmp)
     os.replace(tmp, a.output)
     print("wrote %s (%s, %d tensors)" % (a.output, ", ".join(
         "%s %s" % kv for kv in cfg.items()), len(sd)))

@@ -47,6 +47,10 @@ for name in ("vit", "vim"):
          "eval_mean": [0.485, 0.456, 0.406], "eval_std": [0.229, 0.224, 0.225]}))
 run("synth", "data", "--n", "2", "--seed", "1", "--size", "16")
 shutil.copy(os.path.join(src, "tests", "fuzz", "corpus", "jpeg", "rgb.jpg"), "good.jpg")
+# the tiny models have 3 classes: labels the models can predict (mxb run refuses others)
+lines = open("data/labels.txt").read().split("\n")
+open("data/labels.txt", "w").write("\n".join(
+    "%s %d" % (l.split()[0], int(l.split()[1]) % 3) if l.strip() else l for l in lines))
 RUN = """[run]
 output = good.h5
 figures = 1
@@ -292,3 +296,89 @@ gt_edit("gt_notrefs.mat", gt_not_refs)
 gt_edit("gt_huge.mat", gt_huge)
 g = open("data/gtsegs_synth.mat", "rb").read()
 open("gt_trunc.mat", "wb").write(g[:700])
+
+# ---- hardening round 2 (issue 14): one case per class ------------------------------
+# weights whose config disagrees with what mxb feeds the model, or hides a wrong value
+
+
+def one_channel(f):  # in_chans = 1, with the patch embedding to match
+    w = f["patch_embed.proj.weight"][()]
+    del f["patch_embed.proj.weight"]
+    f["patch_embed.proj.weight"] = w[:, :1]
+    f.attrs["in_chans"] = 1
+
+
+edit("weights_vit.h5", "inchans1.h5", one_channel)
+open("inchans.ini", "w").write(RUN.replace("weights = vit.h5", "weights = inchans1.h5"))
+edit("weights_vit.h5", "float_depth.h5", lambda f: f.attrs.__setitem__("depth", 1.7))
+edit("weights_vit.h5", "float_version.h5", lambda f: f.attrs.__setitem__("mxb_weights_version", 1.5))
+edit("weights_vit.h5", "feps0.h5", lambda f: f.attrs.__setitem__("final_norm_eps", 0.0))
+
+
+def gzip_unwritten(f):  # compressed, chunked, the last chunk never written
+    k = "blocks.0.mlp.fc1.weight"
+    v = f[k][()]
+    del f[k]
+    d = f.create_dataset(k, shape=v.shape, dtype=np.float32, chunks=(1,) + v.shape[1:], compression="gzip")
+    d[:-1] = v[:-1]
+
+
+def lzf(f):  # h5py's own filter, which libhdf5 (and mxb) cannot decode
+    v = f["head.weight"][()]
+    del f["head.weight"]
+    f.create_dataset("head.weight", data=v, compression="lzf")
+
+
+edit("weights_vit.h5", "gz_unwritten.h5", gzip_unwritten)
+edit("weights_vit.h5", "lzf.h5", lzf)
+# labels the models cannot predict (1-based: 1..3 for 3 classes)
+open("labels_1based.txt", "w").write("".join("%s %d\n" % (n, 3 - i % 3) for i, n in enumerate(names)))
+open("onebased.ini", "w").write(RUN.replace("data/labels.txt", "labels_1based.txt"))
+# configurations: long lines, NUL bytes, folders and pipes, names, plugins, ids paths
+long_comment = "; " + "x" * 230 + " output = x.h5\n"
+open("longcomment.ini", "w").write(RUN.replace("[model:deit]", long_comment + "[model:deit]"))
+open("longpath.ini", "w").write(RUN.replace("data = data/images", "data = data/" + "d" * 200 + "/../images"))
+open("nul.ini", "wb").write(RUN.replace("[segmentation]", "\0[segmentation]").encode())
+os.makedirs("confdir.ini", exist_ok=True)
+open("slash.ini", "w").write(RUN.replace("[model:deit]", "[model:a/b]"))
+open("dot.ini", "w").write(RUN.replace("[model:deit]", "[model:.]"))
+open("longname.ini", "w").write(RUN.replace("[model:deit]", "[model:" + "m" * 44 + "]"))
+open("plugin_builtin.ini", "w").write(RUN.replace("[method:rollout]", "[method:rollout]\nplugin = nosuch.so"))
+open("my ids.txt", "w").write("synth_999999\n")
+open("ids_space.ini", "w").write(RUN.replace("crop = 8\n", "crop = 8\nsubset = ids:my ids.txt\n"))
+# results files with a fraction where an integer belongs
+shutil.copy("good.h5", "res_version_frac.h5")
+with h5py.File("res_version_frac.h5", "r+") as f:
+    f.attrs["schema_version"] = 1.0000001
+shutil.copy("good.h5", "res_flag.h5")
+with h5py.File("res_flag.h5", "r+") as f:
+    f.attrs["positive"] = 0.5
+# shards: the other half of good.h5's run, and that half with its first row dropped
+run("run", "run.ini", "--quiet", "--shard", "1/2")
+shutil.copy("good.shard-1-of-2.h5", "shard_missing_row.h5")
+with h5py.File("shard_missing_row.h5", "r+") as f:
+    for t in ("perturbation", "segmentation"):
+        n = f[t + "/index"].shape[0]
+        rows = []
+        f[t].visititems(lambda k, v: rows.append(t + "/" + k) if isinstance(v, h5py.Dataset) and v.shape
+                        and v.shape[0] == n and not k.startswith("figure") else None)
+        for k in rows:
+            v, dt = f[k][()][1:], f[k].dtype
+            del f[k]
+            f.create_dataset(k, data=v, dtype=dt)
+
+
+# a gtsegs image stored compressed with a chunk never written (reads as zeros)
+def gt_gzip_unwritten(f):
+    v = f[f["value/img"][0, 0]][()]
+    d = f.create_dataset("#refs#/gz_img", shape=v.shape, dtype=v.dtype, chunks=(1,) + v.shape[1:],
+                         compression="gzip")
+    d[:-1] = v[:-1]
+    f["value/img"][0, 0] = d.ref
+
+
+gt_edit("gt_gzip_unwritten.mat", gt_gzip_unwritten)
+# plugins that are not what they claim (built with mxb: build/plugins)
+plugdir = os.path.join(os.path.dirname(os.path.abspath(mxb)), "plugins")
+for p in ("bad_datasym", "bad_nulltable", "bad_nullentry"):
+    shutil.copy(os.path.join(plugdir, "lib%s.so" % p), "lib%s.so" % p)
