@@ -4,6 +4,8 @@
  * branches are summed and halved. Forward and backward sit together per layer. */
 #include "engine/internal.h"
 
+#include <omp.h>
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -159,8 +161,11 @@ static void vim_dir_forward(const mxb_config *g, const vim_dir_w *w, vim_dir_act
             vf16_store_part(a->delta_pre + k, pre, n);
             vf16_store_part(a->delta + k, vf16_softplus(pre), n);
         }
+    const int prof = mxb_prof_on && !omp_in_parallel();
+    const double t0 = prof ? mxb_prof_now() : 0;
     selective_scan_forward(a->y, NULL, a->x, a->delta, w->At, a->x_dbl + R, a->x_dbl + R + N, ldx,
                            L, Di, N);
+    if (prof) mxb_prof.scan_ms += mxb_prof_now() - t0;
     for (int t = 0; t < L; t++) {
         const float *z = a->xz + (size_t)t * 2 * Di + Di;
         for (int c = 0; c < Di; c += 16) {
