@@ -8,8 +8,12 @@
  * to Prescott (SSE3) kernels, 4-7x slower, and says nothing. On a Zen 5 it takes
  * Haswell (AVX2) kernels where SkylakeX (AVX-512) ones run 1.7x faster. OpenBLAS reads
  * OPENBLAS_CORETYPE only in its load-time constructor, before main(), so the fix is to
- * re-execute once with it set. BLIS reads BLIS_ARCH_TYPE at its first call, so setting
- * it in main() suffices. oneDNN picks its JIT kernels by cpuid features, never by model. */
+ * re-execute once with it set; likewise BLIS_ARCH_TYPE for BLIS. oneDNN picks its JIT kernels by cpuid features, never by model. */
+/* Never silent: what ran is in `mxb --version`, every `mxb bench` and every results
+ * file's provenance (attribute blas); the restart is announced on stderr when it is a
+ * terminal (scripts that parse stderr see no extra line), and kernels still below
+ * the CPU's level after a failed restart are always reported there. A user's own
+ * OPENBLAS_CORETYPE / BLIS_ARCH_TYPE, or MXB_BLAS_KEEP_KERNELS=1, is obeyed and noted. */
 #define _GNU_SOURCE
 #include "engine/internal.h"
 
@@ -115,21 +119,21 @@ static void check_openblas(char **argv) {
     }
     if (forced && *forced) {
         /* the user chose; say what it costs, never override */
-        snprintf(note, sizeof note, "OPENBLAS_CORETYPE=%s set by the user: %s kernels on a CPU with %s", forced,
-                 core, level_name(cpu));
-        fprintf(stderr, "mxb: note: %s (unset it to let mxb pick %s)\n", note, want);
+        snprintf(note, sizeof note, "OPENBLAS_CORETYPE=%s set by the user: %s kernels on a CPU with %s (mxb would pick %s)",
+                 forced, core, level_name(cpu), want);
         return;
     }
     if (getenv("MXB_BLAS_KEEP_KERNELS")) {
         snprintf(note, sizeof note, "MXB_BLAS_KEEP_KERNELS: kept OpenBLAS %s kernels on a CPU with %s", core,
                  level_name(cpu));
-        fprintf(stderr, "mxb: note: %s\n", note);
         return;
     }
-    fprintf(stderr, "mxb: OpenBLAS chose %s kernels on a CPU with %s; restarting with OPENBLAS_CORETYPE=%s "
-                    "(MXB_BLAS_KEEP_KERNELS=1 keeps them)\n",
-            core, level_name(cpu), want);
-    fflush(stderr);
+    if (isatty(2)) {
+        fprintf(stderr, "mxb: OpenBLAS chose %s kernels on a CPU with %s; restarting with OPENBLAS_CORETYPE=%s "
+                        "(MXB_BLAS_KEEP_KERNELS=1 keeps them)\n",
+                core, level_name(cpu), want);
+        fflush(stderr);
+    }
     if (setenv("OPENBLAS_CORETYPE", want, 1) || setenv("MXB_BLAS_REEXEC", core, 1)) return;
     reexec(argv);
     /* still here: the re-exec failed; run on, but not silently */
@@ -147,20 +151,32 @@ static void reexec_note(void) {
 
 #if defined(MXB_BLAS_BLIS)
 /* BLIS 0.9 knows AMD CPUs by family (Zen 1-3) and falls back to its generic kernels on
- * a Zen 5; BLIS_ARCH_TYPE (a number: the arch_t id) is read at the first call. */
-static void check_blis(void) {
+ * a Zen 5. BLIS_ARCH_TYPE (a number: the arch_t id) is read when BLIS initialises, which
+ * asking for the arch already does: re-execute, as for OpenBLAS. */
+static void check_blis(char **argv) {
     const vec_level cpu = cpu_level();
+    bli_init();
     const char *arch = bli_arch_string(bli_arch_query_id());
-    if (strcmp(arch, "generic") || cpu == LEVEL_OLD || getenv("BLIS_ARCH_TYPE")) return;
+    if (strcmp(arch, "generic") || cpu == LEVEL_OLD) return;
+    if (getenv("BLIS_ARCH_TYPE") || getenv("MXB_BLAS_KEEP_KERNELS")) {
+        snprintf(note, sizeof note, "BLIS generic kernels on a CPU with %s (BLIS_ARCH_TYPE or MXB_BLAS_KEEP_KERNELS set)",
+                 level_name(cpu));
+        return;
+    }
     const char *want = cpu == LEVEL_AVX512 ? "skx" : "haswell";
     for (int id = 0; id < BLIS_NUM_ARCHS; id++)
         if (!strcmp(bli_arch_string((arch_t)id), want)) {
             char v[16];
             snprintf(v, sizeof v, "%d", id);
-            setenv("BLIS_ARCH_TYPE", v, 1);
-            snprintf(note, sizeof note, "BLIS_ARCH_TYPE=%s (%s) set by mxb (BLIS chose generic)", v, want);
-            fprintf(stderr, "mxb: BLIS chose its generic kernels on a CPU with %s; using %s\n",
-                    level_name(cpu), want);
+            if (isatty(2)) {
+                fprintf(stderr, "mxb: BLIS chose its generic kernels on a CPU with %s; restarting with BLIS_ARCH_TYPE=%s (%s)\n",
+                        level_name(cpu), v, want);
+                fflush(stderr);
+            }
+            if (setenv("BLIS_ARCH_TYPE", v, 1) || setenv("MXB_BLAS_REEXEC", "generic", 1)) return;
+            reexec(argv);
+            snprintf(note, sizeof note, "could not restart with BLIS_ARCH_TYPE=%s: generic kernels", v);
+            fprintf(stderr, "mxb: slow BLAS kernels: %s\n", note);
             return;
         }
 }
@@ -170,7 +186,10 @@ void mxb_blas_startup(char **argv) {
     check_openblas(argv);
     reexec_note();
 #if defined(MXB_BLAS_BLIS)
-    check_blis();
+    if (getenv("MXB_BLAS_REEXEC") && getenv("BLIS_ARCH_TYPE"))
+        snprintf(note, sizeof note, "BLIS_ARCH_TYPE=%s set by mxb (BLIS chose generic)", getenv("BLIS_ARCH_TYPE"));
+    else
+        check_blis(argv);
 #endif
 }
 
@@ -182,6 +201,7 @@ void mxb_blas_get_info(mxb_blas_info *out) {
     char ver[32] = "?";
     if (!strncmp(cfg, "OpenBLAS ", 9)) sscanf(cfg + 9, "%31s", ver);
 #if defined(MXB_BLAS_BLIS)
+    bli_init(); /* the arch query checks its id against the registered kernels */
     snprintf(out->name, sizeof out->name, "BLIS");
     snprintf(out->version, sizeof out->version, "%s", bli_info_get_version_str());
     snprintf(out->kernels, sizeof out->kernels, "%s", bli_arch_string(bli_arch_query_id()));

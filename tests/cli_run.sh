@@ -153,5 +153,26 @@ expect_fail 2 "trunc.h5: not a readable HDF5 file" $MXB report trunc.h5
 expect_fail 2 "not an mxb results file" $MXB report deit.h5
 expect_fail 2 "--format must be md, json or csv" $MXB report results.h5 --format xml
 
+# ---- the BLAS in the provenance; mxb run --estimate ----
+check "provenance names the BLAS and its kernels as mxb --version does" $PY - "$($MXB --version | sed -n 's/^BLAS: //p')" <<'EOF'
+import sys, h5py
+b = h5py.File("results.h5").attrs["blas"]
+want = sys.argv[1].split(";")[0]   # "OpenBLAS 0.3.21, kernels X" (the note may differ)
+sys.exit(not (want and b.startswith(want)))
+EOF
+$MXB run run.ini --estimate=1e-7 --set run.output=est.h5 >est.txt 2>est.err; rc=$?
+check "--estimate exits 0 and writes nothing" [ $rc -eq 0 -a ! -e est.h5 -a ! -e est.h5.journal ]
+check "--estimate: per test x model projections add up to the total and the shard count" $PY - <<'EOF'
+import re
+t = open("est.txt").read()
+parts = [(float(s), int(n), float(h)) for s, n, h in re.findall(r"([0-9.]+) s/image x (\d+) images = ([0-9.]+) h", t)]
+total = float(re.search(r"total: ([0-9.]+) h", t).group(1))
+shards = int(re.search(r"N >= (\d+)", t).group(1))
+ok = len(parts) == 4 and all(abs(s * n / 3600 - h) < 0.01 for s, n, h in parts)
+ok = ok and abs(sum(h for _, _, h in parts) - total) < 0.02 and shards > 1000
+raise SystemExit(not ok)
+EOF
+expect_fail 2 "--estimate=H needs a number of hours > 0, not '0'" $MXB run run.ini --estimate=0
+
 echo "cli_run: $pass passed, $fail failed"
 [ $fail -eq 0 ]
