@@ -20,6 +20,12 @@
  * oversubscribing the cores under the harness's own threads. */
 #define GEMM_PANEL 192
 
+/* Row-wise and element-wise kernels (norms, bias, activations) split their rows among
+ * the threads from this many rows on: each row is computed alone, in the same order,
+ * so the bits do not depend on the split. Below it a region costs more than it saves
+ * (the heads' 1-row norm and linear). */
+#define ROWS_PARALLEL 16
+
 int mxb_prof_on;
 mxb_profile mxb_prof;
 
@@ -59,6 +65,7 @@ void linear_forward(float *y, const float *x, const float *W, const float *b, in
     sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, W, in, beta,
                 y, out);
     if (b)
+#pragma omp parallel for schedule(static) if (rows >= ROWS_PARALLEL)
         for (int r = 0; r < rows; r++) {
             float *yr = y + (size_t)r * out;
             for (int o = 0; o < out; o++) yr[o] += b[o];
@@ -75,6 +82,7 @@ void linear_backward_input(float *dx, const float *dy, const float *W, int rows,
 
 void layernorm_forward(float *y, float *rstd, const float *x, const float *w, const float *b,
                        int rows, int dim, float eps) {
+#pragma omp parallel for schedule(static) if (rows >= ROWS_PARALLEL)
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * dim;
         float *yr = y + (size_t)r * dim;
@@ -118,6 +126,7 @@ void layernorm_backward(float *dx, const float *dy, const float *x, const float 
 
 void rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int rows, int dim,
                      float eps) {
+#pragma omp parallel for schedule(static) if (rows >= ROWS_PARALLEL)
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * dim;
         float *yr = y + (size_t)r * dim;
