@@ -182,8 +182,24 @@ static void check_blis(char **argv) {
 }
 #endif
 
+/* OpenMP's idle threads spin (libgomp: about 300,000 rounds) before they sleep. On a
+ * machine shared with other busy processes a spinning thread burns the time slice a
+ * descheduled team-mate needs, and every parallel region waits for the slowest: on 16
+ * cores with 16 busy processes a DeiT-S forward took 1208 ms instead of 46 (PyTorch:
+ * 210 ms instead of 31). With OMP_WAIT_POLICY=passive it took 211 ms, and unloaded
+ * the same 46 ms; `mxb run` images were faster still (README "Speed"). libgomp reads
+ * the policy when it loads, so it is set here and taken up by the restart (the
+ * kernels' restart, or its own). A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT is kept.
+ * Under valgrind (which would not follow the restart) nothing is changed. */
+static int want_passive(void) {
+    const char *pre = getenv("LD_PRELOAD");
+    return !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") && !(pre && strstr(pre, "vgpreload"));
+}
+
 void mxb_blas_startup(char **argv) {
-    check_openblas(argv);
+    const int passive = want_passive();
+    if (passive && (setenv("OMP_WAIT_POLICY", "passive", 1) || setenv("MXB_OMP_PASSIVE", "1", 1))) return;
+    check_openblas(argv); /* may restart, taking the wait policy along */
     reexec_note();
 #if defined(MXB_BLAS_BLIS)
     if (getenv("MXB_BLAS_REEXEC") && getenv("BLIS_ARCH_TYPE"))
@@ -191,6 +207,15 @@ void mxb_blas_startup(char **argv) {
     else
         check_blis(argv);
 #endif
+    if (passive) {
+        reexec(argv);
+        /* still here: libgomp keeps spinning; correct, only slower on a shared machine */
+        unsetenv("OMP_WAIT_POLICY");
+        unsetenv("MXB_OMP_PASSIVE");
+    } else if (getenv("MXB_OMP_PASSIVE")) {
+        const size_t n = strlen(note);
+        snprintf(note + n, sizeof note - n, "%sOMP_WAIT_POLICY=passive set by mxb", n ? "; " : "");
+    }
 }
 
 /* ---- what runs ------------------------------------------------------------------------ */

@@ -159,8 +159,10 @@ typedef struct {
 } mxb_blas_info;
 /* Call first thing in main(), before any thread or BLAS call: when the BLAS picked a
  * generic kernel set on a CPU with AVX2 / AVX-512, re-executes the program once with
- * OPENBLAS_CORETYPE set (or sets BLIS_ARCH_TYPE), saying so on stderr. Returns when
- * nothing is to be done or the restart is not possible (then says so). */
+ * OPENBLAS_CORETYPE (or BLIS_ARCH_TYPE) set, announced on stderr when it is a terminal;
+ * when OMP_WAIT_POLICY and GOMP_SPINCOUNT are unset, re-executes once with
+ * OMP_WAIT_POLICY=passive (a shared machine, engine/blas.c). Returns when nothing is
+ * to be done or the restart is not possible (slow kernels are then reported). */
 void mxb_blas_startup(char **argv);
 void mxb_blas_get_info(mxb_blas_info *out);
 /* one line: "OpenBLAS 0.3.21, kernels SkylakeX; CPU AVX-512; <note>" */
