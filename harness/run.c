@@ -720,12 +720,12 @@ static int estimate(run_state *R, double within_h, char *err, size_t errlen) {
                     if (s[b] < s[a]) { const double x = s[a]; s[a] = s[b]; s[b] = x; }
             const double per = k ? s[k / 2] : 0;
             total += per * n;
-            printf("  %s · %s: %d images timed, %.2f s/image x %d images = %.2f h\n", test_names[t],
+            printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h\n", test_names[t],
                    R->cfg.models[m].name, k, per, n, per * n / 3600);
         }
     const long shards = (long)(total / (within_h * 3600)) + 1;
-    printf("  total: %.2f h on this machine%s; under %.3g h: --shard I/N with N >= %ld (one such machine each)\n",
-           total / 3600, R->shard_n > 1 ? " (this shard)" : "", within_h, shards);
+    printf("  total: %.4g h (%.4g s) on this machine%s; under %.4g h: --shard I/N with N >= %ld (one such machine each)\n",
+           total / 3600, total, R->shard_n > 1 ? " (this shard)" : "", within_h, shards);
     return 0;
 }
 

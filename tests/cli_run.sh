@@ -165,11 +165,15 @@ check "--estimate exits 0 and writes nothing" [ $rc -eq 0 -a ! -e est.h5 -a ! -e
 check "--estimate: per test x model projections add up to the total and the shard count" $PY - <<'EOF'
 import re
 t = open("est.txt").read()
-parts = [(float(s), int(n), float(h)) for s, n, h in re.findall(r"([0-9.]+) s/image x (\d+) images = ([0-9.]+) h", t)]
-total = float(re.search(r"total: ([0-9.]+) h", t).group(1))
+num = r"([0-9.]+(?:e[-+]?\d+)?)"
+parts = [(float(s), int(n), float(h)) for s, n, h in re.findall(num + r" s/image x (\d+) images = " + num + " h", t)]
+total_h, total_s = map(float, re.search(r"total: " + num + r" h \(" + num + r" s\)", t).groups())
 shards = int(re.search(r"N >= (\d+)", t).group(1))
-ok = len(parts) == 4 and all(abs(s * n / 3600 - h) < 0.01 for s, n, h in parts)
-ok = ok and abs(sum(h for _, _, h in parts) - total) < 0.02 and shards > 1000
+close = lambda a, b: abs(a - b) <= 1e-3 * max(abs(a), abs(b)) + 1e-12
+ok = len(parts) == 4 and all(close(s * n / 3600, h) for s, n, h in parts)
+ok = ok and close(sum(s * n for s, n, _ in parts), total_s) and close(total_s / 3600, total_h)
+want = total_s / (1e-7 * 3600) + 1
+ok = ok and abs(shards - want) <= 1e-3 * want + 1 and shards > 1
 raise SystemExit(not ok)
 EOF
 expect_fail 2 "--estimate=H needs a number of hours > 0, not '0'" $MXB run run.ini --estimate=0
