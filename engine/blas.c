@@ -4,12 +4,13 @@
  * that has AVX2 / AVX-512.
  *
  * Why: Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) picks its kernels by CPU model when it
- * loads; on a model newer than the library (e.g. an Emerald Rapids Xeon) it falls back
- * to Prescott (SSE3) kernels, 4-7x slower, and says nothing. On a Zen 5 it takes
- * Haswell (AVX2) kernels where SkylakeX (AVX-512) ones run 1.7x faster. OpenBLAS reads
+ * loads; on a model newer than the library (the Emerald Rapids Xeon of README "Speed")
+ * it falls back to Prescott (SSE3) kernels, 4-7x slower, and says nothing. It reads
  * OPENBLAS_CORETYPE only in its load-time constructor, before main(), so the fix is to
- * re-execute once with it set; likewise BLIS_ARCH_TYPE for BLIS. oneDNN picks its JIT kernels by cpuid features, never by model. */
-/* Never silent: what ran is in `mxb --version`, every `mxb bench` and every results
+ * re-execute once with it set; likewise BLIS_ARCH_TYPE for BLIS 0.9, which takes its
+ * generic kernels on a Zen 5. oneDNN picks its JIT kernels by cpuid features.
+ *
+ * Never silent: what ran is in `mxb --version`, every `mxb bench` and every results
  * file's provenance (attribute blas); the restart is announced on stderr when it is a
  * terminal (scripts that parse stderr see no extra line), and kernels still below
  * the CPU's level after a failed restart are always reported there. A user's own
