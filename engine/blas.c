@@ -103,6 +103,12 @@ static void reexec(char **argv) {
     execv(exe, argv);
 }
 
+/* valgrind would not follow a restart (the new image runs unchecked): never restart under it */
+static int under_valgrind(void) {
+    const char *pre = getenv("LD_PRELOAD");
+    return pre && strstr(pre, "vgpreload");
+}
+
 static void check_openblas(char **argv) {
     const vec_level cpu = cpu_level();
     const char *core = openblas_get_corename();
@@ -124,9 +130,9 @@ static void check_openblas(char **argv) {
                  forced, core, level_name(cpu), want);
         return;
     }
-    if (getenv("MXB_BLAS_KEEP_KERNELS")) {
-        snprintf(note, sizeof note, "MXB_BLAS_KEEP_KERNELS: kept OpenBLAS %s kernels on a CPU with %s", core,
-                 level_name(cpu));
+    if (getenv("MXB_BLAS_KEEP_KERNELS") || under_valgrind()) {
+        snprintf(note, sizeof note, "%s: kept OpenBLAS %s kernels on a CPU with %s",
+                 under_valgrind() ? "under valgrind" : "MXB_BLAS_KEEP_KERNELS", core, level_name(cpu));
         return;
     }
     if (isatty(2)) {
@@ -159,7 +165,7 @@ static void check_blis(char **argv) {
     bli_init();
     const char *arch = bli_arch_string(bli_arch_query_id());
     if (strcmp(arch, "generic") || cpu == LEVEL_OLD) return;
-    if (getenv("BLIS_ARCH_TYPE") || getenv("MXB_BLAS_KEEP_KERNELS")) {
+    if (getenv("BLIS_ARCH_TYPE") || getenv("MXB_BLAS_KEEP_KERNELS") || under_valgrind()) {
         snprintf(note, sizeof note, "BLIS generic kernels on a CPU with %s (BLIS_ARCH_TYPE or MXB_BLAS_KEEP_KERNELS set)",
                  level_name(cpu));
         return;
@@ -193,8 +199,7 @@ static void check_blis(char **argv) {
  * kernels' restart, or its own). A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT is kept.
  * Under valgrind (which would not follow the restart) nothing is changed. */
 static int want_passive(void) {
-    const char *pre = getenv("LD_PRELOAD");
-    return !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") && !(pre && strstr(pre, "vgpreload"));
+    return !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") && !under_valgrind();
 }
 
 void mxb_blas_startup(char **argv) {
