@@ -157,4 +157,40 @@ int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *
 int mxb_vim_hidden_attn(const mxb_ctx *c, int layer, int dir, int c0, int c1, float *out);
 int mxb_vim_hidden_attn_mean(const mxb_ctx *c, int layer, int dir, int image_order, float *out);
 
+/* ---- the BLAS (engine/blas.c) ------------------------------------------------ */
+
+/* Which BLAS the engine's matrix products run on (CMake MXB_BLAS) and its kernel set. */
+typedef struct {
+    char name[16];      /* OpenBLAS, BLIS, oneDNN */
+    char version[32];
+    char kernels[48];   /* OpenBLAS core (SkylakeX, Haswell, Prescott ...), BLIS arch, ... */
+    char cpu[16];       /* the CPU's vector level: AVX-512, AVX2, no AVX2 */
+    char openblas[64];  /* the OpenBLAS linked in every build (gemv, bench yardstick) */
+    char note[320];     /* what the start-up check did, or "" */
+} mxb_blas_info;
+/* Call first thing in main(), before any thread or BLAS call: when the BLAS picked a
+ * generic kernel set on a CPU with AVX2 / AVX-512, re-executes the program once with
+ * OPENBLAS_CORETYPE (or BLIS_ARCH_TYPE) set, announced on stderr when it is a terminal;
+ * when OMP_WAIT_POLICY and GOMP_SPINCOUNT are unset, re-executes once with
+ * OMP_WAIT_POLICY=passive (a shared machine, engine/blas.c). Returns when nothing is
+ * to be done or the restart is not possible (slow kernels are then reported). */
+void mxb_blas_startup(char **argv);
+void mxb_blas_get_info(mxb_blas_info *out);
+/* one line: "OpenBLAS 0.3.21, kernels SkylakeX; CPU AVX-512; <note>" */
+const char *mxb_blas_describe(void);
+/* C = alpha op(A) op(B) + beta C, row-major, as the engine computes it: fixed column
+ * panels, one serial BLAS call each, shared among the OpenMP threads (same bits on
+ * any thread count). trans_a / trans_b: 0 or 1. */
+void mxb_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Where a forward's time goes, for mxb bench: milliseconds in the matrix products and
+ * in the selective scan since the last reset. Only calls made outside OpenMP regions
+ * (one image at a time) are counted; off unless enabled. */
+typedef struct {
+    double gemm_ms, scan_ms;
+} mxb_profile;
+void mxb_profile_enable(int on); /* also resets */
+mxb_profile mxb_profile_get(void);
+
 #endif

@@ -111,10 +111,17 @@ struct mxb_ctx {
 void mxb_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* y[rows, out] = x[rows, in] @ W[out, in]^T + b (b may be NULL); beta 0 or 1. */
+/* one serial row-major product with the build's BLAS (engine/blas.c) */
+void sgemm_serial(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* stage timers of mxb_profile (ops.c): on only while a bench measures one serial call */
+extern int mxb_prof_on;
+extern mxb_profile mxb_prof;
+double mxb_prof_now(void);
 /* row-major sgemm, the same bits on any thread count (ops.c) */
 void sgemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* y[rows, out] = x[rows, in] @ W[out, in]^T + b (b may be NULL); beta 0 or 1. */
 void linear_forward(float *y, const float *x, const float *W, const float *b, int rows, int in,
                     int out, float beta);
 /* dx[rows,in] (+)= dy @ W ; dW/db not needed by inference-time explanations. */

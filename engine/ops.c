@@ -3,29 +3,59 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 /* ---- matrix products ------------------------------------------------------------------ */
 
 /* Row-major cblas_sgemm with C's columns cut into fixed panels of GEMM_PANEL, one
- * serial OpenBLAS call per panel, the panels shared among the OpenMP threads.
+ * serial call of the build's BLAS per panel (sgemm_serial, engine/blas.c), the panels shared among the OpenMP threads.
  * OpenBLAS's own threading splits a product by the thread count and its edge
  * kernels round differently, so the same product came out in other bits on 1 and
  * 2 threads (and every perturbation AUC with them); fixed panels make the bits the
- * same on any thread count. The region is entered even for one panel: OpenBLAS
+ * same on any thread count. Panels go to threads dynamically: which thread computes a
+ * panel does not change its bits, and a descheduled thread (a shared machine) then
+ * delays one panel, not a fixed share. The region is entered even for one panel: OpenBLAS
  * stays serial inside an active OpenMP region, which is also what keeps it from
  * oversubscribing the cores under the harness's own threads. */
 #define GEMM_PANEL 192
 
+/* Row-wise and element-wise kernels (norms, bias, activations) split their rows among
+ * the threads from this many rows on: each row is computed alone, in the same order,
+ * so the bits do not depend on the split. Below it a region costs more than it saves
+ * (the heads' 1-row norm and linear). */
+#define ROWS_PARALLEL 16
+
+int mxb_prof_on;
+mxb_profile mxb_prof;
+
+double mxb_prof_now(void) { return omp_get_wtime() * 1e3; }
+
+void mxb_profile_enable(int on) {
+    mxb_prof_on = on;
+    memset(&mxb_prof, 0, sizeof mxb_prof);
+}
+
+mxb_profile mxb_profile_get(void) { return mxb_prof; }
+
 void sgemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     const int np = (N + GEMM_PANEL - 1) / GEMM_PANEL;
-#pragma omp parallel for schedule(static)
+    const int prof = mxb_prof_on && !omp_in_parallel();
+    const double t0 = prof ? mxb_prof_now() : 0;
+#pragma omp parallel for schedule(dynamic, 1)
     for (int p = 0; p < np; p++) {
         const int j0 = p * GEMM_PANEL, nj = N - j0 < GEMM_PANEL ? N - j0 : GEMM_PANEL;
         const float *Bp = tb == CblasTrans ? B + (size_t)j0 * ldb : B + j0;
-        cblas_sgemm(CblasRowMajor, ta, tb, M, nj, K, alpha, A, lda, Bp, ldb, beta, C + j0, ldc);
+        sgemm_serial(ta, tb, M, nj, K, alpha, A, lda, Bp, ldb, beta, C + j0, ldc);
     }
+    if (prof) mxb_prof.gemm_ms += mxb_prof_now() - t0;
+}
+
+void mxb_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc) {
+    sgemm_rm(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
+             lda, B, ldb, beta, C, ldc);
 }
 
 /* ---- linear: y = x W^T + b (PyTorch nn.Linear, W [out, in]) ---------------------- */
@@ -35,6 +65,7 @@ void linear_forward(float *y, const float *x, const float *W, const float *b, in
     sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, W, in, beta,
                 y, out);
     if (b)
+#pragma omp parallel for schedule(static) if (rows >= ROWS_PARALLEL)
         for (int r = 0; r < rows; r++) {
             float *yr = y + (size_t)r * out;
             for (int o = 0; o < out; o++) yr[o] += b[o];
@@ -51,6 +82,7 @@ void linear_backward_input(float *dx, const float *dy, const float *W, int rows,
 
 void layernorm_forward(float *y, float *rstd, const float *x, const float *w, const float *b,
                        int rows, int dim, float eps) {
+#pragma omp parallel for schedule(static) if (rows >= ROWS_PARALLEL)
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * dim;
         float *yr = y + (size_t)r * dim;
@@ -94,6 +126,7 @@ void layernorm_backward(float *dx, const float *dy, const float *x, const float 
 
 void rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int rows, int dim,
                      float eps) {
+#pragma omp parallel for schedule(static) if (rows >= ROWS_PARALLEL)
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * dim;
         float *yr = y + (size_t)r * dim;

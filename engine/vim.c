@@ -4,6 +4,8 @@
  * branches are summed and halved. Forward and backward sit together per layer. */
 #include "engine/internal.h"
 
+#include <omp.h>
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -26,6 +28,7 @@ static void vim_embed(mxb_ctx *c, const float *image, float *x) {
 
 static void causal_conv_forward(float *out, const float *x, int ldx, const float *w,
                                 const float *b, int L, int D, int K) {
+#pragma omp parallel for schedule(static) /* each output row alone: any split, same bits */
     for (int t = 0; t < L; t++) {
         float *o = out + (size_t)t * D;
         for (int c = 0; c < D; c++) o[c] = b[c];
@@ -144,13 +147,19 @@ static void vim_dir_forward(const mxb_config *g, const vim_dir_w *w, vim_dir_act
     const int L = g->seq_len, Di = g->d_inner, N = g->d_state, R = g->dt_rank;
     const int ldx = R + 2 * N;
     causal_conv_forward(a->conv_pre, a->xz, 2 * Di, w->conv_w, w->conv_b, L, Di, g->d_conv);
-    for (size_t k = 0; k < (size_t)L * Di; k += 16) {
-        const int n = (size_t)L * Di - k < 16 ? (int)((size_t)L * Di - k) : 16;
-        vf16_store_part(a->x + k, vf16_silu(vf16_load_part(a->conv_pre + k, n)), n);
-    }
+    /* the element-wise steps below split their rows among the threads: each element is
+     * computed alone, so any split gives the same bits */
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < L; t++)
+        for (int c = 0; c < Di; c += 16) {
+            const size_t k = (size_t)t * Di + c;
+            const int n = Di - c < 16 ? Di - c : 16;
+            vf16_store_part(a->x + k, vf16_silu(vf16_load_part(a->conv_pre + k, n)), n);
+        }
     linear_forward(a->x_dbl, a->x, w->x_proj_w, NULL, L, Di, ldx, 0.0f);
     sgemm_rm(CblasNoTrans, CblasTrans, L, Di, R, 1.0f, a->x_dbl, ldx,
                 w->dt_proj_w, R, 0.0f, a->delta_pre, Di);
+#pragma omp parallel for schedule(static)
     for (int t = 0; t < L; t++)
         for (int c = 0; c < Di; c += 16) {
             const size_t k = (size_t)t * Di + c;
@@ -159,8 +168,12 @@ static void vim_dir_forward(const mxb_config *g, const vim_dir_w *w, vim_dir_act
             vf16_store_part(a->delta_pre + k, pre, n);
             vf16_store_part(a->delta + k, vf16_softplus(pre), n);
         }
+    const int prof = mxb_prof_on && !omp_in_parallel();
+    const double t0 = prof ? mxb_prof_now() : 0;
     selective_scan_forward(a->y, NULL, a->x, a->delta, w->At, a->x_dbl + R, a->x_dbl + R + N, ldx,
                            L, Di, N);
+    if (prof) mxb_prof.scan_ms += mxb_prof_now() - t0;
+#pragma omp parallel for schedule(static)
     for (int t = 0; t < L; t++) {
         const float *z = a->xz + (size_t)t * 2 * Di + Di;
         for (int c = 0; c < Di; c += 16) {
@@ -231,10 +244,12 @@ static void vim_mixer_forward(const mxb_config *g, const vim_layer_w *w, vim_lay
                               float *sum) {
     const int L = g->seq_len, E = g->embed_dim, Di = g->d_inner;
     linear_forward(a->dir[0].xz, a->normed, w->in_proj_w, NULL, L, E, 2 * Di, 0.0f);
+#pragma omp parallel for schedule(static)
     for (int t = 0; t < L; t++) /* the backward branch sees the flipped sequence */
         memcpy(a->dir[1].xz + (size_t)t * 2 * Di, a->dir[0].xz + (size_t)(L - 1 - t) * 2 * Di,
                (size_t)2 * Di * sizeof(float));
     for (int d = 0; d < 2; d++) vim_dir_forward(g, &w->dir[d], &a->dir[d]);
+#pragma omp parallel for schedule(static)
     for (int t = 0; t < L; t++) {
         const float *f = a->dir[0].out + (size_t)t * Di, *b = a->dir[1].out + (size_t)(L - 1 - t) * Di;
         float *s = sum + (size_t)t * Di;

@@ -53,10 +53,13 @@ void vit_forward(mxb_ctx *c, const float *image, float *logits) {
         linear_forward(a->x_mid, a->ctx, w->proj_w, w->proj_b, L, E, E, 1.0f);
         layernorm_forward(a->ln2, a->ln2_rstd, a->x_mid, w->ln2_w, w->ln2_b, L, E, g->norm_eps);
         linear_forward(a->fc1, a->ln2, w->fc1_w, w->fc1_b, L, E, F, 0.0f);
-        for (size_t k = 0; k < (size_t)L * F; k += 16) {
-            const int n = (size_t)L * F - k < 16 ? (int)((size_t)L * F - k) : 16;
-            vf16_store_part(a->gelu + k, vf16_gelu(vf16_load_part(a->fc1 + k, n)), n);
-        }
+#pragma omp parallel for schedule(static)
+        for (int t = 0; t < L; t++) /* element-wise: any split of the rows gives the same bits */
+            for (int j = 0; j < F; j += 16) {
+                const size_t k = (size_t)t * F + j;
+                const int n = F - j < 16 ? F - j : 16;
+                vf16_store_part(a->gelu + k, vf16_gelu(vf16_load_part(a->fc1 + k, n)), n);
+            }
         /* the block output is the next block's input (or the stream kept for the head) */
         x = (i + 1 < c->nact) ? c->vit[i + 1].x_in : c->tokens;
         memcpy(x, a->x_mid, (size_t)L * E * sizeof(float));

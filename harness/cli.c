@@ -54,7 +54,7 @@ int mxb_main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("mxb %s (%s)\n", MXB_VERSION, MXB_GIT_REV);
+        printf("mxb %s (%s)\nBLAS: %s\n", MXB_VERSION, MXB_GIT_REV, mxb_blas_describe());
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -31,6 +31,7 @@ typedef enum {
     MXB_OPT_LIST,    /* --name VALUE...   out: const char *[max], count: how many */
     MXB_OPT_INT,     /* out: int in [lo, hi] */
     MXB_OPT_DOUBLE,  /* out: double in [dlo, dhi] */
+    MXB_OPT_DOUBLE_OPT, /* --name alone, or --name=VALUE: out: double in [dlo, dhi]; `seen` says given */
     MXB_OPT_CHOICE,  /* out: int, the index of VALUE in choices "a|b|c" */
 } mxb_opt_kind;
 
@@ -50,6 +51,7 @@ typedef struct {
 #define MXB_OPT_L(n, p, cnt, mx) {.name = (n), .kind = MXB_OPT_LIST, .out = (p), .count = (cnt), .max = (mx)}
 #define MXB_OPT_I(n, p, l, h) {.name = (n), .kind = MXB_OPT_INT, .out = (p), .lo = (l), .hi = (h)}
 #define MXB_OPT_D(n, p, l, h) {.name = (n), .kind = MXB_OPT_DOUBLE, .out = (p), .dlo = (l), .dhi = (h)}
+#define MXB_OPT_DO(n, p, l, h) {.name = (n), .kind = MXB_OPT_DOUBLE_OPT, .out = (p), .dlo = (l), .dhi = (h)}
 #define MXB_OPT_C(n, p, ch) {.name = (n), .kind = MXB_OPT_CHOICE, .out = (p), .choices = (ch)}
 #define MXB_OPT_END {.name = NULL}
 

@@ -69,7 +69,7 @@ int mxb_usage_error(const char *cmd, const char *fmt, ...) {
 
 /* "a positive integer", "a non-negative integer", "a number", ...: what the option takes */
 static void describe(const mxb_opt *o, char *buf, size_t n) {
-    if (o->kind == MXB_OPT_DOUBLE)
+    if (o->kind == MXB_OPT_DOUBLE || o->kind == MXB_OPT_DOUBLE_OPT)
         snprintf(buf, n, o->dlo == 0 ? "a non-negative number" : "a number");
     else
         snprintf(buf, n, o->lo == 1 ? "a positive integer" : o->lo == 0 ? "a non-negative integer" : "an integer");
@@ -98,6 +98,9 @@ static int set_value(const char *cmd, mxb_opt *o, const char *v) {
         *(int *)o->out = (int)x;
         break;
     }
+    case MXB_OPT_DOUBLE_OPT:
+        if (!v) break; /* given alone: the default stays */
+        /* fall through */
     case MXB_OPT_DOUBLE: {
         double x;
         describe(o, what, sizeof what);
@@ -158,6 +161,8 @@ int mxb_opts_parse(const char *cmd, int argc, char **argv, mxb_opt *opts, const 
         const char *v = NULL;
         if (o->kind == MXB_OPT_FLAG) {
             if (eq) return mxb_usage_error(cmd, "--%s takes no value", o->name);
+        } else if (o->kind == MXB_OPT_DOUBLE_OPT) {
+            if (eq) v = eq + 1; /* its value only as --name=VALUE: it is optional */
         } else if (eq) {
             v = eq + 1;
         } else if (i + 1 < argc && !(o->kind != MXB_OPT_INT && o->kind != MXB_OPT_DOUBLE &&

@@ -645,7 +645,7 @@ static int run_unit(run_state *R, int t, int m, int i, char *err, size_t errlen)
     put(&c, head, sizeof head);
     put(&c, &secs, sizeof secs);
     transfer(R, t, m, i, &c, 1);
-    if (mxb_journal_append(R->journal, R->record, (uint32_t)c.off, err, errlen)) return -1;
+    if (R->journal && mxb_journal_append(R->journal, R->record, (uint32_t)c.off, err, errlen)) return -1;
     T->done[m][i] = 1;
     R->seconds[t] += secs;
     return 0;
@@ -756,6 +756,7 @@ static void set_provenance(run_state *R, const char *started) {
     gethostname(host, sizeof host - 1);
     mxb_results_set_attr(r, "mxb_version", MXB_VERSION);
     mxb_results_set_attr(r, "git_revision", MXB_GIT_REV);
+    mxb_results_set_attr(r, "blas", mxb_blas_describe());
     mxb_results_set_attr(r, "config", R->cfg.text);
     mxb_results_set_attr(r, "config_path", R->cfg.path);
     mxb_results_set_attr(r, "run_key", R->run_key);
@@ -818,6 +819,36 @@ int mxb_make_parents(const char *path, char *err, size_t errlen) {
     return 0;
 }
 
+/* --estimate: a few images of every test x model, timed as the run times them, and the
+ * projection to the whole configuration; nothing is written. */
+#define ESTIMATE_IMAGES 3
+static int estimate(run_state *R, double within_h, char *err, size_t errlen) {
+    double total = 0;
+    printf("mxb run --estimate: %s, %d threads, BLAS %s\n", R->cfg.path, omp_get_max_threads(), mxb_blas_describe());
+    for (int t = 0; t < MXB_NTESTS; t++)
+        for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels; m++) {
+            const int n = R->res.test[t].n, k = n < ESTIMATE_IMAGES ? n : ESTIMATE_IMAGES;
+            double s[ESTIMATE_IMAGES];
+            for (int i = 0; i < k; i++) {
+                const double t0 = now_s();
+                if (run_unit(R, t, m, i, err, errlen)) return 1;
+                s[i] = now_s() - t0;
+            }
+            /* the median: the first image also pays for first-touch of the buffers */
+            for (int a = 0; a < k; a++)
+                for (int b = a + 1; b < k; b++)
+                    if (s[b] < s[a]) { const double x = s[a]; s[a] = s[b]; s[b] = x; }
+            const double per = k ? s[k / 2] : 0;
+            total += per * n;
+            printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h\n", test_names[t],
+                   R->cfg.models[m].name, k, per, n, per * n / 3600);
+        }
+    const long shards = (long)(total / (within_h * 3600)) + 1;
+    printf("  total: %.4g h (%.4g s) on this machine%s; under %.4g h: --shard I/N with N >= %ld (one such machine each)\n",
+           total / 3600, total, R->shard_n > 1 ? " (this shard)" : "", within_h, shards);
+    return 0;
+}
+
 static void run_usage(FILE *f) {
     fprintf(f,
             "usage: mxb run CONFIG.ini [--set section.key=value]... [--shard I/N] [--quiet]\n"
@@ -828,6 +859,9 @@ static void run_usage(FILE *f) {
             "                   becomes OUTPUT.shard-I-of-N.h5; `mxb merge` joins them\n"
             "  --quiet          no progress on stderr (otherwise: a line redrawn on a terminal,\n"
             "                   a plain line every 5 s or 10 %% in a log; MXB_PROGRESS_SECONDS)\n"
+            "  --estimate[=H]   time a few images, print the projected wall time of the whole\n"
+            "                   configuration and the --shard count that brings it under H\n"
+            "                   hours (24); writes nothing\n"
             "  A run that stops (Ctrl-C, kill, crash) resumes when started again with the\n"
             "  same command; its progress is in OUTPUT.journal until the file is written.\n");
 }
@@ -862,11 +896,13 @@ static void free_state(run_state *R) {
 int mxb_cmd_run(int argc, char **argv) {
     const char *sets[64], *shard_arg = NULL, *pos[1];
     int nsets = 0, quiet = 0, npos = 0, code = 1;
+    double within_h = 24;
     char err[ERRLEN] = "";
     mxb_opt opts[] = {MXB_OPT_L("set", sets, &nsets, 64), MXB_OPT_S("shard", &shard_arg), MXB_OPT_F("quiet", &quiet),
-                      MXB_OPT_END};
+                      MXB_OPT_DO("estimate", &within_h, 1e-12, 1e6), MXB_OPT_END};
     int prc = mxb_opts_parse("run", argc, argv, opts, pos, 1, &npos, run_usage);
     if (prc) return prc == 1 ? 0 : 2;
+    const int want_estimate = mxb_opt_seen(opts, "estimate");
     if (npos != 1) return mxb_usage_error("run", "no configuration file");
     run_state *R = calloc(1, sizeof *R);
     if (!R) return fprintf(stderr, "mxb run: out of memory\n"), 1;
@@ -1011,6 +1047,10 @@ int mxb_cmd_run(int argc, char **argv) {
         goto out;
     }
 
+    if (want_estimate) {
+        code = estimate(R, within_h, err, sizeof err);
+        goto out;
+    }
     int replayed = 0;
     R->journal = mxb_journal_open(R->journal_path, R->journal_key, replay, R, &replayed, err, sizeof err);
     if (!R->journal) {

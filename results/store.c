@@ -574,7 +574,7 @@ static int read_names(mxb_h5in *in, const char *name, char (*out)[64], int max, 
     return rc;
 }
 
-static const char *root_attrs[] = {"mxb_version", "git_revision", "config", "config_path", "run_key",
+static const char *root_attrs[] = {"mxb_version", "git_revision", "blas", "config", "config_path", "run_key",
                                    "host", "threads", "started", "finished", "shard", "seed",
                                    "variant", "class", "data_sha256_perturbation",
                                    "data_sha256_segmentation", "models_sha256", "timings",

@@ -157,5 +157,30 @@ expect_fail 2 "trunc.h5: not a readable HDF5 file" $MXB report trunc.h5
 expect_fail 2 "not an mxb results file" $MXB report deit.h5
 expect_fail 2 "mxb report: --format: 'xml' is not one of md,json,csv (see mxb report --help)" $MXB report results.h5 --format xml
 
+# ---- the BLAS in the provenance; mxb run --estimate ----
+check "provenance names the BLAS and its kernels as mxb --version does" $PY - "$($MXB --version | sed -n 's/^BLAS: //p')" <<'EOF'
+import sys, h5py
+b = h5py.File("results.h5").attrs["blas"]
+want = sys.argv[1].split(";")[0]   # "OpenBLAS 0.3.21, kernels X" (the note may differ)
+sys.exit(not (want and b.startswith(want)))
+EOF
+$MXB run run.ini --estimate=1e-7 --set run.output=est.h5 >est.txt 2>est.err; rc=$?
+check "--estimate exits 0 and writes nothing" [ $rc -eq 0 -a ! -e est.h5 -a ! -e est.h5.journal ]
+check "--estimate: per test x model projections add up to the total and the shard count" $PY - <<'EOF'
+import re
+t = open("est.txt").read()
+num = r"([0-9.]+(?:e[-+]?\d+)?)"
+parts = [(float(s), int(n), float(h)) for s, n, h in re.findall(num + r" s/image x (\d+) images = " + num + " h", t)]
+total_h, total_s = map(float, re.search(r"total: " + num + r" h \(" + num + r" s\)", t).groups())
+shards = int(re.search(r"N >= (\d+)", t).group(1))
+close = lambda a, b: abs(a - b) <= 1e-3 * max(abs(a), abs(b)) + 1e-12
+ok = len(parts) == 4 and all(close(s * n / 3600, h) for s, n, h in parts)
+ok = ok and close(sum(s * n for s, n, _ in parts), total_s) and close(total_s / 3600, total_h)
+want = total_s / (1e-7 * 3600) + 1
+ok = ok and abs(shards - want) <= 1e-3 * want + 1 and shards > 1
+raise SystemExit(not ok)
+EOF
+expect_fail 2 "mxb run: --estimate: '0' is out of range" $MXB run run.ini --estimate=0
+
 echo "cli_run: $pass passed, $fail failed"
 [ $fail -eq 0 ]

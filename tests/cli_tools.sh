@@ -200,7 +200,9 @@ $MXB bench --models deit-t,vim-t --reps 1 --batch 2 --json $T/bench.json >$T/ben
 check "mxb bench --json: every C measurement has its PyTorch twin (same names)" $PY - $T/bench.json <<'PYEOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
-rows = j["rows"]; names = {(r["model"], r["what"]) for r in rows}
+# C-only rows by design: the engine's GEMM shapes, the forward's profile, the run stages
+c_only = lambda r: r["model"] == "gemm" or r["what"].startswith(("forward: ", "run stage: ", "run: "))
+allrows = j["rows"]; rows = [r for r in allrows if not c_only(r)]; names = {(r["model"], r["what"]) for r in rows}
 missing = [r["what"] for r in rows if r["torch_ms"] is None]
 print("   %d rows, %d without a PyTorch time %s" % (len(rows), len(missing), missing))
 want = {("vim-t", "hidden attention exact, all layers"), ("deit-t", "explain attribution"),
@@ -211,7 +213,12 @@ L, E, F = 197, 192, 768
 deit_t = (2 * 196 * 768 * E + 2 * E * 1000 + 12 * (2 * L * E * 3 * E + 4 * L * L * E + 2 * L * E * E + 4 * L * E * F)) / 1e9
 got = [r.get("gflop") for r in rows if r["model"] == "deit-t" and r["what"] == "forward, 1 image"][0]
 print("   deit-t forward %.4f GFLOP (expected %.4f); sgemm peak %.1f GFLOP/s" % (got, deit_t, j["sgemm_peak_gflops"]))
-raise SystemExit(0 if len(rows) == 21 and not missing and want <= names and j["batch"] == 2
+extra = {(r["model"], r["what"]) for r in allrows if c_only(r)}
+want_extra = {("gemm", "engine 197x384 @ 384x1536 (fc1, in_proj)"), ("vim-t", "forward: selective scan"),
+              ("deit-t", "run: 1 image, 3 methods, pos+neg"), ("vim-t", "run stage: 9 perturbed forwards (1 polarity)")}
+ok_extra = want_extra <= extra and all(r["torch_ms"] is None for r in allrows if c_only(r))
+ok_json = j["blas"].startswith(("OpenBLAS", "BLIS", "oneDNN")) and len(j["scaling"][str(j["threads"])]) == len(allrows)
+raise SystemExit(0 if len(rows) == 21 and not missing and want <= names and j["batch"] == 2 and ok_extra and ok_json
                  and abs(got - deit_t) < 1e-3 and j["sgemm_peak_gflops"] > 0 else 1)
 PYEOF
 check "mxb bench prints the table with ratios" bash -c "grep -qE '^vim-t +forward\+backward +[0-9.]+ +[0-9.]+ +[0-9.]+x$' $T/bench.txt"

@@ -37,6 +37,12 @@ if __name__ == "__main__":
 
 import torch  # noqa: E402
 
+try:  # reference.py reads and writes HDF5 files; timing needs none of that
+    import h5py  # noqa: F401
+except ImportError:  # a machine with torch alone (the bundle's 16-core box)
+    import types
+    sys.modules["h5py"] = types.ModuleType("h5py")
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import convert_checkpoint as cc  # noqa: E402
 import make_random_checkpoint as mk  # noqa: E402
