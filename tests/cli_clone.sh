@@ -8,7 +8,7 @@ cd "$SRC"
 files=$(git ls-files -- CMakeLists.txt Makefile.ci .ci tests tools configs engine methods metrics \
         datasets results harness | grep -v '^tests/cli_clone.sh$')
 outside() { grep -lE '\.\./shared|/work/shared|MXB_SHARED_DIR' $files 2>/dev/null; }
-check "no build/test/tool file reads ../shared (found: $(outside | tr '\n' ' '))" test -z "$(outside)"
+check "no build/test/tool file reads the folder beside the clone (found: $(outside | tr '\n' ' '))" test -z "$(outside)"
 check "golden fixtures are in the repository" test -s tests/fixtures/vim_d64.golden.h5 -a -s tests/fixtures/deit_d64.pth
 big=$(git ls-files -z | xargs -0 -I{} find {} -maxdepth 0 -type f -size +10M 2>/dev/null)
 check "no tracked file over 10 MB (found: $big)" test -z "$big"
