@@ -3,6 +3,7 @@
  * as a --set override, so the override parser is covered as well. */
 #include "harness/harness.h"
 #include "fuzz_util.h"
+#include "fuzz_config_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fz_write("run.ini", data, size);
@@ -21,9 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mxb_run_config c;
     char err[1024] = "";
     if (mxb_run_config_load(path, sets, nsets, &c, err, sizeof err) == 0) {
-        if (!c.output[0] || c.nmodels < 1 || c.nmodels > MXB_MAX_MODELS || c.nmethods < 1 ||
-            c.nmethods > MXB_MAX_METHODS || !c.text)
-            abort();
+        fz_check_config(&c);
     } else {
         fz_check_err(err);
     }
