@@ -1,4 +1,4 @@
-/* The BLAS behind the engine's one sgemm entry point (sgemm_rm): which library and
+/* The BLAS behind the engine's one sgemm entry point (mxb_sgemm_rm): which library and
  * which kernel set, chosen at build time (CMake MXB_BLAS = openblas | blis | dnnl),
  * and the start-up check that it does not run a slow generic kernel set on a CPU
  * that has AVX2 / AVX-512.
@@ -266,9 +266,9 @@ const char *mxb_blas_describe(void) {
     return s;
 }
 
-/* ---- one serial row-major product: the panel call of sgemm_rm ------------------------ */
+/* ---- one serial row-major product: the panel call of mxb_sgemm_rm ------------------------ */
 
-void sgemm_serial(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+void mxb_sgemm_serial(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
 #if defined(MXB_BLAS_BLIS)
     /* row-major through strides (row stride ld, column stride 1); one thread, always:

@@ -112,28 +112,28 @@ void mxb_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* one serial row-major product with the build's BLAS (engine/blas.c) */
-void sgemm_serial(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+void mxb_sgemm_serial(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 /* stage timers of mxb_profile (ops.c): on only while a bench measures one serial call */
 extern int mxb_prof_on;
 extern mxb_profile mxb_prof;
 double mxb_prof_now(void);
 /* row-major sgemm, the same bits on any thread count (ops.c) */
-void sgemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+void mxb_sgemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 /* y[rows, out] = x[rows, in] @ W[out, in]^T + b (b may be NULL); beta 0 or 1. */
-void linear_forward(float *y, const float *x, const float *W, const float *b, int rows, int in,
+void mxb_linear_forward(float *y, const float *x, const float *W, const float *b, int rows, int in,
                     int out, float beta);
 /* dx[rows,in] (+)= dy @ W ; dW/db not needed by inference-time explanations. */
-void linear_backward_input(float *dx, const float *dy, const float *W, int rows, int in, int out,
+void mxb_linear_backward_input(float *dx, const float *dy, const float *W, int rows, int in, int out,
                            float beta);
-void layernorm_forward(float *y, float *rstd, const float *x, const float *w, const float *b,
+void mxb_layernorm_forward(float *y, float *rstd, const float *x, const float *w, const float *b,
                        int rows, int dim, float eps);
-void layernorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
+void mxb_layernorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
                         const float *w, int rows, int dim, float beta);
-void rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int rows, int dim,
+void mxb_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int rows, int dim,
                      float eps);
-void rmsnorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
+void mxb_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
                       const float *w, int rows, int dim, float beta);
 
 /* exp for the scan and hidden-attention inner loops: Cephes' polynomial with a
@@ -283,16 +283,16 @@ static inline vf16 vf16_gelu_grad(vf16 x) {
     const vf16 cdf = 0.5f * (1.0f + vf16_erf(x * 0.70710678118654752f));
     return cdf + x * (vf16_exp(-0.5f * x * x) * 0.3989422804014327f);
 }
-void softmax_rows(float *x, int rows, int cols);
+void mxb_softmax_rows(float *x, int rows, int cols);
 /* im2col for a stride == kernel patch conv: patches [grid*grid, C*P*P]. */
-void patchify(float *patches, const float *img, int C, int S, int P);
+void mxb_patchify(float *patches, const float *img, int C, int S, int P);
 
 /* ---- models (engine/vit.c, engine/vim.c) -------------------------------------- */
 
-void vit_forward(mxb_ctx *c, const float *image, float *logits);
-void vit_backward(mxb_ctx *c, const float *seed);
-void vim_forward(mxb_ctx *c, const float *image, float *logits);
-void vim_backward(mxb_ctx *c, const float *seed);
-int vit_lrp(mxb_ctx *c, const float *seed);
+void mxb_vit_forward(mxb_ctx *c, const float *image, float *logits);
+void mxb_vit_backward(mxb_ctx *c, const float *seed);
+void mxb_vim_forward(mxb_ctx *c, const float *image, float *logits);
+void mxb_vim_backward(mxb_ctx *c, const float *seed);
+int mxb_vit_lrp(mxb_ctx *c, const float *seed);
 
 #endif

@@ -457,17 +457,17 @@ int mxb_config_bytes(const mxb_config *cfg, size_t *model_bytes, size_t *ctx_kee
 
 void mxb_forward(mxb_ctx *c, const float *image, float *logits) {
     if (c->m->cfg.arch == MXB_ARCH_VIT)
-        vit_forward(c, image, logits);
+        mxb_vit_forward(c, image, logits);
     else
-        vim_forward(c, image, logits);
+        mxb_vim_forward(c, image, logits);
 }
 
 void mxb_backward(mxb_ctx *c, const float *seed) {
     if (!(c->flags & MXB_TRACE_KEEP)) return;
     if (c->m->cfg.arch == MXB_ARCH_VIT)
-        vit_backward(c, seed);
+        mxb_vit_backward(c, seed);
     else
-        vim_backward(c, seed);
+        mxb_vim_backward(c, seed);
 }
 
 /* ---- trace accessors ----------------------------------------------------------------- */
@@ -488,7 +488,7 @@ const float *mxb_vit_attn_relevance(const mxb_ctx *c, int b) {
 
 int mxb_relevance(mxb_ctx *c, const float *seed) {
     if (!(c->flags & MXB_TRACE_KEEP) || c->m->cfg.arch != MXB_ARCH_VIT) return -1;
-    return vit_lrp(c, seed);
+    return mxb_vit_lrp(c, seed);
 }
 
 const float *mxb_vim_residual(const mxb_ctx *c, int l) {

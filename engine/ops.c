@@ -9,7 +9,7 @@
 /* ---- matrix products ------------------------------------------------------------------ */
 
 /* Row-major cblas_sgemm with C's columns cut into fixed panels of GEMM_PANEL, one
- * serial call of the build's BLAS per panel (sgemm_serial, engine/blas.c), the panels shared among the OpenMP threads.
+ * serial call of the build's BLAS per panel (mxb_sgemm_serial, engine/blas.c), the panels shared among the OpenMP threads.
  * OpenBLAS's own threading splits a product by the thread count and its edge
  * kernels round differently, so the same product came out in other bits on 1 and
  * 2 threads (and every perturbation AUC with them); fixed panels make the bits the
@@ -38,7 +38,7 @@ void mxb_profile_enable(int on) {
 
 mxb_profile mxb_profile_get(void) { return mxb_prof; }
 
-void sgemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+void mxb_sgemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     const int np = (N + GEMM_PANEL - 1) / GEMM_PANEL;
     const int prof = mxb_prof_on && !omp_in_parallel();
@@ -47,22 +47,22 @@ void sgemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float
     for (int p = 0; p < np; p++) {
         const int j0 = p * GEMM_PANEL, nj = N - j0 < GEMM_PANEL ? N - j0 : GEMM_PANEL;
         const float *Bp = tb == CblasTrans ? B + (size_t)j0 * ldb : B + j0;
-        sgemm_serial(ta, tb, M, nj, K, alpha, A, lda, Bp, ldb, beta, C + j0, ldc);
+        mxb_sgemm_serial(ta, tb, M, nj, K, alpha, A, lda, Bp, ldb, beta, C + j0, ldc);
     }
     if (prof) mxb_prof.gemm_ms += mxb_prof_now() - t0;
 }
 
 void mxb_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc) {
-    sgemm_rm(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
+    mxb_sgemm_rm(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
              lda, B, ldb, beta, C, ldc);
 }
 
 /* ---- linear: y = x W^T + b (PyTorch nn.Linear, W [out, in]) ---------------------- */
 
-void linear_forward(float *y, const float *x, const float *W, const float *b, int rows, int in,
+void mxb_linear_forward(float *y, const float *x, const float *W, const float *b, int rows, int in,
                     int out, float beta) {
-    sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, W, in, beta,
+    mxb_sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, W, in, beta,
                 y, out);
     if (b)
 #pragma omp parallel for schedule(static) if (rows >= ROWS_PARALLEL)
@@ -72,15 +72,15 @@ void linear_forward(float *y, const float *x, const float *W, const float *b, in
         }
 }
 
-void linear_backward_input(float *dx, const float *dy, const float *W, int rows, int in, int out,
+void mxb_linear_backward_input(float *dx, const float *dy, const float *W, int rows, int in, int out,
                            float beta) {
-    sgemm_rm(CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, dy, out, W, in,
+    mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, dy, out, W, in,
                 beta, dx, in);
 }
 
 /* ---- LayerNorm (timm DeiT, eps 1e-6) ------------------------------------------------ */
 
-void layernorm_forward(float *y, float *rstd, const float *x, const float *w, const float *b,
+void mxb_layernorm_forward(float *y, float *rstd, const float *x, const float *w, const float *b,
                        int rows, int dim, float eps) {
 #pragma omp parallel for schedule(static) if (rows >= ROWS_PARALLEL)
     for (int r = 0; r < rows; r++) {
@@ -97,7 +97,7 @@ void layernorm_forward(float *y, float *rstd, const float *x, const float *w, co
     }
 }
 
-void layernorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
+void mxb_layernorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
                         const float *w, int rows, int dim, float beta) {
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * dim, *gr = dy + (size_t)r * dim;
@@ -124,7 +124,7 @@ void layernorm_backward(float *dx, const float *dy, const float *x, const float 
 
 /* ---- RMSNorm (mamba_ssm's rms_norm_fn, fp32, eps 1e-5) ---------------------------------- */
 
-void rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int rows, int dim,
+void mxb_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int rows, int dim,
                      float eps) {
 #pragma omp parallel for schedule(static) if (rows >= ROWS_PARALLEL)
     for (int r = 0; r < rows; r++) {
@@ -138,7 +138,7 @@ void rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int 
     }
 }
 
-void rmsnorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
+void mxb_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
                       const float *w, int rows, int dim, float beta) {
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * dim, *gr = dy + (size_t)r * dim;
@@ -157,7 +157,7 @@ void rmsnorm_backward(float *dx, const float *dy, const float *x, const float *r
 
 /* ---- pointwise ---------------------------------------------------------------------------- */
 
-void softmax_rows(float *x, int rows, int cols) {
+void mxb_softmax_rows(float *x, int rows, int cols) {
     for (int r = 0; r < rows; r++) {
         float *xr = x + (size_t)r * cols;
         float mx = xr[0];
@@ -177,7 +177,7 @@ void softmax_rows(float *x, int rows, int cols) {
 /* A conv with kernel == stride is a GEMM over non-overlapping patches; rows are
  * patches in raster order (flatten(2) of the conv output), columns (c, ky, kx)
  * as the conv weight [E, C, P, P] is laid out. */
-void patchify(float *patches, const float *img, int C, int S, int P) {
+void mxb_patchify(float *patches, const float *img, int C, int S, int P) {
     const int G = S / P, K = C * P * P;
     for (int gy = 0; gy < G; gy++)
         for (int gx = 0; gx < G; gx++) {

@@ -16,10 +16,10 @@ static void vim_embed(mxb_ctx *c, const float *image, float *x) {
     const mxb_config *g = &m->cfg;
     const int E = g->embed_dim, M = g->num_patches, cls = g->cls_pos;
     const int K = g->in_chans * g->patch_size * g->patch_size;
-    patchify(c->patches, image, g->in_chans, g->img_size, g->patch_size);
-    linear_forward(x, c->patches, m->patch_w, m->patch_b, cls, K, E, 0.0f);
+    mxb_patchify(c->patches, image, g->in_chans, g->img_size, g->patch_size);
+    mxb_linear_forward(x, c->patches, m->patch_w, m->patch_b, cls, K, E, 0.0f);
     memcpy(x + (size_t)cls * E, m->cls_token, (size_t)E * sizeof(float));
-    linear_forward(x + (size_t)(cls + 1) * E, c->patches + (size_t)cls * K, m->patch_w,
+    mxb_linear_forward(x + (size_t)(cls + 1) * E, c->patches + (size_t)cls * K, m->patch_w,
                    m->patch_b, M - cls, K, E, 0.0f);
     for (size_t i = 0; i < (size_t)(M + 1) * E; i++) x[i] += m->pos_embed[i];
 }
@@ -156,8 +156,8 @@ static void vim_dir_forward(const mxb_config *g, const vim_dir_w *w, vim_dir_act
             const int n = Di - c < 16 ? Di - c : 16;
             vf16_store_part(a->x + k, vf16_silu(vf16_load_part(a->conv_pre + k, n)), n);
         }
-    linear_forward(a->x_dbl, a->x, w->x_proj_w, NULL, L, Di, ldx, 0.0f);
-    sgemm_rm(CblasNoTrans, CblasTrans, L, Di, R, 1.0f, a->x_dbl, ldx,
+    mxb_linear_forward(a->x_dbl, a->x, w->x_proj_w, NULL, L, Di, ldx, 0.0f);
+    mxb_sgemm_rm(CblasNoTrans, CblasTrans, L, Di, R, 1.0f, a->x_dbl, ldx,
                 w->dt_proj_w, R, 0.0f, a->delta_pre, Di);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < L; t++)
@@ -225,9 +225,9 @@ static void vim_dir_backward(const mxb_config *g, const vim_dir_w *w, vim_dir_ac
         const vf16 f = (vf16)((big & (vi16)vf16_splat(1.0f)) | (~big & (vi16)s));
         vf16_store_part(ddelta + k, vf16_load_part(ddelta + k, n) * f, n);
     }
-    sgemm_rm(CblasNoTrans, CblasNoTrans, L, R, Di, 1.0f, ddelta, Di,
+    mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, L, R, Di, 1.0f, ddelta, Di,
                 w->dt_proj_w, R, 0.0f, dxdbl, ldx);
-    sgemm_rm(CblasNoTrans, CblasNoTrans, L, Di, ldx, 1.0f, dxdbl, ldx,
+    mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, L, Di, ldx, 1.0f, dxdbl, ldx,
                 w->x_proj_w, Di, 1.0f, dx, Di);
     for (size_t k = 0; k < (size_t)L * Di; k += 16) {
         const int n = (size_t)L * Di - k < 16 ? (int)((size_t)L * Di - k) : 16;
@@ -243,7 +243,7 @@ static void vim_dir_backward(const mxb_config *g, const vim_dir_w *w, vim_dir_ac
 static void vim_mixer_forward(const mxb_config *g, const vim_layer_w *w, vim_layer_act *a,
                               float *sum) {
     const int L = g->seq_len, E = g->embed_dim, Di = g->d_inner;
-    linear_forward(a->dir[0].xz, a->normed, w->in_proj_w, NULL, L, E, 2 * Di, 0.0f);
+    mxb_linear_forward(a->dir[0].xz, a->normed, w->in_proj_w, NULL, L, E, 2 * Di, 0.0f);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < L; t++) /* the backward branch sees the flipped sequence */
         memcpy(a->dir[1].xz + (size_t)t * 2 * Di, a->dir[0].xz + (size_t)(L - 1 - t) * 2 * Di,
@@ -255,7 +255,7 @@ static void vim_mixer_forward(const mxb_config *g, const vim_layer_w *w, vim_lay
         float *s = sum + (size_t)t * Di;
         for (int c = 0; c < Di; c++) s[c] = (f[c] + b[c]) * 0.5f; /* if_devide_out */
     }
-    linear_forward(a->mixer_out, sum, w->out_proj_w, NULL, L, Di, E, 0.0f);
+    mxb_linear_forward(a->mixer_out, sum, w->out_proj_w, NULL, L, Di, E, 0.0f);
 }
 
 /* dmix [L, E] -> dnormed [L, E] */
@@ -267,7 +267,7 @@ static void vim_mixer_backward(const mxb_config *g, const vim_layer_w *w, vim_la
     float *dxz0 = dout_b + (size_t)L * Di;         /* [L, 2Di] */
     float *dxz1 = dxz0 + (size_t)L * 2 * Di;       /* [L, 2Di] */
     float *rest = dxz1 + (size_t)L * 2 * Di;
-    sgemm_rm(CblasNoTrans, CblasNoTrans, L, Di, E, 0.5f, dmix, E,
+    mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, L, Di, E, 0.5f, dmix, E,
                 w->out_proj_w, Di, 0.0f, dsum, Di);
     for (int t = 0; t < L; t++)
         memcpy(dout_b + (size_t)t * Di, dsum + (size_t)(L - 1 - t) * Di,
@@ -279,13 +279,13 @@ static void vim_mixer_backward(const mxb_config *g, const vim_layer_w *w, vim_la
         const float *d1 = dxz1 + (size_t)(L - 1 - t) * 2 * Di;
         for (int k = 0; k < 2 * Di; k++) d0[k] += d1[k];
     }
-    sgemm_rm(CblasNoTrans, CblasNoTrans, L, E, 2 * Di, 1.0f, dxz0, 2 * Di,
+    mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, L, E, 2 * Di, 1.0f, dxz0, 2 * Di,
                 w->in_proj_w, E, 0.0f, dnormed, E);
 }
 
 /* ---- the model ---------------------------------------------------------------------------- */
 
-void vim_forward(mxb_ctx *c, const float *image, float *logits) {
+void mxb_vim_forward(mxb_ctx *c, const float *image, float *logits) {
     const mxb_model *m = c->m;
     const mxb_config *g = &m->cfg;
     const int L = g->seq_len, E = g->embed_dim, cls = g->cls_pos;
@@ -301,7 +301,7 @@ void vim_forward(mxb_ctx *c, const float *image, float *logits) {
             for (size_t k = 0; k < LE; k++) a->residual[k] += hidden[k];
         else
             for (size_t k = 0; k < LE; k++) a->residual[k] = prev_res[k] + hidden[k];
-        rmsnorm_forward(a->normed, a->rstd, a->residual, m->layers[i].norm_w, L, E, g->norm_eps);
+        mxb_rmsnorm_forward(a->normed, a->rstd, a->residual, m->layers[i].norm_w, L, E, g->norm_eps);
         vim_mixer_forward(g, &m->layers[i], a, c->scratch);
         hidden = a->mixer_out;
         prev_res = a->residual;
@@ -309,11 +309,11 @@ void vim_forward(mxb_ctx *c, const float *image, float *logits) {
     /* final add + norm_f; only the middle class token reaches the head */
     for (int k = 0; k < E; k++)
         c->final_in[k] = prev_res[(size_t)cls * E + k] + hidden[(size_t)cls * E + k];
-    rmsnorm_forward(c->final_norm, &c->final_rstd, c->final_in, m->norm_w, 1, E, g->final_norm_eps);
-    linear_forward(logits, c->final_norm, m->head_w, m->head_b, 1, E, g->num_classes, 0.0f);
+    mxb_rmsnorm_forward(c->final_norm, &c->final_rstd, c->final_in, m->norm_w, 1, E, g->final_norm_eps);
+    mxb_linear_forward(logits, c->final_norm, m->head_w, m->head_b, 1, E, g->num_classes, 0.0f);
 }
 
-void vim_backward(mxb_ctx *c, const float *seed) {
+void mxb_vim_backward(mxb_ctx *c, const float *seed) {
     const mxb_model *m = c->m;
     const mxb_config *g = &m->cfg;
     const int L = g->seq_len, E = g->embed_dim, cls = g->cls_pos;
@@ -325,7 +325,7 @@ void vim_backward(mxb_ctx *c, const float *seed) {
     float dnorm[E];
     cblas_sgemv(CblasRowMajor, CblasTrans, g->num_classes, E, 1.0f, m->head_w, E, seed, 1, 0.0f,
                 dnorm, 1);
-    rmsnorm_backward(G + (size_t)cls * E, dnorm, c->final_in, &c->final_rstd, m->norm_w, 1, E,
+    mxb_rmsnorm_backward(G + (size_t)cls * E, dnorm, c->final_in, &c->final_rstd, m->norm_w, 1, E,
                      0.0f);
     for (int i = g->depth - 1; i >= 0; i--) {
         vim_layer_act *a = &c->vim[i];
@@ -335,6 +335,6 @@ void vim_backward(mxb_ctx *c, const float *seed) {
         memcpy(a->residual_grad, G, LE * sizeof(float));
         /* residual_{i+1} = residual_i + mixer(norm(residual_i)) */
         vim_mixer_backward(g, &m->layers[i], a, G, dnormed, ws);
-        rmsnorm_backward(G, dnormed, a->residual, a->rstd, m->layers[i].norm_w, L, E, 1.0f);
+        mxb_rmsnorm_backward(G, dnormed, a->residual, a->rstd, m->layers[i].norm_w, L, E, 1.0f);
     }
 }

@@ -11,8 +11,8 @@ static void vit_embed(mxb_ctx *c, const float *image, float *x) {
     const mxb_config *g = &m->cfg;
     const int E = g->embed_dim, M = g->num_patches;
     const int K = g->in_chans * g->patch_size * g->patch_size;
-    patchify(c->patches, image, g->in_chans, g->img_size, g->patch_size);
-    linear_forward(x + E, c->patches, m->patch_w, m->patch_b, M, K, E, 0.0f);
+    mxb_patchify(c->patches, image, g->in_chans, g->img_size, g->patch_size);
+    mxb_linear_forward(x + E, c->patches, m->patch_w, m->patch_b, M, K, E, 0.0f);
     memcpy(x, m->cls_token, (size_t)E * sizeof(float));
     for (size_t i = 0; i < (size_t)(M + 1) * E; i++) x[i] += m->pos_embed[i];
 }
@@ -28,15 +28,15 @@ static void vit_attention_forward(const mxb_config *g, vit_block_act *a) {
     for (int h = 0; h < H; h++) {
         const float *q = a->qkv + h * hd, *k = a->qkv + E + h * hd, *v = a->qkv + 2 * E + h * hd;
         float *att = a->attn + (size_t)h * L * L;
-        sgemm_rm(CblasNoTrans, CblasTrans, L, L, hd, scale, q, 3 * E, k, 3 * E,
+        mxb_sgemm_rm(CblasNoTrans, CblasTrans, L, L, hd, scale, q, 3 * E, k, 3 * E,
                     0.0f, att, L);
-        softmax_rows(att, L, L);
-        sgemm_rm(CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, att, L, v, 3 * E,
+        mxb_softmax_rows(att, L, L);
+        mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, att, L, v, 3 * E,
                     0.0f, a->ctx + h * hd, E);
     }
 }
 
-void vit_forward(mxb_ctx *c, const float *image, float *logits) {
+void mxb_vit_forward(mxb_ctx *c, const float *image, float *logits) {
     const mxb_model *m = c->m;
     const mxb_config *g = &m->cfg;
     const int L = g->seq_len, E = g->embed_dim, F = g->mlp_hidden;
@@ -46,13 +46,13 @@ void vit_forward(mxb_ctx *c, const float *image, float *logits) {
         const vit_block_w *w = &m->blocks[i];
         vit_block_act *a = &c->vit[i < c->nact ? i : 0];
         if (x != a->x_in) memcpy(a->x_in, x, (size_t)L * E * sizeof(float));
-        layernorm_forward(a->ln1, a->ln1_rstd, a->x_in, w->ln1_w, w->ln1_b, L, E, g->norm_eps);
-        linear_forward(a->qkv, a->ln1, w->qkv_w, w->qkv_b, L, E, 3 * E, 0.0f);
+        mxb_layernorm_forward(a->ln1, a->ln1_rstd, a->x_in, w->ln1_w, w->ln1_b, L, E, g->norm_eps);
+        mxb_linear_forward(a->qkv, a->ln1, w->qkv_w, w->qkv_b, L, E, 3 * E, 0.0f);
         vit_attention_forward(g, a);
         memcpy(a->x_mid, a->x_in, (size_t)L * E * sizeof(float));
-        linear_forward(a->x_mid, a->ctx, w->proj_w, w->proj_b, L, E, E, 1.0f);
-        layernorm_forward(a->ln2, a->ln2_rstd, a->x_mid, w->ln2_w, w->ln2_b, L, E, g->norm_eps);
-        linear_forward(a->fc1, a->ln2, w->fc1_w, w->fc1_b, L, E, F, 0.0f);
+        mxb_linear_forward(a->x_mid, a->ctx, w->proj_w, w->proj_b, L, E, E, 1.0f);
+        mxb_layernorm_forward(a->ln2, a->ln2_rstd, a->x_mid, w->ln2_w, w->ln2_b, L, E, g->norm_eps);
+        mxb_linear_forward(a->fc1, a->ln2, w->fc1_w, w->fc1_b, L, E, F, 0.0f);
 #pragma omp parallel for schedule(static)
         for (int t = 0; t < L; t++) /* element-wise: any split of the rows gives the same bits */
             for (int j = 0; j < F; j += 16) {
@@ -63,16 +63,16 @@ void vit_forward(mxb_ctx *c, const float *image, float *logits) {
         /* the block output is the next block's input (or the stream kept for the head) */
         x = (i + 1 < c->nact) ? c->vit[i + 1].x_in : c->tokens;
         memcpy(x, a->x_mid, (size_t)L * E * sizeof(float));
-        linear_forward(x, a->gelu, w->fc2_w, w->fc2_b, L, F, E, 1.0f);
+        mxb_linear_forward(x, a->gelu, w->fc2_w, w->fc2_b, L, F, E, 1.0f);
     }
     /* only the class token reaches the head */
     memcpy(c->final_in, x, (size_t)E * sizeof(float));
-    layernorm_forward(c->final_norm, &c->final_rstd, c->final_in, m->norm_w, m->norm_b, 1, E,
+    mxb_layernorm_forward(c->final_norm, &c->final_rstd, c->final_in, m->norm_w, m->norm_b, 1, E,
                       g->final_norm_eps);
-    linear_forward(logits, c->final_norm, m->head_w, m->head_b, 1, E, g->num_classes, 0.0f);
+    mxb_linear_forward(logits, c->final_norm, m->head_w, m->head_b, 1, E, g->num_classes, 0.0f);
 }
 
-void vit_backward(mxb_ctx *c, const float *seed) {
+void mxb_vit_backward(mxb_ctx *c, const float *seed) {
     const mxb_model *m = c->m;
     const mxb_config *g = &m->cfg;
     const int L = g->seq_len, E = g->embed_dim, F = g->mlp_hidden, H = g->num_heads, hd = E / H;
@@ -90,33 +90,33 @@ void vit_backward(mxb_ctx *c, const float *seed) {
     float dnorm[E];
     cblas_sgemv(CblasRowMajor, CblasTrans, g->num_classes, E, 1.0f, m->head_w, E, seed, 1, 0.0f,
                 dnorm, 1);
-    layernorm_backward(dx, dnorm, c->final_in, &c->final_rstd, m->norm_w, 1, E, 0.0f);
+    mxb_layernorm_backward(dx, dnorm, c->final_in, &c->final_rstd, m->norm_w, 1, E, 0.0f);
 
     for (int i = g->depth - 1; i >= 0; i--) {
         const vit_block_w *w = &m->blocks[i];
         vit_block_act *a = &c->vit[i];
         /* MLP: x_out = x_mid + fc2(gelu(fc1(ln2(x_mid)))) */
-        sgemm_rm(CblasNoTrans, CblasNoTrans, L, F, E, 1.0f, dx, E, w->fc2_w, F,
+        mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, L, F, E, 1.0f, dx, E, w->fc2_w, F,
                     0.0f, dh, F);
         for (size_t k = 0; k < (size_t)L * F; k += 16) {
             const int n = (size_t)L * F - k < 16 ? (int)((size_t)L * F - k) : 16;
             const vf16 g = vf16_gelu_grad(vf16_load_part(a->fc1 + k, n));
             vf16_store_part(dh + k, vf16_load_part(dh + k, n) * g, n);
         }
-        linear_backward_input(dln, dh, w->fc1_w, L, E, F, 0.0f);
+        mxb_linear_backward_input(dln, dh, w->fc1_w, L, E, F, 0.0f);
         memcpy(dmid, dx, (size_t)L * E * sizeof(float));
-        layernorm_backward(dmid, dln, a->x_mid, a->ln2_rstd, w->ln2_w, L, E, 1.0f);
+        mxb_layernorm_backward(dmid, dln, a->x_mid, a->ln2_rstd, w->ln2_w, L, E, 1.0f);
         /* attention: x_mid = x_in + proj(attn @ v) */
-        linear_backward_input(dctx, dmid, w->proj_w, L, E, E, 0.0f);
+        mxb_linear_backward_input(dctx, dmid, w->proj_w, L, E, E, 0.0f);
         for (int h = 0; h < H; h++) {
             const float *q = a->qkv + h * hd, *k = a->qkv + E + h * hd;
             const float *v = a->qkv + 2 * E + h * hd;
             const float *att = a->attn + (size_t)h * L * L;
             float *dA = a->attn_grad + (size_t)h * L * L;
             /* dA = dctx_h v_h^T ; dv_h = A^T dctx_h */
-            sgemm_rm(CblasNoTrans, CblasTrans, L, L, hd, 1.0f, dctx + h * hd, E,
+            mxb_sgemm_rm(CblasNoTrans, CblasTrans, L, L, hd, 1.0f, dctx + h * hd, E,
                         v, 3 * E, 0.0f, dA, L);
-            sgemm_rm(CblasTrans, CblasNoTrans, L, hd, L, 1.0f, att, L,
+            mxb_sgemm_rm(CblasTrans, CblasNoTrans, L, hd, L, 1.0f, att, L,
                         dctx + h * hd, E, 0.0f, dqkv + 2 * E + h * hd, 3 * E);
             /* softmax backward, then the scaled scores q k^T */
             for (int r = 0; r < L; r++) {
@@ -126,13 +126,13 @@ void vit_backward(mxb_ctx *c, const float *seed) {
                 for (int j = 0; j < L; j++) dot += (double)ar[j] * gr[j];
                 for (int j = 0; j < L; j++) sr[j] = ar[j] * (gr[j] - (float)dot) * scale;
             }
-            sgemm_rm(CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, k,
+            mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, k,
                         3 * E, 0.0f, dqkv + h * hd, 3 * E);
-            sgemm_rm(CblasTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, q, 3 * E,
+            mxb_sgemm_rm(CblasTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, q, 3 * E,
                         0.0f, dqkv + E + h * hd, 3 * E);
         }
-        linear_backward_input(dln, dqkv, w->qkv_w, L, E, 3 * E, 0.0f);
+        mxb_linear_backward_input(dln, dqkv, w->qkv_w, L, E, 3 * E, 0.0f);
         memcpy(dx, dmid, (size_t)L * E * sizeof(float));
-        layernorm_backward(dx, dln, a->x_in, a->ln1_rstd, w->ln1_w, L, E, 1.0f);
+        mxb_layernorm_backward(dx, dln, a->x_in, a->ln1_rstd, w->ln1_w, L, E, 1.0f);
     }
 }

@@ -40,16 +40,16 @@ static void linear_relprop(float *Rin, const float *R, const float *x, const flo
         w->px[k] = x[k] > 0 ? x[k] : 0;
         w->nx[k] = x[k] < 0 ? x[k] : 0;
     }
-    sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->px, in, w->pw, in,
+    mxb_sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->px, in, w->pw, in,
                 0.0f, w->Z, out);
-    sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->nx, in, w->nw, in,
+    mxb_sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->nx, in, w->nw, in,
                 1.0f, w->Z, out);
     for (size_t k = 0; k < nz; k++) w->S[k] = safe_div(R[k], w->Z[k]);
     /* C⁺ = S W⁺ into Rin, then R_in = x⁺ C⁺ + x⁻ C⁻ (C⁻ reuses px's slot after use) */
-    sgemm_rm(CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, w->S, out, w->pw,
+    mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, w->S, out, w->pw,
                 in, 0.0f, Rin, in);
     for (size_t k = 0; k < nx_; k++) Rin[k] *= w->px[k];
-    sgemm_rm(CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, w->S, out, w->nw,
+    mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, w->S, out, w->nw,
                 in, 0.0f, w->px, in);
     for (size_t k = 0; k < nx_; k++) Rin[k] += w->nx[k] * w->px[k];
 }
@@ -86,29 +86,29 @@ static void matmul_relprop(float *RA, int ldra, float *RB, int ldrb, const float
                            const float *A, int lda, int transB, const float *B, int ldb, int m,
                            int k, int n, float *S) {
     /* Z = A op(B) */
-    sgemm_rm(CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, A,
+    mxb_sgemm_rm(CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, A,
                 lda, B, ldb, 0.0f, S, n);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) S[(size_t)i * n + j] = safe_div(R[(size_t)i * ldr + j], S[(size_t)i * n + j]);
     /* dZ/dA = S op(B)^T ; dZ/dop(B) = A^T S */
-    sgemm_rm(CblasNoTrans, transB ? CblasNoTrans : CblasTrans, m, k, n, 0.5f, S,
+    mxb_sgemm_rm(CblasNoTrans, transB ? CblasNoTrans : CblasTrans, m, k, n, 0.5f, S,
                 n, B, ldb, 0.0f, RA, ldra);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < k; j++) RA[(size_t)i * ldra + j] *= A[(size_t)i * lda + j];
     if (transB) { /* op(B) = B^T, B [n, k]: grad wrt B = S^T A */
-        sgemm_rm(CblasTrans, CblasNoTrans, n, k, m, 0.5f, S, n, A, lda, 0.0f, RB,
+        mxb_sgemm_rm(CblasTrans, CblasNoTrans, n, k, m, 0.5f, S, n, A, lda, 0.0f, RB,
                     ldrb);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < k; j++) RB[(size_t)i * ldrb + j] *= B[(size_t)i * ldb + j];
     } else {      /* B [k, n]: grad = A^T S */
-        sgemm_rm(CblasTrans, CblasNoTrans, k, n, m, 0.5f, A, lda, S, n, 0.0f, RB,
+        mxb_sgemm_rm(CblasTrans, CblasNoTrans, k, n, m, 0.5f, A, lda, S, n, 0.0f, RB,
                     ldrb);
         for (int i = 0; i < k; i++)
             for (int j = 0; j < n; j++) RB[(size_t)i * ldrb + j] *= B[(size_t)i * ldb + j];
     }
 }
 
-int vit_lrp(mxb_ctx *c, const float *seed) {
+int mxb_vit_lrp(mxb_ctx *c, const float *seed) {
     const mxb_model *m = c->m;
     const mxb_config *g = &m->cfg;
     const int L = g->seq_len, E = g->embed_dim, F = g->mlp_hidden, H = g->num_heads, hd = E / H;
@@ -140,13 +140,13 @@ int vit_lrp(mxb_ctx *c, const float *seed) {
         const vit_block_w *bw = &m->blocks[i];
         vit_block_act *a = &c->vit[i];
         /* x_out = x_mid + mlp(ln2(x_mid)) */
-        linear_forward(tmpE, a->gelu, bw->fc2_w, bw->fc2_b, L, F, E, 0.0f);
+        mxb_linear_forward(tmpE, a->gelu, bw->fc2_w, bw->fc2_b, L, F, E, 0.0f);
         add_relprop(ra, rb, cam, a->x_mid, tmpE, LE);
         linear_relprop(rF, rb, a->gelu, bw->fc2_w, L, F, E, &w);
         linear_relprop(rb, rF, a->ln2, bw->fc1_w, L, E, F, &w);
         clone_relprop(ra, rb, a->x_mid, LE);
         /* x_mid = x_in + proj(attn @ v) */
-        linear_forward(tmpE, a->ctx, bw->proj_w, bw->proj_b, L, E, E, 0.0f);
+        mxb_linear_forward(tmpE, a->ctx, bw->proj_w, bw->proj_b, L, E, E, 0.0f);
         add_relprop(cam, rb, ra, a->x_in, tmpE, LE);
         linear_relprop(xout, rb, a->ctx, bw->proj_w, L, E, E, &w);
         for (int h = 0; h < H; h++) {
