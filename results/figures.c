@@ -151,6 +151,17 @@ static void paint_image(cairo_t *cr, cairo_surface_t *s, double x, double y, dou
     cairo_restore(cr);
 }
 
+/* An image (consumed: the surface is destroyed) with a thin black frame around it:
+ * colour scales and matrices are drawn this way. */
+static void paint_framed(cairo_t *cr, cairo_surface_t *s, double x, double y, double w, double h) {
+    paint_image(cr, s, x, y, w, h);
+    cairo_surface_destroy(s);
+    colour(cr, 0);
+    cairo_set_line_width(cr, 0.8);
+    cairo_rectangle(cr, x, y, w, h);
+    cairo_stroke(cr);
+}
+
 /* A vertical colour bar from 0 (bottom) to 1 (top) with ticks and a label. */
 static void colour_bar(cairo_t *cr, double x, double y, double w, double h, void (*map)(double, double *),
                        const char *lo, const char *hi, const char *label) {
@@ -161,12 +172,7 @@ static void colour_bar(cairo_t *cr, double x, double y, double w, double h, void
         for (int k = 0; k < 3; k++) px[i * 3 + k] = (uint8_t)lrint(255 * c[k]);
     }
     cairo_surface_t *s = rgb_surface(px, 1, 256);
-    paint_image(cr, s, x, y, w, h);
-    cairo_surface_destroy(s);
-    colour(cr, 0);
-    cairo_set_line_width(cr, 0.8);
-    cairo_rectangle(cr, x, y, w, h);
-    cairo_stroke(cr);
+    paint_framed(cr, s, x, y, w, h);
     font(cr, 9, 0);
     for (int j = 0; j <= 4; j++) {
         double yy = y + h - h * j / 4;
@@ -379,12 +385,7 @@ static void draw_overlays(cairo_t *cr, const figure *f) {
         for (int k = 0; k < 3; k++) px[i * 3 + k] = (uint8_t)lrint(255 * c[k]);
     }
     cairo_surface_t *s = rgb_surface(px, 256, 1);
-    paint_image(cr, s, bx, by, bw, 10);
-    cairo_surface_destroy(s);
-    colour(cr, 0);
-    cairo_set_line_width(cr, 0.8);
-    cairo_rectangle(cr, bx, by, bw, 10);
-    cairo_stroke(cr);
+    paint_framed(cr, s, bx, by, bw, 10);
     font(cr, 9, 0);
     text_at(cr, bx - 6, by + 5, 1, "0 (least)");
     text_at(cr, bx + bw + 6, by + 5, 0, "1 (most relevant)");
@@ -433,13 +434,8 @@ static void draw_attention(cairo_t *cr, const figure *f) {
                 for (int k = 0; k < 3; k++) px[p * 3 + k] = (uint8_t)lrint(255 * c[k]);
             }
             cairo_surface_t *s = rgb_surface(px, L, L);
-            paint_image(cr, s, x0, y0, AD, AD);
-            cairo_surface_destroy(s);
             free(px);
-            colour(cr, 0);
-            cairo_set_line_width(cr, 0.8);
-            cairo_rectangle(cr, x0, y0, AD, AD);
-            cairo_stroke(cr);
+            paint_framed(cr, s, x0, y0, AD, AD);
             font(cr, 8, 0);
             snprintf(t, sizeof t, "%d", L - 1);
             text_at(cr, x0, y0 + AD + 7, 0.5, "0");
