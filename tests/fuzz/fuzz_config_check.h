@@ -4,6 +4,7 @@
 #define MXB_FUZZ_CONFIG_CHECK_H
 
 #include "harness/harness.h"
+#include "fuzz_util.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -41,6 +42,18 @@ static void fz_check_config(const mxb_run_config *c) {
     check_data(&c->segmentation);
     for (const char *p = c->output; *p; p++)
         if ((unsigned char)*p < 0x20) abort();
+}
+
+/* Loads the configuration as `mxb run` does; accepted: the invariants above;
+ * refused: a one-line message (fz_check_err). */
+static void fz_load_and_check(const char *path, const char **sets, int nsets) {
+    mxb_run_config c;
+    char err[1024] = "";
+    if (mxb_run_config_load(path, sets, nsets, &c, err, sizeof err) == 0)
+        fz_check_config(&c);
+    else
+        fz_check_err(err);
+    mxb_run_config_free(&c);
 }
 
 #endif

@@ -24,14 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         sets[nsets++] = p;
         p = nl ? nl + 1 : NULL;
     }
-    mxb_run_config c;
-    char err[1024] = "";
-    if (mxb_run_config_load(path, sets, nsets, &c, err, sizeof err) == 0) {
-        fz_check_config(&c);
-    } else {
-        fz_check_err(err);
-    }
-    mxb_run_config_free(&c);
+    fz_load_and_check(path, sets, nsets);
     free(text);
     return 0;
 }
