@@ -3,6 +3,7 @@
 #define MXB_ENGINE_INTERNAL_H
 
 #include "engine/engine.h"
+#include "io/io.h"
 
 #include <cblas.h>
 #include <stdarg.h>
@@ -107,9 +108,6 @@ struct mxb_ctx {
 };
 
 /* ---- kernels (engine/ops.c) --------------------------------------------------- */
-
-void mxb_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* one serial row-major product with the build's BLAS (engine/blas.c) */
 void mxb_sgemm_serial(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,

@@ -8,18 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void mxb_seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    /* Messages quote names and strings taken from files (keys, attributes), which may
-     * hold any byte: keep the message one printable line. */
-    for (char *p = err; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-}
-
 /* Attribute readers return 1 when present and read, 0 when absent, -1 when unreadable. */
 static int attr_read(hid_t f, const char *name, hid_t memtype, void *out) {
     if (H5Aexists(f, name) <= 0) return 0;

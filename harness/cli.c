@@ -1,7 +1,9 @@
 /* Subcommand dispatch and help. */
 #include "harness/harness.h"
+#include "io/io.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -32,7 +34,14 @@ static void usage(FILE *f) {
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 }
 
+/* Out of memory on a configuration-bounded buffer: one line and a clean exit. */
+static void on_out_of_memory(size_t n, const char *what) {
+    fprintf(stderr, "mxb: out of memory: %zu bytes for %s (see mxb run --estimate; fewer images in flight or a smaller memory_limit_mb)\n", n, what);
+    exit(3);
+}
+
 int mxb_main(int argc, char **argv) {
+    mxb_set_oom_handler(on_out_of_memory);
     /* global options: method plugins to load before the command runs */
     while (argc >= 3 && !strcmp(argv[1], "--plugin")) {
         char err[512];
