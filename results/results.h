@@ -97,6 +97,8 @@ typedef struct {
     int32_t *seg_counts;           /* [n, 6] segmentation */
     double *ap, *f1;               /* [n] */
     int32_t *pointing;             /* [n] 1 hit, 0 miss, -1 empty mask */
+    double *insertion_auc;         /* [n] RISE insertion / deletion (perturbation test, */
+    double *deletion_auc;          /*     allocated only when insdel_step > 0) */
 } mxb_res_cell;
 
 typedef struct {
@@ -118,6 +120,7 @@ typedef struct {
     int grid[MXB_RES_MAX_MODELS];
     int polarity[2];               /* positive / negative perturbation run */
     int keep_maps;
+    int insdel_step;               /* RISE insertion/deletion pixels per step; 0: not run */
     int auc_x_normalized, auc_y_fraction;
     mxb_res_test test[MXB_NTESTS];
     /* called by mxb_results_write before the file is marked complete (attention) */
@@ -134,6 +137,7 @@ typedef struct {
     double accuracy[2][MXB_RES_STEPS], auc[2];
     double logit_diff[2][MXB_RES_STEPS], prob_diff[2][MXB_RES_STEPS];
     double pixel_accuracy, iou[2], miou, map, mf1, pointing;
+    double insertion_auc, deletion_auc; /* means over images (NaN when not run) */
 } mxb_res_summary;
 
 /* A results file holds at most this many images per test (ImageNet val is 50000). */
