@@ -16,7 +16,8 @@
  * the CPU's level after a failed restart are always reported there. A user's own
  * OPENBLAS_CORETYPE / BLIS_ARCH_TYPE, or MXB_BLAS_KEEP_KERNELS=1, is obeyed and noted. */
 #define _GNU_SOURCE
-#include "engine/internal.h"
+#include "engine/ops.h"
+#include "io/io.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -90,7 +91,7 @@ static void reexec(char **argv) {
         snprintf(libdir, sizeof libdir, "%s", di.dli_fname);
         int argc = 0;
         while (argv[argc]) argc++;
-        char **nv = calloc((size_t)argc + 4, sizeof *nv);
+        char **nv = mxb_try_alloc0((size_t)argc + 4, sizeof *nv);
         if (!nv) return;
         nv[0] = exe;
         nv[1] = "--library-path";

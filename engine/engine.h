@@ -85,15 +85,22 @@ int mxb_config_finish(mxb_config *cfg, char *err, size_t errlen);
 
 enum {
     MXB_TRACE_NONE = 0,
-    MXB_TRACE_KEEP = 1,   /* keep activations for backward, attention, hidden attention */
+    /* keep activations for backward, attention, hidden attention; a traced ViT
+     * context also holds the LRP workspace (mxb_relevance) */
+    MXB_TRACE_KEEP = 1,
 };
 
+/* One allocation (the context's arena), sized from the model's checked config;
+ * never NULL (out of memory goes to the io/io.h handler). */
 mxb_ctx *mxb_ctx_new(const mxb_model *m, int flags);
 void mxb_ctx_free(mxb_ctx *c);
+/* what the context allocated: its struct and its arena (with the alignment slack) */
 size_t mxb_ctx_bytes(const mxb_ctx *c);
 /* What mxb_model_new and mxb_ctx_new would allocate for this config (model: the
  * parameters and derived tables; a context with MXB_TRACE_KEEP and one without),
- * without allocating it. -1 for an invalid config. Any pointer may be NULL. */
+ * without allocating it: the contexts' numbers are mxb_ctx_bytes of the contexts,
+ * exactly (the same layout functions size both). -1 for an invalid config. Any
+ * pointer may be NULL. */
 int mxb_config_bytes(const mxb_config *cfg, size_t *model_bytes, size_t *ctx_keep_bytes,
                      size_t *ctx_plain_bytes);
 
@@ -112,7 +119,7 @@ const float *mxb_vit_attn(const mxb_ctx *c, int block);
 const float *mxb_vit_attn_grad(const mxb_ctx *c, int block);
 /* ViT LRP (Chefer et al.'s relprop rules, alpha 1): relevance of every block's
  * attention probabilities for the relevance `seed` [num_classes] at the logits
- * (a one-hot). -1 for ViM, an untraced context, or out of memory. */
+ * (a one-hot), in the context's own workspace. -1 for ViM or an untraced context. */
 int mxb_relevance(mxb_ctx *c, const float *seed);
 const float *mxb_vit_attn_relevance(const mxb_ctx *c, int block);
 

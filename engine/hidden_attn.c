@@ -2,8 +2,11 @@
  *   α[c,i,j] = Σ_n C[i,n] (Π_{k=j+1..i} exp(Δ_k[c] A[c,n])) Δ_j[c] B[j,n],  j <= i.
  * Only O(D·L·N) CLS-row vectors here; no D×L×L temporaries. */
 #include "engine/internal.h"
+#include "engine/simd.h"
+#include "io/io.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +57,7 @@ int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *
     if (mxb_vim_s6(c, layer, 0, &f) || mxb_vim_s6(c, layer, 1, &b)) return -1;
     const int L = f.L, D = f.D, cls = c->m->cfg.cls_pos;
     const int exact = variant == MXB_VARIANT_EXACT;
-    float *tmp = c->scratch; /* [D, L], free outside forward/backward */
+    float *tmp = c->vim.sum; /* [D, L], free outside forward/backward (mxb_vim_layout) */
     memset(out, 0, (size_t)D * L * sizeof(float));
     cls_row(&f, layer_At(c, layer, 0), cls, exact, out);
     /* the backward branch runs on the flipped sequence: its class token sits at
@@ -109,25 +112,27 @@ static void block_row(const mxb_s6_view *s, const vf16 *abar, const vf16 *bbar, 
     }
 }
 
-/* One thread's buffers for a block of channels: Ā, B̄ [L, N] and one row [L]. */
+/* One thread's buffers for a block of channels: Ā, B̄ [L, N] and one row [L], in one
+ * allocation per call and thread. Not in the context's arena: how many there are is
+ * the thread count of the call. A failed allocation is this call's -1. */
 typedef struct {
+    void *raw;
     vf16 *abar, *bbar, *row;
 } block_scratch;
 
 static void block_scratch_free(block_scratch *w) {
-    free(w->abar);
-    free(w->bbar);
-    free(w->row);
-    w->abar = w->bbar = w->row = NULL;
+    free(w->raw);
+    *w = (block_scratch){0};
 }
 
 static int block_scratch_alloc(block_scratch *w, int L, int N) {
-    w->abar = aligned_alloc(64, (size_t)L * N * sizeof(vf16));
-    w->bbar = aligned_alloc(64, (size_t)L * N * sizeof(vf16));
-    w->row = aligned_alloc(64, (size_t)L * sizeof(vf16));
-    if (w->abar && w->bbar && w->row) return 0;
-    block_scratch_free(w);
-    return -1;
+    const size_t n = (size_t)L * N;
+    *w = (block_scratch){.raw = mxb_try_alloc((2 * n + (size_t)L) * sizeof(vf16) + 63)};
+    if (!w->raw) return -1;
+    w->abar = (vf16 *)(((uintptr_t)w->raw + 63) & ~(uintptr_t)63); /* vf16 loads are aligned */
+    w->bbar = w->abar + n;
+    w->row = w->bbar + n;
+    return 0;
 }
 
 #if defined(__SSE__)
@@ -186,7 +191,7 @@ int mxb_vim_hidden_attn_mean(const mxb_ctx *c, int layer, int dir, int image_ord
      * matrix; the blocks are added in order: the same bits whatever the thread
      * count or schedule. */
     const int nblk = (D + SCAN_CB - 1) / SCAN_CB;
-    float *part = calloc((size_t)nblk * L * L, sizeof(float));
+    float *part = mxb_try_alloc0((size_t)nblk * L * L, sizeof(float));
     if (!part) return -1;
     int failed = 0;
 #pragma omp parallel

@@ -1,5 +1,6 @@
 /* Layer kernels shared by both model families, each forward beside its backward. */
-#include "engine/internal.h"
+#include "engine/ops.h"
+#include "engine/simd.h"
 
 #include <cblas.h>
 #include <math.h>

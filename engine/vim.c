@@ -3,12 +3,58 @@
  * middle class token, fused add + RMSNorm blocks, bimamba v2 mixers whose two
  * branches are summed and halved. Forward and backward sit together per layer. */
 #include "engine/internal.h"
+#include "engine/ops.h"
+#include "engine/simd.h"
 
 #include <omp.h>
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+
+/* ---- the context's ViM buffers ------------------------------------------------- */
+
+void mxb_vim_layout(const mxb_config *g, int nact, int traced, mxb_carver *cv, vim_state *s) {
+    const size_t L = (size_t)g->seq_len, E = (size_t)g->embed_dim;
+    const size_t Di = (size_t)g->d_inner, N = (size_t)g->d_state, R = (size_t)g->dt_rank;
+    s->act = mxb_carve_bytes(cv, (size_t)nact * sizeof *s->act);
+    for (int i = 0; i < nact; i++) {
+        vim_layer_act sizing, *a = s->act ? &s->act[i] : &sizing;
+        a->residual = mxb_carve(cv, L * E);
+        a->normed = mxb_carve(cv, L * E);
+        a->rstd = mxb_carve(cv, L);
+        a->mixer_out = mxb_carve(cv, L * E);
+        a->residual_grad = traced ? mxb_carve(cv, L * E) : NULL;
+        for (int d = 0; d < 2; d++) {
+            vim_dir_act *x = &a->dir[d];
+            x->xz = mxb_carve(cv, L * 2 * Di);
+            x->conv_pre = mxb_carve(cv, L * Di);
+            x->x = mxb_carve(cv, L * Di);
+            x->x_dbl = mxb_carve(cv, L * (R + 2 * N));
+            x->delta_pre = mxb_carve(cv, L * Di);
+            x->delta = mxb_carve(cv, L * Di);
+            x->y = mxb_carve(cv, L * Di);
+            x->out = mxb_carve(cv, L * Di);
+            x->dy = traced ? mxb_carve(cv, L * Di) : NULL;
+        }
+    }
+    s->sum = mxb_carve(cv, L * Di);
+    s->grad = (vim_grad_ws){0};
+    if (!traced) return;
+    const size_t Dp = SCAN_PADDED(Di), nblk = Dp / SCAN_CB;
+    vim_grad_ws *w = &s->grad;
+    w->G = mxb_carve(cv, L * E);
+    w->dnormed = mxb_carve(cv, L * E);
+    w->dsum = mxb_carve(cv, L * Di);
+    w->dout_b = mxb_carve(cv, L * Di);
+    w->dxz[0] = mxb_carve(cv, L * 2 * Di);
+    w->dxz[1] = mxb_carve(cv, L * 2 * Di);
+    w->dx = mxb_carve(cv, L * Di);
+    w->ddelta = mxb_carve(cv, L * Di);
+    w->dxdbl = mxb_carve(cv, L * (R + 2 * N));
+    w->hs = mxb_carve(cv, nblk * L * N * SCAN_CB);
+    w->part = mxb_carve(cv, nblk * L * 2 * N);
+}
 
 /* tokens: patches with the class token inserted before patch M//2, + pos_embed */
 static void vim_embed(mxb_ctx *c, const float *image, float *x) {
@@ -186,17 +232,13 @@ static void vim_dir_forward(const mxb_config *g, const vim_dir_w *w, vim_dir_act
     }
 }
 
-/* Given dout [L, Di] (this direction's order), writes dxz [L, 2Di] and a->dy.
- * ws: workspace of 2*L*Di + L*(R+2N) + L*Dp*N floats + the partials. */
+/* Given dout [L, Di] (this direction's order), writes dxz [L, 2Di] and a->dy, through
+ * ws's scan buffers (dx, ddelta, dxdbl, hs, part). */
 static void vim_dir_backward(const mxb_config *g, const vim_dir_w *w, vim_dir_act *a,
-                             const float *dout, float *dxz, float *ws) {
+                             const float *dout, float *dxz, const vim_grad_ws *ws) {
     const int L = g->seq_len, Di = g->d_inner, N = g->d_state, R = g->dt_rank;
     const int ldx = R + 2 * N;
-    float *dx = ws;                               /* [L, Di] gradient at x (scan input u) */
-    float *ddelta = dx + (size_t)L * Di;          /* [L, Di] */
-    float *dxdbl = ddelta + (size_t)L * Di;       /* [L, R+2N] */
-    float *hs = dxdbl + (size_t)L * ldx;          /* [nblk, L, N, SCAN_CB] */
-    float *part = hs + (size_t)L * SCAN_PADDED(Di) * N;       /* the scan backward's partial sums */
+    float *dx = ws->dx, *ddelta = ws->ddelta, *dxdbl = ws->dxdbl, *hs = ws->hs, *part = ws->part;
     for (int t = 0; t < L; t++) {
         const float *z = a->xz + (size_t)t * 2 * Di + Di;
         float *dz = dxz + (size_t)t * 2 * Di + Di;
@@ -260,20 +302,16 @@ static void vim_mixer_forward(const mxb_config *g, const vim_layer_w *w, vim_lay
 
 /* dmix [L, E] -> dnormed [L, E] */
 static void vim_mixer_backward(const mxb_config *g, const vim_layer_w *w, vim_layer_act *a,
-                               const float *dmix, float *dnormed, float *ws) {
+                               const float *dmix, float *dnormed, const vim_grad_ws *ws) {
     const int L = g->seq_len, E = g->embed_dim, Di = g->d_inner;
-    float *dsum = ws;                              /* [L, Di] */
-    float *dout_b = dsum + (size_t)L * Di;         /* [L, Di] */
-    float *dxz0 = dout_b + (size_t)L * Di;         /* [L, 2Di] */
-    float *dxz1 = dxz0 + (size_t)L * 2 * Di;       /* [L, 2Di] */
-    float *rest = dxz1 + (size_t)L * 2 * Di;
+    float *dsum = ws->dsum, *dout_b = ws->dout_b, *dxz0 = ws->dxz[0], *dxz1 = ws->dxz[1];
     mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, L, Di, E, 0.5f, dmix, E,
                 w->out_proj_w, Di, 0.0f, dsum, Di);
     for (int t = 0; t < L; t++)
         memcpy(dout_b + (size_t)t * Di, dsum + (size_t)(L - 1 - t) * Di,
                (size_t)Di * sizeof(float));
-    vim_dir_backward(g, &w->dir[0], &a->dir[0], dsum, dxz0, rest);
-    vim_dir_backward(g, &w->dir[1], &a->dir[1], dout_b, dxz1, rest);
+    vim_dir_backward(g, &w->dir[0], &a->dir[0], dsum, dxz0, ws);
+    vim_dir_backward(g, &w->dir[1], &a->dir[1], dout_b, dxz1, ws);
     for (int t = 0; t < L; t++) {
         float *d0 = dxz0 + (size_t)t * 2 * Di;
         const float *d1 = dxz1 + (size_t)(L - 1 - t) * 2 * Di;
@@ -293,7 +331,7 @@ void mxb_vim_forward(mxb_ctx *c, const float *image, float *logits) {
     vim_embed(c, image, c->tokens);
     const float *hidden = NULL, *prev_res = NULL;
     for (int i = 0; i < g->depth; i++) {
-        vim_layer_act *a = &c->vim[i < c->nact ? i : 0];
+        vim_layer_act *a = &c->vim.act[i < c->nact ? i : 0];
         /* fused add + norm: residual = hidden + residual (the first block takes the input) */
         if (i == 0)
             memcpy(a->residual, c->tokens, LE * sizeof(float));
@@ -302,7 +340,7 @@ void mxb_vim_forward(mxb_ctx *c, const float *image, float *logits) {
         else
             for (size_t k = 0; k < LE; k++) a->residual[k] = prev_res[k] + hidden[k];
         mxb_rmsnorm_forward(a->normed, a->rstd, a->residual, m->layers[i].norm_w, L, E, g->norm_eps);
-        vim_mixer_forward(g, &m->layers[i], a, c->scratch);
+        vim_mixer_forward(g, &m->layers[i], a, c->vim.sum);
         hidden = a->mixer_out;
         prev_res = a->residual;
     }
@@ -318,9 +356,8 @@ void mxb_vim_backward(mxb_ctx *c, const float *seed) {
     const mxb_config *g = &m->cfg;
     const int L = g->seq_len, E = g->embed_dim, cls = g->cls_pos;
     const size_t LE = (size_t)L * E;
-    float *G = c->scratch;          /* [L, E] gradient of the stream entering the next norm */
-    float *dnormed = G + LE;        /* [L, E] */
-    float *ws = dnormed + LE;
+    const vim_grad_ws *ws = &c->vim.grad;
+    float *G = ws->G, *dnormed = ws->dnormed;
     memset(G, 0, LE * sizeof(float));
     float dnorm[E];
     cblas_sgemv(CblasRowMajor, CblasTrans, g->num_classes, E, 1.0f, m->head_w, E, seed, 1, 0.0f,
@@ -328,7 +365,7 @@ void mxb_vim_backward(mxb_ctx *c, const float *seed) {
     mxb_rmsnorm_backward(G + (size_t)cls * E, dnorm, c->final_in, &c->final_rstd, m->norm_w, 1, E,
                      0.0f);
     for (int i = g->depth - 1; i >= 0; i--) {
-        vim_layer_act *a = &c->vim[i];
+        vim_layer_act *a = &c->vim.act[i];
         /* Block.get_gradients: the hook sits on the residual the fused add+norm returns,
          * so it sees only the gradient from downstream, i.e. at residual + mixer_out,
          * the stream entering the next norm (not the gradient at this block's input). */
@@ -337,4 +374,36 @@ void mxb_vim_backward(mxb_ctx *c, const float *seed) {
         vim_mixer_backward(g, &m->layers[i], a, G, dnormed, ws);
         mxb_rmsnorm_backward(G, dnormed, a->residual, a->rstd, m->layers[i].norm_w, L, E, 1.0f);
     }
+}
+
+/* ---- the trace --------------------------------------------------------------------- */
+
+static const vim_layer_act *traced_layer(const mxb_ctx *c, int l) {
+    return c->m->cfg.arch == MXB_ARCH_VIM && mxb_ctx_traced_layer(c, l) ? &c->vim.act[l] : NULL;
+}
+const float *mxb_vim_residual(const mxb_ctx *c, int l) {
+    const vim_layer_act *a = traced_layer(c, l);
+    return a ? a->residual : NULL;
+}
+const float *mxb_vim_residual_grad(const mxb_ctx *c, int l) {
+    const vim_layer_act *a = traced_layer(c, l);
+    return a ? a->residual_grad : NULL;
+}
+const float *mxb_vim_mixer_out(const mxb_ctx *c, int l) {
+    const vim_layer_act *a = traced_layer(c, l);
+    return a ? a->mixer_out : NULL;
+}
+
+int mxb_vim_s6(const mxb_ctx *c, int layer, int dir, mxb_s6_view *v) {
+    const vim_layer_act *l = traced_layer(c, layer);
+    if (!l || dir < 0 || dir > 1) return -1;
+    const mxb_config *g = &c->m->cfg;
+    const vim_dir_act *a = &l->dir[dir];
+    const int R = g->dt_rank, N = g->d_state;
+    *v = (mxb_s6_view){
+        .L = g->seq_len, .D = g->d_inner, .N = N, .bc_stride = R + 2 * N, .x = a->x, .delta = a->delta,
+        .B = a->x_dbl + R, .C = a->x_dbl + R + N, .A = c->m->layers[layer].dir[dir].A,
+        .y = a->y, .dy = a->dy,
+    };
+    return 0;
 }

@@ -1,9 +1,66 @@
 /* ViT/DeiT as timm's VisionTransformer (deit_small_patch16_224): forward and backward. */
 #include "engine/internal.h"
+#include "engine/ops.h"
+#include "engine/simd.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+
+/* ---- the context's ViT buffers ------------------------------------------------- */
+
+void mxb_vit_layout(const mxb_config *g, int nact, int traced, mxb_carver *cv, vit_state *s) {
+    const size_t L = (size_t)g->seq_len, E = (size_t)g->embed_dim;
+    const size_t H = (size_t)g->num_heads, F = (size_t)g->mlp_hidden, C = (size_t)g->num_classes;
+    s->act = mxb_carve_bytes(cv, (size_t)nact * sizeof *s->act);
+    for (int i = 0; i < nact; i++) {
+        vit_block_act sizing, *a = s->act ? &s->act[i] : &sizing;
+        a->x_in = mxb_carve(cv, L * E);
+        a->ln1 = mxb_carve(cv, L * E);
+        a->ln1_rstd = mxb_carve(cv, L);
+        a->qkv = mxb_carve(cv, L * 3 * E);
+        a->attn = mxb_carve(cv, H * L * L);
+        a->ctx = mxb_carve(cv, L * E);
+        a->x_mid = mxb_carve(cv, L * E);
+        a->ln2 = mxb_carve(cv, L * E);
+        a->ln2_rstd = mxb_carve(cv, L);
+        a->fc1 = mxb_carve(cv, L * F);
+        a->gelu = mxb_carve(cv, L * F);
+        a->attn_grad = traced ? mxb_carve(cv, H * L * L) : NULL;
+        a->attn_rel = traced ? mxb_carve(cv, H * L * L) : NULL;
+    }
+    s->grad = (vit_grad_ws){0};
+    s->lrp = (vit_lrp_ws){0};
+    if (!traced) return;
+    vit_grad_ws *d = &s->grad;
+    d->dx = mxb_carve(cv, L * E);
+    d->dmid = mxb_carve(cv, L * E);
+    d->dln = mxb_carve(cv, L * E);
+    d->dctx = mxb_carve(cv, L * E);
+    d->dqkv = mxb_carve(cv, L * 3 * E);
+    d->dh = mxb_carve(cv, L * F);
+    d->dS = mxb_carve(cv, L * L);
+    /* LRP (engine/vit_lrp.c): a Linear's relprop holds the clamped weights of the
+     * widest Linear (qkv, fc1, fc2 or the head), the clamped inputs and Z, S */
+    const size_t EF = 3 * E > F ? 3 * E : F;
+    const size_t wmax = E * EF > C * E ? E * EF : C * E;
+    const size_t xmax = L * (E > F ? E : F), zmax = L * EF;
+    vit_lrp_ws *r = &s->lrp;
+    r->pw = mxb_carve(cv, wmax);
+    r->nw = mxb_carve(cv, wmax);
+    r->px = mxb_carve(cv, xmax);
+    r->nx = mxb_carve(cv, xmax);
+    r->Z = mxb_carve(cv, zmax);
+    r->S = mxb_carve(cv, zmax);
+    r->cam = mxb_carve(cv, L * E);
+    r->ra = mxb_carve(cv, L * E);
+    r->rb = mxb_carve(cv, L * E);
+    r->tmpE = mxb_carve(cv, L * E);
+    r->xout = mxb_carve(cv, L * E);
+    r->rF = mxb_carve(cv, L * F);
+    r->rqkv = mxb_carve(cv, L * 3 * E);
+    r->Sm = mxb_carve(cv, L * L);
+}
 
 /* tokens: [cls; patches] + pos_embed */
 static void vit_embed(mxb_ctx *c, const float *image, float *x) {
@@ -40,11 +97,11 @@ void mxb_vit_forward(mxb_ctx *c, const float *image, float *logits) {
     const mxb_model *m = c->m;
     const mxb_config *g = &m->cfg;
     const int L = g->seq_len, E = g->embed_dim, F = g->mlp_hidden;
-    float *x = c->vit[0].x_in;
+    float *x = c->vit.act[0].x_in;
     vit_embed(c, image, x);
     for (int i = 0; i < g->depth; i++) {
         const vit_block_w *w = &m->blocks[i];
-        vit_block_act *a = &c->vit[i < c->nact ? i : 0];
+        vit_block_act *a = &c->vit.act[i < c->nact ? i : 0];
         if (x != a->x_in) memcpy(a->x_in, x, (size_t)L * E * sizeof(float));
         mxb_layernorm_forward(a->ln1, a->ln1_rstd, a->x_in, w->ln1_w, w->ln1_b, L, E, g->norm_eps);
         mxb_linear_forward(a->qkv, a->ln1, w->qkv_w, w->qkv_b, L, E, 3 * E, 0.0f);
@@ -61,7 +118,7 @@ void mxb_vit_forward(mxb_ctx *c, const float *image, float *logits) {
                 vf16_store_part(a->gelu + k, vf16_gelu(vf16_load_part(a->fc1 + k, n)), n);
             }
         /* the block output is the next block's input (or the stream kept for the head) */
-        x = (i + 1 < c->nact) ? c->vit[i + 1].x_in : c->tokens;
+        x = (i + 1 < c->nact) ? c->vit.act[i + 1].x_in : c->tokens;
         memcpy(x, a->x_mid, (size_t)L * E * sizeof(float));
         mxb_linear_forward(x, a->gelu, w->fc2_w, w->fc2_b, L, F, E, 1.0f);
     }
@@ -77,13 +134,9 @@ void mxb_vit_backward(mxb_ctx *c, const float *seed) {
     const mxb_config *g = &m->cfg;
     const int L = g->seq_len, E = g->embed_dim, F = g->mlp_hidden, H = g->num_heads, hd = E / H;
     const float scale = 1.0f / sqrtf((float)hd);
-    float *dx = c->scratch;                       /* [L, E] gradient of the stream */
-    float *dmid = dx + (size_t)L * E;             /* [L, E] */
-    float *dln = dmid + (size_t)L * E;            /* [L, E] */
-    float *dctx = dln + (size_t)L * E;            /* [L, E] */
-    float *dqkv = dctx + (size_t)L * E;           /* [L, 3E] */
-    float *dh = dqkv + (size_t)L * 3 * E;         /* [L, F] */
-    float *dS = dh + (size_t)L * F;               /* [L, L] */
+    const vit_grad_ws *ws = &c->vit.grad;
+    float *dx = ws->dx, *dmid = ws->dmid, *dln = ws->dln, *dctx = ws->dctx, *dqkv = ws->dqkv;
+    float *dh = ws->dh, *dS = ws->dS;
 
     /* head and final norm touch the class token only */
     memset(dx, 0, (size_t)L * E * sizeof(float));
@@ -94,7 +147,7 @@ void mxb_vit_backward(mxb_ctx *c, const float *seed) {
 
     for (int i = g->depth - 1; i >= 0; i--) {
         const vit_block_w *w = &m->blocks[i];
-        vit_block_act *a = &c->vit[i];
+        vit_block_act *a = &c->vit.act[i];
         /* MLP: x_out = x_mid + fc2(gelu(fc1(ln2(x_mid)))) */
         mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, L, F, E, 1.0f, dx, E, w->fc2_w, F,
                     0.0f, dh, F);
@@ -135,4 +188,22 @@ void mxb_vit_backward(mxb_ctx *c, const float *seed) {
         memcpy(dx, dmid, (size_t)L * E * sizeof(float));
         mxb_layernorm_backward(dx, dln, a->x_in, a->ln1_rstd, w->ln1_w, L, E, 1.0f);
     }
+}
+
+/* ---- the trace --------------------------------------------------------------------- */
+
+static const vit_block_act *traced_block(const mxb_ctx *c, int b) {
+    return c->m->cfg.arch == MXB_ARCH_VIT && mxb_ctx_traced_layer(c, b) ? &c->vit.act[b] : NULL;
+}
+const float *mxb_vit_attn(const mxb_ctx *c, int b) {
+    const vit_block_act *a = traced_block(c, b);
+    return a ? a->attn : NULL;
+}
+const float *mxb_vit_attn_grad(const mxb_ctx *c, int b) {
+    const vit_block_act *a = traced_block(c, b);
+    return a ? a->attn_grad : NULL;
+}
+const float *mxb_vit_attn_relevance(const mxb_ctx *c, int b) {
+    const vit_block_act *a = traced_block(c, b);
+    return a ? a->attn_rel : NULL;
 }

@@ -9,10 +9,10 @@
  *   LayerNorm, GELU, softmax, dropout pass relevance through unchanged.
  * ⊘ is their safe_divide: a / (b + 1e-9), and 0 where b == 0. */
 #include "engine/internal.h"
+#include "engine/ops.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 static inline float safe_div(float a, float b) {
@@ -22,15 +22,10 @@ static inline float safe_div(float a, float b) {
     return a / den;
 }
 
-typedef struct {
-    float *pw, *nw;        /* clamped weights */
-    float *px, *nx;        /* clamped inputs */
-    float *Z, *S;          /* [rows, out] */
-} lin_ws;
-
-/* R_in [rows, in] from R [rows, out] through y = x W^T. */
+/* R_in [rows, in] from R [rows, out] through y = x W^T; w's pw, nw, px, nx, Z, S
+ * (mxb_vit_layout sizes them for the widest Linear). */
 static void linear_relprop(float *Rin, const float *R, const float *x, const float *W, int rows,
-                           int in, int out, lin_ws *w) {
+                           int in, int out, const vit_lrp_ws *w) {
     const size_t nw_ = (size_t)out * in, nx_ = (size_t)rows * in, nz = (size_t)rows * out;
     for (size_t k = 0; k < nw_; k++) {
         w->pw[k] = W[k] > 0 ? W[k] : 0;
@@ -113,42 +108,30 @@ int mxb_vit_lrp(mxb_ctx *c, const float *seed) {
     const mxb_config *g = &m->cfg;
     const int L = g->seq_len, E = g->embed_dim, F = g->mlp_hidden, H = g->num_heads, hd = E / H;
     const int C = g->num_classes;
-    const size_t LE = (size_t)L * E, LF = (size_t)L * F;
-    const size_t wmax = (size_t)E * (3 * E > F ? 3 * E : F) > (size_t)C * E
-                            ? (size_t)E * (3 * E > F ? 3 * E : F) : (size_t)C * E;
-    const size_t xmax = (size_t)L * (E > F ? E : F), zmax = (size_t)L * (3 * E > F ? 3 * E : F);
-    const size_t need = 2 * wmax + 2 * xmax + 2 * zmax + 6 * LE + LF + (size_t)L * 3 * E +
-                        (size_t)L * L;
-    if (!c->lrp_ws) {
-        c->lrp_ws = malloc(need * sizeof(float));
-        if (!c->lrp_ws) return -1;
-    }
-    float *p = c->lrp_ws;
-    lin_ws w = {p, p + wmax, p + 2 * wmax, p + 2 * wmax + xmax, p + 2 * wmax + 2 * xmax,
-                p + 2 * wmax + 2 * xmax + zmax};
-    p += 2 * wmax + 2 * xmax + 2 * zmax;
-    float *cam = p, *ra = p + LE, *rb = p + 2 * LE, *tmpE = p + 4 * LE;
-    float *xout = p + 5 * LE, *rF = p + 6 * LE, *rqkv = rF + LF, *S = rqkv + (size_t)L * 3 * E;
+    const size_t LE = (size_t)L * E;
+    const vit_lrp_ws *w = &c->vit.lrp; /* in the arena of every traced ViT context */
+    float *cam = w->cam, *ra = w->ra, *rb = w->rb, *tmpE = w->tmpE, *xout = w->xout;
+    float *rF = w->rF, *rqkv = w->rqkv, *S = w->Sm;
 
     /* head (on the class token's normed features), then IndexSelect back to tokens */
     float rnorm[E];
-    linear_relprop(rnorm, seed, c->final_norm, m->head_w, 1, E, C, &w);
+    linear_relprop(rnorm, seed, c->final_norm, m->head_w, 1, E, C, w);
     memset(cam, 0, LE * sizeof(float));
     for (int e = 0; e < E; e++) cam[e] = c->final_norm[e] * safe_div(rnorm[e], c->final_norm[e]);
 
     for (int i = g->depth - 1; i >= 0; i--) {
         const vit_block_w *bw = &m->blocks[i];
-        vit_block_act *a = &c->vit[i];
+        vit_block_act *a = &c->vit.act[i];
         /* x_out = x_mid + mlp(ln2(x_mid)) */
         mxb_linear_forward(tmpE, a->gelu, bw->fc2_w, bw->fc2_b, L, F, E, 0.0f);
         add_relprop(ra, rb, cam, a->x_mid, tmpE, LE);
-        linear_relprop(rF, rb, a->gelu, bw->fc2_w, L, F, E, &w);
-        linear_relprop(rb, rF, a->ln2, bw->fc1_w, L, E, F, &w);
+        linear_relprop(rF, rb, a->gelu, bw->fc2_w, L, F, E, w);
+        linear_relprop(rb, rF, a->ln2, bw->fc1_w, L, E, F, w);
         clone_relprop(ra, rb, a->x_mid, LE);
         /* x_mid = x_in + proj(attn @ v) */
         mxb_linear_forward(tmpE, a->ctx, bw->proj_w, bw->proj_b, L, E, E, 0.0f);
         add_relprop(cam, rb, ra, a->x_in, tmpE, LE);
-        linear_relprop(xout, rb, a->ctx, bw->proj_w, L, E, E, &w);
+        linear_relprop(xout, rb, a->ctx, bw->proj_w, L, E, E, w);
         for (int h = 0; h < H; h++) {
             const float *q = a->qkv + h * hd, *k = a->qkv + E + h * hd, *v = a->qkv + 2 * E + h * hd;
             const float *att = a->attn + (size_t)h * L * L;
@@ -162,8 +145,13 @@ int mxb_vit_lrp(mxb_ctx *c, const float *seed) {
                            k, 3 * E, L, hd, L, S);
         }
         if (i == 0) break;
-        linear_relprop(rb, rqkv, a->ln1, bw->qkv_w, L, E, 3 * E, &w);
+        linear_relprop(rb, rqkv, a->ln1, bw->qkv_w, L, E, 3 * E, w);
         clone_relprop(cam, rb, a->x_in, LE);
     }
     return 0;
+}
+
+int mxb_relevance(mxb_ctx *c, const float *seed) {
+    if (!(c->flags & MXB_TRACE_KEEP) || c->m->cfg.arch != MXB_ARCH_VIT) return -1;
+    return mxb_vit_lrp(c, seed);
 }

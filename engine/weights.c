@@ -1,9 +1,11 @@
 /* Loading weights from HDF5 files named by state_dict keys (engine/WEIGHTS.md). */
-#include "engine/internal.h"
+#include "engine/params.h"
+#include "io/io.h"
 
 #include <hdf5.h>
 #include "io/h5_storage.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,11 +54,13 @@ static int attr_string(hid_t f, const char *name, char *out, size_t outlen) {
             }
             H5Tclose(mt);
         } else {
+            /* the string's size is the file's: too big to hold reads as malformed (-1),
+             * which the caller reports naming the file and the attribute */
             size_t n = H5Tget_size(t);
-            char *s = calloc(n + 1, 1);
+            char *s = n < SIZE_MAX ? mxb_try_alloc0(n + 1, 1) : NULL;
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, n + 1);
-            if (H5Aread(a, mt, s) >= 0) {
+            if (s && H5Aread(a, mt, s) >= 0) {
                 snprintf(out, outlen, "%s", s);
                 rc = 1;
             }

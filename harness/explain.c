@@ -35,6 +35,8 @@ static int tr_xai(void *t, int l, float *out) {
  * in-process and cannot be stopped from doing so. What mxb guarantees is that this is
  * not mistaken for success: the exit is reported as the method's, on one line, with
  * status 1 (mxb run's finished images are in its journal; the same command resumes). */
+/* the plugin ABI's family numbers are the engine's (mxb_explain_input.arch = cfg.arch) */
+_Static_assert((int)MXB_METHOD_ARCH_VIT == (int)MXB_ARCH_VIT && (int)MXB_METHOD_ARCH_VIM == (int)MXB_ARCH_VIM, "arch ABI");
 static const char *volatile in_method;
 static int exit_guard_set;
 static void exit_guard(void) {

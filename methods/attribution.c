@@ -84,7 +84,7 @@ static int attribution_vim(const mxb_explain_input *in, float *map, char *err, s
 }
 
 static int attribution_explain(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
-    return in->arch == 1 ? attribution_vit(in, map, err, errlen)
+    return in->arch == MXB_METHOD_ARCH_VIT ? attribution_vit(in, map, err, errlen)
                          : attribution_vim(in, map, err, errlen);
 }
 

@@ -23,7 +23,11 @@
 
 #define MXB_METHOD_ABI_VERSION 1
 
-enum { MXB_METHOD_VIT = 1u << 1, MXB_METHOD_VIM = 1u << 2 }; /* 1 << mxb_arch */
+/* mxb_explain_input.arch: the model family (part of the ABI: the values never change;
+ * the host ties them to its engine's own at compile time) */
+enum { MXB_METHOD_ARCH_VIT = 1, MXB_METHOD_ARCH_VIM = 2 };
+/* mxb_method.archs: the families a method supports, 1 << arch */
+enum { MXB_METHOD_VIT = 1u << MXB_METHOD_ARCH_VIT, MXB_METHOD_VIM = 1u << MXB_METHOD_ARCH_VIM };
 
 enum {
     MXB_NEEDS_GRADIENT = 1u << 0,  /* a backward pass of the explained class's logit */
@@ -32,7 +36,7 @@ enum {
 
 typedef struct mxb_explain_input {
     uint32_t struct_size;          /* sizeof(mxb_explain_input) of the host */
-    int arch;                      /* 1 = ViT/DeiT, 2 = ViM */
+    int arch;                      /* MXB_METHOD_ARCH_VIT (ViT/DeiT) or _VIM */
     int depth, seq_len, cls_pos, grid, embed_dim, num_heads, d_inner, num_classes;
     int in_chans, img_size;
     int explained_class;

@@ -56,7 +56,7 @@ static int raw_vim(const mxb_explain_input *in, float *map, char *err, size_t er
 }
 
 static int raw_explain(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
-    return in->arch == 1 ? raw_vit(in, map, err, errlen) : raw_vim(in, map, err, errlen);
+    return in->arch == MXB_METHOD_ARCH_VIT ? raw_vit(in, map, err, errlen) : raw_vim(in, map, err, errlen);
 }
 
 const mxb_method mxb_method_raw_attention = {

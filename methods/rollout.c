@@ -6,7 +6,7 @@
 #include <string.h>
 
 static int rollout_explain(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
-    const int L = in->seq_len, vit = in->arch == 1;
+    const int L = in->seq_len, vit = in->arch == MXB_METHOD_ARCH_VIT;
     const int start = vit ? vit_start_layer(in) : vim_start_layer(in);
     if (check_start(in, start, "rollout", err, errlen)) return -1;
     float **mats = calloc((size_t)in->depth, sizeof *mats);

@@ -282,6 +282,88 @@ static void test_bad_weights(void) {
     expect_error("does_not_exist.h5", "cannot open");
 }
 
+/* The buffers each pass needs, in floats, counted here from the model's shapes (the
+ * activations the backward and LRP read, the gradients of one block or layer, the
+ * LRP rules' workspace: clamped weights of the widest Linear, clamped inputs, Z, S),
+ * and how many separate buffers that is. The engine's arena must hold them all;
+ * it may add at most 64 bytes of alignment per buffer. */
+static void needed_floats(const mxb_config *g, int traced, size_t *floats, size_t *nbuf) {
+    const size_t L = (size_t)g->seq_len, E = (size_t)g->embed_dim, M = (size_t)g->num_patches;
+    const size_t K = (size_t)g->in_chans * g->patch_size * g->patch_size;
+    const size_t nact = traced ? (size_t)g->depth : 1, t = traced ? 1 : 0;
+    size_t f = L * E + M * K + 2 * E, n = 4; /* tokens, patches, the class token's norm */
+    if (g->arch == MXB_ARCH_VIT) {
+        const size_t H = (size_t)g->num_heads, F = (size_t)g->mlp_hidden, C = (size_t)g->num_classes;
+        f += nact * (8 * L * E + 2 * L + (1 + 2 * t) * H * L * L + 2 * L * F);
+        n += nact * (11 + 2 * t);
+        if (traced) {
+            f += 4 * L * E + 3 * L * E + L * F + L * L; /* backward: dx dmid dln dctx dqkv dh dS */
+            const size_t EF = 3 * E > F ? 3 * E : F, W = E * EF > C * E ? E * EF : C * E;
+            f += 2 * W + 2 * L * (E > F ? E : F) + 2 * L * EF; /* Linear relprop */
+            f += 5 * L * E + L * F + 3 * L * E + L * L;         /* stream, Add, attention */
+            n += 7 + 14;
+        }
+    } else {
+        const size_t Di = (size_t)g->d_inner, N = (size_t)g->d_state, R = (size_t)g->dt_rank;
+        const size_t Dp = (Di + 15) / 16 * 16;
+        f += nact * ((3 + t) * L * E + L + 2 * ((8 + t) * L * Di + L * (R + 2 * N)));
+        n += nact * (4 + t + 2 * (8 + t));
+        f += L * Di, n += 1; /* the branches' mean */
+        if (traced) {
+            f += 2 * L * E + 2 * L * Di + 4 * L * Di + 2 * L * Di + L * (R + 2 * N);
+            f += L * Dp * N + (Dp / 16) * L * 2 * N; /* the scan's states, its partial sums */
+            n += 11;
+        }
+    }
+    *floats = f;
+    *nbuf = n;
+}
+
+/* mxb_config_bytes (what a run's memory check adds up) is what mxb_ctx_new allocates,
+ * to the byte, for both families, traced and not; a traced ViT context holds the LRP
+ * workspace (no allocation later), so the estimate covers the LRP methods. */
+static void test_estimate_is_allocation(void) {
+    const char *presets[2] = {"deit-t", "vim-t"}, *files[2] = {"deit_d64.h5", "vim_d64.h5"};
+    for (int k = 0; k < 4; k++) {
+        mxb_model *m = NULL;
+        char err[256];
+        if (k < 2) {
+            mxb_config pc = mxb_config_preset(presets[k]);
+            CU_ASSERT_EQUAL_FATAL(mxb_model_new(&pc, &m, err, sizeof err), 0);
+        } else {
+            m = load(files[k - 2]);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        }
+        const mxb_config *g = mxb_model_config(m);
+        size_t keep = 0, plain = 0;
+        CU_ASSERT_EQUAL_FATAL(mxb_config_bytes(g, NULL, &keep, &plain), 0);
+        for (int traced = 0; traced < 2; traced++) {
+            mxb_ctx *c = mxb_ctx_new(m, traced ? MXB_TRACE_KEEP : MXB_TRACE_NONE);
+            const size_t est = traced ? keep : plain, got = mxb_ctx_bytes(c);
+            size_t need = 0, nbuf = 0;
+            needed_floats(g, traced, &need, &nbuf);
+            printf("\n  %s %s: estimate %zu bytes, context %zu, buffers %zu", k < 2 ? presets[k] : files[k - 2],
+                   traced ? "traced" : "plain", est, got, need * sizeof(float));
+            CU_ASSERT_EQUAL(est, got);
+            /* the buffers, plus per buffer 64 bytes of alignment, plus the per-layer slot
+             * tables and the struct (4 KiB + 256 bytes per layer) */
+            CU_ASSERT(got >= need * sizeof(float));
+            CU_ASSERT(got <= need * sizeof(float) + 64 * nbuf + 4096 + 256 * (size_t)g->depth);
+            if (traced && g->arch == MXB_ARCH_VIT) { /* and LRP runs in it */
+                float *seed = calloc((size_t)g->num_classes, sizeof(float)), *logits = calloc((size_t)g->num_classes, sizeof(float));
+                float *x = calloc((size_t)g->in_chans * g->img_size * g->img_size, sizeof(float));
+                seed[0] = 1;
+                mxb_forward(c, x, logits);
+                CU_ASSERT_EQUAL(mxb_relevance(c, seed), 0);
+                CU_ASSERT_EQUAL(mxb_ctx_bytes(c), est);
+                free(seed), free(logits), free(x);
+            }
+            mxb_ctx_free(c);
+        }
+        mxb_model_free(m);
+    }
+}
+
 /* the untraced path (one set of layer buffers reused) computes the same logits */
 static void test_traced_equals_untraced(void) {
     const char *files[2] = {"deit_d64.h5", "vim_d64.h5"}, *models[2] = {"deit_d64", "vim_d64"};
@@ -316,6 +398,7 @@ int main(void) {
         {"ViM exact hidden attention: y = α·x", test_vim_exact_matrices},
         {"bad weights files are clear errors", test_bad_weights},
         {"traced and untraced forward agree", test_traced_equals_untraced},
+        {"the memory estimate is what a context allocates (LRP included)", test_estimate_is_allocation},
         {NULL, NULL}};
     return mxb_test_main("engine", cases);
 }

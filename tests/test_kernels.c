@@ -1,5 +1,7 @@
 /* Engine kernels against libm and closed forms. */
 #include "engine/internal.h"
+#include "engine/ops.h"
+#include "engine/simd.h"
 #include "mxb_test.h"
 
 #include <math.h>

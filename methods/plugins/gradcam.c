@@ -59,7 +59,7 @@ static int gradcam_explain(const mxb_explain_input *in, float *map, char *err, s
         snprintf(err, errlen, "gradcam: the host's explain input is older than this plugin");
         return -1;
     }
-    return in->arch == 1 ? gradcam_vit(in, map, err, errlen) : gradcam_vim(in, map, err, errlen);
+    return in->arch == MXB_METHOD_ARCH_VIT ? gradcam_vit(in, map, err, errlen) : gradcam_vim(in, map, err, errlen);
 }
 
 static const mxb_method gradcam = {
