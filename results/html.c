@@ -172,6 +172,31 @@ static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
             fprintf(f, "</tr>\n");
         }
         fprintf(f, "</table>\n");
+        if (r->insdel_step > 0) { /* RISE insertion / deletion: only when the run made them */
+            fprintf(f, "<h3>Insertion / deletion (RISE, %d pixels per step), in %%</h3>\n", r->insdel_step);
+            fprintf(f, "<p>Mean area under the class probability as the most relevant pixels are put back on a "
+                       "blurred image (insertion, higher is better) or removed (deletion, lower is better).</p>\n");
+            fprintf(f, "<table class=\"metrics\" id=\"table-insdel\">\n<tr><th>Method</th>");
+            for (int m = 0; m < r->nmodels; m++) {
+                fprintf(f, "<th>");
+                esc(f, r->models[m]);
+                fprintf(f, " insertion ↑</th><th>");
+                esc(f, r->models[m]);
+                fprintf(f, " deletion ↓</th>");
+            }
+            fprintf(f, "</tr>\n");
+            for (int k = 0; k < r->nmethods; k++) {
+                fprintf(f, "<tr><th>");
+                esc(f, r->methods[k]);
+                fprintf(f, "</th>");
+                for (int m = 0; m < r->nmodels; m++) {
+                    num(f, v, n, 100, "perturbation/%s/%s/insertion_auc", r->models[m], r->methods[k]);
+                    num(f, v, n, 100, "perturbation/%s/%s/deletion_auc", r->models[m], r->methods[k]);
+                }
+                fprintf(f, "</tr>\n");
+            }
+            fprintf(f, "</table>\n");
+        }
         fprintf(f, "<h3>Top-1 accuracy (%%) after removing the fraction p of the pixels</h3>\n");
         fprintf(f, "<table class=\"metrics\" id=\"table-curves\">\n<tr><th>Model</th><th>Method</th><th>Test</th>");
         for (int j = 0; j < MXB_RES_STEPS; j++) fprintf(f, "<th>p = %.1f</th>", j / 10.0);
