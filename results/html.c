@@ -5,6 +5,8 @@
  * rounded text, and every text from a file is escaped. */
 #include "results/results.h"
 
+#include "io/io.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,7 +94,7 @@ static int page_open(page *pg, const char *path, const char *title, char *err, s
     pg->path = path;
     snprintf(pg->tmp, sizeof pg->tmp, "%s.partial", path);
     pg->f = fopen(pg->tmp, "w");
-    if (!pg->f) return snprintf(err, errlen, "%s: cannot create", path), -1;
+    if (!pg->f) return mxb_seterr(err, errlen, "%s: cannot create", path), -1;
     fprintf(pg->f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
     esc(pg->f, title);
     fprintf(pg->f, "</title>\n<style>%s</style>\n</head>\n<body>\n", style);
@@ -107,7 +109,7 @@ static int page_close(page *pg, int ok, char *err, size_t errlen) {
     bad |= fclose(pg->f) != 0;
     if (!ok || bad || rename(pg->tmp, pg->path)) {
         remove(pg->tmp);
-        if (ok) snprintf(err, errlen, "%s: write failed", pg->path);
+        if (ok) mxb_seterr(err, errlen, "%s: write failed", pg->path);
         return -1;
     }
     return 0;
@@ -298,7 +300,7 @@ int mxb_report_html(const mxb_results *r, const char *results_path, const char *
                     size_t errlen) {
     mxb_metric *v = NULL;
     int n = mxb_results_metrics(r, &v);
-    if (n < 0) return snprintf(err, errlen, "out of memory"), -1;
+    if (n < 0) return mxb_seterr(err, errlen, "out of memory"), -1;
     page pg;
     char title[4200];
     snprintf(title, sizeof title, "mxb report: %s", results_path);
@@ -337,7 +339,7 @@ int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results
     int na = mxb_results_metrics(a, &va), nb = mxb_results_metrics(b, &vb);
     if (na < 0 || nb < 0) {
         free(va), free(vb);
-        return snprintf(err, errlen, "out of memory"), -1;
+        return mxb_seterr(err, errlen, "out of memory"), -1;
     }
     page pg;
     if (page_open(&pg, out_path, "mxb compare", err, errlen)) return free(va), free(vb), -1;

@@ -328,7 +328,7 @@ int mxb_results_write(const mxb_results *r, const char *path, char *err, size_t 
         for (int m = 0; r->test[t].enabled && m < r->nmodels; m++)
             for (int i = 0; i < r->test[t].n; i++)
                 if (!r->test[t].done[m][i]) {
-                    snprintf(err, errlen, "%s: %s of model %s is missing image %s; not writing an incomplete file",
+                    mxb_seterr(err, errlen, "%s: %s of model %s is missing image %s; not writing an incomplete file",
                              path, test_name[t], r->models[m], r->test[t].ids[i]);
                     return -1;
                 }
@@ -394,7 +394,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
      * the file can hold (deflate's 1032:1 at best) before allocating them */
     size_t need = mxb_results_test_bytes(r, t, n > MXB_RES_MAX_IMAGES ? 0 : (int)n);
     if (n > MXB_RES_MAX_IMAGES || need / 1032 > mxb_h5in_filesize(in)) {
-        snprintf(err, errlen, "%s: /%s/index declares %lld images, more than the file can hold",
+        mxb_seterr(err, errlen, "%s: /%s/index declares %lld images, more than the file can hold",
                  mxb_h5in_path(in), tn, (long long)n);
         free(idx);
         return -1;
@@ -407,7 +407,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     free(idx);
     for (int64_t i = 1; i < n; i++)
         if (T->index[i] <= T->index[i - 1]) {
-            snprintf(err, errlen, "%s: /%s/index is not ascending", mxb_h5in_path(in), tn);
+            mxb_seterr(err, errlen, "%s: /%s/index is not ascending", mxb_h5in_path(in), tn);
             return -1;
         }
     int64_t nids = 0;
@@ -416,7 +416,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     if (!ids) return -1;
     if (nids != n) {
         mxb_h5in_free_strings(ids, nids);
-        snprintf(err, errlen, "%s: /%s/id has %lld entries, /%s/index %lld", mxb_h5in_path(in), tn,
+        mxb_seterr(err, errlen, "%s: /%s/id has %lld entries, /%s/index %lld", mxb_h5in_path(in), tn,
                  (long long)nids, tn, (long long)n);
         return -1;
     }
@@ -428,7 +428,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     snprintf(p, sizeof p, "/%s", tn);
     TRY(mxb_h5in_attr_num(in, p, "input_size", &size, err, errlen));
     if (!(size >= 1 && size <= 8192) || size != (int)size) { /* NaN is out of range too */
-        snprintf(err, errlen, "%s: /%s input_size %.17g is not an integer in [1, 8192]", mxb_h5in_path(in), tn, size);
+        mxb_seterr(err, errlen, "%s: /%s input_size %.17g is not an integer in [1, 8192]", mxb_h5in_path(in), tn, size);
         return -1;
     }
     T->size = (int)size;
@@ -481,7 +481,7 @@ static int read_names(mxb_h5in *in, const char *name, char (*out)[64], int max, 
     if (!s) return -1;
     int rc = 0;
     if (n < 1 || n > max) {
-        snprintf(err, errlen, "%s: %s holds %lld names (1..%d allowed)", mxb_h5in_path(in), name,
+        mxb_seterr(err, errlen, "%s: %s holds %lld names (1..%d allowed)", mxb_h5in_path(in), name,
                  (long long)n, max);
         rc = -1;
     }
@@ -494,7 +494,7 @@ static int read_names(mxb_h5in *in, const char *name, char (*out)[64], int max, 
             snprintf(shown, sizeof shown, "%s", s[i]);
             for (char *c = shown; *c; c++)
                 if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
-            snprintf(err, errlen, "%s: %s has a bad name '%s'", mxb_h5in_path(in), name, shown);
+            mxb_seterr(err, errlen, "%s: %s has a bad name '%s'", mxb_h5in_path(in), name, shown);
             rc = -1;
         } else {
             snprintf(out[i], 64, "%s", s[i]);
@@ -518,7 +518,7 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
     char *schema = NULL;
     double version = 0, complete = 0, v = 0;
     if (mxb_h5in_attr_str(in, "/", "schema", &schema, err, errlen) || strcmp(schema, MXB_RESULTS_SCHEMA)) {
-        snprintf(err, errlen, "%s: not an mxb results file (no schema attribute '%s')", path, MXB_RESULTS_SCHEMA);
+        mxb_seterr(err, errlen, "%s: not an mxb results file (no schema attribute '%s')", path, MXB_RESULTS_SCHEMA);
         goto fail;
     }
     TRY(mxb_h5in_attr_num(in, "/", "schema_version", &version, err, errlen));
@@ -526,12 +526,12 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
         char v[32];
         snprintf(v, sizeof v, "%.15g", version);
         if (strtod(v, NULL) != version) snprintf(v, sizeof v, "%.17g", version);
-        snprintf(err, errlen, "%s: results schema version %s, this mxb reads version %d", path, v,
+        mxb_seterr(err, errlen, "%s: results schema version %s, this mxb reads version %d", path, v,
                  MXB_RESULTS_VERSION);
         goto fail;
     }
     if (mxb_h5in_attr_num(in, "/", "complete", &complete, err, errlen) || complete != 1) {
-        snprintf(err, errlen, "%s: the results file is not marked complete", path);
+        mxb_seterr(err, errlen, "%s: the results file is not marked complete", path);
         goto fail;
     }
     TRY(read_names(in, "/models", r->models, MXB_RES_MAX_MODELS, &r->nmodels, err, errlen));
@@ -542,7 +542,7 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
         TRY(read_into(in, "/model_grid", MXB_H5_I32, 1, &nm, grid, 4, err, errlen));
         for (int m = 0; m < r->nmodels; m++) {
             if (grid[m] < 1 || grid[m] > 512) {
-                snprintf(err, errlen, "%s: /model_grid[%d] = %d is out of range", path, m, grid[m]);
+                mxb_seterr(err, errlen, "%s: /model_grid[%d] = %d is out of range", path, m, grid[m]);
                 goto fail;
             }
             r->grid[m] = grid[m];
@@ -553,7 +553,7 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
     for (int i = 0; i < 4; i++) {
         TRY(mxb_h5in_attr_num(in, "/", flags[i], &v, err, errlen));
         if (v != 0 && v != 1) {
-            snprintf(err, errlen, "%s: attribute '%s' is %.17g, not 0 or 1", path, flags[i], v);
+            mxb_seterr(err, errlen, "%s: attribute '%s' is %.17g, not 0 or 1", path, flags[i], v);
             goto fail;
         }
         *dst[i] = v != 0;
@@ -637,7 +637,7 @@ static int copy_row(mxb_results *dst, const mxb_results *src, int t, int to, int
 int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     if (n < 1) {
-        snprintf(err, errlen, "nothing to merge");
+        mxb_seterr(err, errlen, "nothing to merge");
         return -1;
     }
     const mxb_results *a = shards[0];
@@ -647,22 +647,22 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         const char *kb = mxb_results_attr(b, "run_key"), *sh = mxb_results_attr(b, "shard");
         int i = -1, N = -1;
         if (!key || !kb || strcmp(key, kb) || !same_layout(a, b)) {
-            snprintf(err, errlen, "shard %d is from a different run (run_key or layout differs from the first)", s + 1);
+            mxb_seterr(err, errlen, "shard %d is from a different run (run_key or layout differs from the first)", s + 1);
             return -1;
         }
         char tail;
         if (!sh || sscanf(sh, "%d/%d%c", &i, &N, &tail) != 2 || N < 1 || i < 0 || i >= N) {
-            snprintf(err, errlen, "shard %d has a bad shard attribute '%s' (want I/N)", s + 1, sh ? sh : "?");
+            mxb_seterr(err, errlen, "shard %d has a bad shard attribute '%s' (want I/N)", s + 1, sh ? sh : "?");
             return -1;
         }
         if (N != n) {
-            snprintf(err, errlen, "shard %d is '%s', one of a run in %d shards, but %d file%s given; give all %d", s + 1,
+            mxb_seterr(err, errlen, "shard %d is '%s', one of a run in %d shards, but %d file%s given; give all %d", s + 1,
                      sh, N, n, n == 1 ? " was" : "s were", N);
             return -1;
         }
         for (int s2 = 0; s2 < s; s2++)
             if (!strcmp(mxb_results_attr(shards[s2], "shard"), sh)) {
-                snprintf(err, errlen, "shard %s is given twice", sh);
+                mxb_seterr(err, errlen, "shard %s is given twice", sh);
                 return -1;
             }
     }
@@ -712,7 +712,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         if (!keys || mxb_results_alloc_test(out, t, rows, err, errlen)) {
             free(keys);
             mxb_results_free(out);
-            if (!err[0]) snprintf(err, errlen, "out of memory");
+            if (!err[0]) mxb_seterr(err, errlen, "out of memory");
             return -1;
         }
         int k = 0;
@@ -721,7 +721,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         qsort(keys, (size_t)rows, sizeof *keys, by_index);
         for (int i = 1; i < rows; i++)
             if (keys[i].index == keys[i - 1].index) {
-                snprintf(err, errlen, "image %d of the %s test is in two shards", keys[i].index, test_name[t]);
+                mxb_seterr(err, errlen, "image %d of the %s test is in two shards", keys[i].index, test_name[t]);
                 free(keys);
                 mxb_results_free(out);
                 return -1;
@@ -735,7 +735,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         long wn = want_n ? strtol(want_n, &endp, 10) : -1;
         if (want_n && (!*want_n || *endp)) wn = -1;
         if (wn >= 0 && wn != rows) {
-            snprintf(err, errlen, "the %s test has %d images in these shards, the run selected %ld: a shard is missing rows",
+            mxb_seterr(err, errlen, "the %s test has %d images in these shards, the run selected %ld: a shard is missing rows",
                      test_name[t], rows, wn);
             free(keys);
             mxb_results_free(out);
@@ -745,7 +745,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
             int si = -1, N = 0;
             sscanf(mxb_results_attr(shards[keys[i].shard], "shard"), "%d/%d", &si, &N);
             if (si != i % n || keys[i].row != i / n) {
-                snprintf(err, errlen, "shard %d/%d of the %s test lacks a row before image %s (the rows do not alternate)",
+                mxb_seterr(err, errlen, "shard %d/%d of the %s test lacks a row before image %s (the rows do not alternate)",
                          si, N, test_name[t], shards[keys[i].shard]->test[t].ids[keys[i].row]);
                 free(keys);
                 mxb_results_free(out);
@@ -770,7 +770,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
             O->fig_index = mxb_try_alloc0((size_t)maxfig, sizeof(int32_t));
             O->fig_rgb = mxb_try_alloc0((size_t)maxfig, im);
             if (!O->fig_index || !O->fig_rgb) {
-                snprintf(err, errlen, "out of memory");
+                mxb_seterr(err, errlen, "out of memory");
                 mxb_results_free(out);
                 return -1;
             }
