@@ -39,7 +39,7 @@ for m in models:
 pred = {m: rng.integers(0, 5, N).astype(np.int32) for m in models}
 
 
-def write(path, rows, shard, insdel):
+def write(path, rows, shard, insdel, step=224, fields=True):
     with h5py.File(path, "w") as f:
         a = f.attrs
         a["schema"], a["schema_version"] = "mxb-results", 1
@@ -48,7 +48,7 @@ def write(path, rows, shard, insdel):
         a["positive"], a["negative"] = 1, 0
         a["auc_x_normalized"], a["auc_y_fraction"] = 0, 0
         if insdel:
-            a["insdel_step"] = 224
+            a["insdel_step"] = step
         f["models"] = np.array(models, dtype=h5py.string_dtype())
         f["methods"] = np.array(methods, dtype=h5py.string_dtype())
         f["model_grid"] = np.array([G, G], dtype=np.int32)
@@ -65,7 +65,7 @@ def write(path, rows, shard, insdel):
                 t[g + "map"] = c["map"][rows]
                 for name, v in c["pos"].items():
                     t[g + "positive/" + name] = v[rows]
-                if insdel:
+                if insdel and fields:
                     t[g + "insertion_auc"] = c["insertion_auc"][rows]
                     t[g + "deletion_auc"] = c["deletion_auc"][rows]
         a["complete"] = 1
@@ -74,6 +74,9 @@ def write(path, rows, shard, insdel):
 write(os.path.join(out, "insdel_shard0.h5"), list(range(0, N, 2)), "0/2", True)
 write(os.path.join(out, "insdel_shard1.h5"), list(range(1, N, 2)), "1/2", True)
 write(os.path.join(out, "insdel_none.h5"), list(range(N)), "0/1", False)
+# bad: a step without the fields it promises; a step that is not a count
+write(os.path.join(out, "insdel_missing.h5"), list(range(N)), "0/1", True, fields=False)
+write(os.path.join(out, "insdel_negative.h5"), list(range(N)), "0/1", True, step=-3)
 with open(os.path.join(out, "insdel_means.txt"), "w") as f:
     for m in models:
         for k in methods:

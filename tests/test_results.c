@@ -205,6 +205,11 @@ static void test_insertion_deletion(void) {
     free(md);
     free(md_new);
 
+    /* a step without its datasets, a step that is not a count: refused, named */
+    CU_ASSERT_EQUAL(mxb_results_read(mxb_test_path("%s/results/insdel_missing.h5", dir), &guard, err, sizeof err), -1);
+    CU_ASSERT(strstr(err, "insdel_missing.h5") && strstr(err, "/perturbation/vit/rollout/insertion_auc"));
+    CU_ASSERT_EQUAL(mxb_results_read(mxb_test_path("%s/results/insdel_negative.h5", dir), &guard, err, sizeof err), -1);
+    CU_ASSERT(strstr(err, "insdel_negative.h5") && strstr(err, "insdel_step"));
     /* shards of different steps are not one run */
     b.insdel_step = 112;
     CU_ASSERT_EQUAL(mxb_results_merge(shards, 2, &guard, err, sizeof err), -1);
