@@ -62,8 +62,16 @@ size_t mxb_res_field_elems(const mxb_results *r, int m, const mxb_res_field *f) 
 
 size_t mxb_res_type_size(mxb_h5_type type) { return type == MXB_H5_F64 ? 8 : type == MXB_H5_U8 ? 1 : 4; }
 
-void **mxb_res_field_slot(mxb_res_cell *c, const mxb_res_field *f, int q) {
-    return (void **)((char *)c + f->offset) + (f->polar ? q : 0);
+static size_t member_at(const mxb_res_field *f, int q) { return f->offset + (f->polar ? (size_t)q * sizeof(void *) : 0); }
+
+void *mxb_res_field_data(const mxb_res_cell *c, const mxb_res_field *f, int q) {
+    void *p;
+    memcpy(&p, (const char *)c + member_at(f, q), sizeof p);
+    return p;
+}
+
+static void set_data(mxb_res_cell *c, const mxb_res_field *f, int q, void *p) {
+    memcpy((char *)c + member_at(f, q), &p, sizeof p);
 }
 
 int mxb_res_slots(const mxb_results *r, int t, mxb_res_slot *out) {
@@ -107,9 +115,9 @@ int mxb_results_alloc_test(mxb_results *r, int t, int n, char *err, size_t errle
         ok = (T->pred[m] = mxb_try_alloc0(rows, sizeof(int32_t))) && (T->done[m] = mxb_try_alloc0(rows, 1));
         for (int k = 0; ok && k < r->nmethods; k++)
             for (int j = 0; ok && j < ns; j++) {
-                void **slot = mxb_res_field_slot(&T->cell[m][k], s[j].f, s[j].q);
-                ok = (*slot = mxb_try_alloc0(rows * mxb_res_field_elems(r, m, s[j].f), mxb_res_type_size(s[j].f->type))) !=
-                     NULL;
+                void *a = mxb_try_alloc0(rows * mxb_res_field_elems(r, m, s[j].f), mxb_res_type_size(s[j].f->type));
+                set_data(&T->cell[m][k], s[j].f, s[j].q, a);
+                ok = a != NULL;
             }
     }
     if (!ok) mxb_seterr(err, errlen, "out of memory for the results of %d images", n);
@@ -131,7 +139,7 @@ void mxb_results_free_test(mxb_res_test *T) {
         for (int k = 0; k < MXB_RES_MAX_METHODS; k++)
             for (int j = 0; j < mxb_res_nfields; j++)
                 for (int q = 0; q < (mxb_res_fields[j].polar ? 2 : 1); q++)
-                    free(*mxb_res_field_slot(&T->cell[m][k], &mxb_res_fields[j], q));
+                    free(mxb_res_field_data(&T->cell[m][k], &mxb_res_fields[j], q));
     }
     memset(T, 0, sizeof *T);
 }
@@ -144,9 +152,8 @@ void mxb_results_copy_cells(mxb_results *dst, const mxb_results *src, int t, int
         for (int k = 0; k < dst->nmethods; k++)
             for (int j = 0; j < ns; j++) {
                 size_t row = mxb_res_field_elems(dst, m, s[j].f) * mxb_res_type_size(s[j].f->type);
-                char *d = *mxb_res_field_slot(&dst->test[t].cell[m][k], s[j].f, s[j].q);
-                /* the slot is only read: src stays unchanged */
-                const char *f = *mxb_res_field_slot((mxb_res_cell *)&src->test[t].cell[m][k], s[j].f, s[j].q);
+                char *d = mxb_res_field_data(&dst->test[t].cell[m][k], s[j].f, s[j].q);
+                const char *f = mxb_res_field_data(&src->test[t].cell[m][k], s[j].f, s[j].q);
                 memcpy(d + (size_t)to * row, f + (size_t)from * row, row);
             }
 }
@@ -164,8 +171,8 @@ static size_t record_walk(const mxb_results *r, int t, int m, int i, char *out, 
     for (int k = 0; k < r->nmethods; k++)
         for (int j = 0; j < ns; j++) {
             size_t row = mxb_res_field_elems(r, m, s[j].f) * mxb_res_type_size(s[j].f->type);
-            if (out) memcpy(out + off, (char *)*mxb_res_field_slot((mxb_res_cell *)&T->cell[m][k], s[j].f, s[j].q) + (size_t)i * row, row);
-            if (in) memcpy((char *)*mxb_res_field_slot(&dst->cell[m][k], s[j].f, s[j].q) + (size_t)i * row, in + off, row);
+            if (out) memcpy(out + off, (const char *)mxb_res_field_data(&T->cell[m][k], s[j].f, s[j].q) + (size_t)i * row, row);
+            if (in) memcpy((char *)mxb_res_field_data(&dst->cell[m][k], s[j].f, s[j].q) + (size_t)i * row, in + off, row);
             off += row;
         }
     return off;

@@ -282,7 +282,7 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
                 else if (f->extent != MXB_RES_ONE) d[1] = (int64_t)mxb_res_field_elems(r, m, f), nd = 2;
                 if (f->polar) snprintf(p, sizeof p, "%s/%s/%s", g, polarity_name[sl[j].q], f->name);
                 else snprintf(p, sizeof p, "%s/%s", g, f->name);
-                TRY(put(o, p, f->type, *mxb_res_field_slot((mxb_res_cell *)c, f, sl[j].q), nd, d, nd > 1, err, errlen));
+                TRY(put(o, p, f->type, mxb_res_field_data(c, f, sl[j].q), nd, d, nd > 1, err, errlen));
             }
             if (t == MXB_TEST_PERTURBATION) {
                 int64_t st = MXB_RES_STEPS;
@@ -464,7 +464,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
                 else if (f->extent != MXB_RES_ONE) d[1] = (int64_t)mxb_res_field_elems(r, m, f), nd = 2;
                 if (f->polar) snprintf(p, sizeof p, "%s/%s/%s", g, polarity_name[sl[j].q], f->name);
                 else snprintf(p, sizeof p, "%s/%s", g, f->name);
-                TRY(read_into(in, p, f->type, nd, d, *mxb_res_field_slot(c, f, sl[j].q), mxb_res_type_size(f->type), err,
+                TRY(read_into(in, p, f->type, nd, d, mxb_res_field_data(c, f, sl[j].q), mxb_res_type_size(f->type), err,
                               errlen));
             }
         }

@@ -120,8 +120,10 @@ int mxb_res_field_present(const mxb_results *r, int t, const mxb_res_field *f);
 /* Elements of f per image of model m. */
 size_t mxb_res_field_elems(const mxb_results *r, int m, const mxb_res_field *f);
 size_t mxb_res_type_size(mxb_h5_type type);
-/* The array of field f (polarity q when f->polar) in cell c: where the member lives. */
-void **mxb_res_field_slot(mxb_res_cell *c, const mxb_res_field *f, int q);
+/* The array of field f (polarity q when f->polar) in cell c (NULL when absent). The
+ * member is found by f->offset; its pointer is copied out with memcpy, not read
+ * through a void ** (the members are int32_t *, float *, double *). */
+void *mxb_res_field_data(const mxb_res_cell *c, const mxb_res_field *f, int q);
 
 /* A results file holds at most this many images per test (ImageNet val is 50000). */
 #define MXB_RES_MAX_IMAGES 10000000
