@@ -448,54 +448,10 @@ static int load_maps_source(run_state *R, char *err, size_t errlen) {
 
 /* ---- one unit ------------------------------------------------------------------- */
 
-typedef struct {
-    uint8_t *p;
-    size_t off;
-} cursor;
-
-/* A cursor with p == NULL only counts: that is how the record's size is known. */
-static void put(cursor *c, void *v, size_t n) {
-    if (c->p) memcpy(c->p + c->off, v, n);
-    c->off += n;
-}
-
-static void get(cursor *c, void *v, size_t n) {
-    memcpy(v, c->p + c->off, n);
-    c->off += n;
-}
-
-/* The record and the results arrays hold the same fields: one function moves them
- * either way, so the two can never disagree. */
-static void transfer(run_state *R, int t, int m, int i, cursor *c, int to_record) {
-    void (*mv)(cursor *, void *, size_t) = to_record ? put : get;
-    mxb_res_test *T = &R->res.test[t];
-    size_t g2 = (size_t)R->res.grid[m] * (size_t)R->res.grid[m];
-    mv(c, &T->pred[m][i], sizeof(int32_t));
-    for (int k = 0; k < R->cfg.nmethods; k++) {
-        mxb_res_cell *cell = &T->cell[m][k];
-        mv(c, &cell->explained[i], sizeof(int32_t));
-        if (cell->maps) mv(c, cell->maps + i * g2, g2 * sizeof(float));
-        if (t == MXB_TEST_PERTURBATION) {
-            for (int q = 0; q < 2; q++) {
-                mv(c, cell->hits[q] + i * MXB_RES_STEPS, MXB_RES_STEPS * sizeof(int32_t));
-                mv(c, cell->logit_diff[q] + i * MXB_RES_STEPS, MXB_RES_STEPS * sizeof(float));
-                mv(c, cell->prob_diff[q] + i * MXB_RES_STEPS, MXB_RES_STEPS * sizeof(float));
-            }
-        } else {
-            mv(c, cell->seg_counts + (size_t)i * MXB_SEG_COUNTS, MXB_SEG_COUNTS * sizeof(int32_t));
-            mv(c, &cell->ap[i], sizeof(double));
-            mv(c, &cell->f1[i], sizeof(double));
-            mv(c, &cell->pointing[i], sizeof(int32_t));
-        }
-    }
-}
-
-/* head (test, model, row, dataset index, label, reserved), seconds, then transfer()'s fields */
-static size_t record_size(run_state *R, int t, int m) {
-    cursor c = {NULL, 6 * sizeof(int32_t) + sizeof(double)};
-    transfer(R, t, m, 0, &c, 1);
-    return c.off;
-}
+/* The journal record of a unit: a head (test, model, row, dataset index, label,
+ * reserved), the seconds it took, then the unit's fields (mxb_results_record_put). */
+#define RECORD_HEAD (6 * sizeof(int32_t) + sizeof(double))
+static size_t record_size(run_state *R, int t, int m) { return RECORD_HEAD + mxb_results_record_bytes(&R->res, t, m); }
 
 static int argmax(const float *v, int n) {
     int b = 0;
@@ -640,12 +596,11 @@ static int run_unit(run_state *R, int t, int m, int i, char *err, size_t errlen)
     if (stop_requested) return 1; /* the unit is dropped, not recorded half-done */
     /* the record: (test, model, row, dataset index, label, reserved), seconds, fields */
     double secs = now_s() - t0;
-    cursor c = {R->record, 0};
     int32_t head[6] = {t, m, i, T->index[i], label, 0};
-    put(&c, head, sizeof head);
-    put(&c, &secs, sizeof secs);
-    transfer(R, t, m, i, &c, 1);
-    if (R->journal && mxb_journal_append(R->journal, R->record, (uint32_t)c.off, err, errlen)) return -1;
+    memcpy(R->record, head, sizeof head);
+    memcpy(R->record + sizeof head, &secs, sizeof secs);
+    mxb_results_record_put(&R->res, t, m, i, R->record + RECORD_HEAD);
+    if (R->journal && mxb_journal_append(R->journal, R->record, (uint32_t)record_size(R, t, m), err, errlen)) return -1;
     T->done[m][i] = 1;
     R->seconds[t] += secs;
     return 0;
@@ -655,15 +610,14 @@ static int replay(void *user, const void *payload, uint32_t n) {
     run_state *R = user;
     int32_t head[6];
     double secs;
-    if (n < sizeof head + sizeof secs) return 1;
-    cursor c = {(uint8_t *)payload, 0};
-    get(&c, head, sizeof head);
-    get(&c, &secs, sizeof secs);
+    if (n < RECORD_HEAD) return 1;
+    memcpy(head, payload, sizeof head);
+    memcpy(&secs, (const uint8_t *)payload + sizeof head, sizeof secs);
     int t = head[0], m = head[1], i = head[2];
     if (t < 0 || t >= MXB_NTESTS || !R->res.test[t].enabled || m < 0 || m >= R->cfg.nmodels || i < 0 ||
         i >= R->res.test[t].n || R->res.test[t].index[i] != head[3] || n != record_size(R, t, m))
         return 1; /* not a record of this run: stop here, the rest is redone */
-    transfer(R, t, m, i, &c, 0);
+    mxb_results_record_get(&R->res, t, m, i, (const uint8_t *)payload + RECORD_HEAD);
     R->res.test[t].done[m][i] = 1;
     R->seconds[t] += secs;
     return 0;

@@ -5,6 +5,8 @@
  * ticks, labelled units, titles, legends and headers. */
 #include "results/results.h"
 
+#include "io/io.h"
+
 #include "metrics/metrics.h"
 
 #include <cairo-svg.h>
@@ -346,8 +348,8 @@ static void draw_overlays(cairo_t *cr, const figure *f) {
     }
     font(cr, 9, 1);
     text_at(cr, lw, hy + 36, 1, "image id");
-    float *chw = malloc((size_t)3 * S * S * sizeof(float)), *up = malloc((size_t)S * S * sizeof(float));
-    uint8_t *tile = malloc((size_t)S * S * 3);
+    float *chw = mxb_try_alloc0((size_t)3 * S * S, sizeof(float)), *up = mxb_try_alloc0((size_t)S * S, sizeof(float));
+    uint8_t *tile = mxb_try_alloc0((size_t)S * S, 3);
     const float zero[3] = {0, 0, 0}, one[3] = {1, 1, 1};
     for (int y = 0; y < T->nfig && chw && up && tile; y++) {
         int row = -1; /* the figure image's row in the per-image arrays */
@@ -426,7 +428,7 @@ static void draw_attention(cairo_t *cr, const figure *f) {
             float lo = INFINITY, hi = -INFINITY;
             for (size_t p = 0; p < (size_t)L * L; p++)
                 if (isfinite(a[p])) lo = a[p] < lo ? a[p] : lo, hi = a[p] > hi ? a[p] : hi;
-            uint8_t *px = malloc((size_t)L * L * 3);
+            uint8_t *px = mxb_try_alloc0((size_t)L * L, 3);
             if (!px) continue;
             for (size_t p = 0; p < (size_t)L * L; p++) {
                 double c[3];
@@ -473,7 +475,7 @@ static char *fmt_caption(const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    char *s = n >= 0 ? mxb_try_alloc((size_t)n + 1) : NULL;
     if (!s) return NULL;
     va_start(ap, fmt);
     vsnprintf(s, (size_t)n + 1, fmt, ap);
@@ -511,7 +513,7 @@ static int add_attention(mxb_figures *F, const mxb_results *r, mxb_h5in *in, int
         if (d[0] < 1 || d[0] > 4096 || d[1] < 1 || d[2] < 1 || d[2] > 32767 || d[2] != d[3] ||
             (f->is_vim[m] && d[1] != 2)) {
             free(a);
-            snprintf(err, errlen, "%s: '%s' is not [layers, heads or 2, L, L]", mxb_h5in_path(in), name);
+            mxb_seterr(err, errlen, "%s: '%s' is not [layers, heads or 2, L, L]", mxb_h5in_path(in), name);
             return -1;
         }
         f->depth[m] = (int)d[0], f->L[m] = (int)d[2];
@@ -523,10 +525,10 @@ static int add_attention(mxb_figures *F, const mxb_results *r, mxb_h5in *in, int
             if (k >= rows) break;
             /* evenly spaced from the first layer to the last */
             int l = rows > 1 ? (int)lround((double)k * (f->depth[m] - 1) / (rows - 1)) : 0;
-            float *mean = calloc(LL, sizeof *mean);
+            float *mean = mxb_try_alloc0(LL, sizeof *mean);
             if (!mean) {
                 free(a);
-                return snprintf(err, errlen, "out of memory"), -1;
+                return mxb_seterr(err, errlen, "out of memory"), -1;
             }
             /* ViT: mean over heads; ViM: the sum of the two directions, the operator the
              * bidirectional block applies (each direction's matrix maps the same tokens) */
@@ -587,11 +589,11 @@ mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, c
     cairo_destroy(pc);
     cairo_surface_destroy(probe);
     if (!(probe_w > 0)) {
-        snprintf(err, errlen, "no font for the figures' text (install fonts-dejavu-core)");
+        mxb_seterr(err, errlen, "no font for the figures' text (install fonts-dejavu-core)");
         return NULL;
     }
-    mxb_figures *F = calloc(1, sizeof *F);
-    if (!F) return snprintf(err, errlen, "out of memory"), NULL;
+    mxb_figures *F = mxb_try_alloc0(1, sizeof *F);
+    if (!F) return mxb_seterr(err, errlen, "out of memory"), NULL;
     const mxb_res_test *P = &r->test[MXB_TEST_PERTURBATION];
     if (P->enabled && (r->polarity[0] || r->polarity[1]) && r->nmodels > 0) {
         int panels = r->polarity[0] + r->polarity[1];
@@ -631,7 +633,7 @@ mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, c
             }
     if (in) mxb_h5in_close(in);
     for (int i = 0; i < F->n; i++)
-        if (!F->fig[i].caption) return snprintf(err, errlen, "out of memory"), mxb_figures_free(F), NULL;
+        if (!F->fig[i].caption) return mxb_seterr(err, errlen, "out of memory"), mxb_figures_free(F), NULL;
     return F;
 }
 
@@ -656,7 +658,7 @@ static cairo_status_t to_mem(void *user, const unsigned char *data, unsigned int
     membuf *b = user;
     if (b->n + n > b->cap) {
         size_t cap = (b->cap ? b->cap * 2 : 65536) + n;
-        unsigned char *p = realloc(b->p, cap);
+        unsigned char *p = mxb_try_realloc(b->p, cap);
         if (!p) return b->failed = 1, CAIRO_STATUS_WRITE_ERROR;
         b->p = p, b->cap = cap;
     }
@@ -686,7 +688,7 @@ int mxb_figures_render(const mxb_figures *F, int i, int svg, unsigned char **out
     cairo_surface_destroy(s);
     if (st || b.failed) {
         free(b.p);
-        snprintf(err, errlen, "figure %s: %s", f->name, b.failed ? "out of memory" : cairo_status_to_string(st));
+        mxb_seterr(err, errlen, "figure %s: %s", f->name, b.failed ? "out of memory" : cairo_status_to_string(st));
         return -1;
     }
     *out = b.p, *n = b.n;
@@ -698,12 +700,12 @@ static int write_file(const char *path, const unsigned char *p, size_t n, char *
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.partial", path);
     FILE *fp = fopen(tmp, "wb");
-    if (!fp) return snprintf(err, errlen, "%s: cannot create (does the folder exist?)", path), -1;
+    if (!fp) return mxb_seterr(err, errlen, "%s: cannot create (does the folder exist?)", path), -1;
     int ok = fwrite(p, 1, n, fp) == n;
     ok &= fclose(fp) == 0;
     if (!ok || rename(tmp, path)) {
         remove(tmp);
-        return snprintf(err, errlen, "%s: write failed", path), -1;
+        return mxb_seterr(err, errlen, "%s: write failed", path), -1;
     }
     return 0;
 }
@@ -716,7 +718,7 @@ int mxb_report_figures(const mxb_results *r, const char *results_path, const cha
     FILE *md = fopen(path, "w");
     if (!md) {
         mxb_figures_free(F);
-        return snprintf(err, errlen, "%s: cannot write (does the folder exist?)", path), -1;
+        return mxb_seterr(err, errlen, "%s: cannot write (does the folder exist?)", path), -1;
     }
     fprintf(md, "# Figures\n\nEach figure is a PNG (2 pixels per point) and an SVG of the same drawing.\n\n");
     if (!r->test[MXB_TEST_PERTURBATION].enabled && !r->test[MXB_TEST_SEGMENTATION].enabled)
@@ -738,7 +740,7 @@ int mxb_report_figures(const mxb_results *r, const char *results_path, const cha
         fprintf(md, "## %s.png, %s.svg — %s\n\n%s\n\n", F->fig[i].name, F->fig[i].name, F->fig[i].title, F->fig[i].caption);
     }
     if (fclose(md) && !rc) {
-        snprintf(err, errlen, "%s/figures.md: write failed", dir);
+        mxb_seterr(err, errlen, "%s/figures.md: write failed", dir);
         rc = -1;
     }
     mxb_figures_free(F);

@@ -5,6 +5,8 @@
  * rounded text, and every text from a file is escaped. */
 #include "results/results.h"
 
+#include "io/io.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,7 +94,7 @@ static int page_open(page *pg, const char *path, const char *title, char *err, s
     pg->path = path;
     snprintf(pg->tmp, sizeof pg->tmp, "%s.partial", path);
     pg->f = fopen(pg->tmp, "w");
-    if (!pg->f) return snprintf(err, errlen, "%s: cannot create", path), -1;
+    if (!pg->f) return mxb_seterr(err, errlen, "%s: cannot create", path), -1;
     fprintf(pg->f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
     esc(pg->f, title);
     fprintf(pg->f, "</title>\n<style>%s</style>\n</head>\n<body>\n", style);
@@ -107,7 +109,7 @@ static int page_close(page *pg, int ok, char *err, size_t errlen) {
     bad |= fclose(pg->f) != 0;
     if (!ok || bad || rename(pg->tmp, pg->path)) {
         remove(pg->tmp);
-        if (ok) snprintf(err, errlen, "%s: write failed", pg->path);
+        if (ok) mxb_seterr(err, errlen, "%s: write failed", pg->path);
         return -1;
     }
     return 0;
@@ -172,6 +174,31 @@ static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
             fprintf(f, "</tr>\n");
         }
         fprintf(f, "</table>\n");
+        if (r->insdel_step > 0) { /* RISE insertion / deletion: only when the run made them */
+            fprintf(f, "<h3>Insertion / deletion (RISE, %d pixels per step), in %%</h3>\n", r->insdel_step);
+            fprintf(f, "<p>Mean area under the class probability as the most relevant pixels are put back on a "
+                       "blurred image (insertion, higher is better) or removed (deletion, lower is better).</p>\n");
+            fprintf(f, "<table class=\"metrics\" id=\"table-insdel\">\n<tr><th>Method</th>");
+            for (int m = 0; m < r->nmodels; m++) {
+                fprintf(f, "<th>");
+                esc(f, r->models[m]);
+                fprintf(f, " insertion ↑</th><th>");
+                esc(f, r->models[m]);
+                fprintf(f, " deletion ↓</th>");
+            }
+            fprintf(f, "</tr>\n");
+            for (int k = 0; k < r->nmethods; k++) {
+                fprintf(f, "<tr><th>");
+                esc(f, r->methods[k]);
+                fprintf(f, "</th>");
+                for (int m = 0; m < r->nmodels; m++) {
+                    num(f, v, n, 100, "perturbation/%s/%s/insertion_auc", r->models[m], r->methods[k]);
+                    num(f, v, n, 100, "perturbation/%s/%s/deletion_auc", r->models[m], r->methods[k]);
+                }
+                fprintf(f, "</tr>\n");
+            }
+            fprintf(f, "</table>\n");
+        }
         fprintf(f, "<h3>Top-1 accuracy (%%) after removing the fraction p of the pixels</h3>\n");
         fprintf(f, "<table class=\"metrics\" id=\"table-curves\">\n<tr><th>Model</th><th>Method</th><th>Test</th>");
         for (int j = 0; j < MXB_RES_STEPS; j++) fprintf(f, "<th>p = %.1f</th>", j / 10.0);
@@ -273,7 +300,7 @@ int mxb_report_html(const mxb_results *r, const char *results_path, const char *
                     size_t errlen) {
     mxb_metric *v = NULL;
     int n = mxb_results_metrics(r, &v);
-    if (n < 0) return snprintf(err, errlen, "out of memory"), -1;
+    if (n < 0) return mxb_seterr(err, errlen, "out of memory"), -1;
     page pg;
     char title[4200];
     snprintf(title, sizeof title, "mxb report: %s", results_path);
@@ -312,7 +339,7 @@ int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results
     int na = mxb_results_metrics(a, &va), nb = mxb_results_metrics(b, &vb);
     if (na < 0 || nb < 0) {
         free(va), free(vb);
-        return snprintf(err, errlen, "out of memory"), -1;
+        return mxb_seterr(err, errlen, "out of memory"), -1;
     }
     page pg;
     if (page_open(&pg, out_path, "mxb compare", err, errlen)) return free(va), free(vb), -1;

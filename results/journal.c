@@ -7,6 +7,8 @@
  * then records {u32 magic, u32 payload length, u32 crc32(payload), payload}. */
 #include "results/results.h"
 
+#include "io/io.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -69,7 +71,7 @@ mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal
     *replayed = 0;
     int fd = open(path, O_RDWR | O_CREAT, 0644);
     if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot open the run journal: %s", path, strerror(errno));
+        mxb_seterr(err, errlen, "%s: cannot open the run journal: %s", path, strerror(errno));
         return NULL;
     }
     /* one run per journal: a second mxb run of the same output would do every image
@@ -77,10 +79,10 @@ mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal
     if (flock(fd, LOCK_EX | LOCK_NB)) {
         int e = errno;
         if (e == EWOULDBLOCK)
-            snprintf(err, errlen, "%s: another mxb run is writing this output now; wait for it, or write elsewhere",
+            mxb_seterr(err, errlen, "%s: another mxb run is writing this output now; wait for it, or write elsewhere",
                      path);
         else
-            snprintf(err, errlen, "%s: cannot lock the run journal: %s", path, strerror(e));
+            mxb_seterr(err, errlen, "%s: cannot lock the run journal: %s", path, strerror(e));
         close(fd);
         return NULL;
     }
@@ -92,19 +94,19 @@ mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal
         memcpy(header, JOURNAL_MAGIC, 8);
         snprintf(header + 8, HEADER_SIZE - 8, "%s", run_key);
         if (write_all(fd, header, HEADER_SIZE) || fsync(fd)) {
-            snprintf(err, errlen, "%s: cannot write the run journal", path);
+            mxb_seterr(err, errlen, "%s: cannot write the run journal", path);
             close(fd);
             return NULL;
         }
     } else {
         if (st.st_size < HEADER_SIZE || read_all(fd, header, HEADER_SIZE) ||
             memcmp(header, JOURNAL_MAGIC, 8)) {
-            snprintf(err, errlen, "%s: not an mxb run journal (remove it to start over)", path);
+            mxb_seterr(err, errlen, "%s: not an mxb run journal (remove it to start over)", path);
             close(fd);
             return NULL;
         }
         if (strncmp(header + 8, run_key, HEADER_SIZE - 8)) {
-            snprintf(err, errlen,
+            mxb_seterr(err, errlen,
                      "%s: belongs to a run with a different configuration; refusing to mix "
                      "results (remove it, or write the results elsewhere)",
                      path);
@@ -118,7 +120,7 @@ mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal
         while (read_all(fd, hdr, sizeof hdr) == 0) {
             if (hdr[0] != RECORD_MAGIC || hdr[1] > MAX_RECORD) break;
             if (hdr[1] > cap) {
-                char *nb = realloc(buf, hdr[1]);
+                char *nb = mxb_try_realloc(buf, hdr[1]); /* the length is the file's (<= MAX_RECORD) */
                 if (!nb) break;
                 buf = nb;
                 cap = hdr[1];
@@ -130,12 +132,12 @@ mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal
         }
         free(buf);
         if (ftruncate(fd, good) || lseek(fd, good, SEEK_SET) != good) {
-            snprintf(err, errlen, "%s: cannot truncate the run journal", path);
+            mxb_seterr(err, errlen, "%s: cannot truncate the run journal", path);
             close(fd);
             return NULL;
         }
     }
-    mxb_journal *j = calloc(1, sizeof *j);
+    mxb_journal *j = mxb_alloc0(1, sizeof *j, "the run journal");
     j->fd = fd;
     snprintf(j->path, sizeof j->path, "%s", path);
     return j;
@@ -144,16 +146,16 @@ mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal
 int mxb_journal_append(mxb_journal *j, const void *payload, uint32_t n, char *err, size_t errlen) {
     uint32_t hdr[3] = {RECORD_MAGIC, n, mxb_crc32(payload, n)};
     /* one write of header and payload keeps a torn record detectable by its crc */
-    char *buf = malloc(sizeof hdr + n);
+    char *buf = mxb_try_alloc(sizeof hdr + n);
     if (!buf) {
-        snprintf(err, errlen, "%s: out of memory", j->path);
+        mxb_seterr(err, errlen, "%s: out of memory", j->path);
         return -1;
     }
     memcpy(buf, hdr, sizeof hdr);
     memcpy(buf + sizeof hdr, payload, n);
     int rc = write_all(j->fd, buf, sizeof hdr + n);
     free(buf);
-    if (rc) snprintf(err, errlen, "%s: cannot append to the run journal: %s", j->path, strerror(errno));
+    if (rc) mxb_seterr(err, errlen, "%s: cannot append to the run journal: %s", j->path, strerror(errno));
     return rc;
 }
 

@@ -2,6 +2,8 @@
  * does it (jet colour map added to the image, renormalised by the maximum). */
 #include "results/results.h"
 
+#include "io/io.h"
+
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -24,7 +26,7 @@ int mxb_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, char *
     snprintf(tmp, sizeof tmp, "%s.partial", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot create PNG file", path);
+        mxb_seterr(err, errlen, "%s: cannot create PNG file", path);
         return -1;
     }
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -33,7 +35,7 @@ int mxb_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, char *
         png_destroy_write_struct(&png, &info);
         fclose(f);
         remove(tmp);
-        snprintf(err, errlen, "%s: cannot write PNG", path);
+        mxb_seterr(err, errlen, "%s: cannot write PNG", path);
         return -1;
     }
     png_init_io(png, f);
@@ -45,7 +47,7 @@ int mxb_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, char *
     png_destroy_write_struct(&png, &info);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         remove(tmp);
-        snprintf(err, errlen, "%s: cannot write PNG", path);
+        mxb_seterr(err, errlen, "%s: cannot write PNG", path);
         return -1;
     }
     return 0;
@@ -54,7 +56,7 @@ int mxb_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, char *
 void mxb_overlay_heatmap(const float *image_chw, const float *mean, const float *std,
                          const float *map, int w, int h, uint8_t *rgb) {
     const size_t n = (size_t)w * h;
-    float *mix = malloc(n * 3 * sizeof *mix);
+    float *mix = mxb_alloc0(n * 3, sizeof *mix, "the overlay"); /* w, h: a model's input side */
     float mx = 0;
     for (size_t p = 0; p < n; p++) {
         float c[3];

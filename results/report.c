@@ -40,6 +40,24 @@ static void print_md(const mxb_results *r, FILE *f) {
             }
             fprintf(f, "\n");
         }
+        if (r->insdel_step > 0) { /* RISE insertion / deletion: only when the run made them */
+            fprintf(f, "\n### Insertion / deletion (RISE, %d pixels per step): mean AUC of the class probability, in %%\n\n| Method |",
+                    r->insdel_step);
+            for (int m = 0; m < r->nmodels; m++) fprintf(f, " %s insertion ↑ | %s deletion ↓ |", r->models[m], r->models[m]);
+            fprintf(f, "\n|---|");
+            for (int m = 0; m < r->nmodels; m++) fprintf(f, "---:|---:|");
+            fprintf(f, "\n");
+            for (int k = 0; k < r->nmethods; k++) {
+                fprintf(f, "| %s |", r->methods[k]);
+                for (int m = 0; m < r->nmodels; m++) {
+                    mxb_res_summary s;
+                    mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
+                    cell(f, s.insertion_auc, 100);
+                    cell(f, s.deletion_auc, 100);
+                }
+                fprintf(f, "\n");
+            }
+        }
         fprintf(f, "\nTop-1 accuracy of the unperturbed images:");
         for (int m = 0; m < r->nmodels; m++) {
             mxb_res_summary s;

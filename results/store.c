@@ -3,6 +3,9 @@
  * written in one go, one resumed after a kill, and one merged from shards hold the
  * same numbers. */
 #include "results/results.h"
+#include "results/internal.h"
+
+#include "io/io.h"
 
 #include "metrics/metrics.h"
 
@@ -14,82 +17,8 @@
 static const char *test_name[MXB_NTESTS] = {"perturbation", "segmentation"};
 static const char *polarity_name[2] = {"positive", "negative"};
 
-static void *zalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
-
-size_t mxb_results_test_bytes(const mxb_results *r, int t, int n) {
-    /* mirrors mxb_results_alloc_test below, plus ~32 bytes per id string */
-    size_t per = 4 + sizeof(char *) + 32 + 4;
-    for (int m = 0; m < r->nmodels; m++) {
-        per += 4 + 1;
-        size_t g2 = (size_t)r->grid[m] * (size_t)r->grid[m];
-        for (int k = 0; k < r->nmethods; k++) {
-            per += 4 + (r->keep_maps ? g2 * 4 : 0);
-            per += t == MXB_TEST_PERTURBATION ? 2 * MXB_RES_STEPS * 12 : MXB_SEG_COUNTS * 4 + 8 + 8 + 4;
-        }
-    }
-    return per * (size_t)(n > 0 ? n : 0);
-}
-
-int mxb_results_alloc_test(mxb_results *r, int t, int n, char *err, size_t errlen) {
-    mxb_res_test *T = &r->test[t];
-    T->enabled = 1;
-    T->n = n;
-    int ok = (T->index = zalloc((size_t)n, sizeof(int32_t))) && (T->ids = zalloc((size_t)n, sizeof(char *))) &&
-             (T->label = zalloc((size_t)n, sizeof(int32_t)));
-    for (int m = 0; ok && m < r->nmodels; m++) {
-        ok = (T->pred[m] = zalloc((size_t)n, sizeof(int32_t))) && (T->done[m] = zalloc((size_t)n, 1));
-        size_t g2 = (size_t)r->grid[m] * (size_t)r->grid[m];
-        for (int k = 0; ok && k < r->nmethods; k++) {
-            mxb_res_cell *c = &T->cell[m][k];
-            ok = (c->explained = zalloc((size_t)n, sizeof(int32_t))) != NULL;
-            if (ok && r->keep_maps) ok = (c->maps = zalloc((size_t)n * g2, sizeof(float))) != NULL;
-            if (t == MXB_TEST_PERTURBATION) {
-                for (int p = 0; ok && p < 2; p++)
-                    ok = (c->hits[p] = zalloc((size_t)n * MXB_RES_STEPS, sizeof(int32_t))) &&
-                         (c->logit_diff[p] = zalloc((size_t)n * MXB_RES_STEPS, sizeof(float))) &&
-                         (c->prob_diff[p] = zalloc((size_t)n * MXB_RES_STEPS, sizeof(float)));
-            } else if (ok) {
-                ok = (c->seg_counts = zalloc((size_t)n * MXB_SEG_COUNTS, sizeof(int32_t))) &&
-                     (c->ap = zalloc((size_t)n, sizeof(double))) && (c->f1 = zalloc((size_t)n, sizeof(double))) &&
-                     (c->pointing = zalloc((size_t)n, sizeof(int32_t)));
-            }
-        }
-    }
-    if (!ok) snprintf(err, errlen, "out of memory for the results of %d images", n);
-    return ok ? 0 : -1;
-}
-
-static void free_test(mxb_res_test *T) {
-    if (T->ids)
-        for (int i = 0; i < T->n; i++) free(T->ids[i]);
-    free(T->ids);
-    free(T->index);
-    free(T->label);
-    free(T->fig_index);
-    free(T->fig_rgb);
-    for (int m = 0; m < MXB_RES_MAX_MODELS; m++) {
-        free(T->pred[m]);
-        free(T->done[m]);
-        for (int k = 0; k < MXB_RES_MAX_METHODS; k++) {
-            mxb_res_cell *c = &T->cell[m][k];
-            free(c->explained);
-            free(c->maps);
-            for (int p = 0; p < 2; p++) {
-                free(c->hits[p]);
-                free(c->logit_diff[p]);
-                free(c->prob_diff[p]);
-            }
-            free(c->seg_counts);
-            free(c->ap);
-            free(c->f1);
-            free(c->pointing);
-        }
-    }
-    memset(T, 0, sizeof *T);
-}
-
 void mxb_results_free(mxb_results *r) {
-    for (int t = 0; t < MXB_NTESTS; t++) free_test(&r->test[t]);
+    for (int t = 0; t < MXB_NTESTS; t++) mxb_results_free_test(&r->test[t]);
     for (int i = 0; i < r->nattrs; i++) {
         free(r->attr_name[i]);
         free(r->attr_value[i]);
@@ -100,7 +29,7 @@ void mxb_results_free(mxb_results *r) {
 void mxb_results_set_attr(mxb_results *r, const char *name, const char *value) {
     for (int i = 0; i < r->nattrs; i++)
         if (!strcmp(r->attr_name[i], name)) {
-            char *v = strdup(value);
+            char *v = mxb_try_strdup(value);
             if (v) {
                 free(r->attr_value[i]);
                 r->attr_value[i] = v;
@@ -108,8 +37,8 @@ void mxb_results_set_attr(mxb_results *r, const char *name, const char *value) {
             return;
         }
     if (r->nattrs >= 64) return;
-    r->attr_name[r->nattrs] = strdup(name);
-    r->attr_value[r->nattrs] = strdup(value);
+    r->attr_name[r->nattrs] = mxb_try_strdup(name);
+    r->attr_value[r->nattrs] = mxb_try_strdup(value);
     if (r->attr_name[r->nattrs] && r->attr_value[r->nattrs]) {
         r->nattrs++;
     } else {
@@ -128,6 +57,7 @@ const char *mxb_results_attr(const mxb_results *r, const char *name) {
 
 void mxb_results_summarize(const mxb_results *r, int t, int model, int method, mxb_res_summary *s) {
     memset(s, 0, sizeof *s);
+    s->insertion_auc = s->deletion_auc = NAN;
     const mxb_res_test *T = &r->test[t];
     const mxb_res_cell *c = &T->cell[model][method];
     if (!T->enabled) return;
@@ -153,6 +83,17 @@ void mxb_results_summarize(const mxb_results *r, int t, int model, int method, m
                 s->prob_diff[p][k] = curve.n[k] ? curve.prob_diff_sum[k] / (double)curve.n[k] : NAN;
             }
         }
+        /* RISE insertion / deletion: plain means over the images done */
+        double ins = 0, del = 0;
+        int64_t nd = 0;
+        for (int i = 0; r->insdel_step > 0 && i < T->n; i++)
+            if (T->done[model][i]) {
+                ins += c->insertion_auc[i];
+                del += c->deletion_auc[i];
+                nd++;
+            }
+        s->insertion_auc = nd ? ins / (double)nd : NAN;
+        s->deletion_auc = nd ? del / (double)nd : NAN;
     } else {
         mxb_seg_totals tot;
         memset(&tot, 0, sizeof tot);
@@ -177,17 +118,18 @@ void mxb_results_summarize(const mxb_results *r, int t, int model, int method, m
         s->map = sum.map;
         s->mf1 = sum.mf1;
         s->pointing = points ? (double)hits / (double)points : NAN;
+        s->insertion_auc = s->deletion_auc = NAN;
     }
 }
 
 int mxb_results_metrics(const mxb_results *r, mxb_metric **out) {
     int cap = 64, n = 0;
-    mxb_metric *v = malloc((size_t)cap * sizeof *v);
+    mxb_metric *v = mxb_try_alloc0((size_t)cap, sizeof *v);
     if (!v) return -1;
 #define PUSH(val, dir, ...)                                                              \
     do {                                                                                 \
         if (n == cap) {                                                                  \
-            mxb_metric *nv = realloc(v, (size_t)(cap *= 2) * sizeof *v);                 \
+            mxb_metric *nv = mxb_try_realloc(v, (size_t)(cap *= 2) * sizeof *v);         \
             if (!nv) {                                                                   \
                 free(v);                                                                 \
                 return -1;                                                               \
@@ -216,6 +158,12 @@ int mxb_results_metrics(const mxb_results *r, mxb_metric **out) {
                         for (int j = 0; j < MXB_RES_STEPS; j++)
                             PUSH(s.accuracy[p][j], dir, "%s/%s/%s/%s_accuracy_%d0", tn, mn, kn,
                                  polarity_name[p], j);
+                    }
+                    if (r->insdel_step > 0) {
+                        /* the class stays likely as relevant pixels come back (insertion),
+                         * drops fast as they go (deletion) */
+                        PUSH(s.insertion_auc, 1, "%s/%s/%s/insertion_auc", tn, mn, kn);
+                        PUSH(s.deletion_auc, -1, "%s/%s/%s/deletion_auc", tn, mn, kn);
                     }
                 } else {
                     PUSH(s.pixel_accuracy, 1, "%s/%s/%s/pixel_accuracy", tn, mn, kn);
@@ -246,24 +194,17 @@ static const char *const layouts[][2] = {
     {"figure_index", "[figure image] position in the dataset"},
     {"figure_images", "[figure image, y, x, channel (R, G, B)] as the models saw them"},
     {"prediction", "[image] top-1 class on the unperturbed image"},
-    {"explained", "[image] class explained"},
-    {"map", "[image, patch row, patch column] relevance, class token removed, not normalised"},
-    {"hits", "[image, step] 1 when top-1 == label after removing the fraction step/10 of the pixels"},
-    {"logit_diff", "[image, step] max logit minus the unperturbed image's"},
-    {"prob_diff", "[image, step] max softmax probability minus the unperturbed image's"},
     {"accuracy", "[step] mean of hits over images; step/10 of the pixels removed"},
     {"logit_diff_mean", "[step] mean of logit_diff over images"},
     {"prob_diff_mean", "[step] mean of prob_diff over images"},
     {"auc", "scalar: area under accuracy, in the file's AUC convention"},
-    {"counts", "[image, count] correct, labelled, intersection (background, foreground), union (background, foreground)"},
-    {"ap", "[image] average precision"},
-    {"f1", "[image] row-mean F1"},
-    {"pointing", "[image] 1 hit, 0 miss, -1 empty mask"},
     {"pixel_accuracy", "scalar: sum of correct / sum of labelled"},
     {"miou", "scalar: mean over classes of sum(I) / sum(U)"},
     {"mean_ap", "scalar: mean of ap"},
     {"mean_f1", "scalar: mean of f1"},
     {"pointing_game", "scalar: hits / (hits + misses)"},
+    {"mean_insertion_auc", "scalar: mean of insertion_auc over images"},
+    {"mean_deletion_auc", "scalar: mean of deletion_auc over images"},
     {"iou", "[class] background, foreground: sum(I) / sum(U)"},
     {"models", "[model] names, configuration order"},
     {"methods", "[method] names, configuration order"},
@@ -273,9 +214,12 @@ static const char *const layouts[][2] = {
 static int set_layout(mxb_h5out *o, const char *name, char *err, size_t errlen) {
     const char *leaf = strrchr(name, '/');
     leaf = leaf ? leaf + 1 : name;
+    for (int i = 0; i < mxb_res_nfields; i++) /* the per-image fields carry their own */
+        if (!strcmp(mxb_res_fields[i].name, leaf))
+            return mxb_h5out_attr_str(o, name, "layout", mxb_res_fields[i].layout, err, errlen);
     for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
         if (!strcmp(layouts[i][0], leaf)) return mxb_h5out_attr_str(o, name, "layout", layouts[i][1], err, errlen);
-    snprintf(err, errlen, "dataset '%s' has no layout in results/store.c (a writer bug)", name);
+    mxb_seterr(err, errlen, "dataset '%s' has no layout in results/store.c or fields.c (a writer bug)", name);
     return -1;
 }
 
@@ -299,7 +243,9 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
     const mxb_res_test *T = &r->test[t];
     char p[512];
     const char *tn = test_name[t];
-    int64_t n = T->n, d2[2] = {n, MXB_RES_STEPS};
+    int64_t n = T->n;
+    mxb_res_slot sl[2 * MXB_RES_MAX_FIELDS];
+    int ns = mxb_res_slots(r, t, sl);
     snprintf(p, sizeof p, "/%s/index", tn);
     TRY(put(o, p, MXB_H5_I32, T->index, 1, &n, 0, err, errlen));
     snprintf(p, sizeof p, "/%s/id", tn);
@@ -326,12 +272,17 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
             mxb_results_summarize(r, t, m, k, &s);
             char g[384];
             snprintf(g, sizeof g, "/%s/%s/%s", tn, mn, kn);
-            snprintf(p, sizeof p, "%s/explained", g);
-            TRY(put(o, p, MXB_H5_I32, c->explained, 1, &n, 0, err, errlen));
-            if (c->maps) {
-                int64_t md[3] = {n, r->grid[m], r->grid[m]};
-                snprintf(p, sizeof p, "%s/map", g);
-                TRY(put(o, p, MXB_H5_F32, c->maps, 3, md, 1, err, errlen));
+            /* the per-image fields (results/fields.c), each [n, ...] */
+            for (int j = 0; j < ns; j++) {
+                const mxb_res_field *f = sl[j].f;
+                if (f->polar && !r->polarity[sl[j].q]) continue;
+                int64_t d[3] = {n, 0, 0};
+                int nd = 1;
+                if (f->extent == MXB_RES_PER_PATCH) d[1] = d[2] = r->grid[m], nd = 3;
+                else if (f->extent != MXB_RES_ONE) d[1] = (int64_t)mxb_res_field_elems(r, m, f), nd = 2;
+                if (f->polar) snprintf(p, sizeof p, "%s/%s/%s", g, polarity_name[sl[j].q], f->name);
+                else snprintf(p, sizeof p, "%s/%s", g, f->name);
+                TRY(put(o, p, f->type, mxb_res_field_data(c, f, sl[j].q), nd, d, nd > 1, err, errlen));
             }
             if (t == MXB_TEST_PERTURBATION) {
                 int64_t st = MXB_RES_STEPS;
@@ -339,12 +290,6 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
                     if (!r->polarity[q]) continue;
                     char gp[448];
                     snprintf(gp, sizeof gp, "%s/%s", g, polarity_name[q]);
-                    snprintf(p, sizeof p, "%s/hits", gp);
-                    TRY(put(o, p, MXB_H5_I32, c->hits[q], 2, d2, 1, err, errlen));
-                    snprintf(p, sizeof p, "%s/logit_diff", gp);
-                    TRY(put(o, p, MXB_H5_F32, c->logit_diff[q], 2, d2, 1, err, errlen));
-                    snprintf(p, sizeof p, "%s/prob_diff", gp);
-                    TRY(put(o, p, MXB_H5_F32, c->prob_diff[q], 2, d2, 1, err, errlen));
                     snprintf(p, sizeof p, "%s/accuracy", gp);
                     TRY(put(o, p, MXB_H5_F64, s.accuracy[q], 1, &st, 0, err, errlen));
                     snprintf(p, sizeof p, "%s/logit_diff_mean", gp);
@@ -354,16 +299,14 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
                     snprintf(p, sizeof p, "%s/auc", gp);
                     TRY(put(o, p, MXB_H5_F64, &s.auc[q], 0, NULL, 0, err, errlen));
                 }
+                if (r->insdel_step > 0) {
+                    snprintf(p, sizeof p, "%s/mean_insertion_auc", g);
+                    TRY(put(o, p, MXB_H5_F64, &s.insertion_auc, 0, NULL, 0, err, errlen));
+                    snprintf(p, sizeof p, "%s/mean_deletion_auc", g);
+                    TRY(put(o, p, MXB_H5_F64, &s.deletion_auc, 0, NULL, 0, err, errlen));
+                }
             } else {
-                int64_t cd[2] = {n, MXB_SEG_COUNTS}, two = 2;
-                snprintf(p, sizeof p, "%s/counts", g);
-                TRY(put(o, p, MXB_H5_I32, c->seg_counts, 2, cd, 1, err, errlen));
-                snprintf(p, sizeof p, "%s/ap", g);
-                TRY(put(o, p, MXB_H5_F64, c->ap, 1, &n, 0, err, errlen));
-                snprintf(p, sizeof p, "%s/f1", g);
-                TRY(put(o, p, MXB_H5_F64, c->f1, 1, &n, 0, err, errlen));
-                snprintf(p, sizeof p, "%s/pointing", g);
-                TRY(put(o, p, MXB_H5_I32, c->pointing, 1, &n, 0, err, errlen));
+                int64_t two = 2;
                 const char *names[] = {"pixel_accuracy", "miou", "mean_ap", "mean_f1", "pointing_game"};
                 double vals[] = {s.pixel_accuracy, s.miou, s.map, s.mf1, s.pointing};
                 for (int j = 0; j < 5; j++) {
@@ -385,7 +328,7 @@ int mxb_results_write(const mxb_results *r, const char *path, char *err, size_t 
         for (int m = 0; r->test[t].enabled && m < r->nmodels; m++)
             for (int i = 0; i < r->test[t].n; i++)
                 if (!r->test[t].done[m][i]) {
-                    snprintf(err, errlen, "%s: %s of model %s is missing image %s; not writing an incomplete file",
+                    mxb_seterr(err, errlen, "%s: %s of model %s is missing image %s; not writing an incomplete file",
                              path, test_name[t], r->models[m], r->test[t].ids[i]);
                     return -1;
                 }
@@ -410,6 +353,7 @@ int mxb_results_write(const mxb_results *r, const char *path, char *err, size_t 
     TRY(mxb_h5out_attr_int(o, "/", "negative", r->polarity[1], err, errlen));
     TRY(mxb_h5out_attr_int(o, "/", "auc_x_normalized", r->auc_x_normalized, err, errlen));
     TRY(mxb_h5out_attr_int(o, "/", "auc_y_fraction", r->auc_y_fraction, err, errlen));
+    TRY(mxb_h5out_attr_int(o, "/", "insdel_step", r->insdel_step, err, errlen));
     for (int t = 0; t < MXB_NTESTS; t++)
         if (r->test[t].enabled) TRY(write_test(o, r, t, err, errlen));
     if (r->extra) TRY(r->extra(o, r->extra_user, err, errlen));
@@ -450,7 +394,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
      * the file can hold (deflate's 1032:1 at best) before allocating them */
     size_t need = mxb_results_test_bytes(r, t, n > MXB_RES_MAX_IMAGES ? 0 : (int)n);
     if (n > MXB_RES_MAX_IMAGES || need / 1032 > mxb_h5in_filesize(in)) {
-        snprintf(err, errlen, "%s: /%s/index declares %lld images, more than the file can hold",
+        mxb_seterr(err, errlen, "%s: /%s/index declares %lld images, more than the file can hold",
                  mxb_h5in_path(in), tn, (long long)n);
         free(idx);
         return -1;
@@ -463,7 +407,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     free(idx);
     for (int64_t i = 1; i < n; i++)
         if (T->index[i] <= T->index[i - 1]) {
-            snprintf(err, errlen, "%s: /%s/index is not ascending", mxb_h5in_path(in), tn);
+            mxb_seterr(err, errlen, "%s: /%s/index is not ascending", mxb_h5in_path(in), tn);
             return -1;
         }
     int64_t nids = 0;
@@ -472,7 +416,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     if (!ids) return -1;
     if (nids != n) {
         mxb_h5in_free_strings(ids, nids);
-        snprintf(err, errlen, "%s: /%s/id has %lld entries, /%s/index %lld", mxb_h5in_path(in), tn,
+        mxb_seterr(err, errlen, "%s: /%s/id has %lld entries, /%s/index %lld", mxb_h5in_path(in), tn,
                  (long long)nids, tn, (long long)n);
         return -1;
     }
@@ -484,7 +428,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     snprintf(p, sizeof p, "/%s", tn);
     TRY(mxb_h5in_attr_num(in, p, "input_size", &size, err, errlen));
     if (!(size >= 1 && size <= 8192) || size != (int)size) { /* NaN is out of range too */
-        snprintf(err, errlen, "%s: /%s input_size %.17g is not an integer in [1, 8192]", mxb_h5in_path(in), tn, size);
+        mxb_seterr(err, errlen, "%s: /%s input_size %.17g is not an integer in [1, 8192]", mxb_h5in_path(in), tn, size);
         return -1;
     }
     T->size = (int)size;
@@ -499,7 +443,8 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
         if (!T->fig_rgb) return -1;
         T->nfig = (int)fn;
     }
-    int64_t d2[2] = {n, MXB_RES_STEPS}, cd[2] = {n, MXB_SEG_COUNTS};
+    mxb_res_slot sl[2 * MXB_RES_MAX_FIELDS];
+    int ns = mxb_res_slots(r, t, sl);
     for (int m = 0; m < r->nmodels; m++) {
         const char *mn = r->models[m];
         memset(T->done[m], 1, (size_t)n);
@@ -509,32 +454,18 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
             mxb_res_cell *c = &T->cell[m][k];
             char g[384];
             snprintf(g, sizeof g, "/%s/%s/%s", tn, mn, r->methods[k]);
-            snprintf(p, sizeof p, "%s/explained", g);
-            TRY(read_into(in, p, MXB_H5_I32, 1, &n, c->explained, 4, err, errlen));
-            if (r->keep_maps) {
-                int64_t md[3] = {n, r->grid[m], r->grid[m]};
-                snprintf(p, sizeof p, "%s/map", g);
-                TRY(read_into(in, p, MXB_H5_F32, 3, md, c->maps, 4, err, errlen));
-            }
-            if (t == MXB_TEST_PERTURBATION) {
-                for (int q = 0; q < 2; q++) {
-                    if (!r->polarity[q]) continue;
-                    snprintf(p, sizeof p, "%s/%s/hits", g, polarity_name[q]);
-                    TRY(read_into(in, p, MXB_H5_I32, 2, d2, c->hits[q], 4, err, errlen));
-                    snprintf(p, sizeof p, "%s/%s/logit_diff", g, polarity_name[q]);
-                    TRY(read_into(in, p, MXB_H5_F32, 2, d2, c->logit_diff[q], 4, err, errlen));
-                    snprintf(p, sizeof p, "%s/%s/prob_diff", g, polarity_name[q]);
-                    TRY(read_into(in, p, MXB_H5_F32, 2, d2, c->prob_diff[q], 4, err, errlen));
-                }
-            } else {
-                snprintf(p, sizeof p, "%s/counts", g);
-                TRY(read_into(in, p, MXB_H5_I32, 2, cd, c->seg_counts, 4, err, errlen));
-                snprintf(p, sizeof p, "%s/ap", g);
-                TRY(read_into(in, p, MXB_H5_F64, 1, &n, c->ap, 8, err, errlen));
-                snprintf(p, sizeof p, "%s/f1", g);
-                TRY(read_into(in, p, MXB_H5_F64, 1, &n, c->f1, 8, err, errlen));
-                snprintf(p, sizeof p, "%s/pointing", g);
-                TRY(read_into(in, p, MXB_H5_I32, 1, &n, c->pointing, 4, err, errlen));
+            /* every per-image field of the table, its whole shape checked */
+            for (int j = 0; j < ns; j++) {
+                const mxb_res_field *f = sl[j].f;
+                if (f->polar && !r->polarity[sl[j].q]) continue;
+                int64_t d[3] = {n, 0, 0};
+                int nd = 1;
+                if (f->extent == MXB_RES_PER_PATCH) d[1] = d[2] = r->grid[m], nd = 3;
+                else if (f->extent != MXB_RES_ONE) d[1] = (int64_t)mxb_res_field_elems(r, m, f), nd = 2;
+                if (f->polar) snprintf(p, sizeof p, "%s/%s/%s", g, polarity_name[sl[j].q], f->name);
+                else snprintf(p, sizeof p, "%s/%s", g, f->name);
+                TRY(read_into(in, p, f->type, nd, d, mxb_res_field_data(c, f, sl[j].q), mxb_res_type_size(f->type), err,
+                              errlen));
             }
         }
     }
@@ -550,7 +481,7 @@ static int read_names(mxb_h5in *in, const char *name, char (*out)[64], int max, 
     if (!s) return -1;
     int rc = 0;
     if (n < 1 || n > max) {
-        snprintf(err, errlen, "%s: %s holds %lld names (1..%d allowed)", mxb_h5in_path(in), name,
+        mxb_seterr(err, errlen, "%s: %s holds %lld names (1..%d allowed)", mxb_h5in_path(in), name,
                  (long long)n, max);
         rc = -1;
     }
@@ -563,7 +494,7 @@ static int read_names(mxb_h5in *in, const char *name, char (*out)[64], int max, 
             snprintf(shown, sizeof shown, "%s", s[i]);
             for (char *c = shown; *c; c++)
                 if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
-            snprintf(err, errlen, "%s: %s has a bad name '%s'", mxb_h5in_path(in), name, shown);
+            mxb_seterr(err, errlen, "%s: %s has a bad name '%s'", mxb_h5in_path(in), name, shown);
             rc = -1;
         } else {
             snprintf(out[i], 64, "%s", s[i]);
@@ -587,7 +518,7 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
     char *schema = NULL;
     double version = 0, complete = 0, v = 0;
     if (mxb_h5in_attr_str(in, "/", "schema", &schema, err, errlen) || strcmp(schema, MXB_RESULTS_SCHEMA)) {
-        snprintf(err, errlen, "%s: not an mxb results file (no schema attribute '%s')", path, MXB_RESULTS_SCHEMA);
+        mxb_seterr(err, errlen, "%s: not an mxb results file (no schema attribute '%s')", path, MXB_RESULTS_SCHEMA);
         goto fail;
     }
     TRY(mxb_h5in_attr_num(in, "/", "schema_version", &version, err, errlen));
@@ -595,12 +526,12 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
         char v[32];
         snprintf(v, sizeof v, "%.15g", version);
         if (strtod(v, NULL) != version) snprintf(v, sizeof v, "%.17g", version);
-        snprintf(err, errlen, "%s: results schema version %s, this mxb reads version %d", path, v,
+        mxb_seterr(err, errlen, "%s: results schema version %s, this mxb reads version %d", path, v,
                  MXB_RESULTS_VERSION);
         goto fail;
     }
     if (mxb_h5in_attr_num(in, "/", "complete", &complete, err, errlen) || complete != 1) {
-        snprintf(err, errlen, "%s: the results file is not marked complete", path);
+        mxb_seterr(err, errlen, "%s: the results file is not marked complete", path);
         goto fail;
     }
     TRY(read_names(in, "/models", r->models, MXB_RES_MAX_MODELS, &r->nmodels, err, errlen));
@@ -611,7 +542,7 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
         TRY(read_into(in, "/model_grid", MXB_H5_I32, 1, &nm, grid, 4, err, errlen));
         for (int m = 0; m < r->nmodels; m++) {
             if (grid[m] < 1 || grid[m] > 512) {
-                snprintf(err, errlen, "%s: /model_grid[%d] = %d is out of range", path, m, grid[m]);
+                mxb_seterr(err, errlen, "%s: /model_grid[%d] = %d is out of range", path, m, grid[m]);
                 goto fail;
             }
             r->grid[m] = grid[m];
@@ -622,11 +553,20 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
     for (int i = 0; i < 4; i++) {
         TRY(mxb_h5in_attr_num(in, "/", flags[i], &v, err, errlen));
         if (v != 0 && v != 1) {
-            snprintf(err, errlen, "%s: attribute '%s' is %.17g, not 0 or 1", path, flags[i], v);
+            mxb_seterr(err, errlen, "%s: attribute '%s' is %.17g, not 0 or 1", path, flags[i], v);
             goto fail;
         }
         *dst[i] = v != 0;
     }
+    /* RISE insertion/deletion pixels per step; absent (files before it): not run */
+    if (mxb_h5in_attr_num(in, "/", "insdel_step", &v, err, errlen) == 0) {
+        if (!(v >= 0 && v <= 1 << 24) || v != (int)v) {
+            mxb_seterr(err, errlen, "%s: attribute 'insdel_step' is %.17g, not an integer in [0, %d]", path, v, 1 << 24);
+            goto fail;
+        }
+        r->insdel_step = (int)v;
+    }
+    err[0] = 0;
     for (size_t i = 0; i < sizeof root_attrs / sizeof *root_attrs; i++) {
         char *s = NULL;
         if (mxb_h5in_attr_str(in, "/", root_attrs[i], &s, err, errlen) == 0) {
@@ -658,7 +598,8 @@ fail:
 static int same_layout(const mxb_results *a, const mxb_results *b) {
     if (a->nmodels != b->nmodels || a->nmethods != b->nmethods || a->keep_maps != b->keep_maps ||
         a->polarity[0] != b->polarity[0] || a->polarity[1] != b->polarity[1] ||
-        a->auc_x_normalized != b->auc_x_normalized || a->auc_y_fraction != b->auc_y_fraction)
+        a->auc_x_normalized != b->auc_x_normalized || a->auc_y_fraction != b->auc_y_fraction ||
+        a->insdel_step != b->insdel_step)
         return 0;
     for (int m = 0; m < a->nmodels; m++)
         if (strcmp(a->models[m], b->models[m]) || a->grid[m] != b->grid[m]) return 0;
@@ -680,43 +621,23 @@ static int by_index(const void *x, const void *y) {
 }
 
 /* Copies row `from` of test t in src into row `to` of dst. */
-static void copy_row(mxb_results *dst, const mxb_results *src, int t, int to, int from) {
+static int copy_row(mxb_results *dst, const mxb_results *src, int t, int to, int from) {
     mxb_res_test *D = &dst->test[t];
     const mxb_res_test *S = &src->test[t];
     D->index[to] = S->index[from];
-    D->ids[to] = strdup(S->ids[from]);
     D->label[to] = S->label[from];
     for (int m = 0; m < dst->nmodels; m++) {
         D->pred[m][to] = S->pred[m][from];
         D->done[m][to] = S->done[m][from];
-        size_t g2 = (size_t)dst->grid[m] * (size_t)dst->grid[m];
-        for (int k = 0; k < dst->nmethods; k++) {
-            mxb_res_cell *dc = &D->cell[m][k];
-            const mxb_res_cell *sc = &S->cell[m][k];
-            dc->explained[to] = sc->explained[from];
-            if (dc->maps) memcpy(dc->maps + to * g2, sc->maps + from * g2, g2 * sizeof(float));
-            if (t == MXB_TEST_PERTURBATION) {
-                for (int q = 0; q < 2; q++) {
-                    size_t s = MXB_RES_STEPS;
-                    memcpy(dc->hits[q] + to * s, sc->hits[q] + from * s, s * sizeof(int32_t));
-                    memcpy(dc->logit_diff[q] + to * s, sc->logit_diff[q] + from * s, s * sizeof(float));
-                    memcpy(dc->prob_diff[q] + to * s, sc->prob_diff[q] + from * s, s * sizeof(float));
-                }
-            } else {
-                memcpy(dc->seg_counts + (size_t)to * MXB_SEG_COUNTS, sc->seg_counts + (size_t)from * MXB_SEG_COUNTS,
-                       MXB_SEG_COUNTS * sizeof(int32_t));
-                dc->ap[to] = sc->ap[from];
-                dc->f1[to] = sc->f1[from];
-                dc->pointing[to] = sc->pointing[from];
-            }
-        }
     }
+    mxb_results_copy_cells(dst, src, t, to, from);
+    return (D->ids[to] = mxb_try_strdup(S->ids[from])) ? 0 : -1; /* the id's length is the file's */
 }
 
 int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     if (n < 1) {
-        snprintf(err, errlen, "nothing to merge");
+        mxb_seterr(err, errlen, "nothing to merge");
         return -1;
     }
     const mxb_results *a = shards[0];
@@ -726,22 +647,22 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         const char *kb = mxb_results_attr(b, "run_key"), *sh = mxb_results_attr(b, "shard");
         int i = -1, N = -1;
         if (!key || !kb || strcmp(key, kb) || !same_layout(a, b)) {
-            snprintf(err, errlen, "shard %d is from a different run (run_key or layout differs from the first)", s + 1);
+            mxb_seterr(err, errlen, "shard %d is from a different run (run_key or layout differs from the first)", s + 1);
             return -1;
         }
         char tail;
         if (!sh || sscanf(sh, "%d/%d%c", &i, &N, &tail) != 2 || N < 1 || i < 0 || i >= N) {
-            snprintf(err, errlen, "shard %d has a bad shard attribute '%s' (want I/N)", s + 1, sh ? sh : "?");
+            mxb_seterr(err, errlen, "shard %d has a bad shard attribute '%s' (want I/N)", s + 1, sh ? sh : "?");
             return -1;
         }
         if (N != n) {
-            snprintf(err, errlen, "shard %d is '%s', one of a run in %d shards, but %d file%s given; give all %d", s + 1,
+            mxb_seterr(err, errlen, "shard %d is '%s', one of a run in %d shards, but %d file%s given; give all %d", s + 1,
                      sh, N, n, n == 1 ? " was" : "s were", N);
             return -1;
         }
         for (int s2 = 0; s2 < s; s2++)
             if (!strcmp(mxb_results_attr(shards[s2], "shard"), sh)) {
-                snprintf(err, errlen, "shard %s is given twice", sh);
+                mxb_seterr(err, errlen, "shard %s is given twice", sh);
                 return -1;
             }
     }
@@ -752,6 +673,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
     memcpy(out->grid, a->grid, sizeof a->grid);
     memcpy(out->polarity, a->polarity, sizeof a->polarity);
     out->keep_maps = a->keep_maps;
+    out->insdel_step = a->insdel_step;
     out->auc_x_normalized = a->auc_x_normalized;
     out->auc_y_fraction = a->auc_y_fraction;
     for (int i = 0; i < a->nattrs; i++) mxb_results_set_attr(out, a->attr_name[i], a->attr_value[i]);
@@ -786,11 +708,11 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         if (!a->test[t].enabled) continue;
         int rows = 0;
         for (int s = 0; s < n; s++) rows += shards[s]->test[t].n;
-        merge_key *keys = malloc((size_t)(rows ? rows : 1) * sizeof *keys);
+        merge_key *keys = mxb_try_alloc0((size_t)(rows ? rows : 1), sizeof *keys);
         if (!keys || mxb_results_alloc_test(out, t, rows, err, errlen)) {
             free(keys);
             mxb_results_free(out);
-            if (!err[0]) snprintf(err, errlen, "out of memory");
+            if (!err[0]) mxb_seterr(err, errlen, "out of memory");
             return -1;
         }
         int k = 0;
@@ -799,7 +721,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         qsort(keys, (size_t)rows, sizeof *keys, by_index);
         for (int i = 1; i < rows; i++)
             if (keys[i].index == keys[i - 1].index) {
-                snprintf(err, errlen, "image %d of the %s test is in two shards", keys[i].index, test_name[t]);
+                mxb_seterr(err, errlen, "image %d of the %s test is in two shards", keys[i].index, test_name[t]);
                 free(keys);
                 mxb_results_free(out);
                 return -1;
@@ -813,7 +735,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         long wn = want_n ? strtol(want_n, &endp, 10) : -1;
         if (want_n && (!*want_n || *endp)) wn = -1;
         if (wn >= 0 && wn != rows) {
-            snprintf(err, errlen, "the %s test has %d images in these shards, the run selected %ld: a shard is missing rows",
+            mxb_seterr(err, errlen, "the %s test has %d images in these shards, the run selected %ld: a shard is missing rows",
                      test_name[t], rows, wn);
             free(keys);
             mxb_results_free(out);
@@ -823,14 +745,20 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
             int si = -1, N = 0;
             sscanf(mxb_results_attr(shards[keys[i].shard], "shard"), "%d/%d", &si, &N);
             if (si != i % n || keys[i].row != i / n) {
-                snprintf(err, errlen, "shard %d/%d of the %s test lacks a row before image %s (the rows do not alternate)",
+                mxb_seterr(err, errlen, "shard %d/%d of the %s test lacks a row before image %s (the rows do not alternate)",
                          si, N, test_name[t], shards[keys[i].shard]->test[t].ids[keys[i].row]);
                 free(keys);
                 mxb_results_free(out);
                 return -1;
             }
         }
-        for (int i = 0; i < rows; i++) copy_row(out, shards[keys[i].shard], t, i, keys[i].row);
+        for (int i = 0; i < rows; i++)
+            if (copy_row(out, shards[keys[i].shard], t, i, keys[i].row)) {
+                mxb_seterr(err, errlen, "out of memory merging the %s test", test_name[t]);
+                free(keys);
+                mxb_results_free(out);
+                return -1;
+            }
         free(keys);
         mxb_res_test *O = &out->test[t];
         O->size = a->test[t].size;
@@ -839,10 +767,10 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         for (int s = 0; s < n; s++) maxfig += shards[s]->test[t].nfig;
         size_t im = (size_t)O->size * O->size * 3;
         if (maxfig) {
-            O->fig_index = malloc((size_t)maxfig * sizeof(int32_t));
-            O->fig_rgb = malloc((size_t)maxfig * im);
+            O->fig_index = mxb_try_alloc0((size_t)maxfig, sizeof(int32_t));
+            O->fig_rgb = mxb_try_alloc0((size_t)maxfig, im);
             if (!O->fig_index || !O->fig_rgb) {
-                snprintf(err, errlen, "out of memory");
+                mxb_seterr(err, errlen, "out of memory");
                 mxb_results_free(out);
                 return -1;
             }

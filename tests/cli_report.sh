@@ -177,5 +177,36 @@ expect_fail 1 "badatt.h5: '/attention/perturbation/vim/0' is not [layers, heads 
     $MXB report badatt.h5 --figures badfigs
 check "bad attention dataset: no figures.md left looking complete" [ ! -e badfigs/figures.md ]
 
+# RISE insertion / deletion: a file that has them (added by h5py to the run's file)
+# goes through mxb merge (the writer) and mxb report: datasets with a layout, the
+# means, the metrics under their names, a table in md and HTML; r.h5 (without) shows none
+$PY - <<'EOF'
+import h5py, numpy as np
+with h5py.File("r.h5", "r") as a, h5py.File("ins.h5", "w") as b:
+    for k in a: a.copy(k, b)
+    for k, v in a.attrs.items(): b.attrs[k] = v
+    b.attrs["insdel_step"] = 224
+    n = b["perturbation/index"].shape[0]
+    for m in ("vit", "vim"):
+        for k in ("raw-attention", "attribution"):
+            g = b["perturbation/%s/%s" % (m, k)]
+            g["insertion_auc"] = np.linspace(0.25, 0.75, n)
+            g["deletion_auc"] = np.full(n, 0.125)
+EOF
+$MXB merge insm.h5 ins.h5 >/dev/null 2>&1
+check "insertion/deletion: merged, each with its layout and mean" $PY - <<'EOF'
+import h5py
+f = h5py.File("insm.h5", "r")
+g = f["perturbation/vim/attribution"]
+ok = f.attrs["insdel_step"] == 224 and "RISE" in g["insertion_auc"].attrs["layout"]
+ok = ok and abs(g["mean_insertion_auc"][()] - 0.5) < 1e-12 and g["mean_deletion_auc"][()] == 0.125
+raise SystemExit(0 if ok else 1)
+EOF
+check "insertion/deletion: md table, metrics in json" \
+    sh -c "$MXB report insm.h5 | grep -q 'vim insertion ↑ | vim deletion ↓' && $MXB report insm.h5 --format json | grep -q '\"perturbation/vit/attribution/deletion_auc\": 0.125'"
+$MXB report insm.h5 --html ins.html >/dev/null 2>&1; $MXB report insm.h5 --format json >ins.json
+check "insertion/deletion: HTML table checked against the json" $PY $SRC/tests/check_html.py report ins.html ins.json
+check "insertion/deletion: absent from a file without them" sh -c "! $MXB report r.h5 --format csv | grep -q insertion"
+
 echo "cli_report: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -2,6 +2,7 @@
 #include "mxb_test.h"
 #include "results/results.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,11 +110,122 @@ static void test_atomic_output(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/dir/x.h5"));
 }
 
+/* RISE insertion / deletion through the results store: two shards written by h5py
+ * (tests/gen_results.py) -> read -> merge -> summary equal to numpy's means over the
+ * whole selection -> write -> read back the same rows; the journal record carries
+ * them; a file from before they existed reads and reports as before. */
+static int has_metric(const mxb_results *r, const char *name, double *value, int *better) {
+    mxb_metric *v = NULL;
+    int n = mxb_results_metrics(r, &v), found = 0;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v[i].name, name)) {
+            found = 1;
+            if (value) *value = v[i].value;
+            if (better) *better = v[i].better;
+        }
+    free(v);
+    return found;
+}
+
+static void test_insertion_deletion(void) {
+    const char *dir = mxb_test_env("MXB_TESTDATA");
+    char err[512] = "";
+    mxb_results a, b, merged, back, old, guard;
+    CU_ASSERT_EQUAL_FATAL(mxb_results_read(mxb_test_path("%s/results/insdel_shard0.h5", dir), &a, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(mxb_results_read(mxb_test_path("%s/results/insdel_shard1.h5", dir), &b, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(a.insdel_step, 224);
+    CU_ASSERT_PTR_NOT_NULL(a.test[MXB_TEST_PERTURBATION].cell[1][1].insertion_auc);
+    mxb_results *shards[2] = {&b, &a}; /* any order */
+    CU_ASSERT_EQUAL_FATAL(mxb_results_merge(shards, 2, &merged, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(merged.test[MXB_TEST_PERTURBATION].n, 7);
+    CU_ASSERT_EQUAL(merged.insdel_step, 224);
+
+    FILE *f = fopen(mxb_test_path("%s/results/insdel_means.txt", dir), "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char mn[64], kn[64], name[192];
+    double ins, del;
+    int rows = 0;
+    while (fscanf(f, "%63s %63s %lf %lf", mn, kn, &ins, &del) == 4) {
+        int m = strcmp(mn, "vit") ? 1 : 0, k = strcmp(kn, "rollout") ? 1 : 0;
+        mxb_res_summary s;
+        mxb_results_summarize(&merged, MXB_TEST_PERTURBATION, m, k, &s);
+        CU_ASSERT_DOUBLE_EQUAL(s.insertion_auc, ins, 1e-15);
+        CU_ASSERT_DOUBLE_EQUAL(s.deletion_auc, del, 1e-15);
+        double v = 0;
+        int better = 0;
+        snprintf(name, sizeof name, "perturbation/%s/%s/insertion_auc", mn, kn);
+        CU_ASSERT(has_metric(&merged, name, &v, &better) && v == s.insertion_auc && better == 1);
+        snprintf(name, sizeof name, "perturbation/%s/%s/deletion_auc", mn, kn);
+        CU_ASSERT(has_metric(&merged, name, &v, &better) && v == s.deletion_auc && better == -1);
+        rows++;
+    }
+    fclose(f);
+    CU_ASSERT_EQUAL(rows, 4);
+
+    /* written and read back: the same per-image rows and the step */
+    const char *path = mxb_test_path("%s/results/insdel_merged.h5", dir);
+    CU_ASSERT_EQUAL_FATAL(mxb_results_write(&merged, path, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(mxb_results_read(path, &back, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(back.insdel_step, 224);
+    const mxb_res_cell *x = &merged.test[0].cell[1][0], *y = &back.test[0].cell[1][0];
+    CU_ASSERT(!memcmp(x->insertion_auc, y->insertion_auc, 7 * sizeof(double)));
+    CU_ASSERT(!memcmp(x->deletion_auc, y->deletion_auc, 7 * sizeof(double)));
+    CU_ASSERT(!memcmp(x->maps, y->maps, 7 * 4 * sizeof(float)));
+
+    /* the journal record of a unit carries them: put from one, get into another */
+    size_t nb = mxb_results_record_bytes(&back, 0, 1);
+    CU_ASSERT_EQUAL(nb, 4 + 2 * (4 + 4 * 4 + 2 * 3 * 10 * 4 + 2 * 8)); /* pred; explained, map, 2 x 3 steps, ins, del */
+    unsigned char *rec = malloc(nb);
+    mxb_results_record_put(&merged, 0, 1, 5, rec);
+    back.test[0].cell[1][1].deletion_auc[5] = -1;
+    mxb_results_record_get(&back, 0, 1, 5, rec);
+    CU_ASSERT_EQUAL(back.test[0].cell[1][1].deletion_auc[5], merged.test[0].cell[1][1].deletion_auc[5]);
+    free(rec);
+
+    /* a file from before: no step, no fields, no metrics, NaN means, same report */
+    CU_ASSERT_EQUAL_FATAL(mxb_results_read(mxb_test_path("%s/results/insdel_none.h5", dir), &old, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(old.insdel_step, 0);
+    CU_ASSERT_PTR_NULL(old.test[0].cell[0][0].insertion_auc);
+    CU_ASSERT(!has_metric(&old, "perturbation/vit/rollout/insertion_auc", NULL, NULL));
+    CU_ASSERT(has_metric(&old, "perturbation/vit/rollout/positive_auc", NULL, NULL));
+    mxb_res_summary s;
+    mxb_results_summarize(&old, MXB_TEST_PERTURBATION, 0, 0, &s);
+    CU_ASSERT(isnan(s.insertion_auc) && isnan(s.deletion_auc));
+    CU_ASSERT_EQUAL(mxb_results_record_bytes(&old, 0, 0), 4 + 2 * (4 + 4 * 4 + 2 * 3 * 10 * 4));
+    char *md = NULL, *md_new = NULL;
+    size_t mdn = 0, mdn_new = 0;
+    FILE *mf = open_memstream(&md, &mdn);
+    mxb_report_print(&old, mf, "md");
+    fclose(mf);
+    mf = open_memstream(&md_new, &mdn_new);
+    mxb_report_print(&merged, mf, "md");
+    fclose(mf);
+    CU_ASSERT_PTR_NULL(strstr(md, "insertion"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(md_new, "vim insertion ↑ | vim deletion ↓"));
+    free(md);
+    free(md_new);
+
+    /* a step without its datasets, a step that is not a count: refused, named */
+    CU_ASSERT_EQUAL(mxb_results_read(mxb_test_path("%s/results/insdel_missing.h5", dir), &guard, err, sizeof err), -1);
+    CU_ASSERT(strstr(err, "insdel_missing.h5") && strstr(err, "/perturbation/vit/rollout/insertion_auc"));
+    CU_ASSERT_EQUAL(mxb_results_read(mxb_test_path("%s/results/insdel_negative.h5", dir), &guard, err, sizeof err), -1);
+    CU_ASSERT(strstr(err, "insdel_negative.h5") && strstr(err, "insdel_step"));
+    /* shards of different steps are not one run */
+    b.insdel_step = 112;
+    CU_ASSERT_EQUAL(mxb_results_merge(shards, 2, &guard, err, sizeof err), -1);
+    mxb_results_free(&a);
+    mxb_results_free(&b);
+    mxb_results_free(&merged);
+    mxb_results_free(&back);
+    mxb_results_free(&old);
+}
+
 int main(void) {
     static const mxb_test_case cases[] = {
         {"SHA-256 equals hashlib", test_sha256},
         {"journal: torn and corrupt records, resume, foreign runs", test_journal_resume},
         {"output files appear only when complete", test_atomic_output},
+        {"insertion/deletion: h5py shards -> merge -> summary = numpy; old files as before", test_insertion_deletion},
         {NULL, NULL}};
     return mxb_test_main("results", cases);
 }

@@ -1,0 +1,59 @@
+/*
+ * results/report.h — what a person reads from a results file: the paper's tables,
+ * JSON/CSV metrics, curves (report.c), figures (figures.c, cairo), the HTML report and
+ * mxb compare's page (html.c).
+ */
+#ifndef MXB_RESULTS_REPORT_H
+#define MXB_RESULTS_REPORT_H
+
+#include "results/store.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* ---- reports (results/report.c) ---- */
+
+/* The paper's tables (rows: methods; columns: models) as "md", every summary metric
+ * under its stable name as "json" or "csv". Returns -1 for an unknown format. */
+int mxb_report_print(const mxb_results *r, FILE *f, const char *format);
+/* Per-step accuracy curves as a Markdown table. */
+void mxb_report_curves(const mxb_results *r, FILE *f);
+/* ---- figures (results/figures.c, drawn with cairo) ---- */
+
+/* The report's figures: perturbation curves, the overlay grid, and one attention figure
+ * per image whose /attention matrices the file holds (results_path: the file r was
+ * read from; NULL leaves the attention figures out). Fails when no font can draw text. */
+typedef struct mxb_figures mxb_figures;
+mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, char *err, size_t errlen);
+void mxb_figures_free(mxb_figures *F);
+/* 0 when no system font is installed: cairo then draws text in its built-in stroke
+ * font (ASCII only; arrows become boxes). Install fonts-dejavu-core. */
+int mxb_figures_system_font(void);
+/* Frees cairo's and fontconfig's caches (fonts found, faces loaded) once no figure
+ * object is left: a command calls it before exiting so leak checkers see no leak. */
+void mxb_figures_release(void);
+int mxb_figures_count(const mxb_figures *F);
+const char *mxb_figures_name(const mxb_figures *F, int i);    /* file stem: "perturbation" */
+const char *mxb_figures_title(const mxb_figures *F, int i);
+const char *mxb_figures_caption(const mxb_figures *F, int i); /* what is where, in words */
+void mxb_figures_size(const mxb_figures *F, int i, double *w, double *h); /* points */
+/* Figure i as PNG (svg 0; 2 pixels per point) or SVG (svg 1) in a malloc'd buffer. */
+int mxb_figures_render(const mxb_figures *F, int i, int svg, unsigned char **out, size_t *n, char *err,
+                       size_t errlen);
+/* Every figure as NAME.png and NAME.svg into dir, with figures.md saying what is where. */
+int mxb_report_figures(const mxb_results *r, const char *results_path, const char *dir, char *err,
+                       size_t errlen);
+
+/* ---- the HTML report (results/html.c): one self-contained page, no script ---- */
+
+/* The tables, curves, overlays, attention figures and provenance of one results file. */
+int mxb_report_html(const mxb_results *r, const char *results_path, const char *out_path, char *err,
+                    size_t errlen);
+/* Whether metric y (NULL: missing) moved from x past |y - x| > tol + rel * |x|; *d gets
+ * the change. The rule of mxb compare, shared by its text and HTML output. */
+int mxb_metric_moved(const mxb_metric *x, const mxb_metric *y, double tol, double rel, double *d);
+/* mxb compare as a page: every metric, baseline, new, change, the threshold, and which moved. */
+int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results *b, const char *path_b,
+                     double tol, double rel, const char *out_path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,166 @@
+/*
+ * results/store.h — the results of a run (results/store.c, results/fields.c; the file
+ * layout is results/SCHEMA.md): the per-image field table, allocation, write, read,
+ * merge, totals, the stable metric names and the journal record of one unit.
+ *
+ * Errors: 0 on success, -1 on failure with a one-line message in err[errlen].
+ */
+#ifndef MXB_RESULTS_STORE_H
+#define MXB_RESULTS_STORE_H
+
+#include "results/h5.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- the results of a run (results/store.c; the file layout is results/SCHEMA.md) ---- */
+
+#define MXB_RESULTS_SCHEMA "mxb-results"
+#define MXB_RESULTS_VERSION 1
+#define MXB_RES_MAX_MODELS 8
+#define MXB_RES_MAX_METHODS 16
+#define MXB_RES_STEPS 10 /* perturbation fractions 0, 0.1, ..., 0.9 */
+#define MXB_SEG_COUNTS 6 /* correct, labeled, inter bg, inter fg, union bg, union fg */
+
+enum { MXB_TEST_PERTURBATION = 0, MXB_TEST_SEGMENTATION = 1, MXB_NTESTS = 2 };
+enum { MXB_POSITIVE = 0, MXB_NEGATIVE = 1 };
+
+/* Per image, per model and method, everything the metrics are made of. */
+typedef struct {
+    int32_t *explained;            /* [n] the class explained */
+    float *maps;                   /* [n, grid*grid] patch-grid map (NULL when not kept) */
+    int32_t *hits[2];              /* [n, 10] perturbation: top-1 == label, per polarity */
+    float *logit_diff[2];          /* [n, 10] */
+    float *prob_diff[2];           /* [n, 10] */
+    int32_t *seg_counts;           /* [n, 6] segmentation */
+    double *ap, *f1;               /* [n] */
+    int32_t *pointing;             /* [n] 1 hit, 0 miss, -1 empty mask */
+    double *insertion_auc;         /* [n] RISE insertion / deletion (perturbation test, */
+    double *deletion_auc;          /*     allocated only when insdel_step > 0) */
+} mxb_res_cell;
+
+typedef struct {
+    int enabled, n, size;          /* images in this file, model input side */
+    int32_t *index;                /* [n] position in the dataset, ascending */
+    char **ids;                    /* [n] */
+    int32_t *label;                /* [n] (-1: none) */
+    int32_t *pred[MXB_RES_MAX_MODELS];  /* [n] prediction on the unperturbed image */
+    uint8_t *done[MXB_RES_MAX_MODELS];  /* [n] unit present (runs and merges) */
+    mxb_res_cell cell[MXB_RES_MAX_MODELS][MXB_RES_MAX_METHODS];
+    int nfig;                      /* images kept for figures: [nfig, size, size, 3] */
+    int32_t *fig_index;
+    uint8_t *fig_rgb;
+} mxb_res_test;
+
+typedef struct mxb_results mxb_results;
+struct mxb_results {
+    int nmodels, nmethods;
+    char models[MXB_RES_MAX_MODELS][64], methods[MXB_RES_MAX_METHODS][64];
+    int grid[MXB_RES_MAX_MODELS];
+    int polarity[2];               /* positive / negative perturbation run */
+    int keep_maps;
+    int insdel_step;               /* RISE insertion/deletion pixels per step; 0: not run */
+    int auc_x_normalized, auc_y_fraction;
+    mxb_res_test test[MXB_NTESTS];
+    /* called by mxb_results_write before the file is marked complete (attention) */
+    int (*extra)(mxb_h5out *o, void *user, char *err, size_t errlen);
+    void *extra_user;
+    /* provenance: root attributes, kept as (name, value) strings */
+    int nattrs;
+    char *attr_name[64], *attr_value[64];
+};
+
+/* What the tables show; the names in mxb_metric_name's list are stable. */
+typedef struct {
+    int64_t n;
+    double accuracy[2][MXB_RES_STEPS], auc[2];
+    double logit_diff[2][MXB_RES_STEPS], prob_diff[2][MXB_RES_STEPS];
+    double pixel_accuracy, iou[2], miou, map, mf1, pointing;
+    double insertion_auc, deletion_auc; /* means over images (NaN when not run) */
+} mxb_res_summary;
+
+/* ---- the per-image fields (results/fields.c) ----------------------------------
+ * One row per array of mxb_res_cell; alloc, the byte estimate, free, write, read,
+ * merge (every field merges by copying its image's row, in dataset order) and the
+ * journal record all walk this table, so a new per-image metric is one row here, one
+ * member in mxb_res_cell and the code that fills it. */
+
+/* elements per image */
+typedef enum { MXB_RES_ONE, MXB_RES_PER_STEP, MXB_RES_PER_COUNT, MXB_RES_PER_PATCH } mxb_res_extent;
+/* when the field exists (in memory, in the journal record and in the file) */
+typedef enum { MXB_RES_ALWAYS, MXB_RES_IF_MAPS, MXB_RES_IF_INSDEL } mxb_res_when;
+
+typedef struct {
+    const char *name;       /* dataset name on disk: /<test>/<model>/<method>[/<polarity>]/<name> */
+    mxb_h5_type type;       /* in memory and on disk: MXB_H5_I32, F32 or F64 */
+    int test;               /* MXB_TEST_*; -1: both tests */
+    int polar;              /* one array per polarity (cell->X[2]), under <polarity>/; both are
+                             * kept in memory and in the record, only enabled ones are written */
+    mxb_res_when when;
+    mxb_res_extent extent;  /* ONE: [n]; PER_STEP: [n, MXB_RES_STEPS]; PER_COUNT: [n,
+                             * MXB_SEG_COUNTS]; PER_PATCH: [n, grid, grid] */
+    size_t offset;          /* offsetof(mxb_res_cell, member) */
+    const char *layout;     /* the dataset's `layout` attribute */
+} mxb_res_field;
+
+#define MXB_RES_MAX_FIELDS 32 /* rows of the table, at most */
+extern const mxb_res_field mxb_res_fields[];
+extern const int mxb_res_nfields;
+
+/* The fields of test t, one entry per array (a per-polarity field twice), in the
+ * order of the journal record: table order, except that a run of per-polarity rows is
+ * walked positive then negative. Returns the count (at most 2 * mxb_res_nfields). */
+typedef struct {
+    const mxb_res_field *f;
+    int q; /* polarity, 0 for a field without */
+} mxb_res_slot;
+int mxb_res_slots(const mxb_results *r, int t, mxb_res_slot *out);
+/* Whether field f exists for test t of r (its test, keep_maps, insdel_step). */
+int mxb_res_field_present(const mxb_results *r, int t, const mxb_res_field *f);
+/* Elements of f per image of model m. */
+size_t mxb_res_field_elems(const mxb_results *r, int m, const mxb_res_field *f);
+size_t mxb_res_type_size(mxb_h5_type type);
+/* The array of field f (polarity q when f->polar) in cell c (NULL when absent). The
+ * member is found by f->offset; its pointer is copied out with memcpy, not read
+ * through a void ** (the members are int32_t *, float *, double *). */
+void *mxb_res_field_data(const mxb_res_cell *c, const mxb_res_field *f, int q);
+
+/* A results file holds at most this many images per test (ImageNet val is 50000). */
+#define MXB_RES_MAX_IMAGES 10000000
+/* Bytes mxb_results_alloc_test takes for n images (names, counts, grid, keep_maps set). */
+size_t mxb_results_test_bytes(const mxb_results *r, int t, int n);
+/* Allocates the per-image arrays of test t for n images (names, counts set first). */
+int mxb_results_alloc_test(mxb_results *r, int t, int n, char *err, size_t errlen);
+void mxb_results_free(mxb_results *r);
+void mxb_results_set_attr(mxb_results *r, const char *name, const char *value);
+const char *mxb_results_attr(const mxb_results *r, const char *name);
+/* Totals of one model x method on a test, from the per-image arrays in index order. */
+void mxb_results_summarize(const mxb_results *r, int t, int model, int method, mxb_res_summary *s);
+/* Writes the whole file atomically, marked complete. */
+int mxb_results_write(const mxb_results *r, const char *path, char *err, size_t errlen);
+/* Reads a complete results file of this schema version, every shape checked. */
+int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen);
+/* Shards of one run (same run_key, disjoint, all of 0..N-1) -> one result equal to an
+ * unsharded run's. */
+int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char *err, size_t errlen);
+
+/* The journal record of one unit (test t, model m, image row i: the fields of every
+ * method): the byte count, and the copy into / out of r's arrays. The same table walk
+ * does both, so a record and the arrays can never disagree; the byte format is the
+ * one harness/run.c wrote before the table (fields in table order, per-polarity
+ * fields interleaved positive then negative). */
+size_t mxb_results_record_bytes(const mxb_results *r, int t, int m);
+void mxb_results_record_put(const mxb_results *r, int t, int m, int i, void *buf);
+void mxb_results_record_get(mxb_results *r, int t, int m, int i, const void *buf);
+
+/* Every summary metric under a stable name ("perturbation/deit/attribution/positive_auc"),
+ * with the direction that is better (+1 higher, -1 lower, 0 neither), in a malloc'd
+ * array. Returns the count, -1 when memory runs out. */
+typedef struct {
+    char name[192];
+    double value;
+    int better;
+} mxb_metric;
+int mxb_results_metrics(const mxb_results *r, mxb_metric **out);
+
+#endif
