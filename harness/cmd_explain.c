@@ -1,5 +1,6 @@
 /* mxb explain, mxb methods. */
 #include "harness/harness.h"
+#include "metrics/metrics.h"
 #include "results/results.h"
 
 #include <stdio.h>
@@ -159,8 +160,8 @@ int mxb_cmd_explain(int argc, char **argv) {
         goto fail;
     }
     if (mxb_explain_one(c, m, method, x, &eo, logits, &explained, map, err, sizeof err)) goto fail;
-    mxb_map_upsample(map, G, up, S);
-    mxb_map_minmax(up, (size_t)S * S);
+    /* a flat map is "no relevance": zeros in map_upsampled and no heat in the overlay */
+    mxb_map_postprocess(map, G, S / G, MXB_FLAT_ZERO, up);
     printf("method %s, explained class %d (%s)%s\n", method->name, explained,
            eo.class_index < 0 ? "predicted" : "given",
            g->arch == MXB_ARCH_VIM ? (eo.variant ? ", exact hidden attention"
