@@ -48,6 +48,10 @@ int mxb_results_alloc_test(mxb_results *r, int t, int n, char *err, size_t errle
                     ok = (c->hits[p] = zalloc((size_t)n * MXB_RES_STEPS, sizeof(int32_t))) &&
                          (c->logit_diff[p] = zalloc((size_t)n * MXB_RES_STEPS, sizeof(float))) &&
                          (c->prob_diff[p] = zalloc((size_t)n * MXB_RES_STEPS, sizeof(float)));
+                /* TEMPORARY (loop branch, until the field table merges): RISE's AUCs */
+                if (ok && r->insdel_step)
+                    ok = (c->insertion_auc = zalloc((size_t)n, sizeof(double))) &&
+                         (c->deletion_auc = zalloc((size_t)n, sizeof(double)));
             } else if (ok) {
                 ok = (c->seg_counts = zalloc((size_t)n * MXB_SEG_COUNTS, sizeof(int32_t))) &&
                      (c->ap = zalloc((size_t)n, sizeof(double))) && (c->f1 = zalloc((size_t)n, sizeof(double))) &&
@@ -83,6 +87,8 @@ static void free_test(mxb_res_test *T) {
             free(c->ap);
             free(c->f1);
             free(c->pointing);
+            free(c->insertion_auc); /* TEMPORARY (loop branch) */
+            free(c->deletion_auc);
         }
     }
     memset(T, 0, sizeof *T);
@@ -259,6 +265,8 @@ static const char *const layouts[][2] = {
     {"ap", "[image] average precision"},
     {"f1", "[image] row-mean F1"},
     {"pointing", "[image] 1 hit, 0 miss, -1 empty mask"},
+    {"insertion_auc", "[image] RISE insertion AUC of the explained class's probability"}, /* TEMPORARY (loop) */
+    {"deletion_auc", "[image] RISE deletion AUC of the explained class's probability"},
     {"pixel_accuracy", "scalar: sum of correct / sum of labelled"},
     {"miou", "scalar: mean over classes of sum(I) / sum(U)"},
     {"mean_ap", "scalar: mean of ap"},
@@ -332,6 +340,12 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
                 int64_t md[3] = {n, r->grid[m], r->grid[m]};
                 snprintf(p, sizeof p, "%s/map", g);
                 TRY(put(o, p, MXB_H5_F32, c->maps, 3, md, 1, err, errlen));
+            }
+            if (c->insertion_auc) { /* TEMPORARY (loop branch, until the field table merges) */
+                snprintf(p, sizeof p, "%s/insertion_auc", g);
+                TRY(put(o, p, MXB_H5_F64, c->insertion_auc, 1, &n, 0, err, errlen));
+                snprintf(p, sizeof p, "%s/deletion_auc", g);
+                TRY(put(o, p, MXB_H5_F64, c->deletion_auc, 1, &n, 0, err, errlen));
             }
             if (t == MXB_TEST_PERTURBATION) {
                 int64_t st = MXB_RES_STEPS;
