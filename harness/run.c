@@ -72,6 +72,10 @@ static void transfer(mxb_run_state *R, int t, int m, int i, cursor *c, int to_re
                 mv(c, cell->logit_diff[q] + i * MXB_RES_STEPS, MXB_RES_STEPS * sizeof(float));
                 mv(c, cell->prob_diff[q] + i * MXB_RES_STEPS, MXB_RES_STEPS * sizeof(float));
             }
+            if (cell->insertion_auc) { /* RISE, with [run] insertion_deletion_step */
+                mv(c, &cell->insertion_auc[i], sizeof(double));
+                mv(c, &cell->deletion_auc[i], sizeof(double));
+            }
         } else {
             mv(c, cell->seg_counts + (size_t)i * MXB_SEG_COUNTS, MXB_SEG_COUNTS * sizeof(int32_t));
             mv(c, &cell->ap[i], sizeof(double));
@@ -287,6 +291,11 @@ static int keep_figures(mxb_run_state *R, char *err, size_t errlen) {
     return 0;
 }
 
+/* the forwards insertion/deletion costs per map (0 when off) */
+static long insdel_forwards(const mxb_run_state *R) {
+    return R->res.insdel_step ? mxb_run_insdel_forwards(R->size, R->res.insdel_step) : 0;
+}
+
 /* --estimate: a few images of every test x model, timed as the run times them, and the
  * projection to the whole configuration; nothing is written. */
 #define ESTIMATE_IMAGES 3
@@ -308,8 +317,13 @@ static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen)
                     if (s[b] < s[a]) { const double x = s[a]; s[a] = s[b]; s[b] = x; }
             const double per = k ? s[k / 2] : 0;
             total += per * n;
-            printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h\n", mxb_run_test_names[t],
+            printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h", mxb_run_test_names[t],
                    R->cfg.models[m].name, k, per, n, per * n / 3600);
+            if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* the cost made visible */
+                printf(" (%ld forwards/image; insertion/deletion %ld of them)",
+                       1 + R->cfg.nmethods * (1 + 9L * (R->res.polarity[0] + R->res.polarity[1]) + insdel_forwards(R)),
+                       R->cfg.nmethods * insdel_forwards(R));
+            printf("\n");
         }
     const long shards = (long)(total / (within_h * 3600)) + 1;
     printf("  total: %.4g h (%.4g s) on this machine%s; under %.4g h: --shard I/N with N >= %ld (one such machine each)\n",
@@ -330,6 +344,8 @@ static void run_usage(FILE *f) {
             "  --estimate[=H]   time a few images, print the projected wall time of the whole\n"
             "                   configuration and the --shard count that brings it under H\n"
             "                   hours (24); writes nothing\n"
+            "  [run] insertion_deletion_step = N adds RISE's insertion/deletion AUCs to the\n"
+            "  perturbation test (N pixels a step, 2 (ceil(S*S/N) + 1) forwards a map).\n"
             "  A run that stops (Ctrl-C, kill, crash) resumes when started again with the\n"
             "  same command; its progress is in OUTPUT.journal until the file is written.\n");
 }
@@ -349,6 +365,9 @@ static int run_loop(mxb_run_state *R, mxb_progress *pr, char *err, size_t errlen
         for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels && !rc; m++) {
             char what[160];
             snprintf(what, sizeof what, "%s/%s", mxb_run_test_names[t], R->cfg.models[m].name);
+            if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* what makes these units slower */
+                snprintf(what + strlen(what), sizeof what - strlen(what), " +%ld insertion/deletion forwards/image",
+                         R->cfg.nmethods * insdel_forwards(R));
             for (int i = 0; i < R->res.test[t].n && !rc; i++) {
                 if (R->res.test[t].done[m][i]) continue;
                 if (stop_requested) {
