@@ -69,7 +69,6 @@ typedef struct {
     int quiet;
     mxb_progress stage;             /* the progress of the stage after the units */
     mxb_run_slot slot;              /* one image in flight */
-    size_t record_cap;
     int max_classes, max_grid2;
 } mxb_run_state;
 

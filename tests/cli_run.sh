@@ -45,6 +45,8 @@ ok = len(names) > 20 and all(np.array_equal(a[n][()], b[n][()], equal_nan=a[n].d
 ok = ok and all(k in b["perturbation/vim/rollout"] for k in ("insertion_auc", "deletion_auc"))
 raise SystemExit(0 if ok else 1)
 EOF
+OMP_NUM_THREADS=1 $MXB run run.ini --quiet --set run.output=insdel1.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
+check "insertion/deletion: one thread gives the same bits as two" h5diff -q insdel.h5 insdel1.h5 /perturbation /perturbation
 timeout -s KILL 0.3 $MXB run run.ini --quiet --set run.output=insdel2.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
 $MXB run run.ini --quiet --set run.output=insdel2.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
 check "insertion/deletion: killed and resumed, the same AUCs (they are in the journal record)" \
