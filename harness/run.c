@@ -366,7 +366,7 @@ static int run_loop(mxb_run_state *R, mxb_progress *pr, char *err, size_t errlen
             char what[160];
             snprintf(what, sizeof what, "%s/%s", mxb_run_test_names[t], R->cfg.models[m].name);
             if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* what makes these units slower */
-                snprintf(what + strlen(what), sizeof what - strlen(what), " +%ld insertion/deletion forwards/image",
+                snprintf(what + strlen(what), sizeof what - strlen(what), " (+%ld insertion/deletion forwards an image)",
                          R->cfg.nmethods * insdel_forwards(R));
             for (int i = 0; i < R->res.test[t].n && !rc; i++) {
                 if (R->res.test[t].done[m][i]) continue;

@@ -54,6 +54,8 @@ check "insertion/deletion: killed and resumed, the same AUCs (they are in the jo
 $MXB run run.ini --estimate --set run.insertion_deletion_step=64 --set run.output=est2.h5 >est2.txt 2>&1
 # 32 px: ceil(1024/64) = 16 moves, 2 x 17 = 34 forwards a map; 3 methods, each 1 + 2 x 9 + 34; + 1
 check "--estimate counts insertion/deletion's forwards" grep -q "(160 forwards/image; insertion/deletion 102 of them)" est2.txt
+MXB_PROGRESS_SECONDS=0 $MXB run run.ini --set run.output=insdel3.h5 --set run.insertion_deletion_step=64 >/dev/null 2>prog.txt
+check "the progress line counts insertion/deletion's forwards" grep -q "perturbation/vim (+102 insertion/deletion forwards an image) [0-9]*/34 units" prog.txt
 printf '[run]\noutput = z.h5\n[model:a]\nweights = deit.h5\n[method:rollout]\n[segmentation]\ndata = gtsegs.mat\nresize = 32\n' >nopert.ini
 expect_fail 2 "insertion_deletion_step needs a [perturbation] section" $MXB run nopert.ini --set run.insertion_deletion_step=8
 expect_fail 2 "--set run.insertion_deletion_step: '-1'" $MXB run run.ini --set run.insertion_deletion_step=-1
