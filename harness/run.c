@@ -12,8 +12,6 @@
 #include "io/io.h"
 #include "metrics/metrics.h"
 
-#include <errno.h>
-#include <math.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #define ERRLEN 1024
 

@@ -4,7 +4,6 @@
 #include "harness/internal.h"
 
 #include "io/io.h"
-#include "metrics/metrics.h"
 
 #include <errno.h>
 #include <omp.h>
