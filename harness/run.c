@@ -6,7 +6,12 @@
  * goes on, and the results file is written in one go at the end (temporary name,
  * then rename), from arrays in dataset order. So an interrupted run and an
  * uninterrupted one write the same numbers, and no file that looks complete exists
- * before everything is in it. */
+ * before everything is in it.
+ *
+ * This file is the loop (run_unit: one image in one slot, every method's map, the
+ * test's protocol) and the journal record; the set-up is run_setup.c, the protocols
+ * of one image evaluate.c, the attention dumper attention.c, the run's identity and
+ * provenance provenance.c (harness/internal.h). */
 #include "harness/internal.h"
 
 #include "io/io.h"
@@ -34,7 +39,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- one unit ------------------------------------------------------------------- */
+/* ---- the journal record ------------------------------------------------------------ */
 
 typedef struct {
     uint8_t *p;
@@ -88,6 +93,8 @@ static size_t record_size(mxb_run_state *R, int t, int m) {
     transfer(R, t, m, 0, &c, 1);
     return c.off;
 }
+
+/* ---- one unit ------------------------------------------------------------------- */
 
 static int argmax(const float *v, int n) {
     int b = 0;
