@@ -1,6 +1,8 @@
 /* mxb explain, mxb methods. */
-#include "harness/harness.h"
-#include "results/results.h"
+#include "harness/internal.h"
+
+#include "io/io.h"
+#include "metrics/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,38 +43,11 @@ static void explain_usage(FILE *f) {
             "  --start-layer N        first layer of rollout/attribution/raw (default: the method's)\n"
             "  --out OUT.h5           write /logits /class /map [grid,grid] /map_upsampled [H,W]\n"
             "  --png OVERLAY.png      the map over the image as the model saw it (also --overlay)\n"
-            "  --save-attention       with --out: per layer attention (ViT [heads,L,L] per block;\n"
-            "                         ViM channel-mean [L,L] per direction, exact, image order)\n"
+            "  --save-attention       with --out: /attention, every layer's (ViT [layer,head,L,L];\n"
+            "                         ViM [layer,direction,L,L] channel mean, exact, image order),\n"
+            "                         as mxb run's save_attention (results/SCHEMA.md)\n"
             "  --plugin LIB.so        load a method plugin (as mxb --plugin)\n"
             MXB_TRANSFORM_HELP);
-}
-
-static int save_attention(mxb_h5out *o, mxb_ctx *c, const mxb_config *g, char *err,
-                          size_t errlen) {
-    const int64_t L = g->seq_len;
-    char name[96];
-    if (g->arch == MXB_ARCH_VIT) {
-        const int64_t dims[3] = {g->num_heads, L, L};
-        for (int b = 0; b < g->depth; b++) {
-            snprintf(name, sizeof name, "attention/block_%02d", b);
-            if (mxb_h5out_floats(o, name, mxb_vit_attn(c, b), 3, dims, err, errlen) ||
-                mxb_h5out_attr_str(o, name, "layout", "[head, L, L] softmax attention, row: query token, column: key token", err, errlen))
-                return -1;
-        }
-        return 0;
-    }
-    float *mean = malloc((size_t)(L * L) * sizeof *mean);
-    const int64_t dims[2] = {L, L};
-    int rc = 0;
-    for (int l = 0; l < g->depth && !rc; l++)
-        for (int d = 0; d < 2 && !rc; d++) {
-            snprintf(name, sizeof name, "attention/layer_%02d/%s", l, d ? "backward" : "forward");
-            rc = mxb_vim_hidden_attn_mean(c, l, d, 1, mean) ||
-                 mxb_h5out_floats(o, name, mean, 2, dims, err, errlen) ||
-                 mxb_h5out_attr_str(o, name, "layout", "[L, L] hidden attention, channel mean, exact, image order; row: output token, column: input token", err, errlen);
-        }
-    free(mean);
-    return rc ? -1 : 0;
 }
 
 int mxb_cmd_explain(int argc, char **argv) {
@@ -150,17 +125,18 @@ int mxb_cmd_explain(int argc, char **argv) {
                     : mxb_load_input_tensor(tensor, g, err, sizeof err)))
         goto fail;
     c = mxb_ctx_new(m, MXB_TRACE_KEEP);
-    logits = malloc((size_t)g->num_classes * sizeof *logits);
-    map = malloc((size_t)G * G * sizeof *map);
-    up = malloc((size_t)S * S * sizeof *up);
-    if (!c || !logits || !map || !up) {
-        snprintf(err, sizeof err, "out of memory");
+    /* sizes from the model's checked configuration */
+    logits = mxb_alloc((size_t)g->num_classes * sizeof *logits, "the logits");
+    map = mxb_alloc((size_t)G * G * sizeof *map, "the map");
+    up = mxb_alloc((size_t)S * S * sizeof *up, "the upsampled map");
+    if (!c) {
+        snprintf(err, sizeof err, "out of memory for the model's buffers");
         rc = 1;
         goto fail;
     }
     if (mxb_explain_one(c, m, method, x, &eo, logits, &explained, map, err, sizeof err)) goto fail;
-    mxb_map_upsample(map, G, up, S);
-    mxb_map_minmax(up, (size_t)S * S);
+    /* a flat map is "no relevance": zeros in map_upsampled and no heat in the overlay */
+    mxb_map_postprocess(map, G, S / G, MXB_FLAT_ZERO, up);
     printf("method %s, explained class %d (%s)%s\n", method->name, explained,
            eo.class_index < 0 ? "predicted" : "given",
            g->arch == MXB_ARCH_VIM ? (eo.variant ? ", exact hidden attention"
@@ -185,18 +161,18 @@ int mxb_cmd_explain(int argc, char **argv) {
             mxb_h5out_string_attr(o, "class_choice", eo.class_index < 0 ? "predicted" : "given", err, sizeof err) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||
             mxb_h5out_string_attr(o, "input", image ? image : tensor, err, sizeof err) ||
-            (save_attn && save_attention(o, c, g, err, sizeof err)) ||
+            (save_attn && mxb_attention_write(o, "attention", c, g, err, sizeof err)) ||
             (mxb_h5out_commit(o, err, sizeof err) ? (o = NULL, 1) : 0)) { /* commit frees o */
             if (o) mxb_h5out_abort(o);
             goto fail;
         }
     }
     if (png) {
-        rgb = malloc((size_t)S * S * 3);
-        if (g->in_chans != 3 || !rgb) {
+        if (g->in_chans != 3) {
             snprintf(err, sizeof err, "%s: an overlay needs a 3-channel image", png);
             goto fail;
         }
+        rgb = mxb_alloc((size_t)S * S * 3, "the overlay");
         mxb_overlay_heatmap(x, pre.mean, pre.std, up, S, S, rgb);
         if (mxb_png_write_rgb(png, rgb, S, S, err, sizeof err)) goto fail;
     }

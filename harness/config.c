@@ -67,6 +67,7 @@ static const key_spec keys[] = {
     {S_RUN, "figures", I(0, 64)},
     {S_RUN, "max_pixels", I(1, 1099511627776.0)},
     {S_RUN, "max_memory_mb", I(1, 1099511627776.0)},
+    {S_RUN, "insertion_deletion_step", I(0, 1000000000)},
     {S_MODEL, "weights", P},
     {S_MODEL, "sha256", T_HEX64, 0, 0, NULL},
     {S_METHOD, "start_layer", I(-1, 100000)},
@@ -311,6 +312,7 @@ static int apply(parse_state *st, unsigned sec, int idx, const char *key, const 
     else if (!strcmp(key, "figures")) c->figures = (int)x->i;
     else if (!strcmp(key, "max_pixels")) c->max_pixels = x->i;
     else if (!strcmp(key, "max_memory_mb")) c->max_memory_mb = x->i;
+    else if (!strcmp(key, "insertion_deletion_step")) c->insdel_step = (int)x->i;
     else if (!strcmp(key, "sha256")) snprintf(c->models[idx].sha256, sizeof c->models[idx].sha256, "%s", v);
     else if (!strcmp(key, "start_layer")) c->methods[idx].start_layer = (int)x->i;
     else if (!strcmp(key, "subset")) {
@@ -531,6 +533,9 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
             return snprintf(err, errlen, "%s: [%s] has no data", path, i ? "segmentation" : "perturbation"), -1;
     if (c->perturbation.enabled && !c->perturbation.positive && !c->perturbation.negative)
         return snprintf(err, errlen, "%s: [perturbation] tests names neither positive nor negative", path), -1;
+    /* insertion/deletion runs in the perturbation test (its images and labels) */
+    if (c->insdel_step && !c->perturbation.enabled)
+        return snprintf(err, errlen, "%s: [run] insertion_deletion_step needs a [perturbation] section", path), -1;
     return 0;
 }
 

@@ -2,6 +2,8 @@
  * class choice lives here, once, for every method. */
 #include "harness/harness.h"
 
+#include "io/io.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,11 +71,7 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     }
     *explained = cls;
     if (method->needs & (MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE)) {
-        float *seed = calloc((size_t)g->num_classes, sizeof *seed);
-        if (!seed) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
+        float *seed = mxb_alloc0((size_t)g->num_classes, sizeof *seed, "the seed"); /* a checked config's size */
         seed[cls] = 1;
         if (method->needs & MXB_NEEDS_GRADIENT) mxb_backward(c, seed);
         int rc = 0;

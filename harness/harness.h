@@ -83,12 +83,6 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
                     const mxb_explain_opts *opts, float *logits, int *explained, float *map,
                     char *err, size_t errlen);
 
-/* The harness's treatment of every map: bilinear ×(size/grid) upsampling of the
- * [grid, grid] map to [size, size] with align_corners false (as F.interpolate), then
- * min-max normalisation. size is a multiple of grid (the patch size). */
-void mxb_map_upsample(const float *map, int grid, float *out, int size);
-void mxb_map_minmax(float *x, size_t n);
-
 /* ---- the evaluation transform of a model (harness/cmd_model.c) ----
  * A weights file carries its model's transform (engine/WEIGHTS.md, eval_*); predict,
  * explain and run use it unless options or configuration keys say otherwise. */
@@ -176,6 +170,7 @@ typedef struct {
     int auc_fraction;             /* AUC over accuracy as a fraction instead of % */
     int auc_x_normalized;         /* AUC over x in [0, 1] instead of p in [0, 0.9] */
     double pointing_tolerance;    /* pixels at 224 px, scaled with the input size */
+    int insdel_step;              /* RISE insertion/deletion pixels per step; 0: off */
     long long max_pixels;         /* images over this are refused; 0: the default */
     long long max_memory_mb;      /* a run estimated over this is refused; 0: the default */
     int nmodels, nmethods;

@@ -12,8 +12,8 @@
  *                 probability drops, and an AUC whose convention is explicit.
  *   insertion / deletion (RISE, Petsiuk et al. 2018) and the pointing game.
  *
- * Shared by the harness: mxb_upsample_bilinear + mxb_minmax_normalize turn a
- * patch-grid map into what the original code evaluates.
+ * Shared by the harness and the report: mxb_map_postprocess (mxb_upsample_bilinear +
+ * mxb_minmax_normalize) turns a patch-grid map into what the original code evaluates.
  *
  * Errors: functions that can fail return 0 on success and -1 on failure, and
  * write a one-line message into err[errlen].
@@ -36,6 +36,18 @@ void mxb_upsample_bilinear(const float *in, int h, int w, int factor, float *out
  * so (1 = constant map, now all NaN; 0 = normal). The segmentation metrics below
  * treat NaN as the reference does; callers that need a number may replace them. */
 int mxb_minmax_normalize(float *x, size_t n);
+
+/* The one post-processing of a method's [grid, grid] map, for every caller (run,
+ * explain, the report's figures): mxb_upsample_bilinear x patch into vis
+ * [grid*patch, grid*patch], then mxb_minmax_normalize. What a constant ("flat") map
+ * becomes is the caller's explicit choice:
+ *   MXB_FLAT_NAN   NaN everywhere, as the reference evaluations store `vis` (mxb run:
+ *                  the metrics then treat NaN as the reference does);
+ *   MXB_FLAT_ZERO  zeros ("no relevance": mxb explain's map_upsampled and overlay,
+ *                  the report's overlay figure).
+ * Returns 1 when the map was flat, else 0. */
+typedef enum { MXB_FLAT_NAN = 0, MXB_FLAT_ZERO = 1 } mxb_flat_policy;
+int mxb_map_postprocess(const float *map, int grid, int patch, mxb_flat_policy flat, float *vis);
 
 /* ---- segmentation (imagenet_seg_eval.py) ----------------------------------- */
 

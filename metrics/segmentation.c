@@ -48,6 +48,15 @@ int mxb_minmax_normalize(float *x, size_t n) {
     return range == 0.0f ? 1 : 0;
 }
 
+int mxb_map_postprocess(const float *map, int grid, int patch, mxb_flat_policy flat, float *vis) {
+    const size_t n = (size_t)grid * patch * grid * patch;
+    mxb_upsample_bilinear(map, grid, grid, patch, vis);
+    if (!mxb_minmax_normalize(vis, n)) return 0;
+    if (flat == MXB_FLAT_ZERO)
+        for (size_t i = 0; i < n; i++) vis[i] = 0.0f;
+    return 1;
+}
+
 double mxb_ap_score(const float *score, const uint8_t *label, size_t n) {
     if (n == 0 || n > INT32_MAX) return NAN;
     size_t npos = 0;

@@ -366,9 +366,8 @@ static void draw_overlays(cairo_t *cr, const figure *f) {
             if (col > 0) {
                 int m = (col - 1) / r->nmethods, k = (col - 1) % r->nmethods, g = r->grid[m];
                 if (row < 0 || S % g || !T->cell[m][k].maps) continue;
-                mxb_upsample_bilinear(T->cell[m][k].maps + (size_t)row * g * g, g, g, S / g, up);
-                if (mxb_minmax_normalize(up, (size_t)S * S))
-                    for (int p = 0; p < S * S; p++) up[p] = 0; /* a flat map shows as no heat */
+                /* a flat map shows as no heat */
+                mxb_map_postprocess(T->cell[m][k].maps + (size_t)row * g * g, g, S / g, MXB_FLAT_ZERO, up);
                 mxb_overlay_heatmap(chw, zero, one, up, S, S, tile);
                 src = tile;
             }

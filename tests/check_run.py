@@ -1,6 +1,7 @@
 """Recomputes a `mxb run` results file independently and compares.
 
     check_run.py DATADIR RESULTS.h5 REPORT.json
+    check_run.py --insdel DATADIR RESULTS.h5 STEP (a run with insertion_deletion_step = STEP)
 
 Maps: the PyTorch reference (tools/reference.py) explains every image with every
 method; mxb's stored patch-grid maps must match after min-max (1e-4).
@@ -8,7 +9,11 @@ Metrics, from mxb's stored maps: F.interpolate + min-max, the removal order as
 torch.topk with ties by ascending index, masking, the reference model's forwards,
 numpy for the AUC; segmentation by imagenet_seg_eval.py's rules with sklearn's
 average_precision_score and f1_score. Every per-image value and every total must
-agree with what mxb stored and what `mxb report --format json` printed."""
+agree with what mxb stored and what `mxb report --format json` printed.
+
+--insdel: the insertion and deletion AUCs of the first images, every model and
+method, against RISE's CausalMetric (eclique/RISE evaluation.py, transcribed below)
+run on the reference model: gkern's blur from scipy, torch.zeros_like, auc()."""
 import json
 import os
 import sys
@@ -20,7 +25,9 @@ import torch.nn.functional as F
 from PIL import Image
 from sklearn.metrics import average_precision_score, f1_score
 
-data, path, report = sys.argv[1:4]
+INSDEL = sys.argv[1] == "--insdel"
+data, path = sys.argv[2:4] if INSDEL else sys.argv[1:3]
+report = None if INSDEL else sys.argv[3]
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import reference  # noqa: E402
 
@@ -74,6 +81,68 @@ def map_tolerance(model, meth):
     # ViT LRP in float32 is ill-conditioned (engine tests: 2.6e-4 relative per block)
     return 2e-3 if (model.arch == "vit" and meth == "attribution") else 1e-4
 
+
+# ---- RISE's CausalMetric (evaluation.py), CPU, the image side S instead of 224 -----
+def gkern(klen, nsig):
+    from scipy.ndimage import gaussian_filter
+    inp = np.zeros((klen, klen))
+    inp[klen // 2, klen // 2] = 1
+    k = gaussian_filter(inp, nsig)
+    kern = np.zeros((3, 3, klen, klen))
+    kern[0, 0], kern[1, 1], kern[2, 2] = k, k, k
+    return torch.from_numpy(kern.astype("float32"))
+
+
+def rise_auc(arr):
+    return (arr.sum() - arr[0] / 2 - arr[-1] / 2) / (arr.shape[0] - 1)
+
+
+def causal_metric(model, mode, step, substrate_fn, img_tensor, order, c):
+    """CausalMetric.single_run; c is the class explained (RISE: the prediction, the
+    same class under mxb's class = predicted). order: RISE's salient_order, given
+    because np.argsort leaves ties unspecified (mxb: ties by ascending index)."""
+    HW = img_tensor.shape[2] * img_tensor.shape[3]
+    n_steps = (HW + step - 1) // step
+    if mode == "del":
+        start, finish = img_tensor.clone(), substrate_fn(img_tensor)
+    else:
+        start, finish = substrate_fn(img_tensor), img_tensor.clone()
+    scores = np.empty(n_steps + 1)
+    for i in range(n_steps + 1):
+        pred = model(start)
+        scores[i] = pred[0, c]
+        if i < n_steps:
+            coords = order[step * i:step * (i + 1)]
+            start.numpy().reshape(1, 3, HW)[0, :, coords] = finish.numpy().reshape(1, 3, HW)[0, :, coords]
+    return rise_auc(scores)
+
+
+if INSDEL:
+    f = h5py.File(path, "r")
+    step = int(sys.argv[4])
+    P = f["perturbation"]
+    ids = [i.decode() if isinstance(i, bytes) else i for i in P["id"][()]]
+    kern = gkern(11, 5)
+    blur = lambda x: F.conv2d(x, kern, padding=11 // 2)  # noqa: E731
+    zeros = torch.zeros_like
+    n = 0
+    for mname in [m.decode() if isinstance(m, bytes) else m for m in f["models"][()]]:
+        ref = reference.load_model(os.path.join(data, mname + ".h5"))
+        model = lambda x: torch.softmax(reference.predict(ref, x), 1)  # noqa: E731  nn.Sequential(model, Softmax)
+        for meth in [m.decode() if isinstance(m, bytes) else m for m in f["methods"][()]]:
+            g = P[mname][meth]
+            for k, name in enumerate(ids[:3]):
+                rgb = np.asarray(Image.open(os.path.join(data, "images", name)).convert("RGB"))
+                x = ((torch.from_numpy(rgb.copy()).permute(2, 0, 1).float() / 255 - MEAN) / STD)[None]
+                c = int(g["explained"][k])
+                check(c == int(reference.predict(ref, x)[0].argmax()), "%s/%s %s: the explained class is RISE's c" % (mname, meth, name))
+                order, _ = removal_order(vis_of(g["map"][k], ref.grid, ref.cfg["patch_size"]))
+                for mode, key, sub in (("del", "deletion_auc", zeros), ("ins", "insertion_auc", blur)):
+                    want = causal_metric(model, mode, step, sub, x, order, c)
+                    close(g[key][k], want, 1e-6, "%s/%s %s %s vs RISE's CausalMetric" % (mname, meth, name, key))
+                    n += 1
+    print("check_run --insdel: %d AUCs, %d failures" % (n, len(failures)))
+    sys.exit(1 if failures or not n else 0)
 
 f = h5py.File(path, "r")
 rep = json.load(open(report))["metrics"]

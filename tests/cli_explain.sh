@@ -39,16 +39,19 @@ $MXB explain --weights $W/deit_d64.h5 --tensor $FX/deit_d64.golden.h5:input_0 --
     --out $T/a.h5 --save-attention --png $T/o.png >/dev/null
 check "--png writes a 224x224 RGB PNG" $PY -c "
 from PIL import Image; im = Image.open('$T/o.png'); raise SystemExit(0 if im.size == (224, 224) and im.mode == 'RGB' else 1)"
-check "--save-attention stores ViT attention equal to the original's" $PY -c "
+check "--save-attention stores ViT attention [layer, head, L, L] equal to the original's" $PY -c "
 import h5py, numpy as np
-a = h5py.File('$T/a.h5'); g = h5py.File('$FX/deit_d64.golden.h5')
-raise SystemExit(0 if np.abs(a['attention/block_03'][:] - g['debug/block_03/attn'][:]).max() < 1e-6 else 1)"
+a = h5py.File('$T/a.h5')['attention']; g = h5py.File('$FX/deit_d64.golden.h5')
+ok = a.ndim == 4 and all(np.abs(a[b] - g['debug/block_%02d/attn' % b][:]).max() < 1e-6 for b in (0, 3, a.shape[0] - 1))
+ok = ok and a.attrs['layout'].startswith('[layer, head, L, L]')
+raise SystemExit(0 if ok else 1)"
 $MXB explain --weights $W/vim_d64.h5 --tensor $FX/vim_d64.golden.h5:input_0 --method rollout \
     --variant exact --out $T/v.h5 --save-attention >/dev/null
 check "--save-attention stores ViM channel-mean matrices per direction" $PY -c "
 import h5py, numpy as np
-a = h5py.File('$T/v.h5'); f = a['attention/layer_05/forward'][:]; b = a['attention/layer_05/backward'][:]
-ok = f.shape == (197, 197) and np.allclose(np.triu(f, 1), 0) and np.allclose(np.tril(b, -1), 0)
+a = h5py.File('$T/v.h5'); f = a['attention'][5, 0]; b = a['attention'][5, 1]
+ok = a['attention'].shape[1:] == (2, 197, 197) and a['attention'].attrs['layout'].startswith('[layer, direction')
+ok = ok and np.allclose(np.triu(f, 1), 0) and np.allclose(np.tril(b, -1), 0)
 ok = ok and a.attrs['variant'] == 'exact'
 raise SystemExit(0 if ok else 1)"
 $MXB explain --weights $W/vim_d64.h5 --tensor $FX/vim_d64.golden.h5:input_0 --method attribution --class 7 --out $T/c.h5 >/dev/null

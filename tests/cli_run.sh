@@ -31,6 +31,35 @@ ok = ok and f["perturbation/figure_images"].shape == (3, 32, 32, 3)
 raise SystemExit(0 if ok else 1)
 EOF
 
+# ---- insertion/deletion (RISE): against RISE's CausalMetric on the reference model ----
+$MXB run run.ini --quiet --set run.output=insdel.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
+check "insertion/deletion AUCs = RISE's CausalMetric (PyTorch, the reference model)" $PY $HERE/check_run.py --insdel . insdel.h5 64
+check "insertion/deletion change none of the other results" $PY - <<'EOF'
+import h5py, numpy as np
+a, b = h5py.File("results.h5"), h5py.File("insdel.h5")
+names = []
+for g in ("perturbation", "segmentation"):
+    a[g].visititems(lambda n, o: names.append(g + "/" + n) if isinstance(o, h5py.Dataset) else None)
+ok = len(names) > 20 and all(np.array_equal(a[n][()], b[n][()], equal_nan=a[n].dtype.kind == "f")
+                             for n in names if a[n].dtype.kind != "O")
+ok = ok and all(k in b["perturbation/vim/rollout"] for k in ("insertion_auc", "deletion_auc"))
+raise SystemExit(0 if ok else 1)
+EOF
+OMP_NUM_THREADS=1 $MXB run run.ini --quiet --set run.output=insdel1.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
+check "insertion/deletion: one thread gives the same bits as two" h5diff -q insdel.h5 insdel1.h5 /perturbation /perturbation
+timeout -s KILL 0.3 $MXB run run.ini --quiet --set run.output=insdel2.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
+$MXB run run.ini --quiet --set run.output=insdel2.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
+check "insertion/deletion: killed and resumed, the same AUCs (they are in the journal record)" \
+  h5diff -q insdel.h5 insdel2.h5 /perturbation /perturbation
+$MXB run run.ini --estimate --set run.insertion_deletion_step=64 --set run.output=est2.h5 >est2.txt 2>&1
+# 32 px: ceil(1024/64) = 16 moves, 2 x 17 = 34 forwards a map; 3 methods, each 1 + 2 x 9 + 34; + 1
+check "--estimate counts insertion/deletion's forwards" grep -q "(160 forwards/image; insertion/deletion 102 of them)" est2.txt
+MXB_PROGRESS_SECONDS=0 $MXB run run.ini --set run.output=insdel3.h5 --set run.insertion_deletion_step=64 >/dev/null 2>prog.txt
+check "the progress line counts insertion/deletion's forwards" grep -q "perturbation/vim (+102 insertion/deletion forwards an image) [0-9]*/34 units" prog.txt
+printf '[run]\noutput = z.h5\n[model:a]\nweights = deit.h5\n[method:rollout]\n[segmentation]\ndata = gtsegs.mat\nresize = 32\n' >nopert.ini
+expect_fail 2 "insertion_deletion_step needs a [perturbation] section" $MXB run nopert.ini --set run.insertion_deletion_step=8
+expect_fail 2 "--set run.insertion_deletion_step: '-1'" $MXB run run.ini --set run.insertion_deletion_step=-1
+
 # ---- mxb predict --image: DeiT's transform, scaled to the model (32 px: Resize(36) + crop 32) ----
 $MXB predict --weights vim.h5 --image images/img_004.png --out pred.h5 >/dev/null
 check "predict --image: input and logits as PIL + torchvision + the reference make them" $PY - <<EOF

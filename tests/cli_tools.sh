@@ -15,7 +15,12 @@ close() {
 import sys, h5py, numpy as np
 fa, fb, tol = sys.argv[1], sys.argv[2], float(sys.argv[3])
 da, db = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else ("logits", "logits")
-a = h5py.File(fa)[da][()]; b = h5py.File(fb)[db][()]
+# NAME@i,j: element [i, j] of the dataset NAME (mxb's one attention tensor)
+def get(f, d):
+    name, _, idx = d.partition("@")
+    x = h5py.File(f)[name]
+    return x[tuple(int(i) for i in idx.split(","))] if idx else x[()]
+a = get(fa, da); b = get(fb, db)
 err = np.abs(a - b).max() / np.ptp(b)
 print("   %s: max diff %.3g of the range %.3g" % (da, err, np.ptp(b)))
 raise SystemExit(0 if a.shape == b.shape and err <= tol else 1)
@@ -149,9 +154,11 @@ for n in vit_tiny vim_tiny; do
       check "$n $m ($v): mxb explain = reference.py explain" same_maps $T/c.h5 $T/r.h5
     done
   done
-  if [ $n = vim_tiny ]; then att="layer_00/forward layer_03/backward"; else att="block_00 block_02"; fi
-  for d in $att; do  # the last pair's --save-attention (ViM: exact channel mean)
-    check "$n attention/$d: mxb = reference.py" close $T/c.h5 $T/r.h5 1e-4 attention/$d attention/$d
+  # the last pair's --save-attention (ViM: exact channel mean); mxb's one [layer, head
+  # or direction, L, L] tensor against reference.py's per-layer datasets
+  if [ $n = vim_tiny ]; then att="0,0:layer_00/forward 3,1:layer_03/backward"; else att="0:block_00 2:block_02"; fi
+  for d in $att; do
+    check "$n attention/${d#*:}: mxb = reference.py" close $T/c.h5 $T/r.h5 1e-4 attention@${d%%:*} attention/${d#*:}
   done
 done
 

@@ -226,8 +226,8 @@ static void test_seg_golden_fixture(void) {
         float *rel = rf(fx, P("relevance_%d", k), &nr);
         uint8_t *m = ru8(fx, P("mask_%d", k), &nm);
         CU_ASSERT_FATAL(grid && rel && m && ng == 196 && nr == 224 * 224 && nm == nr);
-        mxb_upsample_bilinear(grid, 14, 14, 16, up);
-        mxb_minmax_normalize(up, nr);
+        /* the one post-processing every caller uses, against the reference's vis */
+        CU_ASSERT_EQUAL(mxb_map_postprocess(grid, 14, 16, MXB_FLAT_NAN, up), 0);
         double d = mxb_test_max_abs_diff(up, rel, nr);
         if (!(d <= worst_rel)) worst_rel = d;
         mxb_seg_image img;
@@ -238,6 +238,16 @@ static void test_seg_golden_fixture(void) {
         mxb_seg_accumulate(&tot, &img);
         free(grid); free(rel); free(m);
     }
+    /* a flat map: 0/0 in the reference (NaN everywhere), or zeros when the caller asks */
+    float flat[196];
+    for (int i = 0; i < 196; i++) flat[i] = 0.25f;
+    CU_ASSERT_EQUAL(mxb_map_postprocess(flat, 14, 16, MXB_FLAT_NAN, up), 1);
+    int nan = 0, zero = 0;
+    for (int i = 0; i < 224 * 224; i++) nan += isnan(up[i]);
+    CU_ASSERT_EQUAL(mxb_map_postprocess(flat, 14, 16, MXB_FLAT_ZERO, up), 1);
+    for (int i = 0; i < 224 * 224; i++) zero += up[i] == 0.0f && !signbit(up[i]);
+    CU_ASSERT_EQUAL(nan, 224 * 224);
+    CU_ASSERT_EQUAL(zero, 224 * 224);
     free(up);
     mxb_seg_summary s;
     mxb_seg_summarize(&tot, &s);

@@ -1,0 +1,518 @@
+/* mxb run's set-up: from the configuration to loaded models, selected data, sized
+ * results arrays and the slot, every check before any large allocation (the memory
+ * estimate comes from the models' configurations, before their weights). */
+#include "harness/internal.h"
+
+#include "io/io.h"
+
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const mxb_run_test_names[MXB_NTESTS] = {"perturbation", "segmentation"};
+
+/* ---- set-up -------------------------------------------------------------------- */
+
+static int open_data(mxb_run_state *R, int t, char *err, size_t errlen) {
+    const mxb_run_data *d = t == MXB_TEST_PERTURBATION ? &R->cfg.perturbation : &R->cfg.segmentation;
+    R->rd[t] = d;
+    if (!d->enabled) return 0;
+    if (mxb_dataset_open(d->data, d->labels[0] ? d->labels : NULL, &R->data[t], err, errlen)) return -1;
+    mxb_dataset *D = R->data[t];
+    mxb_dataset_set_max_pixels(D, (size_t)R->cfg.max_pixels); /* 0: the default */
+    int rc = 0;
+    switch (d->subset.kind) {
+    case MXB_SUBSET_FIRST: rc = mxb_dataset_select_first(D, d->subset.n, err, errlen); break;
+    case MXB_SUBSET_EVERY: rc = mxb_dataset_select_every(D, d->subset.n, 0, err, errlen); break;
+    case MXB_SUBSET_RANDOM: rc = mxb_dataset_select_random(D, d->subset.n, R->cfg.seed, err, errlen); break;
+    case MXB_SUBSET_IDS: rc = mxb_dataset_select_ids_file(D, d->subset.ids_file, err, errlen); break;
+    default: break;
+    }
+    if (rc) return -1;
+    if (mxb_dataset_size(D) == 0) {
+        snprintf(err, errlen, "%s: the %s data selection is empty", d->data, mxb_run_test_names[t]);
+        return -1;
+    }
+    if (t == MXB_TEST_PERTURBATION && mxb_dataset_label(D, 0) < 0) {
+        snprintf(err, errlen, "%s: the perturbation test needs class labels and this data has none", d->data);
+        return -1;
+    }
+    /* the data list (before sharding) is part of what identifies the run */
+    mxb_sha256 h;
+    mxb_sha256_init(&h);
+    char line[512];
+    for (int i = 0; i < mxb_dataset_size(D); i++) {
+        int n = snprintf(line, sizeof line, "%d\t%s\t%d\n", mxb_dataset_index(D, i), mxb_dataset_id(D, i),
+                         mxb_dataset_label(D, i));
+        mxb_sha256_update(&h, line, (size_t)n);
+    }
+    mxb_sha256_hex(&h, R->data_sha[t]);
+    R->selected[t] = mxb_dataset_size(D);
+    if (R->shard_n > 1 && mxb_dataset_select_every(D, R->shard_n, R->shard_i, err, errlen)) return -1;
+    return 0;
+}
+
+/* ---- the transform of each model and test ------------------------------------------ */
+
+unsigned mxb_preprocess_key_bit(const char *key) {
+    static const char *const keys[] = {"resize", "square", "crop", "filter", "mean", "std"};
+    for (unsigned i = 0; i < 6; i++)
+        if (!strcmp(key, keys[i])) return 1u << i;
+    return 0;
+}
+
+/* "Resize(73, bicubic) + CenterCrop(64)": the geometry alone */
+static void geometry(const mxb_preprocess *p, char *buf, size_t n) {
+    char d[256];
+    mxb_preprocess_describe(p, d, sizeof d);
+    char *comma = strstr(d, ", mean");
+    if (comma) *comma = 0;
+    snprintf(buf, n, "%s", d);
+}
+
+/* Every key the configuration's [perturbation] / [segmentation] sets wins; the rest
+ * comes from the model's evaluation transform (its weights file). The perturbation
+ * test is classification, so it takes the whole transform; the segmentation test
+ * keeps the references' geometry (Resize((S, S)), no crop: the mask must cover the
+ * object) and takes the model's mean/std. A weights file without a transform falls
+ * back to the configuration's defaults (said once per model). Models may normalise
+ * differently (per model), but the maps, masks and figures of a test share one pixel
+ * grid: different geometries in one test are refused. */
+static int resolve_transforms(mxb_run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
+    const mxb_run_data *ds[MXB_NTESTS] = {&R->cfg.perturbation, &R->cfg.segmentation};
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        /* without a transform in the file: what the configuration says (its defaults
+         * for what it leaves out); the message names the first enabled test's */
+        mxb_preprocess own, fallback = ds[0]->enabled ? ds[0]->pre : ds[1]->pre;
+        if (!ds[0]->enabled && !(ds[1]->pre_set & mxb_preprocess_key_bit("resize"))) fallback.size = cfg[m].img_size;
+        int rc = mxb_model_preprocess("run", R->cfg.models[m].weights, &cfg[m], &fallback, &own, err, errlen);
+        if (rc < 0) return -1;
+        const int from_file = rc == 0; /* else own is the fallback, said on stderr */
+        for (int t = 0; t < MXB_NTESTS; t++) {
+            const mxb_run_data *d = ds[t];
+            mxb_preprocess *p = &R->pre[t][m];
+            *p = d->pre;
+            if (from_file && t == MXB_TEST_PERTURBATION) {
+                *p = own;
+            } else if (t == MXB_TEST_SEGMENTATION) {
+                p->size = cfg[m].img_size;
+                if (from_file) {
+                    memcpy(p->mean, own.mean, sizeof p->mean);
+                    memcpy(p->std, own.std, sizeof p->std);
+                }
+            }
+            const unsigned set = d->pre_set;
+            if (set & mxb_preprocess_key_bit("resize")) p->size = d->pre.size;
+            if (set & mxb_preprocess_key_bit("square")) p->square = d->pre.square;
+            if (set & mxb_preprocess_key_bit("crop")) p->crop = d->pre.crop;
+            if (set & mxb_preprocess_key_bit("filter")) p->filter = d->pre.filter;
+            if (set & mxb_preprocess_key_bit("mean")) memcpy(p->mean, d->pre.mean, sizeof p->mean);
+            if (set & mxb_preprocess_key_bit("std")) memcpy(p->std, d->pre.std, sizeof p->std);
+        }
+    }
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        if (!ds[t]->enabled) continue;
+        for (int m = 0; m < R->cfg.nmodels; m++) {
+            const mxb_preprocess *p = &R->pre[t][m], *p0 = &R->pre[t][0];
+            if (mxb_preprocess_out_size(p) != R->size) {
+                snprintf(err, errlen, "%s: [%s] makes %d px inputs for model %s but it takes %d px (set resize/crop)",
+                         R->cfg.path, mxb_run_test_names[t], mxb_preprocess_out_size(p), R->cfg.models[m].name, R->size);
+                return -1;
+            }
+            if (p->size != p0->size || p->square != p0->square || p->crop != p0->crop || p->filter != p0->filter) {
+                char g0[128], g1[128];
+                geometry(p0, g0, sizeof g0);
+                geometry(p, g1, sizeof g1);
+                snprintf(err, errlen,
+                         "%s: [%s] model %s's transform is %s, model %s's %s; one test needs one geometry "
+                         "(set resize, square, crop and filter in [%s])",
+                         R->cfg.path, mxb_run_test_names[t], R->cfg.models[0].name, g0, R->cfg.models[m].name, g1,
+                         mxb_run_test_names[t]);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- memory: estimated from the configuration before anything large is allocated ---- */
+
+/* The limit: [run] max_memory_mb, else the environment's MXB_MAX_MEMORY_MB, else the
+ * machine's physical memory. */
+static unsigned long long memory_limit_mb(const mxb_run_state *R, const char **from) {
+    if (R->cfg.max_memory_mb > 0) {
+        *from = "[run] max_memory_mb";
+        return (unsigned long long)R->cfg.max_memory_mb;
+    }
+    const char *e = getenv("MXB_MAX_MEMORY_MB");
+    char *end;
+    unsigned long long x = e && *e ? strtoull(e, &end, 10) : 0;
+    if (x > 0 && !*end) {
+        *from = "MXB_MAX_MEMORY_MB";
+        return x;
+    }
+    *from = "the machine's memory; set [run] max_memory_mb or MXB_MAX_MEMORY_MB";
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (unsigned long long)pages * (unsigned long long)page >> 20 : ~0ull >> 20;
+}
+
+/* The models' configs (their root attributes only), checked for one input size. */
+static int peek_models(mxb_run_state *R, mxb_config *cfg, char *err, size_t errlen) {
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        const mxb_run_model *rm = &R->cfg.models[m];
+        struct stat st;
+        if (stat(rm->weights, &st) != 0) {
+            snprintf(err, errlen, "%s: no such weights file ([model:%s] weights in %s)", rm->weights, rm->name,
+                     R->cfg.path);
+            return -1;
+        }
+        if (mxb_model_peek(rm->weights, &cfg[m], err, errlen) || mxb_config_finish(&cfg[m], err, errlen))
+            return -1;
+        /* every sample is an RGB image: a model of other channels would read past it */
+        if (cfg[m].in_chans != 3) {
+            snprintf(err, errlen, "%s: the model takes %d input channels; mxb run feeds RGB images (3) ([model:%s])",
+                     rm->weights, cfg[m].in_chans, rm->name);
+            return -1;
+        }
+        if (m == 0) R->size = cfg[m].img_size;
+        if (cfg[m].img_size != R->size) {
+            snprintf(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
+                     rm->weights, cfg[m].img_size, R->cfg.models[0].name, R->size);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A label the models cannot predict would be scored as a miss on every image (a
+ * 1-based label file, another label set): refused before any work. */
+static int check_labels(mxb_run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        /* segmentation scores the mask, not the label, unless the label is explained */
+        if (!R->data[t] || (t == MXB_TEST_SEGMENTATION && !R->cfg.use_target)) continue;
+        for (int m = 0; m < R->cfg.nmodels; m++)
+            for (int i = 0; i < mxb_dataset_size(R->data[t]); i++) {
+                int label = mxb_dataset_label(R->data[t], i);
+                if (label >= cfg[m].num_classes) {
+                    snprintf(err, errlen,
+                             "%s: image %s has label %d, but model %s has %d classes (0..%d; a 1-based label file?)",
+                             R->rd[t]->labels[0] ? R->rd[t]->labels : R->rd[t]->data, mxb_dataset_id(R->data[t], i),
+                             label, R->cfg.models[m].name, cfg[m].num_classes, cfg[m].num_classes - 1);
+                    return -1;
+                }
+            }
+    }
+    return 0;
+}
+
+/* Models (parameters, one traced and nthreads plain contexts each), the results
+ * arrays of both tests, and the run's per-image buffers; what mxb_cmd_run allocates
+ * below, from the same formulas. Refused over the limit, with the parts named. */
+static int check_memory(mxb_run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
+    unsigned long long models = 0, results = 0, buffers = 0;
+    mxb_results shape = {.nmodels = R->cfg.nmodels, .nmethods = R->cfg.nmethods, .keep_maps = R->cfg.save_maps,
+                         .insdel_step = R->cfg.perturbation.enabled ? R->cfg.insdel_step : 0};
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        size_t mb = 0, keep = 0, plain = 0;
+        if (mxb_config_bytes(&cfg[m], &mb, &keep, &plain)) {
+            snprintf(err, errlen, "%s: cannot size model %s", R->cfg.path, R->cfg.models[m].name);
+            return -1;
+        }
+        models += mb + keep + (unsigned long long)R->nthreads * plain;
+        shape.grid[m] = cfg[m].grid;
+        /* save_attention: one image's [depth, heads or 2, L, L] at a time */
+        unsigned long long L = (unsigned long long)cfg[m].seq_len;
+        if (R->cfg.save_attention)
+            buffers += (unsigned long long)cfg[m].depth * (cfg[m].arch == MXB_ARCH_VIT ? cfg[m].num_heads : 2) * L * L * 4;
+    }
+    for (int t = 0; t < MXB_NTESTS; t++)
+        if (R->data[t]) results += mxb_results_test_bytes(&shape, t, mxb_dataset_size(R->data[t]));
+    /* at the end the arrays, the in-memory results file and its image for write(2) */
+    results *= 3;
+    unsigned long long npix = (unsigned long long)R->size * R->size;
+    buffers += npix * (3 * 4 * 2 + 3 * 4 * (unsigned long long)R->nthreads + 4 + 4 + 3 + 1);
+    if (R->cfg.insdel_step) /* the blurred image and the curves */
+        buffers += npix * 3 * 4 + (unsigned long long)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * 8;
+    const char *from;
+    unsigned long long limit = memory_limit_mb(R, &from), total = models + results + buffers;
+    if (total > (limit << 20)) {
+        snprintf(err, errlen,
+                 "%s: this run needs about %.1f MiB (models and their buffers %.1f, results %.1f, "
+                 "per-image buffers %.1f), over the limit of %llu MiB (%s)",
+                 R->cfg.path, total / 1048576.0, models / 1048576.0, results / 1048576.0, buffers / 1048576.0,
+                 limit, from);
+        return -1;
+    }
+    R->memory_mb = (total + (1 << 20) - 1) >> 20;
+    return 0;
+}
+
+/* after peek_models, which has said which weights file is missing */
+static int load_models(mxb_run_state *R, char *err, size_t errlen) {
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        const mxb_run_model *rm = &R->cfg.models[m];
+        if (mxb_sha256_file(rm->weights, R->model_sha[m], err, errlen)) return -1;
+        if (rm->sha256[0] && strcmp(rm->sha256, R->model_sha[m])) {
+            snprintf(err, errlen, "%s: SHA-256 is %s, the configuration ([model:%s] sha256) says %s", rm->weights,
+                     R->model_sha[m], rm->name, rm->sha256);
+            return -1;
+        }
+        if (mxb_model_load(rm->weights, &R->model[m], err, errlen)) return -1;
+        const mxb_config *g = mxb_model_config(R->model[m]);
+        if (m == 0) R->size = g->img_size;
+        if (g->img_size != R->size) {
+            snprintf(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
+                     rm->weights, g->img_size, R->cfg.models[0].name, R->size);
+            return -1;
+        }
+        R->traced[m] = mxb_ctx_new(R->model[m], MXB_TRACE_KEEP);
+        R->plain[m] = mxb_ctx_new(R->model[m], MXB_TRACE_NONE);
+        if (!R->traced[m] || !R->plain[m]) {
+            snprintf(err, errlen, "%s: out of memory for the model's buffers", rm->weights);
+            return -1;
+        }
+        R->step_ctx[m][0] = R->plain[m];
+        for (int k = 1; k < R->nthreads; k++)
+            if (!(R->step_ctx[m][k] = mxb_ctx_new(R->model[m], MXB_TRACE_NONE))) {
+                snprintf(err, errlen, "%s: out of memory for the model's buffers", rm->weights);
+                return -1;
+            }
+        if (g->num_classes > R->max_classes) R->max_classes = g->num_classes;
+        if (g->num_patches > R->max_grid2) R->max_grid2 = g->num_patches;
+        for (int k = 0; k < R->cfg.nmethods; k++) {
+            const mxb_method *me = R->method[k];
+            if (!(me->archs & (1u << g->arch))) {
+                snprintf(err, errlen, "%s: method '%s' does not support %s models (model %s)", R->cfg.path,
+                         me->name, mxb_arch_name(g->arch), rm->name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int load_methods(mxb_run_state *R, char *err, size_t errlen) {
+    for (int k = 0; k < R->cfg.nmethods; k++) {
+        const mxb_run_method *rm = &R->cfg.methods[k];
+        /* plugin = FILE is always loaded (a plugin naming a built-in method is refused
+         * as a duplicate there), once per file */
+        int loaded = 0;
+        for (int j = 0; j < k && !loaded; j++) loaded = !strcmp(R->cfg.methods[j].plugin, rm->plugin);
+        if (rm->plugin[0] && !loaded && mxb_methods_load_plugin(rm->plugin, err, errlen)) return -1;
+        if (!(R->method[k] = mxb_methods_find(rm->name))) {
+            snprintf(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE loads one)",
+                     R->cfg.path, rm->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* [perturbation] maps = FILE: a results file holding, for every image of this run,
+ * each model's and method's map (save_maps = yes) on the same grid. */
+static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
+    const char *path = R->cfg.perturbation.maps;
+    if (mxb_results_read(path, &R->maps_src, err, errlen)) return -1;
+    R->have_maps_src = 1;
+    const mxb_results *S = &R->maps_src;
+    const mxb_res_test *ST = &S->test[MXB_TEST_PERTURBATION], *T = &R->res.test[MXB_TEST_PERTURBATION];
+    if (!ST->enabled || !S->keep_maps) {
+        snprintf(err, errlen, "%s: holds no perturbation maps (run it with save_maps = yes)", path);
+        return -1;
+    }
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        int f = -1;
+        for (int j = 0; j < S->nmodels; j++)
+            if (!strcmp(S->models[j], R->cfg.models[m].name)) f = j;
+        if (f < 0 || S->grid[f] != R->res.grid[m]) {
+            snprintf(err, errlen, "%s: no maps of model %s on its %dx%d grid", path, R->cfg.models[m].name,
+                     R->res.grid[m], R->res.grid[m]);
+            return -1;
+        }
+        R->maps_model[m] = f;
+    }
+    /* maps are only valid for the weights that made them: the source's provenance
+     * must name this run's weights, model by model */
+    const char *src_sha = mxb_results_attr(S, "models_sha256");
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        char want[160];
+        snprintf(want, sizeof want, "%s=%s", R->cfg.models[m].name, R->model_sha[m]);
+        const char *hit = src_sha ? strstr(src_sha, want) : NULL;
+        size_t wl = strlen(want);
+        if (!hit || (hit != src_sha && hit[-1] != ' ') || (hit[wl] && hit[wl] != ' ')) {
+            snprintf(err, errlen, "%s: its maps of model %s were made with other weights than %s "
+                     "(provenance models_sha256 differs)", path, R->cfg.models[m].name, R->cfg.models[m].weights);
+            return -1;
+        }
+    }
+    for (int k = 0; k < R->cfg.nmethods; k++) {
+        int f = -1;
+        for (int j = 0; j < S->nmethods; j++)
+            if (!strcmp(S->methods[j], R->cfg.methods[k].name)) f = j;
+        if (f < 0) {
+            snprintf(err, errlen, "%s: no maps of method %s", path, R->cfg.methods[k].name);
+            return -1;
+        }
+        R->maps_method[k] = f;
+    }
+    R->maps_row = mxb_alloc((size_t)(T->n ? T->n : 1) * sizeof *R->maps_row, "the maps source's rows");
+    for (int i = 0, j = 0; i < T->n; i++) { /* both ascending by dataset index */
+        while (j < ST->n && ST->index[j] < T->index[i]) j++;
+        if (j == ST->n || ST->index[j] != T->index[i]) {
+            snprintf(err, errlen, "%s: no map for image %s", path, T->ids[i]);
+            return -1;
+        }
+        /* the same position in another dataset is another image */
+        if (strcmp(ST->ids[j], T->ids[i])) {
+            snprintf(err, errlen, "%s: image %d is '%s' there but '%s' here (maps of other data)", path,
+                     T->index[i], ST->ids[j], T->ids[i]);
+            return -1;
+        }
+        R->maps_row[i] = j;
+    }
+    return 0;
+}
+
+int mxb_make_parents(const char *path, char *err, size_t errlen) {
+    char buf[4200];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create the folder %s", path, buf);
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+/* The slot: every per-image buffer, sized by the checked configuration (check_memory
+ * counted them). The journal record is run.c's (its codec is there). */
+static void slot_alloc(mxb_run_state *R) {
+    mxb_run_slot *s = &R->slot;
+    const size_t npix = (size_t)R->size * R->size, nc = (size_t)R->max_classes;
+    s->u = mxb_alloc(3 * npix * sizeof(float), "the run's image");
+    s->x = mxb_alloc(3 * npix * sizeof(float), "the run's input");
+    s->work = mxb_alloc((size_t)R->nthreads * 3 * npix * sizeof(float), "the perturbed images");
+    s->step_logits = mxb_alloc((size_t)R->nthreads * nc * sizeof(float), "the perturbed logits");
+    s->vis = mxb_alloc(npix * sizeof(float), "the evaluated map");
+    s->order = mxb_alloc(npix * sizeof(int32_t), "the pixel order");
+    s->rgb = mxb_alloc(3 * npix, "the transformed image");
+    s->mask = mxb_alloc(npix, "the mask");
+    s->logits = mxb_alloc(nc * sizeof(float), "the logits");
+    s->orig = mxb_alloc(nc * sizeof(float), "the logits");
+    s->map = mxb_alloc((size_t)R->max_grid2 * sizeof(float), "the map");
+    if (R->cfg.insdel_step) {
+        s->blurred = mxb_alloc(3 * npix * sizeof(float), "the blurred image");
+        s->scores = mxb_alloc((size_t)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * sizeof(double),
+                              "the insertion/deletion curves");
+    }
+}
+
+int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets, int nsets, int *done,
+                  char *err, size_t errlen) {
+    *done = 0;
+    if (mxb_run_config_load(config, sets, nsets, &R->cfg, err, errlen)) return 2;
+    mxb_run_config *C = &R->cfg;
+    if (R->shard_n > 1) {
+        const char *dot = strrchr(C->output, '.');
+        int stem = dot && !strcmp(dot, ".h5") ? (int)(dot - C->output) : (int)strlen(C->output);
+        snprintf(R->output, sizeof R->output, "%.*s.shard-%d-of-%d.h5", stem, C->output, R->shard_i, R->shard_n);
+    } else {
+        snprintf(R->output, sizeof R->output, "%s", C->output);
+    }
+    snprintf(R->journal_path, sizeof R->journal_path, "%s.journal", R->output);
+    if (mxb_make_parents(R->output, err, errlen)) return 2;
+    R->nthreads = omp_get_max_threads();
+    R->nthreads = R->nthreads < 1 ? 1 : R->nthreads > MXB_RES_STEPS - 1 ? MXB_RES_STEPS - 1 : R->nthreads;
+    /* configs first, data lists next, the memory estimate, and only then the weights */
+    mxb_config peeked[MXB_MAX_MODELS];
+    if (load_methods(R, err, errlen) || peek_models(R, peeked, err, errlen)) return 2;
+    for (int t = 0; t < MXB_NTESTS; t++)
+        if (open_data(R, t, err, errlen)) return 2;
+    if (check_labels(R, peeked, err, errlen)) return 2;
+    /* the transforms after the weights' checksums: a wrong file is named first */
+    if (check_memory(R, peeked, err, errlen) || load_models(R, err, errlen) ||
+        resolve_transforms(R, peeked, err, errlen))
+        return 2;
+    mxb_run_keys(R);
+
+    struct stat st;
+    if (stat(R->output, &st) == 0) {
+        mxb_results old;
+        char e2[1024];
+        if (mxb_results_read(R->output, &old, e2, sizeof e2) == 0) {
+            const char *k = mxb_results_attr(&old, "run_key"), *sh = mxb_results_attr(&old, "shard");
+            char want[32];
+            snprintf(want, sizeof want, "%d/%d", R->shard_i, R->shard_n);
+            int same = k && !strcmp(k, R->run_key) && sh && !strcmp(sh, want);
+            if (same) {
+                fprintf(stderr, "mxb run: %s is already complete for this configuration; remove it to run again\n",
+                        R->output);
+                mxb_report_print(&old, stdout, "md");
+                mxb_results_free(&old);
+                *done = 1;
+                return 0;
+            }
+            mxb_results_free(&old);
+        }
+        snprintf(err, errlen, "%s exists and is not the result of this configuration; remove it or set [run] output",
+                 R->output);
+        return 2;
+    }
+
+    /* results arrays */
+    mxb_results *res = &R->res;
+    res->nmodels = C->nmodels;
+    res->nmethods = C->nmethods;
+    for (int m = 0; m < C->nmodels; m++) {
+        snprintf(res->models[m], 64, "%s", C->models[m].name);
+        res->grid[m] = mxb_model_config(R->model[m])->grid;
+    }
+    for (int k = 0; k < C->nmethods; k++) snprintf(res->methods[k], 64, "%s", C->methods[k].name);
+    res->keep_maps = C->save_maps;
+    res->polarity[0] = C->perturbation.enabled && C->perturbation.positive;
+    res->polarity[1] = C->perturbation.enabled && C->perturbation.negative;
+    res->insdel_step = C->perturbation.enabled ? C->insdel_step : 0;
+    res->auc_y_fraction = C->auc_fraction;
+    res->auc_x_normalized = C->auc_x_normalized;
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        if (!R->data[t]) continue;
+        int n = mxb_dataset_size(R->data[t]);
+        if (mxb_results_alloc_test(res, t, n, err, errlen)) return 1;
+        res->test[t].size = R->size;
+        for (int i = 0; i < n; i++) {
+            res->test[t].index[i] = mxb_dataset_index(R->data[t], i);
+            res->test[t].label[i] = mxb_dataset_label(R->data[t], i);
+            res->test[t].ids[i] = mxb_strdup(mxb_dataset_id(R->data[t], i));
+        }
+    }
+    if (C->perturbation.enabled && C->perturbation.maps[0] && load_maps_source(R, err, errlen)) return 2;
+    slot_alloc(R);
+    return 0;
+}
+
+void mxb_run_state_free(mxb_run_state *R) {
+    for (int m = 0; m < MXB_MAX_MODELS; m++) {
+        mxb_ctx_free(R->traced[m]);
+        mxb_ctx_free(R->plain[m]);
+        for (int k = 1; k < MXB_RES_STEPS; k++) mxb_ctx_free(R->step_ctx[m][k]);
+        mxb_model_free(R->model[m]);
+    }
+    for (int t = 0; t < MXB_NTESTS; t++) mxb_dataset_close(R->data[t]);
+    if (R->journal) mxb_journal_close(R->journal, 0);
+    mxb_results_free(&R->res);
+    if (R->have_maps_src) mxb_results_free(&R->maps_src);
+    free(R->maps_row);
+    mxb_run_config_free(&R->cfg);
+    mxb_run_slot *s = &R->slot;
+    void *bufs[] = {s->u, s->x, s->blurred, s->map, s->vis, s->order, s->logits, s->orig,
+                    s->work, s->step_logits, s->scores, s->rgb, s->mask, s->record};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+}
