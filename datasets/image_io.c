@@ -2,6 +2,7 @@
  * Image.open(...).convert('RGB') sees the file; PNG writing. Both libraries report
  * fatal errors through a callback that must not return: it longjmps back here. */
 #include "datasets/datasets.h"
+#include "io/io.h"
 
 #include <stdio.h> /* before jpeglib.h, which uses FILE */
 #include <jpeglib.h>
@@ -343,46 +344,4 @@ int mxb_image_read(const char *path, size_t max_pixels, uint8_t **rgb, int *h, i
     int rc = mxb_image_decode(buf, len, path, max_pixels, rgb, h, w, err, errlen);
     free(buf);
     return rc;
-}
-
-int mxb_png_write(const char *path, const uint8_t *pixels, int h, int w, int channels,
-                  char *err, size_t errlen) {
-    if (h <= 0 || w <= 0 || (channels != 1 && channels != 3)) {
-        snprintf(err, errlen, "%s: cannot write a %dx%dx%d PNG", path, h, w, channels);
-        return -1;
-    }
-    FILE *volatile f = fopen(path, "wb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot create", path);
-        return -1;
-    }
-    png_source msg = {0};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &msg, png_fail, png_warn);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, NULL);
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory for the PNG encoder", path);
-        return -1;
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        snprintf(err, errlen, "%s: PNG write failed: %s", path, msg.msg);
-        return -1;
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
-                 channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_compression_level(png, 6);
-    png_write_info(png, info);
-    for (int y = 0; y < h; y++) png_write_row(png, pixels + (size_t)y * w * channels);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0) {
-        snprintf(err, errlen, "%s: write error", path);
-        return -1;
-    }
-    return 0;
 }

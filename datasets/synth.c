@@ -2,6 +2,7 @@
  * and exact mask. All geometry is integer (16.16 fixed point) and all randomness is
  * splitmix64, so a sample is the same bytes on every platform and compiler. */
 #include "datasets/datasets.h"
+#include "io/io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,15 +13,6 @@
 #include <sys/stat.h>
 
 #define ONE 65536 /* 1.0 in 16.16 */
-
-/* Here rather than in dataset.c so that this file alone, built with
- * -DMXB_SYNTH_SAMPLE_ONLY, is the generator tools/train_demo.py trains on. */
-uint64_t mxb_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 enum { DISC, SQUARE, TRIANGLE, CROSS, RING, NSHAPES };
 enum { STRIPES, CHECKS };

@@ -32,9 +32,9 @@ static int fail(parse_state *st, const char *section, const char *key, const cha
     va_end(ap);
     st->err_line = st->line;
     if (st->line > 0)
-        snprintf(st->err, st->errlen, "%s:%d: [%s] %s: %s", st->path, st->line, section, key, msg);
+        mxb_seterr(st->err, st->errlen, "%s:%d: [%s] %s: %s", st->path, st->line, section, key, msg);
     else
-        snprintf(st->err, st->errlen, "%s: --set %s.%s: %s", st->path, section, key, msg);
+        mxb_seterr(st->err, st->errlen, "%s: --set %s.%s: %s", st->path, section, key, msg);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* One explanation: forward (traced), the passes the method needs, the method. The
  * class choice lives here, once, for every method. */
 #include "harness/harness.h"
+#include "metrics/metrics.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -60,11 +61,7 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     }
     mxb_forward(c, image, logits);
     int cls = opts->class_index;
-    if (cls < 0) { /* the prediction; ties go to the lowest index, as np.argmax */
-        cls = 0;
-        for (int i = 1; i < g->num_classes; i++)
-            if (logits[i] > logits[cls]) cls = i;
-    }
+    if (cls < 0) cls = mxb_argmax(logits, g->num_classes); /* the prediction */
     *explained = cls;
     if (method->needs & (MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE)) {
         float *seed = calloc((size_t)g->num_classes, sizeof *seed);

@@ -497,13 +497,6 @@ static size_t record_size(run_state *R, int t, int m) {
     return c.off;
 }
 
-static int argmax(const float *v, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[b]) b = i;
-    return b;
-}
-
 /* The image as the model sees it: u the un-normalised [0, 1] CHW (what the
  * perturbation test masks), x the normalised input. */
 static int load_image(run_state *R, int t, int m, int i, mxb_sample *s, char *err, size_t errlen) {
@@ -578,7 +571,7 @@ static int run_unit(run_state *R, int t, int m, int i, char *err, size_t errlen)
             mxb_sample_free(&s);
             return -1;
         }
-        if (k == 0) T->pred[m][i] = argmax(R->logits, nc);
+        if (k == 0) T->pred[m][i] = mxb_argmax(R->logits, nc);
         cell->explained[i] = cls;
         if (cell->maps) memcpy(cell->maps + i * g2, R->map, g2 * sizeof(float));
         /* as the references store `vis`: bilinear x patch, then min-max (NaN when flat) */

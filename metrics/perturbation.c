@@ -47,11 +47,16 @@ void mxb_perturb_mask(float *image, int channels, int npix, const int32_t *order
     }
 }
 
+int mxb_argmax(const float *v, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return b;
+}
+
 /* max logit, its class (first on ties) and the max softmax probability */
 static void logit_stats(const float *logits, int ncls, int *arg, double *max_logit, double *max_prob) {
-    int b = 0;
-    for (int i = 1; i < ncls; i++)
-        if (logits[i] > logits[b]) b = i;
+    int b = mxb_argmax(logits, ncls);
     double m = logits[b], z = 0;
     for (int i = 0; i < ncls; i++) z += exp((double)logits[i] - m);
     *arg = b;

@@ -3,7 +3,6 @@
 
 #include <hdf5.h>
 #include "io/h5_storage.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +16,6 @@ struct mxb_h5out {
     hid_t file;
     char path[4096], tmp[4200];
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Temporaries OUTPUT.partial-PID of processes that no longer exist (killed while
  * writing): removed before a new one is made. A live process's are left alone. */
@@ -91,11 +82,11 @@ mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
     if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     mxb_h5out *o = calloc(1, sizeof *o);
     if (!o) {
-        seterr(err, errlen, "%s: out of memory", path);
+        mxb_seterr(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     if (strlen(path) >= sizeof o->path) {
-        seterr(err, errlen, "%s: path too long", path);
+        mxb_seterr(err, errlen, "%s: path too long", path);
         free(o);
         return NULL;
     }
@@ -108,7 +99,7 @@ mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
     if (slash == path) snprintf(dir, sizeof dir, "/");
     if (access(dir, W_OK | X_OK)) {
-        seterr(err, errlen, "%s: cannot create output file (%s: %s)", path, dir, strerror(errno));
+        mxb_seterr(err, errlen, "%s: cannot create output file (%s: %s)", path, dir, strerror(errno));
         free(o);
         return NULL;
     }
@@ -117,7 +108,7 @@ mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
     o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (o->file < 0) {
-        seterr(err, errlen, "%s: cannot create output file", path);
+        mxb_seterr(err, errlen, "%s: cannot create output file", path);
         free(o);
         return NULL;
     }
@@ -128,7 +119,7 @@ static int write_dataset(mxb_h5out *o, const char *name, hid_t type, const void 
                          const int64_t *dims, char *err, size_t errlen) {
     hsize_t hd[8];
     if (ndim < 0 || ndim > 8) {
-        seterr(err, errlen, "%s: dataset %s: bad rank %d", o->path, name, ndim);
+        mxb_seterr(err, errlen, "%s: dataset %s: bad rank %d", o->path, name, ndim);
         return -1;
     }
     for (int i = 0; i < ndim; i++) hd[i] = (hsize_t)dims[i];
@@ -137,7 +128,7 @@ static int write_dataset(mxb_h5out *o, const char *name, hid_t type, const void 
     hid_t s = ndim ? H5Screate_simple(ndim, hd, NULL) : H5Screate(H5S_SCALAR);
     hid_t d = H5Dcreate2(o->file, name, type, s, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     int rc = (d >= 0 && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) ? 0 : -1;
-    if (rc) seterr(err, errlen, "%s: cannot write dataset %s", o->path, name);
+    if (rc) mxb_seterr(err, errlen, "%s: cannot write dataset %s", o->path, name);
     if (d >= 0) H5Dclose(d);
     H5Sclose(s);
     H5Pclose(lcpl);
@@ -165,7 +156,7 @@ int mxb_h5out_string_attr(mxb_h5out *o, const char *name, const char *value, cha
     char *clean = mxb_utf8_clean(value);
     int rc = (clean && a >= 0 && H5Awrite(a, t, &clean) >= 0) ? 0 : -1;
     free(clean);
-    if (rc) seterr(err, errlen, "%s: cannot write attribute %s", o->path, name);
+    if (rc) mxb_seterr(err, errlen, "%s: cannot write attribute %s", o->path, name);
     if (a >= 0) H5Aclose(a);
     H5Sclose(s);
     H5Tclose(t);
@@ -193,7 +184,7 @@ int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
     if (n > 0 && (image = malloc((size_t)n)) && H5Fget_file_image(o->file, image, (size_t)n) == n) rc = 0;
     H5Fclose(o->file); /* in memory: nothing to fail on disk */
     if (rc) {
-        seterr(err, errlen, "%s: cannot finish writing the output file (out of memory?)", o->path);
+        mxb_seterr(err, errlen, "%s: cannot finish writing the output file (out of memory?)", o->path);
         goto done;
     }
     /* Ctrl-C or a TERM during the write would leave the temporary behind: held until
@@ -207,13 +198,13 @@ int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
     int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0 || write_all(fd, image, (size_t)n) || fsync(fd)) {
         int e = errno;
-        seterr(err, errlen, "%s: cannot write the output file: %s", o->path, strerror(e));
+        mxb_seterr(err, errlen, "%s: cannot write the output file: %s", o->path, strerror(e));
         if (fd >= 0) close(fd);
         unlink(o->tmp);
         rc = -1;
     } else if (close(fd) || rename(o->tmp, o->path)) {
         int e = errno;
-        seterr(err, errlen, "%s: cannot write the output file: %s", o->path, strerror(e));
+        mxb_seterr(err, errlen, "%s: cannot write the output file: %s", o->path, strerror(e));
         unlink(o->tmp);
         rc = -1;
     }
@@ -239,26 +230,26 @@ int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndi
     if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     FILE *probe = fopen(path, "rb");
     if (!probe) {
-        seterr(err, errlen, "%s: cannot open file", path);
+        mxb_seterr(err, errlen, "%s: cannot open file", path);
         return -1;
     }
     fclose(probe);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
-        seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
+        mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
         return -1;
     }
     int rc = -1;
     hid_t d = -1, s = -1, t = -1;
     if (H5Lexists(f, name, H5P_DEFAULT) <= 0 || (d = H5Dopen2(f, name, H5P_DEFAULT)) < 0) {
-        seterr(err, errlen, "%s: no dataset '%s'", path, name);
+        mxb_seterr(err, errlen, "%s: no dataset '%s'", path, name);
         goto done;
     }
     t = H5Dget_type(d);
     s = H5Dget_space(d);
     int nd = H5Sget_simple_extent_ndims(s);
     if (H5Tget_class(t) != H5T_FLOAT || nd < 0 || nd > 8) {
-        seterr(err, errlen, "%s: dataset '%s' is not a floating-point array", path, name);
+        mxb_seterr(err, errlen, "%s: dataset '%s' is not a floating-point array", path, name);
         goto done;
     }
     hsize_t hd[8];
@@ -266,7 +257,7 @@ int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndi
     size_t n = 1;
     for (int i = 0; i < nd; i++) {
         if (hd[i] > ((size_t)1 << 31) / (n ? n : 1)) {
-            seterr(err, errlen, "%s: dataset '%s' is too large", path, name);
+            mxb_seterr(err, errlen, "%s: dataset '%s' is too large", path, name);
             goto done;
         }
         n *= hd[i];
@@ -276,7 +267,7 @@ int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndi
     if (!storage_ok(path, d, name, n, H5Tget_size(t), err, errlen)) goto done;
     float *buf = malloc((n ? n : 1) * sizeof(float));
     if (!buf || H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-        seterr(err, errlen, "%s: cannot read dataset '%s' (truncated or corrupt?)", path, name);
+        mxb_seterr(err, errlen, "%s: cannot read dataset '%s' (truncated or corrupt?)", path, name);
         free(buf);
         goto done;
     }
@@ -318,28 +309,28 @@ static herr_t copy_one(hid_t g, const char *name, const H5L_info_t *info, void *
     (void)info;
     H5O_info_t oi;
     if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0) {
-        seterr(c->err, c->errlen, "%s: cannot read %s/%s", c->src_path, c->group, name);
+        mxb_seterr(c->err, c->errlen, "%s: cannot read %s/%s", c->src_path, c->group, name);
         return -1;
     }
     if (oi.type != H5O_TYPE_DATASET) return 0;
     char full[1024];
     snprintf(full, sizeof full, "%s/%s", c->group, name);
     if (H5Lexists(c->o->file, full, H5P_DEFAULT) > 0) {
-        seterr(c->err, c->errlen, "%s: %s is also in another input", c->src_path, full);
+        mxb_seterr(c->err, c->errlen, "%s: %s is also in another input", c->src_path, full);
         return -1;
     }
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     herr_t rc = H5Ocopy(g, name, c->o->file, full, H5P_DEFAULT, lcpl);
     H5Pclose(lcpl);
-    if (rc < 0) seterr(c->err, c->errlen, "%s: cannot copy %s", c->src_path, full);
+    if (rc < 0) mxb_seterr(c->err, c->errlen, "%s: cannot copy %s", c->src_path, full);
     return rc < 0 ? -1 : 0;
 }
 
 int mxb_h5out_copy_group(mxb_h5out *o, const char *src, const char *group, char *err, size_t errlen) {
     hid_t f = H5Fopen(src, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
-        seterr(err, errlen, "%s: not a readable HDF5 file", src);
+        mxb_seterr(err, errlen, "%s: not a readable HDF5 file", src);
         return -1;
     }
     int rc = 0;
@@ -347,7 +338,7 @@ int mxb_h5out_copy_group(mxb_h5out *o, const char *src, const char *group, char 
         hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
         copy_ctx c = {o, f, group, src, err, errlen};
         rc = g < 0 || H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, copy_one, &c) < 0 ? -1 : 0;
-        if (rc && g < 0) seterr(err, errlen, "%s: %s is not a group", src, group);
+        if (rc && g < 0) mxb_seterr(err, errlen, "%s: %s is not a group", src, group);
         if (g >= 0) H5Gclose(g);
     }
     H5Fclose(f);
@@ -359,7 +350,7 @@ int mxb_h5out_write(mxb_h5out *o, const char *name, mxb_h5_type type, const void
     if (!compress || ndim == 0) return write_dataset(o, name, native_type(type), data, ndim, dims, err, errlen);
     hsize_t hd[8], chunk[8];
     if (ndim < 0 || ndim > 8) {
-        seterr(err, errlen, "%s: dataset %s: bad rank %d", o->path, name, ndim);
+        mxb_seterr(err, errlen, "%s: dataset %s: bad rank %d", o->path, name, ndim);
         return -1;
     }
     /* chunks of whole trailing rows, about 256 KiB, so one image's slice reads alone */
@@ -382,7 +373,7 @@ int mxb_h5out_write(mxb_h5out *o, const char *name, mxb_h5_type type, const void
     hid_t s = H5Screate_simple(ndim, hd, NULL);
     hid_t d = H5Dcreate2(o->file, name, native_type(type), s, lcpl, dcpl, H5P_DEFAULT);
     int rc = (d >= 0 && H5Dwrite(d, native_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) ? 0 : -1;
-    if (rc) seterr(err, errlen, "%s: cannot write dataset %s", o->path, name);
+    if (rc) mxb_seterr(err, errlen, "%s: cannot write dataset %s", o->path, name);
     if (d >= 0) H5Dclose(d);
     H5Sclose(s);
     H5Pclose(dcpl);
@@ -406,7 +397,7 @@ int mxb_h5out_strings(mxb_h5out *o, const char *name, const char *const *s, int6
     if (bad) {
         for (int64_t i = 0; clean && i < n; i++) free(clean[i]);
         free(clean);
-        seterr(err, errlen, "%s: out of memory", o->path);
+        mxb_seterr(err, errlen, "%s: out of memory", o->path);
         return -1;
     }
     s = (const char *const *)clean;
@@ -417,7 +408,7 @@ int mxb_h5out_strings(mxb_h5out *o, const char *name, const char *const *s, int6
     hid_t sp = H5Screate_simple(1, &hd, NULL);
     hid_t d = H5Dcreate2(o->file, name, t, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     int rc = (d >= 0 && (n == 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) >= 0)) ? 0 : -1;
-    if (rc) seterr(err, errlen, "%s: cannot write dataset %s", o->path, name);
+    if (rc) mxb_seterr(err, errlen, "%s: cannot write dataset %s", o->path, name);
     if (d >= 0) H5Dclose(d);
     H5Sclose(sp);
     H5Pclose(lcpl);
@@ -442,14 +433,14 @@ static int write_attr(mxb_h5out *o, const char *obj, const char *name, hid_t typ
                       char *err, size_t errlen) {
     hid_t h = open_or_make(o->file, obj);
     if (h < 0) {
-        seterr(err, errlen, "%s: cannot create %s", o->path, obj);
+        mxb_seterr(err, errlen, "%s: cannot create %s", o->path, obj);
         return -1;
     }
     if (H5Aexists(h, name) > 0) H5Adelete(h, name);
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(h, name, type, s, H5P_DEFAULT, H5P_DEFAULT);
     int rc = (a >= 0 && H5Awrite(a, type, v) >= 0) ? 0 : -1;
-    if (rc) seterr(err, errlen, "%s: cannot write attribute %s of %s", o->path, name, obj);
+    if (rc) mxb_seterr(err, errlen, "%s: cannot write attribute %s of %s", o->path, name, obj);
     if (a >= 0) H5Aclose(a);
     H5Sclose(s);
     H5Oclose(h);
@@ -460,7 +451,7 @@ int mxb_h5out_attr_str(mxb_h5out *o, const char *obj, const char *name, const ch
                        char *err, size_t errlen) {
     char *clean = mxb_utf8_clean(value);
     if (!clean) {
-        seterr(err, errlen, "%s: out of memory", o->path);
+        mxb_seterr(err, errlen, "%s: out of memory", o->path);
         return -1;
     }
     hid_t t = vlen_utf8();
@@ -491,19 +482,19 @@ mxb_h5in *mxb_h5in_open(const char *path, char *err, size_t errlen) {
     if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     FILE *probe = fopen(path, "rb");
     if (!probe) {
-        seterr(err, errlen, "%s: cannot open file", path);
+        mxb_seterr(err, errlen, "%s: cannot open file", path);
         return NULL;
     }
     fclose(probe);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
-        seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
+        mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
         return NULL;
     }
     mxb_h5in *in = calloc(1, sizeof *in);
     if (!in) {
         H5Fclose(f);
-        seterr(err, errlen, "%s: out of memory", path);
+        mxb_seterr(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     in->file = f;
@@ -532,7 +523,7 @@ static int storage_ok(const char *path, hid_t d, const char *name, size_t n, siz
     if (!n) return 1;
     H5D_space_status_t st;
     if (H5Dget_space_status(d, &st) < 0 || st == H5D_SPACE_STATUS_NOT_ALLOCATED) {
-        seterr(err, errlen, "%s: dataset '%s' holds no data (declared but never written)", path, name);
+        mxb_seterr(err, errlen, "%s: dataset '%s' holds no data (declared but never written)", path, name);
         return 0;
     }
     hid_t pl = H5Dget_create_plist(d);
@@ -540,13 +531,13 @@ static int storage_ok(const char *path, hid_t d, const char *name, size_t n, siz
     if (pl >= 0) H5Pclose(pl);
     uint64_t have = H5Dget_storage_size(d), want = (uint64_t)n * elem;
     if (filtered ? want / 1032 > have : want > have) {
-        seterr(err, errlen, "%s: dataset '%s' declares %llu bytes but stores %llu (truncated or corrupt?)",
+        mxb_seterr(err, errlen, "%s: dataset '%s' declares %llu bytes but stores %llu (truncated or corrupt?)",
                path, name, (unsigned long long)want, (unsigned long long)have);
         return 0;
     }
     char why[200];
     if (mxb_h5_storage_problem(d, why, sizeof why)) {
-        seterr(err, errlen, "%s: dataset '%s' %s", path, name, why);
+        mxb_seterr(err, errlen, "%s: dataset '%s' %s", path, name, why);
         return 0;
     }
     return 1;
@@ -570,11 +561,11 @@ int mxb_h5in_exists(mxb_h5in *in, const char *name) {
 
 static hid_t open_dataset(mxb_h5in *in, const char *name, char *err, size_t errlen) {
     if (!mxb_h5in_exists(in, name)) {
-        seterr(err, errlen, "%s: no dataset '%s'", in->path, name);
+        mxb_seterr(err, errlen, "%s: no dataset '%s'", in->path, name);
         return -1;
     }
     hid_t d = H5Dopen2(in->file, name, H5P_DEFAULT);
-    if (d < 0) seterr(err, errlen, "%s: '%s' is not a dataset", in->path, name);
+    if (d < 0) mxb_seterr(err, errlen, "%s: '%s' is not a dataset", in->path, name);
     return d;
 }
 
@@ -588,7 +579,7 @@ void *mxb_h5in_read(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, 
     H5T_class_t cls = H5Tget_class(t);
     int numeric = cls == H5T_INTEGER || cls == H5T_FLOAT;
     if (!numeric || nd != ndim) {
-        seterr(err, errlen, "%s: dataset '%s' is not a %d-d numeric array", in->path, name, ndim);
+        mxb_seterr(err, errlen, "%s: dataset '%s' is not a %d-d numeric array", in->path, name, ndim);
         goto done;
     }
     hsize_t hd[8] = {0};
@@ -596,12 +587,12 @@ void *mxb_h5in_read(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, 
     size_t n = 1;
     for (int i = 0; i < nd; i++) {
         if (dims[i] >= 0 && (hsize_t)dims[i] != hd[i]) {
-            seterr(err, errlen, "%s: dataset '%s' has dimension %d of %llu, expected %lld", in->path,
+            mxb_seterr(err, errlen, "%s: dataset '%s' has dimension %d of %llu, expected %lld", in->path,
                    name, i, (unsigned long long)hd[i], (long long)dims[i]);
             goto done;
         }
         if (hd[i] && n > ((size_t)1 << 32) / hd[i]) {
-            seterr(err, errlen, "%s: dataset '%s' is too large", in->path, name);
+            mxb_seterr(err, errlen, "%s: dataset '%s' is too large", in->path, name);
             goto done;
         }
         n *= hd[i];
@@ -610,7 +601,7 @@ void *mxb_h5in_read(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, 
     if (!storage_ok(in->path, d, name, n, H5Tget_size(t), err, errlen)) goto done;
     buf = malloc((n ? n : 1) * type_size(type));
     if (!buf || (n && H5Dread(d, native_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)) {
-        seterr(err, errlen, "%s: cannot read dataset '%s' (truncated or corrupt?)", in->path, name);
+        mxb_seterr(err, errlen, "%s: cannot read dataset '%s' (truncated or corrupt?)", in->path, name);
         free(buf);
         buf = NULL;
     }
@@ -629,19 +620,19 @@ char **mxb_h5in_strings(mxb_h5in *in, const char *name, int64_t *n, char *err, s
     hsize_t hd = 0;
     if (H5Tget_class(ft) != H5T_STRING || !H5Tis_variable_str(ft) ||
         H5Sget_simple_extent_ndims(s) != 1) {
-        seterr(err, errlen, "%s: dataset '%s' is not a 1-d array of strings", in->path, name);
+        mxb_seterr(err, errlen, "%s: dataset '%s' is not a 1-d array of strings", in->path, name);
         goto done;
     }
     H5Sget_simple_extent_dims(s, &hd, NULL);
     if (hd > (1u << 26)) {
-        seterr(err, errlen, "%s: dataset '%s' is too large", in->path, name);
+        mxb_seterr(err, errlen, "%s: dataset '%s' is too large", in->path, name);
         goto done;
     }
     /* each variable-length string is stored as a 16-byte global-heap reference */
     if (!storage_ok(in->path, d, name, (size_t)hd, 16, err, errlen)) goto done;
     out = calloc(hd ? hd : 1, sizeof *out);
     if (!out || (hd && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)) {
-        seterr(err, errlen, "%s: cannot read dataset '%s' (truncated or corrupt?)", in->path, name);
+        mxb_seterr(err, errlen, "%s: cannot read dataset '%s' (truncated or corrupt?)", in->path, name);
         free(out);
         out = NULL;
         goto done;
@@ -670,18 +661,18 @@ void mxb_h5in_free_strings(char **s, int64_t n) {
 static hid_t open_attr(mxb_h5in *in, const char *obj, const char *name, hid_t *h, char *err,
                        size_t errlen) {
     if (strcmp(obj, "/") && !mxb_h5in_exists(in, obj)) {
-        seterr(err, errlen, "%s: no '%s'", in->path, obj);
+        mxb_seterr(err, errlen, "%s: no '%s'", in->path, obj);
         return -1;
     }
     *h = H5Oopen(in->file, obj, H5P_DEFAULT);
     if (*h < 0 || H5Aexists(*h, name) <= 0) {
-        seterr(err, errlen, "%s: '%s' has no attribute '%s'", in->path, obj, name);
+        mxb_seterr(err, errlen, "%s: '%s' has no attribute '%s'", in->path, obj, name);
         if (*h >= 0) H5Oclose(*h);
         return -1;
     }
     hid_t a = H5Aopen(*h, name, H5P_DEFAULT);
     if (a < 0) {
-        seterr(err, errlen, "%s: cannot read attribute '%s' of '%s'", in->path, name, obj);
+        mxb_seterr(err, errlen, "%s: cannot read attribute '%s' of '%s'", in->path, name, obj);
         H5Oclose(*h);
     }
     return a;
@@ -700,7 +691,7 @@ int mxb_h5in_attr_str(mxb_h5in *in, const char *obj, const char *name, char **ou
         H5free_memory(v);
         rc = *out ? 0 : -1;
     }
-    if (rc) seterr(err, errlen, "%s: attribute '%s' of '%s' is not a string", in->path, name, obj);
+    if (rc) mxb_seterr(err, errlen, "%s: attribute '%s' of '%s' is not a string", in->path, name, obj);
     H5Tclose(t);
     H5Sclose(sp);
     H5Tclose(ft);
@@ -717,7 +708,7 @@ int mxb_h5in_attr_num(mxb_h5in *in, const char *obj, const char *name, double *o
     H5T_class_t c = H5Tget_class(ft);
     int rc = ((c == H5T_INTEGER || c == H5T_FLOAT) && H5Sget_simple_extent_npoints(sp) == 1 &&
               H5Aread(a, H5T_NATIVE_DOUBLE, out) >= 0) ? 0 : -1;
-    if (rc) seterr(err, errlen, "%s: attribute '%s' of '%s' is not a number", in->path, name, obj);
+    if (rc) mxb_seterr(err, errlen, "%s: attribute '%s' of '%s' is not a number", in->path, name, obj);
     H5Sclose(sp);
     H5Tclose(ft);
     H5Aclose(a);

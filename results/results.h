@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "io/io.h" /* mxb_sha256, mxb_png_write: the floor this module stands on */
+
 /* An HDF5 file being written: created under a temporary name and renamed into
  * place by mxb_h5out_commit(), so a crash never leaves a file that looks complete. */
 typedef struct mxb_h5out mxb_h5out;
@@ -229,24 +231,8 @@ int mxb_journal_sync(mxb_journal *j);
 void mxb_journal_close(mxb_journal *j, int remove_file);
 uint32_t mxb_crc32(const void *data, size_t n);
 
-/* ---- SHA-256 (provenance) ---- */
-
-typedef struct {
-    uint32_t h[8];
-    uint64_t len;
-    uint8_t buf[64];
-    size_t fill;
-} mxb_sha256;
-void mxb_sha256_init(mxb_sha256 *s);
-void mxb_sha256_update(mxb_sha256 *s, const void *data, size_t n);
-void mxb_sha256_hex(mxb_sha256 *s, char hex[65]); /* finishes s */
-int mxb_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
-
 /* ---- data images (results/png.c, libpng) ---- */
 
-/* Writes an 8-bit RGB PNG (rgb [h, w, 3]) atomically. */
-int mxb_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, char *err,
-                      size_t errlen);
 /* A relevance map in [0, 1] ([h, w]) over a normalised image ([3, h, w], undone with
  * mean/std), as show_cam_on_image: jet(map) + image, divided by the maximum. */
 void mxb_overlay_heatmap(const float *image_chw, const float *mean, const float *std,
