@@ -15,15 +15,15 @@ void mxb_sample_free(mxb_sample *s) {
 }
 
 mxb_dataset *mxb_dataset_alloc(int kind, const char *path, int total) {
-    mxb_dataset *d = calloc(1, sizeof *d);
+    mxb_dataset *d = mxb_try_alloc0(1, sizeof *d);
     if (!d) return NULL;
     d->kind = kind;
     d->file = -1;
     d->total = total;
     d->max_pixels = mxb_default_max_pixels();
-    d->path = strdup(path);
-    d->sel = malloc((size_t)(total > 0 ? total : 1) * sizeof *d->sel);
-    d->ids = calloc((size_t)(total > 0 ? total : 1), sizeof *d->ids);
+    d->path = mxb_try_strdup(path);
+    d->sel = mxb_try_alloc((size_t)(total > 0 ? total : 1) * sizeof *d->sel);
+    d->ids = mxb_try_alloc0((size_t)(total > 0 ? total : 1), sizeof *d->ids);
     if (!d->path || !d->sel || !d->ids) {
         free(d->path); free(d->sel); free(d->ids); free(d);
         return NULL;
@@ -160,8 +160,8 @@ static int cmp_key(const void *a, const void *b) {
 
 int mxb_dataset_select_ids(mxb_dataset *d, const char *const *ids, int n, char *err, size_t errlen) {
     size_t nk = 0, cap = (size_t)(d->nsel > 0 ? d->nsel : 1) * 3;
-    id_key *keys = malloc(cap * sizeof *keys);
-    char *keep = calloc((size_t)(d->nsel > 0 ? d->nsel : 1), 1);
+    id_key *keys = mxb_try_alloc(cap * sizeof *keys);
+    char *keep = mxb_try_alloc0((size_t)(d->nsel > 0 ? d->nsel : 1), 1);
     int rc = -1;
     if (!keys || !keep) goto oom;
     for (int i = 0; i < d->nsel; i++) {
@@ -169,14 +169,14 @@ int mxb_dataset_select_ids(mxb_dataset *d, const char *const *ids, int n, char *
         const char *base = strrchr(id, '/');
         base = base ? base + 1 : id;
         const char *dot = strrchr(base, '.');
-        if (!(keys[nk].key = strdup(id))) goto oom;
+        if (!(keys[nk].key = mxb_try_strdup(id))) goto oom;
         keys[nk++].pos = i;
         if (base != id) {
-            if (!(keys[nk].key = strdup(base))) goto oom;
+            if (!(keys[nk].key = mxb_try_strdup(base))) goto oom;
             keys[nk++].pos = i;
         }
         if (dot) {
-            if (!(keys[nk].key = strndup(base, (size_t)(dot - base)))) goto oom;
+            if (!(keys[nk].key = mxb_try_strndup(base, (size_t)(dot - base)))) goto oom;
             keys[nk++].pos = i;
         }
     }
@@ -234,14 +234,14 @@ int mxb_dataset_select_ids_file(mxb_dataset *d, const char *path, char *err, siz
         if (!*s || *s == '#') continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
-            char **ni = realloc(ids, (size_t)cap * sizeof *ni);
+            char **ni = mxb_try_realloc(ids, (size_t)cap * sizeof *ni);
             if (!ni) {
                 snprintf(err, errlen, "%s: out of memory", path);
                 goto done;
             }
             ids = ni;
         }
-        if (!(ids[n] = strdup(s))) {
+        if (!(ids[n] = mxb_try_strdup(s))) {
             snprintf(err, errlen, "%s: out of memory", path);
             goto done;
         }

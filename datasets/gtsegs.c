@@ -72,7 +72,7 @@ static int read_ref_array(hid_t f, const char *path, const char *name, hobj_ref_
         goto done;
     }
     if (count && !stored(path, d, name, (size_t)count, err, errlen)) goto done;
-    *out = malloc((size_t)(count ? count : 1) * sizeof **out);
+    *out = mxb_try_alloc((size_t)(count ? count : 1) * sizeof **out);
     if (!*out) {
         snprintf(err, errlen, "%s: %s: out of memory", path, name);
         goto done;
@@ -118,7 +118,7 @@ static int open_file(const char *path, mxb_dataset **out, char *err, size_t errl
     for (int i = 0; i < ni; i++) {
         char id[16];
         snprintf(id, sizeof id, "%d", i);
-        if (!(d->ids[i] = strdup(id))) {
+        if (!(d->ids[i] = mxb_try_strdup(id))) {
             mxb_dataset_close(d);
             snprintf(err, errlen, "%s: out of memory", path);
             return -1;
@@ -207,8 +207,8 @@ static int load_item(mxb_dataset *d, int item, mxb_sample *s, char *err, size_t 
     }
     size_t npix = (size_t)W * H, planes = rank == 3 ? 3 : 1;
     if (!stored(d->path, img, what, npix * planes, err, errlen)) goto done;
-    buf = malloc(npix * planes);
-    s->rgb = malloc(npix * 3);
+    buf = mxb_try_alloc(npix * planes);
+    s->rgb = mxb_try_alloc(npix * 3);
     if (!buf || !s->rgb) {
         snprintf(err, errlen, "%s: %s: out of memory", d->path, what);
         goto done;
@@ -263,8 +263,8 @@ static int load_item(mxb_dataset *d, int item, mxb_sample *s, char *err, size_t 
         goto done;
     }
     if (!stored(d->path, mask, what, npix, err, errlen)) goto done;
-    mbuf = malloc(npix * sizeof *mbuf);
-    s->mask = malloc(npix);
+    mbuf = mxb_try_alloc(npix * sizeof *mbuf);
+    s->mask = mxb_try_alloc(npix);
     if (!mbuf || !s->mask) {
         snprintf(err, errlen, "%s: %s: out of memory", d->path, what);
         goto done;
@@ -377,8 +377,8 @@ static int write_dataset(mxb_gtsegs_writer *w, const char *name, hid_t type, int
 }
 
 static int create(const char *path, mxb_gtsegs_writer **out, char *err, size_t errlen) {
-    mxb_gtsegs_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->path = strdup(path))) {
+    mxb_gtsegs_writer *w = mxb_try_alloc0(1, sizeof *w);
+    if (!w || !(w->path = mxb_try_strdup(path))) {
         free(w);
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
@@ -441,9 +441,9 @@ static int append(mxb_gtsegs_writer *w, const uint8_t *rgb, const uint8_t *mask,
     }
     if (w->n == w->cap) {
         int cap = w->cap ? 2 * w->cap : 64;
-        hobj_ref_t *ni = realloc(w->img, (size_t)cap * sizeof *ni);
+        hobj_ref_t *ni = mxb_try_realloc(w->img, (size_t)cap * sizeof *ni);
         if (ni) w->img = ni;
-        hobj_ref_t *ng = ni ? realloc(w->gt, (size_t)cap * sizeof *ng) : NULL;
+        hobj_ref_t *ng = ni ? mxb_try_realloc(w->gt, (size_t)cap * sizeof *ng) : NULL;
         if (ng) w->gt = ng;
         if (!ni || !ng) {
             snprintf(err, errlen, "%s: out of memory", w->path);
@@ -452,7 +452,7 @@ static int append(mxb_gtsegs_writer *w, const uint8_t *rgb, const uint8_t *mask,
         w->cap = cap;
     }
     size_t npix = (size_t)h * wd;
-    uint8_t *t = malloc(npix * 3);
+    uint8_t *t = mxb_try_alloc(npix * 3);
     if (!t) {
         snprintf(err, errlen, "%s: out of memory", w->path);
         return -1;

@@ -114,8 +114,8 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, size_t 
         snprintf(err, errlen, "%s: unexpected JPEG output with %d components", name, oc);
         goto fail;
     }
-    rgb = malloc((size_t)w * h * 3);
-    row = malloc((size_t)w * oc);
+    rgb = mxb_try_alloc((size_t)w * h * 3);
+    row = mxb_try_alloc((size_t)w * oc);
     if (!rgb || !row) {
         snprintf(err, errlen, "%s: out of memory for a %dx%d image", name, w, h);
         goto fail;
@@ -258,8 +258,8 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, size_t m
         snprintf(err, errlen, "%s: PNG does not convert to 8-bit RGB", name);
         goto fail;
     }
-    rgb = malloc((size_t)w * h * 3);
-    rows = malloc(h * sizeof *rows);
+    rgb = mxb_try_alloc((size_t)w * h * 3);
+    rows = mxb_try_alloc(h * sizeof *rows);
     if (!rgb || !rows) {
         snprintf(err, errlen, "%s: out of memory for a %ux%u image", name, (unsigned)w, (unsigned)h);
         goto fail;
@@ -321,7 +321,7 @@ int mxb_image_read(const char *path, size_t max_pixels, uint8_t **rgb, int *h, i
                 return -1;
             }
             cap = cap ? 2 * cap : 1 << 16;
-            uint8_t *nb = realloc(buf, cap);
+            uint8_t *nb = mxb_try_realloc(buf, cap);
             if (!nb) {
                 snprintf(err, errlen, "%s: out of memory reading the file", path);
                 free(buf);

@@ -43,14 +43,14 @@ static int push(entries *v, const char *dir, const char *name, int label) {
     if (v->n == v->cap) {
         if (v->n >= MAX_ITEMS) return -1;
         int cap = v->cap ? 2 * v->cap : 1024;
-        entry *ne = realloc(v->e, (size_t)cap * sizeof *ne);
+        entry *ne = mxb_try_realloc(v->e, (size_t)cap * sizeof *ne);
         if (!ne) return -1;
         v->e = ne;
         v->cap = cap;
     }
     entry *e = &v->e[v->n];
-    e->dir = strdup(dir);
-    e->name = strdup(name);
+    e->dir = mxb_try_strdup(dir);
+    e->name = mxb_try_strdup(name);
     e->label = label;
     if (!e->dir || !e->name) {
         free(e->dir);
@@ -109,11 +109,11 @@ static int list_dir(const char *path, int dirs, char ***out, int *count, char *e
         if (dirs ? !is_dir(full) : !is_file(full)) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
-            char **nn = cap < MAX_ITEMS ? realloc(names, (size_t)cap * sizeof *nn) : NULL;
+            char **nn = cap < MAX_ITEMS ? mxb_try_realloc(names, (size_t)cap * sizeof *nn) : NULL;
             if (!nn) goto oom;
             names = nn;
         }
-        if (!(names[n] = strdup(de->d_name))) goto oom;
+        if (!(names[n] = mxb_try_strdup(de->d_name))) goto oom;
         n++;
     }
     closedir(dp);
@@ -199,7 +199,7 @@ static char *read_text(const char *path, char *err, size_t errlen) {
                 goto fail;
             }
             cap = cap ? 2 * cap : 1 << 16;
-            char *nb = realloc(b, cap);
+            char *nb = mxb_try_realloc(b, cap);
             if (!nb) {
                 snprintf(err, errlen, "%s: out of memory", path);
                 goto fail;
@@ -272,7 +272,7 @@ static int apply_label_file(const char *path, entries *v, char *err, size_t errl
         } else {
             if (npairs == cap) {
                 cap = cap ? 2 * cap : 1024;
-                named_label *np = realloc(pairs, (size_t)cap * sizeof *np);
+                named_label *np = mxb_try_realloc(pairs, (size_t)cap * sizeof *np);
                 if (!np) {
                     snprintf(err, errlen, "%s: out of memory", path);
                     goto done;
@@ -363,7 +363,7 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
     }
     if (labels_file && v.n > 1) qsort(v.e, (size_t)v.n, sizeof *v.e, cmp_entry);
     mxb_dataset *d = mxb_dataset_alloc(KIND_IMAGENET, root, v.n);
-    if (!d || !(d->labels = malloc((size_t)(v.n ? v.n : 1) * sizeof *d->labels))) {
+    if (!d || !(d->labels = mxb_try_alloc((size_t)(v.n ? v.n : 1) * sizeof *d->labels))) {
         mxb_dataset_close(d);
         snprintf(err, errlen, "%s: out of memory", root);
         goto done;
@@ -371,7 +371,7 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
     for (int i = 0; i < v.n; i++) {
         const entry *e = &v.e[i];
         size_t len = strlen(e->dir) + strlen(e->name) + 2;
-        d->ids[i] = malloc(len);
+        d->ids[i] = mxb_try_alloc(len);
         if (!d->ids[i]) {
             mxb_dataset_close(d);
             snprintf(err, errlen, "%s: out of memory", root);

@@ -302,7 +302,7 @@ int mxb_synth_write_progress(const char *dir, int n, uint64_t seed, int size,
     }
     snprintf(path, sizeof path, "%s/gtsegs_synth.mat", dir);
     mxb_gtsegs_writer *w = NULL;
-    uint8_t *rgb = malloc((size_t)size * size * 3), *mask = malloc((size_t)size * size);
+    uint8_t *rgb = mxb_try_alloc((size_t)size * size * 3), *mask = mxb_try_alloc((size_t)size * size);
     int rc = -1;
     if (!rgb || !mask) {
         snprintf(err, errlen, "synthetic: out of memory");

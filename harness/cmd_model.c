@@ -141,13 +141,9 @@ float *mxb_load_input_image(const char *path, const mxb_config *cfg, const mxb_p
     int h, w;
     if (mxb_image_read(path, 0, &rgb, &h, &w, err, errlen)) return NULL;
     const size_t S = (size_t)cfg->img_size;
-    float *x = malloc(3 * S * S * sizeof *x);
-    small = malloc(3 * S * S);
-    if (!x || !small) {
-        snprintf(err, errlen, "out of memory");
-        free(x);
-        x = NULL;
-    } else if (mxb_preprocess_image(p, rgb, h, w, small, x, err, errlen)) {
+    float *x = mxb_alloc(3 * S * S * sizeof *x, "image buffers");
+    small = mxb_alloc(3 * S * S, "image buffers");
+    if (mxb_preprocess_image(p, rgb, h, w, small, x, err, errlen)) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s: %s", path, err); /* name the image */
         snprintf(err, errlen, "%s", msg);
@@ -165,7 +161,7 @@ void mxb_print_topk(const float *logits, int n, int k) {
     for (int i = 1; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
     for (int i = 0; i < n; i++) sum += exp(logits[i] - mx);
     if (n < 1) return;
-    int *used = calloc((size_t)n, sizeof *used);
+    int *used = mxb_alloc0((size_t)n, sizeof *used, "class table");
     printf("class   probability   logit\n");
     for (int r = 0; r < k && r < n; r++) {
         int best = -1;
@@ -228,8 +224,8 @@ int mxb_cmd_predict(int argc, char **argv) {
         goto done;
     }
     c = mxb_ctx_new(m, MXB_TRACE_NONE);
-    logits = malloc((size_t)cfg->num_classes * sizeof(float));
-    if (!c || !logits) {
+    logits = mxb_alloc((size_t)cfg->num_classes * sizeof(float), "logits");
+    if (!c) {
         fprintf(stderr, "mxb predict: out of memory\n");
         rc = 1;
         goto done;

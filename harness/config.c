@@ -454,12 +454,7 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
         return -1;
     }
     size_t n = (size_t)sb.st_size;
-    c->text = calloc(n + 4096, 1);
-    if (!c->text) {
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
+    c->text = mxb_alloc0(n + 4096, 1, "configuration text");
     size_t got = fread(c->text, 1, n, f);
     int rerr = ferror(f);
     fclose(f);
@@ -513,7 +508,7 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
         if (!err[0]) on_key(&st, section, key, eq + 1);
         if (err[0]) return -1;
         size_t len = strlen(c->text);
-        c->text = realloc(c->text, len + strlen(sets[i]) + 32);
+        c->text = mxb_realloc(c->text, len + strlen(sets[i]) + 32, "configuration text");
         sprintf(c->text + len, "\n; --set %s\n", sets[i]);
     }
     /* what a run needs */

@@ -32,6 +32,16 @@ char *mxb_try_strdup(const char *s) {
     return d;
 }
 
+char *mxb_try_strndup(const char *s, size_t n) {
+    size_t len = strnlen(s, n);
+    char *d = mxb_try_alloc(len + 1);
+    if (d) {
+        memcpy(d, s, len);
+        d[len] = 0;
+    }
+    return d;
+}
+
 void *mxb_alloc(size_t n, const char *what) {
     void *p = mxb_try_alloc(n);
     if (!p) out_of_memory(n, what);

@@ -52,6 +52,7 @@ void *mxb_try_alloc(size_t n) MXB_CHECKED;
 void *mxb_try_alloc0(size_t count, size_t size) MXB_CHECKED;
 void *mxb_try_realloc(void *p, size_t n) MXB_WUR;
 char *mxb_try_strdup(const char *s) MXB_CHECKED;
+char *mxb_try_strndup(const char *s, size_t n) MXB_CHECKED; /* at most n bytes of s, NUL-terminated */
 
 /* The command layer's out-of-memory report: called with the size and `what`; it must
  * not return (if it does, abort()). NULL restores the default (a line on stderr, abort). */

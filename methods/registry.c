@@ -156,8 +156,9 @@ void mxb_rollout_cls_row(const float *const *mats, int n, int start, int L, int 
                          int normalise_rows, float *row) {
     /* CLS row of M_{n-1}···M_start, applying the layers as vector-matrix products:
      * e_clsᵀ M_{n-1} first, then on down to M_start */
-    double *r = calloc((size_t)L, sizeof *r), *next = calloc((size_t)L, sizeof *next);
-    double *inv = calloc((size_t)L, sizeof *inv);
+    double *r = mxb_alloc0((size_t)L, sizeof *r, "rollout buffers");
+    double *next = mxb_alloc0((size_t)L, sizeof *next, "rollout buffers");
+    double *inv = mxb_alloc0((size_t)L, sizeof *inv, "rollout buffers");
     r[cls] = 1;
     for (int l = n - 1; l >= start; l--) {
         const float *M = mats[l];

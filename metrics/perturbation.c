@@ -25,7 +25,7 @@ int mxb_perturb_order(const float *vis, int npix, int negative, int32_t *order,
     const float *key = vis;
     float *neg = NULL;
     if (negative) {
-        neg = malloc((size_t)npix * sizeof *neg);
+        neg = mxb_try_alloc((size_t)npix * sizeof *neg);
         if (!neg) {
             snprintf(err, errlen, "perturbation: out of memory for %d pixels", npix);
             return -1;

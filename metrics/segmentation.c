@@ -56,7 +56,7 @@ double mxb_ap_score(const float *score, const uint8_t *label, size_t n) {
         npos += label[i] != 0;
     }
     if (npos == 0) return 0.0;
-    int32_t *order = malloc(n * sizeof *order);
+    int32_t *order = mxb_try_alloc(n * sizeof *order);
     if (!order || mxb_argsort_desc(score, n, order)) {
         free(order);
         return NAN;
@@ -107,9 +107,9 @@ int mxb_seg_evaluate(const float *relevance, const uint8_t *mask, int h, int w,
             return -1;
         }
     }
-    float *score = malloc(2 * n * sizeof *score);
-    uint8_t *label = malloc(2 * n);
-    uint8_t *pred = malloc(n);
+    float *score = mxb_try_alloc(2 * n * sizeof *score);
+    uint8_t *label = mxb_try_alloc(2 * n);
+    uint8_t *pred = mxb_try_alloc(n);
     if (!score || !label || !pred) {
         free(score); free(label); free(pred);
         snprintf(err, errlen, "segmentation: out of memory for a %dx%d map", h, w);
