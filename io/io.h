@@ -58,6 +58,20 @@ char *mxb_try_strndup(const char *s, size_t n) MXB_CHECKED; /* at most n bytes o
  * not return (if it does, abort()). NULL restores the default (a line on stderr, abort). */
 typedef void (*mxb_oom_fn)(size_t n, const char *what);
 void mxb_set_oom_handler(mxb_oom_fn fn);
+/* Tests only: with MXB_TEST_OOM_AFTER=N in the environment (read at the first call),
+ * the configuration-bounded allocations after the first N fail as out of memory would
+ * (tests/test_io.c, tests/cli_oom.sh). */
+
+/* ---- temporary files (io/tmpfiles.c) ---- */
+
+/* A file written under a temporary name (PATH.partial) is registered from its creation
+ * to its rename or removal; an exit on out of memory (mxb_alloc's handler) removes every
+ * registered file first, so no partial result is left that looks like one. At most 32
+ * at once: -1 when full or the path is too long (the file is then simply not
+ * protected). mxb_tmpfiles_remove is async-signal-safe. */
+int mxb_tmpfile_register(const char *path);
+void mxb_tmpfile_unregister(const char *path);
+void mxb_tmpfiles_remove(void);
 
 /* ---- SHA-256 (io/sha256.c, FIPS 180-4): provenance of weights files and data lists ---- */
 

@@ -35,6 +35,7 @@ int mxb_png_write(const char *path, const uint8_t *pixels, int width, int height
         mxb_seterr(err, errlen, "%s: cannot create", path);
         return -1;
     }
+    mxb_tmpfile_register(tmp);
     png_message msg = {""};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &msg, png_fail, png_warn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -42,6 +43,7 @@ int mxb_png_write(const char *path, const uint8_t *pixels, int width, int height
         png_destroy_write_struct(&png, NULL);
         fclose(f);
         remove(tmp);
+        mxb_tmpfile_unregister(tmp);
         mxb_seterr(err, errlen, "%s: out of memory for the PNG encoder", path);
         return -1;
     }
@@ -49,6 +51,7 @@ int mxb_png_write(const char *path, const uint8_t *pixels, int width, int height
         png_destroy_write_struct(&png, &info);
         fclose(f);
         remove(tmp);
+        mxb_tmpfile_unregister(tmp);
         mxb_seterr(err, errlen, "%s: PNG write failed: %s", path, msg.msg);
         return -1;
     }
@@ -61,8 +64,10 @@ int mxb_png_write(const char *path, const uint8_t *pixels, int width, int height
     for (int y = 0; y < height; y++) png_write_row(png, pixels + (size_t)y * width * channels);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
+    int bad = fclose(f) != 0 || rename(tmp, path) != 0;
+    if (bad) remove(tmp);
+    mxb_tmpfile_unregister(tmp);
+    if (bad) {
         mxb_seterr(err, errlen, "%s: write error", path);
         return -1;
     }
