@@ -39,7 +39,7 @@ static int tr_xai(void *t, int l, float *out) {
 static const char *volatile in_method;
 static int exit_guard_set;
 static void exit_guard(void) {
-    if (!in_method) return;
+    if (!in_method || mxb_out_of_memory_exiting()) return; /* the allocator's exit, reported */
     fprintf(stderr, "mxb: method '%s' called exit() while explaining an image; stopped (mxb run resumes from its "
                     "journal)\n", in_method);
     fflush(stderr);

@@ -2,6 +2,7 @@
 #include "io/io.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +10,9 @@
 #include <string.h>
 
 static mxb_oom_fn oom_handler;
+static volatile sig_atomic_t oom_exiting;
+
+int mxb_out_of_memory_exiting(void) { return oom_exiting; }
 
 void mxb_set_oom_handler(mxb_oom_fn fn) { oom_handler = fn; }
 
@@ -27,6 +31,7 @@ static int test_out_of_memory(void) {
 }
 
 static void out_of_memory(size_t n, const char *what) {
+    oom_exiting = 1;
     mxb_tmpfiles_remove(); /* before any report: the handler does not return */
     if (oom_handler) oom_handler(n, what ? what : "a buffer");
     fprintf(stderr, "mxb: out of memory allocating %zu bytes for %s\n", n, what ? what : "a buffer");

@@ -58,6 +58,9 @@ char *mxb_try_strndup(const char *s, size_t n) MXB_CHECKED; /* at most n bytes o
  * not return (if it does, abort()). NULL restores the default (a line on stderr, abort). */
 typedef void (*mxb_oom_fn)(size_t n, const char *what);
 void mxb_set_oom_handler(mxb_oom_fn fn);
+/* 1 once an out-of-memory exit has begun: an atexit guard (harness/explain.c's, which
+ * reports a plugin calling exit()) tells the allocator's exit from a plain exit(). */
+int mxb_out_of_memory_exiting(void);
 /* Tests only: with MXB_TEST_OOM_AFTER=N in the environment (read at the first call),
  * the configuration-bounded allocations after the first N fail as out of memory would
  * (tests/test_io.c, tests/cli_oom.sh). */
