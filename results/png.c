@@ -3,7 +3,6 @@
 #include "results/results.h"
 
 #include <math.h>
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
