@@ -50,7 +50,7 @@ int mxb_dataset_open(const char *path, const char *labels_file, mxb_dataset **ou
     struct stat st;
     *out = NULL;
     if (stat(path, &st) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        mxb_seterr(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     if (S_ISDIR(st.st_mode)) return mxb_imagenet_open(path, labels_file, out, err, errlen);
@@ -74,7 +74,7 @@ int mxb_dataset_get(mxb_dataset *d, int i, mxb_sample *s, char *err, size_t errl
     memset(s, 0, sizeof *s);
     s->label = -1;
     if (i < 0 || i >= d->nsel) {
-        snprintf(err, errlen, "%s: sample %d out of range (%d selected)", d->path, i, d->nsel);
+        mxb_seterr(err, errlen, "%s: sample %d out of range (%d selected)", d->path, i, d->nsel);
         return -1;
     }
     int item = d->sel[i];
@@ -94,7 +94,7 @@ void mxb_dataset_rewind(mxb_dataset *d) { d->cursor = 0; }
 
 int mxb_dataset_select_first(mxb_dataset *d, int n, char *err, size_t errlen) {
     if (n < 0) {
-        snprintf(err, errlen, "%s: cannot select the first %d samples", d->path, n);
+        mxb_seterr(err, errlen, "%s: cannot select the first %d samples", d->path, n);
         return -1;
     }
     if (n < d->nsel) d->nsel = n;
@@ -104,7 +104,7 @@ int mxb_dataset_select_first(mxb_dataset *d, int n, char *err, size_t errlen) {
 
 int mxb_dataset_select_every(mxb_dataset *d, int k, int offset, char *err, size_t errlen) {
     if (k <= 0 || offset < 0) {
-        snprintf(err, errlen, "%s: cannot select every %d-th sample from %d", d->path, k, offset);
+        mxb_seterr(err, errlen, "%s: cannot select every %d-th sample from %d", d->path, k, offset);
         return -1;
     }
     int m = 0;
@@ -121,7 +121,7 @@ static int cmp_int(const void *a, const void *b) {
 
 int mxb_dataset_select_random(mxb_dataset *d, int n, uint64_t seed, char *err, size_t errlen) {
     if (n < 0) {
-        snprintf(err, errlen, "%s: cannot select %d random samples", d->path, n);
+        mxb_seterr(err, errlen, "%s: cannot select %d random samples", d->path, n);
         return -1;
     }
     if (n > d->nsel) n = d->nsel;
@@ -189,7 +189,7 @@ int mxb_dataset_select_ids(mxb_dataset *d, const char *const *ids, int n, char *
             if (strcmp(keys[mid].key, ids[k]) < 0) lo = mid + 1; else hi = mid;
         }
         if (lo == nk || strcmp(keys[lo].key, ids[k])) {
-            snprintf(err, errlen, "%s: no sample with id '%s'", d->path, ids[k]);
+            mxb_seterr(err, errlen, "%s: no sample with id '%s'", d->path, ids[k]);
             goto done;
         }
         for (; lo < nk && !strcmp(keys[lo].key, ids[k]); lo++) keep[keys[lo].pos] = 1;
@@ -202,7 +202,7 @@ int mxb_dataset_select_ids(mxb_dataset *d, const char *const *ids, int n, char *
     rc = 0;
     goto done;
 oom:
-    snprintf(err, errlen, "%s: out of memory selecting ids", d->path);
+    mxb_seterr(err, errlen, "%s: out of memory selecting ids", d->path);
 done:
     for (size_t i = 0; i < nk; i++) free(keys[i].key);
     free(keys);
@@ -213,7 +213,7 @@ done:
 int mxb_dataset_select_ids_file(mxb_dataset *d, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot open the id list", path);
+        mxb_seterr(err, errlen, "%s: cannot open the id list", path);
         return -1;
     }
     char **ids = NULL;
@@ -224,7 +224,7 @@ int mxb_dataset_select_ids_file(mxb_dataset *d, const char *path, char *err, siz
         lineno++;
         size_t len = strlen(line);
         if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+            mxb_seterr(err, errlen, "%s:%d: line too long", path, lineno);
             goto done;
         }
         char *s = line;
@@ -236,19 +236,19 @@ int mxb_dataset_select_ids_file(mxb_dataset *d, const char *path, char *err, siz
             cap = cap ? 2 * cap : 64;
             char **ni = mxb_try_realloc(ids, (size_t)cap * sizeof *ni);
             if (!ni) {
-                snprintf(err, errlen, "%s: out of memory", path);
+                mxb_seterr(err, errlen, "%s: out of memory", path);
                 goto done;
             }
             ids = ni;
         }
         if (!(ids[n] = mxb_try_strdup(s))) {
-            snprintf(err, errlen, "%s: out of memory", path);
+            mxb_seterr(err, errlen, "%s: out of memory", path);
             goto done;
         }
         n++;
     }
     if (ferror(f)) {
-        snprintf(err, errlen, "%s: read error", path);
+        mxb_seterr(err, errlen, "%s: read error", path);
         goto done;
     }
     rc = mxb_dataset_select_ids(d, (const char *const *)ids, n, err, errlen);

@@ -72,7 +72,7 @@ void mxb_sha256_hex(mxb_sha256 *s, char hex[65]) {
 int mxb_sha256_file(const char *path, char hex[65], char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot open to checksum", path);
+        mxb_seterr(err, errlen, "%s: cannot open to checksum", path);
         return -1;
     }
     mxb_sha256 s;
@@ -83,7 +83,7 @@ int mxb_sha256_file(const char *path, char hex[65], char *err, size_t errlen) {
     int bad = ferror(f);
     fclose(f);
     if (bad) {
-        snprintf(err, errlen, "%s: read error while checksumming", path);
+        mxb_seterr(err, errlen, "%s: read error while checksumming", path);
         return -1;
     }
     mxb_sha256_hex(&s, hex);

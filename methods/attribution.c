@@ -18,7 +18,7 @@ static int attribution_vit(const mxb_explain_input *in, float *map, char *err, s
     for (int b = start; b < in->depth; b++) {
         const float *G = in->attn_grad(in->trace, b), *R = in->attn_relevance(in->trace, b);
         if (!G || !R) {
-            snprintf(err, errlen, "attribution: block %d lacks attention gradient or relevance", b);
+            mxb_seterr(err, errlen, "attribution: block %d lacks attention gradient or relevance", b);
             rc = -1;
             break;
         }
@@ -54,7 +54,7 @@ static int attribution_vim(const mxb_explain_input *in, float *map, char *err, s
     for (int l = start; l < in->depth; l++) {
         const float *g = in->residual_grad(in->trace, l);
         if (!g || in->xai_vector(in->trace, l, v)) {
-            snprintf(err, errlen, "attribution: layer %d lacks its gradient or hidden attention", l);
+            mxb_seterr(err, errlen, "attribution: layer %d lacks its gradient or hidden attention", l);
             rc = -1;
             break;
         }

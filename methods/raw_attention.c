@@ -8,7 +8,7 @@ static int raw_vit(const mxb_explain_input *in, float *map, char *err, size_t er
     const int L = in->seq_len, H = in->num_heads;
     const float *A = in->attn(in->trace, in->depth - 1);
     if (!A) {
-        snprintf(err, errlen, "raw-attention: the trace has no attention");
+        mxb_seterr(err, errlen, "raw-attention: the trace has no attention");
         return -1;
     }
     /* clamp >= 0, mean over heads, class token's row, patches only */
@@ -35,7 +35,7 @@ static int raw_vim(const mxb_explain_input *in, float *map, char *err, size_t er
      * then the mean over layers from start */
     for (int l = start; l < in->depth && !rc; l++) {
         if (in->xai_vector(in->trace, l, v)) {
-            snprintf(err, errlen, "raw-attention: no hidden attention for layer %d", l);
+            mxb_seterr(err, errlen, "raw-attention: no hidden attention for layer %d", l);
             rc = -1;
             break;
         }

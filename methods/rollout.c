@@ -18,14 +18,14 @@ static int rollout_explain(const mxb_explain_input *in, float *map, char *err, s
         if (vit) { /* heads mean of the attention probabilities */
             const float *A = in->attn(in->trace, l);
             if (!A) {
-                snprintf(err, errlen, "rollout: the trace has no attention for block %d", l);
+                mxb_seterr(err, errlen, "rollout: the trace has no attention for block %d", l);
                 rc = -1;
                 break;
             }
             mean_rows(A, in->num_heads, L * L, M);
         } else {   /* channel mean of the xai vector, the same for every row */
             if (in->xai_vector(in->trace, l, v)) {
-                snprintf(err, errlen, "rollout: no hidden attention for layer %d", l);
+                mxb_seterr(err, errlen, "rollout: no hidden attention for layer %d", l);
                 rc = -1;
                 break;
             }

@@ -19,7 +19,7 @@ int mxb_perturb_count(int npix, int step) {
 int mxb_perturb_order(const float *vis, int npix, int negative, int32_t *order,
                       char *err, size_t errlen) {
     if (npix <= 0) {
-        snprintf(err, errlen, "perturbation: empty map");
+        mxb_seterr(err, errlen, "perturbation: empty map");
         return -1;
     }
     const float *key = vis;
@@ -27,7 +27,7 @@ int mxb_perturb_order(const float *vis, int npix, int negative, int32_t *order,
     if (negative) {
         neg = mxb_try_alloc((size_t)npix * sizeof *neg);
         if (!neg) {
-            snprintf(err, errlen, "perturbation: out of memory for %d pixels", npix);
+            mxb_seterr(err, errlen, "perturbation: out of memory for %d pixels", npix);
             return -1;
         }
         for (int i = 0; i < npix; i++) neg[i] = -vis[i];
@@ -35,7 +35,7 @@ int mxb_perturb_order(const float *vis, int npix, int negative, int32_t *order,
     }
     int rc = mxb_argsort_desc(key, (size_t)npix, order);
     free(neg);
-    if (rc) snprintf(err, errlen, "perturbation: out of memory for %d pixels", npix);
+    if (rc) mxb_seterr(err, errlen, "perturbation: out of memory for %d pixels", npix);
     return rc;
 }
 

@@ -96,13 +96,13 @@ double mxb_f1_score(const uint8_t *label, const uint8_t *pred, size_t n) {
 int mxb_seg_evaluate(const float *relevance, const uint8_t *mask, int h, int w,
                      mxb_seg_image *out, char *err, size_t errlen) {
     if (h <= 0 || w <= 0 || (int64_t)h * w > INT32_MAX / 2) {
-        snprintf(err, errlen, "segmentation: bad map size %dx%d", h, w);
+        mxb_seterr(err, errlen, "segmentation: bad map size %dx%d", h, w);
         return -1;
     }
     size_t n = (size_t)h * (size_t)w;
     for (size_t i = 0; i < n; i++) {
         if (mask[i] > 1) {
-            snprintf(err, errlen, "segmentation: mask value %d at pixel %zu (want 0 or 1)",
+            mxb_seterr(err, errlen, "segmentation: mask value %d at pixel %zu (want 0 or 1)",
                      mask[i], i);
             return -1;
         }
@@ -112,7 +112,7 @@ int mxb_seg_evaluate(const float *relevance, const uint8_t *mask, int h, int w,
     uint8_t *pred = mxb_try_alloc(n);
     if (!score || !label || !pred) {
         free(score); free(label); free(pred);
-        snprintf(err, errlen, "segmentation: out of memory for a %dx%d map", h, w);
+        mxb_seterr(err, errlen, "segmentation: out of memory for a %dx%d map", h, w);
         return -1;
     }
     double sum = 0;
@@ -145,7 +145,7 @@ int mxb_seg_evaluate(const float *relevance, const uint8_t *mask, int h, int w,
     free(label);
     if (ap != ap) {
         free(pred);
-        snprintf(err, errlen, "segmentation: out of memory computing AP");
+        mxb_seterr(err, errlen, "segmentation: out of memory computing AP");
         return -1;
     }
     out->ap = ap;
