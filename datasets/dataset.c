@@ -15,15 +15,15 @@ void mxb_sample_free(mxb_sample *s) {
 }
 
 mxb_dataset *mxb_dataset_alloc(int kind, const char *path, int total) {
-    mxb_dataset *d = calloc(1, sizeof *d);
+    mxb_dataset *d = mxb_try_alloc0(1, sizeof *d);
     if (!d) return NULL;
     d->kind = kind;
     d->file = -1;
     d->total = total;
     d->max_pixels = mxb_default_max_pixels();
-    d->path = strdup(path);
-    d->sel = malloc((size_t)(total > 0 ? total : 1) * sizeof *d->sel);
-    d->ids = calloc((size_t)(total > 0 ? total : 1), sizeof *d->ids);
+    d->path = mxb_try_strdup(path);
+    d->sel = mxb_try_alloc((size_t)(total > 0 ? total : 1) * sizeof *d->sel);
+    d->ids = mxb_try_alloc0((size_t)(total > 0 ? total : 1), sizeof *d->ids);
     if (!d->path || !d->sel || !d->ids) {
         free(d->path); free(d->sel); free(d->ids); free(d);
         return NULL;
@@ -50,7 +50,7 @@ int mxb_dataset_open(const char *path, const char *labels_file, mxb_dataset **ou
     struct stat st;
     *out = NULL;
     if (stat(path, &st) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        mxb_seterr(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     if (S_ISDIR(st.st_mode)) return mxb_imagenet_open(path, labels_file, out, err, errlen);
@@ -74,7 +74,7 @@ int mxb_dataset_get(mxb_dataset *d, int i, mxb_sample *s, char *err, size_t errl
     memset(s, 0, sizeof *s);
     s->label = -1;
     if (i < 0 || i >= d->nsel) {
-        snprintf(err, errlen, "%s: sample %d out of range (%d selected)", d->path, i, d->nsel);
+        mxb_seterr(err, errlen, "%s: sample %d out of range (%d selected)", d->path, i, d->nsel);
         return -1;
     }
     int item = d->sel[i];
@@ -94,7 +94,7 @@ void mxb_dataset_rewind(mxb_dataset *d) { d->cursor = 0; }
 
 int mxb_dataset_select_first(mxb_dataset *d, int n, char *err, size_t errlen) {
     if (n < 0) {
-        snprintf(err, errlen, "%s: cannot select the first %d samples", d->path, n);
+        mxb_seterr(err, errlen, "%s: cannot select the first %d samples", d->path, n);
         return -1;
     }
     if (n < d->nsel) d->nsel = n;
@@ -104,7 +104,7 @@ int mxb_dataset_select_first(mxb_dataset *d, int n, char *err, size_t errlen) {
 
 int mxb_dataset_select_every(mxb_dataset *d, int k, int offset, char *err, size_t errlen) {
     if (k <= 0 || offset < 0) {
-        snprintf(err, errlen, "%s: cannot select every %d-th sample from %d", d->path, k, offset);
+        mxb_seterr(err, errlen, "%s: cannot select every %d-th sample from %d", d->path, k, offset);
         return -1;
     }
     int m = 0;
@@ -121,7 +121,7 @@ static int cmp_int(const void *a, const void *b) {
 
 int mxb_dataset_select_random(mxb_dataset *d, int n, uint64_t seed, char *err, size_t errlen) {
     if (n < 0) {
-        snprintf(err, errlen, "%s: cannot select %d random samples", d->path, n);
+        mxb_seterr(err, errlen, "%s: cannot select %d random samples", d->path, n);
         return -1;
     }
     if (n > d->nsel) n = d->nsel;
@@ -160,8 +160,8 @@ static int cmp_key(const void *a, const void *b) {
 
 int mxb_dataset_select_ids(mxb_dataset *d, const char *const *ids, int n, char *err, size_t errlen) {
     size_t nk = 0, cap = (size_t)(d->nsel > 0 ? d->nsel : 1) * 3;
-    id_key *keys = malloc(cap * sizeof *keys);
-    char *keep = calloc((size_t)(d->nsel > 0 ? d->nsel : 1), 1);
+    id_key *keys = mxb_try_alloc(cap * sizeof *keys);
+    char *keep = mxb_try_alloc0((size_t)(d->nsel > 0 ? d->nsel : 1), 1);
     int rc = -1;
     if (!keys || !keep) goto oom;
     for (int i = 0; i < d->nsel; i++) {
@@ -169,14 +169,14 @@ int mxb_dataset_select_ids(mxb_dataset *d, const char *const *ids, int n, char *
         const char *base = strrchr(id, '/');
         base = base ? base + 1 : id;
         const char *dot = strrchr(base, '.');
-        if (!(keys[nk].key = strdup(id))) goto oom;
+        if (!(keys[nk].key = mxb_try_strdup(id))) goto oom;
         keys[nk++].pos = i;
         if (base != id) {
-            if (!(keys[nk].key = strdup(base))) goto oom;
+            if (!(keys[nk].key = mxb_try_strdup(base))) goto oom;
             keys[nk++].pos = i;
         }
         if (dot) {
-            if (!(keys[nk].key = strndup(base, (size_t)(dot - base)))) goto oom;
+            if (!(keys[nk].key = mxb_try_strndup(base, (size_t)(dot - base)))) goto oom;
             keys[nk++].pos = i;
         }
     }
@@ -189,7 +189,7 @@ int mxb_dataset_select_ids(mxb_dataset *d, const char *const *ids, int n, char *
             if (strcmp(keys[mid].key, ids[k]) < 0) lo = mid + 1; else hi = mid;
         }
         if (lo == nk || strcmp(keys[lo].key, ids[k])) {
-            snprintf(err, errlen, "%s: no sample with id '%s'", d->path, ids[k]);
+            mxb_seterr(err, errlen, "%s: no sample with id '%s'", d->path, ids[k]);
             goto done;
         }
         for (; lo < nk && !strcmp(keys[lo].key, ids[k]); lo++) keep[keys[lo].pos] = 1;
@@ -202,7 +202,7 @@ int mxb_dataset_select_ids(mxb_dataset *d, const char *const *ids, int n, char *
     rc = 0;
     goto done;
 oom:
-    snprintf(err, errlen, "%s: out of memory selecting ids", d->path);
+    mxb_seterr(err, errlen, "%s: out of memory selecting ids", d->path);
 done:
     for (size_t i = 0; i < nk; i++) free(keys[i].key);
     free(keys);
@@ -213,7 +213,7 @@ done:
 int mxb_dataset_select_ids_file(mxb_dataset *d, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot open the id list", path);
+        mxb_seterr(err, errlen, "%s: cannot open the id list", path);
         return -1;
     }
     char **ids = NULL;
@@ -224,7 +224,7 @@ int mxb_dataset_select_ids_file(mxb_dataset *d, const char *path, char *err, siz
         lineno++;
         size_t len = strlen(line);
         if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+            mxb_seterr(err, errlen, "%s:%d: line too long", path, lineno);
             goto done;
         }
         char *s = line;
@@ -234,21 +234,21 @@ int mxb_dataset_select_ids_file(mxb_dataset *d, const char *path, char *err, siz
         if (!*s || *s == '#') continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
-            char **ni = realloc(ids, (size_t)cap * sizeof *ni);
+            char **ni = mxb_try_realloc(ids, (size_t)cap * sizeof *ni);
             if (!ni) {
-                snprintf(err, errlen, "%s: out of memory", path);
+                mxb_seterr(err, errlen, "%s: out of memory", path);
                 goto done;
             }
             ids = ni;
         }
-        if (!(ids[n] = strdup(s))) {
-            snprintf(err, errlen, "%s: out of memory", path);
+        if (!(ids[n] = mxb_try_strdup(s))) {
+            mxb_seterr(err, errlen, "%s: out of memory", path);
             goto done;
         }
         n++;
     }
     if (ferror(f)) {
-        snprintf(err, errlen, "%s: read error", path);
+        mxb_seterr(err, errlen, "%s: read error", path);
         goto done;
     }
     rc = mxb_dataset_select_ids(d, (const char *const *)ids, n, err, errlen);

@@ -115,7 +115,7 @@ void mxb_dataset_rewind(mxb_dataset *d);
  *   ids        the samples whose id, file name, or file name without extension is
  *              one of ids[]; an id that matches nothing is an error
  *   ids_file   the same, one id per line (blank lines and #-comments skipped)
- *   random     n distinct samples drawn with splitmix64 (below) seeded with seed:
+ *   random     n distinct samples drawn with mxb_splitmix64 (io/io.h) seeded with seed:
  *              a partial Fisher-Yates shuffle of the positions (position i swaps
  *              with i + next() % m, m = size - i), a draw >= 2^64 - (2^64 mod m)
  *              redrawn, then sorted back into dataset order. Same seed, same
@@ -126,10 +126,6 @@ int mxb_dataset_select_ids(mxb_dataset *d, const char *const *ids, int n, char *
 int mxb_dataset_select_ids_file(mxb_dataset *d, const char *path, char *err, size_t errlen);
 int mxb_dataset_select_random(mxb_dataset *d, int n, uint64_t seed, char *err, size_t errlen);
 
-/* splitmix64 (Steele, Lea, Flood 2014): state += 0x9e3779b97f4a7c15, then the
- * fixed mix. The one PRNG of this module (random subsets and the synthetic set). */
-uint64_t mxb_splitmix64(uint64_t *state);
-
 /* ---- image files ------------------------------------------------------------ */
 
 /* Decodes a JPEG or PNG held in memory into *rgb (malloc'd h * w * 3). name is
@@ -138,9 +134,6 @@ int mxb_image_decode(const uint8_t *buf, size_t len, const char *name, size_t ma
                      uint8_t **rgb, int *h, int *w, char *err, size_t errlen);
 int mxb_image_read(const char *path, size_t max_pixels, uint8_t **rgb, int *h, int *w,
                    char *err, size_t errlen);
-/* 8-bit PNG, channels 1 (grey) or 3 (RGB); deterministic bytes (no time chunk). */
-int mxb_png_write(const char *path, const uint8_t *pixels, int h, int w, int channels,
-                  char *err, size_t errlen);
 
 /* ---- gtsegs-structured files ------------------------------------------------- */
 

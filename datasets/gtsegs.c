@@ -24,18 +24,18 @@ static int stored(const char *path, hid_t ds, const char *what, size_t n, char *
     if (t >= 0) H5Tclose(t);
     if (pl >= 0) H5Pclose(pl);
     if (H5Dget_space_status(ds, &st) < 0 || st == H5D_SPACE_STATUS_NOT_ALLOCATED) {
-        snprintf(err, errlen, "%s: %s: holds no data (declared but never written)", path, what);
+        mxb_seterr(err, errlen, "%s: %s: holds no data (declared but never written)", path, what);
         return 0;
     }
     unsigned long long have = H5Dget_storage_size(ds), want = (unsigned long long)n * elem;
     if (filtered ? want / 1032 > have : want > have) {
-        snprintf(err, errlen, "%s: %s: declares %llu bytes but stores %llu (truncated or corrupt?)", path,
+        mxb_seterr(err, errlen, "%s: %s: declares %llu bytes but stores %llu (truncated or corrupt?)", path,
                  what, want, have);
         return 0;
     }
     char why[200];
     if (mxb_h5_storage_problem(ds, why, sizeof why)) {
-        snprintf(err, errlen, "%s: %s: %s", path, what, why);
+        mxb_seterr(err, errlen, "%s: %s: %s", path, what, why);
         return 0;
     }
     return 1;
@@ -46,12 +46,12 @@ static int read_ref_array(hid_t f, const char *path, const char *name, hobj_ref_
                           char *err, size_t errlen) {
     *out = NULL;
     if (H5Lexists(f, "/value", H5P_DEFAULT) <= 0 || H5Lexists(f, name, H5P_DEFAULT) <= 0) {
-        snprintf(err, errlen, "%s: %s: missing", path, name);
+        mxb_seterr(err, errlen, "%s: %s: missing", path, name);
         return -1;
     }
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
     if (d < 0) {
-        snprintf(err, errlen, "%s: %s: not a dataset", path, name);
+        mxb_seterr(err, errlen, "%s: %s: not a dataset", path, name);
         return -1;
     }
     hid_t t = H5Dget_type(d), s = H5Dget_space(d);
@@ -59,26 +59,26 @@ static int read_ref_array(hid_t f, const char *path, const char *name, hobj_ref_
     hsize_t dims[2] = {0, 0};
     int rank = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
     if (t < 0 || H5Tget_class(t) != H5T_REFERENCE || H5Tequal(t, H5T_STD_REF_OBJ) <= 0) {
-        snprintf(err, errlen, "%s: %s: not an array of object references", path, name);
+        mxb_seterr(err, errlen, "%s: %s: not an array of object references", path, name);
         goto done;
     }
     if (rank != 2 || H5Sget_simple_extent_dims(s, dims, NULL) != 2 || (dims[1] != 1 && dims[0] != 1)) {
-        snprintf(err, errlen, "%s: %s: want an N x 1 array of references", path, name);
+        mxb_seterr(err, errlen, "%s: %s: want an N x 1 array of references", path, name);
         goto done;
     }
     hsize_t count = dims[1] == 1 ? dims[0] : dims[1];
     if (count > MAX_IMAGES) {
-        snprintf(err, errlen, "%s: %s: %llu entries is too many", path, name, (unsigned long long)count);
+        mxb_seterr(err, errlen, "%s: %s: %llu entries is too many", path, name, (unsigned long long)count);
         goto done;
     }
     if (count && !stored(path, d, name, (size_t)count, err, errlen)) goto done;
-    *out = malloc((size_t)(count ? count : 1) * sizeof **out);
+    *out = mxb_try_alloc((size_t)(count ? count : 1) * sizeof **out);
     if (!*out) {
-        snprintf(err, errlen, "%s: %s: out of memory", path, name);
+        mxb_seterr(err, errlen, "%s: %s: out of memory", path, name);
         goto done;
     }
     if (count && H5Dread(d, H5T_STD_REF_OBJ, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
-        snprintf(err, errlen, "%s: %s: cannot read the references", path, name);
+        mxb_seterr(err, errlen, "%s: %s: cannot read the references", path, name);
         free(*out);
         *out = NULL;
         goto done;
@@ -95,7 +95,7 @@ done:
 static int open_file(const char *path, mxb_dataset **out, char *err, size_t errlen) {
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
-        snprintf(err, errlen, "%s: not an HDF5 (MATLAB v7.3) file", path);
+        mxb_seterr(err, errlen, "%s: not an HDF5 (MATLAB v7.3) file", path);
         return -1;
     }
     hobj_ref_t *img = NULL, *gt = NULL;
@@ -104,12 +104,12 @@ static int open_file(const char *path, mxb_dataset **out, char *err, size_t errl
         read_ref_array(f, path, "/value/gt", &gt, &ng, err, errlen))
         goto fail;
     if (ni != ng) {
-        snprintf(err, errlen, "%s: /value/img has %d entries but /value/gt %d", path, ni, ng);
+        mxb_seterr(err, errlen, "%s: /value/img has %d entries but /value/gt %d", path, ni, ng);
         goto fail;
     }
     mxb_dataset *d = mxb_dataset_alloc(KIND_SEGMENTATION, path, ni);
     if (!d) {
-        snprintf(err, errlen, "%s: out of memory", path);
+        mxb_seterr(err, errlen, "%s: out of memory", path);
         goto fail;
     }
     d->file = f;
@@ -118,9 +118,9 @@ static int open_file(const char *path, mxb_dataset **out, char *err, size_t errl
     for (int i = 0; i < ni; i++) {
         char id[16];
         snprintf(id, sizeof id, "%d", i);
-        if (!(d->ids[i] = strdup(id))) {
+        if (!(d->ids[i] = mxb_try_strdup(id))) {
             mxb_dataset_close(d);
-            snprintf(err, errlen, "%s: out of memory", path);
+            mxb_seterr(err, errlen, "%s: out of memory", path);
             return -1;
         }
     }
@@ -152,16 +152,16 @@ void mxb_segmentation_release(mxb_dataset *d) {
 /* Follows a reference to a dataset; what = "/value/img[17]" for messages. */
 static hid_t deref_dataset(mxb_dataset *d, hobj_ref_t *ref, const char *what, char *err, size_t errlen) {
     if (*ref == 0) {
-        snprintf(err, errlen, "%s: %s: null object reference", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: null object reference", d->path, what);
         return -1;
     }
     hid_t o = H5Rdereference2(d->file, H5P_DEFAULT, H5R_OBJECT, ref);
     if (o < 0) {
-        snprintf(err, errlen, "%s: %s: dangling object reference", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: dangling object reference", d->path, what);
         return -1;
     }
     if (H5Iget_type(o) != H5I_DATASET) {
-        snprintf(err, errlen, "%s: %s: reference to something that is not a dataset", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: reference to something that is not a dataset", d->path, what);
         H5Oclose(o);
         return -1;
     }
@@ -191,30 +191,30 @@ static int load_item(mxb_dataset *d, int item, mxb_sample *s, char *err, size_t 
     int rank = dataset_dims(img, dims);
     /* MATLAB's H x W x 3 stored column-major reads back as [3, W, H]; grey [W, H] */
     if (!((rank == 3 && dims[0] == 3) || rank == 2)) {
-        snprintf(err, errlen, "%s: %s: want a [3, W, H] or [W, H] array", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: want a [3, W, H] or [W, H] array", d->path, what);
         goto done;
     }
     hsize_t W = rank == 3 ? dims[1] : dims[0], H = rank == 3 ? dims[2] : dims[1];
     if (W == 0 || H == 0 || W > 65535 || H > 65535 || W * H > d->max_pixels) {
-        snprintf(err, errlen, "%s: %s: image of %llux%llu pixels is empty or over the limit of %zu",
+        mxb_seterr(err, errlen, "%s: %s: image of %llux%llu pixels is empty or over the limit of %zu",
                  d->path, what, (unsigned long long)W, (unsigned long long)H, d->max_pixels);
         goto done;
     }
     t = H5Dget_type(img);
     if (t < 0 || H5Tget_class(t) != H5T_INTEGER || H5Tget_size(t) != 1 || H5Tget_sign(t) != H5T_SGN_NONE) {
-        snprintf(err, errlen, "%s: %s: image is not uint8", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: image is not uint8", d->path, what);
         goto done;
     }
     size_t npix = (size_t)W * H, planes = rank == 3 ? 3 : 1;
     if (!stored(d->path, img, what, npix * planes, err, errlen)) goto done;
-    buf = malloc(npix * planes);
-    s->rgb = malloc(npix * 3);
+    buf = mxb_try_alloc(npix * planes);
+    s->rgb = mxb_try_alloc(npix * 3);
     if (!buf || !s->rgb) {
-        snprintf(err, errlen, "%s: %s: out of memory", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: out of memory", d->path, what);
         goto done;
     }
     if (H5Dread(img, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-        snprintf(err, errlen, "%s: %s: cannot read the image data", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: cannot read the image data", d->path, what);
         goto done;
     }
     /* np.array(...).transpose((2, 1, 0)): rgb[y][x][c] = stored[c][x][y] */
@@ -234,23 +234,23 @@ static int load_item(mxb_dataset *d, int item, mxb_sample *s, char *err, size_t 
     hsize_t cd[3];
     int crank = dataset_dims(cell, cd);
     if (!is_ref || crank < 1 || cd[0] * (crank > 1 ? cd[1] : 1) * (crank > 2 ? cd[2] : 1) != 1) {
-        snprintf(err, errlen, "%s: %s: want a 1 x 1 cell (an array of one object reference)", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: want a 1 x 1 cell (an array of one object reference)", d->path, what);
         goto done;
     }
     hobj_ref_t inner;
     if (H5Dread(cell, H5T_STD_REF_OBJ, H5S_ALL, H5S_ALL, H5P_DEFAULT, &inner) < 0) {
-        snprintf(err, errlen, "%s: %s: cannot read the cell", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: cannot read the cell", d->path, what);
         goto done;
     }
     snprintf(what, sizeof what, "/value/gt[%d]{1}", item);
     if ((mask = deref_dataset(d, &inner, what, err, errlen)) < 0) goto done;
     hsize_t md[3];
     if (dataset_dims(mask, md) != 2) {
-        snprintf(err, errlen, "%s: %s: want a [W, H] mask", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: want a [W, H] mask", d->path, what);
         goto done;
     }
     if (md[0] != W || md[1] != H) {
-        snprintf(err, errlen, "%s: %s: mask is %llux%llu but the image %llux%llu", d->path, what,
+        mxb_seterr(err, errlen, "%s: %s: mask is %llux%llu but the image %llux%llu", d->path, what,
                  (unsigned long long)md[1], (unsigned long long)md[0], (unsigned long long)H,
                  (unsigned long long)W);
         goto done;
@@ -259,25 +259,25 @@ static int load_item(mxb_dataset *d, int item, mxb_sample *s, char *err, size_t 
     H5T_class_t mc = mt >= 0 ? H5Tget_class(mt) : H5T_NO_CLASS;
     if (mt >= 0) H5Tclose(mt);
     if (mc != H5T_INTEGER && mc != H5T_FLOAT) {
-        snprintf(err, errlen, "%s: %s: mask is not numeric", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: mask is not numeric", d->path, what);
         goto done;
     }
     if (!stored(d->path, mask, what, npix, err, errlen)) goto done;
-    mbuf = malloc(npix * sizeof *mbuf);
-    s->mask = malloc(npix);
+    mbuf = mxb_try_alloc(npix * sizeof *mbuf);
+    s->mask = mxb_try_alloc(npix);
     if (!mbuf || !s->mask) {
-        snprintf(err, errlen, "%s: %s: out of memory", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: out of memory", d->path, what);
         goto done;
     }
     if (H5Dread(mask, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, mbuf) < 0) {
-        snprintf(err, errlen, "%s: %s: cannot read the mask", d->path, what);
+        mxb_seterr(err, errlen, "%s: %s: cannot read the mask", d->path, what);
         goto done;
     }
     for (size_t x = 0; x < W; x++)
         for (size_t y = 0; y < H; y++) {
             double v = mbuf[x * H + y];
             if (v != 0.0 && v != 1.0) {
-                snprintf(err, errlen, "%s: %s: mask value %g at (%zu, %zu), want 0 or 1", d->path, what, v, y, x);
+                mxb_seterr(err, errlen, "%s: %s: mask value %g at (%zu, %zu), want 0 or 1", d->path, what, v, y, x);
                 goto done;
             }
             s->mask[y * W + x] = (uint8_t)v;
@@ -377,10 +377,10 @@ static int write_dataset(mxb_gtsegs_writer *w, const char *name, hid_t type, int
 }
 
 static int create(const char *path, mxb_gtsegs_writer **out, char *err, size_t errlen) {
-    mxb_gtsegs_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->path = strdup(path))) {
+    mxb_gtsegs_writer *w = mxb_try_alloc0(1, sizeof *w);
+    if (!w || !(w->path = mxb_try_strdup(path))) {
         free(w);
-        snprintf(err, errlen, "%s: out of memory", path);
+        mxb_seterr(err, errlen, "%s: out of memory", path);
         return -1;
     }
     w->file = w->refs = w->ocpl = -1;
@@ -389,7 +389,7 @@ static int create(const char *path, mxb_gtsegs_writer **out, char *err, size_t e
     w->file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
     H5Pclose(fcpl);
     if (w->file < 0) {
-        snprintf(err, errlen, "%s: cannot create", path);
+        mxb_seterr(err, errlen, "%s: cannot create", path);
         goto fail;
     }
     /* no modification times: the same content gives the same bytes */
@@ -412,7 +412,7 @@ static int create(const char *path, mxb_gtsegs_writer **out, char *err, size_t e
     if (!bad) bad = (empty = H5Dopen2(w->refs, name, H5P_DEFAULT)) < 0 || set_u8_attr(empty, "MATLAB_empty", 1);
     if (empty >= 0) H5Dclose(empty);
     if (bad) {
-        snprintf(err, errlen, "%s: cannot create the MATLAB groups", path);
+        mxb_seterr(err, errlen, "%s: cannot create the MATLAB groups", path);
         goto fail;
     }
     *out = w;
@@ -436,25 +436,25 @@ int mxb_gtsegs_create(const char *path, mxb_gtsegs_writer **out, char *err, size
 static int append(mxb_gtsegs_writer *w, const uint8_t *rgb, const uint8_t *mask, int h, int wd,
                   char *err, size_t errlen) {
     if (h <= 0 || wd <= 0 || h > 65535 || wd > 65535) {
-        snprintf(err, errlen, "%s: cannot store a %dx%d image", w->path, h, wd);
+        mxb_seterr(err, errlen, "%s: cannot store a %dx%d image", w->path, h, wd);
         return -1;
     }
     if (w->n == w->cap) {
         int cap = w->cap ? 2 * w->cap : 64;
-        hobj_ref_t *ni = realloc(w->img, (size_t)cap * sizeof *ni);
+        hobj_ref_t *ni = mxb_try_realloc(w->img, (size_t)cap * sizeof *ni);
         if (ni) w->img = ni;
-        hobj_ref_t *ng = ni ? realloc(w->gt, (size_t)cap * sizeof *ng) : NULL;
+        hobj_ref_t *ng = ni ? mxb_try_realloc(w->gt, (size_t)cap * sizeof *ng) : NULL;
         if (ng) w->gt = ng;
         if (!ni || !ng) {
-            snprintf(err, errlen, "%s: out of memory", w->path);
+            mxb_seterr(err, errlen, "%s: out of memory", w->path);
             return -1;
         }
         w->cap = cap;
     }
     size_t npix = (size_t)h * wd;
-    uint8_t *t = malloc(npix * 3);
+    uint8_t *t = mxb_try_alloc(npix * 3);
     if (!t) {
-        snprintf(err, errlen, "%s: out of memory", w->path);
+        mxb_seterr(err, errlen, "%s: out of memory", w->path);
         return -1;
     }
     /* column-major MATLAB storage: [3, W, H] with stored[c][x][y] = rgb[y][x][c] */
@@ -476,7 +476,7 @@ static int append(mxb_gtsegs_writer *w, const uint8_t *rgb, const uint8_t *mask,
     if (!rc) rc = write_dataset(w, nc, H5T_STD_REF_OBJ, 2, dc, &mref, "cell", &w->gt[w->n]);
     free(t);
     if (rc) {
-        snprintf(err, errlen, "%s: #refs#/%s: cannot write sample %d", w->path, ni, w->n);
+        mxb_seterr(err, errlen, "%s: #refs#/%s: cannot write sample %d", w->path, ni, w->n);
         return -1;
     }
     w->n++;
@@ -514,17 +514,17 @@ static int finish(mxb_gtsegs_writer *w, char *err, size_t errlen) {
     int rc = 0;
     if (write_dataset(w, "/value/img", H5T_STD_REF_OBJ, 2, dims, w->n ? w->img : NULL, "cell", NULL) ||
         write_dataset(w, "/value/gt", H5T_STD_REF_OBJ, 2, dims, w->n ? w->gt : NULL, "cell", NULL)) {
-        snprintf(err, errlen, "%s: cannot write /value/img and /value/gt", w->path);
+        mxb_seterr(err, errlen, "%s: cannot write /value/img and /value/gt", w->path);
         rc = -1;
     }
     H5Gclose(w->refs);
     H5Pclose(w->ocpl);
     if (H5Fclose(w->file) < 0 && !rc) {
-        snprintf(err, errlen, "%s: cannot close the file", w->path);
+        mxb_seterr(err, errlen, "%s: cannot close the file", w->path);
         rc = -1;
     }
     if (!rc && write_header(w->path)) {
-        snprintf(err, errlen, "%s: cannot write the MATLAB header", w->path);
+        mxb_seterr(err, errlen, "%s: cannot write the MATLAB header", w->path);
         rc = -1;
     }
     return rc;

@@ -2,6 +2,7 @@
  * Image.open(...).convert('RGB') sees the file; PNG writing. Both libraries report
  * fatal errors through a callback that must not return: it longjmps back here. */
 #include "datasets/datasets.h"
+#include "io/io.h"
 
 #include <stdio.h> /* before jpeglib.h, which uses FILE */
 #include <jpeglib.h>
@@ -16,11 +17,11 @@
 
 static int dims_ok(const char *name, size_t w, size_t h, size_t max_pixels, char *err, size_t errlen) {
     if (w == 0 || h == 0) {
-        snprintf(err, errlen, "%s: empty image (%zux%zu)", name, w, h);
+        mxb_seterr(err, errlen, "%s: empty image (%zux%zu)", name, w, h);
         return 0;
     }
     if (w > 65535 || h > 65535 || w * h > max_pixels) {
-        snprintf(err, errlen, "%s: image of %zux%zu pixels is over the limit of %zu pixels",
+        mxb_seterr(err, errlen, "%s: image of %zux%zu pixels is over the limit of %zu pixels",
                  name, w, h, max_pixels);
         return 0;
     }
@@ -78,7 +79,7 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, size_t 
     je.truncated = 0;
     je.msg[0] = 0;
     if (setjmp(je.jump)) {
-        snprintf(err, errlen, "%s: bad JPEG: %s", name, je.msg);
+        mxb_seterr(err, errlen, "%s: bad JPEG: %s", name, je.msg);
         jpeg_destroy_decompress(&cinfo);
         free(rgb);
         free(row);
@@ -88,42 +89,42 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, size_t 
     jpeg_mem_src(&cinfo, buf, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
     if (je.truncated) {
-        snprintf(err, errlen, "%s: truncated JPEG (the data ends inside the header)", name);
+        mxb_seterr(err, errlen, "%s: truncated JPEG (the data ends inside the header)", name);
         goto fail;
     }
     if (cinfo.data_precision != 8) {
-        snprintf(err, errlen, "%s: %d-bit JPEG not supported", name, cinfo.data_precision);
+        mxb_seterr(err, errlen, "%s: %d-bit JPEG not supported", name, cinfo.data_precision);
         goto fail;
     }
     int nc = cinfo.num_components;
     if (nc != 1 && nc != 3 && nc != 4) {
-        snprintf(err, errlen, "%s: JPEG with %d components not supported", name, nc);
+        mxb_seterr(err, errlen, "%s: JPEG with %d components not supported", name, nc);
         goto fail;
     }
     if (!dims_ok(name, cinfo.image_width, cinfo.image_height, max_pixels, err, errlen)) goto fail;
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     if (nc == 4 && !cmyk) {
-        snprintf(err, errlen, "%s: 4-component JPEG that is not CMYK/YCCK", name);
+        mxb_seterr(err, errlen, "%s: 4-component JPEG that is not CMYK/YCCK", name);
         goto fail;
     }
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height, oc = cinfo.output_components;
     if ((cmyk && oc != 4) || (!cmyk && oc != 3)) {
-        snprintf(err, errlen, "%s: unexpected JPEG output with %d components", name, oc);
+        mxb_seterr(err, errlen, "%s: unexpected JPEG output with %d components", name, oc);
         goto fail;
     }
-    rgb = malloc((size_t)w * h * 3);
-    row = malloc((size_t)w * oc);
+    rgb = mxb_try_alloc((size_t)w * h * 3);
+    row = mxb_try_alloc((size_t)w * oc);
     if (!rgb || !row) {
-        snprintf(err, errlen, "%s: out of memory for a %dx%d image", name, w, h);
+        mxb_seterr(err, errlen, "%s: out of memory for a %dx%d image", name, w, h);
         goto fail;
     }
     while ((int)cinfo.output_scanline < h) {
         uint8_t *dst = rgb + (size_t)cinfo.output_scanline * w * 3;
         JSAMPROW rows[1] = {cmyk ? row : dst};
         if (jpeg_read_scanlines(&cinfo, rows, 1) != 1) {
-            snprintf(err, errlen, "%s: JPEG decoder stopped early", name);
+            mxb_seterr(err, errlen, "%s: JPEG decoder stopped early", name);
             goto fail;
         }
         if (cmyk) {
@@ -142,7 +143,7 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, size_t 
     }
     jpeg_finish_decompress(&cinfo);
     if (je.truncated) {
-        snprintf(err, errlen, "%s: truncated JPEG (premature end of data)", name);
+        mxb_seterr(err, errlen, "%s: truncated JPEG (premature end of data)", name);
         goto fail;
     }
     jpeg_destroy_decompress(&cinfo);
@@ -193,11 +194,11 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, size_t m
     png_bytep *volatile rows = NULL;
     if (!png || !info) {
         png_destroy_read_struct(&png, NULL, NULL);
-        snprintf(err, errlen, "%s: out of memory for the PNG decoder", name);
+        mxb_seterr(err, errlen, "%s: out of memory for the PNG decoder", name);
         return -1;
     }
     if (setjmp(png_jmpbuf(png))) {
-        snprintf(err, errlen, "%s: bad PNG: %s", name, src.msg);
+        mxb_seterr(err, errlen, "%s: bad PNG: %s", name, src.msg);
         png_destroy_read_struct(&png, &info, NULL);
         free(rgb);
         free(rows);
@@ -218,12 +219,12 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, size_t m
      * it declares, and is refused before w * h * 3 bytes are allocated for it. */
     size_t raw = (size_t)h * (png_get_rowbytes(png, info) + 1);
     if (raw / 1032 > len) {
-        snprintf(err, errlen, "%s: PNG declares %ux%u pixels but the file has only %zu bytes "
+        mxb_seterr(err, errlen, "%s: PNG declares %ux%u pixels but the file has only %zu bytes "
                  "(truncated, or a decompression bomb)", name, (unsigned)w, (unsigned)h, len);
         goto fail;
     }
     if (depth == 16) {
-        snprintf(err, errlen, "%s: 16-bit PNG not supported (convert it to 8 bits)", name);
+        mxb_seterr(err, errlen, "%s: 16-bit PNG not supported (convert it to 8 bits)", name);
         goto fail;
     }
     /* What convert('RGB') does: palette expanded (its transparency ignored),
@@ -254,13 +255,13 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, size_t m
     png_read_update_info(png, info);
     const size_t chans = paletted ? 1 : 3;
     if (png_get_rowbytes(png, info) != (size_t)w * chans || png_get_channels(png, info) != chans) {
-        snprintf(err, errlen, "%s: PNG does not convert to 8-bit RGB", name);
+        mxb_seterr(err, errlen, "%s: PNG does not convert to 8-bit RGB", name);
         goto fail;
     }
-    rgb = malloc((size_t)w * h * 3);
-    rows = malloc(h * sizeof *rows);
+    rgb = mxb_try_alloc((size_t)w * h * 3);
+    rows = mxb_try_alloc(h * sizeof *rows);
     if (!rgb || !rows) {
-        snprintf(err, errlen, "%s: out of memory for a %ux%u image", name, (unsigned)w, (unsigned)h);
+        mxb_seterr(err, errlen, "%s: out of memory for a %ux%u image", name, (unsigned)w, (unsigned)h);
         goto fail;
     }
     /* palette indices go in the last third of each row's RGB space, then expand
@@ -297,7 +298,7 @@ int mxb_image_decode(const uint8_t *buf, size_t len, const char *name, size_t ma
         return decode_jpeg(buf, len, name, max_pixels, rgb, h, w, err, errlen);
     if (len >= 8 && !png_sig_cmp(buf, 0, 8))
         return decode_png(buf, len, name, max_pixels, rgb, h, w, err, errlen);
-    snprintf(err, errlen, "%s: neither a JPEG nor a PNG file (%zu bytes)", name, len);
+    mxb_seterr(err, errlen, "%s: neither a JPEG nor a PNG file (%zu bytes)", name, len);
     return -1;
 }
 
@@ -306,7 +307,7 @@ int mxb_image_read(const char *path, size_t max_pixels, uint8_t **rgb, int *h, i
     *rgb = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot open", path);
+        mxb_seterr(err, errlen, "%s: cannot open", path);
         return -1;
     }
     uint8_t *buf = NULL;
@@ -314,15 +315,15 @@ int mxb_image_read(const char *path, size_t max_pixels, uint8_t **rgb, int *h, i
     for (;;) {
         if (len == cap) {
             if (cap >= MAX_FILE_BYTES) {
-                snprintf(err, errlen, "%s: file larger than %zu bytes", path, MAX_FILE_BYTES);
+                mxb_seterr(err, errlen, "%s: file larger than %zu bytes", path, MAX_FILE_BYTES);
                 free(buf);
                 fclose(f);
                 return -1;
             }
             cap = cap ? 2 * cap : 1 << 16;
-            uint8_t *nb = realloc(buf, cap);
+            uint8_t *nb = mxb_try_realloc(buf, cap);
             if (!nb) {
-                snprintf(err, errlen, "%s: out of memory reading the file", path);
+                mxb_seterr(err, errlen, "%s: out of memory reading the file", path);
                 free(buf);
                 fclose(f);
                 return -1;
@@ -336,53 +337,11 @@ int mxb_image_read(const char *path, size_t max_pixels, uint8_t **rgb, int *h, i
     int bad = ferror(f);
     fclose(f);
     if (bad) {
-        snprintf(err, errlen, "%s: read error", path);
+        mxb_seterr(err, errlen, "%s: read error", path);
         free(buf);
         return -1;
     }
     int rc = mxb_image_decode(buf, len, path, max_pixels, rgb, h, w, err, errlen);
     free(buf);
     return rc;
-}
-
-int mxb_png_write(const char *path, const uint8_t *pixels, int h, int w, int channels,
-                  char *err, size_t errlen) {
-    if (h <= 0 || w <= 0 || (channels != 1 && channels != 3)) {
-        snprintf(err, errlen, "%s: cannot write a %dx%dx%d PNG", path, h, w, channels);
-        return -1;
-    }
-    FILE *volatile f = fopen(path, "wb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot create", path);
-        return -1;
-    }
-    png_source msg = {0};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &msg, png_fail, png_warn);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, NULL);
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory for the PNG encoder", path);
-        return -1;
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        snprintf(err, errlen, "%s: PNG write failed: %s", path, msg.msg);
-        return -1;
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
-                 channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_compression_level(png, 6);
-    png_write_info(png, info);
-    for (int y = 0; y < h; y++) png_write_row(png, pixels + (size_t)y * w * channels);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0) {
-        snprintf(err, errlen, "%s: write error", path);
-        return -1;
-    }
-    return 0;
 }

@@ -43,14 +43,14 @@ static int push(entries *v, const char *dir, const char *name, int label) {
     if (v->n == v->cap) {
         if (v->n >= MAX_ITEMS) return -1;
         int cap = v->cap ? 2 * v->cap : 1024;
-        entry *ne = realloc(v->e, (size_t)cap * sizeof *ne);
+        entry *ne = mxb_try_realloc(v->e, (size_t)cap * sizeof *ne);
         if (!ne) return -1;
         v->e = ne;
         v->cap = cap;
     }
     entry *e = &v->e[v->n];
-    e->dir = strdup(dir);
-    e->name = strdup(name);
+    e->dir = mxb_try_strdup(dir);
+    e->name = mxb_try_strdup(name);
     e->label = label;
     if (!e->dir || !e->name) {
         free(e->dir);
@@ -96,7 +96,7 @@ static int list_dir(const char *path, int dirs, char ***out, int *count, char *e
     *out = NULL;
     *count = 0;
     if (!dp) {
-        snprintf(err, errlen, "%s: cannot open folder: %s", path, strerror(errno));
+        mxb_seterr(err, errlen, "%s: cannot open folder: %s", path, strerror(errno));
         return -1;
     }
     char **names = NULL;
@@ -109,11 +109,11 @@ static int list_dir(const char *path, int dirs, char ***out, int *count, char *e
         if (dirs ? !is_dir(full) : !is_file(full)) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
-            char **nn = cap < MAX_ITEMS ? realloc(names, (size_t)cap * sizeof *nn) : NULL;
+            char **nn = cap < MAX_ITEMS ? mxb_try_realloc(names, (size_t)cap * sizeof *nn) : NULL;
             if (!nn) goto oom;
             names = nn;
         }
-        if (!(names[n] = strdup(de->d_name))) goto oom;
+        if (!(names[n] = mxb_try_strdup(de->d_name))) goto oom;
         n++;
     }
     closedir(dp);
@@ -125,7 +125,7 @@ oom:
     closedir(dp);
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);
-    snprintf(err, errlen, "%s: out of memory listing the folder", path);
+    mxb_seterr(err, errlen, "%s: out of memory listing the folder", path);
     return -1;
 }
 
@@ -140,7 +140,7 @@ static int walk(const char *root, const char *rel, int label, int depth, entries
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", root, rel);
     if (depth > MAX_DEPTH) {
-        snprintf(err, errlen, "%s: folders nested deeper than %d (a link loop?)", path, MAX_DEPTH);
+        mxb_seterr(err, errlen, "%s: folders nested deeper than %d (a link loop?)", path, MAX_DEPTH);
         return -1;
     }
     char **files, **dirs;
@@ -149,7 +149,7 @@ static int walk(const char *root, const char *rel, int label, int depth, entries
     int rc = 0;
     for (int i = 0; i < nf && !rc; i++)
         if (is_image_name(files[i]) && push(v, rel, files[i], label)) {
-            snprintf(err, errlen, "%s: out of memory or too many files", path);
+            mxb_seterr(err, errlen, "%s: out of memory or too many files", path);
             rc = -1;
         }
     free_names(files, nf);
@@ -187,7 +187,7 @@ static int parse_label(const char *tok, int *out) {
 static char *read_text(const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot open the label file", path);
+        mxb_seterr(err, errlen, "%s: cannot open the label file", path);
         return NULL;
     }
     char *b = NULL;
@@ -195,13 +195,13 @@ static char *read_text(const char *path, char *err, size_t errlen) {
     for (;;) {
         if (cap - len < 2) {
             if (cap >= (size_t)MAX_LABEL_FILE) {
-                snprintf(err, errlen, "%s: label file larger than %ld bytes", path, MAX_LABEL_FILE);
+                mxb_seterr(err, errlen, "%s: label file larger than %ld bytes", path, MAX_LABEL_FILE);
                 goto fail;
             }
             cap = cap ? 2 * cap : 1 << 16;
-            char *nb = realloc(b, cap);
+            char *nb = mxb_try_realloc(b, cap);
             if (!nb) {
-                snprintf(err, errlen, "%s: out of memory", path);
+                mxb_seterr(err, errlen, "%s: out of memory", path);
                 goto fail;
             }
             b = nb;
@@ -211,14 +211,14 @@ static char *read_text(const char *path, char *err, size_t errlen) {
         if (got == 0) break;
     }
     if (ferror(f)) {
-        snprintf(err, errlen, "%s: read error", path);
+        mxb_seterr(err, errlen, "%s: read error", path);
         goto fail;
     }
     fclose(f);
     b[len] = 0;
     if (strlen(b) != len) {
         free(b);
-        snprintf(err, errlen, "%s: label file holds a NUL byte", path);
+        mxb_seterr(err, errlen, "%s: label file holds a NUL byte", path);
         return NULL;
     }
     /* a UTF-8 byte-order mark (editors on Windows write one) is not part of the first
@@ -255,26 +255,26 @@ static int apply_label_file(const char *path, entries *v, char *err, size_t errl
         if (!format) format = nt;
         int label;
         if (nt == format && nt <= 2 && tok[nt - 1][0] == '-' && parse_label(tok[nt - 1] + 1, &label) == 0) {
-            snprintf(err, errlen, "%s:%d: negative label %s", path, lineno, tok[nt - 1]);
+            mxb_seterr(err, errlen, "%s:%d: negative label %s", path, lineno, tok[nt - 1]);
             goto done;
         }
         if (nt != format || nt > 2 || parse_label(tok[nt - 1], &label)) {
-            snprintf(err, errlen, "%s:%d: bad line (want %s)", path, lineno,
+            mxb_seterr(err, errlen, "%s:%d: bad line (want %s)", path, lineno,
                      format == 1 ? "one label per line" : "'filename label'");
             goto done;
         }
         if (format == 1) {
             if (count >= v->n) {
-                snprintf(err, errlen, "%s:%d: more labels than the %d images of the folder", path, lineno, v->n);
+                mxb_seterr(err, errlen, "%s:%d: more labels than the %d images of the folder", path, lineno, v->n);
                 goto done;
             }
             v->e[count].label = label;
         } else {
             if (npairs == cap) {
                 cap = cap ? 2 * cap : 1024;
-                named_label *np = realloc(pairs, (size_t)cap * sizeof *np);
+                named_label *np = mxb_try_realloc(pairs, (size_t)cap * sizeof *np);
                 if (!np) {
-                    snprintf(err, errlen, "%s: out of memory", path);
+                    mxb_seterr(err, errlen, "%s: out of memory", path);
                     goto done;
                 }
                 pairs = np;
@@ -284,28 +284,28 @@ static int apply_label_file(const char *path, entries *v, char *err, size_t errl
         count++;
     }
     if (format == 1 && count != v->n) {
-        snprintf(err, errlen, "%s: %d labels for %d images", path, count, v->n);
+        mxb_seterr(err, errlen, "%s: %d labels for %d images", path, count, v->n);
         goto done;
     }
     if (format == 2) {
         qsort(pairs, (size_t)npairs, sizeof *pairs, cmp_named);
         for (int i = 1; i < npairs; i++)
             if (!strcmp(pairs[i].name, pairs[i - 1].name)) {
-                snprintf(err, errlen, "%s:%d: '%s' listed twice", path, pairs[i].line, pairs[i].name);
+                mxb_seterr(err, errlen, "%s:%d: '%s' listed twice", path, pairs[i].line, pairs[i].name);
                 goto done;
             }
         for (int i = 0; i < v->n; i++) {
             named_label key = {v->e[i].name, 0, 0};
             named_label *hit = bsearch(&key, pairs, (size_t)npairs, sizeof *pairs, cmp_named);
             if (!hit) {
-                snprintf(err, errlen, "%s: no label for '%s'", path, v->e[i].name);
+                mxb_seterr(err, errlen, "%s: no label for '%s'", path, v->e[i].name);
                 goto done;
             }
             v->e[i].label = hit->label;
         }
     }
     if (!format && v->n) {
-        snprintf(err, errlen, "%s: empty label file", path);
+        mxb_seterr(err, errlen, "%s: empty label file", path);
         goto done;
     }
     rc = 0;
@@ -319,7 +319,7 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
                       char *err, size_t errlen) {
     *out = NULL;
     if (!is_dir(root)) {
-        snprintf(err, errlen, "%s: not a folder", root);
+        mxb_seterr(err, errlen, "%s: not a folder", root);
         return -1;
     }
     entries v = {0};
@@ -330,7 +330,7 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
         if (list_dir(root, 0, &files, &nf, err, errlen)) return -1;
         for (int i = 0; i < nf; i++)
             if (is_image_name(files[i]) && push(&v, "", files[i], -1)) {
-                snprintf(err, errlen, "%s: out of memory or too many files", root);
+                mxb_seterr(err, errlen, "%s: out of memory or too many files", root);
                 free_names(files, nf);
                 goto done;
             }
@@ -350,31 +350,31 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
              * is not the depth-first order ("a-b" < "a/x") */
             if (v.n - before > 1) qsort(v.e + before, (size_t)(v.n - before), sizeof *v.e, cmp_entry);
             if (v.n == before) { /* torchvision refuses an empty class folder too */
-                snprintf(err, errlen, "%s/%s: class folder without images", root, classes[c]);
+                mxb_seterr(err, errlen, "%s/%s: class folder without images", root, classes[c]);
                 free_names(classes, nc);
                 goto done;
             }
         }
         free_names(classes, nc);
         if (nc == 0) {
-            snprintf(err, errlen, "%s: no class folders (give a label file for a flat folder)", root);
+            mxb_seterr(err, errlen, "%s: no class folders (give a label file for a flat folder)", root);
             goto done;
         }
     }
     if (labels_file && v.n > 1) qsort(v.e, (size_t)v.n, sizeof *v.e, cmp_entry);
     mxb_dataset *d = mxb_dataset_alloc(KIND_IMAGENET, root, v.n);
-    if (!d || !(d->labels = malloc((size_t)(v.n ? v.n : 1) * sizeof *d->labels))) {
+    if (!d || !(d->labels = mxb_try_alloc((size_t)(v.n ? v.n : 1) * sizeof *d->labels))) {
         mxb_dataset_close(d);
-        snprintf(err, errlen, "%s: out of memory", root);
+        mxb_seterr(err, errlen, "%s: out of memory", root);
         goto done;
     }
     for (int i = 0; i < v.n; i++) {
         const entry *e = &v.e[i];
         size_t len = strlen(e->dir) + strlen(e->name) + 2;
-        d->ids[i] = malloc(len);
+        d->ids[i] = mxb_try_alloc(len);
         if (!d->ids[i]) {
             mxb_dataset_close(d);
-            snprintf(err, errlen, "%s: out of memory", root);
+            mxb_seterr(err, errlen, "%s: out of memory", root);
             goto done;
         }
         snprintf(d->ids[i], len, "%s%s%s", e->dir, *e->dir ? "/" : "", e->name);

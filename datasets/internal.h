@@ -3,6 +3,7 @@
 #define MXB_DATASETS_INTERNAL_H
 
 #include "datasets/datasets.h"
+#include "io/io.h"
 
 #include <hdf5.h>
 

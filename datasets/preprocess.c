@@ -2,6 +2,7 @@
  * PIL 9's Resample.c (bilinear/bicubic) and affine nearest, CenterCrop's rounding,
  * ToTensor and Normalize in float. */
 #include "datasets/datasets.h"
+#include "io/io.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,9 +38,9 @@ static int coefficients(int in_size, int out_size, mxb_filter filter, int **boun
     if (filterscale < 1.0) filterscale = 1.0;
     support *= filterscale;
     int ksize = (int)ceil(support) * 2 + 1;
-    double *k = malloc((size_t)ksize * sizeof *k);
-    int32_t *kk = malloc((size_t)out_size * ksize * sizeof *kk);
-    int *bounds = malloc((size_t)out_size * 2 * sizeof *bounds);
+    double *k = mxb_try_alloc((size_t)ksize * sizeof *k);
+    int32_t *kk = mxb_try_alloc((size_t)out_size * ksize * sizeof *kk);
+    int *bounds = mxb_try_alloc((size_t)out_size * 2 * sizeof *bounds);
     if (!k || !kk || !bounds) {
         free(k); free(kk); free(bounds);
         return 0;
@@ -82,7 +83,7 @@ static uint8_t clip8(int32_t v) {
  * accumulated in double from in/out * 0.5 in steps of in/out, then truncated. */
 static void resize_nearest(const uint8_t *in, int h, int w, int c, uint8_t *out, int oh, int ow) {
     double ax = (double)(float)w / ow, ay = (double)(float)h / oh;
-    int *xin = malloc((size_t)ow * sizeof *xin);
+    int *xin = mxb_alloc((size_t)ow * sizeof *xin, "the resize column table"); /* ow: the model input side */
     double xo = ax * 0.5;
     for (int x = 0; x < ow; x++) {
         xin[x] = xo < 0.0 ? -1 : (int)xo;
@@ -104,11 +105,11 @@ static void resize_nearest(const uint8_t *in, int h, int w, int c, uint8_t *out,
 int mxb_resize(const uint8_t *in, int h, int w, int c, uint8_t *out, int oh, int ow,
                mxb_filter filter, char *err, size_t errlen) {
     if (h <= 0 || w <= 0 || oh <= 0 || ow <= 0 || c < 1 || c > 4 || oh > 65535 || ow > 65535) {
-        snprintf(err, errlen, "resize: bad sizes %dx%dx%d -> %dx%d", h, w, c, oh, ow);
+        mxb_seterr(err, errlen, "resize: bad sizes %dx%dx%d -> %dx%d", h, w, c, oh, ow);
         return -1;
     }
     if (filter != MXB_FILTER_NEAREST && filter != MXB_FILTER_BILINEAR && filter != MXB_FILTER_BICUBIC) {
-        snprintf(err, errlen, "resize: unknown filter %d", (int)filter);
+        mxb_seterr(err, errlen, "resize: unknown filter %d", (int)filter);
         return -1;
     }
     if (oh == h && ow == w) { /* PIL copies */
@@ -125,7 +126,7 @@ int mxb_resize(const uint8_t *in, int h, int w, int c, uint8_t *out, int oh, int
     int ksv = ksh ? coefficients(h, oh, filter, &bv, &kv) : 0;
     if (!ksh || !ksv) {
         free(bh); free(kh);
-        snprintf(err, errlen, "resize: out of memory (%dx%d -> %dx%d)", h, w, oh, ow);
+        mxb_seterr(err, errlen, "resize: out of memory (%dx%d -> %dx%d)", h, w, oh, ow);
         return -1;
     }
     /* Horizontal pass first, over the source rows the vertical pass will use. */
@@ -136,10 +137,10 @@ int mxb_resize(const uint8_t *in, int h, int w, int c, uint8_t *out, int oh, int
     uint8_t *tmp = NULL;
     if (need_h) {
         int rows = y_last - y_first;
-        tmp = need_v ? malloc((size_t)rows * ow * c) : NULL;
+        tmp = need_v ? mxb_try_alloc((size_t)rows * ow * c) : NULL;
         if (need_v && !tmp) {
             free(bh); free(kh); free(bv); free(kv);
-            snprintf(err, errlen, "resize: out of memory (%dx%d -> %dx%d)", h, w, oh, ow);
+            mxb_seterr(err, errlen, "resize: out of memory (%dx%d -> %dx%d)", h, w, oh, ow);
             return -1;
         }
         for (int y = 0; y < rows; y++) {
@@ -243,29 +244,29 @@ static void resized_dims(const mxb_preprocess *p, int h, int w, int *oh, int *ow
 static int run(const mxb_preprocess *p, const uint8_t *in, int h, int w, int c, mxb_filter filter,
                uint8_t *out, char *err, size_t errlen) {
     if (p->size <= 0 || p->size > 65535 || p->crop < 0 || p->crop > 65535) {
-        snprintf(err, errlen, "preprocess: bad size %d / crop %d", p->size, p->crop);
+        mxb_seterr(err, errlen, "preprocess: bad size %d / crop %d", p->size, p->crop);
         return -1;
     }
     if (h <= 0 || w <= 0) {
-        snprintf(err, errlen, "preprocess: empty image %dx%d", h, w);
+        mxb_seterr(err, errlen, "preprocess: empty image %dx%d", h, w);
         return -1;
     }
     int oh, ow;
     resized_dims(p, h, w, &oh, &ow);
     if (oh <= 0 || ow <= 0 || oh > 65535 || ow > 65535) {
-        snprintf(err, errlen, "preprocess: %dx%d resizes to a bad %dx%d", h, w, oh, ow);
+        mxb_seterr(err, errlen, "preprocess: %dx%d resizes to a bad %dx%d", h, w, oh, ow);
         return -1;
     }
     if (p->crop <= 0) {
         if (oh != ow) {
-            snprintf(err, errlen, "preprocess: Resize(%d) of %dx%d without a crop is not square", p->size, h, w);
+            mxb_seterr(err, errlen, "preprocess: Resize(%d) of %dx%d without a crop is not square", p->size, h, w);
             return -1;
         }
         return mxb_resize(in, h, w, c, out, oh, ow, filter, err, errlen);
     }
-    uint8_t *tmp = malloc((size_t)oh * ow * c);
+    uint8_t *tmp = mxb_try_alloc((size_t)oh * ow * c);
     if (!tmp) {
-        snprintf(err, errlen, "preprocess: out of memory for %dx%d", oh, ow);
+        mxb_seterr(err, errlen, "preprocess: out of memory for %dx%d", oh, ow);
         return -1;
     }
     if (mxb_resize(in, h, w, c, tmp, oh, ow, filter, err, errlen)) {
@@ -282,9 +283,9 @@ int mxb_preprocess_image(const mxb_preprocess *p, const uint8_t *rgb, int h, int
     int s = mxb_preprocess_out_size(p);
     uint8_t *buf = out_rgb;
     if (!buf) {
-        buf = malloc((size_t)(s > 0 ? s : 1) * (s > 0 ? s : 1) * 3);
+        buf = mxb_try_alloc((size_t)(s > 0 ? s : 1) * (s > 0 ? s : 1) * 3);
         if (!buf) {
-            snprintf(err, errlen, "preprocess: out of memory");
+            mxb_seterr(err, errlen, "preprocess: out of memory");
             return -1;
         }
     }

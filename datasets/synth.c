@@ -2,6 +2,7 @@
  * and exact mask. All geometry is integer (16.16 fixed point) and all randomness is
  * splitmix64, so a sample is the same bytes on every platform and compiler. */
 #include "datasets/datasets.h"
+#include "io/io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,15 +13,6 @@
 #include <sys/stat.h>
 
 #define ONE 65536 /* 1.0 in 16.16 */
-
-/* Here rather than in dataset.c so that this file alone, built with
- * -DMXB_SYNTH_SAMPLE_ONLY, is the generator tools/train_demo.py trains on. */
-uint64_t mxb_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 enum { DISC, SQUARE, TRIANGLE, CROSS, RING, NSHAPES };
 enum { STRIPES, CHECKS };
@@ -144,7 +136,7 @@ static int pick_other(rng *r, int not) {
 int mxb_synth_sample(uint64_t seed, int64_t index, int size, uint8_t *rgb, uint8_t *mask,
                      int *label, char *err, size_t errlen) {
     if (size < 16 || size > 4096 || index < 0) {
-        snprintf(err, errlen, "synthetic: size %d (want 16..4096) or index %lld invalid", size, (long long)index);
+        mxb_seterr(err, errlen, "synthetic: size %d (want 16..4096) or index %lld invalid", size, (long long)index);
         return -1;
     }
     /* the class: each block of ten indices is a seeded permutation of the classes */
@@ -234,13 +226,13 @@ static int make_dir(const char *path, char *err, size_t errlen) {
         if (*p != '/') continue;
         *p = 0;
         if (mkdir(buf, 0777) && errno != EEXIST) {
-            snprintf(err, errlen, "%s: cannot create folder %s: %s", path, buf, strerror(errno));
+            mxb_seterr(err, errlen, "%s: cannot create folder %s: %s", path, buf, strerror(errno));
             return -1;
         }
         *p = '/';
     }
     if (mkdir(path, 0777) == 0 || errno == EEXIST) return 0;
-    snprintf(err, errlen, "%s: cannot create folder: %s", path, strerror(errno));
+    mxb_seterr(err, errlen, "%s: cannot create folder: %s", path, strerror(errno));
     return -1;
 }
 
@@ -250,7 +242,7 @@ static int make_dir(const char *path, char *err, size_t errlen) {
 static int check_images_dir(const char *path, int n, char *err, size_t errlen) {
     DIR *dp = opendir(path);
     if (!dp) {
-        snprintf(err, errlen, "%s: cannot open folder: %s", path, strerror(errno));
+        mxb_seterr(err, errlen, "%s: cannot open folder: %s", path, strerror(errno));
         return -1;
     }
     struct dirent *de;
@@ -271,7 +263,7 @@ static int check_images_dir(const char *path, int n, char *err, size_t errlen) {
     }
     closedir(dp);
     if (!first[0]) return 0;
-    snprintf(err, errlen, "%s: holds %s, which is not part of a %d-sample set (an earlier run?): "
+    mxb_seterr(err, errlen, "%s: holds %s, which is not part of a %d-sample set (an earlier run?): "
              "remove it or choose an empty folder", path, first, n);
     return -1;
 }
@@ -284,7 +276,7 @@ int mxb_synth_write_progress(const char *dir, int n, uint64_t seed, int size,
                              void (*progress)(int done, int n, void *ctx), void *ctx, char *err,
                              size_t errlen) {
     if (n < 0 || n > 999999 || size < 16 || size > 4096) {
-        snprintf(err, errlen, "synthetic: bad count %d (want 0..999999) or size %d (want 16..4096)", n, size);
+        mxb_seterr(err, errlen, "synthetic: bad count %d (want 0..999999) or size %d (want 16..4096)", n, size);
         return -1;
     }
     char path[4096];
@@ -294,26 +286,26 @@ int mxb_synth_write_progress(const char *dir, int n, uint64_t seed, int size,
     snprintf(path, sizeof path, "%s/classes.txt", dir);
     FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot create", path);
+        mxb_seterr(err, errlen, "%s: cannot create", path);
         return -1;
     }
     for (int c = 0; c < MXB_SYNTH_CLASSES; c++) fprintf(f, "%s\n", class_names[c]);
     if (fclose(f)) {
-        snprintf(err, errlen, "%s: write error", path);
+        mxb_seterr(err, errlen, "%s: write error", path);
         return -1;
     }
     snprintf(path, sizeof path, "%s/labels.txt", dir);
     FILE *labels = fopen(path, "w");
     if (!labels) {
-        snprintf(err, errlen, "%s: cannot create", path);
+        mxb_seterr(err, errlen, "%s: cannot create", path);
         return -1;
     }
     snprintf(path, sizeof path, "%s/gtsegs_synth.mat", dir);
     mxb_gtsegs_writer *w = NULL;
-    uint8_t *rgb = malloc((size_t)size * size * 3), *mask = malloc((size_t)size * size);
+    uint8_t *rgb = mxb_try_alloc((size_t)size * size * 3), *mask = mxb_try_alloc((size_t)size * size);
     int rc = -1;
     if (!rgb || !mask) {
-        snprintf(err, errlen, "synthetic: out of memory");
+        mxb_seterr(err, errlen, "synthetic: out of memory");
         goto done;
     }
     if (mxb_gtsegs_create(path, &w, err, errlen)) goto done;
@@ -333,12 +325,12 @@ done:
     if (w) {
         char err2[512];
         if (mxb_gtsegs_close(w, err2, sizeof err2) && rc == 0) {
-            snprintf(err, errlen, "%s", err2);
+            mxb_seterr(err, errlen, "%s", err2);
             rc = -1;
         }
     }
     if (fclose(labels) && rc == 0) {
-        snprintf(err, errlen, "%s/labels.txt: write error", dir);
+        mxb_seterr(err, errlen, "%s/labels.txt: write error", dir);
         rc = -1;
     }
     free(rgb);

@@ -250,14 +250,7 @@ const char *mxb_model_param_name(const mxb_model *m, int i, int *ndim, int64_t s
 
 /* ---- seeded random weights (benchmarks, tests) ------------------------------------ */
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float uniform01(uint64_t *s) { return (float)((splitmix64(s) >> 40) * (1.0 / 16777216.0)); }
+static float uniform01(uint64_t *s) { return (float)((mxb_splitmix64(s) >> 40) * (1.0 / 16777216.0)); }
 
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);

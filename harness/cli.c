@@ -34,9 +34,10 @@ static void usage(FILE *f) {
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 }
 
-/* Out of memory on a configuration-bounded buffer: one line and a clean exit. */
+/* Out of memory on a configuration-bounded buffer: one line and a clean exit (io/alloc.c
+ * removed the registered temporary files before calling this). */
 static void on_out_of_memory(size_t n, const char *what) {
-    fprintf(stderr, "mxb: out of memory: %zu bytes for %s (see mxb run --estimate; fewer images in flight or a smaller memory_limit_mb)\n", n, what);
+    fprintf(stderr, "mxb: out of memory: %zu bytes for %s (mxb run --estimate says what a run needs)\n", n, what);
     exit(3);
 }
 

@@ -89,8 +89,9 @@ static double forward_gemm_gflop(const mxb_config *g) {
  * model's widest layer shape (rows = tokens): the yardstick for GFLOP/s above. */
 static void bench_sgemm(int reps) {
     const int n = 1024, L = 197, E = 384, F = 1536;
-    float *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b);
-    float *c = malloc((size_t)8 * L * F * sizeof *c); /* the largest product, > n * n */
+    float *a = mxb_alloc((size_t)n * n * sizeof *a, "bench buffers");
+    float *b = mxb_alloc((size_t)n * n * sizeof *b, "bench buffers");
+    float *c = mxb_alloc((size_t)8 * L * F * sizeof *c, "bench buffers"); /* the largest product, > n * n */
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 17) * 0.01f;
     double ms;
     TIME_MEDIAN(reps, ms, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n,
@@ -160,9 +161,10 @@ static void bench_model(const char *preset, int reps, int batch) {
     mxb_model_randomize(m, 0);
     const mxb_config *g = mxb_model_config(m);
     const size_t npix = (size_t)g->in_chans * g->img_size * g->img_size;
-    float *x = malloc(npix * sizeof *x), *logits = malloc((size_t)g->num_classes * sizeof *logits);
-    float *seed = calloc((size_t)g->num_classes, sizeof *seed);
-    float *map = malloc((size_t)g->num_patches * sizeof *map);
+    float *x = mxb_alloc(npix * sizeof *x, "bench buffers");
+    float *logits = mxb_alloc((size_t)g->num_classes * sizeof *logits, "bench buffers");
+    float *seed = mxb_alloc0((size_t)g->num_classes, sizeof *seed, "bench buffers");
+    float *map = mxb_alloc((size_t)g->num_patches * sizeof *map, "bench buffers");
     uint64_t s = 1;
     for (size_t i = 0; i < npix; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
@@ -197,9 +199,9 @@ static void bench_model(const char *preset, int reps, int batch) {
      * pixels set to 0 (after normalisation), then the logits; the batch's forwards
      * one per thread, each with its own context (OpenBLAS serial inside) */
     const int nt = omp_get_max_threads();
-    float *xp = malloc((size_t)nt * npix * sizeof *xp);
-    float *lp = malloc((size_t)nt * g->num_classes * sizeof *lp);
-    mxb_ctx **pc = calloc((size_t)nt, sizeof *pc);
+    float *xp = mxb_alloc((size_t)nt * npix * sizeof *xp, "bench buffers");
+    float *lp = mxb_alloc((size_t)nt * g->num_classes * sizeof *lp, "bench buffers");
+    mxb_ctx **pc = mxb_alloc0((size_t)nt, sizeof *pc, "bench buffers");
     for (int k = 0; k < nt; k++) pc[k] = mxb_ctx_new(m, MXB_TRACE_NONE);
     TIME_MEDIAN(reps < 3 ? reps : 3, ms, perturbation_step(pc, g, x, xp, lp, batch));
     add_row(preset, "perturbation step, batch (per image)", ms / batch);
@@ -215,8 +217,8 @@ static void bench_model(const char *preset, int reps, int batch) {
     TIME_MEDIAN(reps, ms, mxb_forward(t, x, logits); mxb_backward(t, seed));
     add_row(preset, "forward+backward", ms);
     if (g->arch == MXB_ARCH_VIM) {
-        float *v = malloc((size_t)g->d_inner * g->seq_len * sizeof *v);
-        float *mean = malloc((size_t)g->seq_len * g->seq_len * sizeof *mean);
+        float *v = mxb_alloc((size_t)g->d_inner * g->seq_len * sizeof *v, "bench buffers");
+        float *mean = mxb_alloc((size_t)g->seq_len * g->seq_len * sizeof *mean, "bench buffers");
         mxb_forward(t, x, logits);
         TIME_MEDIAN(reps, ms, mxb_vim_xai_vector(t, 0, MXB_VARIANT_OFFICIAL, v));
         add_row(preset, "xai vector (official), 1 layer", ms);

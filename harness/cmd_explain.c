@@ -174,7 +174,7 @@ int mxb_cmd_explain(int argc, char **argv) {
         }
         rgb = mxb_alloc((size_t)S * S * 3, "the overlay");
         mxb_overlay_heatmap(x, pre.mean, pre.std, up, S, S, rgb);
-        if (mxb_png_write_rgb(png, rgb, S, S, err, sizeof err)) goto fail;
+        if (mxb_png_write(png, rgb, S, S, 3, err, sizeof err)) goto fail;
     }
     rc = 0;
     goto done;

@@ -33,14 +33,14 @@ float *mxb_load_input_tensor(const char *arg, const mxb_config *cfg, char *err, 
     int ok = (nd == 3 && dims[0] == cfg->in_chans && dims[1] == S && dims[2] == S) ||
              (nd == 4 && dims[0] == 1 && dims[1] == cfg->in_chans && dims[2] == S && dims[3] == S);
     if (!ok) {
-        snprintf(err, errlen, "%s: dataset '%s' has the wrong shape for this model (want [%d, %d, %d])",
+        mxb_seterr(err, errlen, "%s: dataset '%s' has the wrong shape for this model (want [%d, %d, %d])",
                  file, dset, cfg->in_chans, cfg->img_size, cfg->img_size);
         free(x);
         return NULL;
     }
     for (int64_t i = 0; i < cfg->in_chans * S * S; i++)
         if (!isfinite(x[i])) {
-            snprintf(err, errlen, "%s: dataset '%s' holds NaN or infinite values", file, dset);
+            mxb_seterr(err, errlen, "%s: dataset '%s' holds NaN or infinite values", file, dset);
             free(x);
             return NULL;
         }
@@ -107,7 +107,7 @@ int mxb_model_preprocess(const char *cmd, const char *weights, const mxb_config 
     memcpy(p->mean, t.mean, sizeof p->mean);
     memcpy(p->std, t.std, sizeof p->std);
     if (mxb_preprocess_out_size(p) != cfg->img_size) {
-        snprintf(err, errlen, "%s: the evaluation transform makes %d px inputs but the model takes %d px", weights,
+        mxb_seterr(err, errlen, "%s: the evaluation transform makes %d px inputs but the model takes %d px", weights,
                  mxb_preprocess_out_size(p), cfg->img_size);
         return -1;
     }
@@ -134,23 +134,19 @@ int mxb_transform_apply(const char *cmd, const mxb_opt *opts, const mxb_transfor
 float *mxb_load_input_image(const char *path, const mxb_config *cfg, const mxb_preprocess *p, uint8_t **rgb_out,
                             char *err, size_t errlen) {
     if (cfg->in_chans != 3) {
-        snprintf(err, errlen, "%s: the model takes %d channels; --image makes RGB", path, cfg->in_chans);
+        mxb_seterr(err, errlen, "%s: the model takes %d channels; --image makes RGB", path, cfg->in_chans);
         return NULL;
     }
     uint8_t *rgb = NULL, *small = NULL;
     int h, w;
     if (mxb_image_read(path, 0, &rgb, &h, &w, err, errlen)) return NULL;
     const size_t S = (size_t)cfg->img_size;
-    float *x = malloc(3 * S * S * sizeof *x);
-    small = malloc(3 * S * S);
-    if (!x || !small) {
-        snprintf(err, errlen, "out of memory");
-        free(x);
-        x = NULL;
-    } else if (mxb_preprocess_image(p, rgb, h, w, small, x, err, errlen)) {
+    float *x = mxb_alloc(3 * S * S * sizeof *x, "image buffers");
+    small = mxb_alloc(3 * S * S, "image buffers");
+    if (mxb_preprocess_image(p, rgb, h, w, small, x, err, errlen)) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s: %s", path, err); /* name the image */
-        snprintf(err, errlen, "%s", msg);
+        mxb_seterr(err, errlen, "%s", msg);
         free(x);
         x = NULL;
     }
@@ -165,7 +161,7 @@ void mxb_print_topk(const float *logits, int n, int k) {
     for (int i = 1; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
     for (int i = 0; i < n; i++) sum += exp(logits[i] - mx);
     if (n < 1) return;
-    int *used = calloc((size_t)n, sizeof *used);
+    int *used = mxb_alloc0((size_t)n, sizeof *used, "class table");
     printf("class   probability   logit\n");
     for (int r = 0; r < k && r < n; r++) {
         int best = -1;
@@ -228,8 +224,8 @@ int mxb_cmd_predict(int argc, char **argv) {
         goto done;
     }
     c = mxb_ctx_new(m, MXB_TRACE_NONE);
-    logits = malloc((size_t)cfg->num_classes * sizeof(float));
-    if (!c || !logits) {
+    logits = mxb_alloc((size_t)cfg->num_classes * sizeof(float), "logits");
+    if (!c) {
         fprintf(stderr, "mxb predict: out of memory\n");
         rc = 1;
         goto done;

@@ -164,9 +164,8 @@ static int copy_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
 
 int mxb_cmd_merge(int argc, char **argv) {
     mxb_opt opts[] = {MXB_OPT_END};
-    const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    const char **pos = mxb_alloc0((size_t)argc + 1, sizeof *pos, "argument list");
     int npos = 0;
-    if (!pos) return fprintf(stderr, "mxb merge: out of memory\n"), 1;
     int prc = mxb_opts_parse("merge", argc, argv, opts, pos, argc, &npos, merge_usage);
     if (prc || npos < 2) {
         free(pos);
@@ -184,15 +183,11 @@ int mxb_cmd_merge(int argc, char **argv) {
         fprintf(stderr, "mxb merge: %s exists; not overwriting it\n", out);
         return 2;
     }
-    mxb_results *shards = calloc((size_t)n, sizeof *shards);
-    mxb_results **ptrs = calloc((size_t)n, sizeof *ptrs), merged;
+    mxb_results *shards = mxb_alloc0((size_t)n, sizeof *shards, "shard table");
+    mxb_results **ptrs = mxb_alloc0((size_t)n, sizeof *ptrs, "shard table"), merged;
     char err[ERRLEN];
     int loaded = 0;
     memset(&merged, 0, sizeof merged);
-    if (!shards || !ptrs) {
-        fprintf(stderr, "mxb merge: out of memory\n");
-        goto done;
-    }
     for (; loaded < n; loaded++) {
         if (mxb_results_read(argv[2 + loaded], &shards[loaded], err, sizeof err)) {
             fprintf(stderr, "mxb merge: %s\n", err);

@@ -32,9 +32,9 @@ static int fail(parse_state *st, const char *section, const char *key, const cha
     va_end(ap);
     st->err_line = st->line;
     if (st->line > 0)
-        snprintf(st->err, st->errlen, "%s:%d: [%s] %s: %s", st->path, st->line, section, key, msg);
+        mxb_seterr(st->err, st->errlen, "%s:%d: [%s] %s: %s", st->path, st->line, section, key, msg);
     else
-        snprintf(st->err, st->errlen, "%s: --set %s.%s: %s", st->path, section, key, msg);
+        mxb_seterr(st->err, st->errlen, "%s: --set %s.%s: %s", st->path, section, key, msg);
     return 0;
 }
 
@@ -408,7 +408,7 @@ static char *read_line(char *buf, int num, void *stream) {
     /* libinih's line buffer is fixed (200 bytes in Debian's build): a longer line
      * would be split and its tail read as a line of its own. Refused, naming it. */
     if (n + 2 > (size_t)num) {
-        snprintf(r->st->err, r->st->errlen,
+        mxb_seterr(r->st->err, r->st->errlen,
                  "%s:%d: the line is %zu bytes long, over libinih's limit of %d (shorten it, or give the "
                  "value with --set section.key=value)",
                  r->st->path, r->st->line, n, num - 2);
@@ -441,32 +441,27 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
     mxb_run_config_defaults(c);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot open the configuration (%s)", path, strerror(errno));
+        mxb_seterr(err, errlen, "%s: cannot open the configuration (%s)", path, strerror(errno));
         return -1;
     }
     struct stat sb;
     if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
         fclose(f);
-        snprintf(err, errlen, "%s: not a configuration file (not a regular file)", path);
+        mxb_seterr(err, errlen, "%s: not a configuration file (not a regular file)", path);
         return -1;
     }
     if (sb.st_size > (1 << 20)) {
         fclose(f);
-        snprintf(err, errlen, "%s: not a configuration file (over 1 MiB)", path);
+        mxb_seterr(err, errlen, "%s: not a configuration file (over 1 MiB)", path);
         return -1;
     }
     size_t n = (size_t)sb.st_size;
-    c->text = calloc(n + 4096, 1);
-    if (!c->text) {
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
+    c->text = mxb_alloc0(n + 4096, 1, "configuration text");
     size_t got = fread(c->text, 1, n, f);
     int rerr = ferror(f);
     fclose(f);
     if (rerr || got != n) {
-        snprintf(err, errlen, "%s: read error", path);
+        mxb_seterr(err, errlen, "%s: read error", path);
         return -1;
     }
     c->text[got] = 0;
@@ -475,7 +470,7 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
     if (nul) {
         int line = 1;
         for (const char *p = c->text; p < nul; p++) line += *p == '\n';
-        snprintf(err, errlen, "%s:%d: a NUL byte (a text file holds none)", path, line);
+        mxb_seterr(err, errlen, "%s:%d: a NUL byte (a text file holds none)", path, line);
         return -1;
     }
     char tmp[4096];
@@ -490,11 +485,11 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
      * wrong section ('[run' then 'output = x' is "[] output"): the first error wins.
      * (A handler's refusal counts as an error of its own line for libinih too.) */
     if (rc > 0 && (!err[0] || rc < st.err_line)) {
-        snprintf(err, errlen, "%s:%d: syntax error (want [section], key = value, or a ; comment)", path, rc);
+        mxb_seterr(err, errlen, "%s:%d: syntax error (want [section], key = value, or a ; comment)", path, rc);
         return -1;
     }
     if (rc != 0 || err[0]) {
-        if (!err[0]) snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+        if (!err[0]) mxb_seterr(err, errlen, "%s:%d: syntax error", path, rc);
         return -1;
     }
     /* --set section.key=value, applied after the file; recorded in the config text */
@@ -504,7 +499,7 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
         for (const char *p = dot; p && p < eq; p++)
             if (*p == '.') lastdot = p;
         if (!eq || !lastdot) {
-            snprintf(err, errlen, "%s: --set '%s' is not section.key=value", path, sets[i]);
+            mxb_seterr(err, errlen, "%s: --set '%s' is not section.key=value", path, sets[i]);
             return -1;
         }
         char section[128], key[128];
@@ -515,27 +510,27 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
         if (!err[0]) on_key(&st, section, key, eq + 1);
         if (err[0]) return -1;
         size_t len = strlen(c->text);
-        c->text = realloc(c->text, len + strlen(sets[i]) + 32);
+        c->text = mxb_realloc(c->text, len + strlen(sets[i]) + 32, "configuration text");
         sprintf(c->text + len, "\n; --set %s\n", sets[i]);
     }
     /* what a run needs */
-    if (!c->output[0]) return snprintf(err, errlen, "%s: [run] output is missing", path), -1;
-    if (!c->nmodels) return snprintf(err, errlen, "%s: no [model:NAME] section", path), -1;
-    if (!c->nmethods) return snprintf(err, errlen, "%s: no [method:NAME] section", path), -1;
+    if (!c->output[0]) return mxb_seterr(err, errlen, "%s: [run] output is missing", path), -1;
+    if (!c->nmodels) return mxb_seterr(err, errlen, "%s: no [model:NAME] section", path), -1;
+    if (!c->nmethods) return mxb_seterr(err, errlen, "%s: no [method:NAME] section", path), -1;
     for (int i = 0; i < c->nmodels; i++)
         if (!c->models[i].weights[0])
-            return snprintf(err, errlen, "%s: [model:%s] has no weights", path, c->models[i].name), -1;
+            return mxb_seterr(err, errlen, "%s: [model:%s] has no weights", path, c->models[i].name), -1;
     if (!c->perturbation.enabled && !c->segmentation.enabled)
-        return snprintf(err, errlen, "%s: neither [perturbation] nor [segmentation] is configured", path), -1;
+        return mxb_seterr(err, errlen, "%s: neither [perturbation] nor [segmentation] is configured", path), -1;
     mxb_run_data *ds[2] = {&c->perturbation, &c->segmentation};
     for (int i = 0; i < 2; i++)
         if (ds[i]->enabled && !ds[i]->data[0])
-            return snprintf(err, errlen, "%s: [%s] has no data", path, i ? "segmentation" : "perturbation"), -1;
+            return mxb_seterr(err, errlen, "%s: [%s] has no data", path, i ? "segmentation" : "perturbation"), -1;
     if (c->perturbation.enabled && !c->perturbation.positive && !c->perturbation.negative)
-        return snprintf(err, errlen, "%s: [perturbation] tests names neither positive nor negative", path), -1;
+        return mxb_seterr(err, errlen, "%s: [perturbation] tests names neither positive nor negative", path), -1;
     /* insertion/deletion runs in the perturbation test (its images and labels) */
     if (c->insdel_step && !c->perturbation.enabled)
-        return snprintf(err, errlen, "%s: [run] insertion_deletion_step needs a [perturbation] section", path), -1;
+        return mxb_seterr(err, errlen, "%s: [run] insertion_deletion_step needs a [perturbation] section", path), -1;
     return 0;
 }
 

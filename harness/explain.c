@@ -1,6 +1,7 @@
 /* One explanation: forward (traced), the passes the method needs, the method. The
  * class choice lives here, once, for every method. */
 #include "harness/harness.h"
+#include "metrics/metrics.h"
 
 #include "io/io.h"
 
@@ -42,7 +43,7 @@ _Static_assert((int)MXB_METHOD_ARCH_VIT == (int)MXB_ARCH_VIT && (int)MXB_METHOD_
 static const char *volatile in_method;
 static int exit_guard_set;
 static void exit_guard(void) {
-    if (!in_method) return;
+    if (!in_method || mxb_out_of_memory_exiting()) return; /* the allocator's exit, reported */
     fprintf(stderr, "mxb: method '%s' called exit() while explaining an image; stopped (mxb run resumes from its "
                     "journal)\n", in_method);
     fflush(stderr);
@@ -64,11 +65,7 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     }
     mxb_forward(c, image, logits);
     int cls = opts->class_index;
-    if (cls < 0) { /* the prediction; ties go to the lowest index, as np.argmax */
-        cls = 0;
-        for (int i = 1; i < g->num_classes; i++)
-            if (logits[i] > logits[cls]) cls = i;
-    }
+    if (cls < 0) cls = mxb_argmax(logits, g->num_classes); /* the prediction */
     *explained = cls;
     if (method->needs & (MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE)) {
         float *seed = mxb_alloc0((size_t)g->num_classes, sizeof *seed, "the seed"); /* a checked config's size */

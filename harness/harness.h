@@ -7,6 +7,7 @@
 #define MXB_HARNESS_H
 
 #include "datasets/datasets.h"
+#include "io/io.h"
 #include "engine/engine.h"
 #include "methods/method.h"
 

@@ -58,11 +58,8 @@ int mxb_usage_error(const char *cmd, const char *fmt, ...) {
     char msg[600];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    mxb_vseterr(msg, sizeof msg, fmt, ap); /* quotes what was typed: one printable line */
     va_end(ap);
-    /* the message quotes what was typed: keep it one printable line */
-    for (char *p = msg; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     fprintf(stderr, "mxb %s: %s (see mxb %s --help)\n", cmd, msg, cmd);
     return 2;
 }

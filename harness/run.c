@@ -50,13 +50,6 @@ static size_t record_size(mxb_run_state *R, int t, int m) {
 
 /* ---- one unit ------------------------------------------------------------------- */
 
-static int argmax(const float *v, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[b]) b = i;
-    return b;
-}
-
 /* "MESSAGE" -> "PREFIX: MESSAGE" in err */
 static int with_prefix(char *err, size_t errlen, const char *a, const char *b) {
     char msg[ERRLEN];
@@ -151,7 +144,7 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
             rc = -1;
             break;
         }
-        if (k == 0) T->pred[m][i] = argmax(sl->logits, g->num_classes);
+        if (k == 0) T->pred[m][i] = mxb_argmax(sl->logits, g->num_classes);
         cell->explained[i] = cls;
         if (cell->maps) memcpy(cell->maps + i * (size_t)g->num_patches, sl->map, (size_t)g->num_patches * sizeof(float));
         mxb_map_postprocess(sl->map, g->grid, g->patch_size, MXB_FLAT_NAN, sl->vis);

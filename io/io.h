@@ -23,6 +23,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(__GNUC__)
 #define MXB_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -51,10 +52,57 @@ void *mxb_try_alloc(size_t n) MXB_CHECKED;
 void *mxb_try_alloc0(size_t count, size_t size) MXB_CHECKED;
 void *mxb_try_realloc(void *p, size_t n) MXB_WUR;
 char *mxb_try_strdup(const char *s) MXB_CHECKED;
+char *mxb_try_strndup(const char *s, size_t n) MXB_CHECKED; /* at most n bytes of s, NUL-terminated */
 
 /* The command layer's out-of-memory report: called with the size and `what`; it must
  * not return (if it does, abort()). NULL restores the default (a line on stderr, abort). */
 typedef void (*mxb_oom_fn)(size_t n, const char *what);
 void mxb_set_oom_handler(mxb_oom_fn fn);
+/* 1 once an out-of-memory exit has begun: an atexit guard (harness/explain.c's, which
+ * reports a plugin calling exit()) tells the allocator's exit from a plain exit(). */
+int mxb_out_of_memory_exiting(void);
+/* Tests only: with MXB_TEST_OOM_AFTER=N in the environment (read at the first call),
+ * the configuration-bounded allocations after the first N fail as out of memory would
+ * (tests/test_io.c, tests/cli_oom.sh). */
+
+/* ---- temporary files (io/tmpfiles.c) ---- */
+
+/* A file written under a temporary name (PATH.partial) is registered from its creation
+ * to its rename or removal; an exit on out of memory (mxb_alloc's handler) removes every
+ * registered file first, so no partial result is left that looks like one. At most 32
+ * at once: -1 when full or the path is too long (the file is then simply not
+ * protected). mxb_tmpfiles_remove is async-signal-safe. */
+int mxb_tmpfile_register(const char *path);
+void mxb_tmpfile_unregister(const char *path);
+void mxb_tmpfiles_remove(void);
+
+/* ---- SHA-256 (io/sha256.c, FIPS 180-4): provenance of weights files and data lists ---- */
+
+typedef struct {
+    uint32_t h[8];
+    uint64_t len;
+    uint8_t buf[64];
+    size_t fill;
+} mxb_sha256;
+void mxb_sha256_init(mxb_sha256 *s);
+void mxb_sha256_update(mxb_sha256 *s, const void *data, size_t n);
+void mxb_sha256_hex(mxb_sha256 *s, char hex[65]); /* finishes s */
+int mxb_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
+
+/* ---- PNG (io/png.c, libpng): the one writer, for synthetic data and for maps ---- */
+
+/* 8-bit PNG of width x height pixels, channels 1 (grey) or 3 (RGB), rows top to
+ * bottom (pixels[(y * width + x) * channels + c]). Written to PATH.partial and renamed,
+ * so a failed write never leaves a file that looks complete; deterministic bytes (zlib
+ * level 6, no time chunk). Width first, as libpng's IHDR. */
+int mxb_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels,
+                  char *err, size_t errlen);
+
+/* ---- splitmix64 (io/rng.c) ---- */
+
+/* splitmix64 (Steele, Lea, Flood 2014): state += 0x9e3779b97f4a7c15, then the
+ * finaliser; the one generator of the synthetic data, sample draws and random weights,
+ * so every platform and compiler draws the same numbers. */
+uint64_t mxb_splitmix64(uint64_t *state);
 
 #endif

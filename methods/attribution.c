@@ -12,17 +12,17 @@
 static int attribution_vit(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
     const int L = in->seq_len, H = in->num_heads, start = vit_start_layer(in);
     if (check_start(in, start, "attribution", err, errlen)) return -1;
-    float **mats = calloc((size_t)in->depth, sizeof *mats);
-    float *row = malloc((size_t)L * sizeof *row);
+    float **mats = mxb_alloc0((size_t)in->depth, sizeof *mats, "attribution buffers");
+    float *row = mxb_alloc((size_t)L * sizeof *row, "attribution buffers");
     int rc = 0;
     for (int b = start; b < in->depth; b++) {
         const float *G = in->attn_grad(in->trace, b), *R = in->attn_relevance(in->trace, b);
         if (!G || !R) {
-            snprintf(err, errlen, "attribution: block %d lacks attention gradient or relevance", b);
+            mxb_seterr(err, errlen, "attribution: block %d lacks attention gradient or relevance", b);
             rc = -1;
             break;
         }
-        float *M = mats[b] = calloc((size_t)L * L, sizeof *M);
+        float *M = mats[b] = mxb_alloc0((size_t)L * L, sizeof *M, "attribution buffers");
         for (int h = 0; h < H; h++)
             for (size_t k = 0; k < (size_t)L * L; k++) {
                 const float x = G[(size_t)h * L * L + k] * R[(size_t)h * L * L + k];
@@ -46,14 +46,15 @@ static int attribution_vit(const mxb_explain_input *in, float *map, char *err, s
 static int attribution_vim(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
     const int L = in->seq_len, D = in->d_inner, E = in->embed_dim, start = vim_start_layer(in);
     if (check_start(in, start, "attribution", err, errlen)) return -1;
-    float **mats = calloc((size_t)in->depth, sizeof *mats);
-    float *v = malloc((size_t)D * L * sizeof *v), *s = malloc((size_t)L * sizeof *s);
-    float *row = malloc((size_t)L * sizeof *row);
+    float **mats = mxb_alloc0((size_t)in->depth, sizeof *mats, "attribution buffers");
+    float *v = mxb_alloc((size_t)D * L * sizeof *v, "attribution buffers");
+    float *s = mxb_alloc((size_t)L * sizeof *s, "attribution buffers");
+    float *row = mxb_alloc((size_t)L * sizeof *row, "attribution buffers");
     int rc = 0;
     for (int l = start; l < in->depth; l++) {
         const float *g = in->residual_grad(in->trace, l);
         if (!g || in->xai_vector(in->trace, l, v)) {
-            snprintf(err, errlen, "attribution: layer %d lacks its gradient or hidden attention", l);
+            mxb_seterr(err, errlen, "attribution: layer %d lacks its gradient or hidden attention", l);
             rc = -1;
             break;
         }
@@ -65,7 +66,7 @@ static int attribution_vim(const mxb_explain_input *in, float *map, char *err, s
         minmax_inplace(s, (size_t)L);
         for (size_t k = 0; k < (size_t)D * L; k++) v[k] = v[k] > 0 ? v[k] : 0;
         minmax_inplace(v, (size_t)D * L);
-        float *M = mats[l] = malloc((size_t)L * L * sizeof *M);
+        float *M = mats[l] = mxb_alloc((size_t)L * L * sizeof *M, "attribution buffers");
         mean_rows(v, D, L, M);
         for (int j = 0; j < L; j++) M[j] *= s[j];
         for (int i = 1; i < L; i++) memcpy(M + (size_t)i * L, M, (size_t)L * sizeof *M);

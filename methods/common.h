@@ -2,6 +2,7 @@
 #ifndef MXB_METHODS_COMMON_H
 #define MXB_METHODS_COMMON_H
 
+#include "io/io.h"
 #include "methods/method.h"
 
 #include <stdio.h>

@@ -8,11 +8,11 @@ static int raw_vit(const mxb_explain_input *in, float *map, char *err, size_t er
     const int L = in->seq_len, H = in->num_heads;
     const float *A = in->attn(in->trace, in->depth - 1);
     if (!A) {
-        snprintf(err, errlen, "raw-attention: the trace has no attention");
+        mxb_seterr(err, errlen, "raw-attention: the trace has no attention");
         return -1;
     }
     /* clamp >= 0, mean over heads, class token's row, patches only */
-    float *row = calloc((size_t)L, sizeof *row);
+    float *row = mxb_alloc0((size_t)L, sizeof *row, "raw-attention buffers");
     for (int h = 0; h < H; h++)
         for (int j = 0; j < L; j++) {
             const float a = A[((size_t)h * L + in->cls_pos) * L + j];
@@ -27,14 +27,15 @@ static int raw_vit(const mxb_explain_input *in, float *map, char *err, size_t er
 static int raw_vim(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
     const int L = in->seq_len, D = in->d_inner, start = vim_start_layer(in);
     if (check_start(in, start, "raw-attention", err, errlen)) return -1;
-    float *v = malloc((size_t)D * L * sizeof *v), *layer = malloc((size_t)L * sizeof *layer);
-    float *acc = calloc((size_t)L, sizeof *acc);
+    float *v = mxb_alloc((size_t)D * L * sizeof *v, "raw-attention buffers");
+    float *layer = mxb_alloc((size_t)L * sizeof *layer, "raw-attention buffers");
+    float *acc = mxb_alloc0((size_t)L, sizeof *acc, "raw-attention buffers");
     int rc = 0;
     /* per layer: min-max over the whole [D, L] vector, mean over channels;
      * then the mean over layers from start */
     for (int l = start; l < in->depth && !rc; l++) {
         if (in->xai_vector(in->trace, l, v)) {
-            snprintf(err, errlen, "raw-attention: no hidden attention for layer %d", l);
+            mxb_seterr(err, errlen, "raw-attention: no hidden attention for layer %d", l);
             rc = -1;
             break;
         }

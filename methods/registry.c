@@ -1,10 +1,10 @@
 /* The method table: built-ins, plugins, and the rollout the built-ins share. */
 #define _GNU_SOURCE 1 /* dladdr1 */
+#include "io/io.h"
 #include "methods/method.h"
 
 #include <dlfcn.h>
 #include <link.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +37,6 @@ const mxb_method *mxb_methods_find(const char *name) {
     return NULL;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* A name is what --method and [method:NAME] take and what results files store as a
  * group name: 1..63 characters of [A-Za-z0-9_.+-], so it never needs quoting, never
  * contains '/', and an error message that quotes it stays one line. */
@@ -60,50 +53,50 @@ static int good_name(const char *s) {
 
 int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char *err, size_t errlen) {
     if (!ms) {
-        seterr(err, errlen, "%s: mxb_plugin_methods returned no table (NULL)", path);
+        mxb_seterr(err, errlen, "%s: mxb_plugin_methods returned no table (NULL)", path);
         return -1;
     }
     if (n < 1 || n > MAX_PLUGIN_METHODS - nplugin_methods) {
-        seterr(err, errlen, "%s: mxb_plugin_methods returned %d methods (1..%d allowed)", path, n,
+        mxb_seterr(err, errlen, "%s: mxb_plugin_methods returned %d methods (1..%d allowed)", path, n,
                MAX_PLUGIN_METHODS - nplugin_methods);
         return -1;
     }
     for (int i = 0; i < n; i++) {
         const mxb_method *m = ms[i];
         if (!m) {
-            seterr(err, errlen, "%s: mxb_plugin_methods' table entry %d is NULL", path, i);
+            mxb_seterr(err, errlen, "%s: mxb_plugin_methods' table entry %d is NULL", path, i);
             return -1;
         }
         if (m->abi_version != MXB_METHOD_ABI_VERSION) {
-            seterr(err, errlen,
+            mxb_seterr(err, errlen,
                    "%s: method %d was built for method ABI %u, this mxb speaks ABI %d "
                    "(rebuild it against this methods/method.h)",
                    path, i, m->abi_version, MXB_METHOD_ABI_VERSION);
             return -1;
         }
         if (!m->name || !m->explain || !(m->archs & (MXB_METHOD_VIT | MXB_METHOD_VIM))) {
-            seterr(err, errlen, "%s: method %d lacks a name, an explain() or an architecture",
+            mxb_seterr(err, errlen, "%s: method %d lacks a name, an explain() or an architecture",
                    path, i);
             return -1;
         }
         if (!good_name(m->name)) {
-            seterr(err, errlen, "%s: method %d has a bad name (1..63 of A-Z a-z 0-9 _ . + -)", path, i);
+            mxb_seterr(err, errlen, "%s: method %d has a bad name (1..63 of A-Z a-z 0-9 _ . + -)", path, i);
             return -1;
         }
         /* unknown bits would be a newer ABI's features this host cannot provide */
         if ((m->archs & ~(uint32_t)(MXB_METHOD_VIT | MXB_METHOD_VIM)) ||
             (m->needs & ~(uint32_t)(MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE))) {
-            seterr(err, errlen, "%s: method '%s' asks for unknown architectures or trace needs "
+            mxb_seterr(err, errlen, "%s: method '%s' asks for unknown architectures or trace needs "
                    "(archs 0x%x, needs 0x%x)", path, m->name, m->archs, m->needs);
             return -1;
         }
         if (mxb_methods_find(m->name)) {
-            seterr(err, errlen, "%s: a method named '%s' is already registered", path, m->name);
+            mxb_seterr(err, errlen, "%s: a method named '%s' is already registered", path, m->name);
             return -1;
         }
         for (int j = 0; j < i; j++)
             if (!strcmp(ms[j]->name, m->name)) {
-                seterr(err, errlen, "%s: the plugin names two methods '%s'", path, m->name);
+                mxb_seterr(err, errlen, "%s: the plugin names two methods '%s'", path, m->name);
                 return -1;
             }
     }
@@ -112,7 +105,7 @@ int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char
 
 int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
     if (nhandles >= MAX_PLUGIN_METHODS) {
-        seterr(err, errlen, "%s: too many plugins", path);
+        mxb_seterr(err, errlen, "%s: too many plugins", path);
         return -1;
     }
     /* dlopen searches the library path for a bare name; a plugin is always a file */
@@ -121,7 +114,7 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
     void *h = dlopen(full, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
-        seterr(err, errlen, "%s: cannot load plugin: %s", path, why ? why : "unknown error");
+        mxb_seterr(err, errlen, "%s: cannot load plugin: %s", path, why ? why : "unknown error");
         for (char *p = err; *p; p++)
             if (*p == '\n') *p = ' ';
         return -1;
@@ -129,7 +122,7 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
     mxb_plugin_methods_fn entry;
     void *sym = dlsym(h, "mxb_plugin_methods");
     if (!sym) {
-        seterr(err, errlen, "%s: not an mxb plugin (no symbol mxb_plugin_methods)", path);
+        mxb_seterr(err, errlen, "%s: not an mxb plugin (no symbol mxb_plugin_methods)", path);
         dlclose(h);
         return -1;
     }
@@ -138,7 +131,7 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
     const ElfW(Sym) *es = NULL;
     if (!dladdr1(sym, &info, (void **)&es, RTLD_DL_SYMENT) || !es ||
         (ELF64_ST_TYPE(es->st_info) != STT_FUNC && ELF64_ST_TYPE(es->st_info) != STT_GNU_IFUNC)) {
-        seterr(err, errlen, "%s: not an mxb plugin (mxb_plugin_methods is not a function)", path);
+        mxb_seterr(err, errlen, "%s: not an mxb plugin (mxb_plugin_methods is not a function)", path);
         dlclose(h);
         return -1;
     }
@@ -163,8 +156,9 @@ void mxb_rollout_cls_row(const float *const *mats, int n, int start, int L, int 
                          int normalise_rows, float *row) {
     /* CLS row of M_{n-1}···M_start, applying the layers as vector-matrix products:
      * e_clsᵀ M_{n-1} first, then on down to M_start */
-    double *r = calloc((size_t)L, sizeof *r), *next = calloc((size_t)L, sizeof *next);
-    double *inv = calloc((size_t)L, sizeof *inv);
+    double *r = mxb_alloc0((size_t)L, sizeof *r, "rollout buffers");
+    double *next = mxb_alloc0((size_t)L, sizeof *next, "rollout buffers");
+    double *inv = mxb_alloc0((size_t)L, sizeof *inv, "rollout buffers");
     r[cls] = 1;
     for (int l = n - 1; l >= start; l--) {
         const float *M = mats[l];

@@ -9,23 +9,23 @@ static int rollout_explain(const mxb_explain_input *in, float *map, char *err, s
     const int L = in->seq_len, vit = in->arch == MXB_METHOD_ARCH_VIT;
     const int start = vit ? vit_start_layer(in) : vim_start_layer(in);
     if (check_start(in, start, "rollout", err, errlen)) return -1;
-    float **mats = calloc((size_t)in->depth, sizeof *mats);
-    float *v = vit ? NULL : malloc((size_t)in->d_inner * L * sizeof *v);
-    float *row = malloc((size_t)L * sizeof *row);
+    float **mats = mxb_alloc0((size_t)in->depth, sizeof *mats, "rollout buffers");
+    float *v = vit ? NULL : mxb_alloc((size_t)in->d_inner * L * sizeof *v, "rollout buffers");
+    float *row = mxb_alloc((size_t)L * sizeof *row, "rollout buffers");
     int rc = 0;
     for (int l = start; l < in->depth && !rc; l++) {
-        float *M = mats[l] = malloc((size_t)L * L * sizeof *M);
+        float *M = mats[l] = mxb_alloc((size_t)L * L * sizeof *M, "rollout buffers");
         if (vit) { /* heads mean of the attention probabilities */
             const float *A = in->attn(in->trace, l);
             if (!A) {
-                snprintf(err, errlen, "rollout: the trace has no attention for block %d", l);
+                mxb_seterr(err, errlen, "rollout: the trace has no attention for block %d", l);
                 rc = -1;
                 break;
             }
             mean_rows(A, in->num_heads, L * L, M);
         } else {   /* channel mean of the xai vector, the same for every row */
             if (in->xai_vector(in->trace, l, v)) {
-                snprintf(err, errlen, "rollout: no hidden attention for layer %d", l);
+                mxb_seterr(err, errlen, "rollout: no hidden attention for layer %d", l);
                 rc = -1;
                 break;
             }

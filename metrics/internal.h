@@ -2,6 +2,8 @@
 #ifndef MXB_METRICS_INTERNAL_H
 #define MXB_METRICS_INTERNAL_H
 
+#include "io/io.h"
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -132,6 +132,11 @@ int mxb_perturb_order(const float *vis, int npix, int negative, int32_t *order,
  * image [channels, npix] (the reference scatters 0 before normalising). */
 void mxb_perturb_mask(float *image, int channels, int npix, const int32_t *order, int count);
 
+/* The index of the first largest of v[0..n-1] (np.argmax on finite values; a NaN
+ * never wins); 0 when n <= 1. The one argmax of the prediction everywhere (run,
+ * explain, the perturbation outcome). */
+int mxb_argmax(const float *v, int n);
+
 /* What one forward pass of a (perturbed) image says, against the unperturbed one.
  * hit: argmax(logits) == label (first maximum on ties). logit_diff: max logit minus
  * the original's max logit; prob_diff likewise for the max softmax probability

@@ -19,15 +19,15 @@ int mxb_perturb_count(int npix, int step) {
 int mxb_perturb_order(const float *vis, int npix, int negative, int32_t *order,
                       char *err, size_t errlen) {
     if (npix <= 0) {
-        snprintf(err, errlen, "perturbation: empty map");
+        mxb_seterr(err, errlen, "perturbation: empty map");
         return -1;
     }
     const float *key = vis;
     float *neg = NULL;
     if (negative) {
-        neg = malloc((size_t)npix * sizeof *neg);
+        neg = mxb_try_alloc((size_t)npix * sizeof *neg);
         if (!neg) {
-            snprintf(err, errlen, "perturbation: out of memory for %d pixels", npix);
+            mxb_seterr(err, errlen, "perturbation: out of memory for %d pixels", npix);
             return -1;
         }
         for (int i = 0; i < npix; i++) neg[i] = -vis[i];
@@ -35,7 +35,7 @@ int mxb_perturb_order(const float *vis, int npix, int negative, int32_t *order,
     }
     int rc = mxb_argsort_desc(key, (size_t)npix, order);
     free(neg);
-    if (rc) snprintf(err, errlen, "perturbation: out of memory for %d pixels", npix);
+    if (rc) mxb_seterr(err, errlen, "perturbation: out of memory for %d pixels", npix);
     return rc;
 }
 
@@ -47,11 +47,16 @@ void mxb_perturb_mask(float *image, int channels, int npix, const int32_t *order
     }
 }
 
+int mxb_argmax(const float *v, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return b;
+}
+
 /* max logit, its class (first on ties) and the max softmax probability */
 static void logit_stats(const float *logits, int ncls, int *arg, double *max_logit, double *max_prob) {
-    int b = 0;
-    for (int i = 1; i < ncls; i++)
-        if (logits[i] > logits[b]) b = i;
+    int b = mxb_argmax(logits, ncls);
     double m = logits[b], z = 0;
     for (int i = 0; i < ncls; i++) z += exp((double)logits[i] - m);
     *arg = b;

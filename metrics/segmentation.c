@@ -65,7 +65,7 @@ double mxb_ap_score(const float *score, const uint8_t *label, size_t n) {
         npos += label[i] != 0;
     }
     if (npos == 0) return 0.0;
-    int32_t *order = malloc(n * sizeof *order);
+    int32_t *order = mxb_try_alloc(n * sizeof *order);
     if (!order || mxb_argsort_desc(score, n, order)) {
         free(order);
         return NAN;
@@ -105,23 +105,23 @@ double mxb_f1_score(const uint8_t *label, const uint8_t *pred, size_t n) {
 int mxb_seg_evaluate(const float *relevance, const uint8_t *mask, int h, int w,
                      mxb_seg_image *out, char *err, size_t errlen) {
     if (h <= 0 || w <= 0 || (int64_t)h * w > INT32_MAX / 2) {
-        snprintf(err, errlen, "segmentation: bad map size %dx%d", h, w);
+        mxb_seterr(err, errlen, "segmentation: bad map size %dx%d", h, w);
         return -1;
     }
     size_t n = (size_t)h * (size_t)w;
     for (size_t i = 0; i < n; i++) {
         if (mask[i] > 1) {
-            snprintf(err, errlen, "segmentation: mask value %d at pixel %zu (want 0 or 1)",
+            mxb_seterr(err, errlen, "segmentation: mask value %d at pixel %zu (want 0 or 1)",
                      mask[i], i);
             return -1;
         }
     }
-    float *score = malloc(2 * n * sizeof *score);
-    uint8_t *label = malloc(2 * n);
-    uint8_t *pred = malloc(n);
+    float *score = mxb_try_alloc(2 * n * sizeof *score);
+    uint8_t *label = mxb_try_alloc(2 * n);
+    uint8_t *pred = mxb_try_alloc(n);
     if (!score || !label || !pred) {
         free(score); free(label); free(pred);
-        snprintf(err, errlen, "segmentation: out of memory for a %dx%d map", h, w);
+        mxb_seterr(err, errlen, "segmentation: out of memory for a %dx%d map", h, w);
         return -1;
     }
     double sum = 0;
@@ -154,7 +154,7 @@ int mxb_seg_evaluate(const float *relevance, const uint8_t *mask, int h, int w,
     free(label);
     if (ap != ap) {
         free(pred);
-        snprintf(err, errlen, "segmentation: out of memory computing AP");
+        mxb_seterr(err, errlen, "segmentation: out of memory computing AP");
         return -1;
     }
     out->ap = ap;

@@ -16,9 +16,9 @@ static uint32_t desc_key(float v) {
 }
 
 int mxb_argsort_desc(const float *x, size_t n, int32_t *order) {
-    uint32_t *key = malloc((n ? n : 1) * sizeof *key);
-    uint32_t *key2 = malloc((n ? n : 1) * sizeof *key2);
-    int32_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    uint32_t *key = mxb_try_alloc((n ? n : 1) * sizeof *key);
+    uint32_t *key2 = mxb_try_alloc((n ? n : 1) * sizeof *key2);
+    int32_t *tmp = mxb_try_alloc((n ? n : 1) * sizeof *tmp);
     if (!key || !key2 || !tmp) {
         free(key); free(key2); free(tmp);
         return -1;

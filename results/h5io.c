@@ -5,7 +5,6 @@
 
 #include <hdf5.h>
 #include "io/h5_storage.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +198,7 @@ int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
     sigaddset(&block, SIGHUP);
     sigprocmask(SIG_BLOCK, &block, &old);
     int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd >= 0) mxb_tmpfile_register(o->tmp);
     if (fd < 0 || write_all(fd, image, (size_t)n) || fsync(fd)) {
         int e = errno;
         mxb_seterr(err, errlen, "%s: cannot write the output file: %s", o->path, strerror(e));
@@ -211,6 +211,7 @@ int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
         unlink(o->tmp);
         rc = -1;
     }
+    mxb_tmpfile_unregister(o->tmp);
     sigprocmask(SIG_SETMASK, &old, NULL);
 done:
     free(image);

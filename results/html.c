@@ -95,6 +95,7 @@ static int page_open(page *pg, const char *path, const char *title, char *err, s
     snprintf(pg->tmp, sizeof pg->tmp, "%s.partial", path);
     pg->f = fopen(pg->tmp, "w");
     if (!pg->f) return mxb_seterr(err, errlen, "%s: cannot create", path), -1;
+    mxb_tmpfile_register(pg->tmp); /* removed if the report runs out of memory */
     fprintf(pg->f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
     esc(pg->f, title);
     fprintf(pg->f, "</title>\n<style>%s</style>\n</head>\n<body>\n", style);
@@ -109,9 +110,11 @@ static int page_close(page *pg, int ok, char *err, size_t errlen) {
     bad |= fclose(pg->f) != 0;
     if (!ok || bad || rename(pg->tmp, pg->path)) {
         remove(pg->tmp);
+        mxb_tmpfile_unregister(pg->tmp);
         if (ok) mxb_seterr(err, errlen, "%s: write failed", pg->path);
         return -1;
     }
+    mxb_tmpfile_unregister(pg->tmp);
     return 0;
 }
 

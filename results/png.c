@@ -5,7 +5,6 @@
 #include "io/io.h"
 
 #include <math.h>
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,39 +17,6 @@ static void jet(float v, float rgb[3]) {
     rgb[0] = r < 0 ? 0 : r > 1 ? 1 : r;
     rgb[1] = g < 0 ? 0 : g > 1 ? 1 : g;
     rgb[2] = b < 0 ? 0 : b > 1 ? 1 : b;
-}
-
-int mxb_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, char *err,
-                      size_t errlen) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        mxb_seterr(err, errlen, "%s: cannot create PNG file", path);
-        return -1;
-    }
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info || setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        remove(tmp);
-        mxb_seterr(err, errlen, "%s: cannot write PNG", path);
-        return -1;
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * w * 3));
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        mxb_seterr(err, errlen, "%s: cannot write PNG", path);
-        return -1;
-    }
-    return 0;
 }
 
 void mxb_overlay_heatmap(const float *image_chw, const float *mean, const float *std,

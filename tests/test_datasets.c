@@ -3,6 +3,7 @@
  * preprocessing against PIL's Image.resize + torch (tests/gen_datasets.py makes
  * all of it), every bad input's message, mutated files, and the synthetic set. */
 #include "datasets/datasets.h"
+#include "io/io.h"
 #include "mxb_test.h"
 
 #include <hdf5.h>

@@ -53,7 +53,7 @@ def build_synth():
     if not out:
         out = os.path.join(tempfile.mkdtemp(), "libmxbsynth.so")
         subprocess.run([os.environ.get("CC", "cc"), "-O2", "-shared", "-fPIC", "-DMXB_SYNTH_SAMPLE_ONLY", "-I", ROOT,
-                        os.path.join(ROOT, "datasets", "synth.c"), "-o", out, "-lm"], check=True)
+                        os.path.join(ROOT, "datasets", "synth.c"), os.path.join(ROOT, "io", "rng.c"), "-o", out, "-lm"], check=True)
     lib = ctypes.CDLL(out)
     lib.mxb_synth_sample.argtypes = [ctypes.c_uint64, ctypes.c_int64, ctypes.c_int, ctypes.c_void_p,
                                      ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.c_char_p,

@@ -1,5 +1,5 @@
 /* SHA-256 (FIPS 180-4) for provenance: checksums of weights files and data lists. */
-#include "results/results.h"
+#include "io/io.h"
 
 #include "io/io.h"
 
