@@ -41,7 +41,9 @@ read -r ooms rc bad <<<"$(sweep run)"
 check "mxb run: every injected out of memory exits 3 with one line, no temporary left ($bad)" test -z "$bad"
 check "mxb run: the sweep reached success (exit $rc) after $ooms injected failures" test "$rc" -eq 0
 check "mxb run: at least 5 allocation sites were made to fail ($ooms)" test "$ooms" -ge 5
-check "mxb run: the journal of a stopped run stays" test -s $T/run-0/results.h5.journal -o -s $T/run-5/results.h5.journal
+# a run stopped after its journal opened keeps it (which N that is moves with the code)
+kept=$(find $T -path "$T/run-*" -name results.h5.journal -size +0 | wc -l)
+check "mxb run: the journal of a stopped run stays ($kept runs kept theirs)" test "$kept" -ge 1
 mkdir -p $T/ok && run $T/ok >/dev/null 2>&1
 check "the tiny run succeeds without injection" test -s $T/ok/results.h5
 read -r ooms rc bad <<<"$(sweep report)"
