@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The v2 methods' golden files (tests/fixtures/methods2_*.golden.h5, made by
+# tools/goldens/make_methods_goldens.py from the original repositories on a GPU;
+# tests/fixtures/README.md): a broken or stale fixture is caught here, before the
+# methods' own tests compare mxb against it.
+#  - every file opens and has its documented attributes, datasets, shapes and dtypes;
+#    maps are finite and not constant; class_k = argmax(logits_k);
+#  - the demo inputs are exactly `mxb synth --seed 3 --size 64` images 0..3 after the
+#    demo models' transform (PIL + numpy here), the full-geometry input exactly
+#    gen_fullgeom's make_input() on this torch;
+#  - the weights: the demo files name the SHA-256 of models/demo_*.h5 as they are now;
+#    the full-geometry files say the weights used are the ones this machine's
+#    make_random_checkpoint.py makes (MXB_GOLDENS_WEIGHTS=1 regenerates and checks);
+#  - mxb's engine gives the golden's logits on the demo inputs (the original classes
+#    and mxb run the same model);
+#  - two code paths of the original UIA code agree inside the golden: row `cls` of its
+#    full matrix (saveAttnMat) = its CLS vector (saveAttnVec), both directions;
+#  - the stored generator draws (rng/u01, rng/normal) = an independent scalar
+#    splitmix64 + Box-Muller written below.
+set -uo pipefail
+MXB=$MXB_EXE; PY=$MXB_PYTHON; FX=$MXB_FIXTURES
+T=$(mktemp -d); trap 'rm -rf $T' EXIT
+. "$MXB_SOURCE_DIR/tests/lib_cli.sh"
+
+check "mxb synth (the demo images)" "$MXB" synth "$T/synth" --n 4 --seed 3 --size 64 --quiet
+explain_demo() {  # MODEL K: mxb's logits on the golden's own input tensor
+  "$MXB" explain --weights "$MXB_SOURCE_DIR/models/demo_$1.h5" --method raw-attention \
+    --tensor "$FX/methods2_demo_$1.golden.h5:input_$2" --out "$T/$1_$2.h5" > /dev/null
+}
+for m in vit vim; do
+  for k in 0 1 2 3; do check "mxb explain demo_$m on the golden's input_$k" explain_demo $m $k; done
+done
+
+goldens() {
+  $PY - "$FX" "$T" "$MXB_SOURCE_DIR" <<'PYEOF'
+
+import hashlib, math, os, re, sys
+import h5py, numpy as np
+fx, tmp, src = sys.argv[1:4]
+bad = []
+def check(cond, what):
+    if not cond:
+        bad.append(what)
+    return cond
+
+def minmax(a):
+    a = np.asarray(a, np.float64); r = a.max() - a.min()
+    return (a - a.min()) / r if r > 0 else a * 0
+
+# ---- the generator, scalar, from the definition (METHODS-v2.md 1.3) ----
+def splitmix(seed, n):
+    s, out = seed, []
+    for _ in range(n):
+        s = (s + 0x9E3779B97F4A7C15) % 2**64
+        z = s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+        out.append(z ^ (z >> 31))
+    return out
+def u01(seed, n):
+    return [(x >> 11) * 2.0 ** -53 for x in splitmix(seed, n)]
+def gauss(seed, n):
+    u, z = u01(seed, 2 * ((n + 1) // 2)), []
+    for i in range(0, len(u), 2):
+        r = math.sqrt(-2.0 * math.log(1.0 - u[i]))
+        z += [r * math.cos(2 * math.pi * u[i + 1]), r * math.sin(2 * math.pi * u[i + 1])]
+    return z[:n]
+
+def sha(p):
+    return hashlib.sha256(open(p, "rb").read()).hexdigest()
+
+# the demo models' transform, from the PNGs mxb synth writes
+mean = np.array([0.485, 0.456, 0.406], np.float32); std = np.array([0.229, 0.224, 0.225], np.float32)
+from PIL import Image
+demo_x = [((np.asarray(Image.open("%s/synth/images/synth_%06d.png" % (tmp, k)).convert("RGB"), np.float32)
+            / np.float32(255) - mean) / std).transpose(2, 0, 1) for k in range(4)]
+sys.path.insert(0, os.path.join(src, "tools", "goldens"))
+import torch
+import make_methods_goldens as mg  # only its make_input copy (gen_fullgeom cannot be imported)
+full_x = mg.fullgeom_input(torch)[0].numpy()
+
+COMMON = ["originals", "stubs", "patches", "torch_version", "device", "seed", "tf32", "model", "made"]
+AGN = ["ixg", "ig_riemann_trapezoid_n16", "ig_gausslegendre_n16", "smoothgrad_n5"]
+AGN_DEMO = ["ig_riemann_left_n16", "ig_riemann_right_n16", "ig_riemann_middle_n16", "ig_gausslegendre_n50",
+            "smoothgrad_n50", "occlusion_w8_s8", "occlusion_w8_s4", "rise_n6000"]
+AGN_FULL = ["occlusion_w16_s8", "rise_n64"]
+SPEC = {  # file: (images, side, grid, classes, grid maps, pixel maps, grid maps of image 0 only)
+  "demo_vit": (4, 64, 8, 10, ["gradcam", "gradcam_eps1e-5", "lrp-partial", "lrp-partial_grad"],
+               ["lrp-full"] + AGN + AGN_DEMO, []),
+  "deit_s": (1, 224, 14, 1000, ["gradcam", "gradcam_eps1e-5", "lrp-partial", "lrp-partial_grad",
+                                "lrp-partial_f32", "lrp-partial_grad_f32"],
+             ["lrp-full", "lrp-full_f32"] + AGN + AGN_FULL, []),
+  "demo_vim": (4, 64, 8, 10, ["uia", "mambalrp_paper", "mambalrp_vision-default", "mambalrp_paper_conv-gamma",
+                              "mambalrp_vision-default_conv-gamma"], AGN + AGN_DEMO,
+               ["uia_no-conv", "uia_no-gate", "uia_no-act"]),
+  "vim_s": (1, 224, 14, 1000, ["uia", "mambalrp_paper", "mambalrp_vision-default", "mambalrp_paper_conv-gamma",
+                               "mambalrp_vision-default_conv-gamma"], AGN + AGN_FULL, []),
+}
+commits = {}
+for name, (K, S, g, C, gmaps, pmaps, gmaps0) in SPEC.items():
+    path = os.path.join(fx, "methods2_%s.golden.h5" % name)
+    if not check(os.path.exists(path), "%s: missing" % path):
+        continue
+    f = h5py.File(path, "r")
+    for a in COMMON:
+        check(a in f.attrs, "%s: attribute %s" % (name, a))
+    got = dict(re.findall(r"(\w+)=([0-9a-f]{40})", str(f.attrs.get("originals", ""))))
+    check(sorted(got) == ["captum", "mlrp", "rise", "te", "uia"], "%s: originals' commits %s" % (name, got))
+    commits[name] = got
+    check(int(f.attrs.get("seed", -1)) == 0, "%s: seed" % name)
+    if name.startswith("demo"):
+        w = os.path.join(src, "models", name + ".h5")
+        check(f.attrs.get("weights_sha256") == sha(w), "%s: weights_sha256 is not models/%s.h5's" % (name, name))
+    else:
+        check(int(f.attrs.get("weights_as_on_ci", 0)) == 1, "%s: weights are not the CI machine's" % name)
+        check(re.fullmatch(r"[0-9a-f]{64}", str(f.attrs.get("weights_content_sha256", ""))) is not None,
+              "%s: weights_content_sha256" % name)
+    for k in range(K):
+        x = f["input_%d" % k]
+        if check(x.shape == (3, S, S) and x.dtype == np.float32, "%s input_%d shape/dtype" % (name, k)):
+            ref = demo_x[k] if name.startswith("demo") else full_x
+            check(np.array_equal(x[()], ref), "%s: input_%d is not the documented input" % (name, k))
+        lg = f["logits_%d" % k][()]
+        check(lg.shape == (C,) and np.isfinite(lg).all(), "%s logits_%d" % (name, k))
+        cls = int(f["class_%d" % k][()])
+        check(cls == int(np.argmax(lg)), "%s: class_%d is not argmax(logits)" % (name, k))
+        maps = [(m, (g, g)) for m in gmaps] + [(m, (S, S)) for m in pmaps] + \
+               ([(m, (g, g)) for m in gmaps0] if k == 0 else [])
+        for m, shape in maps:
+            d = "map_%s_%d" % (m, k)
+            if not check(d in f, "%s: %s missing" % (name, d)):
+                continue
+            v = f[d][()]
+            check(v.shape == shape and v.dtype == np.float32, "%s %s shape %s" % (name, d, v.shape))
+            check(np.isfinite(v).all() and np.ptp(v) > 0, "%s %s not finite or constant" % (name, d))
+            check("method" in f[d].attrs, "%s %s: no method attribute" % (name, d))
+        if name.startswith("demo"):  # mxb's engine on the golden's input: the same logits
+            e = h5py.File("%s/%s_%d.h5" % (tmp, name[5:], k), "r")
+            err = np.abs(e["logits"][()].ravel() - lg).max() / np.ptp(lg)
+            check(err < 1e-5, "%s: mxb's logits differ from the original's by %.3g of the range" % (name, err))
+    if name == "deit_s":
+        for d in ("map_lrp-full_0", "map_lrp-partial_0", "map_lrp-partial_grad_0"):
+            check("f32_vs_f64" in f[d].attrs, "%s %s: f32_vs_f64" % (name, d))
+    if name == "demo_vim":  # UIA: the matrix code's row cls = the vector code (the original's own Test)
+        M = f["debug/uia_matrix_layer_04"][()]
+        chans = list(f["debug/uia_matrix_layer_04"].attrs["channels"])
+        v = f["debug/uia_attn_vec_0/layer_04"][()][chans]
+        L = M.shape[-1]; c = (L - 1) // 2
+        row = M[0, :, c, :] + M[1, :, L - 1 - c, :][:, ::-1]
+        err = np.abs(row - v).max() / np.abs(v).max()
+        check(M.shape == (2, 4, 65, 65) and err < 1e-5, "UIA matrix row vs vector: %.3g" % err)
+    rng = f["rng"]
+    check(np.array_equal(rng["u01"][()], np.array(u01(0, 32))), "%s: rng/u01 != splitmix64" % name)
+    check(np.abs(rng["normal"][()] - np.array(gauss(0, 32))).max() < 1e-14, "%s: rng/normal" % name)
+    f.close()
+check(len({tuple(sorted(c.items())) for c in commits.values()}) == 1, "files made from different commits")
+if os.environ.get("MXB_GOLDENS_WEIGHTS") == "1":  # slow: regenerates ViM-S and DeiT-S
+    import subprocess
+    for name, preset, seed in (("deit_s", "deit-s", 11), ("vim_s", "vim-s", 12)):
+        p = "%s/%s.pth" % (tmp, name)
+        subprocess.check_call([sys.executable, os.path.join(src, "tools", "make_random_checkpoint.py"),
+                               "--preset", preset, "--seed", str(seed), p], stdout=subprocess.DEVNULL)
+        sd = torch.load(p, map_location="cpu")["model"]
+        f = h5py.File(os.path.join(fx, "methods2_%s.golden.h5" % name), "r")
+        check(mg.content_sha(sd) == f.attrs["weights_content_sha256"], "%s: weights changed" % name)
+for b in bad:
+    print("   " + b)
+print("   4 golden files: %s" % ("ok" if not bad else "%d problems" % len(bad)))
+raise SystemExit(1 if bad else 0)
+PYEOF
+}
+check "methods2 golden files: attributes, datasets, inputs, weights, logits, UIA paths, generator" goldens
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
