@@ -5,13 +5,17 @@ originals from a folder given on the command line, replaces the CUDA extension e
 points by their reference maths, applies the few documented source patches, runs the
 original functions and writes HDF5. No original code is copied here.
 
-    make_methods_goldens.py prepare --pngs DIR --out INPUTS_DIR
-        (any torch, no GPU) the inputs: INPUTS_DIR/demo_inputs.npy (the first 4 PNGs of
-        `mxb synth DIR --n 4 --seed 3 --size 64`, ImageNet-normalised as mxb's transform
-        does, float32) and INPUTS_DIR/fullgeom_input.npy (gen_fullgeom.make_input()).
+    make_methods_goldens.py prepare --pngs DIR --out INPUTS_DIR [--repo REPO]
+        (the CI machine's torch, no GPU) the inputs: INPUTS_DIR/demo_inputs.npy (the first
+        4 PNGs of `mxb synth DIR --n 4 --seed 3 --size 64`, ImageNet-normalised as mxb's
+        transform does, float32), INPUTS_DIR/fullgeom_input.npy (gen_fullgeom's
+        make_input()); with --repo also expect_sha.txt and <model>_small_tensors.npz of the
+        full-geometry checkpoints this torch makes.
     make_methods_goldens.py run --orig ORIG --inputs INPUTS_DIR --repo REPO --out OUT
         [--models deit_s,vim_s,demo_vit,demo_vim] [--expect-sha FILE]
         (GPU) OUT/methods2_<model>.golden.h5 and OUT/log.txt.
+    make_methods_goldens.py merge --base A.h5 --add B.h5 --out C.h5 --note TEXT
+        a second run's datasets (run --only ...) into the first run's file.
 
 ORIG holds the trimmed checkouts: uia/MambaVision/{vim,mamba-1p1p1/mamba_ssm,
 imagenet_seg_eval.py}, mlrp/mamba_lrp, te/{baselines/ViT,modules}, captum/captum,
@@ -125,7 +129,45 @@ def cmd_prepare(a):
         xs.append(((im / np.float32(255) - mean) / std).transpose(2, 0, 1).astype(np.float32))
     np.save(os.path.join(a.out, "demo_inputs.npy"), np.stack(xs))
     np.save(os.path.join(a.out, "fullgeom_input.npy"), fullgeom_input(torch)[0].numpy().astype(np.float32))
+    if a.repo:
+        # the full-geometry checkpoints as this torch makes them: their hashes, and the
+        # small tensors, which another torch may make differently in the last bits
+        # (ViM-S's dt_proj biases on torch 2.11); `run` takes those from here
+        lines = []
+        for preset, seed, name in (("deit-s", 11, "deit_s"), ("vim-s", 12, "vim_s")):
+            p = os.path.join(a.out, name + ".pth")
+            subprocess.check_call([sys.executable, os.path.join(a.repo, "tools", "make_random_checkpoint.py"),
+                                   "--preset", preset, "--seed", str(seed), p], stdout=subprocess.DEVNULL)
+            sd = torch.load(p, map_location="cpu")["model"]
+            lines.append("%s.pth %s %s\n" % (name, sha256_file(p), content_sha(sd)))
+            np.savez(os.path.join(a.out, name + "_small_tensors.npz"),
+                     **{k: v.numpy() for k, v in sd.items() if v.numel() <= 80000})
+            os.remove(p)
+        open(os.path.join(a.out, "expect_sha.txt"), "w").writelines(lines)
     print("wrote", a.out, "with torch", torch.__version__)
+
+
+def cmd_merge(a):
+    """A second run's file (made with --only) into the first run's: the datasets it adds,
+    its stubs/patches attributes, and for datasets both have, the largest difference."""
+    import h5py
+    import shutil
+    shutil.copy(a.base, a.out)
+    dst, add = h5py.File(a.out, "r+"), h5py.File(a.add, "r")
+    names = []
+    add.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    for n in names:
+        if n in dst:
+            if not np.array_equal(dst[n][()], add[n][()]):
+                dst[n].attrs["second_run_max_abs_diff"] = float(
+                    np.abs(dst[n][()].astype(np.float64) - add[n][()]).max())
+            continue
+        parent = n.rsplit("/", 1)[0] if "/" in n else "/"
+        add.copy(add[n], dst.require_group(parent), name=n.rsplit("/", 1)[-1])
+    for k in ("patches", "stubs"):
+        dst.attrs[k] = add.attrs[k]
+    dst.attrs["runs"] = a.note
+    dst.close()
 
 
 # ---- loading the originals ---------------------------------------------------------------
@@ -359,10 +401,9 @@ def load_captum(orig):
 
 # ---- HDF5 ----------------------------------------------------------------------------------
 class Out:
-    def __init__(self, path, log):
+    def __init__(self, path):
         import h5py
         self.f = h5py.File(path, "w")
-        self.log = log
 
     def put(self, name, value, dtype=np.float32, **attrs):
         d = self.f.create_dataset(name, data=np.asarray(value, dtype))
@@ -462,7 +503,7 @@ def main_run(a):
                   generator="tools/goldens/make_methods_goldens.py")
 
     def full_ckpt(preset, seed, name):
-        p = os.path.join(a.out, "..", name + ".pth") if False else os.path.join("/tmp", name + ".pth")
+        p = os.path.join("/tmp", name + ".pth")  # ~100 MB: regenerated, never carried
         if not os.path.exists(p):
             subprocess.check_call([sys.executable, os.path.join(a.repo, "tools", "make_random_checkpoint.py"),
                                    "--preset", preset, "--seed", str(seed), p])
@@ -510,7 +551,7 @@ def main_run(a):
 
     for name in models:
         t_model = time.time()
-        out = Out(os.path.join(a.out, "methods2_%s.golden.h5" % name), log)
+        out = Out(os.path.join(a.out, "methods2_%s.golden.h5" % name))
         out.f.attrs.update(common)
         out.f.attrs["model"] = name
         log("== model", name)
@@ -826,6 +867,12 @@ def main():
     p = sub.add_parser("prepare")
     p.add_argument("--pngs", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--repo", default=None, help="also make the full-geometry checkpoints' hashes and small tensors")
+    mg = sub.add_parser("merge")
+    mg.add_argument("--base", required=True)
+    mg.add_argument("--add", required=True)
+    mg.add_argument("--out", required=True)
+    mg.add_argument("--note", required=True, help="the 'runs' attribute: what each run made")
     r = sub.add_parser("run")
     r.add_argument("--orig", required=True)
     r.add_argument("--inputs", required=True)
@@ -838,6 +885,8 @@ def main():
     a = ap.parse_args()
     if a.cmd == "prepare":
         cmd_prepare(a)
+    elif a.cmd == "merge":
+        cmd_merge(a)
     else:
         main_run(a)
 
