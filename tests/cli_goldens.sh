@@ -16,7 +16,8 @@
 #  - two code paths of the original UIA code agree inside the golden: row `cls` of its
 #    full matrix (saveAttnMat) = its CLS vector (saveAttnVec), both directions;
 #  - the stored generator draws (rng/u01, rng/normal) = an independent scalar
-#    splitmix64 + Box-Muller written below.
+#    splitmix64 + Box-Muller written below;
+#  - Captum's maps and UIA's gradients = tools/reference.py's autograd (below).
 set -uo pipefail
 MXB=$MXB_EXE; PY=$MXB_PYTHON; FX=$MXB_FIXTURES
 T=$(mktemp -d); trap 'rm -rf $T' EXIT
@@ -170,6 +171,83 @@ raise SystemExit(1 if bad else 0)
 PYEOF
 }
 check "methods2 golden files: attributes, datasets, inputs, weights, logits, UIA paths, generator" goldens
+
+# The goldens against an independent implementation: tools/reference.py (PyTorch
+# autograd, this machine's torch) on the demo models, image 0: Captum's IxG, IG
+# (riemann_right and gausslegendre, 16 steps), SmoothGrad (5 samples, the generator's
+# normals) and Occlusion 8/8 by their definitions (METHODS-v2.md 3.5); and the UIA
+# golden's residual gradients (Block.get_gradients, the stream entering the next norm)
+# = the true gradient, which the patched mixer backward must give.
+crosscheck() {
+  $PY - "$FX" "$MXB_SOURCE_DIR" <<'PYEOF'
+import math, os, sys
+import h5py, numpy as np, torch
+fx, src = sys.argv[1:3]
+sys.path.insert(0, os.path.join(src, "tools"))
+import reference as ref
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+bad = []
+def mm(a):
+    a = np.asarray(a, np.float64); return (a - a.min()) / (a.max() - a.min())
+def close(name, mine, golden, tol=1e-4):
+    err = np.abs(mm(mine) - mm(golden)).max()
+    print("   %-40s max |diff| after min-max %.2g" % (name, err))
+    if not err <= tol:
+        bad.append(name)
+def normals(n):  # the generator's normals, seed 0 (METHODS-v2.md 1.3), vectorised here
+    with np.errstate(over="ignore"):
+        i = np.arange(1, 2 * ((n + 1) // 2) + 1, dtype=np.uint64)
+        z = i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        u = ((z ^ (z >> np.uint64(31))) >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    r = np.sqrt(-2 * np.log(1 - u[0::2])); out = np.empty(len(u))
+    out[0::2], out[1::2] = r * np.cos(2 * math.pi * u[1::2]), r * np.sin(2 * math.pi * u[1::2])
+    return out[:n]
+for fam in ("vit", "vim"):
+    m = ref.load_model(os.path.join(src, "models", "demo_%s.h5" % fam))
+    fwd = ref.vit_forward if fam == "vit" else ref.vim_forward
+    g = h5py.File(os.path.join(fx, "methods2_demo_%s.golden.h5" % fam), "r")
+    x = torch.from_numpy(g["input_0"][()])[None]
+    c = int(g["class_0"][()])
+    def grad(xs):  # d logit_c / d input for a batch
+        xs = xs.clone().requires_grad_(True)
+        lg, tr = fwd(m, xs)
+        lg[:, c].sum().backward()
+        return xs.grad.detach(), lg.detach(), tr
+    gx, lg, tr = grad(x)
+    close("%s ixg" % fam, (x * gx)[0].sum(0), g["map_ixg_0"][()])
+    a = torch.linspace(1 / 16, 1, 16)
+    close("%s ig riemann_right 16" % fam, (x[0] * grad(a[:, None, None, None] * x)[0].mean(0)).sum(0),
+          g["map_ig_riemann_right_n16_0"][()])
+    if fam == "vit":
+        xi, wi = np.polynomial.legendre.leggauss(16)
+        a, w = torch.tensor(0.5 * (xi + 1), dtype=torch.float32), torch.tensor(0.5 * wi, dtype=torch.float32)
+        gi = grad(a[:, None, None, None] * x)[0]
+        close("vit ig gausslegendre 16", (x[0] * (w[:, None, None, None] * gi).sum(0)).sum(0),
+              g["map_ig_gausslegendre_n16_0"][()])
+        noise = torch.from_numpy(normals(5 * x.numel()).reshape(5, *x.shape[1:]).astype(np.float32))
+        close("vit smoothgrad 5", grad(x + noise)[0].abs().mean(0).sum(0), g["map_smoothgrad_n5_0"][()])
+        xb = x.repeat(64, 1, 1, 1)
+        for i in range(64):
+            xb[i, :, (i // 8) * 8:(i // 8) * 8 + 8, (i % 8) * 8:(i % 8) * 8 + 8] = 0
+        with torch.no_grad():
+            drop = lg[0, c] - fwd(m, xb)[0][:, c]
+        close("vit occlusion 8/8", drop.reshape(8, 8).repeat_interleave(8, 0).repeat_interleave(8, 1),
+              g["map_occlusion_w8_s8_0"][()])
+    else:
+        for li in (0, 4, 7):
+            mine = tr["streams"][li + 1].grad[0].double().numpy()
+            gold = g["debug/uia_residual_grad_0/layer_%02d" % li][()]
+            err = np.abs(mine - gold).max() / np.abs(gold).max()
+            print("   %-40s max |diff| / max %.2g" % ("vim residual grad, layer %d" % li, err))
+            if not err <= 1e-4:
+                bad.append("vim residual grad layer %d" % li)
+print("   %s" % ("all within tolerance" if not bad else "out of tolerance: " + ", ".join(bad)))
+raise SystemExit(1 if bad else 0)
+PYEOF
+}
+check "methods2 goldens = tools/reference.py (IxG, IG, SmoothGrad, Occlusion, ViM gradients)" crosscheck
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
