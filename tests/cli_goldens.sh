@@ -10,7 +10,7 @@
 #    gen_fullgeom's make_input() on this torch;
 #  - the weights: the demo files name the SHA-256 of models/demo_*.h5 as they are now;
 #    the full-geometry files say the weights used are the ones this machine's
-#    make_random_checkpoint.py makes (MXB_GOLDENS_WEIGHTS=1 regenerates and checks);
+#    make_random_checkpoint.py makes (MXB_GOLDENS_SLOW=1 regenerates and checks);
 #  - mxb's engine gives the golden's logits on the demo inputs (the original classes
 #    and mxb run the same model);
 #  - two code paths of the original UIA code agree inside the golden: row `cls` of its
@@ -155,7 +155,7 @@ for name, (K, S, g, C, gmaps, pmaps, gmaps0) in SPEC.items():
     check(np.abs(rng["normal"][()] - np.array(gauss(0, 32))).max() < 1e-14, "%s: rng/normal" % name)
     f.close()
 check(len({tuple(sorted(c.items())) for c in commits.values()}) == 1, "files made from different commits")
-if os.environ.get("MXB_GOLDENS_WEIGHTS") == "1":  # slow: regenerates ViM-S and DeiT-S
+if os.environ.get("MXB_GOLDENS_SLOW") == "1":  # regenerates ViM-S and DeiT-S
     import subprocess
     for name, preset, seed in (("deit_s", "deit-s", 11), ("vim_s", "vim-s", 12)):
         p = "%s/%s.pth" % (tmp, name)
@@ -175,7 +175,8 @@ check "methods2 golden files: attributes, datasets, inputs, weights, logits, UIA
 # The goldens against an independent implementation: tools/reference.py (PyTorch
 # autograd, this machine's torch) on the demo models, image 0: Captum's IxG, IG
 # (riemann_right and gausslegendre, 16 steps), SmoothGrad (5 samples, the generator's
-# normals) and Occlusion 8/8 by their definitions (METHODS-v2.md 3.5); and the UIA
+# normals), Occlusion 8/8 and RISE (its masks from the generator; the 6000-forward map
+# with MXB_GOLDENS_SLOW=1) by their definitions (METHODS-v2.md 3.5); and the UIA
 # golden's residual gradients (Block.get_gradients, the stream entering the next norm)
 # = the true gradient, which the patched mixer backward must give.
 crosscheck() {
@@ -194,13 +195,14 @@ def close(name, mine, golden, tol=1e-4):
     print("   %-40s max |diff| after min-max %.2g" % (name, err))
     if not err <= tol:
         bad.append(name)
-def normals(n):  # the generator's normals, seed 0 (METHODS-v2.md 1.3), vectorised here
+def u01(n):  # the generator's uniforms, seed 0 (METHODS-v2.md 1.3), vectorised here
     with np.errstate(over="ignore"):
-        i = np.arange(1, 2 * ((n + 1) // 2) + 1, dtype=np.uint64)
-        z = i * np.uint64(0x9E3779B97F4A7C15)
+        z = np.arange(1, n + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        u = ((z ^ (z >> np.uint64(31))) >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+        return ((z ^ (z >> np.uint64(31))) >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+def normals(n):  # Box-Muller on pairs: cos first, then sin
+    u = u01(2 * ((n + 1) // 2))
     r = np.sqrt(-2 * np.log(1 - u[0::2])); out = np.empty(len(u))
     out[0::2], out[1::2] = r * np.cos(2 * math.pi * u[1::2]), r * np.sin(2 * math.pi * u[1::2])
     return out[:n]
@@ -235,6 +237,36 @@ for fam in ("vit", "vim"):
             drop = lg[0, c] - fwd(m, xb)[0][:, c]
         close("vit occlusion 8/8", drop.reshape(8, 8).repeat_interleave(8, 0).repeat_interleave(8, 1),
               g["map_occlusion_w8_s8_0"][()])
+        # RISE: masks from the generator's u01 stream (grid N*s*s in C order, then x, y shifts
+        # per mask), bilinear with half-pixel centres and numpy 'reflect' edges (d c b | a b c d:
+        # skimage's mode='reflect'), cropped; softmax scores; sal = sum p_c m / (N p1)
+        N, s, p1, S = 6000, 8, 0.1, 64
+        cell = -(-S // s); up = (s + 1) * cell
+        u = u01(N * s * s + 2 * N)
+        grid = (u[:N * s * s].reshape(N, s, s) < p1).astype(np.float32)
+        cc = (np.arange(up) + 0.5) * s / up - 0.5
+        i0 = np.floor(cc).astype(int); fr = (cc - i0).astype(np.float32); i1 = i0 + 1
+        i0 = np.abs(i0); i1 = np.where(i1 > s - 1, 2 * (s - 1) - i1, i1)
+        sal = torch.zeros(S, S, dtype=torch.float64)
+        for b in range(0, N, 500):
+            G2 = grid[b:b + 500]
+            rows = G2[:, i0] * (1 - fr)[None, :, None] + G2[:, i1] * fr[None, :, None]
+            full = rows[:, :, i0] * (1 - fr)[None, None, :] + rows[:, :, i1] * fr[None, None, :]
+            sx = np.floor(u[N * s * s + 2 * np.arange(b, b + len(G2))] * cell).astype(int)
+            sy = np.floor(u[N * s * s + 2 * np.arange(b, b + len(G2)) + 1] * cell).astype(int)
+            mk = torch.from_numpy(np.stack([full[j, sx[j]:sx[j] + S, sy[j]:sy[j] + S] for j in range(len(G2))]))
+            if b == 0:
+                err = np.abs(mk[:2].numpy() - g["debug/rise_masks_first2"][()]).max()
+                print("   %-40s max |diff| %.2g" % ("vit rise masks 0, 1", err))
+                if not err <= 1e-6:
+                    bad.append("rise masks")
+                if os.environ.get("MXB_GOLDENS_SLOW") != "1":
+                    break  # the 6000 forwards take a minute on two cores
+            with torch.no_grad():
+                pr = torch.softmax(fwd(m, mk[:, None] * x)[0], 1)[:, c]
+            sal += (pr.double()[:, None, None] * mk.double()).sum(0)
+        if os.environ.get("MXB_GOLDENS_SLOW") == "1":
+            close("vit rise 6000", sal / N / p1, g["map_rise_n6000_0"][()])
     else:
         for li in (0, 4, 7):
             mine = tr["streams"][li + 1].grad[0].double().numpy()
