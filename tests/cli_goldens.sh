@@ -176,13 +176,15 @@ check "methods2 golden files: attributes, datasets, inputs, weights, logits, UIA
 # autograd, this machine's torch) on the demo models, image 0: Captum's IxG, IG
 # (riemann_right and gausslegendre, 16 steps), SmoothGrad (5 samples, the generator's
 # normals), Occlusion 8/8 and RISE (its masks from the generator; the 6000-forward map
-# with MXB_GOLDENS_SLOW=1) by their definitions (METHODS-v2.md 3.5); and the UIA
-# golden's residual gradients (Block.get_gradients, the stream entering the next norm)
-# = the true gradient, which the patched mixer backward must give.
+# with MXB_GOLDENS_SLOW=1) by their definitions (METHODS-v2.md 3.5); Chefer's attention
+# GradCAM; UIA's CLS vectors and "ours" with its ablations from the formulas of
+# METHODS-v2.md 3.2; and the UIA golden's residual gradients (Block.get_gradients, the
+# stream entering the next norm) = the true gradient, which the patched backward gives.
 crosscheck() {
   $PY - "$FX" "$MXB_SOURCE_DIR" <<'PYEOF'
 import math, os, sys
 import h5py, numpy as np, torch
+import torch.nn.functional as F
 fx, src = sys.argv[1:3]
 sys.path.insert(0, os.path.join(src, "tools"))
 import reference as ref
@@ -191,6 +193,8 @@ bad = []
 def mm(a):
     a = np.asarray(a, np.float64); return (a - a.min()) / (a.max() - a.min())
 def close(name, mine, golden, tol=1e-4):
+    if torch.is_tensor(mine):
+        mine = mine.detach().double().numpy()
     err = np.abs(mm(mine) - mm(golden)).max()
     print("   %-40s max |diff| after min-max %.2g" % (name, err))
     if not err <= tol:
@@ -219,6 +223,55 @@ for fam in ("vit", "vim"):
         return xs.grad.detach(), lg.detach(), tr
     gx, lg, tr = grad(x)
     close("%s ixg" % fam, (x * gx)[0].sum(0), g["map_ixg_0"][()])
+    if fam == "vit":  # Chefer's attention GradCAM (final norm eps 1e-5, as the weights)
+        A, G = tr["blocks"][-1]["attn"][0, :, 0, 1:], tr["blocks"][-1]["attn"].grad[0, :, 0, 1:]
+        close("vit gradcam", (A * G.mean(1, keepdim=True)).mean(0).clamp(min=0).reshape(8, 8),
+              g["map_gradcam_eps1e-5_0"][()])
+    else:  # UIA (METHODS-v2.md 3.2) from the trace: the CLS rows and "ours", 4 ablations
+        W, cfg = m.W, m.cfg
+        L, cp, K, depth = m.seq_len, m.cls_pos, cfg["d_conv"], cfg["depth"]
+        parts = []  # per layer and direction: alpha (exact CLS row), sigma(u), conv weight, SiLU(z_cls)
+        for i in range(depth):
+            p = "layers.%d.mixer." % i
+            hs = ref.rms_norm(tr["streams"][i], W["layers.%d.norm.weight" % i], cfg["norm_eps"])
+            xz = F.linear(hs, W[p + "in_proj.weight"]).transpose(1, 2).detach()
+            pl = []
+            for d, (sfx, xzd) in enumerate((("", xz), ("_b", xz.flip(-1)))):
+                xx, z = xzd.chunk(2, dim=1)
+                w, b = W[p + "conv1d%s.weight" % sfx], W[p + "conv1d%s.bias" % sfx]
+                u = F.conv1d(xx, w, b, padding=K - 1, groups=w.shape[0])[..., :L]  # before SiLU
+                cc = cp if d == 0 else L - 1 - cp
+                alpha = ref.cls_row({k: v.detach() for k, v in tr["s6"][i][d].items()}, cc, True)
+                pl.append((alpha, torch.sigmoid(u), w[:, 0], F.silu(z[:, :, cc])[..., None]))
+            parts.append(pl)
+        def uia_vec(i, abl):
+            out = []
+            for alpha, sig, w, gate in parts[i]:
+                t = alpha if "act" in abl else alpha * sig
+                tp = F.pad(t, (0, K - 1))  # the causal conv's transpose
+                c2 = t if "conv" in abl else sum(w[:, K - 1 - j][None, :, None] * tp[..., j:j + L] for j in range(K))
+                out.append(c2 if "gate" in abl else gate * c2)
+            return (out[0] + out[1].flip(-1))[0].detach().double()
+        for i in (0, 4, 7):
+            v, gv = uia_vec(i, ()).numpy(), g["debug/uia_attn_vec_0/layer_%02d" % i][()]
+            err = np.abs(v - gv).max() / np.abs(gv).max()
+            print("   %-40s max |diff| / max %.2g" % ("vim uia attn_vec, layer %d" % i, err))
+            if not err <= 1e-4:
+                bad.append("uia attn_vec layer %d" % i)
+        for tag, abl in (("", ()), ("_no-conv", ("conv",)), ("_no-gate", ("gate",)), ("_no-act", ("act",))):
+            Ms = []
+            for i in range(depth):
+                v = uia_vec(i, abl)
+                sg = tr["streams"][i + 1].grad[0].double().clamp(min=0).max(1)[0]
+                f = v.clamp(min=0).mean(0) * (sg - sg.min()) / (sg.max() - sg.min())
+                f = (f - f.min()) / (f.max() - f.min())
+                M = f[None, :] + torch.eye(L, dtype=torch.float64)
+                Ms.append(M / M.sum(-1, keepdim=True))
+            J = Ms[depth * 15 // 24]
+            for M in Ms[depth * 15 // 24 + 1:]:
+                J = M @ J
+            close("vim uia%s" % tag, torch.cat([J[cp, :cp], J[cp, cp + 1:]]).clamp(min=0).reshape(8, 8),
+                  g["map_uia%s_0" % tag][()])
     a = torch.linspace(1 / 16, 1, 16)
     close("%s ig riemann_right 16" % fam, (x[0] * grad(a[:, None, None, None] * x)[0].mean(0)).sum(0),
           g["map_ig_riemann_right_n16_0"][()])
@@ -279,7 +332,7 @@ print("   %s" % ("all within tolerance" if not bad else "out of tolerance: " + "
 raise SystemExit(1 if bad else 0)
 PYEOF
 }
-check "methods2 goldens = tools/reference.py (IxG, IG, SmoothGrad, Occlusion, ViM gradients)" crosscheck
+check "methods2 goldens = tools/reference.py (IxG, IG, SmoothGrad, Occlusion, RISE masks, GradCAM, UIA)" crosscheck
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
