@@ -178,7 +178,7 @@ check "methods2 golden files: attributes, datasets, inputs, weights, logits, UIA
 # normals), Occlusion 8/8 and RISE (its masks from the generator; the 6000-forward map
 # with MXB_GOLDENS_SLOW=1) by their definitions (METHODS-v2.md 3.5); Chefer's attention
 # GradCAM; UIA's CLS vectors and "ours" with its ablations from the formulas of
-# METHODS-v2.md 3.2; and the UIA golden's residual gradients (Block.get_gradients, the
+# METHODS-v2.md 3.2; MambaLRP's two rule sets (3.4); and the UIA golden's residual gradients (Block.get_gradients, the
 # stream entering the next norm) = the true gradient, which the patched backward gives.
 crosscheck() {
   $PY - "$FX" "$MXB_SOURCE_DIR" <<'PYEOF'
@@ -252,6 +252,48 @@ for fam in ("vit", "vim"):
                 c2 = t if "conv" in abl else sum(w[:, K - 1 - j][None, :, None] * tp[..., j:j + L] for j in range(K))
                 out.append(c2 if "gate" in abl else gate * c2)
             return (out[0] + out[1].flip(-1))[0].detach().double()
+        # MambaLRP (METHODS-v2.md 3.4) as a modified gradient: exp(dA), dB, C detached, the
+        # gate's product halved into both factors; 'paper' adds the SiLU identity rule and
+        # the RMSNorm denominator detached; R = gradient x input at the embedded tokens
+        Dn, N, R = cfg["d_inner"], cfg["d_state"], cfg["dt_rank"]
+        def mambalrp(rules):
+            def stab(t): return t + ((t == 0).to(t) + t.sign()) * 1e-6
+            def act(t): return F.silu(t) if "act" not in rules else stab(t) * (F.silu(t) / stab(t)).detach()
+            def norm(t, w, eps):
+                d = torch.rsqrt(t.pow(2).mean(-1, keepdim=True) + eps)
+                return t * (d.detach() if "norm" in rules else d) * w
+            tok = ref.patch_tokens(m, x).detach()
+            emb = torch.cat([tok[:, :cp], W["cls_token"], tok[:, cp:]], 1) + W["pos_embed"]
+            emb = emb.detach().requires_grad_(True)
+            residual, h = None, emb
+            for i in range(depth):
+                p = "layers.%d.mixer." % i
+                r = h if residual is None else residual + h
+                xz = F.linear(norm(r, W["layers.%d.norm.weight" % i], cfg["norm_eps"]),
+                              W[p + "in_proj.weight"]).transpose(1, 2)
+                outs = []
+                for sfx, xzd in (("", xz), ("_b", xz.flip(-1))):
+                    xx, z = xzd.chunk(2, dim=1)
+                    u = act(F.conv1d(xx, W[p + "conv1d%s.weight" % sfx], W[p + "conv1d%s.bias" % sfx],
+                                     padding=K - 1, groups=Dn)[..., :L])
+                    xd = F.linear(u.transpose(1, 2), W[p + "x_proj%s.weight" % sfx])
+                    delta = F.softplus(F.linear(xd[..., :R], W[p + "dt_proj%s.weight" % sfx],
+                                                W[p + "dt_proj%s.bias" % sfx])).transpose(1, 2)
+                    A = -torch.exp(W[p + ("A_b_log" if sfx else "A_log")])
+                    dA = (delta[..., None] * A[:, None, :]).detach()
+                    dB = (delta[..., None] * xd[..., R:R + N][:, None]).detach()
+                    y = ref.selective_scan(dA, dB * u[..., None], xd[..., R + N:].detach())
+                    y = (y + u * W[p + ("D_b" if sfx else "D")][:, None]) * act(z)
+                    outs.append(y / 2 + (y / 2).detach())
+                h = F.linear(((outs[0] + outs[1].flip(-1)) / 2).transpose(1, 2), W[p + "out_proj.weight"])
+                residual = r
+            feats = norm(residual + h, W["norm_f.weight"], cfg["final_norm_eps"])
+            F.linear(feats[:, cp], W["head.weight"], W["head.bias"])[0, c].backward()
+            return (emb * emb.grad)[0].sum(-1).detach().double()
+        for tag, rules in (("paper", ("act", "norm")), ("vision-default", ())):
+            Rm = mambalrp(rules)
+            close("vim mambalrp %s" % tag, torch.cat([Rm[:cp], Rm[cp + 1:]]).reshape(8, 8),
+                  g["map_mambalrp_%s_0" % tag][()])
         for i in (0, 4, 7):
             v, gv = uia_vec(i, ()).numpy(), g["debug/uia_attn_vec_0/layer_%02d" % i][()]
             err = np.abs(v - gv).max() / np.abs(gv).max()
@@ -332,7 +374,7 @@ print("   %s" % ("all within tolerance" if not bad else "out of tolerance: " + "
 raise SystemExit(1 if bad else 0)
 PYEOF
 }
-check "methods2 goldens = tools/reference.py (IxG, IG, SmoothGrad, Occlusion, RISE masks, GradCAM, UIA)" crosscheck
+check "methods2 goldens = tools/reference.py (IxG, IG, SmoothGrad, Occlusion, RISE masks, GradCAM, UIA, MambaLRP)" crosscheck
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
