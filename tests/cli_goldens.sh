@@ -177,7 +177,7 @@ check "methods2 golden files: attributes, datasets, inputs, weights, logits, UIA
 # (riemann_right and gausslegendre, 16 steps), SmoothGrad (5 samples, the generator's
 # normals), Occlusion 8/8 and RISE (its masks from the generator; the 6000-forward map
 # with MXB_GOLDENS_SLOW=1) by their definitions (METHODS-v2.md 3.5); Chefer's attention
-# GradCAM; UIA's CLS vectors and "ours" with its ablations from the formulas of
+# GradCAM and partial LRP (3.1); UIA's CLS vectors and "ours" with its ablations from the formulas of
 # METHODS-v2.md 3.2; MambaLRP's two rule sets (3.4); and the UIA golden's residual gradients (Block.get_gradients, the
 # stream entering the next norm) = the true gradient, which the patched backward gives.
 crosscheck() {
@@ -227,6 +227,38 @@ for fam in ("vit", "vim"):
         A, G = tr["blocks"][-1]["attn"][0, :, 0, 1:], tr["blocks"][-1]["attn"].grad[0, :, 0, 1:]
         close("vit gradcam", (A * G.mean(1, keepdim=True)).mean(0).clamp(min=0).reshape(8, 8),
               g["map_gradcam_eps1e-5_0"][()])
+        # partial LRP with Chefer's layers_lrp rules (METHODS-v2.md 3.1: Linear with Z+ and Z-
+        # apart, Add without rescale, Clone, matmul2 halved), the last block down to attn
+        def sdiv(a, b):
+            den = b.clamp(min=1e-9) + b.clamp(max=1e-9)
+            den = den + den.eq(0).to(den) * 1e-9
+            return a / den * b.ne(0).to(b)
+        def lin(R, X, w):
+            px, nx, pw, nw = X.clamp(min=0), X.clamp(max=0), w.clamp(min=0), w.clamp(max=0)
+            return px * (sdiv(R, F.linear(px, pw)) @ pw) + nx * (sdiv(R, F.linear(nx, nw)) @ nw)
+        def add(R, a, b):
+            S = sdiv(R, a + b)
+            return a * S, b * S
+        W, cfg = m.W, m.cfg
+        H = cfg["num_heads"]; hd = cfg["embed_dim"] // H
+        t = {k: v.detach() for k, v in tr["blocks"][-1].items() if torch.is_tensor(v)}
+        xn = tr["xn"].detach()
+        Rl = torch.zeros(1, cfg["num_classes"]); Rl[0, c] = 1
+        Rt = torch.zeros_like(xn); Rt[:, 0] = lin(Rl, xn[:, 0], W["head.weight"])
+        p = "blocks.%d." % (cfg["depth"] - 1)
+        R1, R2 = add(Rt, t["x_mid"], t["m_out"])
+        R2 = lin(lin(R2, t["h1"], W[p + "mlp.fc2.weight"]), t["n2"], W[p + "mlp.fc1.weight"])
+        R1, R2 = add(t["x_mid"] * (sdiv(R1, t["x_mid"]) + sdiv(R2, t["x_mid"])), t["x_in"], t["a_out"])
+        R2 = lin(R2, t["ctx"], W[p + "attn.proj.weight"]).reshape(1, -1, H, hd).transpose(1, 2)
+        A, V = t["attn"], t["v"]
+        RA = A * (sdiv(R2, A @ V) @ V.transpose(-1, -2)) / 2
+        err = np.abs(RA[0].numpy() - g["debug/R_A_last_0"][()]).max() / np.abs(g["debug/R_A_last_0"][()]).max()
+        print("   %-40s max |diff| / max %.2g" % ("vit lrp-partial R_A (float32)", err))
+        if not err <= 1e-3:
+            bad.append("lrp-partial R_A")
+        close("vit lrp-partial", RA[0].clamp(min=0).mean(0)[0, 1:].reshape(8, 8), g["map_lrp-partial_0"][()])
+        close("vit lrp-partial grad", (tr["blocks"][-1]["attn"].grad * RA)[0].clamp(min=0).mean(0)[0, 1:]
+              .reshape(8, 8), g["map_lrp-partial_grad_0"][()])
     else:  # UIA (METHODS-v2.md 3.2) from the trace: the CLS rows and "ours", 4 ablations
         W, cfg = m.W, m.cfg
         L, cp, K, depth = m.seq_len, m.cls_pos, cfg["d_conv"], cfg["depth"]
@@ -374,7 +406,7 @@ print("   %s" % ("all within tolerance" if not bad else "out of tolerance: " + "
 raise SystemExit(1 if bad else 0)
 PYEOF
 }
-check "methods2 goldens = tools/reference.py (IxG, IG, SmoothGrad, Occlusion, RISE masks, GradCAM, UIA, MambaLRP)" crosscheck
+check "methods2 goldens = tools/reference.py (IxG, IG, SmoothGrad, Occlusion, RISE masks, GradCAM, partial LRP, UIA, MambaLRP)" crosscheck
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
