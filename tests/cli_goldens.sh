@@ -177,7 +177,7 @@ check "methods2 golden files: attributes, datasets, inputs, weights, logits, UIA
 # (riemann_right and gausslegendre, 16 steps), SmoothGrad (5 samples, the generator's
 # normals), Occlusion 8/8 and RISE (its masks from the generator; the 6000-forward map
 # with MXB_GOLDENS_SLOW=1) by their definitions (METHODS-v2.md 3.5); Chefer's attention
-# GradCAM and partial LRP (3.1); UIA's CLS vectors and "ours" with its ablations from the formulas of
+# GradCAM, partial and full LRP (3.1); UIA's CLS vectors and "ours" with its ablations from the formulas of
 # METHODS-v2.md 3.2; MambaLRP's two rule sets (3.4); and the UIA golden's residual gradients (Block.get_gradients, the
 # stream entering the next norm) = the true gradient, which the patched backward gives.
 crosscheck() {
@@ -259,6 +259,39 @@ for fam in ("vit", "vim"):
         close("vit lrp-partial", RA[0].clamp(min=0).mean(0)[0, 1:].reshape(8, 8), g["map_lrp-partial_0"][()])
         close("vit lrp-partial grad", (tr["blocks"][-1]["attn"].grad * RA)[0].clamp(min=0).mean(0)[0, 1:]
               .reshape(8, 8), g["map_lrp-partial_grad_0"][()])
+        # full LRP (3.1, 5.): every block (q.k^T and qkv included), the pos_embed Add, CLS
+        # dropped, the patch conv by the z^B rule, channel sum; in float64 here, against a
+        # float32 golden: LRP is ill-conditioned (float32 alone moves it by up to ~3% here),
+        # hence test_fullgeom's loose bound 0.1 (after min-max) for a float32 golden
+        m64 = ref.load_model(os.path.join(src, "models", "demo_vit.h5"), dtype=torch.float64)
+        x64 = x.double()
+        with torch.no_grad():
+            tr64 = fwd(m64, x64)[1]
+        W = m64.W
+        E = cfg["embed_dim"]; L = tr64["xn"].shape[1]; P = cfg["patch_size"]; gs = cfg["img_size"] // P
+        Rl = torch.zeros(1, cfg["num_classes"], dtype=torch.float64); Rl[0, c] = 1
+        R = torch.zeros_like(tr64["xn"]); R[:, 0] = lin(Rl, tr64["xn"][:, 0], W["head.weight"])
+        for i in reversed(range(cfg["depth"])):
+            t = tr64["blocks"][i]; p = "blocks.%d." % i
+            R1, R2 = add(R, t["x_mid"], t["m_out"])
+            R2 = lin(lin(R2, t["h1"], W[p + "mlp.fc2.weight"]), t["n2"], W[p + "mlp.fc1.weight"])
+            R1, R2 = add(t["x_mid"] * (sdiv(R1, t["x_mid"]) + sdiv(R2, t["x_mid"])), t["x_in"], t["a_out"])
+            R2 = lin(R2, t["ctx"], W[p + "attn.proj.weight"]).reshape(1, L, H, hd).transpose(1, 2)
+            A, Q, K, V = t["attn"], t["q"], t["k"], t["v"]
+            Sv = sdiv(R2, A @ V)
+            RA, RV = A * (Sv @ V.transpose(-1, -2)) / 2, V * (A.transpose(-1, -2) @ Sv) / 2
+            Sq = sdiv(RA, Q @ K.transpose(-1, -2))
+            Rqkv = torch.stack([Q * (Sq @ K) / 2, K * (Sq.transpose(-1, -2) @ Q) / 2, RV])
+            R2 = lin(Rqkv.permute(1, 3, 0, 2, 4).reshape(1, L, 3 * E), t["n1"], W[p + "attn.qkv.weight"])
+            R = t["x_in"] * (sdiv(R1, t["x_in"]) + sdiv(R2, t["x_in"]))
+        tok = tr64["blocks"][0]["x_in"] - W["pos_embed"]
+        R = add(R, tok, W["pos_embed"].expand_as(tok))[0][:, 1:].transpose(1, 2).reshape(1, E, gs, gs)
+        w = W["patch_embed.proj.weight"]; pw, nw = w.clamp(min=0), w.clamp(max=0)
+        lo, hi = x64.min() + 0 * x64, x64.max() + 0 * x64
+        Sz = R / (F.conv2d(x64, w, stride=P) - F.conv2d(lo, pw, stride=P) - F.conv2d(hi, nw, stride=P) + 1e-9)
+        ct = lambda a, b: F.conv_transpose2d(a, b, stride=P)
+        close("vit lrp-full (float64 vs float32 golden)", (x64 * ct(Sz, w) - lo * ct(Sz, pw) - hi * ct(Sz, nw)).sum(1)[0],
+              g["map_lrp-full_0"][()], tol=0.1)
     else:  # UIA (METHODS-v2.md 3.2) from the trace: the CLS rows and "ours", 4 ablations
         W, cfg = m.W, m.cfg
         L, cp, K, depth = m.seq_len, m.cls_pos, cfg["d_conv"], cfg["depth"]
