@@ -301,8 +301,7 @@ def install_import_stubs(torch):
                 setattr(mm, an, av)
                 STUBS.append("import-only name %s.%s (absent in this transformers; never called)" % (name, an))
     try:
-        import tqdm  # noqa: F401
-        import tqdm.auto  # noqa: F401
+        importlib.import_module("tqdm.auto")  # present: used as is
     except Exception:
         tm, ta = types.ModuleType("tqdm"), types.ModuleType("tqdm.auto")
         tm.tqdm = ta.tqdm = lambda it=None, *x, **k: it
