@@ -78,6 +78,13 @@ typedef struct {
     int start_layer;      /* -1: the method's default */
 } mxb_explain_opts;
 
+/* ---- ViM CLS-row forms by name (UIA, docs/METHODS-v2.md 3.2) ----
+ * The choices of `--variant` and `[run] variant`, in this order; the name of a form
+ * for messages, provenance and results files. */
+#define MXB_VARIANT_CHOICES "official|exact|uia|uia-noconv|uia-nogate|uia-noact"
+mxb_variant mxb_variant_from_choice(int index);
+const char *mxb_variant_name(mxb_variant v);
+
 /* c: a context made with MXB_TRACE_KEEP. Writes logits [num_classes], the explained
  * class, and map [grid * grid] (class token removed, not normalised). */
 int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, const float *image,
