@@ -37,7 +37,7 @@ static void explain_usage(FILE *f) {
             "  --image IMG            a JPEG or PNG, through the model's evaluation transform (stored in the\n"
             "                         weights file; mxb inspect shows it)\n"
             "  --tensor T.h5[:DSET]   an already normalised float32 [3,H,W] (default dataset 'input')\n"
-            "  --method NAME          raw-attention | rollout | attribution | a plugin's (mxb methods)\n"
+            "  --method NAME          raw-attention | rollout | attribution | uia | a plugin's (mxb methods)\n"
             "  --variant V            ViM models only: hidden attention official (default) | exact | uia |\n"
             "                         uia-noconv | uia-nogate | uia-noact (UIA's CLS row and its ablations)\n"
             "  --class K              explain class K (default: the predicted class)\n"
@@ -140,7 +140,7 @@ int mxb_cmd_explain(int argc, char **argv) {
     mxb_map_postprocess(map, G, S / G, MXB_FLAT_ZERO, up);
     const int vim = g->arch == MXB_ARCH_VIM;
     printf("method %s, explained class %d (%s)%s%s%s\n", method->name, explained,
-           eo.class_index < 0 ? "predicted" : "given", vim ? ", " : "", vim ? mxb_variant_name(eo.variant) : "",
+           eo.class_index < 0 ? "predicted" : "given", vim ? ", " : "", vim ? mxb_variant_name(mxb_explain_rows(method, eo.variant)) : "",
            vim ? " hidden attention" : "");
     mxb_print_topk(logits, g->num_classes, 5);
     rc = 1;
@@ -157,7 +157,7 @@ int mxb_cmd_explain(int argc, char **argv) {
             mxb_h5out_attr_str(o, "map", "layout", "[patch row, patch column] relevance, class token removed", err, sizeof err) ||
             mxb_h5out_attr_str(o, "map_upsampled", "layout", "[y, x] relevance, bilinear to the input, min-max normalised", err, sizeof err) ||
             mxb_h5out_string_attr(o, "method", method->name, err, sizeof err) ||
-            mxb_h5out_string_attr(o, "variant", mxb_variant_name(eo.variant), err, sizeof err) ||
+            mxb_h5out_string_attr(o, "variant", mxb_variant_name(mxb_explain_rows(method, eo.variant)), err, sizeof err) ||
             mxb_h5out_string_attr(o, "class_choice", eo.class_index < 0 ? "predicted" : "given", err, sizeof err) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||
             mxb_h5out_string_attr(o, "input", image ? image : tensor, err, sizeof err) ||

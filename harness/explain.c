@@ -60,7 +60,7 @@ const char *mxb_variant_name(mxb_variant v) {
  * run's form when that is UIA (so `variant = uia-noconv` gives its ablation), plain
  * UIA when the run's rows are official or exact (for raw-attention, rollout and
  * attribution in the same run). */
-static mxb_variant rows_for(const mxb_method *method, mxb_variant v) {
+mxb_variant mxb_explain_rows(const mxb_method *method, mxb_variant v) {
     if (!strcmp(method->name, "uia") && MXB_ROW_FORM((int)v) != MXB_ROW_UIA) return MXB_VARIANT_UIA;
     return v;
 }
@@ -111,7 +111,7 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
             return -1;
         }
     }
-    const mxb_variant variant = rows_for(method, opts->variant);
+    const mxb_variant variant = mxb_explain_rows(method, opts->variant);
     trace_handle h = {c, variant};
     mxb_explain_input in = {
         .struct_size = sizeof in, .arch = g->arch, .depth = g->depth, .seq_len = g->seq_len,

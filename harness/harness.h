@@ -84,6 +84,9 @@ typedef struct {
 #define MXB_VARIANT_CHOICES "official|exact|uia|uia-noconv|uia-nogate|uia-noact"
 mxb_variant mxb_variant_from_choice(int index);
 const char *mxb_variant_name(mxb_variant v);
+/* The form of the rows method reads under the run's variant v: v, except for the uia
+ * method, which always reads UIA rows (plain UIA when v is official or exact). */
+mxb_variant mxb_explain_rows(const mxb_method *method, mxb_variant v);
 
 /* c: a context made with MXB_TRACE_KEEP. Writes logits [num_classes], the explained
  * class, and map [grid * grid] (class token removed, not normalised). */
