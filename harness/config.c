@@ -86,6 +86,7 @@ static const key_spec keys[] = {
     {S_PERT, "auc_x", C("steps|unit")},
     {S_PERT, "maps", P},
     {S_SEG, "pointing_tolerance", T_NUMBER, 0, 1e6, NULL},
+    {S_SEG, "normalise", C("minmax|none")},
 };
 #undef I
 #undef C
@@ -333,6 +334,7 @@ static int apply(parse_state *st, unsigned sec, int idx, const char *key, const 
     else if (!strcmp(key, "auc")) c->auc_fraction = x->choice;
     else if (!strcmp(key, "auc_x")) c->auc_x_normalized = x->choice;
     else if (!strcmp(key, "pointing_tolerance")) c->pointing_tolerance = x->d;
+    else if (!strcmp(key, "normalise")) c->seg_no_minmax = x->choice;
     else abort(); /* a key in the table without a store: a bug, never input-dependent */
     return 0;
 }

@@ -188,6 +188,9 @@ typedef struct {
     mxb_run_model models[MXB_MAX_MODELS];
     mxb_run_method methods[MXB_MAX_METHODS];
     mxb_run_data perturbation, segmentation;
+    /* [segmentation] normalise = none: the map is thresholded and ranked as upsampled,
+     * without the min-max (UIA's own imagenet_seg_eval.py; changes mAP only) */
+    int seg_no_minmax;
 } mxb_run_config;
 
 void mxb_run_config_defaults(mxb_run_config *c);
