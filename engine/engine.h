@@ -180,6 +180,10 @@ int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *
  * ablation bits. Row cls of the two directions is the UIA CLS row. */
 int mxb_vim_uia_matrix(const mxb_ctx *c, int layer, int dir, int c0, int c1, mxb_variant variant,
                        float *out);
+/* Their channel mean into out [L, L], as mxb_vim_hidden_attn_mean (image_order: the
+ * backward branch's flipped on both axes); -1 also when out of memory. */
+int mxb_vim_uia_matrix_mean(const mxb_ctx *c, int layer, int dir, int image_order, mxb_variant variant,
+                            float *out);
 
 /* The exact hidden-attention matrices of one layer and direction, streamed per
  * channel (never D×L×L for more than the channels asked for):

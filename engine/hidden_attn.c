@@ -101,6 +101,37 @@ int mxb_vim_uia_matrix(const mxb_ctx *c, int layer, int dir, int c0, int c1, mxb
     return 0;
 }
 
+static void flip_both_axes(float *m, int L) {
+    for (size_t k = 0, n = (size_t)L * L; k < n / 2; k++) {
+        const float t = m[k];
+        m[k] = m[n - 1 - k];
+        m[n - 1 - k] = t;
+    }
+}
+
+int mxb_vim_uia_matrix_mean(const mxb_ctx *c, int layer, int dir, int image_order, mxb_variant variant,
+                            float *out) {
+    mxb_s6_view s;
+    if (variant_form(variant) != 2 || mxb_vim_s6(c, layer, dir, &s)) return -1;
+    const int L = s.L, D = s.D, chunk = SCAN_CB;
+    /* chunks of channels, summed channel after channel: the same bits whatever the
+     * thread count (mxb_vim_uia_matrix parallelises inside a chunk) */
+    float *part = mxb_try_alloc((size_t)chunk * L * L * sizeof *part);
+    if (!part) return -1;
+    memset(out, 0, (size_t)L * L * sizeof *out);
+    int rc = 0;
+    for (int c0 = 0; c0 < D && !rc; c0 += chunk) {
+        const int c1 = c0 + chunk < D ? c0 + chunk : D;
+        rc = mxb_vim_uia_matrix(c, layer, dir, c0, c1, variant, part);
+        for (int ch = 0; ch < c1 - c0 && !rc; ch++)
+            for (size_t k = 0; k < (size_t)L * L; k++) out[k] += part[(size_t)ch * L * L + k];
+    }
+    free(part);
+    for (size_t k = 0; k < (size_t)L * L; k++) out[k] /= (float)D;
+    if (image_order && dir == 1) flip_both_axes(out, L); /* element (i,j) <-> (L-1-i, L-1-j) */
+    return rc;
+}
+
 int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *out) {
     mxb_s6_view f, b;
     const int form = variant_form((int)variant);

@@ -161,7 +161,7 @@ int mxb_cmd_explain(int argc, char **argv) {
             mxb_h5out_string_attr(o, "class_choice", eo.class_index < 0 ? "predicted" : "given", err, sizeof err) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||
             mxb_h5out_string_attr(o, "input", image ? image : tensor, err, sizeof err) ||
-            (save_attn && mxb_attention_write(o, "attention", c, g, err, sizeof err)) ||
+            (save_attn && mxb_attention_write(o, "attention", c, g, mxb_explain_rows(method, eo.variant), err, sizeof err)) ||
             (mxb_h5out_commit(o, err, sizeof err) ? (o = NULL, 1) : 0)) { /* commit frees o */
             if (o) mxb_h5out_abort(o);
             goto fail;

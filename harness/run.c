@@ -216,7 +216,8 @@ static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
                 mxb_forward(R->traced[m], sl->x, sl->logits);
                 snprintf(name, sizeof name, "/attention/%s/%s/%d", mxb_run_test_names[t], R->cfg.models[m].name,
                          R->res.test[t].index[i]);
-                if (mxb_attention_write(o, name, R->traced[m], mxb_model_config(R->model[m]), err, errlen))
+                if (mxb_attention_write(o, name, R->traced[m], mxb_model_config(R->model[m]), R->cfg.variant, err,
+                                        errlen))
                     return -1;
             }
     }

@@ -18,8 +18,16 @@ check "explain --method uia names UIA rows (plain uia under the default variant)
   grep -q "uia hidden attention" <<<"$out"
 check "explain --out records variant uia" $PY -c "
 import h5py; raise SystemExit(0 if h5py.File('e.h5').attrs['variant'] == 'uia' else 1)"
-out=$($MXB explain --weights $VIM --image data/images/$(ls data/images | head -1) --method rollout --variant uia-nogate)
+out=$($MXB explain --weights $VIM --image data/images/$(ls data/images | head -1) --method rollout --variant uia-nogate \
+       --out g.h5 --save-attention)
 check "explain --variant uia-nogate" grep -q "uia-nogate hidden attention" <<<"$out"
+$MXB explain --weights $VIM --image data/images/$(ls data/images | head -1) --method rollout --variant exact \
+       --out x.h5 --save-attention >/dev/null
+check "--save-attention under uia-nogate: UIA's channel-mean matrices, named in the layout, not the exact ones" $PY -c "
+import h5py, numpy as np
+g, x = h5py.File('g.h5')['attention'], h5py.File('x.h5')['attention']
+ok = g.shape == x.shape == (8, 2, 65, 65) and 'uia-nogate' in g.attrs['layout'] and 'exact' in x.attrs['layout']
+raise SystemExit(0 if ok and not np.allclose(g[()], x[()]) else 1)"
 expect_fail 2 "mxb explain: method 'uia' does not support vit models" \
   $MXB explain --weights $VIT --image data/images/$(ls data/images | head -1) --method uia
 check "mxb methods lists uia (vim, class-specific)" bash -c "$MXB methods | grep -Eq '^uia +vim +specific'"

@@ -132,6 +132,32 @@ static void test_demo(void) {
     printf("\n  UIA matrix layer 4 (saveAttnMat): max diff %.2g of its max", dm);
     CU_ASSERT(dm <= 1e-4);
     CU_ASSERT_EQUAL(mxb_vim_uia_matrix(r.c, 4, 0, 0, 1, MXB_VARIANT_EXACT, one), -1);
+    /* --save-attention's UIA form: the channel-mean matrices in image order; row cls of
+     * the two directions' sum is the channel mean of the CLS row (computed by another
+     * path: cls_row, not the full-matrix rows) */
+    const int D = r.g->d_inner, cls = r.g->cls_pos;
+    float *v = malloc((size_t)D * L * sizeof *v), *mean = calloc((size_t)L, sizeof *mean);
+    CU_ASSERT_EQUAL_FATAL(mxb_vim_xai_vector(r.c, 4, MXB_VARIANT_UIA, v), 0);
+    for (int ch = 0; ch < D; ch++)
+        for (int j = 0; j < L; j++) mean[j] += v[(size_t)ch * L + j] / (float)D;
+    CU_ASSERT_EQUAL_FATAL(mxb_vim_uia_matrix_mean(r.c, 4, 0, 1, MXB_VARIANT_UIA, M), 0);
+    CU_ASSERT_EQUAL_FATAL(mxb_vim_uia_matrix_mean(r.c, 4, 1, 1, MXB_VARIANT_UIA, one), 0);
+    double worst = 0, scale = 0;
+    for (int j = 0; j < L; j++) {
+        const double row = (double)M[(size_t)cls * L + j] + one[(size_t)cls * L + j];
+        worst = fmax(worst, fabs(row - mean[j]));
+        scale = fmax(scale, fabs(mean[j]));
+    }
+    printf("\n  UIA channel-mean matrices, row cls vs the CLS rows' mean: %.2g of its max", worst / scale);
+    CU_ASSERT(scale > 0 && worst <= 1e-5 * scale);
+    /* the backward branch's matrix in image order is upper triangular (it looks back
+     * from the end): nothing below the diagonal */
+    double below = 0;
+    for (int i = 0; i < L; i++)
+        for (int j = 0; j < i; j++) below = fmax(below, fabs(one[(size_t)i * L + j]));
+    CU_ASSERT(below == 0);
+    free(v);
+    free(mean);
     free(M);
     free(one);
     /* raw-attention and rollout on UIA rows: no original computes them (UIA's own
