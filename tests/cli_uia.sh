@@ -79,6 +79,8 @@ for meth in ("rollout", "uia"):
 ok = ok and moved > 0                                                   # the min-max matters for AP
 raise SystemExit(0 if ok else 1)
 PYEOF
-expect_fail 2 "" $MXB run a.ini --quiet --set run.output=c.h5 --set segmentation.normalise=maybe
+expect_fail 2 "mxb run: a.ini: --set segmentation.normalise: 'maybe' is not minmax or none" \
+  $MXB run a.ini --quiet --set run.output=c.h5 --set segmentation.normalise=maybe
+check "no results file after the refused run" [ ! -e c.h5 ]
 echo "cli_uia: $pass passed, $fail failed"
 [ $fail -eq 0 ]
