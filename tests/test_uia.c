@@ -101,6 +101,8 @@ static void check_rows(model_run *r, const char *gold, const int *layers, const 
     free(sel);
 }
 
+static void check_identity(model_run *r, int layer); /* below */
+
 static void test_demo(void) {
     model_run r;
     open_model(&r, mxb_test_path("%s/models/demo_vim.h5", mxb_test_env("MXB_SOURCE_DIR")));
@@ -176,7 +178,44 @@ static void test_demo(void) {
     }
     free(x);
     free(m0);
+    check_identity(&r, 0);
+    check_identity(&r, 4);
     close_model(&r);
+}
+
+/* The identity the original's own Test branch checks (ssi.py:272-278), per layer,
+ * direction and channel, from the traced forward alone: with the gate g = SiLU(z[i]),
+ *   Σ_s Ã[i,s]·x_pre[s] + b_conv·Σ_j g·α[i,j]σ(u[j]) = g·y[i]
+ * (y before the D skip and the gate; x = SiLU(u) = u·σ(u), u = b + conv(x_pre)): the
+ * UIA rows rebuild the scan output from the pre-conv input. Every row i, not only cls. */
+static void check_identity(model_run *r, int layer) {
+    const int L = r->g->seq_len, D = r->g->d_inner;
+    float *A = malloc((size_t)D * L * L * sizeof *A), *Anc = malloc((size_t)D * L * L * sizeof *Anc);
+    double worst = 0, scale = 0;
+    for (int dir = 0; dir < 2; dir++) {
+        mxb_s6_view s;
+        CU_ASSERT_EQUAL_FATAL(mxb_vim_s6(r->c, layer, dir, &s), 0);
+        CU_ASSERT_EQUAL_FATAL(mxb_vim_uia_matrix(r->c, layer, dir, 0, D, MXB_VARIANT_UIA, A), 0);
+        CU_ASSERT_EQUAL_FATAL(mxb_vim_uia_matrix(r->c, layer, dir, 0, D, MXB_VARIANT_UIA | MXB_VARIANT_UIA_NO_CONV, Anc), 0);
+        for (int c = 0; c < D; c++)
+            for (int i = 0; i < L; i++) {
+                const float *a = A + ((size_t)c * L + i) * L, *an = Anc + ((size_t)c * L + i) * L;
+                double lhs = 0, sum_nc = 0;
+                for (int t = 0; t < L; t++) {
+                    lhs += (double)a[t] * s.x_pre[(size_t)t * s.xz_stride + c];
+                    sum_nc += an[t];
+                }
+                lhs += s.conv_b[c] * sum_nc;
+                const double z = s.z[(size_t)i * s.xz_stride + c], rhs = z / (1 + exp(-z)) * s.y[(size_t)i * D + c];
+                worst = fmax(worst, fabs(lhs - rhs));
+                scale = fmax(scale, fabs(rhs));
+            }
+    }
+    printf("\n  UIA identity (ssi.py's Test), layer %d, both directions, every row: %.2g of max |g·y|", layer,
+           worst / scale);
+    CU_ASSERT(scale > 0 && worst <= 1e-4 * scale);
+    free(A);
+    free(Anc);
 }
 
 static void test_vim_s(void) {
