@@ -66,7 +66,7 @@ static int variant_form(int variant) {
  * ch becomes UIA's row, in place: ⊙σ(u[j]) (MambaInnerFnNoOutProj's temp), the causal
  * conv's transpose conv2[s] = Σ_m w[K-1-m]·temp[s+m] (F.conv1d(temp, flip(w),
  * padding=4)[..., 4:L+4]; ascending s reads only temp[>= s], so in place is exact),
- * then ×SiLU(z[i]). Sums in the original's order (m = 0..K-1). */
+ * then ×SiLU(z[i]). */
 static void uia_row(const mxb_s6_view *s, int i, int ch, int variant, float *row) {
     const int L = s->L, K = s->K;
     if (!(variant & MXB_VARIANT_UIA_NO_ACT))
@@ -145,12 +145,13 @@ int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *
      * L-1-cls (the original hard-codes 98 for both, right only for L = 197) */
     memset(tmp, 0, (size_t)D * L * sizeof(float));
     cls_row(&b, layer_At(c, layer, 1), L - 1 - cls, exact, tmp);
-    if (form == 2)
-#pragma omp parallel for schedule(static)
+    if (form == 2) {
+#pragma omp parallel for schedule(static) /* each channel alone: any split, same bits */
         for (int ch = 0; ch < D; ch++) {
             uia_row(&f, cls, ch, (int)variant, out + (size_t)ch * L);
             uia_row(&b, L - 1 - cls, ch, (int)variant, tmp + (size_t)ch * L);
         }
+    }
     for (int ch = 0; ch < D; ch++) {
         float *o = out + (size_t)ch * L;
         const float *t = tmp + (size_t)ch * L;

@@ -52,7 +52,7 @@ typedef struct mxb_explain_input {
     int depth, seq_len, cls_pos, grid, embed_dim, num_heads, d_inner, num_classes;
     int in_chans, img_size;
     int explained_class;
-    int variant;                   /* ViM hidden attention: MXB_ROW_* below */
+    int variant;                   /* ViM hidden attention: MXB_ROW_* above */
     int start_layer;               /* -1: the method's default */
     const float *input;            /* normalised image [in_chans, img_size, img_size] */
     const float *logits;           /* [num_classes] */
