@@ -142,6 +142,13 @@ typedef struct {
     int L, D, N;
     int bc_stride;           /* row stride of B and C (they are views into x_proj's output) */
     const float *x, *delta, *B, *C, *A, *y, *dy;
+    /* ---- UIA (Zimerman et al.): the conv and the gate around the scan ----
+     * x_pre, z: the in_proj halves (row stride xz_stride) in this direction's order:
+     * the conv's input and the gate; u [L, d_inner]: the conv output before SiLU
+     * (x = SiLU(u)); conv_w [d_inner, d_conv], conv_b [d_inner], D_skip [d_inner]:
+     * this direction's weights (u[t,c] = b[c] + Σ_k w[c,k] x_pre[t-(K-1)+k, c]). */
+    const float *x_pre, *z, *u, *conv_w, *conv_b, *D_skip;
+    int xz_stride, K;
 } mxb_s6_view;
 int mxb_vim_s6(const mxb_ctx *c, int layer, int dir, mxb_s6_view *out);
 
@@ -152,8 +159,31 @@ int mxb_vim_s6(const mxb_ctx *c, int layer, int dir, mxb_s6_view *out);
  * α_f + flip(α_b) (the layer's hidden attention up to if_devide_out's ½),
  * including Ā[cls] and the diagonal. Uses the context's scratch: call between
  * forward/backward passes, not during. */
-typedef enum { MXB_VARIANT_OFFICIAL = 0, MXB_VARIANT_EXACT = 1 } mxb_variant;
+typedef enum {
+    MXB_VARIANT_OFFICIAL = 0, MXB_VARIANT_EXACT = 1,
+    /* UIA (Zimerman, Ali, Wolf 2025; docs/METHODS-v2.md 3.2): per direction the CLS row
+     * of diag(SiLU(z))·α·diag(σ(u))·M_conv acting on the pre-conv x, from the EXACT α
+     * row: ⊙σ(u), the causal conv's transpose, ×SiLU(z[cls]); both directions summed
+     * (position cls holds both diagonals). The ablation bits are OR-ed into UIA and
+     * combine: NO_CONV skips the conv transpose, NO_GATE the gate, NO_ACT σ(u). The
+     * values are the plugin ABI's MXB_ROW_* (methods/method.h). */
+    MXB_VARIANT_UIA = 2,
+    MXB_VARIANT_UIA_NO_CONV = 1 << 8,
+    MXB_VARIANT_UIA_NO_GATE = 1 << 9,
+    MXB_VARIANT_UIA_NO_ACT = 1 << 10,
+} mxb_variant;
+/* -1 for an untraced layer or a variant outside these forms */
 int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *out);
+/* UIA's full implicit-attention matrices of one layer and direction for channels
+ * [c0, c1) into out [c1-c0, L, L], the direction's own token order (row i, column s:
+ * SiLU(z[i])·Σ_j α[i,j]σ(u[j])·w[K-1-(j-s)]; saveAttnMat); variant = UIA with the
+ * ablation bits. Row cls of the two directions is the UIA CLS row. */
+int mxb_vim_uia_matrix(const mxb_ctx *c, int layer, int dir, int c0, int c1, mxb_variant variant,
+                       float *out);
+/* Their channel mean into out [L, L], as mxb_vim_hidden_attn_mean (image_order: the
+ * backward branch's flipped on both axes); -1 also when out of memory. */
+int mxb_vim_uia_matrix_mean(const mxb_ctx *c, int layer, int dir, int image_order, mxb_variant variant,
+                            float *out);
 
 /* The exact hidden-attention matrices of one layer and direction, streamed per
  * channel (never D×L×L for more than the channels asked for):

@@ -52,11 +52,92 @@ static void cls_row(const mxb_s6_view *s, const float *At, int cls, int exact, f
     }
 }
 
+/* ---- UIA (Zimerman et al.; docs/METHODS-v2.md 3.2) ---------------------------- */
+
+enum { UIA_ABLATIONS = MXB_VARIANT_UIA_NO_CONV | MXB_VARIANT_UIA_NO_GATE | MXB_VARIANT_UIA_NO_ACT };
+
+/* 0 official, 1 exact, 2 UIA (any ablation bits), -1 not a form */
+static int variant_form(int variant) {
+    if (variant == MXB_VARIANT_OFFICIAL || variant == MXB_VARIANT_EXACT) return variant;
+    return (variant & ~UIA_ABLATIONS) == MXB_VARIANT_UIA ? 2 : -1;
+}
+
+/* One row of α (row i, its direction's order, columns j <= i; zero after) of channel
+ * ch becomes UIA's row, in place: ⊙σ(u[j]) (MambaInnerFnNoOutProj's temp), the causal
+ * conv's transpose conv2[s] = Σ_m w[K-1-m]·temp[s+m] (F.conv1d(temp, flip(w),
+ * padding=4)[..., 4:L+4]; ascending s reads only temp[>= s], so in place is exact),
+ * then ×SiLU(z[i]). */
+static void uia_row(const mxb_s6_view *s, int i, int ch, int variant, float *row) {
+    const int L = s->L, K = s->K;
+    if (!(variant & MXB_VARIANT_UIA_NO_ACT))
+        for (int j = 0; j <= i; j++) {
+            const float u = s->u[(size_t)j * s->D + ch];
+            row[j] *= 1.0f / (1.0f + expf(-u));
+        }
+    if (!(variant & MXB_VARIANT_UIA_NO_CONV)) {
+        const float *w = s->conv_w + (size_t)ch * K;
+        for (int t = 0; t < L; t++) {
+            float acc = 0;
+            for (int m = 0; m < K && t + m < L; m++) acc += w[K - 1 - m] * row[t + m];
+            row[t] = acc;
+        }
+    }
+    if (!(variant & MXB_VARIANT_UIA_NO_GATE)) {
+        const float z = s->z[(size_t)i * s->xz_stride + ch], g = z / (1.0f + expf(-z));
+        for (int t = 0; t < L; t++) row[t] *= g;
+    }
+}
+
+int mxb_vim_uia_matrix(const mxb_ctx *c, int layer, int dir, int c0, int c1, mxb_variant variant,
+                       float *out) {
+    mxb_s6_view s;
+    if (variant_form(variant) != 2 || mxb_vim_s6(c, layer, dir, &s) ||
+        mxb_vim_hidden_attn(c, layer, dir, c0, c1, out))
+        return -1;
+    const int L = s.L;
+#pragma omp parallel for schedule(static)
+    for (int ch = c0; ch < c1; ch++)
+        for (int i = 0; i < L; i++) uia_row(&s, i, ch, (int)variant, out + ((size_t)(ch - c0) * L + i) * L);
+    return 0;
+}
+
+static void flip_both_axes(float *m, int L) {
+    for (size_t k = 0, n = (size_t)L * L; k < n / 2; k++) {
+        const float t = m[k];
+        m[k] = m[n - 1 - k];
+        m[n - 1 - k] = t;
+    }
+}
+
+int mxb_vim_uia_matrix_mean(const mxb_ctx *c, int layer, int dir, int image_order, mxb_variant variant,
+                            float *out) {
+    mxb_s6_view s;
+    if (variant_form(variant) != 2 || mxb_vim_s6(c, layer, dir, &s)) return -1;
+    const int L = s.L, D = s.D, chunk = SCAN_CB;
+    /* chunks of channels, summed channel after channel: the same bits whatever the
+     * thread count (mxb_vim_uia_matrix parallelises inside a chunk) */
+    float *part = mxb_try_alloc((size_t)chunk * L * L * sizeof *part);
+    if (!part) return -1;
+    memset(out, 0, (size_t)L * L * sizeof *out);
+    int rc = 0;
+    for (int c0 = 0; c0 < D && !rc; c0 += chunk) {
+        const int c1 = c0 + chunk < D ? c0 + chunk : D;
+        rc = mxb_vim_uia_matrix(c, layer, dir, c0, c1, variant, part);
+        for (int ch = 0; ch < c1 - c0 && !rc; ch++)
+            for (size_t k = 0; k < (size_t)L * L; k++) out[k] += part[(size_t)ch * L * L + k];
+    }
+    free(part);
+    for (size_t k = 0; k < (size_t)L * L; k++) out[k] /= (float)D;
+    if (image_order && dir == 1) flip_both_axes(out, L); /* element (i,j) <-> (L-1-i, L-1-j) */
+    return rc;
+}
+
 int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *out) {
     mxb_s6_view f, b;
-    if (mxb_vim_s6(c, layer, 0, &f) || mxb_vim_s6(c, layer, 1, &b)) return -1;
+    const int form = variant_form((int)variant);
+    if (form < 0 || mxb_vim_s6(c, layer, 0, &f) || mxb_vim_s6(c, layer, 1, &b)) return -1;
     const int L = f.L, D = f.D, cls = c->m->cfg.cls_pos;
-    const int exact = variant == MXB_VARIANT_EXACT;
+    const int exact = form >= 1; /* UIA starts from the exact row (ssi.py:804-826) */
     float *tmp = c->vim.sum; /* [D, L], free outside forward/backward (mxb_vim_layout) */
     memset(out, 0, (size_t)D * L * sizeof(float));
     cls_row(&f, layer_At(c, layer, 0), cls, exact, out);
@@ -64,6 +145,13 @@ int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *
      * L-1-cls (the original hard-codes 98 for both, right only for L = 197) */
     memset(tmp, 0, (size_t)D * L * sizeof(float));
     cls_row(&b, layer_At(c, layer, 1), L - 1 - cls, exact, tmp);
+    if (form == 2) {
+#pragma omp parallel for schedule(static) /* each channel alone: any split, same bits */
+        for (int ch = 0; ch < D; ch++) {
+            uia_row(&f, cls, ch, (int)variant, out + (size_t)ch * L);
+            uia_row(&b, L - 1 - cls, ch, (int)variant, tmp + (size_t)ch * L);
+        }
+    }
     for (int ch = 0; ch < D; ch++) {
         float *o = out + (size_t)ch * L;
         const float *t = tmp + (size_t)ch * L;

@@ -404,6 +404,10 @@ int mxb_vim_s6(const mxb_ctx *c, int layer, int dir, mxb_s6_view *v) {
         .L = g->seq_len, .D = g->d_inner, .N = N, .bc_stride = R + 2 * N, .x = a->x, .delta = a->delta,
         .B = a->x_dbl + R, .C = a->x_dbl + R + N, .A = c->m->layers[layer].dir[dir].A,
         .y = a->y, .dy = a->dy,
+        /* UIA's view: the conv and the gate (xz, conv_pre and this direction's weights) */
+        .x_pre = a->xz, .z = a->xz + g->d_inner, .u = a->conv_pre, .xz_stride = 2 * g->d_inner,
+        .conv_w = c->m->layers[layer].dir[dir].conv_w, .conv_b = c->m->layers[layer].dir[dir].conv_b,
+        .D_skip = c->m->layers[layer].dir[dir].D, .K = g->d_conv,
     };
     return 0;
 }

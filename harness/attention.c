@@ -12,8 +12,13 @@
 #define VIT_LAYOUT "[layer, head, L, L] softmax attention, row: query token, column: key token, class token at 0"
 #define VIM_LAYOUT "[layer, direction (0 forward, 1 backward), L, L] channel mean, exact, image order"
 
-int mxb_attention_write(mxb_h5out *o, const char *name, mxb_ctx *c, const mxb_config *g, char *err,
-                        size_t errlen) {
+#define VIM_UIA_LAYOUT "[layer, direction (0 forward, 1 backward), L, L] channel mean, %s (UIA's implicit attention), image order"
+
+int mxb_attention_write(mxb_h5out *o, const char *name, mxb_ctx *c, const mxb_config *g, mxb_variant rows,
+                        char *err, size_t errlen) {
+    const int uia = MXB_ROW_FORM((int)rows) == MXB_ROW_UIA;
+    char layout[200];
+    snprintf(layout, sizeof layout, VIM_UIA_LAYOUT, mxb_variant_name(rows));
     const int vit = g->arch == MXB_ARCH_VIT, per_layer = vit ? g->num_heads : 2;
     const int64_t L = g->seq_len, dims[4] = {g->depth, per_layer, L, L};
     const size_t blk = (size_t)(L * L); /* one [L, L] matrix */
@@ -27,13 +32,14 @@ int mxb_attention_write(mxb_h5out *o, const char *name, mxb_ctx *c, const mxb_co
             continue;
         }
         for (int d = 0; d < 2 && !rc; d++)
-            if (mxb_vim_hidden_attn_mean(c, l, d, 1, layer + (size_t)d * blk)) {
+            if (uia ? mxb_vim_uia_matrix_mean(c, l, d, 1, rows, layer + (size_t)d * blk)
+                    : mxb_vim_hidden_attn_mean(c, l, d, 1, layer + (size_t)d * blk)) {
                 mxb_seterr(err, errlen, "%s: hidden attention failed (out of memory?)", name);
                 rc = -1;
             }
     }
     if (!rc) rc = mxb_h5out_write(o, name, MXB_H5_F32, all, 4, dims, 1, err, errlen);
-    if (!rc) rc = mxb_h5out_attr_str(o, name, "layout", vit ? VIT_LAYOUT : VIM_LAYOUT, err, errlen);
+    if (!rc) rc = mxb_h5out_attr_str(o, name, "layout", vit ? VIT_LAYOUT : uia ? layout : VIM_LAYOUT, err, errlen);
     free(all);
     return rc ? -1 : 0;
 }

@@ -229,6 +229,16 @@ static void bench_model(const char *preset, int reps, int batch) {
         TIME_MEDIAN(1, ms, for (int l = 0; l < g->depth; l++) for (int d = 0; d < 2; d++)
                                mxb_vim_hidden_attn_mean(t, l, d, 1, mean));
         add_row(preset, "hidden attention exact, all layers", ms);
+        /* UIA (issue 16): its rows and its attribution (outside the 3-method run row) */
+        TIME_MEDIAN(reps, ms, for (int l = 0; l < g->depth; l++) mxb_vim_xai_vector(t, l, MXB_VARIANT_UIA, v));
+        add_row(preset, "xai vector (uia), all layers", ms);
+        {
+            mxb_explain_opts o = {.class_index = -1, .variant = MXB_VARIANT_UIA, .start_layer = -1};
+            int cls;
+            TIME_MEDIAN(reps, ms, mxb_explain_one(t, m, mxb_methods_find("uia"), x, &o, logits, &cls, map, err,
+                                                  sizeof err));
+            add_row(preset, "explain uia", ms);
+        }
         free(v);
         free(mean);
     }

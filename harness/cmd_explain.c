@@ -37,8 +37,9 @@ static void explain_usage(FILE *f) {
             "  --image IMG            a JPEG or PNG, through the model's evaluation transform (stored in the\n"
             "                         weights file; mxb inspect shows it)\n"
             "  --tensor T.h5[:DSET]   an already normalised float32 [3,H,W] (default dataset 'input')\n"
-            "  --method NAME          raw-attention | rollout | attribution | a plugin's (mxb methods)\n"
-            "  --variant V            ViM models only: hidden attention official (default) | exact\n"
+            "  --method NAME          raw-attention | rollout | attribution | uia | a plugin's (mxb methods)\n"
+            "  --variant V            ViM models only: hidden attention official (default) | exact | uia |\n"
+            "                         uia-noconv | uia-nogate | uia-noact (UIA's CLS row and its ablations)\n"
             "  --class K              explain class K (default: the predicted class)\n"
             "  --start-layer N        first layer of rollout/attribution/raw (default: the method's)\n"
             "  --out OUT.h5           write /logits /class /map [grid,grid] /map_upsampled [H,W]\n"
@@ -61,7 +62,7 @@ int mxb_cmd_explain(int argc, char **argv) {
                       MXB_OPT_S("tensor", &tensor),
                       MXB_OPT_S("image", &image),
                       MXB_OPT_S("method", &method_name),
-                      MXB_OPT_C("variant", &variant, "official|exact"),
+                      MXB_OPT_C("variant", &variant, MXB_VARIANT_CHOICES),
                       MXB_OPT_I("class", &eo.class_index, 0, 1000000),
                       MXB_OPT_I("start-layer", &eo.start_layer, 0, 1000000),
                       MXB_OPT_S("out", &out),
@@ -73,7 +74,7 @@ int mxb_cmd_explain(int argc, char **argv) {
                       MXB_OPT_END};
     int prc = mxb_opts_parse("explain", argc, argv, opts, NULL, 0, NULL, explain_usage);
     if (prc) return prc == 1 ? 0 : 2;
-    eo.variant = variant ? MXB_VARIANT_EXACT : MXB_VARIANT_OFFICIAL;
+    eo.variant = mxb_variant_from_choice(variant);
     if (!weights) return mxb_usage_error("explain", "--weights is missing");
     if (!tensor == !image) return mxb_usage_error("explain", "give one of --image or --tensor");
     if (!method_name) return mxb_usage_error("explain", "--method is missing");
@@ -137,11 +138,10 @@ int mxb_cmd_explain(int argc, char **argv) {
     if (mxb_explain_one(c, m, method, x, &eo, logits, &explained, map, err, sizeof err)) goto fail;
     /* a flat map is "no relevance": zeros in map_upsampled and no heat in the overlay */
     mxb_map_postprocess(map, G, S / G, MXB_FLAT_ZERO, up);
-    printf("method %s, explained class %d (%s)%s\n", method->name, explained,
-           eo.class_index < 0 ? "predicted" : "given",
-           g->arch == MXB_ARCH_VIM ? (eo.variant ? ", exact hidden attention"
-                                                  : ", official hidden attention")
-                                   : "");
+    const int vim = g->arch == MXB_ARCH_VIM;
+    printf("method %s, explained class %d (%s)%s%s%s\n", method->name, explained,
+           eo.class_index < 0 ? "predicted" : "given", vim ? ", " : "", vim ? mxb_variant_name(mxb_explain_rows(method, eo.variant)) : "",
+           vim ? " hidden attention" : "");
     mxb_print_topk(logits, g->num_classes, 5);
     rc = 1;
     if (out) {
@@ -157,11 +157,11 @@ int mxb_cmd_explain(int argc, char **argv) {
             mxb_h5out_attr_str(o, "map", "layout", "[patch row, patch column] relevance, class token removed", err, sizeof err) ||
             mxb_h5out_attr_str(o, "map_upsampled", "layout", "[y, x] relevance, bilinear to the input, min-max normalised", err, sizeof err) ||
             mxb_h5out_string_attr(o, "method", method->name, err, sizeof err) ||
-            mxb_h5out_string_attr(o, "variant", eo.variant ? "exact" : "official", err, sizeof err) ||
+            mxb_h5out_string_attr(o, "variant", mxb_variant_name(mxb_explain_rows(method, eo.variant)), err, sizeof err) ||
             mxb_h5out_string_attr(o, "class_choice", eo.class_index < 0 ? "predicted" : "given", err, sizeof err) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||
             mxb_h5out_string_attr(o, "input", image ? image : tensor, err, sizeof err) ||
-            (save_attn && mxb_attention_write(o, "attention", c, g, err, sizeof err)) ||
+            (save_attn && mxb_attention_write(o, "attention", c, g, mxb_explain_rows(method, eo.variant), err, sizeof err)) ||
             (mxb_h5out_commit(o, err, sizeof err) ? (o = NULL, 1) : 0)) { /* commit frees o */
             if (o) mxb_h5out_abort(o);
             goto fail;

@@ -60,7 +60,7 @@ typedef struct {
 static const key_spec keys[] = {
     {S_RUN, "output", P},
     {S_RUN, "seed", T_SEED, 0, 0, NULL},
-    {S_RUN, "variant", C("official|exact")},
+    {S_RUN, "variant", C(MXB_VARIANT_CHOICES)},
     {S_RUN, "class", C("predicted|target")},
     {S_RUN, "save_maps", B},
     {S_RUN, "save_attention", I(0, 1000000)},
@@ -86,6 +86,7 @@ static const key_spec keys[] = {
     {S_PERT, "auc_x", C("steps|unit")},
     {S_PERT, "maps", P},
     {S_SEG, "pointing_tolerance", T_NUMBER, 0, 1e6, NULL},
+    {S_SEG, "normalise", C("minmax|none")},
 };
 #undef I
 #undef C
@@ -305,7 +306,7 @@ static int apply(parse_state *st, unsigned sec, int idx, const char *key, const 
         if (resolve_path(c, v, path, sizeof path) || strlen(path) >= dstn) return -1;
         memcpy(dst, path, strlen(path) + 1);
     } else if (!strcmp(key, "seed")) c->seed = x->u;
-    else if (!strcmp(key, "variant")) c->variant = x->choice ? MXB_VARIANT_EXACT : MXB_VARIANT_OFFICIAL;
+    else if (!strcmp(key, "variant")) c->variant = mxb_variant_from_choice(x->choice);
     else if (!strcmp(key, "class")) c->use_target = x->choice;
     else if (!strcmp(key, "save_maps")) c->save_maps = x->flag;
     else if (!strcmp(key, "save_attention")) c->save_attention = (int)x->i;
@@ -333,6 +334,7 @@ static int apply(parse_state *st, unsigned sec, int idx, const char *key, const 
     else if (!strcmp(key, "auc")) c->auc_fraction = x->choice;
     else if (!strcmp(key, "auc_x")) c->auc_x_normalized = x->choice;
     else if (!strcmp(key, "pointing_tolerance")) c->pointing_tolerance = x->d;
+    else if (!strcmp(key, "normalise")) c->seg_no_minmax = x->choice;
     else abort(); /* a key in the table without a store: a bug, never input-dependent */
     return 0;
 }

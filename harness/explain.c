@@ -34,6 +34,37 @@ static int tr_xai(void *t, int l, float *out) {
     return mxb_vim_xai_vector(h->c, l, h->variant, out);
 }
 
+/* ---- ViM CLS-row forms (UIA): names, the ABI's values, the uia method's rows ---- */
+_Static_assert((int)MXB_ROW_OFFICIAL == (int)MXB_VARIANT_OFFICIAL && (int)MXB_ROW_EXACT == (int)MXB_VARIANT_EXACT &&
+                   (int)MXB_ROW_UIA == (int)MXB_VARIANT_UIA && (int)MXB_ROW_NO_CONV == (int)MXB_VARIANT_UIA_NO_CONV &&
+                   (int)MXB_ROW_NO_GATE == (int)MXB_VARIANT_UIA_NO_GATE &&
+                   (int)MXB_ROW_NO_ACT == (int)MXB_VARIANT_UIA_NO_ACT,
+               "CLS-row form ABI");
+static const mxb_variant variant_by_choice[] = { /* MXB_VARIANT_CHOICES' order */
+    MXB_VARIANT_OFFICIAL, MXB_VARIANT_EXACT, MXB_VARIANT_UIA,
+    (mxb_variant)(MXB_VARIANT_UIA | MXB_VARIANT_UIA_NO_CONV), (mxb_variant)(MXB_VARIANT_UIA | MXB_VARIANT_UIA_NO_GATE),
+    (mxb_variant)(MXB_VARIANT_UIA | MXB_VARIANT_UIA_NO_ACT)};
+static const char *const variant_names[] = {"official", "exact", "uia", "uia-noconv", "uia-nogate", "uia-noact"};
+
+mxb_variant mxb_variant_from_choice(int index) {
+    return index >= 0 && index < (int)(sizeof variant_by_choice / sizeof *variant_by_choice) ? variant_by_choice[index]
+                                                                                          : MXB_VARIANT_OFFICIAL;
+}
+const char *mxb_variant_name(mxb_variant v) {
+    for (size_t i = 0; i < sizeof variant_by_choice / sizeof *variant_by_choice; i++)
+        if (variant_by_choice[i] == v) return variant_names[i];
+    return "uia-ablations"; /* an OR of several ablation bits (no name of its own) */
+}
+
+/* The uia method (methods/uia.c) is UIA's attribution: it always reads UIA rows — the
+ * run's form when that is UIA (so `variant = uia-noconv` gives its ablation), plain
+ * UIA when the run's rows are official or exact (for raw-attention, rollout and
+ * attribution in the same run). */
+mxb_variant mxb_explain_rows(const mxb_method *method, mxb_variant v) {
+    if (!strcmp(method->name, "uia") && MXB_ROW_FORM((int)v) != MXB_ROW_UIA) return MXB_VARIANT_UIA;
+    return v;
+}
+
 /* Decided: a method (a plugin) that calls exit() while explaining ends mxb; it runs
  * in-process and cannot be stopped from doing so. What mxb guarantees is that this is
  * not mistaken for success: the exit is reported as the method's, on one line, with
@@ -80,13 +111,14 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
             return -1;
         }
     }
-    trace_handle h = {c, opts->variant};
+    const mxb_variant variant = mxb_explain_rows(method, opts->variant);
+    trace_handle h = {c, variant};
     mxb_explain_input in = {
         .struct_size = sizeof in, .arch = g->arch, .depth = g->depth, .seq_len = g->seq_len,
         .cls_pos = g->cls_pos, .grid = g->grid, .embed_dim = g->embed_dim,
         .num_heads = g->num_heads, .d_inner = g->d_inner, .num_classes = g->num_classes,
         .in_chans = g->in_chans, .img_size = g->img_size, .explained_class = cls,
-        .variant = opts->variant, .start_layer = opts->start_layer, .input = image,
+        .variant = (int)variant, .start_layer = opts->start_layer, .input = image,
         .logits = logits, .trace = &h, .attn = tr_attn, .attn_grad = tr_attn_grad,
         .attn_relevance = tr_attn_rel, .residual = tr_residual,
         .residual_grad = tr_residual_grad, .xai_vector = tr_xai,

@@ -78,6 +78,16 @@ typedef struct {
     int start_layer;      /* -1: the method's default */
 } mxb_explain_opts;
 
+/* ---- ViM CLS-row forms by name (UIA, docs/METHODS-v2.md 3.2) ----
+ * The choices of `--variant` and `[run] variant`, in this order; the name of a form
+ * for messages, provenance and results files. */
+#define MXB_VARIANT_CHOICES "official|exact|uia|uia-noconv|uia-nogate|uia-noact"
+mxb_variant mxb_variant_from_choice(int index);
+const char *mxb_variant_name(mxb_variant v);
+/* The form of the rows method reads under the run's variant v: v, except for the uia
+ * method, which always reads UIA rows (plain UIA when v is official or exact). */
+mxb_variant mxb_explain_rows(const mxb_method *method, mxb_variant v);
+
 /* c: a context made with MXB_TRACE_KEEP. Writes logits [num_classes], the explained
  * class, and map [grid * grid] (class token removed, not normalised). */
 int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, const float *image,
@@ -178,6 +188,9 @@ typedef struct {
     mxb_run_model models[MXB_MAX_MODELS];
     mxb_run_method methods[MXB_MAX_METHODS];
     mxb_run_data perturbation, segmentation;
+    /* [segmentation] normalise = none: the map is thresholded and ranked as upsampled,
+     * without the min-max (UIA's own imagenet_seg_eval.py; changes mAP only) */
+    int seg_no_minmax;
 } mxb_run_config;
 
 void mxb_run_config_defaults(mxb_run_config *c);

@@ -107,9 +107,10 @@ int mxb_run_segmentation(const mxb_run_slot *s, int size, double tolerance_px, m
 
 /* The attention of the image c last traced (a MXB_TRACE_KEEP forward) as one float32
  * dataset `name`: ViT [depth, heads, L, L], ViM [depth, 2, L, L] channel mean, with
- * its `layout` attribute. Used by mxb run (save_attention) and mxb explain. */
-int mxb_attention_write(mxb_h5out *o, const char *name, mxb_ctx *c, const mxb_config *g, char *err,
-                        size_t errlen);
+ * its `layout` attribute. Used by mxb run (save_attention) and mxb explain. ViM:
+ * the exact α matrices, or UIA's (mxb_vim_uia_matrix_mean) when rows is a UIA form. */
+int mxb_attention_write(mxb_h5out *o, const char *name, mxb_ctx *c, const mxb_config *g, mxb_variant rows,
+                        char *err, size_t errlen);
 
 /* ---- provenance.c ---- */
 void mxb_run_iso_time(char *buf, size_t n);

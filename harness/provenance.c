@@ -50,8 +50,10 @@ void mxb_run_set_provenance(mxb_run_state *R, const char *started) {
     mxb_results_set_attr(r, "shard", buf);
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)R->cfg.seed);
     mxb_results_set_attr(r, "seed", buf);
-    mxb_results_set_attr(r, "variant", R->cfg.variant == MXB_VARIANT_EXACT ? "exact" : "official");
+    mxb_results_set_attr(r, "variant", mxb_variant_name(R->cfg.variant));
     mxb_results_set_attr(r, "class", R->cfg.use_target ? "target" : "predicted");
+    if (R->cfg.seg_no_minmax) /* only when set: min-max (absent) is every earlier file's */
+        mxb_results_set_attr(r, "segmentation_normalise", "none");
     for (int t = 0; t < MXB_NTESTS; t++)
         if (R->res.test[t].enabled) {
             char name[64];

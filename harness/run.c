@@ -147,7 +147,10 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
         if (k == 0) T->pred[m][i] = mxb_argmax(sl->logits, g->num_classes);
         cell->explained[i] = cls;
         if (cell->maps) memcpy(cell->maps + i * (size_t)g->num_patches, sl->map, (size_t)g->num_patches * sizeof(float));
-        mxb_map_postprocess(sl->map, g->grid, g->patch_size, MXB_FLAT_NAN, sl->vis);
+        if (t == MXB_TEST_SEGMENTATION && R->cfg.seg_no_minmax) /* UIA's evaluation: no min-max */
+            mxb_upsample_bilinear(sl->map, g->grid, g->grid, g->patch_size, sl->vis);
+        else
+            mxb_map_postprocess(sl->map, g->grid, g->patch_size, MXB_FLAT_NAN, sl->vis);
         if (t == MXB_TEST_PERTURBATION) {
             for (int q = 0; q < 2 && !rc; q++)
                 if (R->res.polarity[q])
@@ -213,7 +216,8 @@ static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
                 mxb_forward(R->traced[m], sl->x, sl->logits);
                 snprintf(name, sizeof name, "/attention/%s/%s/%d", mxb_run_test_names[t], R->cfg.models[m].name,
                          R->res.test[t].index[i]);
-                if (mxb_attention_write(o, name, R->traced[m], mxb_model_config(R->model[m]), err, errlen))
+                if (mxb_attention_write(o, name, R->traced[m], mxb_model_config(R->model[m]), R->cfg.variant, err,
+                                        errlen))
                     return -1;
             }
     }

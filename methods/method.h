@@ -34,13 +34,25 @@ enum {
     MXB_NEEDS_RELEVANCE = 1u << 1, /* ViT LRP relevance of the attention (Chefer et al.) */
 };
 
+/* ---- mxb_explain_input.variant: the form of the ViM CLS row xai_vector returns ----
+ * (part of the ABI: the values never change; the host ties them to its engine's own) */
+enum {
+    MXB_ROW_OFFICIAL = 0,          /* compute_middle_attn_vector (HiddenMambaAttn) */
+    MXB_ROW_EXACT = 1,             /* the α row incl. Ā[cls] and the diagonal */
+    MXB_ROW_UIA = 2,               /* Zimerman et al.: SiLU(z_cls)·(α ⊙ σ(u)) ∘ M_convᵀ */
+    MXB_ROW_NO_CONV = 1u << 8,     /* UIA ablations, OR-ed into MXB_ROW_UIA */
+    MXB_ROW_NO_GATE = 1u << 9,
+    MXB_ROW_NO_ACT = 1u << 10,
+};
+#define MXB_ROW_FORM(v) ((v) & 0xff)   /* OFFICIAL, EXACT or UIA without the ablation bits */
+
 typedef struct mxb_explain_input {
     uint32_t struct_size;          /* sizeof(mxb_explain_input) of the host */
     int arch;                      /* MXB_METHOD_ARCH_VIT (ViT/DeiT) or _VIM */
     int depth, seq_len, cls_pos, grid, embed_dim, num_heads, d_inner, num_classes;
     int in_chans, img_size;
     int explained_class;
-    int variant;                   /* ViM hidden attention: 0 official, 1 exact */
+    int variant;                   /* ViM hidden attention: MXB_ROW_* above */
     int start_layer;               /* -1: the method's default */
     const float *input;            /* normalised image [in_chans, img_size, img_size] */
     const float *logits;           /* [num_classes] */

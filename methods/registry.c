@@ -10,11 +10,13 @@
 #include <string.h>
 
 extern const mxb_method mxb_method_raw_attention, mxb_method_rollout, mxb_method_attribution;
+extern const mxb_method mxb_method_uia; /* UIA (issue 16) */
 
 static const mxb_method *const builtins[] = {
     &mxb_method_raw_attention,
     &mxb_method_rollout,
     &mxb_method_attribution,
+    &mxb_method_uia,
 };
 #define NBUILTIN ((int)(sizeof builtins / sizeof builtins[0]))
 

@@ -64,7 +64,7 @@ check "mxb methods lists a plugin's method" bash -c "$MXB --plugin $MXB_PLUGIN_D
 # bad input: exit 2, one line naming the thing; no output file left behind
 E="--weights $W/deit_d64.h5 --tensor $FX/deit_d64.golden.h5:input_0"
 expect_fail 2 "unknown method 'nope'" $MXB explain $E --method nope
-expect_fail 2 "mxb explain: --variant: 'exactly' is not one of official,exact (see mxb explain --help)" $MXB explain $E --method rollout --variant exactly
+expect_fail 2 "mxb explain: --variant: 'exactly' is not one of official,exact,uia,uia-noconv,uia-nogate,uia-noact (see mxb explain --help)" $MXB explain $E --method rollout --variant exactly
 expect_fail 2 "mxb explain: --variant: applies to ViM models only; $W/deit_d64.h5 is a vit model (see mxb explain --help)" $MXB explain $E --method rollout --variant exact
 expect_fail 2 "class 5000 is outside 0..999" $MXB explain $E --method attribution --class 5000 --out $T/x.h5
 check "no output file after a failed explain" [ ! -e $T/x.h5 ]

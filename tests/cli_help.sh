@@ -50,7 +50,7 @@ expect_fail 2 "mxb run: --quiet takes no value (see mxb run --help)" $MXB run x.
 expect_fail 2 "mxb report: unexpected argument 'b.h5' (see mxb report --help)" $MXB report a.h5 b.h5
 expect_fail 2 "mxb predict: give one of --image or --tensor (see mxb predict --help)" $MXB predict --weights w.h5
 expect_fail 2 "mxb explain: --method is missing (see mxb explain --help)" $MXB explain --weights w.h5 --image i.png
-expect_fail 2 "mxb explain: --variant: 'fast' is not one of official,exact (see mxb explain --help)" \
+expect_fail 2 "mxb explain: --variant: 'fast' is not one of official,exact,uia,uia-noconv,uia-nogate,uia-noact (see mxb explain --help)" \
   $MXB explain --weights w.h5 --image i.png --method rollout --variant fast
 
 echo "cli_help: $pass passed, $fail failed"

@@ -175,7 +175,7 @@ expect_fail 2 "--set 'nodot' is not section.key=value" $MXB run run.ini --set no
 expect_fail 2 "mxb run: --shard: '3/3' is not I/N with 0 <= I < N (see mxb run --help)" $MXB run run.ini --shard 3/3
 expect_fail 2 "--set perturbation.std: '1, 0, 1' is not three finite numbers (R, G, B) above 0" $MXB run run.ini --set "perturbation.std=1, 0, 1"
 expect_fail 2 "--set segmentation.pointing_tolerance: 'far' is not a number in [0, 1e+06]" $MXB run run.ini --set segmentation.pointing_tolerance=far
-expect_fail 2 "--set run.variant: 'fast' is not official or exact" $MXB run run.ini --set run.variant=fast
+expect_fail 2 "--set run.variant: 'fast' is not official, exact, uia, uia-noconv, uia-nogate or uia-noact" $MXB run run.ini --set run.variant=fast
 expect_fail 2 "mxb compare: --tolerance: '-1' is not a non-negative number (see mxb compare --help)" $MXB compare results.h5 results.h5 --tolerance -1
 printf '[run]\noutput = x.h5\n[model:a]\nweights = deit.h5\n[method:rollout]\n[segmentation]\ndata = images\nlabels = labels.txt\nresize = 32\n' >nomask.ini
 expect_fail 1 "has no mask" $MXB run nomask.ini --quiet
