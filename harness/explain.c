@@ -14,6 +14,7 @@
 typedef struct {
     mxb_ctx *c;
     mxb_variant variant;
+    const float *token_rel; /* MXB_NEEDS_MAMBALRP's result (NULL otherwise) */
 } trace_handle;
 
 static const float *tr_attn(void *t, int b) { return mxb_vit_attn(((trace_handle *)t)->c, b); }
@@ -32,6 +33,26 @@ static const float *tr_residual_grad(void *t, int l) {
 static int tr_xai(void *t, int l, float *out) {
     trace_handle *h = t;
     return mxb_vim_xai_vector(h->c, l, h->variant, out);
+}
+
+/* ---- the LRP passes (MXB_NEEDS_LRP_PASSES, methods/method.h) ---- */
+static const float *tr_token_rel(void *t) { return ((trace_handle *)t)->token_rel; }
+
+/* Runs the LRP pass the method asks for, for the relevance seed at the logits, into
+ * bufs the caller frees (token_rel [L]). 0, or -1 with the message. */
+static int lrp_passes(mxb_ctx *c, const mxb_config *g, uint32_t needs, const float *seed,
+                      float **token_rel, char *err, size_t errlen) {
+    if (!(needs & MXB_NEEDS_MAMBALRP)) return 0;
+    if (g->arch != MXB_ARCH_VIM) return 0; /* the registry's archs say where it runs */
+    const unsigned rules = (needs & MXB_NEEDS_LRP_SILU_IDENTITY ? MXB_MAMBALRP_SILU_IDENTITY : 0) |
+                           (needs & MXB_NEEDS_LRP_NORM_DETACH ? MXB_MAMBALRP_NORM_DETACH : 0) |
+                           (needs & MXB_NEEDS_LRP_CONV_GAMMA ? MXB_MAMBALRP_CONV_GAMMA : 0);
+    *token_rel = mxb_alloc((size_t)g->seq_len * sizeof **token_rel, "the token relevance"); /* checked config */
+    if (mxb_vim_mambalrp(c, seed, rules, *token_rel)) {
+        snprintf(err, errlen, "MambaLRP pass failed (untraced context?)");
+        return -1;
+    }
+    return 0;
 }
 
 /* Decided: a method (a plugin) that calls exit() while explaining ends mxb; it runs
@@ -67,6 +88,17 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     int cls = opts->class_index;
     if (cls < 0) cls = mxb_argmax(logits, g->num_classes); /* the prediction */
     *explained = cls;
+    float *token_rel = NULL;
+    if (method->needs & MXB_NEEDS_LRP_PASSES) {
+        float *seed = mxb_alloc0((size_t)g->num_classes, sizeof *seed, "the seed"); /* a checked config's size */
+        seed[cls] = 1;
+        int rc = lrp_passes(c, g, method->needs, seed, &token_rel, err, errlen);
+        free(seed);
+        if (rc) {
+            free(token_rel);
+            return -1;
+        }
+    }
     if (method->needs & (MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE)) {
         float *seed = mxb_alloc0((size_t)g->num_classes, sizeof *seed, "the seed"); /* a checked config's size */
         seed[cls] = 1;
@@ -77,10 +109,11 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
         free(seed);
         if (rc) {
             snprintf(err, errlen, "LRP relevance pass failed (out of memory?)");
+            free(token_rel);
             return -1;
         }
     }
-    trace_handle h = {c, opts->variant};
+    trace_handle h = {c, opts->variant, token_rel};
     mxb_explain_input in = {
         .struct_size = sizeof in, .arch = g->arch, .depth = g->depth, .seq_len = g->seq_len,
         .cls_pos = g->cls_pos, .grid = g->grid, .embed_dim = g->embed_dim,
@@ -90,12 +123,14 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
         .logits = logits, .trace = &h, .attn = tr_attn, .attn_grad = tr_attn_grad,
         .attn_relevance = tr_attn_rel, .residual = tr_residual,
         .residual_grad = tr_residual_grad, .xai_vector = tr_xai,
+        .token_relevance = tr_token_rel,
     };
     char msg[400] = "";
     in_method = method->name;
     if (!exit_guard_set) exit_guard_set = !atexit(exit_guard);
     int failed = method->explain(&in, map, msg, sizeof msg);
     in_method = NULL;
+    free(token_rel);
     if (failed) {
         /* a plugin's message may hold line breaks or other control bytes: one line */
         msg[sizeof msg - 1] = 0;

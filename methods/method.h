@@ -34,6 +34,21 @@ enum {
     MXB_NEEDS_RELEVANCE = 1u << 1, /* ViT LRP relevance of the attention (Chefer et al.) */
 };
 
+/* LRP passes beyond v1's (issue 16, steps 5-6). High bits, so that they never collide
+ * with the next ABI's low ones. A method asks for one pass; the harness runs it after
+ * the traced forward and the method reads the result through the accessors at the
+ * end of mxb_explain_input (NULL from a host without them: check struct_size).
+ *   MAMBALRP (ViM): MambaLRP's modified backward for the explained class, the rule
+ *   bits below picking the rule set (docs/METHODS-v2.md §3.4); read token_relevance. */
+enum {
+    MXB_NEEDS_MAMBALRP = 1u << 16,
+    MXB_NEEDS_LRP_SILU_IDENTITY = 1u << 17, /* with MAMBALRP: 'act' */
+    MXB_NEEDS_LRP_NORM_DETACH = 1u << 18,   /* with MAMBALRP: 'norm' */
+    MXB_NEEDS_LRP_CONV_GAMMA = 1u << 19,    /* with MAMBALRP: 'conv1d' (gamma 0.25) */
+};
+#define MXB_NEEDS_LRP_PASSES (MXB_NEEDS_MAMBALRP | MXB_NEEDS_LRP_SILU_IDENTITY | \
+                              MXB_NEEDS_LRP_NORM_DETACH | MXB_NEEDS_LRP_CONV_GAMMA)
+
 typedef struct mxb_explain_input {
     uint32_t struct_size;          /* sizeof(mxb_explain_input) of the host */
     int arch;                      /* MXB_METHOD_ARCH_VIT (ViT/DeiT) or _VIM */
@@ -56,6 +71,10 @@ typedef struct mxb_explain_input {
     /* ViM: the hidden-attention CLS row of a layer in this run's variant, into
      * out [d_inner, L]; 0 on success */
     int (*xai_vector)(void *trace, int layer, float *out);
+    /* ---- the LRP passes (MXB_NEEDS_LRP_PASSES); NULL when not asked for ---- */
+    /* ViM, MXB_NEEDS_MAMBALRP: [seq_len] gradient x input at the embedded tokens
+     * summed over channels, class token included */
+    const float *(*token_relevance)(void *trace);
 } mxb_explain_input;
 
 typedef struct mxb_method {
