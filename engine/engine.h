@@ -182,6 +182,24 @@ enum {
  * -1 for ViT or an untraced context. */
 int mxb_vim_mambalrp(mxb_ctx *c, const float *seed, unsigned rules, float *token_rel);
 
+/* ---- Chefer's ViT LRP baselines (docs/METHODS-v2.md §3.1) ------------------------------ */
+
+/* Rule flags of mxb_vit_lrp_rules. 0 is mxb_relevance (layers_ours.py: Transformer-
+ * Attribution's rules). ORIG: layers_lrp.py's (ViT_orig_LRP: full and partial LRP).
+ * LAST_BLOCK: stop at the last block's attention relevance (partial LRP; the other
+ * blocks' relevance is not computed). TO_INPUT: on through block 0 and the patch
+ * embedding to the pixels (full LRP). */
+enum {
+    MXB_LRP_ORIG = 1u << 0,
+    MXB_LRP_LAST_BLOCK = 1u << 1,
+    MXB_LRP_TO_INPUT = 1u << 2,
+};
+/* After a traced forward of image: LRP from the relevance seed [num_classes] at the
+ * logits; attention relevance through mxb_vit_attn_relevance; with TO_INPUT the
+ * pixel relevance summed over channels into input_rel [img_size, img_size].
+ * -1 for ViM, an untraced context, or TO_INPUT without image or input_rel. */
+int mxb_vit_lrp_rules(mxb_ctx *c, const float *seed, unsigned rules, const float *image, float *input_rel);
+
 /* ---- the BLAS (engine/blas.c) ------------------------------------------------ */
 
 /* Which BLAS the engine's matrix products run on (CMake MXB_BLAS) and its kernel set. */

@@ -12,7 +12,7 @@
 extern const mxb_method mxb_method_raw_attention, mxb_method_rollout, mxb_method_attribution;
 /* the LRP methods of issue 16 (methods/mambalrp.c) */
 extern const mxb_method mxb_method_mambalrp, mxb_method_mambalrp_vision, mxb_method_mambalrp_gamma,
-    mxb_method_mambalrp_vision_gamma;
+    mxb_method_mambalrp_vision_gamma, mxb_method_lrp_partial, mxb_method_lrp_partial_grad, mxb_method_lrp_full;
 
 static const mxb_method *const builtins[] = {
     &mxb_method_raw_attention,
@@ -22,6 +22,9 @@ static const mxb_method *const builtins[] = {
     &mxb_method_mambalrp_vision,
     &mxb_method_mambalrp_gamma,
     &mxb_method_mambalrp_vision_gamma,
+    &mxb_method_lrp_partial,
+    &mxb_method_lrp_partial_grad,
+    &mxb_method_lrp_full,
 };
 #define NBUILTIN ((int)(sizeof builtins / sizeof builtins[0]))
 
