@@ -462,38 +462,59 @@ static void scan_backward_detached(float *du, const float *dy, const float *delt
  * N₂ = conv_{w+γw⁺, 0}(x⁻) (the usual γ rule: the positive branch favours the
  * contributions of z's sign). The gradient: (z/zp)·∂zp/∂x, with clamp's gradient (x⁺
  * passes where x ≥ 0, x⁻ where x ≤ 0). dout [L, D], x at ldx (the pre-conv half of
- * xz), z = conv_pre [L, D]; dx at lddx. */
+ * xz), z = conv_pre [L, D]; dx at lddx; scale, branch: scratch [L, D]. */
 static void conv_gamma_backward(float *dx, int lddx, const float *dout, const float *x, int ldx,
                                 const float *z, const float *w, const float *bias, int L, int D,
-                                int K) {
+                                int K, float *scale, float *branch) {
     const float gam = 0.25f;
-    for (int s = 0; s < L; s++) memset(dx + (size_t)s * lddx, 0, (size_t)D * sizeof(float));
-    for (int t = 0; t < L; t++)
+    /* Branch-free (selects, not jumps or libm's fminf: the signs are data, and
+     * mispredicted jumps cost more than the arithmetic). Per output: zp in its branch (1 positive, 0
+     * negative) — the bias, then the taps in order — then the gradient it sends,
+     * dout·z/zp (0 where neither mask holds: z = 1e-6 exactly, the original's 0·nan). */
+#pragma omp parallel for schedule(static) /* each output row alone: any split, same bits */
+    for (int t = 0; t < L; t++) {
+        float *zp = scale + (size_t)t * D, *br = branch + (size_t)t * D;
         for (int c = 0; c < D; c++) {
-            const float zt = z[(size_t)t * D + c], b = bias[c];
-            const int pos = zt > 1e-6f, neg = zt < 1e-6f;
-            if (!pos && !neg) continue; /* zp = 0: the original's 0·nan; nothing flows */
-            /* the weights x⁺ and x⁻ meet in this branch */
-            float zp = pos ? b + gam * (b > 0 ? b : 0) : b + gam * (b < 0 ? b : 0);
-            for (int k = 0; k < K; k++) {
-                const int s = t - (K - 1) + k;
-                if (s < 0) continue;
-                const float xs = x[(size_t)s * ldx + c], wk = w[c * K + k];
-                const float wp = wk + gam * (wk > 0 ? wk : 0), wn = wk + gam * (wk < 0 ? wk : 0);
-                zp += xs > 0 ? (pos ? wp : wn) * xs : (pos ? wn : wp) * xs;
-            }
-            const float g = dout[(size_t)t * D + c] * (zt / zp);
-            for (int k = 0; k < K; k++) {
-                const int s = t - (K - 1) + k;
-                if (s < 0) continue;
-                const float xs = x[(size_t)s * ldx + c], wk = w[c * K + k];
-                const float wp = wk + gam * (wk > 0 ? wk : 0), wn = wk + gam * (wk < 0 ? wk : 0);
-                float d = 0;
-                if (xs >= 0) d += pos ? wp : wn;
-                if (xs <= 0) d += pos ? wn : wp;
-                dx[(size_t)s * lddx + c] += g * d;
+            const float b = bias[c];
+            const int pos = z[(size_t)t * D + c] > 1e-6f;
+            zp[c] = b + gam * (pos ? (b > 0 ? b : 0.0f) : (b < 0 ? b : 0.0f));
+            br[c] = (float)pos;
+        }
+        for (int k = 0; k < K; k++) {
+            const int s = t - (K - 1) + k;
+            if (s < 0) continue;
+            const float *xs = x + (size_t)s * ldx;
+            for (int c = 0; c < D; c++) { /* the weights x⁺ and x⁻ meet in this branch */
+                const float wk = w[c * K + k];
+                const float wp = wk + gam * (wk > 0 ? wk : 0.0f), wn = wk + gam * (wk < 0 ? wk : 0.0f);
+                const float xp = (xs[c] > 0 ? xs[c] : 0.0f), xn = (xs[c] < 0 ? xs[c] : 0.0f);
+                zp[c] += br[c] != 0 ? wp * xp + wn * xn : wn * xp + wp * xn;
             }
         }
+        for (int c = 0; c < D; c++) {
+            const float zt = z[(size_t)t * D + c];
+            zp[c] = zt > 1e-6f || zt < 1e-6f ? dout[(size_t)t * D + c] * (zt / zp[c]) : 0.0f;
+        }
+    }
+    /* each input gathers from the outputs it reaches (t = s .. s+K-1), taps in order;
+     * clamp's gradient: x⁺ passes where x ≥ 0, x⁻ where x ≤ 0 */
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < L; s++) {
+        float *d = dx + (size_t)s * lddx;
+        const float *xs = x + (size_t)s * ldx;
+        memset(d, 0, (size_t)D * sizeof(float));
+        for (int k = 0; k < K; k++) {
+            const int t = s + (K - 1) - k;
+            if (t >= L) continue;
+            const float *sc = scale + (size_t)t * D, *br = branch + (size_t)t * D;
+            for (int c = 0; c < D; c++) {
+                const float wk = w[c * K + k];
+                const float wp = wk + gam * (wk > 0 ? wk : 0.0f), wn = wk + gam * (wk < 0 ? wk : 0.0f);
+                const float a = br[c] != 0 ? wp : wn, bb = br[c] != 0 ? wn : wp;
+                d[c] += sc[c] * ((xs[c] >= 0 ? a : 0.0f) + (xs[c] <= 0 ? bb : 0.0f));
+            }
+        }
+    }
 }
 
 /* one direction: dout [L, Di] -> dxz [L, 2Di] (ws->dx, ws->ddelta as scratch) */
@@ -502,6 +523,7 @@ static void vim_dir_mambalrp(const mxb_config *g, const vim_dir_w *w, const vim_
     const int L = g->seq_len, Di = g->d_inner, N = g->d_state, R = g->dt_rank, ldx = R + 2 * N;
     const int ident = !!(rules & MXB_MAMBALRP_SILU_IDENTITY);
     float *du = ws->dx, *dyD = ws->ddelta;
+#pragma omp parallel for schedule(static) /* element-wise: any split, same bits */
     for (int t = 0; t < L; t++) {
         const float *z = a->xz + (size_t)t * 2 * Di + Di;
         float *dz = dxz + (size_t)t * 2 * Di + Di;
@@ -515,10 +537,15 @@ static void vim_dir_mambalrp(const mxb_config *g, const vim_dir_w *w, const vim_
         }
     }
     scan_backward_detached(du, dyD, a->delta, w->At, a->x_dbl + R, a->x_dbl + R + N, ldx, L, Di, N);
-    for (size_t k = 0; k < (size_t)L * Di; k++) du[k] *= lrp_silu_grad(a->conv_pre[k], ident);
-    if (rules & MXB_MAMBALRP_CONV_GAMMA)
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < L; t++)
+        for (int c = 0; c < Di; c++) {
+            const size_t k = (size_t)t * Di + c;
+            du[k] *= lrp_silu_grad(a->conv_pre[k], ident);
+        }
+    if (rules & MXB_MAMBALRP_CONV_GAMMA) /* dyD is spent; the scan's state buffer is unused here */
         conv_gamma_backward(dxz, 2 * Di, du, a->xz, 2 * Di, a->conv_pre, w->conv_w, w->conv_b, L, Di,
-                            g->d_conv);
+                            g->d_conv, dyD, ws->hs);
     else
         causal_conv_backward(dxz, 2 * Di, du, w->conv_w, L, Di, g->d_conv);
 }
