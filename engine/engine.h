@@ -194,6 +194,42 @@ int mxb_vim_uia_matrix_mean(const mxb_ctx *c, int layer, int dir, int image_orde
 int mxb_vim_hidden_attn(const mxb_ctx *c, int layer, int dir, int c0, int c1, float *out);
 int mxb_vim_hidden_attn_mean(const mxb_ctx *c, int layer, int dir, int image_order, float *out);
 
+/* ---- MambaLRP (ViM; docs/METHODS-v2.md §3.4) ---------------------------------------- */
+
+/* Rule flags of the MambaLRP modified backward. Always on: A, B, C detached and the
+ * half rule on the gate (params_to_detach A, B, C, z), LRP-0 on the Linear layers.
+ * The vision wrapper's default (layer_transforms = []) is 0; the paper's rule set
+ * (['act', 'norm']) is SILU_IDENTITY | NORM_DETACH; CONV_GAMMA adds 'conv1d' (γ 0.25). */
+enum {
+    MXB_MAMBALRP_SILU_IDENTITY = 1u << 0,
+    MXB_MAMBALRP_NORM_DETACH = 1u << 1,
+    MXB_MAMBALRP_CONV_GAMMA = 1u << 2,
+};
+/* After a traced forward: the modified gradient of dot(seed, logits) down to the
+ * embedded tokens, and the token relevance token_rel [seq_len] = Σ_e tokens ⊙ gradient
+ * (CLS included), what vision_relevance_propagation returns. Uses the backward's
+ * workspace (the residual gradients of mxb_backward are left as they were).
+ * -1 for ViT or an untraced context. */
+int mxb_vim_mambalrp(mxb_ctx *c, const float *seed, unsigned rules, float *token_rel);
+
+/* ---- Chefer's ViT LRP baselines (docs/METHODS-v2.md §3.1) ------------------------------ */
+
+/* Rule flags of mxb_vit_lrp_rules. 0 is mxb_relevance (layers_ours.py: Transformer-
+ * Attribution's rules). ORIG: layers_lrp.py's (ViT_orig_LRP: full and partial LRP).
+ * LAST_BLOCK: stop at the last block's attention relevance (partial LRP; the other
+ * blocks' relevance is not computed). TO_INPUT: on through block 0 and the patch
+ * embedding to the pixels (full LRP). */
+enum {
+    MXB_LRP_ORIG = 1u << 0,
+    MXB_LRP_LAST_BLOCK = 1u << 1,
+    MXB_LRP_TO_INPUT = 1u << 2,
+};
+/* After a traced forward of image: LRP from the relevance seed [num_classes] at the
+ * logits; attention relevance through mxb_vit_attn_relevance; with TO_INPUT the
+ * pixel relevance summed over channels into input_rel [img_size, img_size].
+ * -1 for ViM, an untraced context, or TO_INPUT without image or input_rel. */
+int mxb_vit_lrp_rules(mxb_ctx *c, const float *seed, unsigned rules, const float *image, float *input_rel);
+
 /* ---- the BLAS (engine/blas.c) ------------------------------------------------ */
 
 /* Which BLAS the engine's matrix products run on (CMake MXB_BLAS) and its kernel set. */

@@ -411,3 +411,205 @@ int mxb_vim_s6(const mxb_ctx *c, int layer, int dir, mxb_s6_view *v) {
     };
     return 0;
 }
+
+/* ---- MambaLRP (Jafari et al. 2024): LRP as a modified gradient ---------------------------- */
+/* What FarnoushRJ/MambaLRP's ModifiedVisionMamba differentiates (mamba_lrp/model/
+ * vision_mamba.py, lrp/core.py; docs/METHODS-v2.md §3.4), always: exp(ΔA), ΔB and C
+ * detached (params_to_detach A, B, C: the scan is linear in u, nothing reaches Δ, B,
+ * C, so softplus, dt_proj and x_proj carry no gradient; D u is kept) and the gate by
+ * the half rule ('z': o/2 + stop(o/2), so both factors of o = (y + D u)·SiLU(z) get
+ * half the product rule). By the rule flags: the SiLU identity rule on both SiLUs
+ * (∂SiLU(x) := SiLU(x)/x̃, x̃ = x + (1[x=0] + sign x)·1e-6: utils.stabilize), the
+ * RMSNorm denominator detached (every block's norm and norm_f) and the conv's
+ * generalised γ rule (γ = 0.25, ModifiedConv as released: see conv_gamma_backward). */
+
+/* ∂SiLU at x: the true derivative, or the identity rule's SiLU(x)/x̃ */
+static inline float lrp_silu_grad(float x, int identity) {
+    const float s = x / (1.0f + expf(-x));
+    if (!identity) {
+        const float sg = 1.0f / (1.0f + expf(-x));
+        return sg * (1.0f + x * (1.0f - sg));
+    }
+    const float sign = x > 0 ? 1.0f : (x < 0 ? -1.0f : 0.0f);
+    return s / (x + ((x == 0 ? 1.0f : 0.0f) + sign) * 1e-6f);
+}
+
+/* du += the gradient of Σ dy·y at u with exp(ΔA), ΔB, C constants (the gu part of
+ * selective_scan_backward alone) */
+static void scan_backward_detached(float *du, const float *dy, const float *delta, const float *At,
+                                   const float *B, const float *C, int ldbc, int L, int D, int N) {
+    const int nblk = (D + SCAN_CB - 1) / SCAN_CB, Dp = nblk * SCAN_CB;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < nblk; b++) {
+        const int c0 = b * SCAN_CB, cw = D - c0 < SCAN_CB ? D - c0 : SCAN_CB;
+        vf16 g[64] = {{0}}; /* gradient at h_t, per n */
+        for (int t = L - 1; t >= 0; t--) {
+            const float *Bt = B + (size_t)t * ldbc, *Ct = C + (size_t)t * ldbc;
+            const size_t t0 = (size_t)t * D + c0;
+            const vf16 dt = vf16_load_part(delta + t0, cw), gy = vf16_load_part(dy + t0, cw);
+            vf16 gu = {0};
+            for (int n = 0; n < N; n++) {
+                const vf16 an = vf16_load(At + (size_t)n * Dp + c0);
+                g[n] += gy * Ct[n];
+                gu += g[n] * dt * Bt[n];
+                g[n] *= vf16_exp(dt * an);
+            }
+            vf16_store_part(du + t0, vf16_load_part(du + t0, cw) + gu, cw);
+        }
+    }
+}
+
+/* The γ rule of ModifiedConv (lrp/core.py, γ = 0.25) on the causal depthwise conv,
+ * z = conv(x) + b: out = zp·stop(z/zp) with zp = (P₁+P₂)·1[z>1e-6] + (N₁+N₂)·1[z<1e-6].
+ * Its four modified copies take the inputs [x⁺, x⁻, x⁺, x⁻] in that order:
+ * P₁ = conv_{w+γw⁺, b+γb⁺}(x⁺), P₂ = conv_{w+γw⁻, 0}(x⁻), N₁ = conv_{w+γw⁻, b+γb⁻}(x⁺),
+ * N₂ = conv_{w+γw⁺, 0}(x⁻) (the usual γ rule: the positive branch favours the
+ * contributions of z's sign). The gradient: (z/zp)·∂zp/∂x, with clamp's gradient (x⁺
+ * passes where x ≥ 0, x⁻ where x ≤ 0). dout [L, D], x at ldx (the pre-conv half of
+ * xz), z = conv_pre [L, D]; dx at lddx; scale, branch: scratch [L, D]. */
+static void conv_gamma_backward(float *dx, int lddx, const float *dout, const float *x, int ldx,
+                                const float *z, const float *w, const float *bias, int L, int D,
+                                int K, float *scale, float *branch) {
+    const float gam = 0.25f;
+    /* Branch-free (selects, not jumps or libm's fminf: the signs are data, and
+     * mispredicted jumps cost more than the arithmetic). Per output: zp in its branch (1 positive, 0
+     * negative) — the bias, then the taps in order — then the gradient it sends,
+     * dout·z/zp (0 where neither mask holds: z = 1e-6 exactly, the original's 0·nan). */
+#pragma omp parallel for schedule(static) /* each output row alone: any split, same bits */
+    for (int t = 0; t < L; t++) {
+        float *zp = scale + (size_t)t * D, *br = branch + (size_t)t * D;
+        for (int c = 0; c < D; c++) {
+            const float b = bias[c];
+            const int pos = z[(size_t)t * D + c] > 1e-6f;
+            zp[c] = b + gam * (pos ? (b > 0 ? b : 0.0f) : (b < 0 ? b : 0.0f));
+            br[c] = (float)pos;
+        }
+        for (int k = 0; k < K; k++) {
+            const int s = t - (K - 1) + k;
+            if (s < 0) continue;
+            const float *xs = x + (size_t)s * ldx;
+            for (int c = 0; c < D; c++) { /* the weights x⁺ and x⁻ meet in this branch */
+                const float wk = w[c * K + k];
+                const float wp = wk + gam * (wk > 0 ? wk : 0.0f), wn = wk + gam * (wk < 0 ? wk : 0.0f);
+                const float xp = (xs[c] > 0 ? xs[c] : 0.0f), xn = (xs[c] < 0 ? xs[c] : 0.0f);
+                zp[c] += br[c] != 0 ? wp * xp + wn * xn : wn * xp + wp * xn;
+            }
+        }
+        for (int c = 0; c < D; c++) {
+            const float zt = z[(size_t)t * D + c];
+            zp[c] = zt > 1e-6f || zt < 1e-6f ? dout[(size_t)t * D + c] * (zt / zp[c]) : 0.0f;
+        }
+    }
+    /* each input gathers from the outputs it reaches (t = s .. s+K-1), taps in order;
+     * clamp's gradient: x⁺ passes where x ≥ 0, x⁻ where x ≤ 0 */
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < L; s++) {
+        float *d = dx + (size_t)s * lddx;
+        const float *xs = x + (size_t)s * ldx;
+        memset(d, 0, (size_t)D * sizeof(float));
+        for (int k = 0; k < K; k++) {
+            const int t = s + (K - 1) - k;
+            if (t >= L) continue;
+            const float *sc = scale + (size_t)t * D, *br = branch + (size_t)t * D;
+            for (int c = 0; c < D; c++) {
+                const float wk = w[c * K + k];
+                const float wp = wk + gam * (wk > 0 ? wk : 0.0f), wn = wk + gam * (wk < 0 ? wk : 0.0f);
+                const float a = br[c] != 0 ? wp : wn, bb = br[c] != 0 ? wn : wp;
+                d[c] += sc[c] * ((xs[c] >= 0 ? a : 0.0f) + (xs[c] <= 0 ? bb : 0.0f));
+            }
+        }
+    }
+}
+
+/* one direction: dout [L, Di] -> dxz [L, 2Di] (ws->dx, ws->ddelta as scratch) */
+static void vim_dir_mambalrp(const mxb_config *g, const vim_dir_w *w, const vim_dir_act *a,
+                             const float *dout, float *dxz, const vim_grad_ws *ws, unsigned rules) {
+    const int L = g->seq_len, Di = g->d_inner, N = g->d_state, R = g->dt_rank, ldx = R + 2 * N;
+    const int ident = !!(rules & MXB_MAMBALRP_SILU_IDENTITY);
+    float *du = ws->dx, *dyD = ws->ddelta;
+#pragma omp parallel for schedule(static) /* element-wise: any split, same bits */
+    for (int t = 0; t < L; t++) {
+        const float *z = a->xz + (size_t)t * 2 * Di + Di;
+        float *dz = dxz + (size_t)t * 2 * Di + Di;
+        for (int c = 0; c < Di; c++) {
+            const size_t k = (size_t)t * Di + c;
+            const float go = dout[k], zc = z[c], sz = zc / (1.0f + expf(-zc));
+            const float yD = a->y[k] + w->D[c] * a->x[k];
+            dyD[k] = 0.5f * sz * go;                              /* half rule */
+            dz[c] = 0.5f * yD * lrp_silu_grad(zc, ident) * go;
+            du[k] = w->D[c] * dyD[k];                             /* D kept */
+        }
+    }
+    scan_backward_detached(du, dyD, a->delta, w->At, a->x_dbl + R, a->x_dbl + R + N, ldx, L, Di, N);
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < L; t++)
+        for (int c = 0; c < Di; c++) {
+            const size_t k = (size_t)t * Di + c;
+            du[k] *= lrp_silu_grad(a->conv_pre[k], ident);
+        }
+    if (rules & MXB_MAMBALRP_CONV_GAMMA) /* dyD is spent; the scan's state buffer is unused here */
+        conv_gamma_backward(dxz, 2 * Di, du, a->xz, 2 * Di, a->conv_pre, w->conv_w, w->conv_b, L, Di,
+                            g->d_conv, dyD, ws->hs);
+    else
+        causal_conv_backward(dxz, 2 * Di, du, w->conv_w, L, Di, g->d_conv);
+}
+
+/* RMSNorm backward with the denominator detached: dx (+)= w ⊙ dy · rstd */
+static void rmsnorm_backward_detached(float *dx, const float *dy, const float *rstd, const float *w,
+                                      int rows, int dim, int accumulate) {
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < dim; i++) {
+            const size_t k = (size_t)r * dim + i;
+            const float v = dy[k] * w[i] * rstd[r];
+            dx[k] = accumulate ? dx[k] + v : v;
+        }
+}
+
+int mxb_vim_mambalrp(mxb_ctx *c, const float *seed, unsigned rules, float *token_rel) {
+    if (!(c->flags & MXB_TRACE_KEEP) || c->m->cfg.arch != MXB_ARCH_VIM) return -1;
+    const mxb_model *m = c->m;
+    const mxb_config *g = &m->cfg;
+    const int L = g->seq_len, E = g->embed_dim, Di = g->d_inner, cls = g->cls_pos;
+    const size_t LE = (size_t)L * E;
+    const int detach_norm = !!(rules & MXB_MAMBALRP_NORM_DETACH);
+    const vim_grad_ws *ws = &c->vim.grad;
+    float *G = ws->G, *dnormed = ws->dnormed;
+    memset(G, 0, LE * sizeof(float));
+    float dnorm[E];
+    cblas_sgemv(CblasRowMajor, CblasTrans, g->num_classes, E, 1.0f, m->head_w, E, seed, 1, 0.0f,
+                dnorm, 1);
+    if (detach_norm)
+        rmsnorm_backward_detached(G + (size_t)cls * E, dnorm, &c->final_rstd, m->norm_w, 1, E, 0);
+    else
+        mxb_rmsnorm_backward(G + (size_t)cls * E, dnorm, c->final_in, &c->final_rstd, m->norm_w, 1, E,
+                             0.0f);
+    for (int i = g->depth - 1; i >= 0; i--) {
+        const vim_layer_w *w = &m->layers[i];
+        vim_layer_act *a = &c->vim.act[i];
+        float *dsum = ws->dsum, *dout_b = ws->dout_b, *dxz0 = ws->dxz[0], *dxz1 = ws->dxz[1];
+        /* out_proj((out + flip(out_b)) / 2): plain gradient (LRP-0) */
+        mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, L, Di, E, 0.5f, G, E, w->out_proj_w, Di, 0.0f, dsum, Di);
+        for (int t = 0; t < L; t++)
+            memcpy(dout_b + (size_t)t * Di, dsum + (size_t)(L - 1 - t) * Di, (size_t)Di * sizeof(float));
+        vim_dir_mambalrp(g, &w->dir[0], &a->dir[0], dsum, dxz0, ws, rules);
+        vim_dir_mambalrp(g, &w->dir[1], &a->dir[1], dout_b, dxz1, ws, rules);
+        for (int t = 0; t < L; t++) {
+            float *d0 = dxz0 + (size_t)t * 2 * Di;
+            const float *d1 = dxz1 + (size_t)(L - 1 - t) * 2 * Di;
+            for (int k = 0; k < 2 * Di; k++) d0[k] += d1[k];
+        }
+        mxb_sgemm_rm(CblasNoTrans, CblasNoTrans, L, E, 2 * Di, 1.0f, dxz0, 2 * Di, w->in_proj_w, E, 0.0f,
+                     dnormed, E);
+        if (detach_norm)
+            rmsnorm_backward_detached(G, dnormed, a->rstd, w->norm_w, L, E, 1);
+        else
+            mxb_rmsnorm_backward(G, dnormed, a->residual, a->rstd, w->norm_w, L, E, 1.0f);
+    }
+    /* gradient x input at the embedded tokens (patches + pos_embed, CLS included) */
+    for (int t = 0; t < L; t++) {
+        double s = 0;
+        for (int e = 0; e < E; e++) s += (double)c->tokens[(size_t)t * E + e] * G[(size_t)t * E + e];
+        token_rel[t] = (float)s;
+    }
+    return 0;
+}

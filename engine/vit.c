@@ -42,9 +42,14 @@ void mxb_vit_layout(const mxb_config *g, int nact, int traced, mxb_carver *cv, v
     d->dS = mxb_carve(cv, L * L);
     /* LRP (engine/vit_lrp.c): a Linear's relprop holds the clamped weights of the
      * widest Linear (qkv, fc1, fc2 or the head), the clamped inputs and Z, S */
-    const size_t EF = 3 * E > F ? 3 * E : F;
+    size_t EF = 3 * E > F ? 3 * E : F;
+    /* full LRP's patch conv (vit_lrp.c, rule set ORIG) holds W± [E, K] in pw/nw and
+     * three [M, K] products in px, nx, Z (K = C·P·P: within the sizes above for
+     * DeiT and the demo model, so their contexts are the size they were) */
+    const size_t Kp = (size_t)g->in_chans * g->patch_size * g->patch_size;
+    if (Kp > EF) EF = Kp;
     const size_t wmax = E * EF > C * E ? E * EF : C * E;
-    const size_t xmax = L * (E > F ? E : F), zmax = L * EF;
+    const size_t xmax = L * (E > F ? (E > Kp ? E : Kp) : (F > Kp ? F : Kp)), zmax = L * EF;
     vit_lrp_ws *r = &s->lrp;
     r->pw = mxb_carve(cv, wmax);
     r->nw = mxb_carve(cv, wmax);

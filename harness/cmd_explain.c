@@ -37,7 +37,7 @@ static void explain_usage(FILE *f) {
             "  --image IMG            a JPEG or PNG, through the model's evaluation transform (stored in the\n"
             "                         weights file; mxb inspect shows it)\n"
             "  --tensor T.h5[:DSET]   an already normalised float32 [3,H,W] (default dataset 'input')\n"
-            "  --method NAME          raw-attention | rollout | attribution | uia | a plugin's (mxb methods)\n"
+            "  --method NAME          a built-in or a plugin's method (mxb methods lists them)\n"
             "  --variant V            ViM models only: hidden attention official (default) | exact | uia |\n"
             "                         uia-noconv | uia-nogate | uia-noact (UIA's CLS row and its ablations)\n"
             "  --class K              explain class K (default: the predicted class)\n"

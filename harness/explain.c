@@ -14,6 +14,9 @@
 typedef struct {
     mxb_ctx *c;
     mxb_variant variant;
+    const float *token_rel; /* MXB_NEEDS_MAMBALRP's result (NULL otherwise) */
+    const float *input_rel; /* MXB_NEEDS_RELEVANCE_INPUT's (NULL otherwise) */
+    int rel_from;           /* attn_relevance below this block was not computed */
 } trace_handle;
 
 static const float *tr_attn(void *t, int b) { return mxb_vit_attn(((trace_handle *)t)->c, b); }
@@ -21,6 +24,7 @@ static const float *tr_attn_grad(void *t, int b) {
     return mxb_vit_attn_grad(((trace_handle *)t)->c, b);
 }
 static const float *tr_attn_rel(void *t, int b) {
+    if (b < ((trace_handle *)t)->rel_from) return NULL; /* partial LRP stopped above it */
     return mxb_vit_attn_relevance(((trace_handle *)t)->c, b);
 }
 static const float *tr_residual(void *t, int l) {
@@ -65,6 +69,41 @@ mxb_variant mxb_explain_rows(const mxb_method *method, mxb_variant v) {
     return v;
 }
 
+/* ---- the LRP passes (MXB_NEEDS_LRP_PASSES, methods/method.h) ---- */
+static const float *tr_token_rel(void *t) { return ((trace_handle *)t)->token_rel; }
+static const float *tr_input_rel(void *t) { return ((trace_handle *)t)->input_rel; }
+
+/* Runs the LRP pass the method asks for, for the relevance seed at the logits, into
+ * buffers the caller frees (token_rel [L], input_rel [S, S]); *rel_from: the first
+ * block whose attention relevance it computed. 0, or -1 with the message. */
+static int lrp_passes(mxb_ctx *c, const mxb_config *g, uint32_t needs, const float *seed,
+                      const float *image, float **token_rel, float **input_rel, int *rel_from,
+                      char *err, size_t errlen) {
+    if ((needs & MXB_NEEDS_RELEVANCE_ORIG) && g->arch == MXB_ARCH_VIT) {
+        const int last = !!(needs & MXB_NEEDS_RELEVANCE_LAST), to_input = !!(needs & MXB_NEEDS_RELEVANCE_INPUT);
+        const unsigned rules = MXB_LRP_ORIG | (last ? MXB_LRP_LAST_BLOCK : 0) | (to_input ? MXB_LRP_TO_INPUT : 0);
+        if (to_input) /* a checked config's size */
+            *input_rel = mxb_alloc((size_t)g->img_size * g->img_size * sizeof **input_rel, "the input relevance");
+        if (mxb_vit_lrp_rules(c, seed, rules, image, *input_rel)) {
+            snprintf(err, errlen, "LRP pass (rule set orig) failed (untraced context?)");
+            return -1;
+        }
+        *rel_from = last && !to_input ? g->depth - 1 : 0;
+        return 0;
+    }
+    if (!(needs & MXB_NEEDS_MAMBALRP)) return 0;
+    if (g->arch != MXB_ARCH_VIM) return 0; /* the registry's archs say where it runs */
+    const unsigned rules = (needs & MXB_NEEDS_LRP_SILU_IDENTITY ? MXB_MAMBALRP_SILU_IDENTITY : 0) |
+                           (needs & MXB_NEEDS_LRP_NORM_DETACH ? MXB_MAMBALRP_NORM_DETACH : 0) |
+                           (needs & MXB_NEEDS_LRP_CONV_GAMMA ? MXB_MAMBALRP_CONV_GAMMA : 0);
+    *token_rel = mxb_alloc((size_t)g->seq_len * sizeof **token_rel, "the token relevance"); /* checked config */
+    if (mxb_vim_mambalrp(c, seed, rules, *token_rel)) {
+        snprintf(err, errlen, "MambaLRP pass failed (untraced context?)");
+        return -1;
+    }
+    return 0;
+}
+
 /* Decided: a method (a plugin) that calls exit() while explaining ends mxb; it runs
  * in-process and cannot be stopped from doing so. What mxb guarantees is that this is
  * not mistaken for success: the exit is reported as the method's, on one line, with
@@ -98,21 +137,37 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     int cls = opts->class_index;
     if (cls < 0) cls = mxb_argmax(logits, g->num_classes); /* the prediction */
     *explained = cls;
+    float *token_rel = NULL, *input_rel = NULL;
+    int rel_from = 0;
+    if (method->needs & MXB_NEEDS_LRP_PASSES) {
+        float *seed = mxb_alloc0((size_t)g->num_classes, sizeof *seed, "the seed"); /* a checked config's size */
+        seed[cls] = 1;
+        int rc = lrp_passes(c, g, method->needs, seed, image, &token_rel, &input_rel, &rel_from, err, errlen);
+        free(seed);
+        if (rc) {
+            free(token_rel);
+            free(input_rel);
+            return -1;
+        }
+    }
     if (method->needs & (MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE)) {
         float *seed = mxb_alloc0((size_t)g->num_classes, sizeof *seed, "the seed"); /* a checked config's size */
         seed[cls] = 1;
         if (method->needs & MXB_NEEDS_GRADIENT) mxb_backward(c, seed);
         int rc = 0;
-        if ((method->needs & MXB_NEEDS_RELEVANCE) && g->arch == MXB_ARCH_VIT)
+        if ((method->needs & MXB_NEEDS_RELEVANCE) && g->arch == MXB_ARCH_VIT &&
+            !(method->needs & MXB_NEEDS_RELEVANCE_ORIG)) /* the orig rule set's pass ran above */
             rc = mxb_relevance(c, seed);
         free(seed);
         if (rc) {
             snprintf(err, errlen, "LRP relevance pass failed (out of memory?)");
+            free(token_rel);
+            free(input_rel);
             return -1;
         }
     }
     const mxb_variant variant = mxb_explain_rows(method, opts->variant);
-    trace_handle h = {c, variant};
+    trace_handle h = {c, variant, token_rel, input_rel, rel_from};
     mxb_explain_input in = {
         .struct_size = sizeof in, .arch = g->arch, .depth = g->depth, .seq_len = g->seq_len,
         .cls_pos = g->cls_pos, .grid = g->grid, .embed_dim = g->embed_dim,
@@ -122,12 +177,15 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
         .logits = logits, .trace = &h, .attn = tr_attn, .attn_grad = tr_attn_grad,
         .attn_relevance = tr_attn_rel, .residual = tr_residual,
         .residual_grad = tr_residual_grad, .xai_vector = tr_xai,
+        .token_relevance = tr_token_rel, .input_relevance = tr_input_rel,
     };
     char msg[400] = "";
     in_method = method->name;
     if (!exit_guard_set) exit_guard_set = !atexit(exit_guard);
     int failed = method->explain(&in, map, msg, sizeof msg);
     in_method = NULL;
+    free(token_rel);
+    free(input_rel);
     if (failed) {
         /* a plugin's message may hold line breaks or other control bytes: one line */
         msg[sizeof msg - 1] = 0;

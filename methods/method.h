@@ -46,6 +46,30 @@ enum {
 };
 #define MXB_ROW_FORM(v) ((v) & 0xff)   /* OFFICIAL, EXACT or UIA without the ablation bits */
 
+/* LRP passes beyond v1's (issue 16, steps 5-6). High bits, so that they never collide
+ * with the next ABI's low ones. A method asks for one pass; the harness runs it after
+ * the traced forward and the method reads the result through the accessors at the
+ * end of mxb_explain_input (NULL from a host without them: check struct_size).
+ *   MAMBALRP (ViM): MambaLRP's modified backward for the explained class, the rule
+ *   bits below picking the rule set (docs/METHODS-v2.md §3.4); read token_relevance.
+ *   RELEVANCE_ORIG (ViT): Chefer's layers_lrp rule set (§3.1); with LAST, attn_relevance
+ *   is NULL below the last block. */
+enum {
+    MXB_NEEDS_MAMBALRP = 1u << 16,
+    MXB_NEEDS_LRP_SILU_IDENTITY = 1u << 17, /* with MAMBALRP: 'act' */
+    MXB_NEEDS_LRP_NORM_DETACH = 1u << 18,   /* with MAMBALRP: 'norm' */
+    MXB_NEEDS_LRP_CONV_GAMMA = 1u << 19,    /* with MAMBALRP: 'conv1d' (gamma 0.25) */
+    /* ViT: LRP by layers_lrp.py's rules (Chefer's ViT_orig_LRP: full and partial LRP)
+     * instead of layers_ours.py's; read through attn_relevance */
+    MXB_NEEDS_RELEVANCE_ORIG = 1u << 20,
+    MXB_NEEDS_RELEVANCE_LAST = 1u << 21,    /* with ORIG: the last block only (partial LRP) */
+    MXB_NEEDS_RELEVANCE_INPUT = 1u << 22,   /* with ORIG: on to the pixels; read input_relevance */
+};
+#define MXB_NEEDS_LRP_PASSES (MXB_NEEDS_MAMBALRP | MXB_NEEDS_LRP_SILU_IDENTITY | \
+                              MXB_NEEDS_LRP_NORM_DETACH | MXB_NEEDS_LRP_CONV_GAMMA | \
+                              MXB_NEEDS_RELEVANCE_ORIG | MXB_NEEDS_RELEVANCE_LAST | \
+                              MXB_NEEDS_RELEVANCE_INPUT)
+
 typedef struct mxb_explain_input {
     uint32_t struct_size;          /* sizeof(mxb_explain_input) of the host */
     int arch;                      /* MXB_METHOD_ARCH_VIT (ViT/DeiT) or _VIM */
@@ -68,6 +92,13 @@ typedef struct mxb_explain_input {
     /* ViM: the hidden-attention CLS row of a layer in this run's variant, into
      * out [d_inner, L]; 0 on success */
     int (*xai_vector)(void *trace, int layer, float *out);
+    /* ---- the LRP passes (MXB_NEEDS_LRP_PASSES); NULL when not asked for ---- */
+    /* ViM, MXB_NEEDS_MAMBALRP: [seq_len] gradient x input at the embedded tokens
+     * summed over channels, class token included */
+    const float *(*token_relevance)(void *trace);
+    /* ViT, MXB_NEEDS_RELEVANCE_INPUT: [img_size, img_size] the pixel relevance
+     * summed over channels (Chefer's full LRP, before any normalisation) */
+    const float *(*input_relevance)(void *trace);
 } mxb_explain_input;
 
 typedef struct mxb_method {

@@ -11,12 +11,22 @@
 
 extern const mxb_method mxb_method_raw_attention, mxb_method_rollout, mxb_method_attribution;
 extern const mxb_method mxb_method_uia; /* UIA (issue 16) */
+/* the LRP methods of issue 16 (methods/mambalrp.c) */
+extern const mxb_method mxb_method_mambalrp, mxb_method_mambalrp_vision, mxb_method_mambalrp_gamma,
+    mxb_method_mambalrp_vision_gamma, mxb_method_lrp_partial, mxb_method_lrp_partial_grad, mxb_method_lrp_full;
 
 static const mxb_method *const builtins[] = {
     &mxb_method_raw_attention,
     &mxb_method_rollout,
     &mxb_method_attribution,
     &mxb_method_uia,
+    &mxb_method_mambalrp,
+    &mxb_method_mambalrp_vision,
+    &mxb_method_mambalrp_gamma,
+    &mxb_method_mambalrp_vision_gamma,
+    &mxb_method_lrp_partial,
+    &mxb_method_lrp_partial_grad,
+    &mxb_method_lrp_full,
 };
 #define NBUILTIN ((int)(sizeof builtins / sizeof builtins[0]))
 
@@ -87,7 +97,7 @@ int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char
         }
         /* unknown bits would be a newer ABI's features this host cannot provide */
         if ((m->archs & ~(uint32_t)(MXB_METHOD_VIT | MXB_METHOD_VIM)) ||
-            (m->needs & ~(uint32_t)(MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE))) {
+            (m->needs & ~(uint32_t)(MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE | MXB_NEEDS_LRP_PASSES))) {
             mxb_seterr(err, errlen, "%s: method '%s' asks for unknown architectures or trace needs "
                    "(archs 0x%x, needs 0x%x)", path, m->name, m->archs, m->needs);
             return -1;

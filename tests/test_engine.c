@@ -298,8 +298,15 @@ static void needed_floats(const mxb_config *g, int traced, size_t *floats, size_
         n += nact * (11 + 2 * t);
         if (traced) {
             f += 4 * L * E + 3 * L * E + L * F + L * L; /* backward: dx dmid dln dctx dqkv dh dS */
-            const size_t EF = 3 * E > F ? 3 * E : F, W = E * EF > C * E ? E * EF : C * E;
-            f += 2 * W + 2 * L * (E > F ? E : F) + 2 * L * EF; /* Linear relprop */
+            /* full LRP's patch conv (K = C·P·P) shares them: wider than 3E and F only for
+             * narrow models (the d64 files) */
+            const size_t Kp = (size_t)g->in_chans * g->patch_size * g->patch_size;
+            size_t EF = 3 * E > F ? 3 * E : F;
+            EF = EF > Kp ? EF : Kp;
+            const size_t W = E * EF > C * E ? E * EF : C * E;
+            size_t X = E > F ? E : F;
+            X = X > Kp ? X : Kp;
+            f += 2 * W + 2 * L * X + 2 * L * EF; /* Linear relprop */
             f += 5 * L * E + L * F + 3 * L * E + L * L;         /* stream, Add, attention */
             n += 7 + 14;
         }

@@ -2,9 +2,13 @@
  *   ViT: Chefer et al.'s GradCAM on the last attention block (Baselines.generate_cam_attn):
  *        each head's class-token attention weighted by the mean of its gradient, heads
  *        mean, clamp >= 0.
+ *        Exact to the original (tests/test_lrp.c: within 5e-6 after min-max of
+ *        generate_cam_attn's maps, demo ViT and DeiT-S); it stays a plugin, the example
+ *        of the ABI, since it needs nothing a plugin cannot read.
  *   ViM: gradient x activation of the stream leaving layer l (default the middle
  *        layer): clamp(Σ_e g[t,e] r[t,e], 0) with g = Block.get_gradients of layer l and
- *        r the residual entering layer l+1, the tensor that gradient belongs to.
+ *        r the residual entering layer l+1, the tensor that gradient belongs to. mxb's
+ *        own: no original code computes GradCAM for ViM.
  * Build: cc -shared -fPIC -I<mxb source> gradcam.c -o libgradcam.so */
 #include "methods/method.h"
 
@@ -65,8 +69,8 @@ static int gradcam_explain(const mxb_explain_input *in, float *map, char *err, s
 static const mxb_method gradcam = {
     .abi_version = MXB_METHOD_ABI_VERSION,
     .name = "gradcam",
-    .description = "GradCAM-style: ViT last-block attention x mean gradient; ViM residual "
-                   "gradient x activation",
+    .description = "GradCAM: ViT last-block attention x mean gradient (Chefer's generate_cam_attn); "
+                   "ViM residual gradient x activation (mxb's own)",
     .archs = MXB_METHOD_VIT | MXB_METHOD_VIM,
     .needs = MXB_NEEDS_GRADIENT,
     .class_specific = 1,
