@@ -507,7 +507,10 @@ int mxb_cmd_run(int argc, char **argv) {
     if (attn) mxb_progress_end(&R->stage, "attention saved");
     mxb_journal_close(R->journal, 1);
     R->journal = NULL;
-    if (!quiet) fprintf(stderr, "mxb run: wrote %s (%ld units, %.1f s)\n", R->output, pr.total, now_s() - t_start);
+    if (!quiet)
+        fprintf(stderr, "mxb run: wrote %s (%ld units, %.1f s, %d image%s in flight x %d thread%s)\n", R->output,
+                pr.total, now_s() - t_start, R->in_flight, R->in_flight > 1 ? "s" : "", R->slots[0].nthreads,
+                R->slots[0].nthreads > 1 ? "s" : "");
     mxb_report_print(res, stdout, "md");
     code = 0;
 out:

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# mxb run with several images in flight (issue #13): the results file holds the same
+# bits whatever the number of images in flight and the thread count (ViT and ViM,
+# perturbation with insertion/deletion, segmentation, saved maps and attention), a
+# killed run with 2 in flight resumes to the same file, bad values are refused and an
+# explicit count over the memory limit is refused with the parts named.
+set -uo pipefail
+MXB=$MXB_EXE
+T=$(mktemp -d); trap 'rm -rf $T' EXIT
+cp -r $MXB_TESTDATA/run/. $T/; cd $T
+. "$MXB_SOURCE_DIR/tests/lib_cli.sh"
+SETS=(--set run.save_maps=yes --set run.insertion_deletion_step=64 --set run.save_attention=2)
+same() { # every results group and the attention of two files, bit for bit (provenance aside)
+  for g in /perturbation /segmentation /attention; do h5diff -q "$1" "$2" $g $g || return 1; done
+  $MXB compare "$1" "$2" --tolerance 0 >/dev/null 2>&1
+}
+attr() { h5dump -a "$2" "$1" 2>/dev/null | sed -n 's/^ *(0): "\(.*\)"$/\1/p'; }
+
+OMP_NUM_THREADS=1 $MXB run run.ini --quiet --in-flight 1 "${SETS[@]}" --set run.output=ref.h5 >/dev/null 2>&1
+check "the reference run (1 thread, 1 image in flight) wrote its file" [ -e ref.h5 ]
+check "its provenance says 1 image in flight" [ "$(attr ref.h5 images_in_flight)" = 1 ]
+for thr in 1 2 4; do
+  for n in 1 2 3; do
+    [ $thr = 1 ] && [ $n = 1 ] && continue
+    OMP_NUM_THREADS=$thr $MXB run run.ini --quiet --in-flight $n "${SETS[@]}" --set run.output=r$thr-$n.h5 >/dev/null 2>&1
+    check "$thr threads, $n in flight: the same bits as 1 x 1 (and provenance says $n)" \
+      bash -c "$(declare -f same attr); MXB=$MXB; same ref.h5 r$thr-$n.h5 && [ \"\$(attr r$thr-$n.h5 images_in_flight)\" = $n ]"
+  done
+done
+OMP_NUM_THREADS=4 $MXB run run.ini --quiet "${SETS[@]}" --set run.output=auto.h5 >/dev/null 2>&1
+check "auto on 4 threads: 4 images in flight, the same bits" \
+  bash -c "$(declare -f same attr); MXB=$MXB; same ref.h5 auto.h5 && [ \"\$(attr auto.h5 images_in_flight)\" = 4 ]"
+OMP_NUM_THREADS=2 $MXB run run.ini --quiet "${SETS[@]}" --set run.images_in_flight=3 --set run.output=key.h5 >/dev/null 2>&1
+check "[run] images_in_flight = 3: 3 in flight, the same bits" \
+  bash -c "$(declare -f same attr); MXB=$MXB; same ref.h5 key.h5 && [ \"\$(attr key.h5 images_in_flight)\" = 3 ]"
+OMP_NUM_THREADS=2 $MXB run run.ini "${SETS[@]}" --set run.output=said.h5 >/dev/null 2>said.err
+check "the closing line says how the threads were shared" grep -q "units, .* s, 2 images in flight x 1 thread)$" said.err
+
+# ---- killed with 2 in flight, resumed (with 2, then finished) ----
+stopped=0
+for d in 0.15 0.25 0.4 0.6; do
+  rm -f kill.h5 kill.h5.journal
+  OMP_NUM_THREADS=2 timeout -s KILL $d $MXB run run.ini --quiet --in-flight 2 "${SETS[@]}" --set run.output=kill.h5 >/dev/null 2>&1
+  if [ ! -e kill.h5 ] && [ -s kill.h5.journal ]; then stopped=1; break; fi
+done
+check "a run with 2 in flight was killed part-way (a journal, no file)" [ $stopped = 1 ]
+OMP_NUM_THREADS=2 $MXB run run.ini --in-flight 2 "${SETS[@]}" --set run.output=kill.h5 >/dev/null 2>resume.err
+check "it resumed from its journal" grep -q "resuming ./kill.h5: [1-9][0-9]* of 34 units already done" resume.err
+check "the resumed file has the same bits as the uninterrupted one" same ref.h5 kill.h5
+check "no journal left" [ ! -e kill.h5.journal ]
+stopped=0
+for d in 0.2 0.3 0.45 0.6; do
+  rm -f kill.h5 kill.h5.journal
+  OMP_NUM_THREADS=2 timeout -s INT $d $MXB run run.ini --in-flight 2 "${SETS[@]}" --set run.output=kill.h5 >/dev/null 2>int.err
+  if [ ! -e kill.h5 ] && grep -q "run the same command to resume" int.err; then stopped=1; break; fi
+done
+check "SIGINT with 2 in flight stops cleanly between units" [ $stopped = 1 ]
+OMP_NUM_THREADS=4 $MXB run run.ini --quiet --in-flight 3 "${SETS[@]}" --set run.output=kill.h5 >/dev/null 2>&1
+check "stopped by SIGINT with 2 in flight, resumed with 3 on 4 threads: the same bits" same ref.h5 kill.h5
+
+# ---- bad values ----
+expect_fail 2 "mxb run: --in-flight: '0' is not a positive integer" $MXB run run.ini --in-flight 0
+expect_fail 2 "mxb run: --in-flight: 'x' is not a positive integer" $MXB run run.ini --in-flight x
+expect_fail 2 "mxb run: --in-flight: '5000' is out of range [1, 4096]" $MXB run run.ini --in-flight 5000
+expect_fail 2 "--set run.images_in_flight: '-1' is not an integer in [0, 4096]" $MXB run run.ini --set run.images_in_flight=-1
+expect_fail 2 "--set run.images_in_flight: 'two' is not an integer" $MXB run run.ini --set run.images_in_flight=two
+# the estimate at 1 in flight is under 2 MiB here; 3 in flight are over it
+expect_fail 2 "3 images in flight at" env OMP_NUM_THREADS=1 $MXB run run.ini --in-flight 3 --set run.max_memory_mb=2 --set run.output=mem.h5
+check "the refusal names the parts and the way out" grep -q "(models [0-9.]*, results [0-9.]*, 3 images in flight at [0-9.]* each: contexts and buffers), over the limit of 2 MiB (\[run\] max_memory_mb); fewer images in flight" $T/err
+check "auto stays under the same limit: fewer in flight, the same bits" bash -c \
+  "OMP_NUM_THREADS=4 $MXB run run.ini --quiet ${SETS[*]} --set run.max_memory_mb=2 --set run.output=mem.h5 >/dev/null 2>&1 &&
+   $(declare -f same attr); MXB=$MXB; same ref.h5 mem.h5 && [ \"\$(attr mem.h5 images_in_flight)\" -lt 4 ]"
+check "no file from a refused run" [ ! -e mem.h5.journal ]
+
+echo "cli_inflight: $pass passed, $fail failed"
+[ $fail -eq 0 ]
