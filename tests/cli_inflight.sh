@@ -72,5 +72,26 @@ check "auto stays under the same limit: fewer in flight, the same bits" bash -c 
    $(declare -f same attr); MXB=$MXB; same ref.h5 mem.h5 && [ \"\$(attr mem.h5 images_in_flight)\" -lt 4 ]"
 check "no file from a refused run" [ ! -e mem.h5.journal ]
 
+# ---- tools/bench_pipeline_torch.py: Chefer's masking, checked on a small case ----
+check "bench_pipeline_torch: each step zeroes the top (negative: bottom) fraction of the map, all channels" \
+  $MXB_PYTHON - "$MXB_SOURCE_DIR/tools" <<'PYEOF'
+import sys; sys.path.insert(0, sys.argv[1]); sys.argv = sys.argv[:1]
+import torch, bench_pipeline_torch as bp
+g = torch.Generator().manual_seed(0)
+data, vis = torch.rand(2, 3, 10, 10, generator=g) + 0.5, torch.rand(2, 10, 10, generator=g)
+seen = []
+for neg in (False, True):
+    bp.perturb_batch(lambda x: seen.append((neg, x * bp.STD + bp.MEAN)), data, vis, neg)
+ok = len(seen) == 18
+for k, (neg, x) in enumerate(seen):
+    n = int(100 * bp.FRACTIONS[k % 9])
+    for b in range(2):
+        order = torch.argsort(vis[b].flatten(), descending=not neg)
+        zero = (x[b].reshape(3, -1).abs() < 1e-6)
+        ok = ok and bool(zero[:, order[:n]].all()) and not bool(zero[:, order[n:]].any())
+raise SystemExit(0 if ok else 1)
+PYEOF
+expect_fail 2 "bench_pipeline_torch: unknown model 'vim-xl'" $MXB_PYTHON $MXB_SOURCE_DIR/tools/bench_pipeline_torch.py --models vim-xl
+
 echo "cli_inflight: $pass passed, $fail failed"
 [ $fail -eq 0 ]
