@@ -264,25 +264,31 @@ static long insdel_forwards(const mxb_run_state *R) {
 static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen) {
     double total = 0;
     printf("mxb run --estimate: %s, %d threads, BLAS %s\n", R->cfg.path, omp_get_max_threads(), mxb_blas_describe());
-    /* timed one image at a time with every thread on it; a run with images in flight
-     * does better than this on many cores */
-    if (R->in_flight > 1)
-        printf("  (timed one image at a time; the run keeps %d images in flight, so expect up to %dx less)\n",
-               R->in_flight, R->in_flight);
+    /* each image is timed alone with the threads one image in flight gets; the run
+     * keeps in_flight of them going, so an image costs 1/in_flight of that (an upper
+     * bound's reciprocal: on a loaded machine each image runs somewhat slower) */
+    const int nf = R->in_flight, outer = omp_get_max_threads();
+    if (nf > 1)
+        printf("  %d images in flight x %d thread%s: s/image below is one image's time / %d\n", nf,
+               R->slots[0].nthreads, R->slots[0].nthreads > 1 ? "s" : "", nf);
+    omp_set_num_threads(R->slots[0].nthreads);
     for (int t = 0; t < MXB_NTESTS; t++)
         for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels; m++) {
             const int n = R->res.test[t].n, k = n < ESTIMATE_IMAGES ? n : ESTIMATE_IMAGES;
             double s[ESTIMATE_IMAGES];
             for (int i = 0; i < k; i++) {
                 const double t0 = now_s();
-                if (run_unit(R, &R->slots[0], t, m, i, err, errlen)) return 1;
+                if (run_unit(R, &R->slots[0], t, m, i, err, errlen)) {
+                    omp_set_num_threads(outer);
+                    return 1;
+                }
                 s[i] = now_s() - t0;
             }
             /* the median: the first image also pays for first-touch of the buffers */
             for (int a = 0; a < k; a++)
                 for (int b = a + 1; b < k; b++)
                     if (s[b] < s[a]) { const double x = s[a]; s[a] = s[b]; s[b] = x; }
-            const double per = k ? s[k / 2] : 0;
+            const double per = (k ? s[k / 2] : 0) / nf;
             total += per * n;
             printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h", mxb_run_test_names[t],
                    R->cfg.models[m].name, k, per, n, per * n / 3600);
@@ -292,6 +298,7 @@ static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen)
                        R->cfg.nmethods * insdel_forwards(R));
             printf("\n");
         }
+    omp_set_num_threads(outer);
     const long shards = (long)(total / (within_h * 3600)) + 1;
     printf("  total: %.4g h (%.4g s) on this machine%s; under %.4g h: --shard I/N with N >= %ld (one such machine each)\n",
            total / 3600, total, R->shard_n > 1 ? " (this shard)" : "", within_h, shards);
