@@ -15,7 +15,8 @@
  * (slot, unit); [run] images_in_flight = N gives N slots, each worked on by one thread
  * of the outer team with `nthreads` threads of its own inside (issue #13). */
 typedef struct {
-    int nthreads;       /* threads inside this image: the perturbation's steps, the engine */
+    int nthreads;       /* threads inside this image (the engine's regions) */
+    int nplain;         /* its plain contexts: the perturbation steps run at once, min(nthreads, 9) */
     mxb_ctx *traced[MXB_MAX_MODELS];                  /* the explanation's (MXB_TRACE_KEEP) */
     mxb_ctx *step_ctx[MXB_MAX_MODELS][MXB_RES_STEPS]; /* plain forwards, one per inner thread */
     float *u;           /* [3, npix] the image in [0, 1] (what the perturbation test masks) */
@@ -26,8 +27,8 @@ typedef struct {
     int32_t *order;     /* [npix] a pixel order */
     float *logits;      /* [max_classes] the explained forward's */
     float *orig;        /* [max_classes] the unperturbed image's (plain forward) */
-    float *work;        /* [nthreads, 3, npix] one perturbed image per inner thread */
-    float *step_logits; /* [nthreads, max_classes] */
+    float *work;        /* [nplain, 3, npix] one perturbed image per inner thread */
+    float *step_logits; /* [nplain, max_classes] */
     double *scores;     /* [2, insdel states] RISE's curves */
     uint8_t *rgb;       /* [npix, 3] the transformed image */
     uint8_t *mask;      /* [npix] the segmentation mask */

@@ -125,7 +125,7 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
     const int S = R->size, label = T->label[i];
     const mxb_preprocess *p = &R->pre[t][m];
     classify_ctx cc = {sl, m};
-    const mxb_classifier clf = {classify, &cc, sl->nthreads, g->num_classes};
+    const mxb_classifier clf = {classify, &cc, sl->nplain, g->num_classes};
     mxb_sample s;
     double t0 = now_s();
     if (R->cfg.use_target && label < 0) {

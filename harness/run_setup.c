@@ -220,12 +220,14 @@ typedef struct {
 
 static int tps_of(int nthreads, int n) { /* the threads inside one of n images in flight */
     int t = nthreads / n;
-    return t < 1 ? 1 : t > MXB_RES_STEPS - 1 ? MXB_RES_STEPS - 1 : t;
+    return t < 1 ? 1 : t;
 }
+/* its plain contexts: one per perturbation step that runs at once (9 at most) */
+static int nplain_of(int tps) { return tps > MXB_RES_STEPS - 1 ? MXB_RES_STEPS - 1 : tps; }
 
 static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_parts *P, char *err, size_t errlen) {
     unsigned long long models = 0, results = 0, slot = 0;
-    const unsigned long long tps = (unsigned long long)tps_of(R->nthreads, n);
+    const unsigned long long tps = (unsigned long long)nplain_of(tps_of(R->nthreads, n));
     mxb_results shape = {.nmodels = R->cfg.nmodels, .nmethods = R->cfg.nmethods, .keep_maps = R->cfg.save_maps,
                          .insdel_step = R->cfg.perturbation.enabled ? R->cfg.insdel_step : 0};
     for (int m = 0; m < R->cfg.nmodels; m++) {
@@ -428,11 +430,12 @@ static int slots_alloc(mxb_run_state *R, char *err, size_t errlen) {
     for (int j = 0; j < R->in_flight; j++) {
         mxb_run_slot *s = &R->slots[j];
         s->nthreads = tps_of(R->nthreads, R->in_flight);
+        s->nplain = nplain_of(s->nthreads);
         for (int m = 0; m < R->cfg.nmodels; m++) {
             s->traced[m] = mxb_ctx_new(R->model[m], MXB_TRACE_KEEP);
-            for (int k = 0; k < s->nthreads && s->traced[m]; k++)
+            for (int k = 0; k < s->nplain && s->traced[m]; k++)
                 if (!(s->step_ctx[m][k] = mxb_ctx_new(R->model[m], MXB_TRACE_NONE))) break;
-            if (!s->traced[m] || !s->step_ctx[m][s->nthreads - 1]) {
+            if (!s->traced[m] || !s->step_ctx[m][s->nplain - 1]) {
                 snprintf(err, errlen, "%s: out of memory for the model's buffers (image in flight %d of %d)",
                          R->cfg.models[m].weights, j + 1, R->in_flight);
                 return -1;
@@ -440,8 +443,8 @@ static int slots_alloc(mxb_run_state *R, char *err, size_t errlen) {
         }
         s->u = mxb_alloc(3 * npix * sizeof(float), "the run's image");
         s->x = mxb_alloc(3 * npix * sizeof(float), "the run's input");
-        s->work = mxb_alloc((size_t)s->nthreads * 3 * npix * sizeof(float), "the perturbed images");
-        s->step_logits = mxb_alloc((size_t)s->nthreads * nc * sizeof(float), "the perturbed logits");
+        s->work = mxb_alloc((size_t)s->nplain * 3 * npix * sizeof(float), "the perturbed images");
+        s->step_logits = mxb_alloc((size_t)s->nplain * nc * sizeof(float), "the perturbed logits");
         s->vis = mxb_alloc(npix * sizeof(float), "the evaluated map");
         s->order = mxb_alloc(npix * sizeof(int32_t), "the pixel order");
         s->rgb = mxb_alloc(3 * npix, "the transformed image");

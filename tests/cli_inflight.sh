@@ -27,6 +27,11 @@ for thr in 1 2 4; do
       bash -c "$(declare -f same attr); MXB=$MXB; same ref.h5 r$thr-$n.h5 && [ \"\$(attr r$thr-$n.h5 images_in_flight)\" = $n ]"
   done
 done
+# more threads an image than perturbation steps (12 / 1: the engine gets 12, the steps 9), and two levels
+for n in 1 2; do
+  OMP_NUM_THREADS=12 $MXB run run.ini --quiet --in-flight $n "${SETS[@]}" --set run.output=r12-$n.h5 >/dev/null 2>&1
+  check "12 threads, $n in flight: the same bits" same ref.h5 r12-$n.h5
+done
 OMP_NUM_THREADS=4 $MXB run run.ini --quiet "${SETS[@]}" --set run.output=auto.h5 >/dev/null 2>&1
 check "auto on 4 threads: 4 images in flight, the same bits" \
   bash -c "$(declare -f same attr); MXB=$MXB; same ref.h5 auto.h5 && [ \"\$(attr auto.h5 images_in_flight)\" = 4 ]"
