@@ -341,6 +341,7 @@ typedef struct {
     const unit_ref *units;
     long nunits, next;
     int failed;           /* an image failed: the others finish theirs and stop */
+    long failed_unit;     /* the first failing unit in unit order: its message is the run's */
     double last_sync;
     char *err;
     size_t errlen;
@@ -372,8 +373,16 @@ static void worker(loop_state *L, mxb_run_slot *sl) {
         const int rc = run_unit(R, sl, ur->t, ur->m, ur->i, err, sizeof err);
 #pragma omp critical(mxb_run_progress)
         {
-            if (rc < 0 && !L->failed) snprintf(L->err, L->errlen, "%s", err); /* the first error */
-            if (rc < 0) L->failed = 1;
+            /* units are handed out in order, so every unit before a failing one is already
+             * taken and finishes: the lowest failing unit, as with one image in flight */
+            if (rc < 0 && (!L->failed || u < L->failed_unit)) {
+                snprintf(L->err, L->errlen, "%s", err);
+                L->failed_unit = u;
+            }
+            if (rc < 0) {
+#pragma omp atomic write
+                L->failed = 1;
+            }
             char what[160];
             unit_label(R, ur->t, ur->m, what, sizeof what);
             mxb_progress_show(L->pr, what, L->pr->done + !rc);
@@ -406,7 +415,7 @@ static int run_loop(mxb_run_state *R, mxb_progress *pr, char *err, size_t errlen
         for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels; m++)
             for (int i = 0; i < R->res.test[t].n; i++)
                 if (!R->res.test[t].done[m][i]) units[n++] = (unit_ref){t, m, i};
-    loop_state L = {R, pr, units, n, 0, 0, now_s(), err, errlen};
+    loop_state L = {R, pr, units, n, 0, 0, 0, now_s(), err, errlen};
     const int nf = R->in_flight, outer = omp_get_max_threads();
     if (nf == 1) {
         worker(&L, &R->slots[0]);

@@ -63,6 +63,15 @@ check "SIGINT with 2 in flight stops cleanly between units" [ $stopped = 1 ]
 OMP_NUM_THREADS=4 $MXB run run.ini --quiet --in-flight 3 "${SETS[@]}" --set run.output=kill.h5 >/dev/null 2>&1
 check "stopped by SIGINT with 2 in flight, resumed with 3 on 4 threads: the same bits" same ref.h5 kill.h5
 
+# ---- a failing method: the first failing image in unit order is the one named, whatever N ----
+for n in 1 3; do
+  OMP_NUM_THREADS=3 $MXB run run.ini --quiet --in-flight $n --set run.output=nan$n.h5 \
+    --set method:nanmap.plugin=$MXB_PLUGIN_DIR/libbad_behaviour.so >/dev/null 2>nan$n.err
+  echo $? >nan$n.rc
+done
+check "a NaN map with 3 in flight: exit 1, the same one line as with 1 (the first image), no file" bash -c \
+  "[ \$(cat nan3.rc) = 1 ] && [ \$(wc -l <nan3.err) = 1 ] && cmp -s nan1.err nan3.err && grep -q 'image img_000.png' nan3.err && [ ! -e nan3.h5 ]"
+
 # ---- bad values ----
 expect_fail 2 "mxb run: --in-flight: '0' is not a positive integer" $MXB run run.ini --in-flight 0
 expect_fail 2 "mxb run: --in-flight: 'x' is not a positive integer" $MXB run run.ini --in-flight x
