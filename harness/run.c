@@ -18,6 +18,7 @@
 #include "io/io.h"
 #include "metrics/metrics.h"
 
+#include <limits.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -340,8 +341,9 @@ typedef struct {
     mxb_progress *pr;
     const unit_ref *units;
     long nunits, next;
-    int failed;           /* an image failed: the others finish theirs and stop */
-    long failed_unit;     /* the first failing unit in unit order: its message is the run's */
+    /* the first failing unit in unit order (LONG_MAX: none), whose message is the run's;
+     * the units before it still run, those after it are not started */
+    long failed_unit;
     double last_sync;
     char *err;
     size_t errlen;
@@ -361,27 +363,23 @@ static void worker(loop_state *L, mxb_run_slot *sl) {
     /* the engine's and the perturbation's parallel regions inside this image */
     omp_set_num_threads(sl->nthreads);
     for (;;) {
-        long u;
-        int failed;
+        long u, first_failed;
 #pragma omp atomic capture
         u = L->next++;
 #pragma omp atomic read
-        failed = L->failed;
-        if (u >= L->nunits || failed || stop_requested) break;
+        first_failed = L->failed_unit;
+        if (u >= L->nunits || u > first_failed || stop_requested) break;
         const unit_ref *ur = &L->units[u];
         err[0] = 0;
         const int rc = run_unit(R, sl, ur->t, ur->m, ur->i, err, sizeof err);
 #pragma omp critical(mxb_run_progress)
         {
-            /* units are handed out in order, so every unit before a failing one is already
-             * taken and finishes: the lowest failing unit, as with one image in flight */
-            if (rc < 0 && (!L->failed || u < L->failed_unit)) {
+            /* units are handed out in order and every unit before a failing one runs: the
+             * lowest failing unit is the run's error, as with one image in flight */
+            if (rc < 0 && u < L->failed_unit) {
                 snprintf(L->err, L->errlen, "%s", err);
-                L->failed_unit = u;
-            }
-            if (rc < 0) {
 #pragma omp atomic write
-                L->failed = 1;
+                L->failed_unit = u;
             }
             char what[160];
             unit_label(R, ur->t, ur->m, what, sizeof what);
@@ -415,7 +413,7 @@ static int run_loop(mxb_run_state *R, mxb_progress *pr, char *err, size_t errlen
         for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels; m++)
             for (int i = 0; i < R->res.test[t].n; i++)
                 if (!R->res.test[t].done[m][i]) units[n++] = (unit_ref){t, m, i};
-    loop_state L = {R, pr, units, n, 0, 0, 0, now_s(), err, errlen};
+    loop_state L = {R, pr, units, n, 0, LONG_MAX, now_s(), err, errlen};
     const int nf = R->in_flight, outer = omp_get_max_threads();
     if (nf == 1) {
         worker(&L, &R->slots[0]);
@@ -435,7 +433,7 @@ static int run_loop(mxb_run_state *R, mxb_progress *pr, char *err, size_t errlen
     int left = 0; /* a unit dropped by a stop request */
     for (long u = 0; u < n; u++) left |= !R->res.test[units[u].t].done[units[u].m][units[u].i];
     free(units);
-    return L.failed ? -1 : left || stop_requested ? 1 : 0;
+    return L.failed_unit != LONG_MAX ? -1 : left || stop_requested ? 1 : 0;
 }
 
 int mxb_cmd_run(int argc, char **argv) {
