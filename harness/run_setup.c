@@ -209,11 +209,10 @@ static int check_labels(mxb_run_state *R, const mxb_config *cfg, char *err, size
     return 0;
 }
 
-/* Models (parameters, one traced and nthreads plain contexts each), the results
- * arrays of both tests, and the run's per-image buffers; what mxb_cmd_run allocates
- * below, from the same formulas. Refused over the limit, with the parts named. */
-/* The parts of the estimate: the models' weights (shared), one image in flight (its
- * traced context, `tps` plain contexts, its buffers) and the results. */
+/* The parts of the estimate, from the same formulas as what set-up allocates: the
+ * models' weights (shared) and save_attention's buffer, one image in flight (per model
+ * its traced context and min(tps, 9) plain ones, and its buffers), and the results
+ * arrays of both tests. */
 typedef struct {
     unsigned long long models, slot, results;
 } mem_parts;
