@@ -68,6 +68,7 @@ static const key_spec keys[] = {
     {S_RUN, "max_pixels", I(1, 1099511627776.0)},
     {S_RUN, "max_memory_mb", I(1, 1099511627776.0)},
     {S_RUN, "insertion_deletion_step", I(0, 1000000000)},
+    {S_RUN, "images_in_flight", I(0, 4096)}, /* issue #13; 0: auto */
     {S_MODEL, "weights", P},
     {S_MODEL, "sha256", T_HEX64, 0, 0, NULL},
     {S_METHOD, "start_layer", I(-1, 100000)},
@@ -314,6 +315,7 @@ static int apply(parse_state *st, unsigned sec, int idx, const char *key, const 
     else if (!strcmp(key, "max_pixels")) c->max_pixels = x->i;
     else if (!strcmp(key, "max_memory_mb")) c->max_memory_mb = x->i;
     else if (!strcmp(key, "insertion_deletion_step")) c->insdel_step = (int)x->i;
+    else if (!strcmp(key, "images_in_flight")) c->images_in_flight = (int)x->i;
     else if (!strcmp(key, "sha256")) snprintf(c->models[idx].sha256, sizeof c->models[idx].sha256, "%s", v);
     else if (!strcmp(key, "start_layer")) c->methods[idx].start_layer = (int)x->i;
     else if (!strcmp(key, "subset")) {

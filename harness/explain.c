@@ -6,6 +6,7 @@
 #include "io/io.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +111,10 @@ static int lrp_passes(mxb_ctx *c, const mxb_config *g, uint32_t needs, const flo
  * status 1 (mxb run's finished images are in its journal; the same command resumes). */
 /* the plugin ABI's family numbers are the engine's (mxb_explain_input.arch = cfg.arch) */
 _Static_assert((int)MXB_METHOD_ARCH_VIT == (int)MXB_ARCH_VIT && (int)MXB_METHOD_ARCH_VIM == (int)MXB_ARCH_VIM, "arch ABI");
-static const char *volatile in_method;
-static int exit_guard_set;
+/* per thread: with several images in flight (issue 13) methods run on several threads
+ * at once, and atexit handlers run on the thread that called exit() */
+static _Thread_local const char *volatile in_method;
+static atomic_int exit_guard_set;
 static void exit_guard(void) {
     if (!in_method || mxb_out_of_memory_exiting()) return; /* the allocator's exit, reported */
     fprintf(stderr, "mxb: method '%s' called exit() while explaining an image; stopped (mxb run resumes from its "
@@ -181,7 +184,7 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     };
     char msg[400] = "";
     in_method = method->name;
-    if (!exit_guard_set) exit_guard_set = !atexit(exit_guard);
+    if (!atomic_load(&exit_guard_set) && !atomic_exchange(&exit_guard_set, 1)) atexit(exit_guard);
     int failed = method->explain(&in, map, msg, sizeof msg);
     in_method = NULL;
     free(token_rel);

@@ -184,6 +184,8 @@ typedef struct {
     int insdel_step;              /* RISE insertion/deletion pixels per step; 0: off */
     long long max_pixels;         /* images over this are refused; 0: the default */
     long long max_memory_mb;      /* a run estimated over this is refused; 0: the default */
+    /* issue #13: images worked on at once, each with its own buffers and contexts; 0: auto */
+    int images_in_flight;
     int nmodels, nmethods;
     mxb_run_model models[MXB_MAX_MODELS];
     mxb_run_method methods[MXB_MAX_METHODS];

@@ -10,10 +10,15 @@
 
 #include <stdint.h>
 
-/* One image in flight: every per-image buffer of the run, allocated once for the run
- * (mxb_run_slot_alloc). The loop body takes (slot, unit); several images in flight
- * (issue #13) would be several slots. */
+/* One image in flight: every per-image buffer of the run and its own engine contexts,
+ * allocated once for the run (slots_alloc in run_setup.c). The loop body takes
+ * (slot, unit); [run] images_in_flight = N gives N slots, each worked on by one thread
+ * of the outer team with `nthreads` threads of its own inside (issue #13). */
 typedef struct {
+    int nthreads;       /* threads inside this image (the engine's regions) */
+    int nplain;         /* its plain contexts: the perturbation steps run at once, min(nthreads, 9) */
+    mxb_ctx *traced[MXB_MAX_MODELS];                  /* the explanation's (MXB_TRACE_KEEP) */
+    mxb_ctx *step_ctx[MXB_MAX_MODELS][MXB_RES_STEPS]; /* plain forwards, one per inner thread */
     float *u;           /* [3, npix] the image in [0, 1] (what the perturbation test masks) */
     float *x;           /* [3, npix] the model's normalised input */
     float *blurred;     /* [3, npix] RISE's insertion substrate: blur(x); only when insdel_step > 0 */
@@ -22,8 +27,8 @@ typedef struct {
     int32_t *order;     /* [npix] a pixel order */
     float *logits;      /* [max_classes] the explained forward's */
     float *orig;        /* [max_classes] the unperturbed image's (plain forward) */
-    float *work;        /* [nthreads, 3, npix] one perturbed image per thread */
-    float *step_logits; /* [nthreads, max_classes] */
+    float *work;        /* [nplain, 3, npix] one perturbed image per inner thread */
+    float *step_logits; /* [nplain, max_classes] */
     double *scores;     /* [2, insdel states] RISE's curves */
     uint8_t *rgb;       /* [npix, 3] the transformed image */
     uint8_t *mask;      /* [npix] the segmentation mask */
@@ -43,10 +48,10 @@ typedef struct {
     int shard_i, shard_n;
     char output[4200], journal_path[4300];
     mxb_model *model[MXB_MAX_MODELS];
-    mxb_ctx *traced[MXB_MAX_MODELS], *plain[MXB_MAX_MODELS];
-    /* perturbation steps run one per thread: step_ctx[m][0] is plain[m] */
-    int nthreads;
-    mxb_ctx *step_ctx[MXB_MAX_MODELS][MXB_RES_STEPS];
+    /* the threads of the run (omp_get_max_threads()), shared by the images in flight:
+     * in_flight slots of nthreads / in_flight threads each (at least 1) */
+    int nthreads, in_flight;
+    int in_flight_arg;              /* mxb run --in-flight N (0: [run] images_in_flight, then auto) */
     char model_sha[MXB_MAX_MODELS][65];
     const mxb_method *method[MXB_MAX_METHODS];
     mxb_dataset *data[MXB_NTESTS];
@@ -68,7 +73,7 @@ typedef struct {
     double seconds[MXB_NTESTS];     /* work time per test, this process and replayed */
     int quiet;
     mxb_progress stage;             /* the progress of the stage after the units */
-    mxb_run_slot slot;              /* one image in flight */
+    mxb_run_slot *slots;            /* [in_flight] the images in flight; slots[0] does the serial work */
     int max_classes, max_grid2;
 } mxb_run_state;
 

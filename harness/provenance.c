@@ -43,6 +43,8 @@ void mxb_run_set_provenance(mxb_run_state *R, const char *started) {
     mxb_results_set_attr(r, "host", host);
     snprintf(buf, sizeof buf, "%d", omp_get_max_threads());
     mxb_results_set_attr(r, "threads", buf);
+    snprintf(buf, sizeof buf, "%d", R->in_flight); /* issue #13: how the threads were shared */
+    mxb_results_set_attr(r, "images_in_flight", buf);
     mxb_results_set_attr(r, "started", started);
     mxb_run_iso_time(buf, sizeof buf);
     mxb_results_set_attr(r, "finished", buf);

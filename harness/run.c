@@ -9,7 +9,8 @@
  * before everything is in it.
  *
  * This file is the loop (run_unit: one image in one slot, every method's map, the
- * test's protocol) and the journal record; the set-up is run_setup.c, the protocols
+ * test's protocol; several slots worked on at once, [run] images_in_flight) and the
+ * journal record; the set-up is run_setup.c, the protocols
  * of one image evaluate.c, the attention dumper attention.c, the run's identity and
  * provenance provenance.c (harness/internal.h). */
 #include "harness/internal.h"
@@ -17,6 +18,7 @@
 #include "io/io.h"
 #include "metrics/metrics.h"
 
+#include <limits.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,7 +65,11 @@ static int with_prefix(char *err, size_t errlen, const char *a, const char *b) {
 static int load_image(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, mxb_sample *s, char *err,
                       size_t errlen) {
     memset(s, 0, sizeof *s);
-    if (mxb_dataset_get(R->data[t], i, s, err, errlen)) return -1;
+    int got;
+    /* the dataset reads files through one handle (HDF5 is not thread-safe): one at a time */
+#pragma omp critical(mxb_run_data)
+    got = mxb_dataset_get(R->data[t], i, s, err, errlen);
+    if (got) return -1;
     const mxb_preprocess *p = &R->pre[t][m];
     int S = R->size, rc = 0;
     if (mxb_preprocess_image(p, s->rgb, s->h, s->w, sl->rgb, NULL, err, errlen)) {
@@ -83,14 +89,14 @@ static int load_image(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, m
 }
 
 typedef struct {
-    mxb_run_state *R;
+    mxb_run_slot *sl;
     int m;
 } classify_ctx;
 
-/* the protocols' forwards: one plain context per thread */
+/* the protocols' forwards: one plain context per thread of the slot */
 static void classify(void *user, int thread, const float *normalised, float *logits) {
     const classify_ctx *c = user;
-    mxb_forward(c->R->step_ctx[c->m][thread], normalised, logits);
+    mxb_forward(c->sl->step_ctx[c->m][thread], normalised, logits);
 }
 
 /* One method's map of the image in the slot: explained now, or (the reference's two
@@ -108,7 +114,7 @@ static int method_map(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int k, i
     }
     const int label = R->res.test[t].label[i];
     mxb_explain_opts eo = {R->cfg.use_target ? label : -1, R->cfg.variant, R->cfg.methods[k].start_layer};
-    return mxb_explain_one(R->traced[m], R->model[m], R->method[k], sl->x, &eo, sl->logits, cls, sl->map, err,
+    return mxb_explain_one(sl->traced[m], R->model[m], R->method[k], sl->x, &eo, sl->logits, cls, sl->map, err,
                            errlen);
 }
 
@@ -119,8 +125,8 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
     mxb_res_test *T = &R->res.test[t];
     const int S = R->size, label = T->label[i];
     const mxb_preprocess *p = &R->pre[t][m];
-    classify_ctx cc = {R, m};
-    const mxb_classifier clf = {classify, &cc, R->nthreads, g->num_classes};
+    classify_ctx cc = {sl, m};
+    const mxb_classifier clf = {classify, &cc, sl->nplain, g->num_classes};
     mxb_sample s;
     double t0 = now_s();
     if (R->cfg.use_target && label < 0) {
@@ -131,7 +137,7 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
     if (load_image(R, sl, t, m, i, &s, err, errlen)) return -1;
     int rc = 0;
     if (t == MXB_TEST_PERTURBATION) {
-        mxb_forward(R->plain[m], sl->x, sl->orig);
+        mxb_forward(sl->step_ctx[m][0], sl->x, sl->orig);
         if (R->res.insdel_step) mxb_rise_blur(sl->x, 3, S, S, sl->blurred);
     }
     for (int k = 0; k < R->cfg.nmethods && !rc && !stop_requested; k++) {
@@ -172,11 +178,18 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
     memcpy(sl->record, head, sizeof head);
     memcpy(sl->record + sizeof head, &secs, sizeof secs);
     mxb_results_record_put(&R->res, t, m, i, sl->record + RECORD_HEAD);
-    if (R->journal && mxb_journal_append(R->journal, sl->record, (uint32_t)record_size(R, t, m), err, errlen))
-        return -1;
-    T->done[m][i] = 1;
-    R->seconds[t] += secs;
-    return 0;
+    /* one writer: the images in flight append their records one at a time */
+    int jrc = 0;
+#pragma omp critical(mxb_run_journal)
+    {
+        if (R->journal)
+            jrc = mxb_journal_append(R->journal, sl->record, (uint32_t)record_size(R, t, m), err, errlen);
+        if (!jrc) {
+            T->done[m][i] = 1;
+            R->seconds[t] += secs;
+        }
+    }
+    return jrc ? -1 : 0;
 }
 
 static int replay(void *user, const void *payload, uint32_t n) {
@@ -202,7 +215,7 @@ static int replay(void *user, const void *payload, uint32_t n) {
  * (deterministically) rather than journalled: they are large. */
 static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
     mxb_run_state *R = user;
-    mxb_run_slot *sl = &R->slot;
+    mxb_run_slot *sl = &R->slots[0];
     for (int t = 0; t < MXB_NTESTS; t++) {
         const int n = R->res.test[t].n < R->cfg.save_attention ? R->res.test[t].n : R->cfg.save_attention;
         for (int i = 0; R->res.test[t].enabled && i < n; i++)
@@ -213,10 +226,10 @@ static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
                 char what[160], name[512];
                 snprintf(what, sizeof what, "attention %s/%s", mxb_run_test_names[t], R->cfg.models[m].name);
                 mxb_progress_show(&R->stage, what, R->stage.done + 1);
-                mxb_forward(R->traced[m], sl->x, sl->logits);
+                mxb_forward(sl->traced[m], sl->x, sl->logits);
                 snprintf(name, sizeof name, "/attention/%s/%s/%d", mxb_run_test_names[t], R->cfg.models[m].name,
                          R->res.test[t].index[i]);
-                if (mxb_attention_write(o, name, R->traced[m], mxb_model_config(R->model[m]), R->cfg.variant, err,
+                if (mxb_attention_write(o, name, sl->traced[m], mxb_model_config(R->model[m]), R->cfg.variant, err,
                                         errlen))
                     return -1;
             }
@@ -235,10 +248,10 @@ static int keep_figures(mxb_run_state *R, char *err, size_t errlen) {
         T->fig_rgb = mxb_alloc((n ? n : 1) * im, "the figure images");
         for (int i = 0; i < n; i++) {
             mxb_sample s;
-            if (load_image(R, &R->slot, t, 0, i, &s, err, errlen)) return -1;
+            if (load_image(R, &R->slots[0], t, 0, i, &s, err, errlen)) return -1;
             mxb_sample_free(&s);
             T->fig_index[i] = T->index[i];
-            memcpy(T->fig_rgb + i * im, R->slot.rgb, im);
+            memcpy(T->fig_rgb + i * im, R->slots[0].rgb, im);
         }
         T->nfig = n;
     }
@@ -256,20 +269,31 @@ static long insdel_forwards(const mxb_run_state *R) {
 static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen) {
     double total = 0;
     printf("mxb run --estimate: %s, %d threads, BLAS %s\n", R->cfg.path, omp_get_max_threads(), mxb_blas_describe());
+    /* each image is timed alone with the threads one image in flight gets; the run
+     * keeps in_flight of them going, so an image costs 1/in_flight of that (an upper
+     * bound's reciprocal: on a loaded machine each image runs somewhat slower) */
+    const int nf = R->in_flight, outer = omp_get_max_threads();
+    if (nf > 1)
+        printf("  %d images in flight x %d thread%s: s/image below is one image's time / %d\n", nf,
+               R->slots[0].nthreads, R->slots[0].nthreads > 1 ? "s" : "", nf);
+    omp_set_num_threads(R->slots[0].nthreads);
     for (int t = 0; t < MXB_NTESTS; t++)
         for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels; m++) {
             const int n = R->res.test[t].n, k = n < ESTIMATE_IMAGES ? n : ESTIMATE_IMAGES;
             double s[ESTIMATE_IMAGES];
             for (int i = 0; i < k; i++) {
                 const double t0 = now_s();
-                if (run_unit(R, &R->slot, t, m, i, err, errlen)) return 1;
+                if (run_unit(R, &R->slots[0], t, m, i, err, errlen)) {
+                    omp_set_num_threads(outer);
+                    return 1;
+                }
                 s[i] = now_s() - t0;
             }
             /* the median: the first image also pays for first-touch of the buffers */
             for (int a = 0; a < k; a++)
                 for (int b = a + 1; b < k; b++)
                     if (s[b] < s[a]) { const double x = s[a]; s[a] = s[b]; s[b] = x; }
-            const double per = k ? s[k / 2] : 0;
+            const double per = (k ? s[k / 2] : 0) / nf;
             total += per * n;
             printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h", mxb_run_test_names[t],
                    R->cfg.models[m].name, k, per, n, per * n / 3600);
@@ -279,6 +303,7 @@ static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen)
                        R->cfg.nmethods * insdel_forwards(R));
             printf("\n");
         }
+    omp_set_num_threads(outer);
     const long shards = (long)(total / (within_h * 3600)) + 1;
     printf("  total: %.4g h (%.4g s) on this machine%s; under %.4g h: --shard I/N with N >= %ld (one such machine each)\n",
            total / 3600, total, R->shard_n > 1 ? " (this shard)" : "", within_h, shards);
@@ -287,7 +312,7 @@ static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen)
 
 static void run_usage(FILE *f) {
     fprintf(f,
-            "usage: mxb run CONFIG.ini [--set section.key=value]... [--shard I/N] [--quiet]\n"
+            "usage: mxb run CONFIG.ini [--set section.key=value]... [--shard I/N] [--in-flight N] [--quiet]\n"
             "  Runs every model x method x test of the configuration (configs/README.md)\n"
             "  into one HDF5 results file (results/SCHEMA.md) and prints the tables.\n"
             "  --set S.K=V      override a configuration key (recorded in the results)\n"
@@ -295,6 +320,11 @@ static void run_usage(FILE *f) {
             "                   becomes OUTPUT.shard-I-of-N.h5; `mxb merge` joins them\n"
             "  --quiet          no progress on stderr (otherwise: a line redrawn on a terminal,\n"
             "                   a plain line every 5 s or 10 %% in a log; MXB_PROGRESS_SECONDS)\n"
+            "  --in-flight N    images worked on at once ([run] images_in_flight; default auto):\n"
+            "                   each has its own buffers and engine contexts and threads/N of\n"
+            "                   the threads (at least 1). Auto: one image per thread, as many as\n"
+            "                   there are units and as fit under the memory limit (max_memory_mb);\n"
+            "                   the results are the same bits whatever N and the thread count\n"
             "  --estimate[=H]   time a few images, print the projected wall time of the whole\n"
             "                   configuration and the --shard count that brings it under H\n"
             "                   hours (24); writes nothing\n"
@@ -304,8 +334,73 @@ static void run_usage(FILE *f) {
             "  same command; its progress is in OUTPUT.journal until the file is written.\n");
 }
 
-/* The loop: every unit not yet done (in the journal), in (test, model, image) order;
- * stops cleanly between units on SIGINT/SIGTERM. 0, 1 stopped, -1 error. */
+/* The units not done yet, in (test, model, image) order: what the images in flight
+ * take from, one at a time (an atomic counter), so a slow image holds up nothing. */
+typedef struct {
+    int32_t t, m, i;
+} unit_ref;
+
+typedef struct {
+    mxb_run_state *R;
+    mxb_progress *pr;
+    const unit_ref *units;
+    long nunits, next;
+    /* the first failing unit in unit order (LONG_MAX: none), whose message is the run's;
+     * the units before it still run, those after it are not started */
+    long failed_unit;
+    double last_sync;
+    char *err;
+    size_t errlen;
+} loop_state;
+
+static void unit_label(const mxb_run_state *R, int t, int m, char *what, size_t n) {
+    snprintf(what, n, "%s/%s", mxb_run_test_names[t], R->cfg.models[m].name);
+    if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* what makes these units slower */
+        snprintf(what + strlen(what), n - strlen(what), " (+%ld insertion/deletion forwards an image)",
+                 R->cfg.nmethods * insdel_forwards(R));
+}
+
+/* One image in flight: takes units until none is left, one fails or a stop is asked. */
+static void worker(loop_state *L, mxb_run_slot *sl) {
+    mxb_run_state *R = L->R;
+    char err[ERRLEN];
+    /* the engine's and the perturbation's parallel regions inside this image */
+    omp_set_num_threads(sl->nthreads);
+    for (;;) {
+        long u, first_failed;
+#pragma omp atomic capture
+        u = L->next++;
+#pragma omp atomic read
+        first_failed = L->failed_unit;
+        if (u >= L->nunits || u > first_failed || stop_requested) break;
+        const unit_ref *ur = &L->units[u];
+        err[0] = 0;
+        const int rc = run_unit(R, sl, ur->t, ur->m, ur->i, err, sizeof err);
+#pragma omp critical(mxb_run_progress)
+        {
+            /* units are handed out in order and every unit before a failing one runs: the
+             * lowest failing unit is the run's error, as with one image in flight */
+            if (rc < 0 && u < L->failed_unit) {
+                snprintf(L->err, L->errlen, "%s", err);
+#pragma omp atomic write
+                L->failed_unit = u;
+            }
+            char what[160];
+            unit_label(R, ur->t, ur->m, what, sizeof what);
+            mxb_progress_show(L->pr, what, L->pr->done + !rc);
+            if (now_s() - L->last_sync > 5) {
+#pragma omp critical(mxb_run_journal)
+                mxb_journal_sync(R->journal);
+                L->last_sync = now_s();
+            }
+        }
+    }
+}
+
+/* The loop: every unit not yet done (in the journal), handed out in (test, model,
+ * image) order to the images in flight; each unit's numbers land in its own rows, so
+ * the file is the same whatever their number and timing. Stops cleanly between units
+ * on SIGINT/SIGTERM. 0, 1 stopped, -1 error. */
 static int run_loop(mxb_run_state *R, mxb_progress *pr, char *err, size_t errlen) {
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
@@ -313,41 +408,44 @@ static int run_loop(mxb_run_state *R, mxb_progress *pr, char *err, size_t errlen
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     stop_requested = 0;
-    int rc = 0;
-    double last_sync = now_s();
-    for (int t = 0; t < MXB_NTESTS && !rc; t++)
-        for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels && !rc; m++) {
-            char what[160];
-            snprintf(what, sizeof what, "%s/%s", mxb_run_test_names[t], R->cfg.models[m].name);
-            if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* what makes these units slower */
-                snprintf(what + strlen(what), sizeof what - strlen(what), " (+%ld insertion/deletion forwards an image)",
-                         R->cfg.nmethods * insdel_forwards(R));
-            for (int i = 0; i < R->res.test[t].n && !rc; i++) {
-                if (R->res.test[t].done[m][i]) continue;
-                if (stop_requested) {
-                    rc = 1;
-                    break;
-                }
-                rc = run_unit(R, &R->slot, t, m, i, err, errlen);
-                mxb_progress_show(pr, what, pr->done + !rc);
-                if (now_s() - last_sync > 5) {
-                    mxb_journal_sync(R->journal);
-                    last_sync = now_s();
-                }
-            }
-        }
+    long n = 0;
+    for (int t = 0; t < MXB_NTESTS; t++)
+        for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels; m++) n += R->res.test[t].n;
+    unit_ref *units = mxb_alloc((size_t)(n ? n : 1) * sizeof *units, "the run's units");
+    n = 0;
+    for (int t = 0; t < MXB_NTESTS; t++)
+        for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels; m++)
+            for (int i = 0; i < R->res.test[t].n; i++)
+                if (!R->res.test[t].done[m][i]) units[n++] = (unit_ref){t, m, i};
+    loop_state L = {R, pr, units, n, 0, LONG_MAX, now_s(), err, errlen};
+    const int nf = R->in_flight, outer = omp_get_max_threads();
+    if (nf == 1) {
+        worker(&L, &R->slots[0]);
+    } else {
+        /* images in flight x threads inside each: two levels, the engine's regions inside
+         * a perturbation step (a third) run serially */
+        const int levels = omp_get_max_active_levels();
+        omp_set_max_active_levels(R->slots[0].nthreads > 1 ? 2 : 1);
+#pragma omp parallel num_threads(nf)
+        worker(&L, &R->slots[omp_get_thread_num()]);
+        omp_set_max_active_levels(levels);
+    }
+    omp_set_num_threads(outer);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     mxb_journal_sync(R->journal);
-    return rc == 1 || stop_requested ? 1 : rc;
+    int left = 0; /* a unit dropped by a stop request */
+    for (long u = 0; u < n; u++) left |= !R->res.test[units[u].t].done[units[u].m][units[u].i];
+    free(units);
+    return L.failed_unit != LONG_MAX ? -1 : left || stop_requested ? 1 : 0;
 }
 
 int mxb_cmd_run(int argc, char **argv) {
     const char *sets[64], *shard_arg = NULL, *pos[1];
-    int nsets = 0, quiet = 0, npos = 0, code = 1, done = 0;
+    int nsets = 0, quiet = 0, npos = 0, code = 1, done = 0, in_flight = 0;
     double within_h = 24;
     char err[ERRLEN] = "";
-    mxb_opt opts[] = {MXB_OPT_L("set", sets, &nsets, 64), MXB_OPT_S("shard", &shard_arg), MXB_OPT_F("quiet", &quiet),
+    mxb_opt opts[] = {MXB_OPT_L("set", sets, &nsets, 64), MXB_OPT_S("shard", &shard_arg), MXB_OPT_F("quiet", &quiet), MXB_OPT_I("in-flight", &in_flight, 1, 4096),
                       MXB_OPT_DO("estimate", &within_h, 1e-12, 1e6), MXB_OPT_END};
     int prc = mxb_opts_parse("run", argc, argv, opts, pos, 1, &npos, run_usage);
     if (prc) return prc == 1 ? 0 : 2;
@@ -365,6 +463,7 @@ int mxb_cmd_run(int argc, char **argv) {
     R->shard_i = (int)shard_i;
     R->shard_n = (int)shard_n;
     R->quiet = quiet;
+    R->in_flight_arg = in_flight;
     char started[64];
     mxb_run_iso_time(started, sizeof started);
     double t_start = now_s();
@@ -374,7 +473,7 @@ int mxb_cmd_run(int argc, char **argv) {
     for (int t = 0; t < MXB_NTESTS; t++)
         for (int m = 0; res->test[t].enabled && m < R->cfg.nmodels; m++)
             rec = record_size(R, t, m) > rec ? record_size(R, t, m) : rec;
-    R->slot.record = mxb_alloc(rec, "the journal record");
+    for (int j = 0; j < R->in_flight; j++) R->slots[j].record = mxb_alloc(rec, "the journal record");
     if (mxb_opt_seen(opts, "estimate")) {
         code = estimate(R, within_h, err, sizeof err);
         goto out;
@@ -426,7 +525,10 @@ int mxb_cmd_run(int argc, char **argv) {
     if (attn) mxb_progress_end(&R->stage, "attention saved");
     mxb_journal_close(R->journal, 1);
     R->journal = NULL;
-    if (!quiet) fprintf(stderr, "mxb run: wrote %s (%ld units, %.1f s)\n", R->output, pr.total, now_s() - t_start);
+    if (!quiet)
+        fprintf(stderr, "mxb run: wrote %s (%ld units, %.1f s, %d image%s in flight x %d thread%s)\n", R->output,
+                pr.total, now_s() - t_start, R->in_flight, R->in_flight > 1 ? "s" : "", R->slots[0].nthreads,
+                R->slots[0].nthreads > 1 ? "s" : "");
     mxb_report_print(res, stdout, "md");
     code = 0;
 out:

@@ -209,11 +209,24 @@ static int check_labels(mxb_run_state *R, const mxb_config *cfg, char *err, size
     return 0;
 }
 
-/* Models (parameters, one traced and nthreads plain contexts each), the results
- * arrays of both tests, and the run's per-image buffers; what mxb_cmd_run allocates
- * below, from the same formulas. Refused over the limit, with the parts named. */
-static int check_memory(mxb_run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
-    unsigned long long models = 0, results = 0, buffers = 0;
+/* The parts of the estimate, from the same formulas as what set-up allocates: the
+ * models' weights (shared) and save_attention's buffer, one image in flight (per model
+ * its traced context and min(tps, 9) plain ones, and its buffers), and the results
+ * arrays of both tests. */
+typedef struct {
+    unsigned long long models, slot, results;
+} mem_parts;
+
+static int tps_of(int nthreads, int n) { /* the threads inside one of n images in flight */
+    int t = nthreads / n;
+    return t < 1 ? 1 : t;
+}
+/* its plain contexts: one per perturbation step that runs at once (9 at most) */
+static int nplain_of(int tps) { return tps > MXB_RES_STEPS - 1 ? MXB_RES_STEPS - 1 : tps; }
+
+static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_parts *P, char *err, size_t errlen) {
+    unsigned long long models = 0, results = 0, slot = 0;
+    const unsigned long long tps = (unsigned long long)nplain_of(tps_of(R->nthreads, n));
     mxb_results shape = {.nmodels = R->cfg.nmodels, .nmethods = R->cfg.nmethods, .keep_maps = R->cfg.save_maps,
                          .insdel_step = R->cfg.perturbation.enabled ? R->cfg.insdel_step : 0};
     for (int m = 0; m < R->cfg.nmodels; m++) {
@@ -222,31 +235,58 @@ static int check_memory(mxb_run_state *R, const mxb_config *cfg, char *err, size
             snprintf(err, errlen, "%s: cannot size model %s", R->cfg.path, R->cfg.models[m].name);
             return -1;
         }
-        models += mb + keep + (unsigned long long)R->nthreads * plain;
+        models += mb;
+        slot += keep + tps * plain;
         shape.grid[m] = cfg[m].grid;
         /* save_attention: one image's [depth, heads or 2, L, L] at a time */
         unsigned long long L = (unsigned long long)cfg[m].seq_len;
         if (R->cfg.save_attention)
-            buffers += (unsigned long long)cfg[m].depth * (cfg[m].arch == MXB_ARCH_VIT ? cfg[m].num_heads : 2) * L * L * 4;
+            models += (unsigned long long)cfg[m].depth * (cfg[m].arch == MXB_ARCH_VIT ? cfg[m].num_heads : 2) * L * L * 4;
     }
     for (int t = 0; t < MXB_NTESTS; t++)
         if (R->data[t]) results += mxb_results_test_bytes(&shape, t, mxb_dataset_size(R->data[t]));
     /* at the end the arrays, the in-memory results file and its image for write(2) */
     results *= 3;
     unsigned long long npix = (unsigned long long)R->size * R->size;
-    buffers += npix * (3 * 4 * 2 + 3 * 4 * (unsigned long long)R->nthreads + 4 + 4 + 3 + 1);
+    slot += npix * (3 * 4 * 2 + 3 * 4 * tps + 4 + 4 + 3 + 1);
     if (R->cfg.insdel_step) /* the blurred image and the curves */
-        buffers += npix * 3 * 4 + (unsigned long long)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * 8;
+        slot += npix * 3 * 4 + (unsigned long long)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * 8;
+    P->models = models;
+    P->slot = slot;
+    P->results = results;
+    return 0;
+}
+
+/* Refused before any large allocation when over the limit. Also picks the images in
+ * flight (issue #13): --in-flight, else [run] images_in_flight, else auto = one image
+ * per thread (no thread waits on another inside an image), as many as there are units
+ * and as fit under the limit. More than the units would only cost memory. */
+static int check_memory(mxb_run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
+    long units = 0;
+    for (int t = 0; t < MXB_NTESTS; t++)
+        if (R->data[t]) units += (long)R->cfg.nmodels * mxb_dataset_size(R->data[t]);
+    const int asked = R->in_flight_arg ? R->in_flight_arg : R->cfg.images_in_flight;
+    int n = asked ? asked : R->nthreads;
+    if (n > units) n = units < 1 ? 1 : (int)units;
     const char *from;
-    unsigned long long limit = memory_limit_mb(R, &from), total = models + results + buffers;
-    if (total > (limit << 20)) {
+    const unsigned long long limit = memory_limit_mb(R, &from) << 20;
+    mem_parts P;
+    for (;;) {
+        if (memory_parts(R, cfg, n, &P, err, errlen)) return -1;
+        if (P.models + P.results + (unsigned long long)n * P.slot <= limit || asked || n == 1) break;
+        n--; /* auto: fewer images in flight until it fits */
+    }
+    const unsigned long long total = P.models + P.results + (unsigned long long)n * P.slot;
+    if (total > limit) {
         snprintf(err, errlen,
-                 "%s: this run needs about %.1f MiB (models and their buffers %.1f, results %.1f, "
-                 "per-image buffers %.1f), over the limit of %llu MiB (%s)",
-                 R->cfg.path, total / 1048576.0, models / 1048576.0, results / 1048576.0, buffers / 1048576.0,
-                 limit, from);
+                 "%s: this run needs about %.1f MiB (models %.1f, results %.1f, %d image%s in flight at %.1f each: "
+                 "contexts and buffers), over the limit of %llu MiB (%s)%s",
+                 R->cfg.path, total / 1048576.0, P.models / 1048576.0, P.results / 1048576.0, n, n > 1 ? "s" : "",
+                 P.slot / 1048576.0, limit >> 20, from,
+                 asked > 1 ? "; fewer images in flight (--in-flight, [run] images_in_flight) need less" : "");
         return -1;
     }
+    R->in_flight = n;
     R->memory_mb = (total + (1 << 20) - 1) >> 20;
     return 0;
 }
@@ -269,18 +309,6 @@ static int load_models(mxb_run_state *R, char *err, size_t errlen) {
                      rm->weights, g->img_size, R->cfg.models[0].name, R->size);
             return -1;
         }
-        R->traced[m] = mxb_ctx_new(R->model[m], MXB_TRACE_KEEP);
-        R->plain[m] = mxb_ctx_new(R->model[m], MXB_TRACE_NONE);
-        if (!R->traced[m] || !R->plain[m]) {
-            snprintf(err, errlen, "%s: out of memory for the model's buffers", rm->weights);
-            return -1;
-        }
-        R->step_ctx[m][0] = R->plain[m];
-        for (int k = 1; k < R->nthreads; k++)
-            if (!(R->step_ctx[m][k] = mxb_ctx_new(R->model[m], MXB_TRACE_NONE))) {
-                snprintf(err, errlen, "%s: out of memory for the model's buffers", rm->weights);
-                return -1;
-            }
         if (g->num_classes > R->max_classes) R->max_classes = g->num_classes;
         if (g->num_patches > R->max_grid2) R->max_grid2 = g->num_patches;
         for (int k = 0; k < R->cfg.nmethods; k++) {
@@ -392,27 +420,44 @@ int mxb_make_parents(const char *path, char *err, size_t errlen) {
     return 0;
 }
 
-/* The slot: every per-image buffer, sized by the checked configuration (check_memory
- * counted them). The journal record is run.c's (its codec is there). */
-static void slot_alloc(mxb_run_state *R) {
-    mxb_run_slot *s = &R->slot;
+/* The slots: every per-image buffer and engine context, sized by the checked
+ * configuration (check_memory counted in_flight of them). The journal record is
+ * run.c's (its codec is there). */
+static int slots_alloc(mxb_run_state *R, char *err, size_t errlen) {
     const size_t npix = (size_t)R->size * R->size, nc = (size_t)R->max_classes;
-    s->u = mxb_alloc(3 * npix * sizeof(float), "the run's image");
-    s->x = mxb_alloc(3 * npix * sizeof(float), "the run's input");
-    s->work = mxb_alloc((size_t)R->nthreads * 3 * npix * sizeof(float), "the perturbed images");
-    s->step_logits = mxb_alloc((size_t)R->nthreads * nc * sizeof(float), "the perturbed logits");
-    s->vis = mxb_alloc(npix * sizeof(float), "the evaluated map");
-    s->order = mxb_alloc(npix * sizeof(int32_t), "the pixel order");
-    s->rgb = mxb_alloc(3 * npix, "the transformed image");
-    s->mask = mxb_alloc(npix, "the mask");
-    s->logits = mxb_alloc(nc * sizeof(float), "the logits");
-    s->orig = mxb_alloc(nc * sizeof(float), "the logits");
-    s->map = mxb_alloc((size_t)R->max_grid2 * sizeof(float), "the map");
-    if (R->cfg.insdel_step) {
-        s->blurred = mxb_alloc(3 * npix * sizeof(float), "the blurred image");
-        s->scores = mxb_alloc((size_t)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * sizeof(double),
-                              "the insertion/deletion curves");
+    R->slots = mxb_alloc0((size_t)R->in_flight, sizeof *R->slots, "the images in flight");
+    for (int j = 0; j < R->in_flight; j++) {
+        mxb_run_slot *s = &R->slots[j];
+        s->nthreads = tps_of(R->nthreads, R->in_flight);
+        s->nplain = nplain_of(s->nthreads);
+        for (int m = 0; m < R->cfg.nmodels; m++) {
+            s->traced[m] = mxb_ctx_new(R->model[m], MXB_TRACE_KEEP);
+            for (int k = 0; k < s->nplain && s->traced[m]; k++)
+                if (!(s->step_ctx[m][k] = mxb_ctx_new(R->model[m], MXB_TRACE_NONE))) break;
+            if (!s->traced[m] || !s->step_ctx[m][s->nplain - 1]) {
+                snprintf(err, errlen, "%s: out of memory for the model's buffers (image in flight %d of %d)",
+                         R->cfg.models[m].weights, j + 1, R->in_flight);
+                return -1;
+            }
+        }
+        s->u = mxb_alloc(3 * npix * sizeof(float), "the run's image");
+        s->x = mxb_alloc(3 * npix * sizeof(float), "the run's input");
+        s->work = mxb_alloc((size_t)s->nplain * 3 * npix * sizeof(float), "the perturbed images");
+        s->step_logits = mxb_alloc((size_t)s->nplain * nc * sizeof(float), "the perturbed logits");
+        s->vis = mxb_alloc(npix * sizeof(float), "the evaluated map");
+        s->order = mxb_alloc(npix * sizeof(int32_t), "the pixel order");
+        s->rgb = mxb_alloc(3 * npix, "the transformed image");
+        s->mask = mxb_alloc(npix, "the mask");
+        s->logits = mxb_alloc(nc * sizeof(float), "the logits");
+        s->orig = mxb_alloc(nc * sizeof(float), "the logits");
+        s->map = mxb_alloc((size_t)R->max_grid2 * sizeof(float), "the map");
+        if (R->cfg.insdel_step) {
+            s->blurred = mxb_alloc(3 * npix * sizeof(float), "the blurred image");
+            s->scores = mxb_alloc((size_t)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * sizeof(double),
+                                  "the insertion/deletion curves");
+        }
     }
+    return 0;
 }
 
 int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets, int nsets, int *done,
@@ -430,7 +475,7 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
     snprintf(R->journal_path, sizeof R->journal_path, "%s.journal", R->output);
     if (mxb_make_parents(R->output, err, errlen)) return 2;
     R->nthreads = omp_get_max_threads();
-    R->nthreads = R->nthreads < 1 ? 1 : R->nthreads > MXB_RES_STEPS - 1 ? MXB_RES_STEPS - 1 : R->nthreads;
+    R->nthreads = R->nthreads < 1 ? 1 : R->nthreads;
     /* configs first, data lists next, the memory estimate, and only then the weights */
     mxb_config peeked[MXB_MAX_MODELS];
     if (load_methods(R, err, errlen) || peek_models(R, peeked, err, errlen)) return 2;
@@ -494,25 +539,26 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
         }
     }
     if (C->perturbation.enabled && C->perturbation.maps[0] && load_maps_source(R, err, errlen)) return 2;
-    slot_alloc(R);
-    return 0;
+    return slots_alloc(R, err, errlen) ? 1 : 0;
 }
 
 void mxb_run_state_free(mxb_run_state *R) {
-    for (int m = 0; m < MXB_MAX_MODELS; m++) {
-        mxb_ctx_free(R->traced[m]);
-        mxb_ctx_free(R->plain[m]);
-        for (int k = 1; k < MXB_RES_STEPS; k++) mxb_ctx_free(R->step_ctx[m][k]);
-        mxb_model_free(R->model[m]);
+    for (int j = 0; R->slots && j < R->in_flight; j++) {
+        mxb_run_slot *s = &R->slots[j];
+        for (int m = 0; m < MXB_MAX_MODELS; m++) {
+            mxb_ctx_free(s->traced[m]);
+            for (int k = 0; k < MXB_RES_STEPS; k++) mxb_ctx_free(s->step_ctx[m][k]);
+        }
+        void *bufs[] = {s->u, s->x, s->blurred, s->map, s->vis, s->order, s->logits, s->orig,
+                        s->work, s->step_logits, s->scores, s->rgb, s->mask, s->record};
+        for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     }
+    free(R->slots);
+    for (int m = 0; m < MXB_MAX_MODELS; m++) mxb_model_free(R->model[m]);
     for (int t = 0; t < MXB_NTESTS; t++) mxb_dataset_close(R->data[t]);
     if (R->journal) mxb_journal_close(R->journal, 0);
     mxb_results_free(&R->res);
     if (R->have_maps_src) mxb_results_free(&R->maps_src);
     free(R->maps_row);
     mxb_run_config_free(&R->cfg);
-    mxb_run_slot *s = &R->slot;
-    void *bufs[] = {s->u, s->x, s->blurred, s->map, s->vis, s->order, s->logits, s->orig,
-                    s->work, s->step_logits, s->scores, s->rgb, s->mask, s->record};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
 }
