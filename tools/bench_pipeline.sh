@@ -13,7 +13,8 @@
 #                  largest thread count images (tools/bench_pipeline.sh makes 32
 #                  random ones with `--make-data DATA_DIR`, needs PIL)
 #   Environment: MXB (default: mxb on PATH), PYTHON (python3), THREADS ("1 2 4 8 16"),
-#   PER_THREAD (images per model and thread in flight, 2), TORCH_IMAGES ("deit-s:16
+#   PER_THREAD (images per model and thread in flight, 2), IMAGES (the same image count
+#   at every thread count instead, for a like-for-like scaling ratio), TORCH_IMAGES ("deit-s:16
 #   vim-s:8"), NO_TORCH=1 to skip PyTorch.
 # mxb's figure is end to end (`mxb run` wall time: set-up, weights, results file).
 set -euo pipefail
@@ -43,7 +44,7 @@ echo "# mxb run vs PyTorch: $(uname -m), $(nproc) cores, $(grep -m1 'model name'
 printf '%-7s %8s %8s %7s %9s %10s %9s\n' model threads "N x thr" images "wall s" images/s "vs 1 thr"
 for model in deit-s vim-s; do
   for t in $THREADS; do
-    n=$((PER_THREAD * t)); [ $n -gt "$nimages" ] && n=$nimages
+    n=${IMAGES:-$((PER_THREAD * t))}; [ $n -gt "$nimages" ] && n=$nimages
     cat >"$O/$model-$t.ini" <<EOF
 [run]
 output = $O/$model-$t.h5
