@@ -107,7 +107,11 @@ static int method_map(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int k, i
         return 0;
     }
     const int label = R->res.test[t].label[i];
-    mxb_explain_opts eo = {R->cfg.use_target ? label : -1, R->cfg.variant, R->cfg.methods[k].start_layer};
+    /* v2 methods: the run's seed, its params, and the perturbation steps' plain contexts
+     * (free while a map is made: one image at a time) for their forward_many */
+    mxb_explain_opts eo = {.class_index = R->cfg.use_target ? label : -1, .variant = R->cfg.variant,
+                           .start_layer = R->cfg.methods[k].start_layer, .params = R->cfg.methods[k].params,
+                           .seed = R->cfg.seed, .image_index = i, .pool = R->step_ctx[m], .npool = R->nthreads};
     return mxb_explain_one(R->traced[m], R->model[m], R->method[k], sl->x, &eo, sl->logits, cls, sl->map, err,
                            errlen);
 }

@@ -308,6 +308,16 @@ static int load_methods(mxb_run_state *R, char *err, size_t errlen) {
                      R->cfg.path, rm->name);
             return -1;
         }
+        /* method ABI v2: [method:NAME] key = value against the method's param specs */
+        mxb_run_method *wm = &R->cfg.methods[k];
+        const char *kv[MXB_MAX_PARAMS];
+        for (int j = 0; j < wm->nparam_kv; j++) kv[j] = wm->param_kv[j];
+        char why[400];
+        if (mxb_method_params_parse(R->method[k], kv, wm->nparam_kv, wm->param_values, why, sizeof why)) {
+            snprintf(err, errlen, "%s: [method:%s]: %s", R->cfg.path, rm->name, why);
+            return -1;
+        }
+        wm->params = wm->param_values;
     }
     return 0;
 }
