@@ -215,6 +215,8 @@ void mxb_methods_unload_plugins(void);
  * mats: n matrices [L, L]. row: out [L]. */
 void mxb_rollout_cls_row(const float *const *mats, int n, int start, int L, int cls,
                          int normalise_rows, float *row);
+/* Gauss-Legendre nodes x and weights w [n] on [-1, 1], ascending (numpy's leggauss). */
+void mxb_gauss_legendre(int n, double *x, double *w);
 /* Drops position cls from a [L] vector into the [L-1] patch map. */
 void mxb_drop_cls(const float *v, int L, int cls, float *map);
 

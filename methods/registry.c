@@ -11,11 +11,18 @@
 #include <string.h>
 
 extern const mxb_method mxb_method_raw_attention, mxb_method_rollout, mxb_method_attribution;
+/* method ABI v2: the model-agnostic methods (pixel maps) */
+extern const mxb_method mxb_method_ixg, mxb_method_ig, mxb_method_smoothgrad, mxb_method_occlusion, mxb_method_rise;
 
 static const mxb_method *const builtins[] = {
     &mxb_method_raw_attention,
     &mxb_method_rollout,
     &mxb_method_attribution,
+    &mxb_method_ixg,
+    &mxb_method_ig,
+    &mxb_method_smoothgrad,
+    &mxb_method_occlusion,
+    &mxb_method_rise,
 };
 #define NBUILTIN ((int)(sizeof builtins / sizeof builtins[0]))
 
