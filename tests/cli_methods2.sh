@@ -25,3 +25,29 @@ E="--weights $W/deit_d64.h5 --tensor $FX/deit_d64.golden.h5:input_0"
 expect_fail 2 "built for method ABI 3; this mxb loads ABI 1 and 2 (rebuild against methods/method.h; docs/METHODS-v2.md says what changed)" \
   $MXB --plugin $P/libbad_abi.so methods
 expect_fail 2 "method 'rollout' has no parameter 'steps' (it takes none)" $MXB explain $E --method rollout --param steps=3
+
+# params in a run configuration: [method:NAME] KEY = VALUE, checked against the
+# method's specs when the run loads it; the resolved values land in provenance
+$MXB synth $T/data --n 2 --seed 3 --size 64 >/dev/null || bad "synth ran"
+cfg() { # $1: the method section's lines
+  cat > $T/run.ini <<INI
+[run]
+output = $T/run.h5
+[model:vit]
+weights = $MXB_SOURCE_DIR/models/demo_vit.h5
+$1
+[perturbation]
+data = $T/data/images
+labels = $T/data/labels.txt
+tests = positive
+INI
+}
+cfg $'[method:ig]\nsteps = 0'
+expect_fail 2 "$T/run.ini: [method:ig]: method 'ig' parameter 'steps': '0' is not an integer in [1, 100000]" $MXB run $T/run.ini
+cfg $'[method:rollout]\nfoo = 1'
+expect_fail 2 "$T/run.ini: [method:rollout]: method 'rollout' has no parameter 'foo' (it takes none)" $MXB run $T/run.ini
+cfg $'[method:ig]\nsteps = 4\nrule = riemann_right'
+check "a run with ig's params from the config" bash -c "$MXB run $T/run.ini >/dev/null 2>&1"
+check "provenance holds the resolved params" $PY -c "
+import h5py; a = h5py.File('$T/run.h5')
+raise SystemExit(0 if a.attrs['method_params_ig'] == 'steps=4 rule=riemann_right' else 1)"
