@@ -279,6 +279,15 @@ static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen)
                        R->cfg.nmethods * insdel_forwards(R));
             printf("\n");
         }
+    /* method ABI v2: what each method declares an image costs, per model */
+    for (int k = 0; k < R->cfg.nmethods; k++)
+        for (int m = 0; R->method[k]->abi_version >= 2 && m < R->cfg.nmodels; m++) {
+            mxb_cost c;
+            if (mxb_explain_cost(mxb_model_config(R->model[m]), R->method[k], R->cfg.methods[k].params, &c)) continue;
+            printf("  method %s · %s: %g traced forwards, %g backwards, %g plain forwards, %.1f MiB scratch per image\n",
+                   R->cfg.methods[k].name, R->cfg.models[m].name, c.traced_forwards, c.backwards, c.plain_forwards,
+                   c.scratch_bytes / 1048576.0);
+        }
     const long shards = (long)(total / (within_h * 3600)) + 1;
     printf("  total: %.4g h (%.4g s) on this machine%s; under %.4g h: --shard I/N with N >= %ld (one such machine each)\n",
            total / 3600, total, R->shard_n > 1 ? " (this shard)" : "", within_h, shards);

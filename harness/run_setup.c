@@ -237,6 +237,26 @@ static int check_memory(mxb_run_state *R, const mxb_config *cfg, char *err, size
     buffers += npix * (3 * 4 * 2 + 3 * 4 * (unsigned long long)R->nthreads + 4 + 4 + 3 + 1);
     if (R->cfg.insdel_step) /* the blurred image and the curves */
         buffers += npix * 3 * 4 + (unsigned long long)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * 8;
+    /* method ABI v2: the largest per-image need of a method (one runs at a time): its
+     * declared scratch, a pixel map, the run's input gradient and logits; a method
+     * whose params do not fit a model is refused here, before any image */
+    unsigned long long method_bytes = 0;
+    for (int m = 0; m < R->cfg.nmodels; m++)
+        for (int k = 0; k < R->cfg.nmethods; k++) {
+            const mxb_method *me = R->method[k];
+            if (me->abi_version < 2) continue;
+            mxb_cost cost;
+            if (mxb_explain_cost(&cfg[m], me, R->cfg.methods[k].params, &cost)) {
+                snprintf(err, errlen, "%s: [method:%s]: its parameters do not fit model %s", R->cfg.path,
+                         R->cfg.methods[k].name, R->cfg.models[m].name);
+                return -1;
+            }
+            const unsigned long long px = (unsigned long long)cfg[m].img_size * cfg[m].img_size;
+            unsigned long long b = cost.scratch_bytes + (me->map_kind == MXB_MAP_PIXELS ? px * 4 : 0);
+            if (me->needs & MXB_NEEDS_MODEL) b += (px * cfg[m].in_chans + cfg[m].num_classes) * 4;
+            if (b > method_bytes) method_bytes = b;
+        }
+    buffers += method_bytes;
     const char *from;
     unsigned long long limit = memory_limit_mb(R, &from), total = models + results + buffers;
     if (total > (limit << 20)) {

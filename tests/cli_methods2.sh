@@ -51,3 +51,14 @@ check "a run with ig's params from the config" bash -c "$MXB run $T/run.ini >/de
 check "provenance holds the resolved params" $PY -c "
 import h5py; a = h5py.File('$T/run.h5')
 raise SystemExit(0 if a.attrs['method_params_ig'] == 'steps=4 rule=riemann_right' else 1)"
+
+# the cost: params that do not fit are refused before any image; --estimate prints it
+cfg $'[method:ig]\nsteps = 1\nrule = riemann_left'
+expect_fail 2 "$T/run.ini: [method:ig]: its parameters do not fit model vit" $MXB run $T/run.ini
+cfg $'[method:occlusion]\nwindow = 8\nstride = 8'
+rm -f $T/run.h5 $T/run.h5.journal
+$MXB run $T/run.ini --estimate >$T/est.txt 2>$T/est.err || bad "--estimate ran: $(head -c 300 $T/est.err)"
+check "--estimate prints a v2 method's cost" grep -q 'method occlusion .* vit: 1 traced forwards, 0 backwards, 64 plain forwards' $T/est.txt
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -26,3 +26,6 @@ raise SystemExit(0 if ok else 1)
 PYEOF
   done
 done
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

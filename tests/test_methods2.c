@@ -151,33 +151,43 @@ typedef struct {
     int nkv, images;
 } golden_case;
 
-static void check_demo(const char *model) {
-    static const golden_case cases[] = {
-        {"ixg", "ixg", {0}, 0, 4},
-        {"ig", "ig_riemann_left_n16", {"steps=16", "rule=riemann_left"}, 2, 4},
-        {"ig", "ig_riemann_right_n16", {"steps=16", "rule=riemann_right"}, 2, 4},
-        {"ig", "ig_riemann_middle_n16", {"steps=16", "rule=riemann_middle"}, 2, 4},
-        {"ig", "ig_riemann_trapezoid_n16", {"steps=16", "rule=riemann_trapezoid"}, 2, 4},
-        {"ig", "ig_gausslegendre_n16", {"steps=16", "rule=gausslegendre"}, 2, 4},
-        {"ig", "ig_gausslegendre_n50", {0}, 0, 4}, /* the defaults */
-        {"smoothgrad", "smoothgrad_n5", {0}, 0, 4},
-        {"smoothgrad", "smoothgrad_n50", {"samples=50"}, 1, 2},
-        {"occlusion", "occlusion_w8_s4", {"window=8", "stride=4"}, 2, 4},
-        {"occlusion", "occlusion_w8_s8", {"window=8", "stride=8"}, 2, 2},
-        {"rise", "rise_n6000", {0}, 0, 1}, /* 6000 forwards an image */
-    };
+static const golden_case demo_cases[] = {
+    {"ixg", "ixg", {0}, 0, 4},
+    {"ig", "ig_riemann_left_n16", {"steps=16", "rule=riemann_left"}, 2, 4},
+    {"ig", "ig_riemann_right_n16", {"steps=16", "rule=riemann_right"}, 2, 4},
+    {"ig", "ig_riemann_middle_n16", {"steps=16", "rule=riemann_middle"}, 2, 4},
+    {"ig", "ig_riemann_trapezoid_n16", {"steps=16", "rule=riemann_trapezoid"}, 2, 4},
+    {"ig", "ig_gausslegendre_n16", {"steps=16", "rule=gausslegendre"}, 2, 4},
+    {"ig", "ig_gausslegendre_n50", {0}, 0, 4}, /* the defaults */
+    {"smoothgrad", "smoothgrad_n5", {0}, 0, 4},
+    {"smoothgrad", "smoothgrad_n50", {"samples=50"}, 1, 2},
+    {"occlusion", "occlusion_w8_s4", {"window=8", "stride=4"}, 2, 4},
+    {"occlusion", "occlusion_w8_s8", {"window=8", "stride=8"}, 2, 2},
+    {"rise", "rise_n6000", {0}, 0, 1}, /* 6000 forwards an image */
+};
+/* what the full-geometry goldens hold (tests/fixtures/README.md), all on input_0 */
+static const golden_case full_cases[] = {
+    {"ixg", "ixg", {0}, 0, 1},
+    {"ig", "ig_gausslegendre_n16", {"steps=16"}, 1, 1},
+    {"ig", "ig_riemann_trapezoid_n16", {"steps=16", "rule=riemann_trapezoid"}, 2, 1},
+    {"smoothgrad", "smoothgrad_n5", {0}, 0, 1},
+    {"occlusion", "occlusion_w16_s8", {0}, 0, 1}, /* the defaults at patch 16: 27 x 27 windows */
+    {"rise", "rise_n64", {"masks=64"}, 1, 1},
+};
+
+static void check_goldens(const char *weights, const char *golden, const char *label, const golden_case *cases,
+                          size_t ncases) {
     char gold[4096]; /* mxb_test_path's buffers rotate */
-    snprintf(gold, sizeof gold, "%s", fixture(mxb_test_path("methods2_demo_%s.golden.h5", model)));
+    snprintf(gold, sizeof gold, "%s", golden);
     char err[512];
     mxb_model *m = NULL;
-    CU_ASSERT_EQUAL_FATAL(mxb_model_load(mxb_test_path("%s/models/demo_%s.h5", mxb_test_env("MXB_SOURCE_DIR"), model),
-                                         &m, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(mxb_model_load(weights, &m, err, sizeof err), 0);
     const mxb_config *g = mxb_model_config(m);
     mxb_ctx *c = mxb_ctx_new(m, MXB_TRACE_KEEP), *pool[2] = {mxb_ctx_new(m, MXB_TRACE_NONE), mxb_ctx_new(m, MXB_TRACE_NONE)};
     const size_t npix = (size_t)g->img_size * g->img_size;
     float *logits = malloc((size_t)g->num_classes * sizeof(float)), *map = malloc((size_t)g->num_patches * sizeof(float));
     float *px = malloc(npix * sizeof(float));
-    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+    for (size_t ci = 0; ci < ncases; ci++) {
         const golden_case *gc = &cases[ci];
         const mxb_method *meth = mxb_methods_find(gc->method);
         CU_ASSERT_PTR_NOT_NULL_FATAL(meth);
@@ -205,7 +215,7 @@ static void check_demo(const char *model) {
             minmax(px, npix);
             minmax(ref, npix);
             const double d = mxb_test_max_abs_diff(px, ref, npix);
-            printf("\n  demo_%s %-26s input %d: %.2g after min-max (%.2g of the max before)", model, gc->golden, k, d, r);
+            printf("\n  %s %-26s input %d: %.2g after min-max (%.2g of the max before)", label, gc->golden, k, d, r);
             CU_ASSERT(d <= 1e-4);
             free(x), free(ref);
         }
@@ -215,8 +225,25 @@ static void check_demo(const char *model) {
     mxb_model_free(m);
 }
 
+static void check_demo(const char *model) {
+    char w[4096], g[4096], label[32];
+    snprintf(w, sizeof w, "%s/models/demo_%s.h5", mxb_test_env("MXB_SOURCE_DIR"), model);
+    snprintf(g, sizeof g, "%s", fixture(mxb_test_path("methods2_demo_%s.golden.h5", model)));
+    snprintf(label, sizeof label, "demo_%s", model);
+    check_goldens(w, g, label, demo_cases, sizeof demo_cases / sizeof *demo_cases);
+}
+/* weights regenerated from the golden's seed by gen_methods2.py (content SHA-256 checked) */
+static void check_full(const char *model) {
+    char w[4096], g[4096], label[32];
+    snprintf(w, sizeof w, "%s", data(mxb_test_path("%s.h5", model)));
+    snprintf(g, sizeof g, "%s", fixture(mxb_test_path("methods2_%s.golden.h5", model)));
+    snprintf(label, sizeof label, "%s", model);
+    check_goldens(w, g, label, full_cases, sizeof full_cases / sizeof *full_cases);
+}
 static void test_demo_vit(void) { check_demo("vit"); }
 static void test_demo_vim(void) { check_demo("vim"); }
+static void test_full_deit(void) { check_full("deit_s"); }
+static void test_full_vim(void) { check_full("vim_s"); }
 
 int main(void) {
     static const mxb_test_case cases[] = {
@@ -226,6 +253,8 @@ int main(void) {
         {"method parameters and costs", test_params},
         {"demo ViT: ixg, ig, smoothgrad, occlusion, rise against Captum / RISE", test_demo_vit},
         {"demo ViM: ixg, ig, smoothgrad, occlusion, rise against Captum / RISE", test_demo_vim},
+        {"DeiT-S (full geometry): the same against Captum / RISE", test_full_deit},
+        {"ViM-S (full geometry): the same against Captum / RISE", test_full_vim},
         {NULL, NULL}};
     return mxb_test_main("methods2", cases);
 }
