@@ -4,6 +4,7 @@
 #include "io/io.h"
 #include "metrics/metrics.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +162,8 @@ int mxb_cmd_explain(int argc, char **argv) {
     float *x = NULL, *logits = NULL, *map = NULL, *up = NULL, *pixels = NULL;
     const int pixel_method = method->abi_version >= 2 && method->map_kind == MXB_MAP_PIXELS;
     uint8_t *rgb = NULL;
-    mxb_ctx *c = NULL;
+    mxb_ctx *c = NULL, *pool[8] = {0};
+    int npool = 0;
     mxb_preprocess pre;
     if (mxb_opt_seen(opts, "variant") && g->arch != MXB_ARCH_VIM) {
         mxb_usage_error("explain", "--variant: applies to ViM models only; %s is a %s model", weights,
@@ -190,6 +192,13 @@ int mxb_cmd_explain(int argc, char **argv) {
         snprintf(err, sizeof err, "out of memory for the model's buffers");
         rc = 1;
         goto fail;
+    }
+    /* a method that runs the model gets one plain context per thread for forward_many */
+    if (method->abi_version >= 2 && (method->needs & MXB_NEEDS_MODEL)) {
+        npool = omp_get_max_threads();
+        npool = npool < 1 ? 1 : npool > 8 ? 8 : npool;
+        for (int i = 0; i < npool; i++) pool[i] = mxb_ctx_new(m, MXB_TRACE_NONE);
+        eo.pool = pool, eo.npool = npool;
     }
     if (mxb_explain_one(c, m, method, x, &eo, logits, &explained, map, err, sizeof err)) goto fail;
     /* a flat map is "no relevance": zeros in map_upsampled and no heat in the overlay */
@@ -248,6 +257,7 @@ done:
     free(pixels);
     free(rgb);
     mxb_ctx_free(c);
+    for (int i = 0; i < npool; i++) mxb_ctx_free(pool[i]);
     mxb_model_free(m);
     mxb_methods_unload_plugins();
     return rc;
