@@ -230,6 +230,16 @@ enum {
  * -1 for ViM, an untraced context, or TO_INPUT without image or input_rel. */
 int mxb_vit_lrp_rules(mxb_ctx *c, const float *seed, unsigned rules, const float *image, float *input_rel);
 
+/* ---- tokens and gradients to the input (engine/grad_input.c; method ABI v2) ----------
+ * Valid after a forward with MXB_TRACE_KEEP (and, for the gradients, mxb_backward);
+ * NULL / -1 for an untraced context. */
+/* the embedded tokens [L, E] of the last forward (after pos_embed, class token included) */
+const float *mxb_tokens(const mxb_ctx *c);
+/* the gradient of the last backward's dot(seed, logits) at those tokens [L, E] */
+const float *mxb_token_grad(const mxb_ctx *c);
+/* that gradient on through the patch embedding: out [in_chans, img_size, img_size] */
+int mxb_input_grad(const mxb_ctx *c, float *out);
+
 /* ---- the BLAS (engine/blas.c) ------------------------------------------------ */
 
 /* Which BLAS the engine's matrix products run on (CMake MXB_BLAS) and its kernel set. */

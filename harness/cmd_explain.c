@@ -4,6 +4,7 @@
 #include "io/io.h"
 #include "metrics/metrics.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,46 @@ int mxb_cmd_methods(int argc, char **argv) {
     mxb_opt opts[] = {MXB_OPT_END};
     int prc = mxb_opts_parse("methods", argc, argv, opts, NULL, 0, NULL, methods_usage);
     if (prc) return prc == 1 ? 0 : 2;
-    printf("%-16s %-8s %-9s %s\n", "method", "models", "class", "description");
+    printf("%-16s %-8s %-9s %-3s %-12s %-14s %-7s %s\n", "method", "models", "class", "abi", "family", "needs", "map",
+           "description");
+    /* cost per image at the paper's geometries (DeiT-S for ViT methods, ViM-S otherwise) */
+    const mxb_config deit = mxb_config_preset("deit-s"), vim = mxb_config_preset("vim-s");
     for (int i = 0; i < mxb_methods_count(); i++) {
         const mxb_method *m = mxb_methods_get(i);
-        printf("%-16s %-8s %-9s %s\n", m->name,
+        const int v2 = m->abi_version >= 2;
+        char needs[64] = "";
+        if (m->needs & MXB_NEEDS_GRADIENT) strcat(needs, "grad,");
+        if (m->needs & MXB_NEEDS_RELEVANCE) strcat(needs, "lrp,");
+        if (m->needs & MXB_NEEDS_MODEL) strcat(needs, "model,");
+        if (needs[0]) needs[strlen(needs) - 1] = 0;
+        else strcpy(needs, "-");
+        printf("%-16s %-8s %-9s %-3u %-12s %-14s %-7s %s\n", m->name,
                (m->archs & MXB_METHOD_VIT) && (m->archs & MXB_METHOD_VIM) ? "vit,vim"
                : (m->archs & MXB_METHOD_VIT)                              ? "vit"
                                                                           : "vim",
-               m->class_specific ? "specific" : "agnostic", m->description ? m->description : "");
+               m->class_specific ? "specific" : "agnostic", m->abi_version, v2 && m->family ? m->family : "-",
+               needs, v2 && m->map_kind == MXB_MAP_PIXELS ? "pixels" : "patches",
+               m->description ? m->description : "");
+        mxb_cost cost;
+        const mxb_config *g = (m->archs & MXB_METHOD_VIT) ? &deit : &vim;
+        if (!mxb_explain_cost(g, m, NULL, &cost))
+            printf("%16s cost per image (%s, defaults): %g traced forwards, %g backwards, %g plain forwards, "
+                   "%zu scratch bytes\n", "", (m->archs & MXB_METHOD_VIT) ? "deit-s" : "vim-s",
+                   cost.traced_forwards, cost.backwards, cost.plain_forwards, cost.scratch_bytes);
+        for (int j = 0; v2 && j < m->nparams; j++) {
+            const mxb_param_spec *p = &m->params[j];
+            if (p->type == MXB_PARAM_CHOICE) {
+                double d = p->def;
+                char def[64];
+                mxb_method_params_format(&(mxb_method){.abi_version = 2, .name = m->name, .params = p, .nparams = 1},
+                                         &d, def, sizeof def);
+                printf("%16s param %-12s choice %s (default %s): %s\n", "", p->name, p->choices,
+                       strchr(def, '=') + 1, p->help ? p->help : "");
+            } else {
+                printf("%16s param %-12s %-6s [%g, %g] (default %g): %s\n", "", p->name,
+                       p->type == MXB_PARAM_INT ? "int" : "real", p->min, p->max, p->def, p->help ? p->help : "");
+            }
+        }
     }
     return 0;
 }
@@ -47,13 +80,17 @@ static void explain_usage(FILE *f) {
             "  --save-attention       with --out: /attention, every layer's (ViT [layer,head,L,L];\n"
             "                         ViM [layer,direction,L,L] channel mean, exact, image order),\n"
             "                         as mxb run's save_attention (results/SCHEMA.md)\n"
+            "  --param KEY=VALUE      a parameter of the method (repeatable; mxb methods lists them)\n"
+            "  --seed N               the seed of stochastic methods (smoothgrad, rise; default 0, as [run] seed)\n"
             "  --plugin LIB.so        load a method plugin (as mxb --plugin)\n"
             MXB_TRANSFORM_HELP);
 }
 
 int mxb_cmd_explain(int argc, char **argv) {
     const char *weights = NULL, *tensor = NULL, *image = NULL, *method_name = NULL, *out = NULL, *png = NULL,
-               *overlay = NULL, *plugins[16];
+               *overlay = NULL, *plugins[16], *param_kv[MXB_MAX_PARAMS], *seed_s = NULL;
+    int nparam_kv = 0;
+    double params[MXB_MAX_PARAMS];
     mxb_explain_opts eo = {.class_index = -1, .variant = MXB_VARIANT_OFFICIAL, .start_layer = -1};
     int save_attn = 0, nplugins = 0, variant = 0;
     mxb_transform_args ta = {0};
@@ -70,6 +107,8 @@ int mxb_cmd_explain(int argc, char **argv) {
                       MXB_OPT_S("overlay", &overlay),
                       MXB_OPT_F("save-attention", &save_attn),
                       MXB_OPT_L("plugin", plugins, &nplugins, 16),
+                      MXB_OPT_L("param", param_kv, &nparam_kv, MXB_MAX_PARAMS),
+                      MXB_OPT_S("seed", &seed_s),
                       MXB_TRANSFORM_OPTS(ta),
                       MXB_OPT_END};
     int prc = mxb_opts_parse("explain", argc, argv, opts, NULL, 0, NULL, explain_usage);
@@ -96,6 +135,23 @@ int mxb_cmd_explain(int argc, char **argv) {
         mxb_methods_unload_plugins();
         return 2;
     }
+    if (seed_s) {
+        unsigned long long sd;
+        if (mxb_parse_u64(seed_s, &sd)) {
+            mxb_methods_unload_plugins();
+            return mxb_usage_error("explain", "--seed: '%s' is not an unsigned integer", seed_s);
+        }
+        eo.seed = sd;
+    }
+    /* the method's params, checked before anything is read */
+    if (mxb_method_params_parse(method, param_kv, nparam_kv, params, err, sizeof err)) {
+        fprintf(stderr, "mxb explain: %s\n", err);
+        mxb_methods_unload_plugins();
+        return 2;
+    }
+    eo.params = params;
+    char params_text[1024];
+    mxb_method_params_format(method, params, params_text, sizeof params_text);
     mxb_model *m = NULL;
     if (mxb_model_load(weights, &m, err, sizeof err)) {
         fprintf(stderr, "mxb explain: %s\n", err);
@@ -104,9 +160,11 @@ int mxb_cmd_explain(int argc, char **argv) {
     const mxb_config *g = mxb_model_config(m);
     const int S = g->img_size, G = g->grid;
     int rc = 2, explained = -1;
-    float *x = NULL, *logits = NULL, *map = NULL, *up = NULL;
+    float *x = NULL, *logits = NULL, *map = NULL, *up = NULL, *pixels = NULL;
+    const int pixel_method = method->abi_version >= 2 && method->map_kind == MXB_MAP_PIXELS;
     uint8_t *rgb = NULL;
-    mxb_ctx *c = NULL;
+    mxb_ctx *c = NULL, *pool[8] = {0};
+    int npool = 0;
     mxb_preprocess pre;
     if (mxb_opt_seen(opts, "variant") && g->arch != MXB_ARCH_VIM) {
         mxb_usage_error("explain", "--variant: applies to ViM models only; %s is a %s model", weights,
@@ -130,10 +188,18 @@ int mxb_cmd_explain(int argc, char **argv) {
     logits = mxb_alloc((size_t)g->num_classes * sizeof *logits, "the logits");
     map = mxb_alloc((size_t)G * G * sizeof *map, "the map");
     up = mxb_alloc((size_t)S * S * sizeof *up, "the upsampled map");
+    if (pixel_method) eo.pixel_map = pixels = mxb_alloc((size_t)S * S * sizeof *pixels, "the pixel map");
     if (!c) {
         snprintf(err, sizeof err, "out of memory for the model's buffers");
         rc = 1;
         goto fail;
+    }
+    /* a method that runs the model gets one plain context per thread for forward_many */
+    if (method->abi_version >= 2 && (method->needs & MXB_NEEDS_MODEL)) {
+        npool = omp_get_max_threads();
+        npool = npool < 1 ? 1 : npool > 8 ? 8 : npool;
+        for (int i = 0; i < npool; i++) pool[i] = mxb_ctx_new(m, MXB_TRACE_NONE);
+        eo.pool = pool, eo.npool = npool;
     }
     if (mxb_explain_one(c, m, method, x, &eo, logits, &explained, map, err, sizeof err)) goto fail;
     /* a flat map is "no relevance": zeros in map_upsampled and no heat in the overlay */
@@ -157,6 +223,9 @@ int mxb_cmd_explain(int argc, char **argv) {
             mxb_h5out_attr_str(o, "map", "layout", "[patch row, patch column] relevance, class token removed", err, sizeof err) ||
             mxb_h5out_attr_str(o, "map_upsampled", "layout", "[y, x] relevance, bilinear to the input, min-max normalised", err, sizeof err) ||
             mxb_h5out_string_attr(o, "method", method->name, err, sizeof err) ||
+            mxb_h5out_string_attr(o, "method_params", params_text, err, sizeof err) ||
+            (pixel_method && mxb_h5out_floats(o, "map_pixels", pixels, 2, sd, err, sizeof err)) ||
+            (pixel_method && mxb_h5out_attr_str(o, "map_pixels", "layout", "[y, x] the method's pixel map (channels reduced); /map is its patch mean", err, sizeof err)) ||
             mxb_h5out_string_attr(o, "variant", mxb_variant_name(mxb_explain_rows(method, eo.variant)), err, sizeof err) ||
             mxb_h5out_string_attr(o, "class_choice", eo.class_index < 0 ? "predicted" : "given", err, sizeof err) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||
@@ -185,8 +254,10 @@ done:
     free(logits);
     free(map);
     free(up);
+    free(pixels);
     free(rgb);
     mxb_ctx_free(c);
+    for (int i = 0; i < npool; i++) mxb_ctx_free(pool[i]);
     mxb_model_free(m);
     mxb_methods_unload_plugins();
     return rc;

@@ -341,6 +341,12 @@ static int apply(parse_state *st, unsigned sec, int idx, const char *key, const 
     return 0;
 }
 
+/* a method parameter's name as method.h allows it: [a-z0-9_]{1,31} */
+static int method_param_key(const char *k) {
+    size_t n = strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_");
+    return n > 0 && n <= 31 && !k[n];
+}
+
 static int on_key(void *user, const char *section, const char *key, const char *v) {
     parse_state *st = user;
     mxb_run_config *c = st->cfg;
@@ -369,10 +375,26 @@ static int on_key(void *user, const char *section, const char *key, const char *
     const key_spec *k = NULL;
     for (size_t i = 0; i < sizeof keys / sizeof *keys && !k; i++)
         if ((keys[i].sections & sec) && !strcmp(keys[i].key, key)) k = &keys[i];
+    if (!k && sec == S_METHOD && method_param_key(key)) {
+        /* method ABI v2: a key of the method's own params, checked against its specs when
+         * the run loads the method (its plugin may not be loaded yet) */
+        mxb_run_method *rm = &c->methods[idx];
+        for (int i = 0; i < rm->nparam_kv; i++)
+            if (!strncmp(rm->param_kv[i], key, strlen(key)) && rm->param_kv[i][strlen(key)] == '=')
+                return fail(st, section, key, "given twice");
+        if (rm->nparam_kv >= MXB_MAX_PARAMS) return fail(st, section, key, "too many params (at most %d)", MXB_MAX_PARAMS);
+        if (strlen(key) + 1 + strlen(v) >= sizeof rm->param_kv[0])
+            return fail(st, section, key, "the value is too long (at most %zu bytes)", sizeof rm->param_kv[0] - 2 - strlen(key));
+        for (const char *q = v; *q; q++)
+            if ((unsigned char)*q < 0x20 || *q == 0x7f)
+                return fail(st, section, key, "the value holds a control byte (0x%02x)", (unsigned char)*q);
+        snprintf(rm->param_kv[rm->nparam_kv++], sizeof rm->param_kv[0], "%s=%s", key, v);
+        return 1;
+    }
     if (!k) {
         char list[512];
         key_list(sec, list, sizeof list);
-        return fail(st, section, key, "unknown key (%s)", list);
+        return fail(st, section, key, "unknown key (%s, or a parameter of the method)", list);
     }
     value x;
     char why[300];

@@ -6,7 +6,9 @@
 #include "io/io.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +125,130 @@ static void exit_guard(void) {
     _exit(1);
 }
 
+/* ==== the run (method ABI v2): the model calls a v2 method makes during explain() ==== */
+
+#define RUN_MAX_SCRATCH 64
+struct mxb_run {
+    mxb_ctx *c;                 /* the traced context */
+    const mxb_model *m;
+    const mxb_config *g;
+    mxb_ctx *const *pool;       /* plain contexts for forward_many */
+    int npool;
+    mxb_ctx *own_plain;         /* made here when the caller lent none */
+    float *logits_tmp;          /* [num_classes] when a forward's caller passes NULL */
+    float *input_grad;          /* [C, S, S], made on the first MXB_OUT_INPUT */
+    int have_input, have_tokens;
+    size_t scratch_limit, scratch_used;
+    void *scratch[RUN_MAX_SCRATCH];
+    int nscratch;
+};
+
+static mxb_ctx *run_plain(mxb_run *r, int k) {
+    if (r->npool > 0) return r->pool[k];
+    if (!r->own_plain) r->own_plain = mxb_ctx_new(r->m, MXB_TRACE_NONE);
+    return r->own_plain;
+}
+
+static int run_forward(mxb_run *r, const float *image, float *logits, uint32_t flags) {
+    if (!image || (flags & ~(uint32_t)MXB_FWD_TRACE)) return -1;
+    if (!logits) logits = r->logits_tmp;
+    if (flags & MXB_FWD_TRACE) {
+        mxb_forward(r->c, image, logits);
+        r->have_input = r->have_tokens = 0; /* a new trace: the last backward's outputs are gone */
+    } else {
+        mxb_forward(run_plain(r, 0), image, logits);
+    }
+    return 0;
+}
+
+static int run_forward_many(mxb_run *r, int n, const float *images, float *logits) {
+    if (n < 0 || (n > 0 && (!images || !logits))) return -1;
+    const size_t in = (size_t)r->g->in_chans * r->g->img_size * r->g->img_size, nc = (size_t)r->g->num_classes;
+    const int nt = r->npool > 0 ? r->npool : 1;
+    if (nt == 1) {
+        for (int i = 0; i < n; i++) mxb_forward(run_plain(r, 0), images + i * in, logits + i * nc);
+        return 0;
+    }
+    /* each image on one context, logits by index: the same bits on any thread count */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int i = 0; i < n; i++) mxb_forward(r->pool[omp_get_thread_num()], images + i * in, logits + i * nc);
+    return 0;
+}
+
+static int run_backward(mxb_run *r, const float *w, uint32_t outputs) {
+    if (!w || (outputs & ~(uint32_t)(MXB_OUT_INPUT | MXB_OUT_TOKENS))) return -1;
+    mxb_backward(r->c, w);
+    r->have_tokens = (outputs & MXB_OUT_TOKENS) != 0;
+    r->have_input = 0;
+    if (outputs & MXB_OUT_INPUT) {
+        if (!r->input_grad)
+            r->input_grad = mxb_alloc((size_t)r->g->in_chans * r->g->img_size * r->g->img_size * sizeof(float),
+                                      "the input gradient"); /* a checked config's size */
+        if (mxb_input_grad(r->c, r->input_grad)) return -1;
+        r->have_input = 1;
+    }
+    return 0;
+}
+
+static const float *run_input_grad(mxb_run *r) { return r->have_input ? r->input_grad : NULL; }
+static const float *run_tokens(mxb_run *r) { return mxb_tokens(r->c); }
+static const float *run_token_grad(mxb_run *r) { return r->have_tokens ? mxb_token_grad(r->c) : NULL; }
+
+static void *run_scratch(mxb_run *r, size_t bytes) {
+    if (r->nscratch >= RUN_MAX_SCRATCH || bytes > r->scratch_limit - r->scratch_used) return NULL;
+    void *raw = mxb_try_alloc(bytes + 64);
+    if (!raw) return NULL;
+    r->scratch[r->nscratch++] = raw;
+    r->scratch_used += bytes;
+    return (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+}
+
+static const mxb_model_api run_api = {
+    .struct_size = sizeof(mxb_model_api), .forward = run_forward, .forward_many = run_forward_many,
+    .backward = run_backward, .input_grad = run_input_grad, .tokens = run_tokens,
+    .token_grad = run_token_grad, .scratch = run_scratch,
+};
+
+static void run_release(mxb_run *r) {
+    for (int i = 0; i < r->nscratch; i++) free(r->scratch[i]);
+    free(r->input_grad);
+    free(r->logits_tmp);
+    mxb_ctx_free(r->own_plain);
+}
+
+/* the patch mean of a pixel map: the grid map that is stored and evaluated (§3.6) */
+static void patch_mean(const float *px, int S, int P, float *map) {
+    const int G = S / P;
+    for (int gy = 0; gy < G; gy++)
+        for (int gx = 0; gx < G; gx++) {
+            double s = 0;
+            for (int y = 0; y < P; y++)
+                for (int x = 0; x < P; x++) s += px[(size_t)(gy * P + y) * S + gx * P + x];
+            map[gy * G + gx] = (float)(s / ((double)P * P));
+        }
+}
+
+/* the geometry part of an input (what cost() sees) */
+static void fill_geometry(const mxb_config *g, mxb_explain_input *in) {
+    in->struct_size = sizeof *in;
+    in->arch = g->arch, in->depth = g->depth, in->seq_len = g->seq_len, in->cls_pos = g->cls_pos;
+    in->grid = g->grid, in->embed_dim = g->embed_dim, in->num_heads = g->num_heads, in->d_inner = g->d_inner;
+    in->num_classes = g->num_classes, in->in_chans = g->in_chans, in->img_size = g->img_size;
+    in->patch_size = g->patch_size, in->d_state = g->d_state, in->d_conv = g->d_conv;
+    in->dt_rank = g->dt_rank, in->mlp_hidden = g->mlp_hidden;
+}
+
+int mxb_explain_cost(const mxb_config *g, const mxb_method *method, const double *params, mxb_cost *out) {
+    mxb_explain_input in = {0};
+    fill_geometry(g, &in);
+    double defaults[MXB_MAX_PARAMS];
+    if (!params) {
+        if (mxb_method_params_parse(method, NULL, 0, defaults, NULL, 0)) return -1;
+        params = defaults;
+    }
+    return mxb_method_cost(method, &in, params, out);
+}
+
 int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, const float *image,
                     const mxb_explain_opts *opts, float *logits, int *explained, float *map,
                     char *err, size_t errlen) {
@@ -182,11 +308,57 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
         .residual_grad = tr_residual_grad, .xai_vector = tr_xai,
         .token_relevance = tr_token_rel, .input_relevance = tr_input_rel,
     };
+    /* v2: the run, the params (defaults filled in), the seed */
+    fill_geometry(g, &in);
+    double params[MXB_MAX_PARAMS];
+    if (!opts->params && mxb_method_params_parse(method, NULL, 0, params, err, errlen)) {
+        free(token_rel);
+        free(input_rel);
+        return -1;
+    }
+    in.param_values = opts->params ? opts->params : params;
+    in.seed = opts->seed;
+    in.image_index = opts->image_index;
+    mxb_run run = {.c = c, .m = m, .g = g, .pool = opts->pool, .npool = opts->pool ? opts->npool : 0};
+    const int v2 = method->abi_version >= 2;
+    const int pixels = v2 && method->map_kind == MXB_MAP_PIXELS;
+    const size_t npx = (size_t)g->img_size * g->img_size;
+    float *px = NULL;
+    if (v2 && (method->needs & MXB_NEEDS_MODEL)) {
+        mxb_cost cost;
+        if (mxb_method_cost(method, &in, in.param_values, &cost)) {
+            snprintf(err, errlen, "method '%s': its parameters do not fit this model", method->name);
+            free(token_rel);
+            free(input_rel);
+            return -1;
+        }
+        run.scratch_limit = cost.scratch_bytes;
+        run.logits_tmp = mxb_alloc((size_t)g->num_classes * sizeof(float), "the run's logits");
+        in.model = &run_api;
+        in.run = &run;
+    }
+    if (pixels) px = mxb_alloc0(npx, sizeof *px, "the pixel map"); /* a checked config's size */
     char msg[400] = "";
     in_method = method->name;
     if (!atomic_load(&exit_guard_set) && !atomic_exchange(&exit_guard_set, 1)) atexit(exit_guard);
-    int failed = method->explain(&in, map, msg, sizeof msg);
+    int failed = method->explain(&in, pixels ? px : map, msg, sizeof msg);
     in_method = NULL;
+    run_release(&run);
+    if (!failed && pixels) {
+        int bad = 0;
+        for (size_t i = 0; i < npx; i++) bad += !isfinite(px[i]);
+        if (bad) {
+            snprintf(err, errlen, "method '%s' returned a pixel map with %d of %zu values NaN or infinite",
+                     method->name, bad, npx);
+            free(px);
+            free(token_rel);
+            free(input_rel);
+            return -1;
+        }
+        patch_mean(px, g->img_size, g->patch_size, map);
+        if (opts->pixel_map) memcpy(opts->pixel_map, px, npx * sizeof *px);
+    }
+    free(px);
     free(token_rel);
     free(input_rel);
     if (failed) {

@@ -76,6 +76,13 @@ typedef struct {
     int class_index;      /* -1: the predicted class */
     mxb_variant variant;  /* ViM hidden attention */
     int start_layer;      /* -1: the method's default */
+    /* ---- method ABI v2 (zero: defaults) ---- */
+    const double *params; /* the method's params in spec order; NULL: its defaults */
+    uint64_t seed;        /* [run] seed: stochastic methods draw from it alone */
+    int image_index;      /* for the method's messages */
+    mxb_ctx *const *pool; /* npool plain contexts for forward_many; NULL: one made per call */
+    int npool;
+    float *pixel_map;     /* a pixel method's [img_size^2] map before the patch mean, or NULL */
 } mxb_explain_opts;
 
 /* ---- ViM CLS-row forms by name (UIA, docs/METHODS-v2.md 3.2) ----
@@ -93,6 +100,9 @@ mxb_variant mxb_explain_rows(const mxb_method *method, mxb_variant v);
 int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, const float *image,
                     const mxb_explain_opts *opts, float *logits, int *explained, float *map,
                     char *err, size_t errlen);
+
+/* The cost of one image of method at this geometry (params NULL: the defaults). */
+int mxb_explain_cost(const mxb_config *g, const mxb_method *method, const double *params, mxb_cost *out);
 
 /* ---- the evaluation transform of a model (harness/cmd_model.c) ----
  * A weights file carries its model's transform (engine/WEIGHTS.md, eval_*); predict,
@@ -169,6 +179,12 @@ typedef struct {
 typedef struct {
     char name[64], plugin[4096];
     int start_layer;
+    /* ---- method ABI v2: [method:NAME] key = value lines, resolved against the method's
+     * specs when the run is set up (params: spec order, defaults filled; NULL: none) ---- */
+    char param_kv[MXB_MAX_PARAMS][128];
+    int nparam_kv;
+    double param_values[MXB_MAX_PARAMS];
+    const double *params;         /* param_values once resolved (run setup), else NULL */
 } mxb_run_method;
 
 typedef struct {

@@ -56,6 +56,14 @@ void mxb_run_set_provenance(mxb_run_state *R, const char *started) {
     mxb_results_set_attr(r, "class", R->cfg.use_target ? "target" : "predicted");
     if (R->cfg.seg_no_minmax) /* only when set: min-max (absent) is every earlier file's */
         mxb_results_set_attr(r, "segmentation_normalise", "none");
+    /* method ABI v2: each parameterised method's resolved params (defaults filled in) */
+    for (int k = 0; k < R->cfg.nmethods; k++)
+        if (R->method[k] && R->method[k]->abi_version >= 2 && R->method[k]->nparams > 0) {
+            char name[128], text[2048];
+            snprintf(name, sizeof name, "method_params_%s", R->cfg.methods[k].name);
+            mxb_method_params_format(R->method[k], R->cfg.methods[k].params, text, sizeof text);
+            mxb_results_set_attr(r, name, text);
+        }
     for (int t = 0; t < MXB_NTESTS; t++)
         if (R->res.test[t].enabled) {
             char name[64];

@@ -113,7 +113,11 @@ static int method_map(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int k, i
         return 0;
     }
     const int label = R->res.test[t].label[i];
-    mxb_explain_opts eo = {R->cfg.use_target ? label : -1, R->cfg.variant, R->cfg.methods[k].start_layer};
+    /* v2 methods: the run's seed, its params, and the perturbation steps' plain contexts
+     * (the slot's own: free while its map is made) for their forward_many */
+    mxb_explain_opts eo = {.class_index = R->cfg.use_target ? label : -1, .variant = R->cfg.variant,
+                           .start_layer = R->cfg.methods[k].start_layer, .params = R->cfg.methods[k].params,
+                           .seed = R->cfg.seed, .image_index = i, .pool = sl->step_ctx[m], .npool = sl->nplain};
     return mxb_explain_one(sl->traced[m], R->model[m], R->method[k], sl->x, &eo, sl->logits, cls, sl->map, err,
                            errlen);
 }
@@ -302,6 +306,15 @@ static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen)
                        1 + R->cfg.nmethods * (1 + 9L * (R->res.polarity[0] + R->res.polarity[1]) + insdel_forwards(R)),
                        R->cfg.nmethods * insdel_forwards(R));
             printf("\n");
+        }
+    /* method ABI v2: what each method declares an image costs, per model */
+    for (int k = 0; k < R->cfg.nmethods; k++)
+        for (int m = 0; R->method[k]->abi_version >= 2 && m < R->cfg.nmodels; m++) {
+            mxb_cost c;
+            if (mxb_explain_cost(mxb_model_config(R->model[m]), R->method[k], R->cfg.methods[k].params, &c)) continue;
+            printf("  method %s · %s: %g traced forwards, %g backwards, %g plain forwards, %.1f MiB scratch per image\n",
+                   R->cfg.methods[k].name, R->cfg.models[m].name, c.traced_forwards, c.backwards, c.plain_forwards,
+                   c.scratch_bytes / 1048576.0);
         }
     omp_set_num_threads(outer);
     const long shards = (long)(total / (within_h * 3600)) + 1;

@@ -251,6 +251,26 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
     slot += npix * (3 * 4 * 2 + 3 * 4 * tps + 4 + 4 + 3 + 1);
     if (R->cfg.insdel_step) /* the blurred image and the curves */
         slot += npix * 3 * 4 + (unsigned long long)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * 8;
+    /* method ABI v2: the largest per-image need of a method (one runs at a time in an image): its
+     * declared scratch, a pixel map, the run's input gradient and logits; a method
+     * whose params do not fit a model is refused here, before any image */
+    unsigned long long method_bytes = 0;
+    for (int m = 0; m < R->cfg.nmodels; m++)
+        for (int k = 0; k < R->cfg.nmethods; k++) {
+            const mxb_method *me = R->method[k];
+            if (me->abi_version < 2) continue;
+            mxb_cost cost;
+            if (mxb_explain_cost(&cfg[m], me, R->cfg.methods[k].params, &cost)) {
+                snprintf(err, errlen, "%s: [method:%s]: its parameters do not fit model %s", R->cfg.path,
+                         R->cfg.methods[k].name, R->cfg.models[m].name);
+                return -1;
+            }
+            const unsigned long long px = (unsigned long long)cfg[m].img_size * cfg[m].img_size;
+            unsigned long long b = cost.scratch_bytes + (me->map_kind == MXB_MAP_PIXELS ? px * 4 : 0);
+            if (me->needs & MXB_NEEDS_MODEL) b += (px * cfg[m].in_chans + cfg[m].num_classes) * 4;
+            if (b > method_bytes) method_bytes = b;
+        }
+    slot += method_bytes; /* per image in flight: each explains on its own */
     P->models = models;
     P->slot = slot;
     P->results = results;
@@ -336,6 +356,16 @@ static int load_methods(mxb_run_state *R, char *err, size_t errlen) {
                      R->cfg.path, rm->name);
             return -1;
         }
+        /* method ABI v2: [method:NAME] key = value against the method's param specs */
+        mxb_run_method *wm = &R->cfg.methods[k];
+        const char *kv[MXB_MAX_PARAMS];
+        for (int j = 0; j < wm->nparam_kv; j++) kv[j] = wm->param_kv[j];
+        char why[400];
+        if (mxb_method_params_parse(R->method[k], kv, wm->nparam_kv, wm->param_values, why, sizeof why)) {
+            snprintf(err, errlen, "%s: [method:%s]: %s", R->cfg.path, rm->name, why);
+            return -1;
+        }
+        wm->params = wm->param_values;
     }
     return 0;
 }

@@ -18,10 +18,12 @@
 #ifndef MXB_METHOD_H
 #define MXB_METHOD_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define MXB_METHOD_ABI_VERSION 1
+#define MXB_METHOD_ABI_VERSION 2
+#define MXB_METHOD_ABI_OLDEST 1 /* the oldest ABI this header's host still loads (docs/METHODS-v2.md §1.7) */
 
 /* mxb_explain_input.arch: the model family (part of the ABI: the values never change;
  * the host ties them to its engine's own at compile time) */
@@ -32,8 +34,98 @@ enum { MXB_METHOD_VIT = 1u << MXB_METHOD_ARCH_VIT, MXB_METHOD_VIM = 1u << MXB_ME
 enum {
     MXB_NEEDS_GRADIENT = 1u << 0,  /* a backward pass of the explained class's logit */
     MXB_NEEDS_RELEVANCE = 1u << 1, /* ViT LRP relevance of the attention (Chefer et al.) */
+    MXB_NEEDS_MODEL = 1u << 2,     /* v2: uses in->model (runs the model itself) */
 };
 
+/* ==== ABI v2 (appended; the v1 layout above and in the v1 parts below is frozen) ==== */
+
+/* mxb_method.map_kind: what explain() writes into map */
+typedef enum {
+    MXB_MAP_PATCHES = 0, /* [grid*grid] raster order, class token removed (v1's only kind) */
+    MXB_MAP_PIXELS = 1,  /* [img_size*img_size], one value per pixel (channels already reduced) */
+} mxb_map_kind;
+
+/* A method's parameter. The host passes values in spec order as doubles (CHOICE: the
+ * index into choices; INT: an integer value); a value outside [min, max], an unknown
+ * key or an unknown choice is refused by the host before any image is read. */
+typedef enum { MXB_PARAM_INT = 1, MXB_PARAM_REAL = 2, MXB_PARAM_CHOICE = 3 } mxb_param_type;
+typedef struct {
+    const char *name;     /* [a-z0-9_]{1,31}: "steps", "rule" */
+    mxb_param_type type;
+    double def, min, max; /* CHOICE: def is the default index (min, max unused) */
+    const char *choices;  /* CHOICE: "gausslegendre|riemann_left|..." */
+    const char *help;     /* one line, for `mxb methods` */
+} mxb_param_spec;
+#define MXB_MAX_PARAMS 16
+
+/* What one image costs, at the run's geometry and parameters. */
+typedef struct {
+    double traced_forwards; /* forward with MXB_FWD_TRACE, the host's own first one included */
+    double backwards;       /* backward passes */
+    double plain_forwards;  /* untraced, through forward_many */
+    size_t scratch_bytes;   /* peak of in->model->scratch() requests */
+} mxb_cost;
+
+/* The run: one engine context (and a pool of plain ones) the host lends to one
+ * explain() call; valid during that call only. */
+typedef struct mxb_run mxb_run;
+
+enum { MXB_FWD_TRACE = 1u << 0 }; /* forward flags: keep what backward needs */
+enum {                            /* what a backward leaves readable */
+    MXB_OUT_INPUT = 1u << 0,      /* at the image [in_chans, img_size, img_size] */
+    MXB_OUT_TOKENS = 1u << 1,     /* at the embedded tokens [L, E] (after pos_embed, CLS included) */
+    MXB_OUT_LAYERS = 1u << 2,     /* per layer: ViT block input, ViM residual_grad [L, E] */
+};
+
+typedef struct mxb_model_api {
+    uint32_t struct_size; /* sizeof(mxb_model_api) of the host */
+    /* one forward of image [C, S, S] (normalised); logits [num_classes] may be NULL.
+     * With MXB_FWD_TRACE it replaces the trace the v1 accessors read. 0 or -1. */
+    int (*forward)(mxb_run *r, const float *image, float *logits, uint32_t fwd_flags);
+    /* n untraced forwards, spread over the host's plain contexts: images [n, C, S, S],
+     * logits [n, num_classes] by index (the same bits on any thread count) */
+    int (*forward_many)(mxb_run *r, int n, const float *images, float *logits);
+    /* gradient of sum_k w[k] logit_k after a traced forward; outputs MXB_OUT_* */
+    int (*backward)(mxb_run *r, const float *logit_weights, uint32_t outputs);
+    /* what the last backward left (NULL when not asked for or not computed) */
+    const float *(*input_grad)(mxb_run *r);            /* [C, S, S] */
+    const float *(*tokens)(mxb_run *r);                /* [L, E] of the last traced forward */
+    const float *(*token_grad)(mxb_run *r);            /* [L, E] */
+    const float *(*layer_grad)(mxb_run *r, int layer); /* [L, E] */
+    /* host memory, 64-byte aligned, freed when explain() returns; NULL past the
+     * declared cost's scratch_bytes (in total over the call: the estimate must not lie) */
+    void *(*scratch)(mxb_run *r, size_t bytes);
+} mxb_model_api;
+
+/* ---- the shared generator (static inline: plugins draw the same stream) ---------------
+ * splitmix64 (as mxb_model_randomize); u01 = (x >> 11) * 2^-53; integers floor(u01 * n);
+ * normals by Box-Muller in double, r = sqrt(-2 ln(1 - u1)), z0 = r cos 2 pi u2,
+ * z1 = r sin 2 pi u2, in that order. The goldens' scripts carry a port of exactly this. */
+typedef struct {
+    uint64_t state;
+    double spare; /* z1 of the last pair */
+    int has_spare;
+} mxb_rng;
+static inline mxb_rng mxb_rng_new(uint64_t seed) { mxb_rng r = {seed, 0, 0}; return r; }
+static inline uint64_t mxb_rng_next(mxb_rng *r) {
+    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static inline double mxb_rng_u01(mxb_rng *r) { return (double)(mxb_rng_next(r) >> 11) * 0x1.0p-53; }
+static inline int mxb_rng_int(mxb_rng *r, int n) { return (int)(mxb_rng_u01(r) * n); }
+static inline double mxb_rng_normal(mxb_rng *r) {
+    if (r->has_spare) {
+        r->has_spare = 0;
+        return r->spare;
+    }
+    const double u1 = mxb_rng_u01(r), u2 = mxb_rng_u01(r);
+    const double rad = sqrt(-2.0 * log(1.0 - u1)), t = 6.283185307179586476925286766559 * u2;
+    r->spare = rad * sin(t);
+    r->has_spare = 1;
+    return rad * cos(t);
+}
 /* ---- mxb_explain_input.variant: the form of the ViM CLS row xai_vector returns ----
  * (part of the ABI: the values never change; the host ties them to its engine's own) */
 enum {
@@ -92,7 +184,14 @@ typedef struct mxb_explain_input {
     /* ViM: the hidden-attention CLS row of a layer in this run's variant, into
      * out [d_inner, L]; 0 on success */
     int (*xai_vector)(void *trace, int layer, float *out);
-    /* ---- the LRP passes (MXB_NEEDS_LRP_PASSES); NULL when not asked for ---- */
+    /* ---- v2 (a v1 method never reads past xai_vector) ---- */
+    int patch_size, d_state, d_conv, dt_rank, mlp_hidden;
+    const struct mxb_model_api *model; /* the run's calls; NULL unless needs has MXB_NEEDS_MODEL */
+    mxb_run *run;
+    const double *param_values;        /* the method's params in spec order, defaults filled in */
+    uint64_t seed;                     /* the run's seed ([run] seed): the same for every image */
+    int image_index;                   /* for messages only: a map must not vary with it */
+    /* ---- v2, the LRP passes (MXB_NEEDS_LRP_PASSES); NULL when not asked for ---- */
     /* ViM, MXB_NEEDS_MAMBALRP: [seq_len] gradient x input at the embedded tokens
      * summed over channels, class token included */
     const float *(*token_relevance)(void *trace);
@@ -111,6 +210,15 @@ typedef struct mxb_method {
     /* map: [grid * grid], patch grid in raster order, class token removed.
      * Returns 0, or -1 with a one-line message in err. */
     int (*explain)(const mxb_explain_input *in, float *map, char *err, size_t errlen);
+    /* ---- v2 (the host copies a v1 table entry into a v2 one with these zero) ---- */
+    const char *family;    /* "attention", "gradient", "perturbation", ...; NULL: "-" */
+    mxb_map_kind map_kind;
+    const mxb_param_spec *params;
+    int nparams;           /* 0..MXB_MAX_PARAMS */
+    /* the cost of one image at this geometry (the v2 fields of geometry are set; model,
+     * run and trace are not) and these params; NULL: one traced forward, plus one
+     * backward when needs asks for a gradient */
+    int (*cost)(const mxb_explain_input *geometry, const double *params, mxb_cost *out);
 } mxb_method;
 
 typedef const mxb_method *const *(*mxb_plugin_methods_fn)(int *count);
@@ -129,6 +237,16 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen);
  * architectures and needs (no unknown bits), and that no name is taken. */
 int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char *err,
                       size_t errlen);
+/* Parameters (v2): fills values [nparams] with the defaults, then applies "key=value"
+ * strings; an unknown key, a malformed number, a value outside [min, max] or an unknown
+ * choice is a one-line error naming the method and the key. */
+int mxb_method_params_parse(const mxb_method *m, const char *const *kv, int n, double *values, char *err,
+                            size_t errlen);
+/* "steps=16 rule=gausslegendre": every param, defaults filled, choices by name */
+void mxb_method_params_format(const mxb_method *m, const double *values, char *buf, size_t len);
+/* The cost of one image: the method's cost(), or one traced forward plus a backward
+ * when needs asks for a gradient. 0 or -1 (bad params for this geometry). */
+int mxb_method_cost(const mxb_method *m, const mxb_explain_input *geometry, const double *params, mxb_cost *out);
 /* Unloads every plugin (for tests and leak checkers). */
 void mxb_methods_unload_plugins(void);
 
@@ -139,6 +257,8 @@ void mxb_methods_unload_plugins(void);
  * mats: n matrices [L, L]. row: out [L]. */
 void mxb_rollout_cls_row(const float *const *mats, int n, int start, int L, int cls,
                          int normalise_rows, float *row);
+/* Gauss-Legendre nodes x and weights w [n] on [-1, 1], ascending (numpy's leggauss). */
+void mxb_gauss_legendre(int n, double *x, double *w);
 /* Drops position cls from a [L] vector into the [L-1] patch map. */
 void mxb_drop_cls(const float *v, int L, int cls, float *map);
 

@@ -4,6 +4,7 @@
 #include "methods/method.h"
 
 #include <dlfcn.h>
+#include <stddef.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@ extern const mxb_method mxb_method_uia; /* UIA (issue 16) */
 /* the LRP methods of issue 16 (methods/mambalrp.c) */
 extern const mxb_method mxb_method_mambalrp, mxb_method_mambalrp_vision, mxb_method_mambalrp_gamma,
     mxb_method_mambalrp_vision_gamma, mxb_method_lrp_partial, mxb_method_lrp_partial_grad, mxb_method_lrp_full;
+/* method ABI v2: the model-agnostic methods (pixel maps) */
+extern const mxb_method mxb_method_ixg, mxb_method_ig, mxb_method_smoothgrad, mxb_method_occlusion, mxb_method_rise;
 
 static const mxb_method *const builtins[] = {
     &mxb_method_raw_attention,
@@ -27,11 +30,19 @@ static const mxb_method *const builtins[] = {
     &mxb_method_lrp_partial,
     &mxb_method_lrp_partial_grad,
     &mxb_method_lrp_full,
+    &mxb_method_ixg,
+    &mxb_method_ig,
+    &mxb_method_smoothgrad,
+    &mxb_method_occlusion,
+    &mxb_method_rise,
 };
 #define NBUILTIN ((int)(sizeof builtins / sizeof builtins[0]))
 
 #define MAX_PLUGIN_METHODS 64
 static const mxb_method *plugin_methods[MAX_PLUGIN_METHODS];
+/* v1 table entries, copied into host-owned v2 structs (the v2 fields zero) so that
+ * nothing ever reads past the end of a plugin's shorter v1 struct */
+static mxb_method v1_copies[MAX_PLUGIN_METHODS];
 static int nplugin_methods;
 static void *handles[MAX_PLUGIN_METHODS];
 static int nhandles;
@@ -63,6 +74,60 @@ static int good_name(const char *s) {
     return n > 0;
 }
 
+/* A parameter name: [a-z0-9_]{1,31} (a config key and an HDF5 attribute name as is). */
+static int good_param_name(const char *s) {
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (n >= 31 || !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_')) return 0;
+    return n > 0;
+}
+
+/* the number of '|'-separated choices, 0 for a malformed list (an empty choice) */
+static int count_choices(const char *c) {
+    int n = 1;
+    size_t len = 0;
+    for (; *c; c++) {
+        if (*c == '|') {
+            if (!len) return 0;
+            n++, len = 0;
+        } else
+            len++;
+    }
+    return len ? n : 0;
+}
+
+/* What a v2 method adds: a map kind, parameter specs the host can validate against. */
+static int check_v2(const char *path, const mxb_method *m, char *err, size_t errlen) {
+    if (m->map_kind != MXB_MAP_PATCHES && m->map_kind != MXB_MAP_PIXELS) {
+        mxb_seterr(err, errlen, "%s: method '%s' has an unknown map kind %d", path, m->name, (int)m->map_kind);
+        return -1;
+    }
+    if (m->nparams < 0 || m->nparams > MXB_MAX_PARAMS || (m->nparams && !m->params)) {
+        mxb_seterr(err, errlen, "%s: method '%s' declares %d params (0..%d, with a table)", path, m->name,
+                   m->nparams, MXB_MAX_PARAMS);
+        return -1;
+    }
+    for (int j = 0; j < m->nparams; j++) {
+        const mxb_param_spec *p = &m->params[j];
+        int ok = p->name && good_param_name(p->name);
+        for (int q = 0; ok && q < j; q++) ok = strcmp(m->params[q].name, p->name) != 0;
+        if (ok && p->type == MXB_PARAM_CHOICE) {
+            const int nc = p->choices ? count_choices(p->choices) : 0;
+            ok = nc > 0 && p->def >= 0 && p->def < nc && p->def == (double)(int)p->def;
+        } else if (ok) {
+            ok = (p->type == MXB_PARAM_INT || p->type == MXB_PARAM_REAL) && p->min <= p->def && p->def <= p->max;
+            if (ok && p->type == MXB_PARAM_INT)
+                ok = p->def == (double)(long long)p->def && p->min >= -1e15 && p->max <= 1e15;
+        }
+        if (!ok) {
+            mxb_seterr(err, errlen, "%s: method '%s' param %d is malformed (a name of [a-z0-9_]{1,31}, unique; a type; "
+                       "min <= default <= max; choices a|b|c)", path, m->name, j);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char *err, size_t errlen) {
     if (!ms) {
         mxb_seterr(err, errlen, "%s: mxb_plugin_methods returned no table (NULL)", path);
@@ -79,11 +144,11 @@ int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char
             mxb_seterr(err, errlen, "%s: mxb_plugin_methods' table entry %d is NULL", path, i);
             return -1;
         }
-        if (m->abi_version != MXB_METHOD_ABI_VERSION) {
+        if (m->abi_version < MXB_METHOD_ABI_OLDEST || m->abi_version > MXB_METHOD_ABI_VERSION) {
             mxb_seterr(err, errlen,
-                   "%s: method %d was built for method ABI %u, this mxb speaks ABI %d "
-                   "(rebuild it against this methods/method.h)",
-                   path, i, m->abi_version, MXB_METHOD_ABI_VERSION);
+                       "%s: method %d was built for method ABI %u; this mxb loads ABI %d and %d (rebuild "
+                       "against methods/method.h; docs/METHODS-v2.md says what changed)",
+                       path, i, m->abi_version, MXB_METHOD_ABI_OLDEST, MXB_METHOD_ABI_VERSION);
             return -1;
         }
         if (!m->name || !m->explain || !(m->archs & (MXB_METHOD_VIT | MXB_METHOD_VIM))) {
@@ -97,11 +162,13 @@ int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char
         }
         /* unknown bits would be a newer ABI's features this host cannot provide */
         if ((m->archs & ~(uint32_t)(MXB_METHOD_VIT | MXB_METHOD_VIM)) ||
-            (m->needs & ~(uint32_t)(MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE | MXB_NEEDS_LRP_PASSES))) {
+            (m->needs & ~(uint32_t)(MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE | MXB_NEEDS_LRP_PASSES |
+                                    (m->abi_version >= 2 ? MXB_NEEDS_MODEL : 0)))) {
             mxb_seterr(err, errlen, "%s: method '%s' asks for unknown architectures or trace needs "
                    "(archs 0x%x, needs 0x%x)", path, m->name, m->archs, m->needs);
             return -1;
         }
+        if (m->abi_version >= 2 && check_v2(path, m, err, errlen)) return -1;
         if (mxb_methods_find(m->name)) {
             mxb_seterr(err, errlen, "%s: a method named '%s' is already registered", path, m->name);
             return -1;
@@ -154,7 +221,16 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
         dlclose(h);
         return -1;
     }
-    for (int i = 0; i < n; i++) plugin_methods[nplugin_methods++] = ms[i];
+    for (int i = 0; i < n; i++) {
+        const mxb_method *m = ms[i];
+        if (m->abi_version < 2) { /* only the v1 prefix exists in the plugin */
+            mxb_method *copy = &v1_copies[nplugin_methods];
+            memset(copy, 0, sizeof *copy);
+            memcpy(copy, m, offsetof(mxb_method, family));
+            m = copy;
+        }
+        plugin_methods[nplugin_methods++] = m;
+    }
     handles[nhandles++] = h;
     return 0;
 }
@@ -200,4 +276,86 @@ void mxb_rollout_cls_row(const float *const *mats, int n, int start, int L, int 
 void mxb_drop_cls(const float *v, int L, int cls, float *map) {
     for (int j = 0, k = 0; j < L; j++)
         if (j != cls) map[k++] = v[j];
+}
+
+/* ---- parameters (ABI v2) ------------------------------------------------------------ */
+
+/* the index of name in "a|b|c", or -1 */
+static int choice_index(const char *choices, const char *name, size_t len) {
+    int i = 0;
+    for (const char *c = choices;; i++) {
+        const char *bar = strchr(c, '|');
+        const size_t n = bar ? (size_t)(bar - c) : strlen(c);
+        if (n == len && !strncmp(c, name, len)) return i;
+        if (!bar) return -1;
+        c = bar + 1;
+    }
+}
+
+int mxb_method_params_parse(const mxb_method *m, const char *const *kv, int n, double *values, char *err,
+                            size_t errlen) {
+    const int np = m->abi_version >= 2 ? m->nparams : 0;
+    for (int j = 0; j < np; j++) values[j] = m->params[j].def;
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(kv[i], '=');
+        const size_t klen = eq ? (size_t)(eq - kv[i]) : strlen(kv[i]);
+        int j = 0;
+        while (j < np && !(strlen(m->params[j].name) == klen && !strncmp(m->params[j].name, kv[i], klen))) j++;
+        if (j == np) {
+            mxb_seterr(err, errlen, "method '%s' has no parameter '%.*s'%s", m->name, (int)(klen > 40 ? 40 : klen),
+                       kv[i], np ? " (mxb methods lists its parameters)" : " (it takes none)");
+            return -1;
+        }
+        const mxb_param_spec *p = &m->params[j];
+        if (!eq || !eq[1]) {
+            mxb_seterr(err, errlen, "method '%s' parameter '%s' needs a value (%s=VALUE)", m->name, p->name, p->name);
+            return -1;
+        }
+        const char *v = eq + 1;
+        if (p->type == MXB_PARAM_CHOICE) {
+            const int k = choice_index(p->choices, v, strlen(v));
+            if (k < 0) {
+                mxb_seterr(err, errlen, "method '%s' parameter '%s': '%.40s' is not one of %s", m->name, p->name, v,
+                           p->choices);
+                return -1;
+            }
+            values[j] = k;
+            continue;
+        }
+        char *end = NULL;
+        const double d = strtod(v, &end);
+        const int integral = p->type == MXB_PARAM_INT;
+        if (*end || end == v || !(d >= p->min && d <= p->max) || (integral && d != (double)(long long)d)) {
+            mxb_seterr(err, errlen, "method '%s' parameter '%s': '%.40s' is not %s in [%g, %g]", m->name, p->name, v,
+                       integral ? "an integer" : "a number", p->min, p->max);
+            return -1;
+        }
+        values[j] = d;
+    }
+    return 0;
+}
+
+void mxb_method_params_format(const mxb_method *m, const double *values, char *buf, size_t len) {
+    size_t used = 0;
+    buf[0] = 0;
+    const int np = m->abi_version >= 2 ? m->nparams : 0;
+    for (int j = 0; j < np && used < len; j++) {
+        const mxb_param_spec *p = &m->params[j];
+        char v[64];
+        if (p->type == MXB_PARAM_CHOICE) {
+            const char *c = p->choices;
+            for (int k = 0; k < (int)values[j] && strchr(c, '|'); k++) c = strchr(c, '|') + 1;
+            const char *bar = strchr(c, '|');
+            snprintf(v, sizeof v, "%.*s", (int)(bar ? (size_t)(bar - c) : strlen(c)), c);
+        } else {
+            snprintf(v, sizeof v, "%.17g", values[j]);
+        }
+        used += (size_t)snprintf(buf + used, len - used, "%s%s=%s", j ? " " : "", p->name, v);
+    }
+}
+
+int mxb_method_cost(const mxb_method *m, const mxb_explain_input *geometry, const double *params, mxb_cost *out) {
+    *out = (mxb_cost){.traced_forwards = 1, .backwards = (m->needs & MXB_NEEDS_GRADIENT) ? 1 : 0};
+    if (m->abi_version >= 2 && m->cost) return m->cost(geometry, params, out);
+    return 0;
 }

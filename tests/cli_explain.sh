@@ -74,7 +74,7 @@ expect_fail 2 "has the wrong shape for this model" $MXB explain --weights $W/dei
 expect_fail 2 "missing key 'blocks.2.mlp.fc1.bias'" $MXB explain --weights $W/bad_missing.h5 --tensor $FX/deit_d64.golden.h5:input_0 --method rollout
 expect_fail 2 "not a readable HDF5 file" $MXB predict --weights $W/bad_truncated.h5 --tensor $FX/deit_d64.golden.h5:input_0
 expect_fail 2 "cannot open file" $MXB predict --weights $W/deit_d64.h5 --tensor $T/none.h5
-expect_fail 2 "built for method ABI 99" $MXB --plugin $MXB_PLUGIN_DIR/libbad_abi.so methods
+expect_fail 2 "built for method ABI 3; this mxb loads ABI 1 and 2" $MXB --plugin $MXB_PLUGIN_DIR/libbad_abi.so methods
 expect_fail 2 "unknown command 'explian'" $MXB explian
 expect_fail 2 "--save-attention needs --out" $MXB explain $E --method rollout --save-attention
 

@@ -389,7 +389,7 @@ static int nothing(const mxb_explain_input *in, float *map, char *err, size_t er
 
 /* fuzz_plugin: what a plugin's table may and may not hold */
 static void test_plugin_table_checks(void) {
-    mxb_method a = {MXB_METHOD_ABI_VERSION, "mine", "", MXB_METHOD_VIT, 0, 0, nothing}, b = a;
+    mxb_method a = {.abi_version = MXB_METHOD_ABI_VERSION, .name = "mine", .description = "", .archs = MXB_METHOD_VIT, .explain = nothing}, b = a;
     const mxb_method *tab[2] = {&a, &b};
     char err[512];
     CU_ASSERT_EQUAL(mxb_methods_check("p.so", tab, 1, err, sizeof err), 0);

@@ -1,0 +1,35 @@
+/* The model-agnostic methods at full geometry (DeiT-S, ViM-S, 224 px) against the
+ * original code's maps (tests/fixtures/methods2_{deit_s,vim_s}.golden.h5, Captum 0.8.0
+ * and eclique/RISE), with the weights regenerated from the goldens' seeds by
+ * tests/gen_methods2_full.py (their content SHA-256 checked there). A program of its
+ * own: 729 forwards of occlusion per model take minutes on two cores. */
+#include "methods2_check.h"
+
+/* what the full-geometry goldens hold (tests/fixtures/README.md), all on input_0 */
+static const golden_case full_cases[] = {
+    {"ixg", "ixg", {0}, 0, 1},
+    {"ig", "ig_gausslegendre_n16", {"steps=16"}, 1, 1},
+    {"ig", "ig_riemann_trapezoid_n16", {"steps=16", "rule=riemann_trapezoid"}, 2, 1},
+    {"smoothgrad", "smoothgrad_n5", {0}, 0, 1},
+    {"occlusion", "occlusion_w16_s8", {0}, 0, 1}, /* the defaults at patch 16: 27 x 27 windows */
+    {"rise", "rise_n64", {"masks=64"}, 1, 1},
+};
+
+/* the weights live in this test's own data folder */
+static void check_full(const char *model) {
+    char w[4096], g[4096], label[32];
+    snprintf(w, sizeof w, "%s/methods2_full/%s.h5", mxb_test_env("MXB_TESTDATA"), model);
+    snprintf(g, sizeof g, "%s", fixture(mxb_test_path("methods2_%s.golden.h5", model)));
+    snprintf(label, sizeof label, "%s", model);
+    check_goldens(w, g, label, full_cases, sizeof full_cases / sizeof *full_cases);
+}
+static void test_full_deit(void) { check_full("deit_s"); }
+static void test_full_vim(void) { check_full("vim_s"); }
+
+int main(void) {
+    static const mxb_test_case cases[] = {
+        {"DeiT-S: ixg, ig, smoothgrad, occlusion, rise against Captum / RISE", test_full_deit},
+        {"ViM-S: ixg, ig, smoothgrad, occlusion, rise against Captum / RISE", test_full_vim},
+        {NULL, NULL}};
+    return mxb_test_main("methods2_full", cases);
+}
