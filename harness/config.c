@@ -394,7 +394,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
     if (!k) {
         char list[512];
         key_list(sec, list, sizeof list);
-        return fail(st, section, key, "unknown key (%s, or a parameter of the method)", list);
+        return fail(st, section, key, sec == S_METHOD ? "unknown key (%s, or a parameter of the method)" : "unknown key (%s)",
+                    list);
     }
     value x;
     char why[300];
