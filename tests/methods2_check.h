@@ -56,7 +56,16 @@ static inline void check_goldens(const char *weights, const char *golden, const 
         CU_ASSERT_PTR_NOT_NULL_FATAL(meth);
         double params[MXB_MAX_PARAMS];
         CU_ASSERT_EQUAL_FATAL(mxb_method_params_parse(meth, gc->kv, gc->nkv, params, err, sizeof err), 0);
-        for (int k = 0; k < gc->images; k++) {
+#ifdef MXB_TEST_SANITIZED
+        /* Under ASan+UBSan (-O0) the thousand-forward cases would take hours: the
+         * sanitizers check the same code paths on one image of the lighter cases; the
+         * normal build checks every case. */
+        if (strstr(gc->golden, "_n6000") || strstr(gc->golden, "_n50")) continue;
+        const int nimages = 1;
+#else
+        const int nimages = gc->images;
+#endif
+        for (int k = 0; k < nimages; k++) {
             float *x = mxb_test_read_h5(gold, mxb_test_path("input_%d", k), NULL);
             size_t n = 0;
             float *ref = mxb_test_read_h5(gold, mxb_test_path("map_%s_%d", gc->golden, k), &n);
