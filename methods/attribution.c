@@ -40,21 +40,26 @@ static int attribution_vit(const mxb_explain_input *in, float *map, char *err, s
     return rc;
 }
 
-/* generate_mamba_attr: per layer, s = minmax(max_dim(max(g, 0))) from
- * Block.get_gradients, attention = channel mean of minmax(max(xai, 0)), fused = s ⊙
- * attention broadcast to every row; rollout (rows normalised) from the start layer. */
-static int attribution_vim(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
+/* The gradient-weighted hidden-attention rollout of ViM, shared by Mamba-Attribution
+ * (generate_mamba_attr) and UIA (generate_ours): per layer from the start layer,
+ *   s = minmax(max_e clamp(residual gradient, 0))   over tokens,
+ *   a = channel mean of clamp(CLS row, 0), min-maxed first when MXB_FUSE_MINMAX_ROWS,
+ *   f = s ⊙ a, min-maxed when MXB_FUSE_MINMAX_FUSED,
+ * f broadcast to every row; rollout (rows normalised) from the start layer; the map is
+ * the clamped CLS row without the class token. */
+int mxb_vim_gradient_rollout(const mxb_explain_input *in, float *map, const char *name, unsigned flags, char *err,
+                             size_t errlen) {
     const int L = in->seq_len, D = in->d_inner, E = in->embed_dim, start = vim_start_layer(in);
-    if (check_start(in, start, "attribution", err, errlen)) return -1;
-    float **mats = mxb_alloc0((size_t)in->depth, sizeof *mats, "attribution buffers");
-    float *v = mxb_alloc((size_t)D * L * sizeof *v, "attribution buffers");
-    float *s = mxb_alloc((size_t)L * sizeof *s, "attribution buffers");
-    float *row = mxb_alloc((size_t)L * sizeof *row, "attribution buffers");
+    if (check_start(in, start, name, err, errlen)) return -1;
+    float **mats = mxb_alloc0((size_t)in->depth, sizeof *mats, "the rollout's buffers");
+    float *v = mxb_alloc((size_t)D * L * sizeof *v, "the rollout's buffers");
+    float *s = mxb_alloc((size_t)L * sizeof *s, "the rollout's buffers");
+    float *row = mxb_alloc((size_t)L * sizeof *row, "the rollout's buffers");
     int rc = 0;
     for (int l = start; l < in->depth; l++) {
         const float *g = in->residual_grad(in->trace, l);
         if (!g || in->xai_vector(in->trace, l, v)) {
-            mxb_seterr(err, errlen, "attribution: layer %d lacks its gradient or hidden attention", l);
+            mxb_seterr(err, errlen, "%s: layer %d lacks its gradient or hidden attention", name, l);
             rc = -1;
             break;
         }
@@ -65,10 +70,11 @@ static int attribution_vim(const mxb_explain_input *in, float *map, char *err, s
         }
         minmax_inplace(s, (size_t)L);
         for (size_t k = 0; k < (size_t)D * L; k++) v[k] = v[k] > 0 ? v[k] : 0;
-        minmax_inplace(v, (size_t)D * L);
-        float *M = mats[l] = mxb_alloc((size_t)L * L * sizeof *M, "attribution buffers");
+        if (flags & MXB_FUSE_MINMAX_ROWS) minmax_inplace(v, (size_t)D * L);
+        float *M = mats[l] = mxb_alloc((size_t)L * L * sizeof *M, "the rollout's buffers");
         mean_rows(v, D, L, M);
         for (int j = 0; j < L; j++) M[j] *= s[j];
+        if (flags & MXB_FUSE_MINMAX_FUSED) minmax_inplace(M, (size_t)L);
         for (int i = 1; i < L; i++) memcpy(M + (size_t)i * L, M, (size_t)L * sizeof *M);
     }
     if (!rc) {
@@ -86,7 +92,7 @@ static int attribution_vim(const mxb_explain_input *in, float *map, char *err, s
 
 static int attribution_explain(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
     return in->arch == MXB_METHOD_ARCH_VIT ? attribution_vit(in, map, err, errlen)
-                         : attribution_vim(in, map, err, errlen);
+                         : mxb_vim_gradient_rollout(in, map, "attribution", MXB_FUSE_MINMAX_ROWS, err, errlen);
 }
 
 const mxb_method mxb_method_attribution = {

@@ -45,4 +45,10 @@ static inline void mean_rows(const float *x, int rows, int L, float *out) {
     for (int j = 0; j < L; j++) out[j] /= (float)rows;
 }
 
+/* ViM: gradient-weighted hidden-attention rollout (methods/attribution.c), shared by
+ * Mamba-Attribution (MXB_FUSE_MINMAX_ROWS) and UIA (MXB_FUSE_MINMAX_FUSED). */
+enum { MXB_FUSE_MINMAX_ROWS = 1u << 0, MXB_FUSE_MINMAX_FUSED = 1u << 1 };
+int mxb_vim_gradient_rollout(const mxb_explain_input *in, float *map, const char *name, unsigned flags, char *err,
+                             size_t errlen);
+
 #endif

@@ -22,44 +22,9 @@ static int uia_explain(const mxb_explain_input *in, float *map, char *err, size_
                    in->variant, MXB_ROW_UIA);
         return -1;
     }
-    const int L = in->seq_len, D = in->d_inner, E = in->embed_dim, start = vim_start_layer(in);
-    if (check_start(in, start, "uia", err, errlen)) return -1;
-    float **mats = mxb_alloc0((size_t)in->depth, sizeof *mats, "uia buffers");
-    float *v = mxb_alloc((size_t)D * L * sizeof *v, "uia buffers");
-    float *s = mxb_alloc((size_t)L * sizeof *s, "uia buffers");
-    float *row = mxb_alloc((size_t)L * sizeof *row, "uia buffers");
-    int rc = 0;
-    for (int l = start; l < in->depth; l++) {
-        const float *g = in->residual_grad(in->trace, l);
-        if (!g || in->xai_vector(in->trace, l, v)) {
-            mxb_seterr(err, errlen, "uia: layer %d lacks its gradient or UIA attention row", l);
-            rc = -1;
-            break;
-        }
-        for (int t = 0; t < L; t++) {
-            float mx = 0; /* max over dim of the clamped gradient */
-            for (int e = 0; e < E; e++) mx = g[(size_t)t * E + e] > mx ? g[(size_t)t * E + e] : mx;
-            s[t] = mx;
-        }
-        minmax_inplace(s, (size_t)L);
-        for (size_t k = 0; k < (size_t)D * L; k++) v[k] = v[k] > 0 ? v[k] : 0;
-        float *M = mats[l] = mxb_alloc((size_t)L * L * sizeof *M, "uia buffers");
-        mean_rows(v, D, L, M);
-        for (int j = 0; j < L; j++) M[j] *= s[j];
-        minmax_inplace(M, (size_t)L);
-        for (int i = 1; i < L; i++) memcpy(M + (size_t)i * L, M, (size_t)L * sizeof *M);
-    }
-    if (!rc) {
-        mxb_rollout_cls_row((const float *const *)mats, in->depth, start, L, in->cls_pos, 1, row);
-        for (int j = 0; j < L; j++) row[j] = row[j] > 0 ? row[j] : 0;
-        mxb_drop_cls(row, L, in->cls_pos, map);
-    }
-    for (int l = 0; l < in->depth; l++) free(mats[l]);
-    free(mats);
-    free(v);
-    free(s);
-    free(row);
-    return rc;
+    /* no min-max of the rows (:346, :351 commented out), unlike Mamba-Attribution; the
+     * fused row is min-maxed */
+    return mxb_vim_gradient_rollout(in, map, "uia", MXB_FUSE_MINMAX_FUSED, err, errlen);
 }
 
 const mxb_method mxb_method_uia = {
