@@ -2,9 +2,11 @@
 #include "harness/harness.h"
 #include "io/io.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     const char *name;
@@ -37,8 +39,16 @@ static void usage(FILE *f) {
 /* Out of memory on a configuration-bounded buffer: one line and a clean exit (io/alloc.c
  * removed the registered temporary files before calling this). */
 static void on_out_of_memory(size_t n, const char *what) {
+    static atomic_flag reported = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&reported))
+        for (;;) pause(); /* another thread (images in flight) is already reporting it */
     fprintf(stderr, "mxb: out of memory: %zu bytes for %s (mxb run --estimate says what a run needs)\n", n, what);
-    exit(3);
+    fflush(stderr);
+    /* _exit, not exit: with several images in flight other threads are still working,
+     * and exit's handlers would tear down what they use (a crash instead of this line).
+     * Nothing is lost: results files are only ever written complete, the journal goes
+     * through write(2). */
+    _exit(3);
 }
 
 int mxb_main(int argc, char **argv) {
