@@ -30,11 +30,8 @@ static inline float safe_div(float a, float b) {
     return a / den;
 }
 
-/* R_in [rows, in] from R [rows, out] through y = x W^T; w's pw, nw, px, nx, Z, S
- * (mxb_vit_layout sizes them for the widest Linear). */
-static void linear_relprop(float *Rin, const float *R, const float *x, const float *W, int rows,
-                           int in, int out, const vit_lrp_ws *w) {
-    const size_t nw_ = (size_t)out * in, nx_ = (size_t)rows * in, nz = (size_t)rows * out;
+/* W and x split by sign into w's pw/nw and px/nx: both Linear rule sets start here */
+static void split_signs(const float *W, const float *x, size_t nw_, size_t nx_, const vit_lrp_ws *w) {
     for (size_t k = 0; k < nw_; k++) {
         w->pw[k] = W[k] > 0 ? W[k] : 0;
         w->nw[k] = W[k] < 0 ? W[k] : 0;
@@ -43,6 +40,14 @@ static void linear_relprop(float *Rin, const float *R, const float *x, const flo
         w->px[k] = x[k] > 0 ? x[k] : 0;
         w->nx[k] = x[k] < 0 ? x[k] : 0;
     }
+}
+
+/* R_in [rows, in] from R [rows, out] through y = x W^T; w's pw, nw, px, nx, Z, S
+ * (mxb_vit_layout sizes them for the widest Linear). */
+static void linear_relprop(float *Rin, const float *R, const float *x, const float *W, int rows,
+                           int in, int out, const vit_lrp_ws *w) {
+    const size_t nw_ = (size_t)out * in, nx_ = (size_t)rows * in, nz = (size_t)rows * out;
+    split_signs(W, x, nw_, nx_, w);
     mxb_sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->px, in, w->pw, in,
                 0.0f, w->Z, out);
     mxb_sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->nx, in, w->nw, in,
@@ -61,14 +66,7 @@ static void linear_relprop(float *Rin, const float *R, const float *x, const flo
 static void linear_relprop_orig(float *Rin, const float *R, const float *x, const float *W, int rows,
                                 int in, int out, const vit_lrp_ws *w) {
     const size_t nw_ = (size_t)out * in, nx_ = (size_t)rows * in, nz = (size_t)rows * out;
-    for (size_t k = 0; k < nw_; k++) {
-        w->pw[k] = W[k] > 0 ? W[k] : 0;
-        w->nw[k] = W[k] < 0 ? W[k] : 0;
-    }
-    for (size_t k = 0; k < nx_; k++) {
-        w->px[k] = x[k] > 0 ? x[k] : 0;
-        w->nx[k] = x[k] < 0 ? x[k] : 0;
-    }
+    split_signs(W, x, nw_, nx_, w);
     /* x⁺ ⊙ ((R ⊘ x⁺W⁺ᵀ) W⁺) into Rin */
     mxb_sgemm_rm(CblasNoTrans, CblasTrans, rows, out, in, 1.0f, w->px, in, w->pw, in, 0.0f, w->Z, out);
     for (size_t k = 0; k < nz; k++) w->S[k] = safe_div(R[k], w->Z[k]);
