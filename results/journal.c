@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,23 @@
 #define RECORD_MAGIC 0x4d58424au /* "MXBJ" */
 #define HEADER_SIZE 80
 #define MAX_RECORD (64u << 20)
+
+/* Tests only: MXB_TEST_KILL_AFTER_RECORDS=N kills the process (SIGKILL, nothing runs
+ * after it) once N records have been appended, "N:INT" sends it SIGINT instead (the
+ * run's handler stops it between units), so a test can stop a run at a known point
+ * instead of racing a timer against a run that may take 50 ms. The appends of one
+ * process are serialised by the caller (one writer). */
+static void test_kill_after_records(void) {
+    static long left = -2; /* -2: not read yet; -1: not set */
+    static int sig = SIGKILL;
+    if (left == -2) {
+        const char *s = getenv("MXB_TEST_KILL_AFTER_RECORDS");
+        char *end = NULL;
+        left = s && *s ? strtol(s, &end, 10) : -1;
+        if (end && strcmp(end, ":INT") == 0) sig = SIGINT;
+    }
+    if (left > 0 && --left == 0) raise(sig);
+}
 
 struct mxb_journal {
     int fd;
@@ -156,6 +174,7 @@ int mxb_journal_append(mxb_journal *j, const void *payload, uint32_t n, char *er
     int rc = write_all(j->fd, buf, sizeof hdr + n);
     free(buf);
     if (rc) mxb_seterr(err, errlen, "%s: cannot append to the run journal: %s", j->path, strerror(errno));
+    else test_kill_after_records();
     return rc;
 }
 

@@ -19,6 +19,8 @@ typedef int (*mxb_journal_replay_fn)(void *user, const void *payload, uint32_t n
  * one of this run is replayed through fn and truncated after its last whole record. */
 mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal_replay_fn fn,
                               void *user, int *replayed, char *err, size_t errlen);
+/* Tests only: MXB_TEST_KILL_AFTER_RECORDS=N SIGKILLs the process after its Nth append
+ * (N:INT sends SIGINT). */
 int mxb_journal_append(mxb_journal *j, const void *payload, uint32_t n, char *err, size_t errlen);
 int mxb_journal_sync(mxb_journal *j);
 void mxb_journal_close(mxb_journal *j, int remove_file);

@@ -47,7 +47,8 @@ raise SystemExit(0 if ok else 1)
 EOF
 OMP_NUM_THREADS=1 $MXB run run.ini --quiet --set run.output=insdel1.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
 check "insertion/deletion: one thread gives the same bits as two" h5diff -q insdel.h5 insdel1.h5 /perturbation /perturbation
-timeout -s KILL 0.3 $MXB run run.ini --quiet --set run.output=insdel2.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
+MXB_TEST_KILL_AFTER_RECORDS=2 $MXB run run.ini --quiet --set run.output=insdel2.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
+check "insertion/deletion: killed after two units, a journal and no file" [ -e insdel2.h5.journal -a ! -e insdel2.h5 ]
 $MXB run run.ini --quiet --set run.output=insdel2.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
 check "insertion/deletion: killed and resumed, the same AUCs (they are in the journal record)" \
   h5diff -q insdel.h5 insdel2.h5 /perturbation /perturbation
