@@ -143,3 +143,16 @@ int mxb_test_main(const char *suite, const mxb_test_case *cases) {
     CU_cleanup_registry();
     return (failed || ran == 0) ? 1 : 0;
 }
+
+double mxb_test_f32_vs_f64(const char *file, const char *dset) {
+    double v = NAN;
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return v;
+    if (H5Aexists_by_name(f, dset, "f32_vs_f64", H5P_DEFAULT) > 0) {
+        hid_t a = H5Aopen_by_name(f, dset, "f32_vs_f64", H5P_DEFAULT, H5P_DEFAULT);
+        if (H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0) v = NAN;
+        H5Aclose(a);
+    }
+    H5Fclose(f);
+    return v;
+}

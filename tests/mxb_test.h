@@ -20,6 +20,10 @@ double mxb_test_max_abs_diff(const float *a, const float *b, size_t n);
 double mxb_test_range(const float *a, size_t n);
 /* max |mine - golden| / max |golden| against file:dset; INFINITY when the dataset is
  * missing or holds another number of values (said on stderr) */
+/* a golden dataset's f32_vs_f64 attribute (tools' gen_fullgeom.py, make_methods_goldens.py):
+ * how far PyTorch float32 lands from PyTorch float64 on the same maths (in
+ * mxb_test_rel_diff_h5's measure); NAN when absent */
+double mxb_test_f32_vs_f64(const char *file, const char *dset);
 double mxb_test_rel_diff_h5(const char *file, const char *dset, const float *mine, size_t n);
 /* Runs a shell command; returns its exit status (or -1). */
 int mxb_test_system(const char *fmt, ...);

@@ -21,20 +21,6 @@ static const char *golden(const char *model) {
     return mxb_test_path("%s/fullgeom/%s.golden.h5", mxb_test_env("MXB_TESTDATA"), model);
 }
 
-/* the dataset's f32_vs_f64 attribute (gen_fullgeom.py): how far PyTorch float32
- * lands from PyTorch float64 on the same maths (mxb_test_rel_diff_h5's measure); NAN if absent */
-static double f32_vs_f64(const char *file, const char *dset) {
-    double v = NAN;
-    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return v;
-    if (H5Aexists_by_name(f, dset, "f32_vs_f64", H5P_DEFAULT) > 0) {
-        hid_t a = H5Aopen_by_name(f, dset, "f32_vs_f64", H5P_DEFAULT, H5P_DEFAULT);
-        if (H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0) v = NAN;
-        H5Aclose(a);
-    }
-    H5Fclose(f);
-    return v;
-}
 
 
 /* ViT LRP at full geometry is ill-conditioned in the forward activations, so the
@@ -82,7 +68,7 @@ static double tolerance(double tol, const lrp_allowance *allow, double e) {
  * the difference */
 static double check(const char *model, const char *dset, const float *mine, size_t n, double tol,
                     const lrp_allowance *allow) {
-    double d = mxb_test_rel_diff_h5(golden(model), dset, mine, n), e = f32_vs_f64(golden(model), dset);
+    double d = mxb_test_rel_diff_h5(golden(model), dset, mine, n), e = mxb_test_f32_vs_f64(golden(model), dset);
     printf("\n  %-34s rel. diff %.3g", dset, d);
     if (!isnan(e)) printf("  (PyTorch float32 vs float64: %.3g)", e);
     CU_ASSERT(d <= tolerance(tol, allow, e));
@@ -163,7 +149,7 @@ static void check_maps(mxb_ctx *c, const mxb_model *m, const char *model, const 
         const double raw = mxb_test_max_abs_diff(map, ref, P) / (scale > 0 ? scale : 1);
         minmax(map, P);
         minmax(ref, P);
-        const double norm = mxb_test_max_abs_diff(map, ref, P), e = f32_vs_f64(golden(model), dset);
+        const double norm = mxb_test_max_abs_diff(map, ref, P), e = mxb_test_f32_vs_f64(golden(model), dset);
         printf("\n  %-34s max diff %.3g of the map's max, %.3g after min-max", dset, raw, norm);
         if (!isnan(e)) printf("  (PyTorch float32 vs float64: %.3g)", e);
         const double tol = tolerance(1e-4, i == 2 ? attribution : NULL, e);

@@ -39,24 +39,10 @@ static void minmax(float *x, size_t n) { /* a flat map: zeros (both sides) */
         for (size_t i = 0; i < n; i++) x[i] = 0;
 }
 
-/* the dataset's f32_vs_f64 attribute (make_methods_goldens.py, as gen_fullgeom.py);
- * NAN when absent */
-static double f32_vs_f64(const char *file, const char *dset) {
-    double v = NAN;
-    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return v;
-    if (H5Aexists_by_name(f, dset, "f32_vs_f64", H5P_DEFAULT) > 0) {
-        hid_t a = H5Aopen_by_name(f, dset, "f32_vs_f64", H5P_DEFAULT, H5P_DEFAULT);
-        if (H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0) v = NAN;
-        H5Aclose(a);
-    }
-    H5Fclose(f);
-    return v;
-}
 
 /* §4.4's tolerance for an LRP map whose golden says how far PyTorch float32 lands */
 static double lrp_tolerance(const char *gold, const char *dset) {
-    const double e = f32_vs_f64(gold, dset);
+    const double e = mxb_test_f32_vs_f64(gold, dset);
     return isnan(e) || e <= 1e-4 ? 1e-4 : fmax(0.1, e);
 }
 
@@ -222,7 +208,7 @@ static void full_lrp(mxb_model *m, const char *name, int nimages) {
         /* the demo's golden is float32 only (no f32_vs_f64): fixtures/README.md measured an
          * independent float64 full LRP 0.15..2.1 % away from it after min-max, so it
          * gets the ill-conditioned bound 0.1, as cli_goldens.sh */
-        const double tol = isnan(f32_vs_f64(gold, dset)) ? 0.1 : lrp_tolerance(gold, dset);
+        const double tol = isnan(mxb_test_f32_vs_f64(gold, dset)) ? 0.1 : lrp_tolerance(gold, dset);
         size_t n = 0;
         float *x = mxb_test_read_h5(gold, mxb_test_path("input_%d", k), NULL);
         float *ref = mxb_test_read_h5(gold, dset, &n);
@@ -242,7 +228,7 @@ static void full_lrp(mxb_model *m, const char *name, int nimages) {
         minmax(ref, npix);
         const double d = mxb_test_max_abs_diff(rel, ref, npix);
         printf("\n  lrp-full pixels %s image %d: max diff after min-max %.3g (tolerance %.3g; PyTorch f32 vs f64 %.3g)",
-               name, k, d, tol, f32_vs_f64(gold, dset));
+               name, k, d, tol, mxb_test_f32_vs_f64(gold, dset));
         CU_ASSERT(d <= tol);
         /* the method through the harness: the grid map */
         mxb_explain_opts opts = {.class_index = -1, .start_layer = -1};
