@@ -193,6 +193,9 @@ int mxb_vim_uia_matrix_mean(const mxb_ctx *c, int layer, int dir, int image_orde
  * With the scan input x, y[i,c] = Σ_j α[c,i,j] x[j,c] is the scan output. */
 int mxb_vim_hidden_attn(const mxb_ctx *c, int layer, int dir, int c0, int c1, float *out);
 int mxb_vim_hidden_attn_mean(const mxb_ctx *c, int layer, int dir, int image_order, float *out);
+/* The most the two channel means above allocate for one call (outside the context's
+ * arena: it depends on the call's thread count), for the run's memory estimate. */
+size_t mxb_vim_attn_mean_scratch_bytes(int L, int d_inner, int d_state, int nthreads);
 
 /* ---- MambaLRP (ViM; docs/METHODS-v2.md §3.4) ---------------------------------------- */
 

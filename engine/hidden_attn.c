@@ -270,6 +270,15 @@ int mxb_vim_hidden_attn(const mxb_ctx *c, int layer, int dir, int c0, int c1, fl
     return failed ? -1 : 0;
 }
 
+size_t mxb_vim_attn_mean_scratch_bytes(int L, int d_inner, int d_state, int nthreads) {
+    const size_t LL = (size_t)L * L * sizeof(float);
+    const size_t nblk = (size_t)(d_inner + SCAN_CB - 1) / SCAN_CB;
+    const size_t hidden = nblk * LL + (size_t)(nthreads > 0 ? nthreads : 1) *
+                                          ((2 * (size_t)L * d_state + (size_t)L) * sizeof(vf16) + 63);
+    const size_t uia = (size_t)SCAN_CB * LL; /* mxb_vim_uia_matrix_mean's chunk */
+    return hidden > uia ? hidden : uia;
+}
+
 int mxb_vim_hidden_attn_mean(const mxb_ctx *c, int layer, int dir, int image_order, float *out) {
     mxb_s6_view s;
     if (mxb_vim_s6(c, layer, dir, &s)) return -1;

@@ -241,7 +241,10 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
         /* save_attention: one image's [depth, heads or 2, L, L] at a time */
         unsigned long long L = (unsigned long long)cfg[m].seq_len;
         if (R->cfg.save_attention)
-            models += (unsigned long long)cfg[m].depth * (cfg[m].arch == MXB_ARCH_VIT ? cfg[m].num_heads : 2) * L * L * 4;
+            models += (unsigned long long)cfg[m].depth * (cfg[m].arch == MXB_ARCH_VIT ? cfg[m].num_heads : 2) * L * L * 4 +
+                      (cfg[m].arch == MXB_ARCH_VIM ? mxb_vim_attn_mean_scratch_bytes(cfg[m].seq_len, cfg[m].d_inner,
+                                                                                     cfg[m].d_state, R->nthreads)
+                                                   : 0);
     }
     for (int t = 0; t < MXB_NTESTS; t++)
         if (R->data[t]) results += mxb_results_test_bytes(&shape, t, mxb_dataset_size(R->data[t]));
