@@ -318,6 +318,16 @@ static const mxb_model_api run_api = {
     .attn_relevance = run_attn_relevance,
 };
 
+size_t mxb_explain_run_bytes(const mxb_config *g) {
+    const size_t img = (size_t)g->in_chans * g->img_size * g->img_size, L = (size_t)g->seq_len;
+    size_t f = 2 * img + (size_t)g->num_classes; /* input_grad, image_copy, logits_tmp */
+    if (g->arch == MXB_ARCH_VIT)
+        f += 3 * L * g->embed_dim + (size_t)g->img_size * g->img_size; /* qkv[3], input_rel */
+    else
+        f += L; /* token_rel */
+    return f * sizeof(float);
+}
+
 static void run_release(mxb_run *r) {
     for (int i = 0; i < r->nscratch; i++) free(r->scratch[i]);
     free(r->input_grad);
