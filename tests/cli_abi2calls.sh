@@ -48,5 +48,9 @@ check "vim: calls-mambalrp's maps and scores = mambalrp's, bit for bit" pair vim
 # the pair check can fail: two different methods differ
 check "(the pair check sees a difference: lrp-partial vs lrp-full)" bash -c \
   "! h5diff -q vit-1.h5 vit-1.h5 /perturbation/deit/lrp-partial /perturbation/deit/lrp-full"
+# mxb methods prices a plugin's cost() at DeiT-S with its derived fields filled in:
+# calls-attribution's scratch is 12 x 197^2 floats + 3 x 197 doubles + 128 + one-hot 4000 + 64
+check "mxb methods: calls-attribution's scratch at deit-s (seq_len 197)" bash -c \
+  "$MXB --plugin $P methods | grep -A1 '^calls-attribution' | grep -q '2 backwards, 0 plain forwards, 1871752 scratch bytes'"
 echo "cli_abi2calls: $pass passed, $fail failed"
 [ $fail -eq 0 ]
