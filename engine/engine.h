@@ -122,6 +122,13 @@ const float *mxb_vit_attn_grad(const mxb_ctx *c, int block);
  * (a one-hot), in the context's own workspace. -1 for ViM or an untraced context. */
 int mxb_relevance(mxb_ctx *c, const float *seed);
 const float *mxb_vit_attn_relevance(const mxb_ctx *c, int block);
+/* (method ABI v2) After mxb_backward: the gradient at block `block`'s input (the
+ * residual stream entering it) [L, E]; block 0's is mxb_token_grad's. Kept per block in
+ * a traced context (depth x L x E floats). NULL for ViM or an untraced context. */
+const float *mxb_vit_block_grad(const mxb_ctx *c, int block);
+/* (method ABI v2) A block's qkv Linear output [L, 3E] of the last traced forward:
+ * q | k | v, heads contiguous inside each (column h*hd + j of q is head h's j). */
+const float *mxb_vit_qkv(const mxb_ctx *c, int block);
 
 /* ViM: the residual stream returned by layer `layer` ([L, embed_dim]: the sum that
  * entered its add+norm) and the mixer output. After mxb_backward, residual_grad is

@@ -28,6 +28,8 @@ void mxb_vit_layout(const mxb_config *g, int nact, int traced, mxb_carver *cv, v
         a->gelu = mxb_carve(cv, L * F);
         a->attn_grad = traced ? mxb_carve(cv, H * L * L) : NULL;
         a->attn_rel = traced ? mxb_carve(cv, H * L * L) : NULL;
+        /* kept per block for the method ABI's layer_grad (the backward's dx is one buffer) */
+        a->x_in_grad = traced ? mxb_carve(cv, L * E) : NULL;
     }
     s->grad = (vit_grad_ws){0};
     s->lrp = (vit_lrp_ws){0};
@@ -192,6 +194,7 @@ void mxb_vit_backward(mxb_ctx *c, const float *seed) {
         mxb_linear_backward_input(dln, dqkv, w->qkv_w, L, E, 3 * E, 0.0f);
         memcpy(dx, dmid, (size_t)L * E * sizeof(float));
         mxb_layernorm_backward(dx, dln, a->x_in, a->ln1_rstd, w->ln1_w, L, E, 1.0f);
+        memcpy(a->x_in_grad, dx, (size_t)L * E * sizeof(float));
     }
 }
 
@@ -211,4 +214,12 @@ const float *mxb_vit_attn_grad(const mxb_ctx *c, int b) {
 const float *mxb_vit_attn_relevance(const mxb_ctx *c, int b) {
     const vit_block_act *a = traced_block(c, b);
     return a ? a->attn_rel : NULL;
+}
+const float *mxb_vit_block_grad(const mxb_ctx *c, int b) {
+    const vit_block_act *a = traced_block(c, b);
+    return a ? a->x_in_grad : NULL;
+}
+const float *mxb_vit_qkv(const mxb_ctx *c, int b) {
+    const vit_block_act *a = traced_block(c, b);
+    return a ? a->qkv : NULL;
 }

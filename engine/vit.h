@@ -22,6 +22,8 @@ typedef struct {
     float *gelu;        /* [L, hidden] */
     float *attn_grad;   /* [H, L, L] (traced) */
     float *attn_rel;    /* [H, L, L] LRP relevance of the attention probabilities (traced) */
+    /* (method ABI v2, layer_grad) */
+    float *x_in_grad;   /* [L, E] gradient at x_in after mxb_backward (traced) */
 } vit_block_act;
 
 /* the backward's gradients, one block at a time (traced) */

@@ -22,7 +22,9 @@ int mxb_cmd_methods(int argc, char **argv) {
     printf("%-16s %-8s %-9s %-3s %-12s %-14s %-7s %s\n", "method", "models", "class", "abi", "family", "needs", "map",
            "description");
     /* cost per image at the paper's geometries (DeiT-S for ViT methods, ViM-S otherwise) */
-    const mxb_config deit = mxb_config_preset("deit-s"), vim = mxb_config_preset("vim-s");
+    mxb_config deit = mxb_config_preset("deit-s"), vim = mxb_config_preset("vim-s");
+    /* the derived fields (seq_len, grid, ...) a method's cost() may read */
+    if (mxb_config_finish(&deit, NULL, 0) || mxb_config_finish(&vim, NULL, 0)) return 1;
     for (int i = 0; i < mxb_methods_count(); i++) {
         const mxb_method *m = mxb_methods_get(i);
         const int v2 = m->abi_version >= 2;

@@ -138,6 +138,14 @@ struct mxb_run {
     float *logits_tmp;          /* [num_classes] when a forward's caller passes NULL */
     float *input_grad;          /* [C, S, S], made on the first MXB_OUT_INPUT */
     int have_input, have_tokens;
+    /* ---- the rest of the v2 calls (layer_grad, vim_s6, vit_qkv, relevance) ---- */
+    int have_layers, have_grad; /* MXB_OUT_LAYERS asked; a backward since the traced forward */
+    const float *image;         /* the traced forward's image (LRP to the pixels reads it) */
+    float *image_copy;          /* [C, S, S]: the method's own traced image, copied */
+    float *qkv[3];              /* [H, L, hd] vit_qkv's copies */
+    float *token_rel, *input_rel; /* [L], [S, S]: relevance()'s outputs, made on first use */
+    const float *cur_token_rel, *cur_input_rel; /* the last pass's (the host's own at first) */
+    int have_rel, rel_from;     /* attn_relevance below rel_from not computed */
     size_t scratch_limit, scratch_used;
     void *scratch[RUN_MAX_SCRATCH];
     int nscratch;
@@ -155,6 +163,12 @@ static int run_forward(mxb_run *r, const float *image, float *logits, uint32_t f
     if (flags & MXB_FWD_TRACE) {
         mxb_forward(r->c, image, logits);
         r->have_input = r->have_tokens = 0; /* a new trace: the last backward's outputs are gone */
+        r->have_layers = r->have_grad = r->have_rel = 0;
+        r->cur_token_rel = r->cur_input_rel = NULL;
+        const size_t n = (size_t)r->g->in_chans * r->g->img_size * r->g->img_size;
+        if (!r->image_copy) r->image_copy = mxb_alloc(n * sizeof(float), "the traced image"); /* checked config */
+        if (image != r->image_copy) memcpy(r->image_copy, image, n * sizeof(float));
+        r->image = r->image_copy; /* the method's buffer may be gone when relevance() runs */
     } else {
         mxb_forward(run_plain(r, 0), image, logits);
     }
@@ -176,9 +190,11 @@ static int run_forward_many(mxb_run *r, int n, const float *images, float *logit
 }
 
 static int run_backward(mxb_run *r, const float *w, uint32_t outputs) {
-    if (!w || (outputs & ~(uint32_t)(MXB_OUT_INPUT | MXB_OUT_TOKENS))) return -1;
+    if (!w || (outputs & ~(uint32_t)(MXB_OUT_INPUT | MXB_OUT_TOKENS | MXB_OUT_LAYERS))) return -1;
     mxb_backward(r->c, w);
     r->have_tokens = (outputs & MXB_OUT_TOKENS) != 0;
+    r->have_layers = (outputs & MXB_OUT_LAYERS) != 0;
+    r->have_grad = 1;
     r->have_input = 0;
     if (outputs & MXB_OUT_INPUT) {
         if (!r->input_grad)
@@ -194,6 +210,96 @@ static const float *run_input_grad(mxb_run *r) { return r->have_input ? r->input
 static const float *run_tokens(mxb_run *r) { return mxb_tokens(r->c); }
 static const float *run_token_grad(mxb_run *r) { return r->have_tokens ? mxb_token_grad(r->c) : NULL; }
 
+/* ---- per-layer gradients, S6 internals, q/k/v, LRP passes (appended calls) ---- */
+static const float *run_layer_grad(mxb_run *r, int layer) {
+    if (!r->have_layers || layer < 0 || layer >= r->g->depth) return NULL;
+    return r->g->arch == MXB_ARCH_VIT ? mxb_vit_block_grad(r->c, layer) : mxb_vim_residual_grad(r->c, layer);
+}
+
+static const float *run_vim_s6(mxb_run *r, int layer, int dir, int what, int *ld) {
+    mxb_s6_view v;
+    if (r->g->arch != MXB_ARCH_VIM || mxb_vim_s6(r->c, layer, dir, &v)) return NULL;
+    const int D = v.D, N = v.N;
+    const float *p = NULL;
+    int stride = D;
+    switch (what) {
+    case MXB_S6_X_PRE: p = v.x_pre, stride = v.xz_stride; break;
+    case MXB_S6_U: p = v.u; break;
+    case MXB_S6_X: p = v.x; break;
+    case MXB_S6_DELTA: p = v.delta; break;
+    case MXB_S6_B: p = v.B, stride = v.bc_stride; break;
+    case MXB_S6_C: p = v.C, stride = v.bc_stride; break;
+    case MXB_S6_A: p = v.A, stride = N; break;
+    case MXB_S6_Z: p = v.z, stride = v.xz_stride; break;
+    case MXB_S6_CONV_W: p = v.conv_w, stride = v.K; break;
+    case MXB_S6_CONV_B: p = v.conv_b; break;
+    case MXB_S6_D: p = v.D_skip; break;
+    case MXB_S6_Y: p = v.y; break;
+    case MXB_S6_DY: p = r->have_grad ? v.dy : NULL; break;
+    default: return NULL;
+    }
+    if (p && ld) *ld = stride;
+    return p;
+}
+
+static const float *run_vit_qkv(mxb_run *r, int block, int which) {
+    const float *qkv = r->g->arch == MXB_ARCH_VIT ? mxb_vit_qkv(r->c, block) : NULL;
+    if (!qkv || which < 0 || which > 2) return NULL;
+    const int L = r->g->seq_len, E = r->g->embed_dim, H = r->g->num_heads, hd = E / H;
+    if (!r->qkv[which]) r->qkv[which] = mxb_alloc((size_t)L * E * sizeof(float), "q, k or v"); /* checked config */
+    float *out = r->qkv[which];
+    for (int h = 0; h < H; h++) /* [L, 3E] (heads contiguous) -> [H, L, hd] */
+        for (int t = 0; t < L; t++)
+            memcpy(out + ((size_t)h * L + t) * hd, qkv + (size_t)t * 3 * E + (size_t)which * E + (size_t)h * hd,
+                   (size_t)hd * sizeof(float));
+    return out;
+}
+
+static int run_relevance(mxb_run *r, const float *w, uint32_t rules) {
+    const mxb_config *g = r->g;
+    const uint32_t vim_bits = MXB_NEEDS_MAMBALRP | MXB_NEEDS_LRP_SILU_IDENTITY | MXB_NEEDS_LRP_NORM_DETACH |
+                              MXB_NEEDS_LRP_CONV_GAMMA;
+    const uint32_t vit_bits = MXB_NEEDS_RELEVANCE_ORIG | MXB_NEEDS_RELEVANCE_LAST | MXB_NEEDS_RELEVANCE_INPUT;
+    if (!w || !r->image) return -1;
+    if (g->arch == MXB_ARCH_VIM ? (rules & ~vim_bits) || !(rules & MXB_NEEDS_MAMBALRP)
+                                : (rules & ~vit_bits) || (rules && !(rules & MXB_NEEDS_RELEVANCE_ORIG)))
+        return -1; /* LAST and INPUT are the orig rule set's */
+    /* a pass replaces the backward's workspace outputs (MambaLRP reuses its buffers) */
+    r->have_input = r->have_tokens = r->have_layers = 0;
+    r->have_rel = 0;
+    r->cur_token_rel = r->cur_input_rel = NULL;
+    if (g->arch == MXB_ARCH_VIM) {
+        if (!r->token_rel) r->token_rel = mxb_alloc((size_t)g->seq_len * sizeof(float), "the token relevance");
+        const unsigned er = (rules & MXB_NEEDS_LRP_SILU_IDENTITY ? MXB_MAMBALRP_SILU_IDENTITY : 0) |
+                            (rules & MXB_NEEDS_LRP_NORM_DETACH ? MXB_MAMBALRP_NORM_DETACH : 0) |
+                            (rules & MXB_NEEDS_LRP_CONV_GAMMA ? MXB_MAMBALRP_CONV_GAMMA : 0);
+        if (mxb_vim_mambalrp(r->c, w, er, r->token_rel)) return -1;
+        r->cur_token_rel = r->token_rel;
+        r->have_rel = 1;
+        return 0;
+    }
+    if (!(rules & MXB_NEEDS_RELEVANCE_ORIG)) {
+        if (mxb_relevance(r->c, w)) return -1;
+        r->have_rel = 1, r->rel_from = 0;
+        return 0;
+    }
+    const int last = !!(rules & MXB_NEEDS_RELEVANCE_LAST), to_input = !!(rules & MXB_NEEDS_RELEVANCE_INPUT);
+    if (to_input && !r->input_rel) /* a checked config's size */
+        r->input_rel = mxb_alloc((size_t)g->img_size * g->img_size * sizeof(float), "the input relevance");
+    const unsigned er = MXB_LRP_ORIG | (last ? MXB_LRP_LAST_BLOCK : 0) | (to_input ? MXB_LRP_TO_INPUT : 0);
+    if (mxb_vit_lrp_rules(r->c, w, er, r->image, to_input ? r->input_rel : NULL)) return -1;
+    r->cur_input_rel = to_input ? r->input_rel : NULL;
+    r->have_rel = 1, r->rel_from = last && !to_input ? g->depth - 1 : 0;
+    return 0;
+}
+
+static const float *run_token_relevance(mxb_run *r) { return r->cur_token_rel; }
+static const float *run_pixel_relevance(mxb_run *r) { return r->cur_input_rel; }
+static const float *run_attn_relevance(mxb_run *r, int block) {
+    if (!r->have_rel || r->g->arch != MXB_ARCH_VIT || block < r->rel_from) return NULL;
+    return mxb_vit_attn_relevance(r->c, block);
+}
+
 static void *run_scratch(mxb_run *r, size_t bytes) {
     if (r->nscratch >= RUN_MAX_SCRATCH || bytes > r->scratch_limit - r->scratch_used) return NULL;
     void *raw = mxb_try_alloc(bytes + 64);
@@ -207,12 +313,29 @@ static const mxb_model_api run_api = {
     .struct_size = sizeof(mxb_model_api), .forward = run_forward, .forward_many = run_forward_many,
     .backward = run_backward, .input_grad = run_input_grad, .tokens = run_tokens,
     .token_grad = run_token_grad, .scratch = run_scratch,
+    .layer_grad = run_layer_grad, .vim_s6 = run_vim_s6, .vit_qkv = run_vit_qkv, .relevance = run_relevance,
+    .token_relevance = run_token_relevance, .pixel_relevance = run_pixel_relevance,
+    .attn_relevance = run_attn_relevance,
 };
+
+size_t mxb_explain_run_bytes(const mxb_config *g) {
+    const size_t img = (size_t)g->in_chans * g->img_size * g->img_size, L = (size_t)g->seq_len;
+    size_t f = 2 * img + (size_t)g->num_classes; /* input_grad, image_copy, logits_tmp */
+    if (g->arch == MXB_ARCH_VIT)
+        f += 3 * L * g->embed_dim + (size_t)g->img_size * g->img_size; /* qkv[3], input_rel */
+    else
+        f += L; /* token_rel */
+    return f * sizeof(float);
+}
 
 static void run_release(mxb_run *r) {
     for (int i = 0; i < r->nscratch; i++) free(r->scratch[i]);
     free(r->input_grad);
     free(r->logits_tmp);
+    free(r->image_copy);
+    for (int i = 0; i < 3; i++) free(r->qkv[i]);
+    free(r->token_rel);
+    free(r->input_rel);
     mxb_ctx_free(r->own_plain);
 }
 
@@ -320,6 +443,12 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     in.seed = opts->seed;
     in.image_index = opts->image_index;
     mxb_run run = {.c = c, .m = m, .g = g, .pool = opts->pool, .npool = opts->pool ? opts->npool : 0};
+    /* the host's own passes are the run's until the method's first traced forward */
+    run.image = image;
+    run.have_grad = !!(method->needs & MXB_NEEDS_GRADIENT);
+    run.cur_token_rel = token_rel, run.cur_input_rel = input_rel;
+    run.have_rel = g->arch == MXB_ARCH_VIT && (method->needs & (MXB_NEEDS_RELEVANCE | MXB_NEEDS_RELEVANCE_ORIG));
+    run.rel_from = rel_from;
     const int v2 = method->abi_version >= 2;
     const int pixels = v2 && method->map_kind == MXB_MAP_PIXELS;
     const size_t npx = (size_t)g->img_size * g->img_size;

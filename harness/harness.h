@@ -103,6 +103,10 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
 
 /* The cost of one image of method at this geometry (params NULL: the defaults). */
 int mxb_explain_cost(const mxb_config *g, const mxb_method *method, const double *params, mxb_cost *out);
+/* What the run of a v2 method with MXB_NEEDS_MODEL allocates besides its declared
+ * scratch, at most (the input gradient, the logits, the traced image's copy, vit_qkv's
+ * copies, relevance()'s token and pixel relevance): for the memory estimate. */
+size_t mxb_explain_run_bytes(const mxb_config *g);
 
 /* ---- the evaluation transform of a model (harness/cmd_model.c) ----
  * A weights file carries its model's transform (engine/WEIGHTS.md, eval_*); predict,

@@ -255,7 +255,7 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
     if (R->cfg.insdel_step) /* the blurred image and the curves */
         slot += npix * 3 * 4 + (unsigned long long)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * 8;
     /* method ABI v2: the largest per-image need of a method (one runs at a time in an image): its
-     * declared scratch, a pixel map, the run's input gradient and logits; a method
+     * declared scratch, a pixel map, the run's own buffers (mxb_explain_run_bytes); a method
      * whose params do not fit a model is refused here, before any image */
     unsigned long long method_bytes = 0;
     for (int m = 0; m < R->cfg.nmodels; m++)
@@ -270,7 +270,7 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
             }
             const unsigned long long px = (unsigned long long)cfg[m].img_size * cfg[m].img_size;
             unsigned long long b = cost.scratch_bytes + (me->map_kind == MXB_MAP_PIXELS ? px * 4 : 0);
-            if (me->needs & MXB_NEEDS_MODEL) b += (px * cfg[m].in_chans + cfg[m].num_classes) * 4;
+            if (me->needs & MXB_NEEDS_MODEL) b += mxb_explain_run_bytes(&cfg[m]); /* the run's own buffers */
             if (b > method_bytes) method_bytes = b;
         }
     slot += method_bytes; /* per image in flight: each explains on its own */

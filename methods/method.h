@@ -95,7 +95,58 @@ typedef struct mxb_model_api {
     /* host memory, 64-byte aligned, freed when explain() returns; NULL past the
      * declared cost's scratch_bytes (in total over the call: the estimate must not lie) */
     void *(*scratch)(mxb_run *r, size_t bytes);
+    /* ==== appended (issue 16 step 1's rest): present when struct_size reaches them ====
+     * (layer_grad above: after backward with MXB_OUT_LAYERS, per layer [L, E]: ViT the
+     * gradient at block `layer`'s input, ViM residual_grad's Block.get_gradients) */
+    /* ViM: one S6 quantity (MXB_S6_* below) of a layer and direction of the last traced
+     * forward, read in place; *ld (when not NULL) gets its row stride in floats. dir 0
+     * is the forward branch, 1 the backward branch in its own (flipped) token order.
+     * NULL for ViT, an untraced run, a layer, dir or what out of range, and MXB_S6_DY
+     * when no backward ran since the last traced forward. */
+    const float *(*vim_s6)(mxb_run *r, int layer, int dir, int what, int *ld);
+    /* ViT: q, k or v (MXB_QKV_*) of a block of the last traced forward, [heads, L,
+     * head_dim] (a copy the run owns: valid until the next call with the same which,
+     * the next traced forward or the end of explain()); NULL for ViM or out of range */
+    const float *(*vit_qkv)(mxb_run *r, int block, int which);
+    /* An LRP pass after a traced forward, from relevance logit_weights [num_classes] at
+     * the logits (a one-hot for a class); rules are MXB_NEEDS_LRP_PASSES bits:
+     *   ViM: MXB_NEEDS_MAMBALRP | any of _LRP_SILU_IDENTITY, _LRP_NORM_DETACH,
+     *        _LRP_CONV_GAMMA (the MambaLRP rule set, §3.4) -> token_relevance
+     *   ViT: 0: layers_ours.py's rules (Transformer-Attribution's) -> attn_relevance of
+     *        every block; MXB_NEEDS_RELEVANCE_ORIG (layers_lrp.py: Chefer's full and
+     *        partial LRP) | _RELEVANCE_LAST (stop at the last block: attn_relevance of
+     *        the other blocks NULL) | _RELEVANCE_INPUT (on to the pixels) -> pixel_relevance
+     * 0, or -1 (a rule of the other family, unknown bits, an untraced run). It replaces
+     * the last backward's token_grad, input_grad and layer_grad outputs (NULL after);
+     * ViT's attention gradients (in->attn_grad) are kept. */
+    int (*relevance)(mxb_run *r, const float *logit_weights, uint32_t rules);
+    /* what the last relevance() left (NULL when that pass does not make it or none ran
+     * since the last traced forward) */
+    const float *(*token_relevance)(mxb_run *r);          /* ViM [L]: Σ_e tokens ⊙ modified gradient, CLS incl. */
+    const float *(*pixel_relevance)(mxb_run *r);          /* ViT, _RELEVANCE_INPUT: [S, S], channels summed */
+    const float *(*attn_relevance)(mxb_run *r, int block); /* ViT [heads, L, L] */
 } mxb_model_api;
+
+/* vim_s6's what, and each one's layout (token-major, the direction's own token order;
+ * D = d_inner, N = d_state, K = d_conv, R = dt_rank; ld is the row stride it returns) */
+enum {
+    MXB_S6_X_PRE = 0,  /* [L, D], ld 2D: in_proj's x half, the conv's input (pre-conv x) */
+    MXB_S6_U = 1,      /* [L, D], ld D: the conv output before SiLU, conv bias included */
+    MXB_S6_X = 2,      /* [L, D], ld D: SiLU(u), the scan's input */
+    MXB_S6_DELTA = 3,  /* [L, D], ld D: softplus(dt_proj(.) + dt bias) */
+    MXB_S6_B = 4,      /* [L, N], ld R + 2N: x_proj's B columns */
+    MXB_S6_C = 5,      /* [L, N], ld R + 2N: x_proj's C columns */
+    MXB_S6_A = 6,      /* [D, N], ld N: -exp(A_log) (A_b_log for dir 1) */
+    MXB_S6_Z = 7,      /* [L, D], ld 2D: in_proj's z half, the gate's input */
+    MXB_S6_CONV_W = 8, /* [D, K], ld K: the depthwise conv (PyTorch [D, 1, K]) */
+    MXB_S6_CONV_B = 9, /* [D], ld D */
+    MXB_S6_D = 10,     /* [D], ld D: the skip D (D_b for dir 1) */
+    MXB_S6_Y = 11,     /* [L, D], ld D: the scan output before the D skip and the gate */
+    MXB_S6_DY = 12,    /* [L, D], ld D: the last backward's gradient at y */
+};
+#define MXB_S6_COUNT 13
+/* vit_qkv's which */
+enum { MXB_QKV_Q = 0, MXB_QKV_K = 1, MXB_QKV_V = 2 };
 
 /* ---- the shared generator (static inline: plugins draw the same stream) ---------------
  * splitmix64 (as mxb_model_randomize); u01 = (x >> 11) * 2^-53; integers floor(u01 * n);

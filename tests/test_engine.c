@@ -294,8 +294,9 @@ static void needed_floats(const mxb_config *g, int traced, size_t *floats, size_
     size_t f = L * E + M * K + 2 * E, n = 4; /* tokens, patches, the class token's norm */
     if (g->arch == MXB_ARCH_VIT) {
         const size_t H = (size_t)g->num_heads, F = (size_t)g->mlp_hidden, C = (size_t)g->num_classes;
-        f += nact * (8 * L * E + 2 * L + (1 + 2 * t) * H * L * L + 2 * L * F);
-        n += nact * (11 + 2 * t);
+        /* traced: + each block's input gradient (the method ABI's layer_grad) */
+        f += nact * ((8 + t) * L * E + 2 * L + (1 + 2 * t) * H * L * L + 2 * L * F);
+        n += nact * (11 + 3 * t);
         if (traced) {
             f += 4 * L * E + 3 * L * E + L * F + L * L; /* backward: dx dmid dln dctx dqkv dh dS */
             /* full LRP's patch conv (K = C·P·P) shares them: wider than 3E and F only for
