@@ -266,6 +266,7 @@ static void draw_curves(cairo_t *cr, const figure *f) {
             text_vertical(cr, ox + 16, (y0 + y1) / 2, "top-1 accuracy (%)");
             /* one line per method, markers at the measured steps */
             for (int k = 0; k < r->nmethods; k++) {
+                if (r->skipped[m][k]) continue; /* not run on this model: no curve */
                 mxb_res_summary s;
                 mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
                 cairo_set_source_rgb(cr, palette[k % 8][0], palette[k % 8][1], palette[k % 8][2]);
@@ -325,10 +326,21 @@ static double overlay_label_w(cairo_t *cr, const figure *f) {
     return w > 160 ? 160 : w;
 }
 
+/* The map columns of the overlay grid: each model's methods in configuration order,
+ * the pairs the run skipped left out. Returns their count. */
+static int overlay_columns(const mxb_results *r, int *cm, int *ck) {
+    int n = 0;
+    for (int m = 0; m < r->nmodels; m++)
+        for (int k = 0; k < r->nmethods; k++)
+            if (!r->skipped[m][k]) cm[n] = m, ck[n] = k, n++;
+    return n;
+}
+
 static void draw_overlays(cairo_t *cr, const figure *f) {
     const mxb_results *r = f->r;
     const mxb_res_test *T = &r->test[f->test];
-    const int S = T->size, D = overlay_tile(f), cols = 1 + r->nmodels * r->nmethods;
+    int cm[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS], ck[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS];
+    const int S = T->size, D = overlay_tile(f), cols = 1 + overlay_columns(r, cm, ck);
     background(cr, f);
     double lw = f->w - cols * (D + OGAP) - OGAP;
     colour(cr, 0);
@@ -337,14 +349,18 @@ static void draw_overlays(cairo_t *cr, const figure *f) {
     /* headers: the image column; each model spanning its methods, method names below */
     double hx = lw + OGAP, hy = OTITLE;
     text_fit(cr, hx + D / 2.0, hy + 36, 0.5, D, 10, 1, "image");
-    for (int m = 0; m < r->nmodels; m++) {
-        double x0 = hx + (1 + m * r->nmethods) * (D + OGAP), x1 = x0 + r->nmethods * (D + OGAP) - OGAP;
+    for (int m = 0, c0 = 0; m < r->nmodels; m++) {
+        int nk = 0; /* this model's columns: c0 .. c0 + nk - 1 of the map columns */
+        while (c0 + nk < cols - 1 && cm[c0 + nk] == m) nk++;
+        if (!nk) continue;
+        double x0 = hx + (1 + c0) * (D + OGAP), x1 = x0 + nk * (D + OGAP) - OGAP;
         colour(cr, 0);
         text_fit(cr, (x0 + x1) / 2, hy + 8, 0.5, x1 - x0, 11, 1, r->models[m]);
         cairo_set_line_width(cr, 1);
         cairo_move_to(cr, x0 + 2, hy + 20), cairo_line_to(cr, x1 - 2, hy + 20), cairo_stroke(cr);
-        for (int k = 0; k < r->nmethods; k++)
-            text_fit(cr, x0 + k * (D + OGAP) + D / 2.0, hy + 36, 0.5, D, 10, 0, r->methods[k]);
+        for (int j = 0; j < nk; j++)
+            text_fit(cr, x0 + j * (D + OGAP) + D / 2.0, hy + 36, 0.5, D, 10, 0, r->methods[ck[c0 + j]]);
+        c0 += nk;
     }
     font(cr, 9, 1);
     text_at(cr, lw, hy + 36, 1, "image id");
@@ -364,7 +380,7 @@ static void draw_overlays(cairo_t *cr, const figure *f) {
         for (int col = 0; col < cols; col++) {
             const uint8_t *src = rgb;
             if (col > 0) {
-                int m = (col - 1) / r->nmethods, k = (col - 1) % r->nmethods, g = r->grid[m];
+                int m = cm[col - 1], k = ck[col - 1], g = r->grid[m];
                 if (row < 0 || S % g || !T->cell[m][k].maps) continue;
                 /* a flat map shows as no heat */
                 mxb_map_postprocess(T->cell[m][k].maps + (size_t)row * g * g, g, S / g, MXB_FLAT_ZERO, up);
@@ -613,7 +629,8 @@ mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, c
         double lw = overlay_label_w(c2, f) + 8;
         cairo_destroy(c2);
         cairo_surface_destroy(probe2);
-        int D = overlay_tile(f), cols = 1 + r->nmodels * r->nmethods;
+        int cm[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS], ck[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS];
+        int D = overlay_tile(f), cols = 1 + overlay_columns(r, cm, ck);
         f->w = lw + cols * (D + OGAP) + OGAP;
         if (f->w < 560) f->w = 560;
         f->h = OTITLE + OHEAD + T->nfig * (D + OGAP) + OBAR;

@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a pair the run skipped (the method does not support the model): an em dash, unlike
+ * a number that could not be computed (n/a) */
+static void skipped(FILE *f) { fprintf(f, " — |"); }
+
 static void cell(FILE *f, double v, double scale) {
     if (isnan(v)) fprintf(f, " n/a |");
     else fprintf(f, " %.2f |", v * scale);
@@ -36,7 +40,7 @@ static void print_md(const mxb_results *r, FILE *f) {
                 mxb_res_summary s;
                 mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
                 for (int q = 0; q < 2; q++)
-                    if (r->polarity[q]) cell(f, s.auc[q], 1);
+                    if (r->polarity[q]) r->skipped[m][k] ? skipped(f) : cell(f, s.auc[q], 1);
             }
             fprintf(f, "\n");
         }
@@ -52,6 +56,11 @@ static void print_md(const mxb_results *r, FILE *f) {
                 for (int m = 0; m < r->nmodels; m++) {
                     mxb_res_summary s;
                     mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
+                    if (r->skipped[m][k]) {
+                        skipped(f);
+                        skipped(f);
+                        continue;
+                    }
                     cell(f, s.insertion_auc, 100);
                     cell(f, s.deletion_auc, 100);
                 }
@@ -61,7 +70,9 @@ static void print_md(const mxb_results *r, FILE *f) {
         fprintf(f, "\nTop-1 accuracy of the unperturbed images:");
         for (int m = 0; m < r->nmodels; m++) {
             mxb_res_summary s;
-            mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, 0, &s);
+            int k0 = 0; /* the unperturbed accuracy is every method's: the first one run */
+            while (k0 + 1 < r->nmethods && r->skipped[m][k0]) k0++;
+            mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k0, &s);
             int q = r->polarity[MXB_POSITIVE] ? MXB_POSITIVE : MXB_NEGATIVE;
             fprintf(f, " %s %.2f %%%s", r->models[m], 100 * s.accuracy[q][0], m + 1 < r->nmodels ? "," : ".\n");
         }
@@ -78,6 +89,12 @@ static void print_md(const mxb_results *r, FILE *f) {
             for (int m = 0; m < r->nmodels; m++) {
                 mxb_res_summary s;
                 mxb_results_summarize(r, MXB_TEST_SEGMENTATION, m, k, &s);
+                if (r->skipped[m][k]) {
+                    skipped(f);
+                    skipped(f);
+                    skipped(f);
+                    continue;
+                }
                 cell(f, s.pixel_accuracy, 100);
                 cell(f, s.miou, 100);
                 cell(f, s.map, 100);
@@ -98,6 +115,7 @@ void mxb_report_curves(const mxb_results *r, FILE *f) {
     fprintf(f, "\n");
     for (int m = 0; m < r->nmodels; m++)
         for (int k = 0; k < r->nmethods; k++) {
+            if (r->skipped[m][k]) continue; /* not run: no curve */
             mxb_res_summary s;
             mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
             for (int q = 0; q < 2; q++) {
@@ -185,7 +203,20 @@ int mxb_report_print(const mxb_results *r, FILE *f, const char *format) {
             fprintf(f, "%s", k ? ", " : "");
             json_string(f, r->methods[k]);
         }
-        fprintf(f, "],\n  \"metrics\": {");
+        fprintf(f, "],\n");
+        /* only when the run skipped a pair, so other reports stay as they were */
+        int nsk = 0;
+        for (int m = 0; m < r->nmodels; m++)
+            for (int k = 0; k < r->nmethods; k++)
+                if (r->skipped[m][k]) {
+                    fprintf(f, "%s", nsk++ ? ", [" : "  \"skipped\": [[");
+                    json_string(f, r->models[m]);
+                    fprintf(f, ", ");
+                    json_string(f, r->methods[k]);
+                    fprintf(f, "]");
+                }
+        if (nsk) fprintf(f, "],\n");
+        fprintf(f, "  \"metrics\": {");
         for (int i = 0; i < n; i++) {
             fprintf(f, "%s\n    ", i ? "," : "");
             json_string(f, mv[i].name);
