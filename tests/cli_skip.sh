@@ -110,6 +110,8 @@ p = P(); p.feed(s)
 ok = p.bad == 0 and not p.stack and len(re.findall(r'class="num skipped"[^>]*>—</td>', s)) == 14
 raise SystemExit(0 if ok else 1)
 EOF
+check "html: every number of the page is the JSON's (check_html.py), none for a skipped pair" \
+  $PY $MXB_SOURCE_DIR/tests/check_html.py report page.html r.json
 check "overlay figure: 1 image + 3 vit + 3 vim map columns (no column for a skipped pair)" $PY - <<'EOF'
 from PIL import Image
 # width = labels (48..168 pt) + columns x (tile + 4) + 4, at 2 px a point; a 64 px image's
