@@ -124,14 +124,26 @@ int mxb_cmd_compare(int argc, char **argv) {
     }
     for (int i = 0; i < nb; i++)
         if (!find_metric(va, na, vb[i].name) && !quiet) printf("%-64s %14s %14.6g %12s  NEW\n", vb[i].name, "-", vb[i].value, "-");
+    /* a (model, method) pair run in one file and skipped in the other is a difference
+     * (its metrics exist on one side only); skipped in both is fine */
+    char pairs[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS][160];
+    int in_b[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS];
+    const int npairs = mxb_results_skip_diff(&a, &b, pairs, in_b, MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS);
+    for (int i = 0; i < npairs; i++)
+        printf("%-64s %14s %14s %12s  SKIPPED IN %s\n", pairs[i], in_b[i] ? "run" : "skipped", in_b[i] ? "skipped" : "run",
+               "-", in_b[i] ? "NEW" : "BASELINE");
     /* the page is extra: failing to write it is an error of its own (2), never hiding a move */
     if (html && mxb_compare_html(&a, pos[0], &b, pos[1], tol, rel, html, err, sizeof err)) {
         fprintf(stderr, "mxb compare: %s\n", err);
         code = 2;
         goto done;
     }
-    if (moved) {
-        fprintf(stderr, "mxb compare: %d of %d metrics moved past tolerance (%g + %g x |baseline|)\n", moved, na, tol, rel);
+    if (moved || npairs) {
+        if (moved)
+            fprintf(stderr, "mxb compare: %d of %d metrics moved past tolerance (%g + %g x |baseline|)\n", moved, na, tol, rel);
+        if (npairs)
+            fprintf(stderr, "mxb compare: %d (model, method) pair%s run in one file and skipped in the other\n", npairs,
+                    npairs > 1 ? "s" : "");
         code = 1;
     } else if (!quiet) {
         fprintf(stderr, "mxb compare: all %d metrics within tolerance\n", na);

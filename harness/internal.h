@@ -89,6 +89,8 @@ extern const char *const mxb_run_test_names[MXB_NTESTS];
 int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets, int nsets, int *done,
                   char *err, size_t errlen);
 void mxb_run_state_free(mxb_run_state *R);
+/* The methods model m runs: the configured ones less the pairs skipped (R->res.skipped). */
+int mxb_run_nmethods(const mxb_run_state *R, int m);
 
 /* ---- evaluate.c: the protocols of one image (docs/PROTOCOLS.md 6, 7, RISE) ---- */
 

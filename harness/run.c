@@ -144,7 +144,9 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
         mxb_forward(sl->step_ctx[m][0], sl->x, sl->orig);
         if (R->res.insdel_step) mxb_rise_blur(sl->x, 3, S, S, sl->blurred);
     }
+    int first = 1; /* the prediction comes with the first method the model runs */
     for (int k = 0; k < R->cfg.nmethods && !rc && !stop_requested; k++) {
+        if (R->res.skipped[m][k]) continue; /* the method does not support this model */
         mxb_res_cell *cell = &T->cell[m][k];
         int cls;
         if (method_map(R, sl, t, m, k, i, &cls, err, errlen)) {
@@ -154,7 +156,8 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
             rc = -1;
             break;
         }
-        if (k == 0) T->pred[m][i] = mxb_argmax(sl->logits, g->num_classes);
+        if (first) T->pred[m][i] = mxb_argmax(sl->logits, g->num_classes);
+        first = 0;
         cell->explained[i] = cls;
         if (cell->maps) memcpy(cell->maps + i * (size_t)g->num_patches, sl->map, (size_t)g->num_patches * sizeof(float));
         if (t == MXB_TEST_SEGMENTATION && R->cfg.seg_no_minmax) /* UIA's evaluation: no min-max */
@@ -303,13 +306,14 @@ static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen)
                    R->cfg.models[m].name, k, per, n, per * n / 3600);
             if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* the cost made visible */
                 printf(" (%ld forwards/image; insertion/deletion %ld of them)",
-                       1 + R->cfg.nmethods * (1 + 9L * (R->res.polarity[0] + R->res.polarity[1]) + insdel_forwards(R)),
-                       R->cfg.nmethods * insdel_forwards(R));
+                       1 + mxb_run_nmethods(R, m) * (1 + 9L * (R->res.polarity[0] + R->res.polarity[1]) + insdel_forwards(R)),
+                       mxb_run_nmethods(R, m) * insdel_forwards(R));
             printf("\n");
         }
     /* method ABI v2: what each method declares an image costs, per model */
     for (int k = 0; k < R->cfg.nmethods; k++)
         for (int m = 0; R->method[k]->abi_version >= 2 && m < R->cfg.nmodels; m++) {
+            if (R->res.skipped[m][k]) continue;
             mxb_cost c;
             if (mxb_explain_cost(mxb_model_config(R->model[m]), R->method[k], R->cfg.methods[k].params, &c)) continue;
             printf("  method %s · %s: %g traced forwards, %g backwards, %g plain forwards, %.1f MiB scratch per image\n",
@@ -370,7 +374,7 @@ static void unit_label(const mxb_run_state *R, int t, int m, char *what, size_t 
     snprintf(what, n, "%s/%s", mxb_run_test_names[t], R->cfg.models[m].name);
     if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* what makes these units slower */
         snprintf(what + strlen(what), n - strlen(what), " (+%ld insertion/deletion forwards an image)",
-                 R->cfg.nmethods * insdel_forwards(R));
+                 mxb_run_nmethods(R, m) * insdel_forwards(R));
 }
 
 /* One image in flight: takes units until none is left, one fails or a stop is asked. */

@@ -209,6 +209,61 @@ static int check_labels(mxb_run_state *R, const mxb_config *cfg, char *err, size
     return 0;
 }
 
+/* ---- the (model, method) pairs a run skips ---------------------------------------- */
+
+/* A method that does not support a model's family (methods/method.h `archs`: uia and
+ * mambalrp are ViM-only, the LRP baselines ViT-only) is skipped for that model rather
+ * than refusing the configuration, so one configuration can hold every method of both
+ * families. Only a method that no configured model supports, or a model that none of
+ * the methods supports, is an error. Skipped pairs go into R->res.skipped before
+ * anything is sized from it (the memory estimate, the results arrays, the journal
+ * record); said once on stderr unless --quiet. */
+static int plan_pairs(mxb_run_state *R, const mxb_config *cfg, char *err, size_t errlen) {
+    char said[1024] = "";
+    int nskipped = 0;
+    for (int k = 0; k < R->cfg.nmethods; k++) {
+        const mxb_method *me = R->method[k];
+        int ran = 0;
+        for (int m = 0; m < R->cfg.nmodels; m++) {
+            const int ok = (me->archs & (1u << cfg[m].arch)) != 0;
+            R->res.skipped[m][k] = !ok;
+            ran += ok;
+            if (!ok && strlen(said) < sizeof said - 140)
+                snprintf(said + strlen(said), sizeof said - strlen(said), "%s%s/%s", nskipped ? ", " : "",
+                         R->cfg.models[m].name, R->cfg.methods[k].name);
+            nskipped += !ok;
+        }
+        if (!ran) {
+            char models[512] = "";
+            for (int m = 0; m < R->cfg.nmodels; m++)
+                snprintf(models + strlen(models), sizeof models - strlen(models), "%s%s (%s)", m ? ", " : "",
+                         R->cfg.models[m].name, mxb_arch_name(cfg[m].arch));
+            snprintf(err, errlen, "%s: method '%s' supports none of the configured models: %s", R->cfg.path,
+                     me->name, models);
+            return -1;
+        }
+    }
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        int ran = 0;
+        for (int k = 0; k < R->cfg.nmethods; k++) ran += !R->res.skipped[m][k];
+        if (!ran) {
+            snprintf(err, errlen, "%s: model %s (%s) is supported by none of the configured methods", R->cfg.path,
+                     R->cfg.models[m].name, mxb_arch_name(cfg[m].arch));
+            return -1;
+        }
+    }
+    if (nskipped && !R->quiet)
+        fprintf(stderr, "mxb run: skipping %d (model, method) pair%s the method does not support: %s%s\n", nskipped,
+                nskipped > 1 ? "s" : "", said, strlen(said) >= sizeof said - 140 ? ", ..." : "");
+    return 0;
+}
+
+int mxb_run_nmethods(const mxb_run_state *R, int m) {
+    int n = 0;
+    for (int k = 0; k < R->cfg.nmethods; k++) n += !R->res.skipped[m][k];
+    return n;
+}
+
 /* The parts of the estimate, from the same formulas as what set-up allocates: the
  * models' weights (shared) and save_attention's buffer, one image in flight (per model
  * its traced context and min(tps, 9) plain ones, and its buffers), and the results
@@ -229,6 +284,7 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
     const unsigned long long tps = (unsigned long long)nplain_of(tps_of(R->nthreads, n));
     mxb_results shape = {.nmodels = R->cfg.nmodels, .nmethods = R->cfg.nmethods, .keep_maps = R->cfg.save_maps,
                          .insdel_step = R->cfg.perturbation.enabled ? R->cfg.insdel_step : 0};
+    memcpy(shape.skipped, R->res.skipped, sizeof shape.skipped); /* no arrays for a skipped pair */
     for (int m = 0; m < R->cfg.nmodels; m++) {
         size_t mb = 0, keep = 0, plain = 0;
         if (mxb_config_bytes(&cfg[m], &mb, &keep, &plain)) {
@@ -261,7 +317,7 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
     for (int m = 0; m < R->cfg.nmodels; m++)
         for (int k = 0; k < R->cfg.nmethods; k++) {
             const mxb_method *me = R->method[k];
-            if (me->abi_version < 2) continue;
+            if (me->abi_version < 2 || R->res.skipped[m][k]) continue;
             mxb_cost cost;
             if (mxb_explain_cost(&cfg[m], me, R->cfg.methods[k].params, &cost)) {
                 snprintf(err, errlen, "%s: [method:%s]: its parameters do not fit model %s", R->cfg.path,
@@ -334,9 +390,9 @@ static int load_models(mxb_run_state *R, char *err, size_t errlen) {
         }
         if (g->num_classes > R->max_classes) R->max_classes = g->num_classes;
         if (g->num_patches > R->max_grid2) R->max_grid2 = g->num_patches;
-        for (int k = 0; k < R->cfg.nmethods; k++) {
+        for (int k = 0; k < R->cfg.nmethods; k++) { /* plan_pairs read the same arch from the peek */
             const mxb_method *me = R->method[k];
-            if (!(me->archs & (1u << g->arch))) {
+            if (!R->res.skipped[m][k] && !(me->archs & (1u << g->arch))) {
                 snprintf(err, errlen, "%s: method '%s' does not support %s models (model %s)", R->cfg.path,
                          me->name, mxb_arch_name(g->arch), rm->name);
                 return -1;
@@ -418,6 +474,12 @@ static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: no maps of method %s", path, R->cfg.methods[k].name);
             return -1;
         }
+        for (int m = 0; m < R->cfg.nmodels; m++)
+            if (!R->res.skipped[m][k] && S->skipped[R->maps_model[m]][f]) {
+                snprintf(err, errlen, "%s: no maps of method %s for model %s (that run skipped the pair)", path,
+                         R->cfg.methods[k].name, R->cfg.models[m].name);
+                return -1;
+            }
         R->maps_method[k] = f;
     }
     R->maps_row = mxb_alloc((size_t)(T->n ? T->n : 1) * sizeof *R->maps_row, "the maps source's rows");
@@ -511,7 +573,8 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
     R->nthreads = R->nthreads < 1 ? 1 : R->nthreads;
     /* configs first, data lists next, the memory estimate, and only then the weights */
     mxb_config peeked[MXB_MAX_MODELS];
-    if (load_methods(R, err, errlen) || peek_models(R, peeked, err, errlen)) return 2;
+    if (load_methods(R, err, errlen) || peek_models(R, peeked, err, errlen) || plan_pairs(R, peeked, err, errlen))
+        return 2;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (open_data(R, t, err, errlen)) return 2;
     if (check_labels(R, peeked, err, errlen)) return 2;

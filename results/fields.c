@@ -95,8 +95,10 @@ size_t mxb_results_test_bytes(const mxb_results *r, int t, int n) {
     int ns = mxb_res_slots(r, t, s);
     for (int m = 0; m < r->nmodels; m++) {
         per += 4 + 1;
+        size_t ran = 0; /* a skipped pair has no arrays */
+        for (int k = 0; k < r->nmethods; k++) ran += !r->skipped[m][k];
         for (int j = 0; j < ns; j++)
-            per += (size_t)r->nmethods * mxb_res_field_elems(r, m, s[j].f) * mxb_res_type_size(s[j].f->type);
+            per += ran * mxb_res_field_elems(r, m, s[j].f) * mxb_res_type_size(s[j].f->type);
     }
     return per * (size_t)(n > 0 ? n : 0);
 }
@@ -114,7 +116,7 @@ int mxb_results_alloc_test(mxb_results *r, int t, int n, char *err, size_t errle
     for (int m = 0; ok && m < r->nmodels; m++) {
         ok = (T->pred[m] = mxb_try_alloc0(rows, sizeof(int32_t))) && (T->done[m] = mxb_try_alloc0(rows, 1));
         for (int k = 0; ok && k < r->nmethods; k++)
-            for (int j = 0; ok && j < ns; j++) {
+            for (int j = 0; ok && j < ns && !r->skipped[m][k]; j++) {
                 void *a = mxb_try_alloc0(rows * mxb_res_field_elems(r, m, s[j].f), mxb_res_type_size(s[j].f->type));
                 set_data(&T->cell[m][k], s[j].f, s[j].q, a);
                 ok = a != NULL;
@@ -150,7 +152,7 @@ void mxb_results_copy_cells(mxb_results *dst, const mxb_results *src, int t, int
     int ns = mxb_res_slots(dst, t, s);
     for (int m = 0; m < dst->nmodels; m++)
         for (int k = 0; k < dst->nmethods; k++)
-            for (int j = 0; j < ns; j++) {
+            for (int j = 0; j < ns && !dst->skipped[m][k]; j++) {
                 size_t row = mxb_res_field_elems(dst, m, s[j].f) * mxb_res_type_size(s[j].f->type);
                 char *d = mxb_res_field_data(&dst->test[t].cell[m][k], s[j].f, s[j].q);
                 const char *f = mxb_res_field_data(&src->test[t].cell[m][k], s[j].f, s[j].q);
@@ -158,7 +160,8 @@ void mxb_results_copy_cells(mxb_results *dst, const mxb_results *src, int t, int
             }
 }
 
-/* The record: pred[m][i], then per method the present fields in slot order. One walk
+/* The record: pred[m][i], then per method the model runs (skipped pairs have no
+ * bytes) the present fields in slot order. One walk
  * serves the three: out and in NULL only counts; out copies r's arrays into the
  * record, in copies a record into r's arrays. */
 static size_t record_walk(const mxb_results *r, int t, int m, int i, char *out, const char *in, mxb_res_test *dst) {
@@ -169,7 +172,7 @@ static size_t record_walk(const mxb_results *r, int t, int m, int i, char *out, 
     if (out) memcpy(out, &T->pred[m][i], sizeof(int32_t));
     if (in) memcpy(&dst->pred[m][i], in, sizeof(int32_t));
     for (int k = 0; k < r->nmethods; k++)
-        for (int j = 0; j < ns; j++) {
+        for (int j = 0; j < ns && !r->skipped[m][k]; j++) {
             size_t row = mxb_res_field_elems(r, m, s[j].f) * mxb_res_type_size(s[j].f->type);
             if (out) memcpy(out + off, (const char *)mxb_res_field_data(&T->cell[m][k], s[j].f, s[j].q) + (size_t)i * row, row);
             if (in) memcpy((char *)mxb_res_field_data(&dst->cell[m][k], s[j].f, s[j].q) + (size_t)i * row, in + off, row);

@@ -215,6 +215,36 @@ static void marker(cairo_t *cr, int k, double x, double y) {
     cairo_fill(cr);
 }
 
+/* A method's pen: colour k % 8, marker k % 4; past the palette's 8 colours the line
+ * is dashed and the marker shifts by one, so no two of the 16 methods look alike. */
+static void method_pen(cairo_t *cr, int k) {
+    cairo_set_source_rgb(cr, palette[k % 8][0], palette[k % 8][1], palette[k % 8][2]);
+    cairo_set_line_width(cr, 1.8);
+    const double dash[2] = {5, 3};
+    cairo_set_dash(cr, dash, k >= 8 ? 2 : 0, 0);
+}
+static int method_marker(int k) { return k + k / 8; }
+
+/* The legend under the panels: one entry per method, in rows that fit the width, each
+ * row centred. Fills row[k] and x[k] (entry k's left end within its row, from 0) and
+ * each row's width; returns the number of rows. */
+enum { LEG_ROW = 18 };
+static double legend_entry_w(cairo_t *cr, const char *name) { return 34 + text_width(cr, name) + 18; }
+static int legend_layout(cairo_t *cr, const mxb_results *r, double width, int *row, double *x, double *row_w) {
+    font(cr, 10, 0);
+    int rows = 1;
+    double at = 0;
+    row_w[0] = 0;
+    for (int k = 0; k < r->nmethods; k++) {
+        const double w = legend_entry_w(cr, r->methods[k]);
+        if (at > 0 && at + w > width) row_w[rows - 1] = at, rows++, at = 0;
+        row[k] = rows - 1, x[k] = at;
+        at += w;
+    }
+    row_w[rows - 1] = at;
+    return rows;
+}
+
 static void draw_curves(cairo_t *cr, const figure *f) {
     const mxb_results *r = f->r;
     static const char *pol[2] = {"positive: most relevant pixels removed first (AUC ↓ better)",
@@ -266,10 +296,10 @@ static void draw_curves(cairo_t *cr, const figure *f) {
             text_vertical(cr, ox + 16, (y0 + y1) / 2, "top-1 accuracy (%)");
             /* one line per method, markers at the measured steps */
             for (int k = 0; k < r->nmethods; k++) {
+                if (r->skipped[m][k]) continue; /* not run on this model: no curve */
                 mxb_res_summary s;
                 mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
-                cairo_set_source_rgb(cr, palette[k % 8][0], palette[k % 8][1], palette[k % 8][2]);
-                cairo_set_line_width(cr, 1.8);
+                method_pen(cr, k);
                 int pen = 0;
                 for (int j = 0; j < MXB_RES_STEPS; j++) {
                     double a = s.accuracy[q][j];
@@ -282,27 +312,28 @@ static void draw_curves(cairo_t *cr, const figure *f) {
                     pen = 1;
                 }
                 cairo_stroke(cr);
+                cairo_set_dash(cr, NULL, 0, 0);
                 for (int j = 0; j < MXB_RES_STEPS; j++)
                     if (!isnan(s.accuracy[q][j]))
-                        marker(cr, k, x0 + (x1 - x0) * j / (MXB_RES_STEPS - 1.0), y1 - (y1 - y0) * s.accuracy[q][j]);
+                        marker(cr, method_marker(k), x0 + (x1 - x0) * j / (MXB_RES_STEPS - 1.0), y1 - (y1 - y0) * s.accuracy[q][j]);
             }
         }
         py++;
     }
-    /* legend: one entry per method, centred under the panels */
-    font(cr, 10, 0);
-    double total = 0;
-    for (int k = 0; k < r->nmethods; k++) total += 34 + text_width(cr, r->methods[k]) + 18;
-    double x = (f->w - total) / 2, y = f->h - PLEG / 2.0;
-    if (x < 8) x = 8;
+    /* legend: one entry per method, in rows centred under the panels */
+    int row[MXB_RES_MAX_METHODS];
+    double xs[MXB_RES_MAX_METHODS], row_w[MXB_RES_MAX_METHODS];
+    const int rows = legend_layout(cr, r, f->w - 16, row, xs, row_w);
     for (int k = 0; k < r->nmethods; k++) {
-        cairo_set_source_rgb(cr, palette[k % 8][0], palette[k % 8][1], palette[k % 8][2]);
-        cairo_set_line_width(cr, 1.8);
+        double x = (f->w - row_w[row[k]]) / 2, y = f->h - PLEG / 2.0 - (rows - 1 - row[k]) * LEG_ROW;
+        if (x < 8) x = 8;
+        x += xs[k];
+        method_pen(cr, k);
         cairo_move_to(cr, x, y), cairo_line_to(cr, x + 26, y), cairo_stroke(cr);
-        marker(cr, k, x + 13, y);
+        cairo_set_dash(cr, NULL, 0, 0);
+        marker(cr, method_marker(k), x + 13, y);
         colour(cr, 0);
         text_at(cr, x + 32, y, 0, r->methods[k]);
-        x += 34 + text_width(cr, r->methods[k]) + 18;
     }
 }
 
@@ -325,56 +356,95 @@ static double overlay_label_w(cairo_t *cr, const figure *f) {
     return w > 160 ? 160 : w;
 }
 
+/* The map columns of the overlay grid: each model's methods in configuration order,
+ * the pairs the run skipped left out. Returns their count. */
+static int overlay_columns(const mxb_results *r, int *cm, int *ck) {
+    int n = 0;
+    for (int m = 0; m < r->nmodels; m++)
+        for (int k = 0; k < r->nmethods; k++)
+            if (!r->skipped[m][k]) cm[n] = m, ck[n] = k, n++;
+    return n;
+}
+
+/* Past this many map columns (14 methods on two models: 24) one row of tiles is too
+ * wide to read: the models are stacked instead, one block of rows each, every block
+ * its own header. Fewer columns keep the one-block layout. */
+enum { OVERLAY_MAX_COLS = 12 };
+static int overlay_stacked(const mxb_results *r, int ncols) { return r->nmodels > 1 && ncols > OVERLAY_MAX_COLS; }
+/* the map columns of the widest block */
+static int overlay_block_cols(const mxb_results *r, const int *cm, int n) {
+    if (!overlay_stacked(r, n)) return n;
+    int most = 0;
+    for (int m = 0; m < r->nmodels; m++) {
+        int c = 0;
+        for (int j = 0; j < n; j++) c += cm[j] == m;
+        most = c > most ? c : most;
+    }
+    return most;
+}
+
 static void draw_overlays(cairo_t *cr, const figure *f) {
     const mxb_results *r = f->r;
     const mxb_res_test *T = &r->test[f->test];
-    const int S = T->size, D = overlay_tile(f), cols = 1 + r->nmodels * r->nmethods;
+    int cm[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS], ck[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS];
+    const int S = T->size, D = overlay_tile(f), n = overlay_columns(r, cm, ck), stacked = overlay_stacked(r, n);
+    const int cols = 1 + overlay_block_cols(r, cm, n);
     background(cr, f);
     double lw = f->w - cols * (D + OGAP) - OGAP;
     colour(cr, 0);
     font(cr, 14, 1);
     text_at(cr, f->w / 2, 16, 0.5, f->title);
-    /* headers: the image column; each model spanning its methods, method names below */
-    double hx = lw + OGAP, hy = OTITLE;
-    text_fit(cr, hx + D / 2.0, hy + 36, 0.5, D, 10, 1, "image");
-    for (int m = 0; m < r->nmodels; m++) {
-        double x0 = hx + (1 + m * r->nmethods) * (D + OGAP), x1 = x0 + r->nmethods * (D + OGAP) - OGAP;
-        colour(cr, 0);
-        text_fit(cr, (x0 + x1) / 2, hy + 8, 0.5, x1 - x0, 11, 1, r->models[m]);
-        cairo_set_line_width(cr, 1);
-        cairo_move_to(cr, x0 + 2, hy + 20), cairo_line_to(cr, x1 - 2, hy + 20), cairo_stroke(cr);
-        for (int k = 0; k < r->nmethods; k++)
-            text_fit(cr, x0 + k * (D + OGAP) + D / 2.0, hy + 36, 0.5, D, 10, 0, r->methods[k]);
-    }
-    font(cr, 9, 1);
-    text_at(cr, lw, hy + 36, 1, "image id");
     float *chw = mxb_try_alloc0((size_t)3 * S * S, sizeof(float)), *up = mxb_try_alloc0((size_t)S * S, sizeof(float));
     uint8_t *tile = mxb_try_alloc0((size_t)S * S, 3);
     const float zero[3] = {0, 0, 0}, one[3] = {1, 1, 1};
-    for (int y = 0; y < T->nfig && chw && up && tile; y++) {
-        int row = -1; /* the figure image's row in the per-image arrays */
-        for (int i = 0; i < T->n; i++)
-            if (T->index[i] == T->fig_index[y]) row = i;
-        double ty = OTITLE + OHEAD + y * (D + OGAP);
+    /* a block: map columns lo .. hi - 1 (all of them, or one model's when stacked) */
+    for (int b = 0, lo = 0; lo < n; b++) {
+        int hi = lo + 1;
+        while (hi < n && (!stacked || cm[hi] == cm[lo])) hi++;
+        /* headers: the image column; each model spanning its methods, method names below */
+        double hx = lw + OGAP, hy = OTITLE + b * (OHEAD + T->nfig * (D + OGAP));
         colour(cr, 0);
-        text_fit(cr, lw, ty + D / 2.0, 1, lw - 4, 9, 0, row >= 0 ? T->ids[row] : "?");
-        const uint8_t *rgb = T->fig_rgb + (size_t)y * S * S * 3;
-        for (int p = 0; p < S * S; p++)
-            for (int ch = 0; ch < 3; ch++) chw[(size_t)ch * S * S + p] = rgb[p * 3 + ch] / 255.0f;
-        for (int col = 0; col < cols; col++) {
-            const uint8_t *src = rgb;
-            if (col > 0) {
-                int m = (col - 1) / r->nmethods, k = (col - 1) % r->nmethods, g = r->grid[m];
-                if (row < 0 || S % g || !T->cell[m][k].maps) continue;
-                /* a flat map shows as no heat */
-                mxb_map_postprocess(T->cell[m][k].maps + (size_t)row * g * g, g, S / g, MXB_FLAT_ZERO, up);
-                mxb_overlay_heatmap(chw, zero, one, up, S, S, tile);
-                src = tile;
-            }
-            cairo_surface_t *s = rgb_surface(src, S, S);
-            paint_image(cr, s, lw + OGAP + col * (D + OGAP), ty, D, D);
-            cairo_surface_destroy(s);
+        text_fit(cr, hx + D / 2.0, hy + 36, 0.5, D, 10, 1, "image");
+        for (int c0 = lo; c0 < hi;) {
+            int nk = 0; /* this model's columns: c0 .. c0 + nk - 1 */
+            while (c0 + nk < hi && cm[c0 + nk] == cm[c0]) nk++;
+            double x0 = hx + (1 + c0 - lo) * (D + OGAP), x1 = x0 + nk * (D + OGAP) - OGAP;
+            colour(cr, 0);
+            text_fit(cr, (x0 + x1) / 2, hy + 8, 0.5, x1 - x0, 11, 1, r->models[cm[c0]]);
+            cairo_set_line_width(cr, 1);
+            cairo_move_to(cr, x0 + 2, hy + 20), cairo_line_to(cr, x1 - 2, hy + 20), cairo_stroke(cr);
+            for (int j = 0; j < nk; j++)
+                text_fit(cr, x0 + j * (D + OGAP) + D / 2.0, hy + 36, 0.5, D, 10, 0, r->methods[ck[c0 + j]]);
+            c0 += nk;
         }
+        font(cr, 9, 1);
+        text_at(cr, lw, hy + 36, 1, "image id");
+        for (int y = 0; y < T->nfig && chw && up && tile; y++) {
+            int row = -1; /* the figure image's row in the per-image arrays */
+            for (int i = 0; i < T->n; i++)
+                if (T->index[i] == T->fig_index[y]) row = i;
+            double ty = hy + OHEAD + y * (D + OGAP);
+            colour(cr, 0);
+            text_fit(cr, lw, ty + D / 2.0, 1, lw - 4, 9, 0, row >= 0 ? T->ids[row] : "?");
+            const uint8_t *rgb = T->fig_rgb + (size_t)y * S * S * 3;
+            for (int p = 0; p < S * S; p++)
+                for (int ch = 0; ch < 3; ch++) chw[(size_t)ch * S * S + p] = rgb[p * 3 + ch] / 255.0f;
+            for (int col = 0; col < 1 + hi - lo; col++) {
+                const uint8_t *src = rgb;
+                if (col > 0) {
+                    int m = cm[lo + col - 1], k = ck[lo + col - 1], g = r->grid[m];
+                    if (row < 0 || S % g || !T->cell[m][k].maps) continue;
+                    /* a flat map shows as no heat */
+                    mxb_map_postprocess(T->cell[m][k].maps + (size_t)row * g * g, g, S / g, MXB_FLAT_ZERO, up);
+                    mxb_overlay_heatmap(chw, zero, one, up, S, S, tile);
+                    src = tile;
+                }
+                cairo_surface_t *s = rgb_surface(src, S, S);
+                paint_image(cr, s, lw + OGAP + col * (D + OGAP), ty, D, D);
+                cairo_surface_destroy(s);
+            }
+        }
+        lo = hi;
     }
     free(chw), free(up), free(tile);
     /* the colour scale, horizontal under the grid */
@@ -595,8 +665,15 @@ mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, c
     if (!F) return mxb_seterr(err, errlen, "out of memory"), NULL;
     const mxb_res_test *P = &r->test[MXB_TEST_PERTURBATION];
     if (P->enabled && (r->polarity[0] || r->polarity[1]) && r->nmodels > 0) {
-        int panels = r->polarity[0] + r->polarity[1];
-        add(F, "perturbation", r->nmodels * PW, PTITLE + panels * PH + PLEG, draw_curves, r, MXB_TEST_PERTURBATION);
+        int panels = r->polarity[0] + r->polarity[1], row[MXB_RES_MAX_METHODS];
+        double xs[MXB_RES_MAX_METHODS], row_w[MXB_RES_MAX_METHODS];
+        cairo_surface_t *probe1 = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 8, 8);
+        cairo_t *c1 = cairo_create(probe1);
+        const int rows = legend_layout(c1, r, r->nmodels * PW - 16, row, xs, row_w); /* many methods: more rows */
+        cairo_destroy(c1);
+        cairo_surface_destroy(probe1);
+        add(F, "perturbation", r->nmodels * PW, PTITLE + panels * PH + PLEG + (rows - 1) * LEG_ROW, draw_curves, r,
+            MXB_TEST_PERTURBATION);
         figure *f = &F->fig[F->n - 1];
         snprintf(f->title, sizeof f->title, "Perturbation test, %d images", P->n);
         f->caption = fmt_caption("Top-1 accuracy (%%) after removing the fraction p of the pixels in the order of "
@@ -613,14 +690,20 @@ mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, c
         double lw = overlay_label_w(c2, f) + 8;
         cairo_destroy(c2);
         cairo_surface_destroy(probe2);
-        int D = overlay_tile(f), cols = 1 + r->nmodels * r->nmethods;
+        int cm[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS], ck[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS];
+        const int n = overlay_columns(r, cm, ck), stacked = overlay_stacked(r, n);
+        int D = overlay_tile(f), cols = 1 + overlay_block_cols(r, cm, n);
         f->w = lw + cols * (D + OGAP) + OGAP;
         if (f->w < 560) f->w = 560;
-        f->h = OTITLE + OHEAD + T->nfig * (D + OGAP) + OBAR;
+        f->h = OTITLE + (stacked ? r->nmodels : 1) * (OHEAD + T->nfig * (D + OGAP)) + OBAR;
         snprintf(f->title, sizeof f->title, "Explanation maps, first %d images of the %s test", T->nfig, test_name[t]);
-        f->caption = fmt_caption("Rows: images; columns: the image, then each model's maps by method, each "
-                                 "upsampled to the image and min-max normalised, jet over the image "
-                                 "(red = most relevant).");
+        f->caption = stacked ? fmt_caption("One block of rows per model (too many methods for one row); rows: "
+                                           "images; columns: the image, then the model's maps by method, each "
+                                           "upsampled to the image and min-max normalised, jet over the image "
+                                           "(red = most relevant).")
+                             : fmt_caption("Rows: images; columns: the image, then each model's maps by method, each "
+                                           "upsampled to the image and min-max normalised, jet over the image "
+                                           "(red = most relevant).");
     }
     mxb_h5in *in = results_path ? mxb_h5in_open(results_path, err, errlen) : NULL;
     if (results_path && !in) return mxb_figures_free(F), NULL;

@@ -147,6 +147,12 @@ static void num(FILE *f, const mxb_metric *v, int n, double scale, const char *f
     }
 }
 
+/* a pair the run skipped (the method does not support the model) */
+static void skipped_td(FILE *f, int ncols) {
+    for (int i = 0; i < ncols; i++)
+        fprintf(f, "<td class=\"num skipped\" title=\"not run: the method does not support this model\">—</td>");
+}
+
 static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
     const mxb_res_test *P = &r->test[MXB_TEST_PERTURBATION], *S = &r->test[MXB_TEST_SEGMENTATION];
     static const char *pol[2] = {"positive", "negative"}, *arrow[2] = {"↓", "↑"};
@@ -172,7 +178,8 @@ static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
             fprintf(f, "</th>");
             for (int m = 0; m < r->nmodels; m++)
                 for (int q = 0; q < 2; q++)
-                    if (r->polarity[q])
+                    if (r->skipped[m][k] && r->polarity[q]) skipped_td(f, 1);
+                    else if (r->polarity[q])
                         num(f, v, n, 1, "perturbation/%s/%s/%s_auc", r->models[m], r->methods[k], pol[q]);
             fprintf(f, "</tr>\n");
         }
@@ -195,6 +202,10 @@ static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
                 esc(f, r->methods[k]);
                 fprintf(f, "</th>");
                 for (int m = 0; m < r->nmodels; m++) {
+                    if (r->skipped[m][k]) {
+                        skipped_td(f, 2);
+                        continue;
+                    }
                     num(f, v, n, 100, "perturbation/%s/%s/insertion_auc", r->models[m], r->methods[k]);
                     num(f, v, n, 100, "perturbation/%s/%s/deletion_auc", r->models[m], r->methods[k]);
                 }
@@ -209,7 +220,7 @@ static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
         for (int m = 0; m < r->nmodels; m++)
             for (int k = 0; k < r->nmethods; k++)
                 for (int q = 0; q < 2; q++) {
-                    if (!r->polarity[q]) continue;
+                    if (!r->polarity[q] || r->skipped[m][k]) continue; /* a skipped pair has no curve */
                     fprintf(f, "<tr><td>");
                     esc(f, r->models[m]);
                     fprintf(f, "</td><td>");
@@ -242,7 +253,8 @@ static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
             fprintf(f, "</th>");
             for (int m = 0; m < r->nmodels; m++)
                 for (int c = 0; c < 5; c++)
-                    num(f, v, n, 100, "segmentation/%s/%s/%s", r->models[m], r->methods[k], col[c]);
+                    if (r->skipped[m][k]) skipped_td(f, 1);
+                    else num(f, v, n, 100, "segmentation/%s/%s/%s", r->models[m], r->methods[k], col[c]);
             fprintf(f, "</tr>\n");
         }
         fprintf(f, "</table>\n");
@@ -357,8 +369,21 @@ int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results
     fprintf(f, "</code></td></tr></table>\n");
     fprintf(f, "<p>A metric moves when |new − baseline| &gt; %g + %g × |baseline|; a metric missing from the "
                "new file, or NaN in one file only, counts as moved.</p>\n", tol, rel);
+    char pairs[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS][160];
+    int in_b[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS];
+    const int npairs = mxb_results_skip_diff(a, b, pairs, in_b, MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS);
     if (moved) fprintf(f, "<p class=\"verdict fail\" id=\"verdict\">%d of %d metrics moved past tolerance</p>\n", moved, na);
+    else if (npairs) fprintf(f, "<p class=\"verdict fail\" id=\"verdict\">a (model, method) pair is run in one file and skipped in the other</p>\n");
     else fprintf(f, "<p class=\"verdict pass\" id=\"verdict\">all %d metrics within tolerance</p>\n", na);
+    if (npairs) { /* skipped in both is fine; in one only, a difference */
+        fprintf(f, "<h2>Pairs skipped in one file only</h2>\n<ul id=\"skipped-list\">\n");
+        for (int i = 0; i < npairs && i < MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS; i++) {
+            fprintf(f, "<li><code>");
+            esc(f, pairs[i]);
+            fprintf(f, "</code>: skipped in the %s file</li>\n", in_b[i] ? "new" : "baseline");
+        }
+        fprintf(f, "</ul>\n");
+    }
     if (moved) {
         fprintf(f, "<h2>Moved</h2>\n<ul id=\"moved-list\">\n");
         for (int i = 0; i < na; i++) {

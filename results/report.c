@@ -5,6 +5,7 @@
 #include "metrics/metrics.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,76 +15,80 @@ static void cell(FILE *f, double v, double scale) {
     else fprintf(f, " %.2f |", v * scale);
 }
 
+/* One column of a method x model table: its header after the model's name, the
+ * summary member it shows (an offset into mxb_res_summary) and the factor to %. */
+typedef struct {
+    const char *head;
+    size_t at;
+    double scale;
+} table_col;
+
+static double col_value(const mxb_res_summary *s, const table_col *c) {
+    double v;
+    memcpy(&v, (const char *)s + c->at, sizeof v);
+    return v;
+}
+
+/* The one method x model grid every table of the report is: rows the methods, per
+ * model the given columns, a pair the run skipped (the method does not support the
+ * model) as an em dash, unlike a number that could not be computed (n/a). */
+static void method_table(FILE *f, const mxb_results *r, int t, const table_col *cols, int ncols) {
+    fprintf(f, "| Method |");
+    for (int m = 0; m < r->nmodels; m++)
+        for (int c = 0; c < ncols; c++) fprintf(f, " %s %s |", r->models[m], cols[c].head);
+    fprintf(f, "\n|---|");
+    for (int m = 0; m < r->nmodels; m++)
+        for (int c = 0; c < ncols; c++) fprintf(f, "---:|");
+    fprintf(f, "\n");
+    for (int k = 0; k < r->nmethods; k++) {
+        fprintf(f, "| %s |", r->methods[k]);
+        for (int m = 0; m < r->nmodels; m++) {
+            mxb_res_summary s;
+            mxb_results_summarize(r, t, m, k, &s);
+            for (int c = 0; c < ncols; c++)
+                if (r->skipped[m][k]) fprintf(f, " — |");
+                else cell(f, col_value(&s, &cols[c]), cols[c].scale);
+        }
+        fprintf(f, "\n");
+    }
+}
+
 static void print_md(const mxb_results *r, FILE *f) {
     const mxb_res_test *P = &r->test[MXB_TEST_PERTURBATION], *S = &r->test[MXB_TEST_SEGMENTATION];
     if (P->enabled) {
         const char *unit = r->auc_y_fraction ? "accuracy as a fraction" : "accuracy in %";
         fprintf(f, "\n### Perturbation test (%d images): AUC of top-1 %s against the fraction of pixels removed (%s)\n\n",
                 P->n, unit, r->auc_x_normalized ? "x spread over [0, 1]" : "p = 0, 0.1, ..., 0.9");
-        fprintf(f, "| Method |");
-        for (int m = 0; m < r->nmodels; m++) {
-            if (r->polarity[MXB_POSITIVE]) fprintf(f, " %s positive ↓ |", r->models[m]);
-            if (r->polarity[MXB_NEGATIVE]) fprintf(f, " %s negative ↑ |", r->models[m]);
-        }
-        fprintf(f, "\n|---|");
-        for (int m = 0; m < r->nmodels; m++)
-            for (int q = 0; q < 2; q++)
-                if (r->polarity[q]) fprintf(f, "---:|");
-        fprintf(f, "\n");
-        for (int k = 0; k < r->nmethods; k++) {
-            fprintf(f, "| %s |", r->methods[k]);
-            for (int m = 0; m < r->nmodels; m++) {
-                mxb_res_summary s;
-                mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
-                for (int q = 0; q < 2; q++)
-                    if (r->polarity[q]) cell(f, s.auc[q], 1);
-            }
-            fprintf(f, "\n");
-        }
+        const table_col pol[2] = {{"positive ↓", offsetof(mxb_res_summary, auc[MXB_POSITIVE]), 1},
+                                  {"negative ↑", offsetof(mxb_res_summary, auc[MXB_NEGATIVE]), 1}};
+        table_col auc[2];
+        int nauc = 0;
+        for (int q = 0; q < 2; q++)
+            if (r->polarity[q]) auc[nauc++] = pol[q];
+        method_table(f, r, MXB_TEST_PERTURBATION, auc, nauc);
         if (r->insdel_step > 0) { /* RISE insertion / deletion: only when the run made them */
-            fprintf(f, "\n### Insertion / deletion (RISE, %d pixels per step): mean AUC of the class probability, in %%\n\n| Method |",
+            fprintf(f, "\n### Insertion / deletion (RISE, %d pixels per step): mean AUC of the class probability, in %%\n\n",
                     r->insdel_step);
-            for (int m = 0; m < r->nmodels; m++) fprintf(f, " %s insertion ↑ | %s deletion ↓ |", r->models[m], r->models[m]);
-            fprintf(f, "\n|---|");
-            for (int m = 0; m < r->nmodels; m++) fprintf(f, "---:|---:|");
-            fprintf(f, "\n");
-            for (int k = 0; k < r->nmethods; k++) {
-                fprintf(f, "| %s |", r->methods[k]);
-                for (int m = 0; m < r->nmodels; m++) {
-                    mxb_res_summary s;
-                    mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
-                    cell(f, s.insertion_auc, 100);
-                    cell(f, s.deletion_auc, 100);
-                }
-                fprintf(f, "\n");
-            }
+            const table_col insdel[2] = {{"insertion ↑", offsetof(mxb_res_summary, insertion_auc), 100},
+                                         {"deletion ↓", offsetof(mxb_res_summary, deletion_auc), 100}};
+            method_table(f, r, MXB_TEST_PERTURBATION, insdel, 2);
         }
         fprintf(f, "\nTop-1 accuracy of the unperturbed images:");
         for (int m = 0; m < r->nmodels; m++) {
             mxb_res_summary s;
-            mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, 0, &s);
+            int k0 = 0; /* the unperturbed accuracy is every method's: the first one run */
+            while (k0 + 1 < r->nmethods && r->skipped[m][k0]) k0++;
+            mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k0, &s);
             int q = r->polarity[MXB_POSITIVE] ? MXB_POSITIVE : MXB_NEGATIVE;
             fprintf(f, " %s %.2f %%%s", r->models[m], 100 * s.accuracy[q][0], m + 1 < r->nmodels ? "," : ".\n");
         }
     }
     if (S->enabled) {
-        fprintf(f, "\n### Segmentation test (%d images), in %%\n\n| Method |", S->n);
-        for (int m = 0; m < r->nmodels; m++)
-            fprintf(f, " %s pixel acc. ↑ | %s mIoU ↑ | %s mAP ↑ |", r->models[m], r->models[m], r->models[m]);
-        fprintf(f, "\n|---|");
-        for (int m = 0; m < r->nmodels; m++) fprintf(f, "---:|---:|---:|");
-        fprintf(f, "\n");
-        for (int k = 0; k < r->nmethods; k++) {
-            fprintf(f, "| %s |", r->methods[k]);
-            for (int m = 0; m < r->nmodels; m++) {
-                mxb_res_summary s;
-                mxb_results_summarize(r, MXB_TEST_SEGMENTATION, m, k, &s);
-                cell(f, s.pixel_accuracy, 100);
-                cell(f, s.miou, 100);
-                cell(f, s.map, 100);
-            }
-            fprintf(f, "\n");
-        }
+        fprintf(f, "\n### Segmentation test (%d images), in %%\n\n", S->n);
+        const table_col seg[3] = {{"pixel acc. ↑", offsetof(mxb_res_summary, pixel_accuracy), 100},
+                                  {"mIoU ↑", offsetof(mxb_res_summary, miou), 100},
+                                  {"mAP ↑", offsetof(mxb_res_summary, map), 100}};
+        method_table(f, r, MXB_TEST_SEGMENTATION, seg, 3);
     }
 }
 
@@ -98,6 +103,7 @@ void mxb_report_curves(const mxb_results *r, FILE *f) {
     fprintf(f, "\n");
     for (int m = 0; m < r->nmodels; m++)
         for (int k = 0; k < r->nmethods; k++) {
+            if (r->skipped[m][k]) continue; /* not run: no curve */
             mxb_res_summary s;
             mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
             for (int q = 0; q < 2; q++) {
@@ -185,7 +191,20 @@ int mxb_report_print(const mxb_results *r, FILE *f, const char *format) {
             fprintf(f, "%s", k ? ", " : "");
             json_string(f, r->methods[k]);
         }
-        fprintf(f, "],\n  \"metrics\": {");
+        fprintf(f, "],\n");
+        /* only when the run skipped a pair, so other reports stay as they were */
+        int nsk = 0;
+        for (int m = 0; m < r->nmodels; m++)
+            for (int k = 0; k < r->nmethods; k++)
+                if (r->skipped[m][k]) {
+                    fprintf(f, "%s", nsk++ ? ", [" : "  \"skipped\": [[");
+                    json_string(f, r->models[m]);
+                    fprintf(f, ", ");
+                    json_string(f, r->methods[k]);
+                    fprintf(f, "]");
+                }
+        if (nsk) fprintf(f, "],\n");
+        fprintf(f, "  \"metrics\": {");
         for (int i = 0; i < n; i++) {
             fprintf(f, "%s\n    ", i ? "," : "");
             json_string(f, mv[i].name);

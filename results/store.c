@@ -61,6 +61,15 @@ void mxb_results_summarize(const mxb_results *r, int t, int model, int method, m
     const mxb_res_test *T = &r->test[t];
     const mxb_res_cell *c = &T->cell[model][method];
     if (!T->enabled) return;
+    if (r->skipped[model][method]) { /* not run: nothing to sum, every number NaN */
+        for (int p = 0; p < 2; p++) {
+            s->auc[p] = NAN;
+            for (int k = 0; k < MXB_RES_STEPS; k++)
+                s->accuracy[p][k] = s->logit_diff[p][k] = s->prob_diff[p][k] = NAN;
+        }
+        s->pixel_accuracy = s->iou[0] = s->iou[1] = s->miou = s->map = s->mf1 = s->pointing = NAN;
+        return;
+    }
     if (t == MXB_TEST_PERTURBATION) {
         mxb_auc_convention conv = {r->auc_x_normalized, r->auc_y_fraction};
         for (int p = 0; p < 2; p++) {
@@ -145,6 +154,7 @@ int mxb_results_metrics(const mxb_results *r, mxb_metric **out) {
         if (!r->test[t].enabled) continue;
         for (int m = 0; m < r->nmodels; m++)
             for (int k = 0; k < r->nmethods; k++) {
+                if (r->skipped[m][k]) continue; /* no metric: absent, not NaN */
                 mxb_res_summary s;
                 mxb_results_summarize(r, t, m, k, &s);
                 const char *tn = test_name[t], *mn = r->models[m], *kn = r->methods[k];
@@ -181,6 +191,29 @@ int mxb_results_metrics(const mxb_results *r, mxb_metric **out) {
     return n;
 }
 
+static int name_at(const char (*names)[64], int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], name)) return i;
+    return -1;
+}
+
+int mxb_results_skip_diff(const mxb_results *a, const mxb_results *b, char (*names)[160], int *in_b, int max) {
+    int n = 0;
+    for (int m = 0; m < a->nmodels; m++) {
+        const int mb = name_at(b->models, b->nmodels, a->models[m]);
+        for (int k = 0; mb >= 0 && k < a->nmethods; k++) {
+            const int kb = name_at(b->methods, b->nmethods, a->methods[k]);
+            if (kb < 0 || a->skipped[m][k] == b->skipped[mb][kb]) continue;
+            if (n < max) {
+                snprintf(names[n], 160, "%s/%s", a->models[m], a->methods[k]);
+                in_b[n] = b->skipped[mb][kb] != 0;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
 /* ---- writing ------------------------------------------------------------------- */
 
 /* Every dataset carries a `layout` attribute naming its axes (results/SCHEMA.md), so a
@@ -209,6 +242,7 @@ static const char *const layouts[][2] = {
     {"models", "[model] names, configuration order"},
     {"methods", "[method] names, configuration order"},
     {"model_grid", "[model] patches per side of the model's map"},
+    {"skipped", "[model, method] 1: the pair was not run (the method does not support the model), no group"},
 };
 
 static int set_layout(mxb_h5out *o, const char *name, char *err, size_t errlen) {
@@ -266,6 +300,7 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
         snprintf(p, sizeof p, "/%s/%s/prediction", tn, mn);
         TRY(put(o, p, MXB_H5_I32, T->pred[m], 1, &n, 0, err, errlen));
         for (int k = 0; k < r->nmethods; k++) {
+            if (r->skipped[m][k]) continue; /* no group: /skipped says why */
             const mxb_res_cell *c = &T->cell[m][k];
             const char *kn = r->methods[k];
             mxb_res_summary s;
@@ -348,6 +383,13 @@ int mxb_results_write(const mxb_results *r, const char *path, char *err, size_t 
         for (int m = 0; m < r->nmodels; m++) grid[m] = r->grid[m];
         int64_t nm = r->nmodels;
         TRY(put(o, "/model_grid", MXB_H5_I32, grid, 1, &nm, 0, err, errlen));
+        /* only when a pair was skipped: files of runs that skip nothing stay as they were */
+        uint8_t sk[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS];
+        int any = 0;
+        for (int m = 0; m < r->nmodels; m++)
+            for (int k = 0; k < r->nmethods; k++) any |= sk[m * r->nmethods + k] = r->skipped[m][k] != 0;
+        int64_t sd[2] = {r->nmodels, r->nmethods};
+        if (any) TRY(put(o, "/skipped", MXB_H5_U8, sk, 2, sd, 0, err, errlen));
     }
     TRY(mxb_h5out_attr_int(o, "/", "positive", r->polarity[0], err, errlen));
     TRY(mxb_h5out_attr_int(o, "/", "negative", r->polarity[1], err, errlen));
@@ -451,6 +493,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
         snprintf(p, sizeof p, "/%s/%s/prediction", tn, mn);
         TRY(read_into(in, p, MXB_H5_I32, 1, &n, T->pred[m], 4, err, errlen));
         for (int k = 0; k < r->nmethods; k++) {
+            if (r->skipped[m][k]) continue;
             mxb_res_cell *c = &T->cell[m][k];
             char g[384];
             snprintf(g, sizeof g, "/%s/%s/%s", tn, mn, r->methods[k]);
@@ -574,10 +617,35 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
             free(s);
         }
     }
+    if (mxb_h5in_exists(in, "/skipped")) { /* pairs not run (absent: none) */
+        int64_t sd[2] = {r->nmodels, r->nmethods};
+        uint8_t *sk = mxb_h5in_read(in, "/skipped", MXB_H5_U8, 2, sd, err, errlen);
+        if (!sk) goto fail;
+        int bad = 0;
+        for (int m = 0; m < r->nmodels; m++)
+            for (int k = 0; k < r->nmethods; k++) {
+                bad |= sk[m * r->nmethods + k] > 1;
+                r->skipped[m][k] = sk[m * r->nmethods + k] == 1;
+            }
+        free(sk);
+        if (bad) {
+            mxb_seterr(err, errlen, "%s: /skipped holds a value other than 0 or 1", path);
+            goto fail;
+        }
+    }
+    /* the maps are kept for every pair or none: probe the first pair that ran */
+    int pm = -1, pk = -1;
+    for (int m = 0; m < r->nmodels && pm < 0; m++)
+        for (int k = 0; k < r->nmethods && pm < 0; k++)
+            if (!r->skipped[m][k]) pm = m, pk = k;
+    if (pm < 0) {
+        mxb_seterr(err, errlen, "%s: /skipped says no (model, method) pair was run", path);
+        goto fail;
+    }
     char probe[512];
-    snprintf(probe, sizeof probe, "/perturbation/%s/%s/map", r->models[0], r->methods[0]);
+    snprintf(probe, sizeof probe, "/perturbation/%s/%s/map", r->models[pm], r->methods[pk]);
     r->keep_maps = mxb_h5in_exists(in, probe);
-    snprintf(probe, sizeof probe, "/segmentation/%s/%s/map", r->models[0], r->methods[0]);
+    snprintf(probe, sizeof probe, "/segmentation/%s/%s/map", r->models[pm], r->methods[pk]);
     r->keep_maps |= mxb_h5in_exists(in, probe);
     for (int t = 0; t < MXB_NTESTS; t++) {
         snprintf(probe, sizeof probe, "/%s/index", test_name[t]);
@@ -605,6 +673,9 @@ static int same_layout(const mxb_results *a, const mxb_results *b) {
         if (strcmp(a->models[m], b->models[m]) || a->grid[m] != b->grid[m]) return 0;
     for (int k = 0; k < a->nmethods; k++)
         if (strcmp(a->methods[k], b->methods[k])) return 0;
+    for (int m = 0; m < a->nmodels; m++) /* a pair run in one shard and skipped in another */
+        for (int k = 0; k < a->nmethods; k++)
+            if (a->skipped[m][k] != b->skipped[m][k]) return 0;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (a->test[t].enabled != b->test[t].enabled || a->test[t].size != b->test[t].size) return 0;
     return 1;
@@ -671,6 +742,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
     memcpy(out->models, a->models, sizeof a->models);
     memcpy(out->methods, a->methods, sizeof a->methods);
     memcpy(out->grid, a->grid, sizeof a->grid);
+    memcpy(out->skipped, a->skipped, sizeof a->skipped);
     memcpy(out->polarity, a->polarity, sizeof a->polarity);
     out->keep_maps = a->keep_maps;
     out->insdel_step = a->insdel_step;

@@ -62,6 +62,11 @@ struct mxb_results {
     int insdel_step;               /* RISE insertion/deletion pixels per step; 0: not run */
     int auc_x_normalized, auc_y_fraction;
     mxb_res_test test[MXB_NTESTS];
+    /* (model, method) pairs not run: the method does not support the model's family
+     * (mxb run skips them). A skipped pair has no arrays, no journal bytes, no datasets
+     * and no metrics; the tables print "—" in its cell. On disk: /skipped [model,
+     * method], written only when a pair is skipped (results/SCHEMA.md). */
+    uint8_t skipped[MXB_RES_MAX_MODELS][MXB_RES_MAX_METHODS];
     /* called by mxb_results_write before the file is marked complete (attention) */
     int (*extra)(mxb_h5out *o, void *user, char *err, size_t errlen);
     void *extra_user;
@@ -134,7 +139,8 @@ int mxb_results_alloc_test(mxb_results *r, int t, int n, char *err, size_t errle
 void mxb_results_free(mxb_results *r);
 void mxb_results_set_attr(mxb_results *r, const char *name, const char *value);
 const char *mxb_results_attr(const mxb_results *r, const char *name);
-/* Totals of one model x method on a test, from the per-image arrays in index order. */
+/* Totals of one model x method on a test, from the per-image arrays in index order
+ * (a skipped pair: n = 0 and every number NaN). */
 void mxb_results_summarize(const mxb_results *r, int t, int model, int method, mxb_res_summary *s);
 /* Writes the whole file atomically, marked complete. */
 int mxb_results_write(const mxb_results *r, const char *path, char *err, size_t errlen);
@@ -152,6 +158,12 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
 size_t mxb_results_record_bytes(const mxb_results *r, int t, int m);
 void mxb_results_record_put(const mxb_results *r, int t, int m, int i, void *buf);
 void mxb_results_record_get(mxb_results *r, int t, int m, int i, const void *buf);
+
+/* The (model, method) pairs both files name that exactly one of them skipped (a pair
+ * skipped in both, or named in one file only, is not counted): each as "MODEL/METHOD"
+ * into names[i] (up to max of them), in_b[i] = 1 when b is the file that skipped it.
+ * Returns the count (all of them, even past max). mxb compare reports each. */
+int mxb_results_skip_diff(const mxb_results *a, const mxb_results *b, char (*names)[160], int *in_b, int max);
 
 /* Every summary metric under a stable name ("perturbation/deit/attribution/positive_auc"),
  * with the direction that is better (+1 higher, -1 lower, 0 neither), in a malloc'd

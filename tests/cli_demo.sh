@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
 # A reduced main job (the demo on its first 12 images) against the committed baseline
 # results/baselines/demo.h5: same predictions and, within 1e-4, the same maps (2e-3 for
-# ViT attribution: Chefer's LRP divides by near-zero sums, and in float32 a different
-# BLAS summation order moves it by ~4e-4; the engine tests document the same).
+# the LRP family: Chefer's LRP divides by near-zero sums, and in float32 a different
+# BLAS summation order moves ViT attribution by ~4e-4; the engine tests document the
+# same), every method of the baseline, and the same (model, method) pairs skipped.
 set -uo pipefail
 MXB=$MXB_EXE; PY=$MXB_PYTHON; SRC=$MXB_SOURCE_DIR
 T=$(mktemp -d); trap 'rm -rf $T' EXIT
 . "$SRC/tests/lib_cli.sh"
 $MXB synth $T/data --n 12 --seed 3 --size 64 2>/dev/null
+# the GradCAM plugin of this build (configs/demo.ini names build/'s)
 $MXB run $SRC/configs/demo.ini --quiet --set run.output=$T/demo.h5 \
+    --set method:gradcam.plugin=$(dirname $MXB)/plugins/libgradcam.so \
     --set perturbation.data=$T/data/images --set perturbation.labels=$T/data/labels.txt \
     --set segmentation.data=$T/data/gtsegs_synth.mat >$T/tables.md
 check "reduced demo runs and prints both tables" grep -q "Segmentation test (12 images)" $T/tables.md
 check "predictions and maps equal the baseline's first 12 images" $PY - <<PYEOF
 import h5py, numpy as np
 a, b = h5py.File("$T/demo.h5"), h5py.File("$SRC/results/baselines/demo.h5")
-ok = True
+ok = list(a["methods"].asstr()[()]) == list(b["methods"].asstr()[()]) and len(b["methods"]) == 14
+ok &= np.array_equal(a["skipped"][()], b["skipped"][()])
+lrp = ("attribution", "lrp-partial", "lrp-full", "mambalrp", "mambalrp-vision")
 for t in ("perturbation", "segmentation"):
     for m in ("vit", "vim"):
         ok &= np.array_equal(a[t][m]["prediction"][()], b[t][m]["prediction"][:12])
-        for k in ("raw-attention", "rollout", "attribution"):
+        for k in b[t][m]:
+            if k == "prediction": continue
             x, y = a[t][m][k]["map"][()], b[t][m][k]["map"][:12]
-            tol = 2e-3 if (m, k) == ("vit", "attribution") else 1e-4
+            tol = 2e-3 if k in lrp else 1e-4
             ok &= np.abs(x - y).max() <= tol * max(1e-12, np.abs(y).max())
+        ok &= set(a[t][m]) == set(b[t][m])
 raise SystemExit(0 if ok else 1)
 PYEOF
 echo "cli_demo: $pass passed, $fail failed"

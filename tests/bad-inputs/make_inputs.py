@@ -215,6 +215,13 @@ shutil.copy("good.h5", "res_name.h5")
 with h5py.File("res_name.h5", "r+") as f:
     del f["models"]
     f.create_dataset("models", data=["deit", "bad\nname"], dtype=h5py.string_dtype())
+# /skipped (the (model, method) pairs a run skipped): a value other than 0/1, a wrong shape
+shutil.copy("good.h5", "res_skipped.h5")
+with h5py.File("res_skipped.h5", "r+") as f:
+    f.create_dataset("skipped", data=np.full((len(f["models"]), len(f["methods"])), 2, np.uint8))
+shutil.copy("good.h5", "res_skipped_shape.h5")
+with h5py.File("res_skipped_shape.h5", "r+") as f:
+    f.create_dataset("skipped", data=np.zeros((1, 1), np.uint8))
 shutil.copy("good.h5", "res_huge.h5")
 with h5py.File("res_huge.h5", "r+") as f:  # 2^30 images declared, none stored
     del f["perturbation/index"]
