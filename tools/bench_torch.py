@@ -47,6 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import convert_checkpoint as cc  # noqa: E402
 import make_random_checkpoint as mk  # noqa: E402
 import reference as ref  # noqa: E402
+import bench_methods_torch as bmt  # noqa: E402  (the "explain <method>" rows of issue 16)
 
 
 def model(preset, seed=0):
@@ -108,6 +109,7 @@ def bench(preset, reps, batch):
         yield "hidden attention exact, all layers", (time.perf_counter() - t) * 1e3
     for method in ref.METHODS:
         yield "explain " + method, median_ms(lambda: ref.explain(m, x, method), reps)
+    yield from bmt.twins(m, x, reps, median_ms)
 
 
 def bench_sgemm(reps):
