@@ -179,6 +179,18 @@ static const struct {
     {"rise", "explain rise (masks=64)", {"masks=64", NULL}},
 };
 
+/* --methods: the method rows to time (comma-separated names of method_rows; "all", the
+ * default, or "none"); the older rows (raw-attention, rollout, attribution, uia) always run */
+static const char *method_filter = "all";
+
+static int method_selected(const char *name) {
+    if (!strcmp(method_filter, "all")) return 1;
+    const size_t n = strlen(name);
+    for (const char *p = method_filter; (p = strstr(p, name)); p += n)
+        if ((p == method_filter || p[-1] == ',') && (p[n] == ',' || !p[n])) return 1;
+    return 0;
+}
+
 /* a row's cost at the model's geometry: params (spec order) and the defaults */
 static int row_cost(bench_row *r, const mxb_config *g, const mxb_method *meth, const double *params) {
     if (mxb_explain_cost(g, meth, params, &r->cost) || mxb_explain_cost(g, meth, NULL, &r->cost_default)) return -1;
@@ -206,7 +218,7 @@ static void bench_methods(const char *preset, const mxb_model *m, mxb_ctx *t, co
     const int mreps = reps < 3 ? reps : 3; /* the heavy rows: at most 3 timed calls */
     for (size_t i = 0; i < sizeof method_rows / sizeof *method_rows; i++) {
         const mxb_method *meth = mxb_methods_find(method_rows[i].method);
-        if (!meth || !(meth->archs & (1u << g->arch))) continue;
+        if (!meth || !(meth->archs & (1u << g->arch)) || !method_selected(method_rows[i].method)) continue;
         int nkv = 0;
         while (nkv < 2 && method_rows[i].kv[nkv]) nkv++;
         double params[MXB_MAX_PARAMS];
@@ -358,9 +370,9 @@ static void bench_model(const char *preset, int reps, int batch) {
 static int run_torch(const char *python, const char *script, const char *models, int reps,
                      int batch, int threads) {
     char cmd[8192];
-    /* the models were checked against the presets; paths are quoted for the shell */
-    snprintf(cmd, sizeof cmd, "'%s' '%s' --models %s --reps %d --batch %d --threads %d", python,
-             script, models, reps, batch, threads);
+    /* the models and --methods were checked; paths are quoted for the shell */
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --models %s --reps %d --batch %d --threads %d --methods '%s'", python,
+             script, models, reps, batch, threads, method_filter);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     char line[512], model[64], what[128];
@@ -469,12 +481,17 @@ static void print_scaling(void) {
 static void bench_usage(FILE *f) {
     fprintf(f, "usage: mxb bench [--models vim-s,deit-s] [--reps 5] [--batch 8] [--json OUT.json]\n"
                "                 [--threads 1,2,4,8,16] [--contend N] [--no-torch]\n"
-               "                 [--python /usr/bin/python3]\n"
+               "                 [--python /usr/bin/python3] [--methods all|none|ixg,ig,...]\n"
                "Random weights at full geometry; threads from OMP_NUM_THREADS, or each count of\n"
                "--threads in turn (then a scaling table). Prints C and PyTorch\n"
                "(tools/bench_torch.py, same thread count) milliseconds and their ratio, the BLAS\n"
                "and kernels, the forward's limit and `mxb run` images/hour. --contend N keeps N\n"
-               "busy processes running for the duration (a shared machine).\n");
+               "busy processes running for the duration (a shared machine).\n"
+               "Per method (issue 16): an 'explain <method>' row for each built-in method the model\n"
+               "supports (--methods picks among mambalrp, mambalrp-vision, lrp-partial, lrp-full,\n"
+               "ixg, ig, smoothgrad, occlusion, rise), the costly ones at the reduced count their\n"
+               "label states, PyTorch twins from tools/bench_methods_torch.py, and each method's\n"
+               "cost() per image (row params and defaults) in a table and the JSON.\n");
 }
 
 int mxb_cmd_bench(int argc, char **argv) {
@@ -485,10 +502,23 @@ int mxb_cmd_bench(int argc, char **argv) {
                       MXB_OPT_I("batch", &batch, 1, 4096), MXB_OPT_S("json", &json),
                       MXB_OPT_F("no-torch", &no_torch), MXB_OPT_S("python", &python),
                       MXB_OPT_S("threads", &threads_list), MXB_OPT_I("contend", &contend, 0, 256),
-                      MXB_OPT_END};
+                      MXB_OPT_S("methods", &method_filter), MXB_OPT_END};
     int prc = mxb_opts_parse("bench", argc, argv, opts, NULL, 0, NULL, bench_usage);
     if (prc) return prc == 1 ? 0 : 2;
     int torch = !no_torch;
+    if (strcmp(method_filter, "all") && strcmp(method_filter, "none")) { /* every name one of method_rows' */
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", method_filter);
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            size_t i = 0;
+            while (i < sizeof method_rows / sizeof *method_rows && strcmp(method_rows[i].method, tok)) i++;
+            if (i == sizeof method_rows / sizeof *method_rows || strlen(method_filter) >= sizeof buf)
+                return mxb_usage_error("bench", "--methods: '%s' is not a method with a bench row (all, none, or "
+                                       "names among mambalrp, mambalrp-vision, lrp-partial, lrp-full, ixg, ig, "
+                                       "smoothgrad, occlusion, rise)", tok);
+        }
+    }
+    if (strchr(method_filter, '\'')) return mxb_usage_error("bench", "--methods must not contain quotes");
     int tlist[MAX_PASSES], ntl = 0;
     if (threads_list) {
         char buf[256];

@@ -37,18 +37,19 @@ import torch.nn.functional as F
 
 import reference as ref
 
-# label -> (method, params) as harness/cmd_bench.c's method_rows (plus the older "explain uia")
+# label -> (mxb's method name, the twin, its params) as harness/cmd_bench.c's method_rows
+# (plus the older "explain uia" row, which always runs)
 ROWS = (
-    ("explain uia", "uia", {}),
-    ("explain mambalrp", "mambalrp", {"paper": True}),
-    ("explain mambalrp-vision", "mambalrp", {"paper": False}),
-    ("explain lrp-partial", "lrp", {"full": False}),
-    ("explain lrp-full", "lrp", {"full": True}),
-    ("explain ixg", "ixg", {}),
-    ("explain ig (steps=8)", "ig", {"steps": 8}),
-    ("explain smoothgrad (samples=5)", "smoothgrad", {"samples": 5, "sigma": 1.0}),
-    ("explain occlusion (window=32 stride=32)", "occlusion", {"window": 32, "stride": 32}),
-    ("explain rise (masks=64)", "rise", {"masks": 64, "cells": 8, "p1": 0.1}),
+    ("explain uia", "uia", "uia", {}),
+    ("explain mambalrp", "mambalrp", "mambalrp", {"paper": True}),
+    ("explain mambalrp-vision", "mambalrp-vision", "mambalrp", {"paper": False}),
+    ("explain lrp-partial", "lrp-partial", "lrp", {"full": False}),
+    ("explain lrp-full", "lrp-full", "lrp", {"full": True}),
+    ("explain ixg", "ixg", "ixg", {}),
+    ("explain ig (steps=8)", "ig", "ig", {"steps": 8}),
+    ("explain smoothgrad (samples=5)", "smoothgrad", "smoothgrad", {"samples": 5, "sigma": 1.0}),
+    ("explain occlusion (window=32 stride=32)", "occlusion", "occlusion", {"window": 32, "stride": 32}),
+    ("explain rise (masks=64)", "rise", "rise", {"masks": 64, "cells": 8, "p1": 0.1}),
 )
 ARCHS = {"uia": "vim", "mambalrp": "vim", "lrp": "vit"}  # the rest: both
 
@@ -265,30 +266,39 @@ def uia_row(m, xz, p, sfx, s, c):
     return F.silu(z[..., c])[..., None] * conv2
 
 
-def uia(m, x):
+def uia_vector(m, trace, i):
+    """Layer i's UIA attn_vec [B, D, L] in image order: ṽ_f + flip(ṽ_b) (mamba_simple.py)."""
     cfg, W, c, L = m.cfg, m.W, m.cls_pos, m.seq_len
+    p = "layers.%d." % i
+    hs = ref.rms_norm(trace["streams"][i], W[p + "norm.weight"], cfg["norm_eps"])
+    xz = F.linear(hs, W[p + "mixer.in_proj.weight"]).transpose(1, 2)
+    s_f, s_b = trace["s6"][i]
+    return uia_row(m, xz, p + "mixer.", "", s_f, c) + \
+        uia_row(m, xz.flip(-1), p + "mixer.", "_b", s_b, L - 1 - c).flip(-1)
+
+
+def uia(m, x):
+    c = m.cls_pos
     xi = x.clone().requires_grad_(True)
     logits, trace = ref.vim_forward(m, xi)
     logits[0, int(logits[0].argmax())].backward()
     layers = []
     with torch.no_grad():
-        for i in range(m.default_start_layer(), cfg["depth"]):
-            p = "layers.%d." % i
-            hs = ref.rms_norm(trace["streams"][i], W[p + "norm.weight"], cfg["norm_eps"])
-            xz = F.linear(hs, W[p + "mixer.in_proj.weight"]).transpose(1, 2)
-            s_f, s_b = trace["s6"][i]
-            v = uia_row(m, xz, p + "mixer.", "", s_f, c) + \
-                uia_row(m, xz.flip(-1), p + "mixer.", "_b", s_b, L - 1 - c).flip(-1)
+        for i in range(m.default_start_layer(), m.cfg["depth"]):
+            v = uia_vector(m, trace, i)
             s = ref.minmax(trace["streams"][i + 1].grad[0].clamp(min=0).max(dim=1)[0])
             layers.append(ref.minmax(v[0].clamp(min=0).mean(0) * s)[None])
         return ref.drop_cls(ref.rollout(layers, 0)[0, c][None], c).clamp(min=0)
 
 
-def twins(m, x, reps, median_ms):
-    """(label, ms) for every row of ROWS the model's family supports."""
+def twins(m, x, reps, median_ms, methods="all"):
+    """(label, ms) for every row of ROWS the model's family supports and --methods
+    names ("all", "none" or mxb method names, comma-separated)."""
     S = x.shape[-1]
-    for label, method, kw in ROWS:
+    for label, name, method, kw in ROWS:
         if ARCHS.get(method, m.arch) != m.arch:
+            continue
+        if name != "uia" and methods != "all" and name not in methods.split(","):
             continue
         if method == "rise":
             masks = rise_masks(kw["masks"], kw["cells"], kw["p1"], S)
