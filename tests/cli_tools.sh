@@ -203,8 +203,9 @@ expect_fail 2 "want a [3, 224, 224] tensor, got [1, 3, 32, 32]" $REF predict --w
 
 # ---------------------------------------------------------------- mxb bench + tools/bench_torch.py
 # (the -T presets, 1 rep: this checks that both sides measure the same things, not speed;
-# of the method rows (issue 16) only the one-pass ones here, the rest C-only below)
-TWINNED=lrp-partial,lrp-full,mambalrp,mambalrp-vision,ixg
+# of the method rows (issue 16) only the one-pass LRP ones here; every row C-only below, and
+# every twin's map against mxb explain's after that)
+TWINNED=lrp-partial,lrp-full,mambalrp,mambalrp-vision  # + uia, always
 $MXB bench --models deit-t,vim-t --reps 1 --batch 2 --methods $TWINNED --json $T/bench.json >$T/bench.txt 2>$T/bench.err
 check "mxb bench --json: every C measurement has its PyTorch twin (same names)" $PY - $T/bench.json <<'PYEOF'
 import json, sys
@@ -217,8 +218,7 @@ print("   %d rows, %d without a PyTorch time %s" % (len(rows), len(missing), mis
 want = {("vim-t", "hidden attention exact, all layers"), ("deit-t", "explain attribution"),
         ("blas", "sgemm 1024x1024x1024"), ("vim-t", "perturbation step, batch (per image)"),
         ("vim-t", "xai vector (uia), all layers"), ("vim-t", "explain uia"), ("vim-t", "explain mambalrp"),
-        ("vim-t", "explain mambalrp-vision"), ("vim-t", "explain ixg"), ("deit-t", "explain lrp-full"),
-        ("deit-t", "explain lrp-partial"), ("deit-t", "explain ixg")}
+        ("vim-t", "explain mambalrp-vision"), ("deit-t", "explain lrp-full"), ("deit-t", "explain lrp-partial")}
 # GFLOP counts of the forwards, as written out by hand for DeiT-T (192 wide, 12 blocks, 3 heads,
 # MLP 768): patch embed + head + per block qkv, two attention products, proj, fc1, fc2
 L, E, F = 197, 192, 768
@@ -231,8 +231,9 @@ want_extra = {("gemm", "engine 197x384 @ 384x1536 (fc1, in_proj)"), ("vim-t", "f
 ok_extra = want_extra <= extra and all(r["torch_ms"] is None for r in allrows if c_only(r))
 ok_json = j["blas"].startswith(("OpenBLAS", "BLIS", "oneDNN")) and len(j["scaling"][str(j["threads"])]) == len(allrows)
 # --methods picked: none of the multi-pass rows ran
-ok_pick = not any(w.startswith(("explain ig", "explain rise", "explain occlusion", "explain smoothgrad")) for _, w in names)
-raise SystemExit(0 if len(rows) == 29 and not missing and want <= names and j["batch"] == 2 and ok_extra and ok_json
+ok_pick = not any(w.startswith(("explain ixg", "explain ig", "explain rise", "explain occlusion", "explain smoothgrad"))
+                  for _, w in names)
+raise SystemExit(0 if len(rows) == 27 and not missing and want <= names and j["batch"] == 2 and ok_extra and ok_json
                  and ok_pick and abs(got - deit_t) < 1e-3 and j["sgemm_peak_gflops"] > 0 else 1)
 PYEOF
 # every method row, C only: the rows per (model, method) and their cost() against `mxb methods`
