@@ -21,9 +21,14 @@ typedef struct {
     char model[16], what[48];
     double c_ms, torch_ms; /* per image (per call for kernels); < 0 when not measured */
     double gflop;          /* matrix-multiply work of the measurement, 0 when not stated */
+    /* explain rows (issue 16): the method's cost() per image at this geometry, for the
+     * row's params and for the defaults; has_cost 0 on other rows */
+    int has_cost;
+    mxb_cost cost, cost_default;
+    char params[64]; /* the row's params, "steps=8 rule=gausslegendre"; "" for none */
 } bench_row;
 
-#define MAX_ROWS 64
+#define MAX_ROWS 96
 static bench_row rows[MAX_ROWS];
 static int nrows;
 static double peak_gflops = 1; /* the square sgemm's, set before the models run */
@@ -65,6 +70,8 @@ static void add_row(const char *model, const char *what, double ms) {
     r->c_ms = ms;
     r->torch_ms = -1;
     r->gflop = 0;
+    r->has_cost = 0;
+    r->params[0] = 0;
 }
 
 /* GFLOP of the forward's matrix multiplies (2 per multiply-add): the part of the
@@ -148,6 +155,96 @@ static void perturbation_step(mxb_ctx **pc, const mxb_config *g, const float *x,
             for (int ch = 0; ch < g->in_chans; ch++) w[ch * hw + p] = 0;
         mxb_forward(pc[k], w, lp + (size_t)k * g->num_classes);
     }
+}
+
+/* ---- explain rows per method (issue 16 §6) ---------------------------------------------
+ * One "explain <method>" row per built-in method the model supports, at full geometry,
+ * through mxb_explain_one as `mxb run` calls it (the plain contexts lent for
+ * forward_many, as run.c lends its step contexts). Methods whose default cost is
+ * thousands of passes run at a reduced count, the same on the PyTorch side
+ * (tools/bench_methods_torch.py, which matches rows by this label); the label states
+ * it, and the row keeps the method's cost() for its params and for the defaults. */
+static const struct {
+    const char *method, *label;
+    const char *kv[2]; /* the reduced params ("key=value"), NULL-terminated */
+} method_rows[] = {
+    {"mambalrp", "explain mambalrp", {NULL}},
+    {"mambalrp-vision", "explain mambalrp-vision", {NULL}},
+    {"lrp-partial", "explain lrp-partial", {NULL}},
+    {"lrp-full", "explain lrp-full", {NULL}},
+    {"ixg", "explain ixg", {NULL}},
+    {"ig", "explain ig (steps=8)", {"steps=8", NULL}},
+    {"smoothgrad", "explain smoothgrad (samples=5)", {"samples=5", NULL}},
+    {"occlusion", "explain occlusion (window=32 stride=32)", {"window=32", "stride=32"}},
+    {"rise", "explain rise (masks=64)", {"masks=64", NULL}},
+};
+
+/* --methods: the method rows to time (comma-separated names of method_rows; "all", the
+ * default, or "none"); the older rows (raw-attention, rollout, attribution, uia) always run */
+static const char *method_filter = "all";
+
+static int method_selected(const char *name) {
+    if (!strcmp(method_filter, "all")) return 1;
+    const size_t n = strlen(name);
+    for (const char *p = method_filter; (p = strstr(p, name)); p += n)
+        if ((p == method_filter || p[-1] == ',') && (p[n] == ',' || !p[n])) return 1;
+    return 0;
+}
+
+/* a row's cost at the model's geometry: params (spec order) and the defaults */
+static int row_cost(bench_row *r, const mxb_config *g, const mxb_method *meth, const double *params) {
+    if (mxb_explain_cost(g, meth, params, &r->cost) || mxb_explain_cost(g, meth, NULL, &r->cost_default)) return -1;
+    r->has_cost = 1;
+    if (params) mxb_method_params_format(meth, params, r->params, sizeof r->params);
+    return 0;
+}
+
+static void bench_methods(const char *preset, const mxb_model *m, mxb_ctx *t, const float *x, int first_row,
+                          int reps) {
+    const mxb_config *g = mxb_model_config(m);
+    /* the rows bench_model timed already (raw-attention, rollout, attribution, uia): their cost */
+    for (int i = first_row; i < nrows; i++) {
+        const mxb_method *meth = !strncmp(rows[i].what, "explain ", 8) ? mxb_methods_find(rows[i].what + 8) : NULL;
+        if (meth && !rows[i].has_cost) row_cost(&rows[i], g, meth, NULL);
+    }
+    /* as run_setup.c sizes its plain pool: one context per thread, at most 9 */
+    int np = omp_get_max_threads();
+    if (np > 9) np = 9;
+    mxb_ctx **pool = mxb_alloc0((size_t)np, sizeof *pool, "bench buffers");
+    for (int k = 0; k < np; k++) pool[k] = mxb_ctx_new(m, MXB_TRACE_NONE);
+    float *logits = mxb_alloc((size_t)g->num_classes * sizeof *logits, "bench buffers");
+    float *map = mxb_alloc((size_t)g->num_patches * sizeof *map, "bench buffers");
+    float *px = mxb_alloc((size_t)g->img_size * g->img_size * sizeof *px, "bench buffers");
+    const int mreps = reps < 3 ? reps : 3; /* the heavy rows: at most 3 timed calls */
+    for (size_t i = 0; i < sizeof method_rows / sizeof *method_rows; i++) {
+        const mxb_method *meth = mxb_methods_find(method_rows[i].method);
+        if (!meth || !(meth->archs & (1u << g->arch)) || !method_selected(method_rows[i].method)) continue;
+        int nkv = 0;
+        while (nkv < 2 && method_rows[i].kv[nkv]) nkv++;
+        double params[MXB_MAX_PARAMS];
+        char err[512];
+        if (mxb_method_params_parse(meth, method_rows[i].kv, nkv, params, err, sizeof err)) {
+            fprintf(stderr, "mxb bench: %s\n", err); /* a table out of step with a method's params */
+            continue;
+        }
+        mxb_explain_opts o = {.class_index = -1, .variant = MXB_VARIANT_OFFICIAL, .start_layer = -1,
+                              .params = params, .seed = 1, .pool = pool, .npool = np,
+                              .pixel_map = meth->map_kind == MXB_MAP_PIXELS ? px : NULL};
+        int cls, rc = 0;
+        double ms;
+        TIME_MEDIAN(mreps, ms, rc |= mxb_explain_one(t, m, meth, x, &o, logits, &cls, map, err, sizeof err));
+        if (rc) {
+            fprintf(stderr, "mxb bench: %s: %s\n", preset, err);
+            continue;
+        }
+        add_row(preset, method_rows[i].label, ms);
+        row_cost(&rows[nrows - 1], g, meth, params);
+    }
+    for (int k = 0; k < np; k++) mxb_ctx_free(pool[k]);
+    free(pool);
+    free(logits);
+    free(map);
+    free(px);
 }
 
 static void bench_model(const char *preset, int reps, int batch) {
@@ -259,6 +356,7 @@ static void bench_model(const char *preset, int reps, int batch) {
     const double image_ms = rows[fwd_row].c_ms + explain_sum + 3 * 2 * steps_ms;
     add_row(preset, "run: 1 image, 3 methods, pos+neg", image_ms);
     run_row[nruns++] = nrows - 1;
+    bench_methods(preset, m, t, x, fwd_row, reps); /* issue 16: a row per method */
     mxb_ctx_free(c);
     mxb_ctx_free(t);
     free(x);
@@ -272,9 +370,9 @@ static void bench_model(const char *preset, int reps, int batch) {
 static int run_torch(const char *python, const char *script, const char *models, int reps,
                      int batch, int threads) {
     char cmd[8192];
-    /* the models were checked against the presets; paths are quoted for the shell */
-    snprintf(cmd, sizeof cmd, "'%s' '%s' --models %s --reps %d --batch %d --threads %d", python,
-             script, models, reps, batch, threads);
+    /* the models and --methods were checked; paths are quoted for the shell */
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --models %s --reps %d --batch %d --threads %d --methods '%s'", python,
+             script, models, reps, batch, threads, method_filter);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     char line[512], model[64], what[128];
@@ -309,6 +407,30 @@ static void contend_stop(void) {
     ncontenders = 0;
 }
 
+/* the explain rows' cost per image (issue 16): the method's cost() for the row's params
+ * and for the defaults, and the C time at the defaults estimated by multiplying the
+ * row's time by the ratio of passes (a backward counted as 2 forwards: a
+ * multiplication, not a measurement) */
+static double passes(const mxb_cost *c) { return c->traced_forwards + c->plain_forwards + 2 * c->backwards; }
+
+static void print_costs(FILE *out) {
+    int any = 0;
+    for (int i = 0; i < nrows; i++) any |= rows[i].has_cost;
+    if (!any) return;
+    fprintf(out, "per-image cost at full geometry (the method's cost(): traced + plain forwards / backwards; LRP\n"
+                 "passes are not in cost()); at defaults: C ms = the row's C ms x pass ratio (backward = 2 forwards)\n"
+                 "%-7s %-44s %13s %6s %13s %6s %12s\n",
+            "model", "measurement", "row fwd", "bwd", "default fwd", "bwd", "C ms at def.");
+    for (int i = 0; i < nrows; i++) {
+        const bench_row *r = &rows[i];
+        if (!r->has_cost) continue;
+        const mxb_cost *a = &r->cost, *d = &r->cost_default;
+        fprintf(out, "%-7s %-44s %6.0f+%-6.0f %6.0f %6.0f+%-6.0f %6.0f %12.1f\n", r->model, r->what, a->traced_forwards,
+                a->plain_forwards, a->backwards, d->traced_forwards, d->plain_forwards, d->backwards,
+                passes(a) > 0 ? r->c_ms * passes(d) / passes(a) : r->c_ms);
+    }
+}
+
 static void print_table(int threads, int contend, FILE *out) {
     const double peak = peak_gflops;
     fprintf(out, "threads %d%s%s; GFLOP/s counts matrix-multiply work only; %% of the measured sgemm peak (%.1f GFLOP/s)\n"
@@ -337,6 +459,7 @@ static void print_table(int threads, int contend, FILE *out) {
         fprintf(out, "%-7s mxb run, paper table 1 (3 methods, pos+neg): %.0f images/hour; 50,000 images: %.1f h\n",
                 r->model, 3.6e6 / r->c_ms, 50000 * r->c_ms / 3.6e6);
     }
+    print_costs(out);
 }
 
 #define MAX_PASSES 16
@@ -358,12 +481,17 @@ static void print_scaling(void) {
 static void bench_usage(FILE *f) {
     fprintf(f, "usage: mxb bench [--models vim-s,deit-s] [--reps 5] [--batch 8] [--json OUT.json]\n"
                "                 [--threads 1,2,4,8,16] [--contend N] [--no-torch]\n"
-               "                 [--python /usr/bin/python3]\n"
+               "                 [--python /usr/bin/python3] [--methods all|none|ixg,ig,...]\n"
                "Random weights at full geometry; threads from OMP_NUM_THREADS, or each count of\n"
                "--threads in turn (then a scaling table). Prints C and PyTorch\n"
                "(tools/bench_torch.py, same thread count) milliseconds and their ratio, the BLAS\n"
                "and kernels, the forward's limit and `mxb run` images/hour. --contend N keeps N\n"
-               "busy processes running for the duration (a shared machine).\n");
+               "busy processes running for the duration (a shared machine).\n"
+               "Per method (issue 16): an 'explain <method>' row for each built-in method the model\n"
+               "supports (--methods picks among mambalrp, mambalrp-vision, lrp-partial, lrp-full,\n"
+               "ixg, ig, smoothgrad, occlusion, rise), the costly ones at the reduced count their\n"
+               "label states, PyTorch twins from tools/bench_methods_torch.py, and each method's\n"
+               "cost() per image (row params and defaults) in a table and the JSON.\n");
 }
 
 int mxb_cmd_bench(int argc, char **argv) {
@@ -374,10 +502,23 @@ int mxb_cmd_bench(int argc, char **argv) {
                       MXB_OPT_I("batch", &batch, 1, 4096), MXB_OPT_S("json", &json),
                       MXB_OPT_F("no-torch", &no_torch), MXB_OPT_S("python", &python),
                       MXB_OPT_S("threads", &threads_list), MXB_OPT_I("contend", &contend, 0, 256),
-                      MXB_OPT_END};
+                      MXB_OPT_S("methods", &method_filter), MXB_OPT_END};
     int prc = mxb_opts_parse("bench", argc, argv, opts, NULL, 0, NULL, bench_usage);
     if (prc) return prc == 1 ? 0 : 2;
     int torch = !no_torch;
+    if (strcmp(method_filter, "all") && strcmp(method_filter, "none")) { /* every name one of method_rows' */
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", method_filter);
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            size_t i = 0;
+            while (i < sizeof method_rows / sizeof *method_rows && strcmp(method_rows[i].method, tok)) i++;
+            if (i == sizeof method_rows / sizeof *method_rows || strlen(method_filter) >= sizeof buf)
+                return mxb_usage_error("bench", "--methods: '%s' is not a method with a bench row (all, none, or "
+                                       "names among mambalrp, mambalrp-vision, lrp-partial, lrp-full, ixg, ig, "
+                                       "smoothgrad, occlusion, rise)", tok);
+        }
+    }
+    if (strchr(method_filter, '\'')) return mxb_usage_error("bench", "--methods must not contain quotes");
     int tlist[MAX_PASSES], ntl = 0;
     if (threads_list) {
         char buf[256];
@@ -457,6 +598,7 @@ int mxb_cmd_bench(int argc, char **argv) {
             if (*q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) json_safe[k++] = *q;
         json_safe[k] = 0;
         fprintf(f, "{\"threads\": %d, \"reps\": %d, \"batch\": %d, \"unit\": \"ms\", \"contend\": %d, "
+                   "\"cost_fields\": [\"traced_forwards\", \"plain_forwards\", \"backwards\"], "
                    "\"blas\": \"%s\", \"sgemm_peak_gflops\": %.3f, \"scaling\": {",
                 threads, reps, batch, contend, json_safe, peak);
         for (int p = 0; p < npasses; p++) {
@@ -470,6 +612,10 @@ int mxb_cmd_bench(int argc, char **argv) {
             fprintf(f, "  {\"model\": \"%s\", \"what\": \"%s\", \"c_ms\": %.4f, ", r->model, r->what,
                     r->c_ms);
             if (r->gflop > 0) fprintf(f, "\"gflop\": %.4f, ", r->gflop);
+            if (r->has_cost) /* issue 16: the method's cost() per image, the row's params and the defaults */
+                fprintf(f, "\"params\": \"%s\", \"cost\": [%.0f, %.0f, %.0f], \"cost_default\": [%.0f, %.0f, %.0f], ",
+                        r->params, r->cost.traced_forwards, r->cost.plain_forwards, r->cost.backwards,
+                        r->cost_default.traced_forwards, r->cost_default.plain_forwards, r->cost_default.backwards);
             if (r->torch_ms > 0)
                 fprintf(f, "\"torch_ms\": %.4f, \"speedup\": %.4f}", r->torch_ms, r->torch_ms / r->c_ms);
             else

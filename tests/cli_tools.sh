@@ -202,21 +202,23 @@ expect_fail 2 "x32.h5:nope: cannot read" $REF predict --weights $T/vim_tiny.h5 -
 expect_fail 2 "want a [3, 224, 224] tensor, got [1, 3, 32, 32]" $REF predict --weights $T/vim_s.h5 --tensor $T/x32.h5 --out $T/r.h5
 
 # ---------------------------------------------------------------- mxb bench + tools/bench_torch.py
-# (the -T presets, 1 rep: this checks that both sides measure the same things, not speed)
-$MXB bench --models deit-t,vim-t --reps 1 --batch 2 --json $T/bench.json >$T/bench.txt 2>$T/bench.err
+# (the -T presets, 1 rep: this checks that both sides measure the same things, not speed;
+# of the method rows (issue 16) only the one-pass LRP ones here; every row C-only below, and
+# every twin's map against mxb explain's after that)
+TWINNED=lrp-partial,lrp-full,mambalrp,mambalrp-vision  # + uia, always
+$MXB bench --models deit-t,vim-t --reps 1 --batch 2 --methods $TWINNED --json $T/bench.json >$T/bench.txt 2>$T/bench.err
 check "mxb bench --json: every C measurement has its PyTorch twin (same names)" $PY - $T/bench.json <<'PYEOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
-# C-only rows by design: the engine's GEMM shapes, the forward's profile, the run stages;
-# and UIA's rows, which tools/bench_torch.py does not time yet (the original code's CLS
-# rows are Python loops over positions; a vectorised PyTorch twin is still to write)
-c_only = lambda r: (r["model"] == "gemm" or r["what"].startswith(("forward: ", "run stage: ", "run: "))
-                    or "uia" in r["what"])
+# C-only rows by design: the engine's GEMM shapes, the forward's profile, the run stages
+c_only = lambda r: r["model"] == "gemm" or r["what"].startswith(("forward: ", "run stage: ", "run: "))
 allrows = j["rows"]; rows = [r for r in allrows if not c_only(r)]; names = {(r["model"], r["what"]) for r in rows}
 missing = [r["what"] for r in rows if r["torch_ms"] is None]
 print("   %d rows, %d without a PyTorch time %s" % (len(rows), len(missing), missing))
 want = {("vim-t", "hidden attention exact, all layers"), ("deit-t", "explain attribution"),
-        ("blas", "sgemm 1024x1024x1024"), ("vim-t", "perturbation step, batch (per image)")}
+        ("blas", "sgemm 1024x1024x1024"), ("vim-t", "perturbation step, batch (per image)"),
+        ("vim-t", "xai vector (uia), all layers"), ("vim-t", "explain uia"), ("vim-t", "explain mambalrp"),
+        ("vim-t", "explain mambalrp-vision"), ("deit-t", "explain lrp-full"), ("deit-t", "explain lrp-partial")}
 # GFLOP counts of the forwards, as written out by hand for DeiT-T (192 wide, 12 blocks, 3 heads,
 # MLP 768): patch embed + head + per block qkv, two attention products, proj, fc1, fc2
 L, E, F = 197, 192, 768
@@ -228,12 +230,100 @@ want_extra = {("gemm", "engine 197x384 @ 384x1536 (fc1, in_proj)"), ("vim-t", "f
               ("deit-t", "run: 1 image, 3 methods, pos+neg"), ("vim-t", "run stage: 9 perturbed forwards (1 polarity)")}
 ok_extra = want_extra <= extra and all(r["torch_ms"] is None for r in allrows if c_only(r))
 ok_json = j["blas"].startswith(("OpenBLAS", "BLIS", "oneDNN")) and len(j["scaling"][str(j["threads"])]) == len(allrows)
-raise SystemExit(0 if len(rows) == 21 and not missing and want <= names and j["batch"] == 2 and ok_extra and ok_json
-                 and abs(got - deit_t) < 1e-3 and j["sgemm_peak_gflops"] > 0 else 1)
+# --methods picked: none of the multi-pass rows ran
+ok_pick = not any(w.startswith(("explain ixg", "explain ig", "explain rise", "explain occlusion", "explain smoothgrad"))
+                  for _, w in names)
+raise SystemExit(0 if len(rows) == 27 and not missing and want <= names and j["batch"] == 2 and ok_extra and ok_json
+                 and ok_pick and abs(got - deit_t) < 1e-3 and j["sgemm_peak_gflops"] > 0 else 1)
+PYEOF
+# every method row, C only: the rows per (model, method) and their cost() against `mxb methods`
+# (the defaults, listed at deit-s / vim-s: the same 224 px, patch 16 geometry as the -T presets)
+# and against the counts written out by hand for the reduced params of the labels
+$MXB bench --models deit-t,vim-t --reps 1 --batch 2 --no-torch --json $T/bench_all.json >$T/bench_all.txt 2>&1
+$MXB methods >$T/methods.txt
+check "mxb bench: an explain row per method and model, with the method's cost() per image" \
+  $PY - $T/bench_all.json $T/methods.txt <<'PYEOF'
+import json, re, sys
+j = json.load(open(sys.argv[1]))
+listed = {}  # method -> (traced, plain, backwards) from `mxb methods`
+name = None
+for line in open(sys.argv[2]):
+    if line[:1] not in (" ", "\n"):
+        name = line.split()[0]
+    m = re.search(r"cost per image \(\S+, defaults\): (\d+) traced forwards, (\d+) backwards, (\d+) plain", line)
+    if m:
+        listed[name] = (int(m[1]), int(m[3]), int(m[2]))
+common = ["raw-attention", "rollout", "attribution", "ixg", "ig (steps=8)", "smoothgrad (samples=5)",
+          "occlusion (window=32 stride=32)", "rise (masks=64)"]
+expect = {"deit-t": common + ["lrp-partial", "lrp-full"],
+          "vim-t": common + ["uia", "mambalrp", "mambalrp-vision"]}
+# by hand: IG 1 + steps traced, steps backwards; SmoothGrad likewise; occlusion
+# (ceil((224 - 32) / 32) + 1)^2 = 49 plain forwards; RISE one per mask
+reduced = {"ig (steps=8)": ((9, 0, 8), "steps=8 rule=gausslegendre"), "smoothgrad (samples=5)": ((6, 0, 5), "samples=5 sigma=1"),
+           "occlusion (window=32 stride=32)": ((1, 49, 0), "window=32 stride=32 baseline=0"),
+           "rise (masks=64)": ((1, 64, 0), "masks=64 cells=8 p=0.1 score=softmax")}
+bad = []
+for model, labels in expect.items():
+    rows = {r["what"][8:]: r for r in j["rows"] if r["model"] == model and r["what"].startswith("explain ")}
+    if sorted(rows) != sorted(labels):
+        bad.append("%s rows %s" % (model, sorted(rows)))
+        continue
+    for label, r in rows.items():
+        meth = label.split(" ")[0]
+        want, params = reduced.get(label, (listed[meth], ""))
+        kv = lambda s: {k: float(v) if v[:1].isdigit() else v for k, v in (t.split("=") for t in s.split())}
+        if tuple(r["cost_default"]) != listed[meth] or tuple(r["cost"]) != want or kv(r["params"]) != kv(params):
+            bad.append("%s %s: cost %s default %s params '%s'" % (model, label, r["cost"], r["cost_default"], r["params"]))
+print("   %d methods listed; %s" % (len(listed), bad or "every row's cost as listed"))
+raise SystemExit(1 if bad or len(listed) < 16 else 0)
+PYEOF
+check "mxb bench prints the per-image cost table" bash -c \
+  "grep -qE '^vim-t +explain occlusion \(window=32 stride=32\) +1\+49 +0 +1\+729 +0 +[0-9.]+$' $T/bench_all.txt"
+# the twins compute what mxb explain computes (small models, 64 px): their maps after min-max;
+# full LRP within float32's noise for it (docs/METHODS-v2.md 3.1: 0.2-2.6 %); SmoothGrad at
+# sigma 0 (its noise is drawn differently); RISE (its masks too) only runs
+$RAND --arch vit --embed-dim 64 --depth 3 --heads 2 --img-size 64 --patch 8 --classes 10 --seed 3 $T/tw_vit.pth >/dev/null
+$RAND --arch vim --embed-dim 64 --depth 4 --img-size 64 --patch 8 --classes 10 --seed 4 $T/tw_vim.pth >/dev/null
+$CONV $T/tw_vit.pth $T/tw_vit.h5 >/dev/null; $CONV $T/tw_vim.pth $T/tw_vim.h5 >/dev/null
+$PY -c "import h5py, torch; h5py.File('$T/tw_x.h5', 'w')['input'] = (torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(5)) * 4 - 2).numpy()"
+for a in vit vim; do
+  for meth in ixg ig occlusion smoothgrad $([ $a = vit ] && echo lrp-partial lrp-full || echo uia mambalrp mambalrp-vision); do
+    $MXB explain --weights $T/tw_$a.h5 --tensor $T/tw_x.h5 --method $meth --out $T/tw_${a}_$meth.h5 \
+      $([ $meth = ig ] && echo --param steps=8) $([ $meth = occlusion ] && echo --param window=16 --param stride=16) \
+      $([ $meth = smoothgrad ] && echo --param sigma=0 --param samples=2) >/dev/null
+  done
+done
+check "the PyTorch twins of the method rows compute mxb explain's maps" $PY - $T $TOOLS <<'PYEOF'
+import sys, h5py, numpy as np, torch
+T = sys.argv[1]; sys.path.insert(0, sys.argv[2])
+import reference as ref, bench_methods_torch as bmt
+x = torch.from_numpy(h5py.File(T + "/tw_x.h5")["input"][()])[None]
+mm = lambda a: (lambda a: (a - a.min()) / (a.max() - a.min()))(np.asarray(a, np.float64).ravel())
+twin = {"ixg": lambda m: bmt.ixg(m, x), "ig": lambda m: bmt.ig(m, x, 8),
+        "occlusion": lambda m: bmt.occlusion(m, x, 16, 16), "smoothgrad": lambda m: bmt.smoothgrad(m, x, 2, 0.0),
+        "lrp-partial": lambda m: bmt.lrp(m, x, False),
+        "lrp-full": lambda m: torch.nn.functional.avg_pool2d(bmt.lrp(m, x, True)[None], 8)[0],
+        "uia": lambda m: bmt.uia(m, x), "mambalrp": lambda m: bmt.mambalrp(m, x, True),
+        "mambalrp-vision": lambda m: bmt.mambalrp(m, x, False)}
+bad = 0
+for a, meths in (("vit", ["ixg", "ig", "occlusion", "smoothgrad", "lrp-partial", "lrp-full"]),
+                 ("vim", ["ixg", "ig", "occlusion", "smoothgrad", "uia", "mambalrp", "mambalrp-vision"])):
+    m = ref.load_model("%s/tw_%s.h5" % (T, a))
+    for meth in meths:
+        f = h5py.File("%s/tw_%s_%s.h5" % (T, a, meth))
+        c = f["map_pixels"][()] if "map_pixels" in f else f["map"][()]
+        d = np.abs(mm(c) - mm(twin[meth](m).detach().numpy())).max()
+        tol = 3e-2 if meth == "lrp-full" else 1e-4
+        bad += not d <= tol
+        print("   %s %s: %.2g after min-max (tolerance %g)" % (a, meth, d, tol))
+    r = bmt.rise(m, x, bmt.rise_masks(8, 4, 0.5, 64), 0.5)
+    bad += tuple(r.shape) != (1, 64, 64) or not bool(torch.isfinite(r).all())
+raise SystemExit(1 if bad else 0)
 PYEOF
 check "mxb bench prints the table with ratios" bash -c "grep -qE '^vim-t +forward\+backward +[0-9.]+ +[0-9.]+ +[0-9.]+x$' $T/bench.txt"
 expect_fail 2 "unknown model 'vim-xl'" $MXB bench --models vim-t,vim-xl
 expect_fail 2 "bench_torch: unknown model 'vim-xl'" $PY $TOOLS/bench_torch.py --models vim-xl
+expect_fail 2 "mxb bench: --methods: 'gradcam' is not a method with a bench row" $MXB bench --methods ixg,gradcam
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -4,6 +4,7 @@ random weights: the PyTorch side of `mxb bench`, which matches these lines to
 its own by model and measurement name.
 
     bench_torch.py [--models vim-s,deit-s] [--reps 5] [--batch 8] [--threads N]
+                   [--methods all|none|ixg,ig,...]
 
 Prints one line per measurement, `model<TAB>what<TAB>milliseconds`: the median
 of --reps timed calls after one warm-up call (per image for the batch; the
@@ -47,6 +48,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import convert_checkpoint as cc  # noqa: E402
 import make_random_checkpoint as mk  # noqa: E402
 import reference as ref  # noqa: E402
+import bench_methods_torch as bmt  # noqa: E402  (the "explain <method>" rows of issue 16)
 
 
 def model(preset, seed=0):
@@ -68,7 +70,7 @@ def median_ms(fn, reps):
     return statistics.median(times)
 
 
-def bench(preset, reps, batch):
+def bench(preset, reps, batch, methods="all"):
     m = model(preset)
     fwd = ref.vit_forward if m.arch == "vit" else ref.vim_forward
     g = torch.Generator().manual_seed(1)
@@ -106,8 +108,14 @@ def bench(preset, reps, batch):
             ref.hidden_attention(s_f).mean(1)
             ref.hidden_attention(s_b).mean(1).flip(-1, -2)
         yield "hidden attention exact, all layers", (time.perf_counter() - t) * 1e3
+        xg = x.clone().requires_grad_(True)  # UIA's rows need the residual stream's trace
+        _, tr = fwd(m, xg)
+        with torch.no_grad():
+            yield "xai vector (uia), all layers", median_ms(
+                lambda: [bmt.uia_vector(m, tr, i) for i in range(m.cfg["depth"])], reps)
     for method in ref.METHODS:
         yield "explain " + method, median_ms(lambda: ref.explain(m, x, method), reps)
+    yield from bmt.twins(m, x, reps, median_ms, methods)
 
 
 def bench_sgemm(reps):
@@ -127,6 +135,7 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--methods", default="all", help="the method rows (mxb bench --methods)")
     a = ap.parse_args(argv)
     models = a.models.split(",")
     bad = [n for n in models if n not in mk.PRESETS]
@@ -138,7 +147,7 @@ def main(argv=None):
     for what, ms in bench_sgemm(a.reps):
         print("blas\t%s\t%.4f" % (what, ms), flush=True)
     for name in models:
-        for what, ms in bench(name, a.reps, a.batch):
+        for what, ms in bench(name, a.reps, a.batch, a.methods):
             print("%s\t%s\t%.4f" % (name, what, ms), flush=True)
     return 0
 
