@@ -411,23 +411,25 @@ static void contend_stop(void) {
  * and for the defaults, and the C time at the defaults estimated by multiplying the
  * row's time by the ratio of passes (a backward counted as 2 forwards: a
  * multiplication, not a measurement) */
-static double passes(const mxb_cost *c) { return c->traced_forwards + c->plain_forwards + 2 * c->backwards; }
+static double passes(const mxb_cost *c) {
+    return c->traced_forwards + c->plain_forwards + 2 * (c->backwards + c->lrp_passes);
+}
 
 static void print_costs(FILE *out) {
     int any = 0;
     for (int i = 0; i < nrows; i++) any |= rows[i].has_cost;
     if (!any) return;
-    fprintf(out, "per-image cost at full geometry (the method's cost(): traced + plain forwards / backwards; LRP\n"
-                 "passes are not in cost()); at defaults: C ms = the row's C ms x pass ratio (backward = 2 forwards)\n"
-                 "%-7s %-44s %13s %6s %13s %6s %12s\n",
-            "model", "measurement", "row fwd", "bwd", "default fwd", "bwd", "C ms at def.");
+    fprintf(out, "per-image cost at full geometry (the method's cost(): traced + plain forwards / backwards / LRP\n"
+                 "passes); at defaults: C ms = the row's C ms x pass ratio (a backward or LRP pass = 2 forwards)\n"
+                 "%-7s %-44s %13s %6s %4s %13s %6s %4s %12s\n",
+            "model", "measurement", "row fwd", "bwd", "lrp", "default fwd", "bwd", "lrp", "C ms at def.");
     for (int i = 0; i < nrows; i++) {
         const bench_row *r = &rows[i];
         if (!r->has_cost) continue;
         const mxb_cost *a = &r->cost, *d = &r->cost_default;
-        fprintf(out, "%-7s %-44s %6.0f+%-6.0f %6.0f %6.0f+%-6.0f %6.0f %12.1f\n", r->model, r->what, a->traced_forwards,
-                a->plain_forwards, a->backwards, d->traced_forwards, d->plain_forwards, d->backwards,
-                passes(a) > 0 ? r->c_ms * passes(d) / passes(a) : r->c_ms);
+        fprintf(out, "%-7s %-44s %6.0f+%-6.0f %6.0f %4.0f %6.0f+%-6.0f %6.0f %4.0f %12.1f\n", r->model, r->what,
+                a->traced_forwards, a->plain_forwards, a->backwards, a->lrp_passes, d->traced_forwards,
+                d->plain_forwards, d->backwards, d->lrp_passes, passes(a) > 0 ? r->c_ms * passes(d) / passes(a) : r->c_ms);
     }
 }
 
@@ -598,7 +600,7 @@ int mxb_cmd_bench(int argc, char **argv) {
             if (*q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) json_safe[k++] = *q;
         json_safe[k] = 0;
         fprintf(f, "{\"threads\": %d, \"reps\": %d, \"batch\": %d, \"unit\": \"ms\", \"contend\": %d, "
-                   "\"cost_fields\": [\"traced_forwards\", \"plain_forwards\", \"backwards\"], "
+                   "\"cost_fields\": [\"traced_forwards\", \"plain_forwards\", \"backwards\", \"lrp_passes\"], "
                    "\"blas\": \"%s\", \"sgemm_peak_gflops\": %.3f, \"scaling\": {",
                 threads, reps, batch, contend, json_safe, peak);
         for (int p = 0; p < npasses; p++) {
@@ -613,9 +615,12 @@ int mxb_cmd_bench(int argc, char **argv) {
                     r->c_ms);
             if (r->gflop > 0) fprintf(f, "\"gflop\": %.4f, ", r->gflop);
             if (r->has_cost) /* issue 16: the method's cost() per image, the row's params and the defaults */
-                fprintf(f, "\"params\": \"%s\", \"cost\": [%.0f, %.0f, %.0f], \"cost_default\": [%.0f, %.0f, %.0f], ",
+                fprintf(f,
+                        "\"params\": \"%s\", \"cost\": [%.0f, %.0f, %.0f, %.0f], \"cost_default\": [%.0f, %.0f, %.0f, "
+                        "%.0f], ",
                         r->params, r->cost.traced_forwards, r->cost.plain_forwards, r->cost.backwards,
-                        r->cost_default.traced_forwards, r->cost_default.plain_forwards, r->cost_default.backwards);
+                        r->cost.lrp_passes, r->cost_default.traced_forwards, r->cost_default.plain_forwards,
+                        r->cost_default.backwards, r->cost_default.lrp_passes);
             if (r->torch_ms > 0)
                 fprintf(f, "\"torch_ms\": %.4f, \"speedup\": %.4f}", r->torch_ms, r->torch_ms / r->c_ms);
             else

@@ -45,8 +45,8 @@ int mxb_cmd_methods(int argc, char **argv) {
         const mxb_config *g = (m->archs & MXB_METHOD_VIT) ? &deit : &vim;
         if (!mxb_explain_cost(g, m, NULL, &cost))
             printf("%16s cost per image (%s, defaults): %g traced forwards, %g backwards, %g plain forwards, "
-                   "%zu scratch bytes\n", "", (m->archs & MXB_METHOD_VIT) ? "deit-s" : "vim-s",
-                   cost.traced_forwards, cost.backwards, cost.plain_forwards, cost.scratch_bytes);
+                   "%g LRP passes, %zu scratch bytes\n", "", (m->archs & MXB_METHOD_VIT) ? "deit-s" : "vim-s",
+                   cost.traced_forwards, cost.backwards, cost.plain_forwards, cost.lrp_passes, cost.scratch_bytes);
         for (int j = 0; v2 && j < m->nparams; j++) {
             const mxb_param_spec *p = &m->params[j];
             if (p->type == MXB_PARAM_CHOICE) {

@@ -316,9 +316,10 @@ static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen)
             if (R->res.skipped[m][k]) continue;
             mxb_cost c;
             if (mxb_explain_cost(mxb_model_config(R->model[m]), R->method[k], R->cfg.methods[k].params, &c)) continue;
-            printf("  method %s · %s: %g traced forwards, %g backwards, %g plain forwards, %.1f MiB scratch per image\n",
+            printf("  method %s · %s: %g traced forwards, %g backwards, %g plain forwards, %g LRP passes, %.1f MiB "
+                   "scratch per image\n",
                    R->cfg.methods[k].name, R->cfg.models[m].name, c.traced_forwards, c.backwards, c.plain_forwards,
-                   c.scratch_bytes / 1048576.0);
+                   c.lrp_passes, c.scratch_bytes / 1048576.0);
         }
     omp_set_num_threads(outer);
     const long shards = (long)(total / (within_h * 3600)) + 1;

@@ -64,6 +64,9 @@ typedef struct {
     double backwards;       /* backward passes */
     double plain_forwards;  /* untraced, through forward_many */
     size_t scratch_bytes;   /* peak of in->model->scratch() requests */
+    /* appended: LRP passes (a modified backward each: MambaLRP, Chefer's relprop); the
+     * host's default counts the needs' pass; a cost() that runs relevance() sets it */
+    double lrp_passes;
 } mxb_cost;
 
 /* The run: one engine context (and a pool of plain ones) the host lends to one

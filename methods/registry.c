@@ -355,7 +355,11 @@ void mxb_method_params_format(const mxb_method *m, const double *values, char *b
 }
 
 int mxb_method_cost(const mxb_method *m, const mxb_explain_input *geometry, const double *params, mxb_cost *out) {
-    *out = (mxb_cost){.traced_forwards = 1, .backwards = (m->needs & MXB_NEEDS_GRADIENT) ? 1 : 0};
+    /* the LRP pass the harness runs for the needs bits on this family (harness/explain.c) */
+    const uint32_t lrp = geometry->arch == MXB_METHOD_ARCH_VIT ? MXB_NEEDS_RELEVANCE | MXB_NEEDS_RELEVANCE_ORIG
+                                                               : MXB_NEEDS_MAMBALRP;
+    *out = (mxb_cost){.traced_forwards = 1, .backwards = (m->needs & MXB_NEEDS_GRADIENT) ? 1 : 0,
+                      .lrp_passes = (m->needs & lrp) ? 1 : 0};
     if (m->abi_version >= 2 && m->cost) return m->cost(geometry, params, out);
     return 0;
 }

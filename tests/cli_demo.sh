@@ -3,7 +3,10 @@
 # results/baselines/demo.h5: same predictions and, within 1e-4, the same maps (2e-3 for
 # the LRP family: Chefer's LRP divides by near-zero sums, and in float32 a different
 # BLAS summation order moves ViT attribution by ~4e-4; the engine tests document the
-# same), every method of the baseline, and the same (model, method) pairs skipped.
+# same; full LRP per image after min-max within 5e-2: its raw scale moved by 1.6x on one
+# image between -O3 and the -O0 sanitiser build while the min-max map moved 1.2e-2,
+# inside PyTorch's own float32-vs-float64 1.5e-2 at full geometry), every method of the
+# baseline, and the same (model, method) pairs skipped.
 set -uo pipefail
 MXB=$MXB_EXE; PY=$MXB_PYTHON; SRC=$MXB_SOURCE_DIR
 T=$(mktemp -d); trap 'rm -rf $T' EXIT
@@ -27,6 +30,10 @@ for t in ("perturbation", "segmentation"):
         for k in b[t][m]:
             if k == "prediction": continue
             x, y = a[t][m][k]["map"][()], b[t][m][k]["map"][:12]
+            if k == "lrp-full":  # per image after min-max (what the tests read): its float32 scale
+                mm = lambda v: (v - v.min()) / max(1e-30, v.max() - v.min())  # wanders (x1.6 at -O0)
+                ok &= all(np.abs(mm(x[i]) - mm(y[i])).max() <= 5e-2 for i in range(len(y)))
+                continue
             tol = 2e-3 if k in lrp else 1e-4
             ok &= np.abs(x - y).max() <= tol * max(1e-12, np.abs(y).max())
         ok &= set(a[t][m]) == set(b[t][m])

@@ -245,23 +245,28 @@ check "mxb bench: an explain row per method and model, with the method's cost() 
   $PY - $T/bench_all.json $T/methods.txt <<'PYEOF'
 import json, re, sys
 j = json.load(open(sys.argv[1]))
-listed = {}  # method -> (traced, plain, backwards) from `mxb methods`
+listed = {}  # method -> (traced, plain, backwards, LRP passes) from `mxb methods`
 name = None
 for line in open(sys.argv[2]):
     if line[:1] not in (" ", "\n"):
         name = line.split()[0]
-    m = re.search(r"cost per image \(\S+, defaults\): (\d+) traced forwards, (\d+) backwards, (\d+) plain", line)
+    m = re.search(r"cost per image \(\S+, defaults\): (\d+) traced forwards, (\d+) backwards, (\d+) plain "
+                  r"forwards, (\d+) LRP passes", line)
     if m:
-        listed[name] = (int(m[1]), int(m[3]), int(m[2]))
+        listed[name] = (int(m[1]), int(m[3]), int(m[2]), int(m[4]))
 common = ["raw-attention", "rollout", "attribution", "ixg", "ig (steps=8)", "smoothgrad (samples=5)",
           "occlusion (window=32 stride=32)", "rise (masks=64)"]
 expect = {"deit-t": common + ["lrp-partial", "lrp-full"],
           "vim-t": common + ["uia", "mambalrp", "mambalrp-vision"]}
 # by hand: IG 1 + steps traced, steps backwards; SmoothGrad likewise; occlusion
 # (ceil((224 - 32) / 32) + 1)^2 = 49 plain forwards; RISE one per mask
-reduced = {"ig (steps=8)": ((9, 0, 8), "steps=8 rule=gausslegendre"), "smoothgrad (samples=5)": ((6, 0, 5), "samples=5 sigma=1"),
-           "occlusion (window=32 stride=32)": ((1, 49, 0), "window=32 stride=32 baseline=0"),
-           "rise (masks=64)": ((1, 64, 0), "masks=64 cells=8 p=0.1 score=softmax")}
+reduced = {"ig (steps=8)": ((9, 0, 8, 0), "steps=8 rule=gausslegendre"),
+           "smoothgrad (samples=5)": ((6, 0, 5, 0), "samples=5 sigma=1"),
+           "occlusion (window=32 stride=32)": ((1, 49, 0, 0), "window=32 stride=32 baseline=0"),
+           "rise (masks=64)": ((1, 64, 0, 0), "masks=64 cells=8 p=0.1 score=softmax")}
+# the LRP methods' pass, by hand: Transformer-Attribution (ViT), Chefer's LRP, MambaLRP
+lrp = {("deit-t", "attribution"), ("deit-t", "lrp-partial"), ("deit-t", "lrp-full"), ("vim-t", "mambalrp"),
+       ("vim-t", "mambalrp-vision")}
 bad = []
 for model, labels in expect.items():
     rows = {r["what"][8:]: r for r in j["rows"] if r["model"] == model and r["what"].startswith("explain ")}
@@ -270,15 +275,21 @@ for model, labels in expect.items():
         continue
     for label, r in rows.items():
         meth = label.split(" ")[0]
-        want, params = reduced.get(label, (listed[meth], ""))
+        hand = 1 if (model, meth) in lrp else 0
+        want, params = reduced.get(label, (listed[meth][:3] + (hand,), ""))
         kv = lambda s: {k: float(v) if v[:1].isdigit() else v for k, v in (t.split("=") for t in s.split())}
-        if tuple(r["cost_default"]) != listed[meth] or tuple(r["cost"]) != want or kv(r["params"]) != kv(params):
+        if tuple(r["cost_default"]) != listed[meth][:3] + (hand,) or tuple(r["cost"]) != want or kv(r["params"]) != kv(params):
             bad.append("%s %s: cost %s default %s params '%s'" % (model, label, r["cost"], r["cost_default"], r["params"]))
+# `mxb methods` prices at deit-s (ViT methods) or vim-s: the LRP methods list their pass
+for meth, c in listed.items():
+    if c[3] != (1 if meth in ("attribution", "lrp-partial", "lrp-full", "mambalrp", "mambalrp-vision") or
+                meth.startswith(("lrp-", "mambalrp")) else 0):
+        bad.append("mxb methods: %s lists %d LRP passes" % (meth, c[3]))
 print("   %d methods listed; %s" % (len(listed), bad or "every row's cost as listed"))
 raise SystemExit(1 if bad or len(listed) < 16 else 0)
 PYEOF
 check "mxb bench prints the per-image cost table" bash -c \
-  "grep -qE '^vim-t +explain occlusion \(window=32 stride=32\) +1\+49 +0 +1\+729 +0 +[0-9.]+$' $T/bench_all.txt"
+  "grep -qE '^vim-t +explain occlusion \(window=32 stride=32\) +1\+49 +0 +0 +1\+729 +0 +0 +[0-9.]+$' $T/bench_all.txt"
 # the twins compute what mxb explain computes (small models, 64 px): their maps after min-max;
 # full LRP within float32's noise for it (docs/METHODS-v2.md 3.1: 0.2-2.6 %); SmoothGrad at
 # sigma 0 (its noise is drawn differently); RISE (its masks too) only runs

@@ -173,22 +173,24 @@ static int attribution_explain(const mxb_explain_input *in, float *map, char *er
     return 0;
 }
 
-/* what an image costs: the host's traced forward, the passes, the scratch */
+/* what an image costs: the host's traced forward, the passes (relevance() is an LRP
+ * pass, backward() a backward), the scratch */
 static int cost_common(const mxb_explain_input *g, double backwards, size_t scratch, mxb_cost *out) {
     out->traced_forwards = 1;
     out->backwards = backwards;
     out->plain_forwards = 0;
+    out->lrp_passes = 1;
     out->scratch_bytes = scratch + (size_t)g->num_classes * sizeof(float) + 64;
     return 0;
 }
 static int one_pass_cost(const mxb_explain_input *g, const double *p, mxb_cost *out) {
     (void)p;
-    return cost_common(g, 1, 0, out);
+    return cost_common(g, 0, 0, out);
 }
 static int attribution_cost(const mxb_explain_input *g, const double *p, mxb_cost *out) {
     (void)p;
     const size_t L = (size_t)g->seq_len;
-    return cost_common(g, 2, (size_t)g->depth * L * L * sizeof(float) + 3 * L * sizeof(double) + 128, out);
+    return cost_common(g, 1, (size_t)g->depth * L * L * sizeof(float) + 3 * L * sizeof(double) + 128, out);
 }
 
 #define CALLS_METHOD(sym, nm, arch, fn, costfn, what)                                      \
