@@ -110,7 +110,8 @@ size_t mxb_params_floats(const mxb_model *m) {
 size_t mxb_params_derived_floats(const mxb_config *c) {
     if (c->arch != MXB_ARCH_VIM) return 0;
     const size_t DN = (size_t)c->d_inner * c->d_state, DNp = (size_t)SCAN_PADDED(c->d_inner) * c->d_state;
-    return (DN + DNp) * 2 * (size_t)c->depth;
+    const size_t KD = (size_t)c->d_conv * c->d_inner;
+    return (DN + DNp + KD) * 2 * (size_t)c->depth;
 }
 
 static float *P(const mxb_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -155,6 +156,7 @@ static void bind_views(mxb_model *m) {
     } else {
         const size_t DN = (size_t)c->d_inner * c->d_state;
         const size_t DNp = (size_t)SCAN_PADDED(c->d_inner) * c->d_state;
+        const size_t KD = (size_t)c->d_conv * c->d_inner;
         m->norm_w = P(m, "norm_f.weight");
         m->layers = mxb_alloc0((size_t)c->depth, sizeof *m->layers, "the layer views");
         m->derived = mxb_alloc0(mxb_params_derived_floats(c), sizeof(float), "the derived A tables");
@@ -173,23 +175,27 @@ static void bind_views(mxb_model *m) {
                 w->dt_proj_b = P(m, "layers.%d.mixer.dt_proj%s.bias", i, s);
                 w->A_log = P(m, "layers.%d.mixer.A%s_log", i, s);
                 w->D = P(m, "layers.%d.mixer.D%s", i, s);
-                w->A = m->derived + ((size_t)i * 2 + d) * (DN + DNp);
+                w->A = m->derived + ((size_t)i * 2 + d) * (DN + DNp + KD);
                 w->At = w->A + DN;
+                w->conv_wt = w->At + DNp;
             }
         }
     }
 }
 
-/* A = -exp(A_log) is a function of the weights, recomputed whenever they change. */
+/* A = -exp(A_log) and the transposed conv taps are functions of the weights,
+ * recomputed whenever they change. */
 void mxb_model_refresh(mxb_model *m) {
     if (m->cfg.arch != MXB_ARCH_VIM) return;
-    const int Di = m->cfg.d_inner, N = m->cfg.d_state, Dp = SCAN_PADDED(Di);
+    const int Di = m->cfg.d_inner, N = m->cfg.d_state, Dp = SCAN_PADDED(Di), K = m->cfg.d_conv;
     for (int i = 0; i < m->cfg.depth; i++)
         for (int d = 0; d < 2; d++) {
             vim_dir_w *w = &m->layers[i].dir[d];
             for (int c = 0; c < Di; c++)
                 for (int n = 0; n < N; n++)
                     w->At[(size_t)n * Dp + c] = w->A[(size_t)c * N + n] = -expf(w->A_log[(size_t)c * N + n]);
+            for (int c = 0; c < Di; c++)
+                for (int k = 0; k < K; k++) w->conv_wt[(size_t)k * Di + c] = w->conv_w[(size_t)c * K + k];
         }
 }
 

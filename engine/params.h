@@ -31,6 +31,7 @@ typedef struct {
     const float *conv_w, *conv_b, *x_proj_w, *dt_proj_w, *dt_proj_b, *A_log, *D;
     float *A;  /* [Di, N] */
     float *At; /* [N, Dp] the same, transposed and zero-padded to Dp = SCAN_CB blocks */
+    float *conv_wt; /* [K, Di] conv_w transposed: a tap's weights contiguous over channels */
 } vim_dir_w;
 
 typedef struct {
@@ -44,7 +45,7 @@ struct mxb_model {
     mxb_param *params;
     float *data;            /* every parameter, 64-byte aligned inside data_raw */
     void *data_raw;         /* what was allocated (and is freed) */
-    float *derived;         /* A = -exp(A_log) and At for every ViM layer and direction */
+    float *derived;         /* A = -exp(A_log), At and conv_wt for every ViM layer and direction */
     const float *cls_token, *pos_embed, *patch_w, *patch_b, *norm_w, *norm_b, *head_w, *head_b;
     vit_block_w *blocks;
     vim_layer_w *layers;

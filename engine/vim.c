@@ -72,7 +72,9 @@ static void vim_embed(mxb_ctx *c, const float *image, float *x) {
 
 /* ---- causal depthwise conv1d (padding K-1, first L outputs) --------------------- */
 
-static void causal_conv_forward(float *out, const float *x, int ldx, const float *w,
+/* out = conv(x) + b, and silu_out = SiLU(out) in the same pass over a row when given.
+ * wt: the taps transposed [K, D], so a tap runs contiguously over the channels. */
+static void causal_conv_forward(float *out, float *silu_out, const float *x, int ldx, const float *wt,
                                 const float *b, int L, int D, int K) {
 #pragma omp parallel for schedule(static) /* each output row alone: any split, same bits */
     for (int t = 0; t < L; t++) {
@@ -81,13 +83,18 @@ static void causal_conv_forward(float *out, const float *x, int ldx, const float
         for (int k = 0; k < K; k++) {
             const int s = t - (K - 1) + k;
             if (s < 0) continue;
-            const float *xs = x + (size_t)s * ldx;
-            for (int c = 0; c < D; c++) o[c] += w[c * K + k] * xs[c];
+            const float *xs = x + (size_t)s * ldx, *wk = wt + (size_t)k * D;
+            for (int c = 0; c < D; c++) o[c] += wk[c] * xs[c];
         }
+        if (silu_out)
+            for (int c = 0; c < D; c += 16) {
+                const int n = D - c < 16 ? D - c : 16;
+                vf16_store_part(silu_out + (size_t)t * D + c, vf16_silu(vf16_load_part(o + c, n)), n);
+            }
     }
 }
 
-static void causal_conv_backward(float *dx, int lddx, const float *dout, const float *w, int L,
+static void causal_conv_backward(float *dx, int lddx, const float *dout, const float *wt, int L,
                                  int D, int K) {
     for (int s = 0; s < L; s++) {
         float *d = dx + (size_t)s * lddx;
@@ -95,8 +102,8 @@ static void causal_conv_backward(float *dx, int lddx, const float *dout, const f
         for (int k = 0; k < K; k++) {
             const int t = s + (K - 1) - k;
             if (t >= L) continue;
-            const float *g = dout + (size_t)t * D;
-            for (int c = 0; c < D; c++) d[c] += w[c * K + k] * g[c];
+            const float *g = dout + (size_t)t * D, *wk = wt + (size_t)k * D;
+            for (int c = 0; c < D; c++) d[c] += wk[c] * g[c];
         }
     }
 }
@@ -192,16 +199,9 @@ static void selective_scan_backward(float *du, float *ddelta, float *dB, float *
 static void vim_dir_forward(const mxb_config *g, const vim_dir_w *w, vim_dir_act *a) {
     const int L = g->seq_len, Di = g->d_inner, N = g->d_state, R = g->dt_rank;
     const int ldx = R + 2 * N;
-    causal_conv_forward(a->conv_pre, a->xz, 2 * Di, w->conv_w, w->conv_b, L, Di, g->d_conv);
-    /* the element-wise steps below split their rows among the threads: each element is
-     * computed alone, so any split gives the same bits */
-#pragma omp parallel for schedule(static)
-    for (int t = 0; t < L; t++)
-        for (int c = 0; c < Di; c += 16) {
-            const size_t k = (size_t)t * Di + c;
-            const int n = Di - c < 16 ? Di - c : 16;
-            vf16_store_part(a->x + k, vf16_silu(vf16_load_part(a->conv_pre + k, n)), n);
-        }
+    /* x = SiLU(conv(x_pre)); the element-wise steps below split their rows among the
+     * threads: each element is computed alone, so any split gives the same bits */
+    causal_conv_forward(a->conv_pre, a->x, a->xz, 2 * Di, w->conv_wt, w->conv_b, L, Di, g->d_conv);
     mxb_linear_forward(a->x_dbl, a->x, w->x_proj_w, NULL, L, Di, ldx, 0.0f);
     mxb_sgemm_rm(CblasNoTrans, CblasTrans, L, Di, R, 1.0f, a->x_dbl, ldx,
                 w->dt_proj_w, R, 0.0f, a->delta_pre, Di);
@@ -276,7 +276,7 @@ static void vim_dir_backward(const mxb_config *g, const vim_dir_w *w, vim_dir_ac
         const vf16 g = vf16_silu_grad(vf16_load_part(a->conv_pre + k, n));
         vf16_store_part(dx + k, vf16_load_part(dx + k, n) * g, n);
     }
-    causal_conv_backward(dxz, 2 * Di, dx, w->conv_w, L, Di, g->d_conv);
+    causal_conv_backward(dxz, 2 * Di, dx, w->conv_wt, L, Di, g->d_conv);
 }
 
 /* ---- the mixer ------------------------------------------------------------------------ */
@@ -551,7 +551,7 @@ static void vim_dir_mambalrp(const mxb_config *g, const vim_dir_w *w, const vim_
         conv_gamma_backward(dxz, 2 * Di, du, a->xz, 2 * Di, a->conv_pre, w->conv_w, w->conv_b, L, Di,
                             g->d_conv, dyD, ws->hs);
     else
-        causal_conv_backward(dxz, 2 * Di, du, w->conv_w, L, Di, g->d_conv);
+        causal_conv_backward(dxz, 2 * Di, du, w->conv_wt, L, Di, g->d_conv);
 }
 
 /* RMSNorm backward with the denominator detached: dx (+)= w ⊙ dy · rstd */

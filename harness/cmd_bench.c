@@ -35,6 +35,12 @@ static double peak_gflops = 1; /* the square sgemm's, set before the models run 
 static double limit_ms[8];     /* a model's forward limit and the row of its forward */
 static int limit_row[8], nlimits;
 static int run_row[8], nruns;  /* the `mxb run` image rows */
+/* T images in flight, one thread each (issue 13): the in-flight square sgemm's
+ * aggregate rate, each model's in-flight forward limit and rows */
+static double peak_inflight_gflops = 1;
+static double limit_if_ms[8];
+static int limit_if_row[8], nlimits_if;
+static int run_if_row[8], nruns_if;
 
 static double now_ms(void) {
     struct timespec t;
@@ -92,6 +98,42 @@ static double forward_gemm_gflop(const mxb_config *g) {
     return f / 1e9;
 }
 
+/* ---- T images in flight, one thread each -------------------------------------------------
+ * What `mxb run` does by default (auto: one image per thread): every thread runs its own
+ * work on its own buffers and the engine's parallel regions inside run on that one
+ * thread. The wall time of one round, divided by the work done, is the throughput per
+ * image; against the 1-thread figure it is the like-for-like scaling of issue 13. */
+typedef struct inflight_job inflight_job;
+typedef void (*inflight_fn)(inflight_job *j, int k);
+
+static double time_inflight(int nt, inflight_fn fn, inflight_job *j) {
+    const int levels = omp_get_max_active_levels();
+    omp_set_max_active_levels(1);
+    const double s = now_ms();
+#pragma omp parallel num_threads(nt)
+    fn(j, omp_get_thread_num());
+    const double ms = now_ms() - s;
+    omp_set_max_active_levels(levels);
+    return ms;
+}
+
+struct inflight_job {
+    const float *a, *b; /* sgemm operands (shared, read-only) */
+    float *c;           /* each thread's own output */
+    int n;
+    const mxb_model *m; /* the model rows */
+    mxb_ctx **plain, **traced;
+    const float *x;
+    float *xp, *logits, *map; /* per thread: an image, logits, a map */
+    int per_thread, failed;
+};
+
+static void job_sgemm(inflight_job *j, int k) {
+    const int n = j->n;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, j->a, n, j->b, n, 0.0f,
+                j->c + (size_t)k * n * n, n);
+}
+
 /* The machine's single-call sgemm throughput at a large square size and at the
  * model's widest layer shape (rows = tokens): the yardstick for GFLOP/s above. */
 static void bench_sgemm(int reps) {
@@ -105,6 +147,19 @@ static void bench_sgemm(int reps) {
                                       b, n, 0.0f, c, n));
     add_row("blas", "sgemm 1024x1024x1024", ms);
     rows[nrows - 1].gflop = 2.0 * n * n * n / 1e9;
+    /* the machine's ceiling for work split by images: one 1-thread sgemm per thread at
+     * once (shared caches, memory, all-core clocks), per call; its speedup in the scaling
+     * table is the most T images in flight can gain over one thread on compute-bound work */
+    {
+        const int nt = omp_get_max_threads();
+        inflight_job j = {.a = a, .b = b, .n = n};
+        j.c = mxb_alloc((size_t)nt * n * n * sizeof *j.c, "bench buffers");
+        TIME_MEDIAN(reps, ms, time_inflight(nt, job_sgemm, &j));
+        free(j.c);
+        add_row("blas", "sgemm 1024^3, 1 per thread at once (per call)", ms / nt);
+        rows[nrows - 1].gflop = 2.0 * n * n * n / 1e9;
+        peak_inflight_gflops = rows[nrows - 1].gflop / rows[nrows - 1].c_ms * 1e3;
+    }
     TIME_MEDIAN(reps, ms, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, F, E, 1.0f, a, E,
                                       b, E, 0.0f, c, F));
     add_row("blas", "sgemm 197x384 @ 384x1536 (layer)", ms);
@@ -141,6 +196,45 @@ static void bench_sgemm(int reps) {
     free(a);
     free(b);
     free(c);
+}
+
+static void job_forwards(inflight_job *j, int k) {
+    const mxb_config *g = mxb_model_config(j->m);
+    for (int i = 0; i < j->per_thread; i++) mxb_forward(j->plain[k], j->x, j->logits + (size_t)k * g->num_classes);
+}
+
+/* One image of the paper's table 1 as a one-thread `mxb run` slot does it: the forward,
+ * then per method its explanation (the slot's plain context lent) and both polarities'
+ * 9 perturbed forwards (step s zeroes s tenths of the pixels; the time does not depend
+ * on which). */
+static const char *const run_methods[3] = {"raw-attention", "rollout", "attribution"};
+
+static void job_run_image(inflight_job *j, int k) {
+    const mxb_config *g = mxb_model_config(j->m);
+    const size_t hw = (size_t)g->img_size * g->img_size, npix = hw * g->in_chans;
+    float *lg = j->logits + (size_t)k * g->num_classes, *w = j->xp + (size_t)k * npix;
+    mxb_forward(j->plain[k], j->x, lg);
+    for (int i = 0; i < 3; i++) {
+        mxb_explain_opts o = {.class_index = -1, .variant = MXB_VARIANT_OFFICIAL, .start_layer = -1,
+                              .pool = &j->plain[k], .npool = 1};
+        char err[256];
+        int cls;
+        if (mxb_explain_one(j->traced[k], j->m, mxb_methods_find(run_methods[i]), j->x, &o, lg, &cls,
+                            j->map + (size_t)k * g->num_patches, err, sizeof err))
+#pragma omp atomic write
+            j->failed = 1;
+        for (int step = 1; step <= 18; step++) {
+            memcpy(w, j->x, npix * sizeof *w);
+            for (size_t p = 0; p < hw; p++)
+                if ((int)(p % 10) < (step - 1) % 9 + 1)
+                    for (int ch = 0; ch < g->in_chans; ch++) w[ch * hw + p] = 0;
+            mxb_forward(j->plain[k], w, lg);
+        }
+    }
+}
+
+static void job_touch(inflight_job *j, int k) { /* first touch of a thread's traced context */
+    mxb_forward(j->traced[k], j->x, j->logits + (size_t)k * mxb_model_config(j->m)->num_classes);
 }
 
 static void perturbation_step(mxb_ctx **pc, const mxb_config *g, const float *x, float *xp, float *lp,
@@ -307,10 +401,24 @@ static void bench_model(const char *preset, int reps, int batch) {
     double steps_ms;
     TIME_MEDIAN(reps < 3 ? reps : 3, steps_ms, perturbation_step(pc, g, x, xp, lp, 9));
     add_row(preset, "run stage: 9 perturbed forwards (1 polarity)", steps_ms);
-    for (int k = 0; k < nt; k++) mxb_ctx_free(pc[k]);
-    free(pc);
-    free(lp);
-    free(xp);
+    /* T forwards at once, one per thread on its own plain context (issue 13): the
+     * forward as `mxb run` runs it by default; its limit in flight is the products at the
+     * in-flight sgemm rate plus one thread's scan kernel shared out over T */
+    inflight_job jb = {.m = m, .plain = pc, .x = x, .xp = xp, .logits = lp, .per_thread = 2};
+    TIME_MEDIAN(reps < 3 ? reps : 3, ms, time_inflight(nt, job_forwards, &jb));
+    add_row(preset, "forward, 1 per thread at once (per image)", ms / (nt * jb.per_thread));
+    rows[nrows - 1].gflop = forward_gemm_gflop(g);
+    double scan_1t = pr.scan_ms;
+    if (g->arch == MXB_ARCH_VIM && nt > 1) {
+        omp_set_num_threads(1);
+        mxb_profile_enable(1);
+        mxb_forward(c, x, logits);
+        scan_1t = mxb_profile_get().scan_ms;
+        mxb_profile_enable(0);
+        omp_set_num_threads(nt);
+    }
+    limit_if_ms[nlimits_if] = forward_gemm_gflop(g) / peak_inflight_gflops * 1e3 + scan_1t / nt;
+    limit_if_row[nlimits_if++] = nrows - 1;
     TIME_MEDIAN(reps, ms, mxb_forward(t, x, logits); mxb_backward(t, seed));
     add_row(preset, "forward+backward", ms);
     if (g->arch == MXB_ARCH_VIM) {
@@ -339,14 +447,13 @@ static void bench_model(const char *preset, int reps, int batch) {
         free(v);
         free(mean);
     }
-    const char *methods[3] = {"raw-attention", "rollout", "attribution"};
     double explain_sum = 0;
     for (int i = 0; i < 3; i++) {
-        const mxb_method *meth = mxb_methods_find(methods[i]);
+        const mxb_method *meth = mxb_methods_find(run_methods[i]);
         mxb_explain_opts o = {.class_index = -1, .variant = MXB_VARIANT_OFFICIAL, .start_layer = -1};
         int cls;
         char what[48];
-        snprintf(what, sizeof what, "explain %s", methods[i]);
+        snprintf(what, sizeof what, "explain %s", run_methods[i]);
         TIME_MEDIAN(reps, ms, mxb_explain_one(t, m, meth, x, &o, logits, &cls, map, err, sizeof err));
         add_row(preset, what, ms);
         explain_sum += ms;
@@ -356,6 +463,29 @@ static void bench_model(const char *preset, int reps, int batch) {
     const double image_ms = rows[fwd_row].c_ms + explain_sum + 3 * 2 * steps_ms;
     add_row(preset, "run: 1 image, 3 methods, pos+neg", image_ms);
     run_row[nruns++] = nrows - 1;
+    /* the same image, one per thread at once (one timed round after a first touch of
+     * every thread's traced context): `mxb run`'s default, T images in flight x 1 thread */
+    {
+        mxb_ctx **tc = mxb_alloc0((size_t)nt, sizeof *tc, "bench buffers");
+        float *maps = mxb_alloc((size_t)nt * g->num_patches * sizeof *maps, "bench buffers");
+        for (int k = 0; k < nt; k++) tc[k] = k ? mxb_ctx_new(m, MXB_TRACE_KEEP) : t;
+        inflight_job jr = {.m = m, .plain = pc, .traced = tc, .x = x, .xp = xp, .logits = lp, .map = maps};
+        time_inflight(nt, job_touch, &jr);
+        const double round_ms = time_inflight(nt, job_run_image, &jr);
+        if (jr.failed)
+            fprintf(stderr, "mxb bench: %s: an explanation failed in flight; row left out\n", preset);
+        else {
+            add_row(preset, "run: 1 image per thread at once (per image)", round_ms / nt);
+            run_if_row[nruns_if++] = nrows - 1;
+        }
+        for (int k = 1; k < nt; k++) mxb_ctx_free(tc[k]);
+        free(tc);
+        free(maps);
+    }
+    for (int k = 0; k < nt; k++) mxb_ctx_free(pc[k]);
+    free(pc);
+    free(lp);
+    free(xp);
     bench_methods(preset, m, t, x, fwd_row, reps); /* issue 16: a row per method */
     mxb_ctx_free(c);
     mxb_ctx_free(t);
@@ -456,10 +586,23 @@ static void print_table(int threads, int contend, FILE *out) {
         fprintf(out, "%-7s forward limit %.2f ms (products at the sgemm peak + the scan kernel): %.0f%% reached\n",
                 r->model, limit_ms[k], 100 * limit_ms[k] / r->c_ms);
     }
+    for (int k = 0; k < nlimits_if; k++) {
+        const bench_row *r = &rows[limit_if_row[k]];
+        fprintf(out, "%-7s forward limit, %d in flight x 1 thread: %.2f ms per image (products at the in-flight sgemm "
+                     "rate + the scan kernel): %.0f%% reached\n",
+                r->model, threads, limit_if_ms[k], 100 * limit_if_ms[k] / r->c_ms);
+    }
     for (int k = 0; k < nruns; k++) {
         const bench_row *r = &rows[run_row[k]];
-        fprintf(out, "%-7s mxb run, paper table 1 (3 methods, pos+neg): %.0f images/hour; 50,000 images: %.1f h\n",
+        fprintf(out, "%-7s mxb run, paper table 1 (3 methods, pos+neg), 1 image at a time: %.0f images/hour; "
+                     "50,000 images: %.1f h\n",
                 r->model, 3.6e6 / r->c_ms, 50000 * r->c_ms / 3.6e6);
+    }
+    for (int k = 0; k < nruns_if; k++) {
+        const bench_row *r = &rows[run_if_row[k]];
+        fprintf(out, "%-7s mxb run, paper table 1 (3 methods, pos+neg), %d in flight x 1 thread (the default): %.0f "
+                     "images/hour; 50,000 images: %.1f h\n",
+                r->model, threads, 3.6e6 / r->c_ms, 50000 * r->c_ms / 3.6e6);
     }
     print_costs(out);
 }
@@ -565,7 +708,7 @@ int mxb_cmd_bench(int argc, char **argv) {
     }
     for (int pass = 0; pass < ntl; pass++) {
         omp_set_num_threads(tlist[pass]);
-        nrows = nlimits = nruns = 0;
+        nrows = nlimits = nruns = nlimits_if = nruns_if = 0;
         fprintf(stderr, "mxb bench: %d threads: sgemm...\n", tlist[pass]);
         bench_sgemm(reps);
         peak_gflops = rows[0].gflop / rows[0].c_ms * 1e3; /* the square sgemm */
