@@ -744,8 +744,13 @@ int mxb_cmd_bench(int argc, char **argv) {
         json_safe[k] = 0;
         fprintf(f, "{\"threads\": %d, \"reps\": %d, \"batch\": %d, \"unit\": \"ms\", \"contend\": %d, "
                    "\"cost_fields\": [\"traced_forwards\", \"plain_forwards\", \"backwards\", \"lrp_passes\"], "
-                   "\"blas\": \"%s\", \"sgemm_peak_gflops\": %.3f, \"scaling\": {",
+                   "\"blas\": \"%s\", \"sgemm_peak_gflops\": %.3f, ",
                 threads, reps, batch, contend, json_safe, peak);
+        fprintf(f, "\"sgemm_in_flight_gflops\": %.3f, \"forward_limits\": {", peak_inflight_gflops);
+        for (int k = 0; k < nlimits; k++) /* the last pass's; the in-flight limit rows follow the models' order */
+            fprintf(f, "%s\"%s\": {\"ms\": %.4f, \"in_flight_ms\": %.4f}", k ? ", " : "", rows[limit_row[k]].model,
+                    limit_ms[k], k < nlimits_if ? limit_if_ms[k] : -1.0);
+        fprintf(f, "}, \"scaling\": {");
         for (int p = 0; p < npasses; p++) {
             fprintf(f, "%s\"%d\": [", p ? ", " : "", saved_threads[p]);
             for (int i = 0; i < nrows; i++) fprintf(f, "%s%.4f", i ? ", " : "", saved[p][i].c_ms);

@@ -211,7 +211,9 @@ check "mxb bench --json: every C measurement has its PyTorch twin (same names)" 
 import json, sys
 j = json.load(open(sys.argv[1]))
 # C-only rows by design: the engine's GEMM shapes, the forward's profile, the run stages
-c_only = lambda r: r["model"] == "gemm" or r["what"].startswith(("forward: ", "run stage: ", "run: "))
+# and the rows of T images in flight x 1 thread (PyTorch's twin of those is its batch)
+c_only = lambda r: r["model"] == "gemm" or r["what"].startswith(("forward: ", "run stage: ", "run: ")) or \
+    "at once" in r["what"]
 allrows = j["rows"]; rows = [r for r in allrows if not c_only(r)]; names = {(r["model"], r["what"]) for r in rows}
 missing = [r["what"] for r in rows if r["torch_ms"] is None]
 print("   %d rows, %d without a PyTorch time %s" % (len(rows), len(missing), missing))
@@ -227,7 +229,9 @@ got = [r.get("gflop") for r in rows if r["model"] == "deit-t" and r["what"] == "
 print("   deit-t forward %.4f GFLOP (expected %.4f); sgemm peak %.1f GFLOP/s" % (got, deit_t, j["sgemm_peak_gflops"]))
 extra = {(r["model"], r["what"]) for r in allrows if c_only(r)}
 want_extra = {("gemm", "engine 197x384 @ 384x1536 (fc1, in_proj)"), ("vim-t", "forward: selective scan"),
-              ("deit-t", "run: 1 image, 3 methods, pos+neg"), ("vim-t", "run stage: 9 perturbed forwards (1 polarity)")}
+              ("deit-t", "run: 1 image, 3 methods, pos+neg"), ("vim-t", "run stage: 9 perturbed forwards (1 polarity)"),
+              ("blas", "sgemm 1024^3, 1 per thread at once (per call)"), ("vim-t", "forward, 1 per thread at once (per image)"),
+              ("deit-t", "run: 1 image per thread at once (per image)")}
 ok_extra = want_extra <= extra and all(r["torch_ms"] is None for r in allrows if c_only(r))
 ok_json = j["blas"].startswith(("OpenBLAS", "BLIS", "oneDNN")) and len(j["scaling"][str(j["threads"])]) == len(allrows)
 # --methods picked: none of the multi-pass rows ran
@@ -286,6 +290,35 @@ for meth, c in listed.items():
         bad.append("mxb methods: %s lists %d LRP passes" % (meth, c[3]))
 print("   %d methods listed; %s" % (len(listed), bad or "every row's cost as listed"))
 raise SystemExit(1 if bad or len(listed) < 16 else 0)
+PYEOF
+# issue 13: the in-flight rows. The limit in flight is the forward's products at the in-flight
+# sgemm rate (GFLOP counted by hand above for DeiT-T, which has no scan: the whole limit) plus a
+# ViM's scan shared out; the images/hour line is 3.6e6 / the in-flight image row's ms
+check "mxb bench: the forward limit in flight and mxb run's images/hour in flight" \
+  $PY - $T/bench_all.json $T/bench_all.txt <<'PYEOF'
+import json, re, sys
+j = json.load(open(sys.argv[1])); txt = open(sys.argv[2]).read()
+row = {(r["model"], r["what"]): r for r in j["rows"]}
+sg = row[("blas", "sgemm 1024^3, 1 per thread at once (per call)")]
+rate = 2 * 1024 ** 3 / 1e9 / sg["c_ms"] * 1e3
+L, E, F = 197, 192, 768
+deit_t = (2 * 196 * 768 * E + 2 * E * 1000 + 12 * (2 * L * E * 3 * E + 4 * L * L * E + 2 * L * E * E + 4 * L * E * F)) / 1e9
+lim = j["forward_limits"]
+bad = []
+if abs(rate - j["sgemm_in_flight_gflops"]) > 1e-3 * rate: bad.append("in-flight rate %g vs %g" % (rate, j["sgemm_in_flight_gflops"]))
+if abs(lim["deit-t"]["in_flight_ms"] - deit_t / rate * 1e3) > 1e-3 * lim["deit-t"]["in_flight_ms"]:
+    bad.append("deit-t in-flight limit %g, by hand %g" % (lim["deit-t"]["in_flight_ms"], deit_t / rate * 1e3))
+vim_gf = row[("vim-t", "forward, 1 per thread at once (per image)")]["gflop"]
+if not lim["vim-t"]["in_flight_ms"] > vim_gf / rate * 1e3: bad.append("vim-t in-flight limit without its scan")
+for model in ("deit-t", "vim-t"):
+    r = row[(model, "run: 1 image per thread at once (per image)")]
+    m = re.search(r"^%s +mxb run, paper table 1 \(3 methods, pos\+neg\), (\d+) in flight x 1 thread \(the default\): "
+                  r"(\d+) images/hour" % model, txt, re.M)
+    if not m or int(m[1]) != j["threads"] or abs(int(m[2]) - 3.6e6 / r["c_ms"]) > 1: bad.append("%s images/hour line" % model)
+    if not re.search(r"^%s +forward limit, %d in flight x 1 thread: [0-9.]+ ms per image" % (model, j["threads"]), txt, re.M):
+        bad.append("%s in-flight limit line" % model)
+print("   in-flight sgemm %.1f GFLOP/s; limits %s; %s" % (rate, lim, bad or "as counted by hand"))
+raise SystemExit(1 if bad else 0)
 PYEOF
 check "mxb bench prints the per-image cost table" bash -c \
   "grep -qE '^vim-t +explain occlusion \(window=32 stride=32\) +1\+49 +0 +0 +1\+729 +0 +0 +[0-9.]+$' $T/bench_all.txt"
