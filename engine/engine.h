@@ -278,8 +278,10 @@ void mxb_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
                const float *B, int ldb, float beta, float *C, int ldc);
 
 /* Where a forward's time goes, for mxb bench: milliseconds in the matrix products and
- * in the selective scan since the last reset. Only calls made outside OpenMP regions
- * (one image at a time) are counted; off unless enabled. */
+ * in the selective scan since the last reset, per thread. Only the model's own calls
+ * are counted — those at the OpenMP level the profile was enabled at, not the ones
+ * made from inside the engine's regions — so each of several images in flight (one
+ * thread each) can time its own forward; off unless enabled. */
 typedef struct {
     double gemm_ms, scan_ms;
 } mxb_profile;

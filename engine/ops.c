@@ -27,13 +27,17 @@
  * (the heads' 1-row norm and linear). */
 #define ROWS_PARALLEL 16
 
-int mxb_prof_on;
-mxb_profile mxb_prof;
+_Thread_local int mxb_prof_on;
+_Thread_local mxb_profile mxb_prof;
+static _Thread_local int prof_level;
 
 double mxb_prof_now(void) { return omp_get_wtime() * 1e3; }
 
+int mxb_prof_here(void) { return mxb_prof_on && omp_get_level() == prof_level; }
+
 void mxb_profile_enable(int on) {
     mxb_prof_on = on;
+    prof_level = omp_get_level();
     memset(&mxb_prof, 0, sizeof mxb_prof);
 }
 
@@ -42,7 +46,7 @@ mxb_profile mxb_profile_get(void) { return mxb_prof; }
 void mxb_sgemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     const int np = (N + GEMM_PANEL - 1) / GEMM_PANEL;
-    const int prof = mxb_prof_on && !omp_in_parallel();
+    const int prof = mxb_prof_here();
     const double t0 = prof ? mxb_prof_now() : 0;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int p = 0; p < np; p++) {

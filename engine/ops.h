@@ -10,10 +10,13 @@
 /* one serial row-major product with the build's BLAS (engine/blas.c) */
 void mxb_sgemm_serial(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
-/* stage timers of mxb_profile (ops.c): on only while a bench measures one serial call */
-extern int mxb_prof_on;
-extern mxb_profile mxb_prof;
+/* stage timers of mxb_profile (ops.c), per thread: on only while a bench measures a
+ * call; a kernel times itself when called at the OpenMP level the profile was enabled
+ * at (the model's own call, not one made from inside an engine region) */
+extern _Thread_local int mxb_prof_on;
+extern _Thread_local mxb_profile mxb_prof;
 double mxb_prof_now(void);
+int mxb_prof_here(void);
 /* row-major sgemm, the same bits on any thread count (ops.c) */
 void mxb_sgemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);

@@ -214,7 +214,7 @@ static void vim_dir_forward(const mxb_config *g, const vim_dir_w *w, vim_dir_act
             vf16_store_part(a->delta_pre + k, pre, n);
             vf16_store_part(a->delta + k, vf16_softplus(pre), n);
         }
-    const int prof = mxb_prof_on && !omp_in_parallel();
+    const int prof = mxb_prof_here();
     const double t0 = prof ? mxb_prof_now() : 0;
     selective_scan_forward(a->y, NULL, a->x, a->delta, w->At, a->x_dbl + R, a->x_dbl + R + N, ldx,
                            L, Di, N);

@@ -320,6 +320,11 @@ for model in ("deit-t", "vim-t"):
 print("   in-flight sgemm %.1f GFLOP/s; limits %s; %s" % (rate, lim, bad or "as counted by hand"))
 raise SystemExit(1 if bad else 0)
 PYEOF
+# T traced contexts that would not fit are not allocated: the in-flight run row is left out, said
+check "mxb bench: in-flight contexts over MXB_MAX_MEMORY_MB left out with a line, exit 0" bash -c \
+  "MXB_MAX_MEMORY_MB=5 OMP_NUM_THREADS=2 $MXB bench --models vim-t --reps 1 --methods none --no-torch >$T/bench_mem.txt 2>&1 &&
+   grep -q '^mxb bench: vim-t: 1 more traced contexts need [0-9]* MB, over the memory limit 5 MB (MXB_MAX_MEMORY_MB): the in-flight run row is left out$' $T/bench_mem.txt &&
+   ! grep -q 'run: 1 image per thread at once' $T/bench_mem.txt && grep -q 'forward, 1 per thread at once' $T/bench_mem.txt"
 check "mxb bench prints the per-image cost table" bash -c \
   "grep -qE '^vim-t +explain occlusion \(window=32 stride=32\) +1\+49 +0 +0 +1\+729 +0 +0 +[0-9.]+$' $T/bench_all.txt"
 # the twins compute what mxb explain computes (small models, 64 px): their maps after min-max;
