@@ -27,16 +27,15 @@
  * (the heads' 1-row norm and linear). */
 #define ROWS_PARALLEL 16
 
-_Thread_local int mxb_prof_on;
+static _Thread_local int prof_on, prof_level;
 _Thread_local mxb_profile mxb_prof;
-static _Thread_local int prof_level;
 
 double mxb_prof_now(void) { return omp_get_wtime() * 1e3; }
 
-int mxb_prof_here(void) { return mxb_prof_on && omp_get_level() == prof_level; }
+int mxb_prof_here(void) { return prof_on && omp_get_level() == prof_level; }
 
 void mxb_profile_enable(int on) {
-    mxb_prof_on = on;
+    prof_on = on;
     prof_level = omp_get_level();
     memset(&mxb_prof, 0, sizeof mxb_prof);
 }

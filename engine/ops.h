@@ -13,7 +13,6 @@ void mxb_sgemm_serial(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int 
 /* stage timers of mxb_profile (ops.c), per thread: on only while a bench measures a
  * call; a kernel times itself when called at the OpenMP level the profile was enabled
  * at (the model's own call, not one made from inside an engine region) */
-extern _Thread_local int mxb_prof_on;
 extern _Thread_local mxb_profile mxb_prof;
 double mxb_prof_now(void);
 int mxb_prof_here(void);

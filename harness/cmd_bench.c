@@ -29,19 +29,24 @@ typedef struct {
     char params[64]; /* the row's params, "steps=8 rule=gausslegendre"; "" for none */
 } bench_row;
 
-#define MAX_ROWS 96
+/* the presets a bench can name, each at most once: the rows of all four fit MAX_ROWS
+ * (the sgemm rows + 28 a ViM + 20 a ViT at the time of writing, 109) */
+#define MXB_BENCH_MODELS 4
+#define MAX_ROWS 128
 static bench_row rows[MAX_ROWS];
 static int nrows;
 static double peak_gflops = 1; /* the square sgemm's, set before the models run */
-static double limit_ms[8];     /* a model's forward limit and the row of its forward */
-static int limit_row[8], nlimits;
-static int run_row[8], nruns;  /* the `mxb run` image rows */
-/* T images in flight, one thread each (issue 13): the in-flight square sgemm's
- * aggregate rate, each model's in-flight forward limit and rows */
+/* T images in flight, one thread each (issue 13): the in-flight square sgemm's rate */
 static double peak_inflight_gflops = 1;
-static double limit_if_ms[8];
-static int limit_if_row[8], nlimits_if;
-static int run_if_row[8], nruns_if;
+/* per model of a pass, the lines under the table: its forward's limit alone and in
+ * flight, with the rows of the forwards they are measured against, and the rows of the
+ * `mxb run` image one at a time and in flight (run_if_row -1 when left out) */
+typedef struct {
+    int fwd_row, fwd_if_row, run_row, run_if_row;
+    double limit_ms, limit_if_ms;
+} model_lines;
+static model_lines lines[MXB_BENCH_MODELS];
+static int nlines;
 
 static double now_ms(void) {
     struct timespec t;
@@ -388,8 +393,9 @@ static void bench_model(const char *preset, int reps, int batch) {
     add_row(preset, "forward: the rest (norms, pointwise, conv)", fwd_ms - pr.gemm_ms - pr.scan_ms);
     /* the limit: the products at the measured sgemm peak, the scan at its kernel's own
      * (compute-bound, L1-resident) speed, everything else free */
-    limit_ms[nlimits] = forward_gemm_gflop(g) / peak_gflops * 1e3 + pr.scan_ms;
-    limit_row[nlimits++] = fwd_row;
+    model_lines *ml = &lines[nlines++]; /* at most one per preset: checked by mxb_cmd_bench */
+    *ml = (model_lines){.fwd_row = fwd_row, .run_if_row = -1,
+                        .limit_ms = forward_gemm_gflop(g) / peak_gflops * 1e3 + pr.scan_ms};
     TIME_MEDIAN(reps < 3 ? reps : 3, ms, for (int b = 0; b < batch; b++) mxb_forward(c, x, logits));
     add_row(preset, "forward, batch (per image)", ms / batch);
     rows[nrows - 1].gflop = forward_gemm_gflop(g);
@@ -416,7 +422,7 @@ static void bench_model(const char *preset, int reps, int batch) {
     TIME_MEDIAN(reps < 3 ? reps : 3, ms, time_inflight(nt, job_forwards, &jb));
     add_row(preset, "forward, 1 per thread at once (per image)", ms / (nt * jb.per_thread));
     rows[nrows - 1].gflop = forward_gemm_gflop(g);
-    const int fwd_if_row = nrows - 1;
+    ml->fwd_if_row = nrows - 1;
     double scan_if = 0;
     if (g->arch == MXB_ARCH_VIM) {
         jb.scan_ms = mxb_alloc0((size_t)nt, sizeof *jb.scan_ms, "bench buffers");
@@ -425,8 +431,7 @@ static void bench_model(const char *preset, int reps, int batch) {
         free(jb.scan_ms);
         add_row(preset, "forward at once: scan, per forward", scan_if);
     }
-    limit_if_ms[nlimits_if] = forward_gemm_gflop(g) / peak_inflight_gflops * 1e3 + scan_if / nt;
-    limit_if_row[nlimits_if++] = fwd_if_row;
+    ml->limit_if_ms = forward_gemm_gflop(g) / peak_inflight_gflops * 1e3 + scan_if / nt;
     TIME_MEDIAN(reps, ms, mxb_forward(t, x, logits); mxb_backward(t, seed));
     add_row(preset, "forward+backward", ms);
     if (g->arch == MXB_ARCH_VIM) {
@@ -470,13 +475,14 @@ static void bench_model(const char *preset, int reps, int batch) {
      * method its explanation and both polarities' perturbation forwards */
     const double image_ms = rows[fwd_row].c_ms + explain_sum + 3 * 2 * steps_ms;
     add_row(preset, "run: 1 image, 3 methods, pos+neg", image_ms);
-    run_row[nruns++] = nrows - 1;
+    ml->run_row = nrows - 1;
     /* the same image, one per thread at once (one timed round after a first touch of
      * every thread's traced context): `mxb run`'s default, T images in flight x 1 thread;
      * left out when T traced contexts would not fit (a bench at --threads 256 on a small
      * machine says so rather than meet the OOM killer) */
     const char *limit_from;
-    const double need_mb = (double)(nt - 1) * mxb_ctx_bytes(t) / 1048576.0, have_mb = (double)mxb_memory_limit_default_mb(&limit_from);
+    const double need_mb = (double)(nt - 1) * mxb_ctx_bytes(t) / 1048576.0, have_mb =
+        (double)mxb_memory_limit_default_mb(&limit_from, "the machine's memory; set MXB_MAX_MEMORY_MB");
     if (need_mb > have_mb)
         fprintf(stderr, "mxb bench: %s: %d more traced contexts need %.0f MB, over the memory limit %.0f MB "
                         "(%s): the in-flight run row is left out\n",
@@ -492,7 +498,7 @@ static void bench_model(const char *preset, int reps, int batch) {
             fprintf(stderr, "mxb bench: %s: an explanation failed in flight; row left out\n", preset);
         else {
             add_row(preset, "run: 1 image per thread at once (per image)", round_ms / nt);
-            run_if_row[nruns_if++] = nrows - 1;
+            ml->run_if_row = nrows - 1;
         }
         for (int k = 1; k < nt; k++) mxb_ctx_free(tc[k]);
         free(tc);
@@ -597,25 +603,26 @@ static void print_table(int threads, int contend, FILE *out) {
         else
             fprintf(out, "\n");
     }
-    for (int k = 0; k < nlimits; k++) {
-        const bench_row *r = &rows[limit_row[k]];
+    for (int k = 0; k < nlines; k++) {
+        const bench_row *r = &rows[lines[k].fwd_row];
         fprintf(out, "%-7s forward limit %.2f ms (products at the sgemm peak + the scan kernel): %.0f%% reached\n",
-                r->model, limit_ms[k], 100 * limit_ms[k] / r->c_ms);
+                r->model, lines[k].limit_ms, 100 * lines[k].limit_ms / r->c_ms);
     }
-    for (int k = 0; k < nlimits_if; k++) {
-        const bench_row *r = &rows[limit_if_row[k]];
+    for (int k = 0; k < nlines; k++) {
+        const bench_row *r = &rows[lines[k].fwd_if_row];
         fprintf(out, "%-7s forward limit, %d in flight x 1 thread: %.2f ms per image (products at the in-flight sgemm "
                      "rate + the scan kernel in flight, over T): %.0f%% reached\n",
-                r->model, threads, limit_if_ms[k], 100 * limit_if_ms[k] / r->c_ms);
+                r->model, threads, lines[k].limit_if_ms, 100 * lines[k].limit_if_ms / r->c_ms);
     }
-    for (int k = 0; k < nruns; k++) {
-        const bench_row *r = &rows[run_row[k]];
+    for (int k = 0; k < nlines; k++) {
+        const bench_row *r = &rows[lines[k].run_row];
         fprintf(out, "%-7s mxb run, paper table 1 (3 methods, pos+neg), 1 image at a time: %.0f images/hour; "
                      "50,000 images: %.1f h\n",
                 r->model, 3.6e6 / r->c_ms, 50000 * r->c_ms / 3.6e6);
     }
-    for (int k = 0; k < nruns_if; k++) {
-        const bench_row *r = &rows[run_if_row[k]];
+    for (int k = 0; k < nlines; k++) {
+        if (lines[k].run_if_row < 0) continue;
+        const bench_row *r = &rows[lines[k].run_if_row];
         fprintf(out, "%-7s mxb run, paper table 1 (3 methods, pos+neg), %d in flight x 1 thread (the default): %.0f "
                      "images/hour; 50,000 images: %.1f h\n",
                 r->model, threads, 3.6e6 / r->c_ms, 50000 * r->c_ms / 3.6e6);
@@ -709,6 +716,9 @@ int mxb_cmd_bench(int argc, char **argv) {
             fprintf(stderr, "mxb bench: unknown model '%s' (vim-s, vim-t, deit-s, deit-t)\n", tok);
             return 2;
         }
+        for (const char *p = valid; (p = strstr(p, tok)); p++) /* once each: the rows and lines are per model */
+            if ((p == valid || p[-1] == ',') && (p[strlen(tok)] == ',' || !p[strlen(tok)]))
+                return mxb_usage_error("bench", "--models: '%s' is named twice", tok);
         snprintf(valid + strlen(valid), sizeof valid - strlen(valid), "%s%s", valid[0] ? "," : "", tok);
     }
     if (!valid[0]) {
@@ -728,7 +738,7 @@ int mxb_cmd_bench(int argc, char **argv) {
     }
     for (int pass = 0; pass < ntl; pass++) {
         omp_set_num_threads(tlist[pass]);
-        nrows = nlimits = nruns = nlimits_if = nruns_if = 0;
+        nrows = nlines = 0;
         fprintf(stderr, "mxb bench: %d threads: sgemm...\n", tlist[pass]);
         bench_sgemm(reps);
         peak_gflops = rows[0].gflop / rows[0].c_ms * 1e3; /* the square sgemm */
@@ -767,9 +777,9 @@ int mxb_cmd_bench(int argc, char **argv) {
                    "\"blas\": \"%s\", \"sgemm_peak_gflops\": %.3f, ",
                 threads, reps, batch, contend, json_safe, peak);
         fprintf(f, "\"sgemm_in_flight_gflops\": %.3f, \"forward_limits\": {", peak_inflight_gflops);
-        for (int k = 0; k < nlimits; k++) /* the last pass's; the in-flight limit rows follow the models' order */
-            fprintf(f, "%s\"%s\": {\"ms\": %.4f, \"in_flight_ms\": %.4f}", k ? ", " : "", rows[limit_row[k]].model,
-                    limit_ms[k], k < nlimits_if ? limit_if_ms[k] : -1.0);
+        for (int k = 0; k < nlines; k++) /* the last pass's */
+            fprintf(f, "%s\"%s\": {\"ms\": %.4f, \"in_flight_ms\": %.4f}", k ? ", " : "", rows[lines[k].fwd_row].model,
+                    lines[k].limit_ms, lines[k].limit_if_ms);
         fprintf(f, "}, \"scaling\": {");
         for (int p = 0; p < npasses; p++) {
             fprintf(f, "%s\"%d\": [", p ? ", " : "", saved_threads[p]);

@@ -92,8 +92,9 @@ void mxb_run_state_free(mxb_run_state *R);
 /* The methods model m runs: the configured ones less the pairs skipped (R->res.skipped). */
 int mxb_run_nmethods(const mxb_run_state *R, int m);
 /* MiB: the environment's MXB_MAX_MEMORY_MB, else the machine's physical memory; *from
- * names which (mxb run's limit without [run] max_memory_mb; mxb bench's) */
-unsigned long long mxb_memory_limit_default_mb(const char **from);
+ * names which ("MXB_MAX_MEMORY_MB", or machine_from: the caller's hint). mxb run's
+ * limit without [run] max_memory_mb; mxb bench's. */
+unsigned long long mxb_memory_limit_default_mb(const char **from, const char *machine_from);
 
 /* ---- evaluate.c: the protocols of one image (docs/PROTOCOLS.md 6, 7, RISE) ---- */
 

@@ -142,8 +142,8 @@ static int resolve_transforms(mxb_run_state *R, const mxb_config *cfg, char *err
 /* ---- memory: estimated from the configuration before anything large is allocated ---- */
 
 /* The environment's MXB_MAX_MEMORY_MB, else the machine's physical memory (also the
- * bench's limit for its in-flight contexts). */
-unsigned long long mxb_memory_limit_default_mb(const char **from) {
+ * bench's limit for its in-flight contexts); *from = machine_from in the second case. */
+unsigned long long mxb_memory_limit_default_mb(const char **from, const char *machine_from) {
     const char *e = getenv("MXB_MAX_MEMORY_MB");
     char *end;
     unsigned long long x = e && *e ? strtoull(e, &end, 10) : 0;
@@ -151,7 +151,7 @@ unsigned long long mxb_memory_limit_default_mb(const char **from) {
         *from = "MXB_MAX_MEMORY_MB";
         return x;
     }
-    *from = "the machine's memory; set [run] max_memory_mb or MXB_MAX_MEMORY_MB";
+    *from = machine_from;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     return pages > 0 && page > 0 ? (unsigned long long)pages * (unsigned long long)page >> 20 : ~0ull >> 20;
 }
@@ -162,7 +162,7 @@ static unsigned long long memory_limit_mb(const mxb_run_state *R, const char **f
         *from = "[run] max_memory_mb";
         return (unsigned long long)R->cfg.max_memory_mb;
     }
-    return mxb_memory_limit_default_mb(from);
+    return mxb_memory_limit_default_mb(from, "the machine's memory; set [run] max_memory_mb or MXB_MAX_MEMORY_MB");
 }
 
 /* The models' configs (their root attributes only), checked for one input size. */

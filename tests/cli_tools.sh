@@ -370,6 +370,7 @@ raise SystemExit(1 if bad else 0)
 PYEOF
 check "mxb bench prints the table with ratios" bash -c "grep -qE '^vim-t +forward\+backward +[0-9.]+ +[0-9.]+ +[0-9.]+x$' $T/bench.txt"
 expect_fail 2 "unknown model 'vim-xl'" $MXB bench --models vim-t,vim-xl
+expect_fail 2 "mxb bench: --models: 'vim-t' is named twice" $MXB bench --models vim-t,deit-t,vim-t
 expect_fail 2 "bench_torch: unknown model 'vim-xl'" $PY $TOOLS/bench_torch.py --models vim-xl
 expect_fail 2 "mxb bench: --methods: 'gradcam' is not a method with a bench row" $MXB bench --methods ixg,gradcam
 
