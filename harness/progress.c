@@ -59,6 +59,8 @@ void mxb_progress_show(mxb_progress *p, const char *what, long done) {
 }
 
 void mxb_progress_end(mxb_progress *p, const char *what) {
-    if (!p->mode || (p->mode == 2 && p->last_done == p->done && p->done)) return; /* already said */
+    /* always said, even right after a line at 100 %: a log ends with the same line
+     * ("units done 16/16") however the last progress line fell in time */
+    if (!p->mode) return;
     draw(p, what, mono_s(), 1);
 }

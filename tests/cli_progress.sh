@@ -48,6 +48,8 @@ for l in lines:
 # 4 images x 2 models x 2 tests = 16 units; save_attention 1: 2 tests x 2 models = 4 images
 ok = [t for _, _, t in units] == [16] * len(units) and [d for _, d, _ in units] == sorted(d for _, d, _ in units)
 ok = ok and len(units) >= 16 and units[-1][1:] == (16, 16)
+# the closing line is said even when a line every unit already reached 16/16
+ok = ok and units[-1][0] == "units done"
 ok = ok and {w for w, _, _ in units} - {"units done"} == {"perturbation/vit", "perturbation/vim", "segmentation/vit", "segmentation/vim"}
 ok = ok and len(attn) >= 4 and attn[-1][1:] == (4, 4) and attn[0][0].startswith("attention ")
 print("   %d unit lines, %d attention lines" % (len(units), len(attn)))
