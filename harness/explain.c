@@ -73,6 +73,16 @@ mxb_variant mxb_explain_rows(const mxb_method *method, mxb_variant v) {
 }
 
 /* ---- the LRP passes (MXB_NEEDS_LRP_PASSES, methods/method.h) ---- */
+/* the engine's rule bits for a method's needs (or an ABI v2 relevance call's rules) */
+static unsigned vit_lrp_rules(uint32_t needs) {
+    return MXB_LRP_ORIG | (needs & MXB_NEEDS_RELEVANCE_LAST ? MXB_LRP_LAST_BLOCK : 0) |
+           (needs & MXB_NEEDS_RELEVANCE_INPUT ? MXB_LRP_TO_INPUT : 0);
+}
+static unsigned mambalrp_rules(uint32_t needs) {
+    return (needs & MXB_NEEDS_LRP_SILU_IDENTITY ? MXB_MAMBALRP_SILU_IDENTITY : 0) |
+           (needs & MXB_NEEDS_LRP_NORM_DETACH ? MXB_MAMBALRP_NORM_DETACH : 0) |
+           (needs & MXB_NEEDS_LRP_CONV_GAMMA ? MXB_MAMBALRP_CONV_GAMMA : 0);
+}
 static const float *tr_token_rel(void *t) { return ((trace_handle *)t)->token_rel; }
 static const float *tr_input_rel(void *t) { return ((trace_handle *)t)->input_rel; }
 
@@ -84,7 +94,7 @@ static int lrp_passes(mxb_ctx *c, const mxb_config *g, uint32_t needs, const flo
                       char *err, size_t errlen) {
     if ((needs & MXB_NEEDS_RELEVANCE_ORIG) && g->arch == MXB_ARCH_VIT) {
         const int last = !!(needs & MXB_NEEDS_RELEVANCE_LAST), to_input = !!(needs & MXB_NEEDS_RELEVANCE_INPUT);
-        const unsigned rules = MXB_LRP_ORIG | (last ? MXB_LRP_LAST_BLOCK : 0) | (to_input ? MXB_LRP_TO_INPUT : 0);
+        const unsigned rules = vit_lrp_rules(needs);
         if (to_input) /* a checked config's size */
             *input_rel = mxb_alloc((size_t)g->img_size * g->img_size * sizeof **input_rel, "the input relevance");
         if (mxb_vit_lrp_rules(c, seed, rules, image, *input_rel)) {
@@ -96,9 +106,7 @@ static int lrp_passes(mxb_ctx *c, const mxb_config *g, uint32_t needs, const flo
     }
     if (!(needs & MXB_NEEDS_MAMBALRP)) return 0;
     if (g->arch != MXB_ARCH_VIM) return 0; /* the registry's archs say where it runs */
-    const unsigned rules = (needs & MXB_NEEDS_LRP_SILU_IDENTITY ? MXB_MAMBALRP_SILU_IDENTITY : 0) |
-                           (needs & MXB_NEEDS_LRP_NORM_DETACH ? MXB_MAMBALRP_NORM_DETACH : 0) |
-                           (needs & MXB_NEEDS_LRP_CONV_GAMMA ? MXB_MAMBALRP_CONV_GAMMA : 0);
+    const unsigned rules = mambalrp_rules(needs);
     *token_rel = mxb_alloc((size_t)g->seq_len * sizeof **token_rel, "the token relevance"); /* checked config */
     if (mxb_vim_mambalrp(c, seed, rules, *token_rel)) {
         snprintf(err, errlen, "MambaLRP pass failed (untraced context?)");
@@ -270,10 +278,7 @@ static int run_relevance(mxb_run *r, const float *w, uint32_t rules) {
     r->cur_token_rel = r->cur_input_rel = NULL;
     if (g->arch == MXB_ARCH_VIM) {
         if (!r->token_rel) r->token_rel = mxb_alloc((size_t)g->seq_len * sizeof(float), "the token relevance");
-        const unsigned er = (rules & MXB_NEEDS_LRP_SILU_IDENTITY ? MXB_MAMBALRP_SILU_IDENTITY : 0) |
-                            (rules & MXB_NEEDS_LRP_NORM_DETACH ? MXB_MAMBALRP_NORM_DETACH : 0) |
-                            (rules & MXB_NEEDS_LRP_CONV_GAMMA ? MXB_MAMBALRP_CONV_GAMMA : 0);
-        if (mxb_vim_mambalrp(r->c, w, er, r->token_rel)) return -1;
+        if (mxb_vim_mambalrp(r->c, w, mambalrp_rules(rules), r->token_rel)) return -1;
         r->cur_token_rel = r->token_rel;
         r->have_rel = 1;
         return 0;
@@ -286,8 +291,7 @@ static int run_relevance(mxb_run *r, const float *w, uint32_t rules) {
     const int last = !!(rules & MXB_NEEDS_RELEVANCE_LAST), to_input = !!(rules & MXB_NEEDS_RELEVANCE_INPUT);
     if (to_input && !r->input_rel) /* a checked config's size */
         r->input_rel = mxb_alloc((size_t)g->img_size * g->img_size * sizeof(float), "the input relevance");
-    const unsigned er = MXB_LRP_ORIG | (last ? MXB_LRP_LAST_BLOCK : 0) | (to_input ? MXB_LRP_TO_INPUT : 0);
-    if (mxb_vit_lrp_rules(r->c, w, er, r->image, to_input ? r->input_rel : NULL)) return -1;
+    if (mxb_vit_lrp_rules(r->c, w, vit_lrp_rules(rules), r->image, to_input ? r->input_rel : NULL)) return -1;
     r->cur_input_rel = to_input ? r->input_rel : NULL;
     r->have_rel = 1, r->rel_from = last && !to_input ? g->depth - 1 : 0;
     return 0;
