@@ -247,6 +247,21 @@ PYEOF
 # and against the counts written out by hand for the reduced params of the labels
 $MXB bench --models deit-t,vim-t --reps 1 --batch 2 --no-torch --json $T/bench_all.json >$T/bench_all.txt 2>&1
 $MXB methods >$T/methods.txt
+check "mxb bench --json: the machine (CPU model and cores as /proc/cpuinfo and nproc, hypervisor, wait policy, load)" \
+  $PY - $T/bench_all.json $T/bench_all.txt "$(nproc)" <<'PYEOF'
+import json, re, sys
+m = json.load(open(sys.argv[1]))["machine"]
+text = open(sys.argv[2]).read()
+model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+hyp = " hypervisor " in open("/proc/cpuinfo").read().split("flags", 1)[1].split("\n", 1)[0] + " "
+print("   %s" % m)
+ok = m["cpu"] == model and m["cores"] == int(sys.argv[3]) and (m["hypervisor"] != "none") == hyp
+ok = ok and m["wait_policy"] == "passive (mxb's default)"  # ctest sets neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT
+ok = ok and all(len(m[k]) == 3 and min(m[k]) >= 0 for k in ("load_start", "load_end"))
+ok = ok and re.search(r"^machine: %s; %d cores; hypervisor %s; OpenMP wait passive" % (re.escape(model), m["cores"],
+                      re.escape(m["hypervisor"])), text, re.M) is not None
+raise SystemExit(0 if ok else 1)
+PYEOF
 check "mxb bench: an explain row per method and model, with the method's cost() per image" \
   $PY - $T/bench_all.json $T/methods.txt <<'PYEOF'
 import json, re, sys
