@@ -244,12 +244,15 @@ static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
     return 0;
 }
 
-/* The first `figures` images of each test as the models saw them (one geometry per test). */
+/* The first `figures` images of each test's selection as the models saw them (one
+ * geometry per test). A shard I of N keeps those of its rows (I, I+N, ... of the
+ * selection) among them, so the merged shards keep the unsharded run's figures. */
 static int keep_figures(mxb_run_state *R, char *err, size_t errlen) {
     for (int t = 0; t < MXB_NTESTS; t++) {
         mxb_res_test *T = &R->res.test[t];
         if (!T->enabled) continue;
-        int n = T->n < R->cfg.figures ? T->n : R->cfg.figures;
+        int n = 0;
+        while (n < T->n && R->shard_i + (long)n * R->shard_n < R->cfg.figures) n++;
         size_t im = (size_t)R->size * R->size * 3;
         T->fig_index = mxb_alloc((size_t)(n ? n : 1) * sizeof(int32_t), "the figure images");
         T->fig_rgb = mxb_alloc((n ? n : 1) * im, "the figure images");

@@ -846,9 +846,10 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
                 mxb_results_free(out);
                 return -1;
             }
-            int want = shards[0]->test[t].nfig; /* each shard keeps the same count */
-            for (int s = 0; s < n; s++) want = shards[s]->test[t].nfig > want ? shards[s]->test[t].nfig : want;
-            for (int taken = 0; taken < want; taken++) { /* a k-way pick of the smallest index */
+            /* every shard's: shard I of N keeps the figures of its rows among the run's
+             * first `figures` (rows I, I+N, ...), so together they are the unsharded run's.
+             * (Sizing this by the largest shard's count lost the figures of the others.) */
+            for (int taken = 0; taken < maxfig; taken++) { /* a k-way pick of the smallest index */
                 int bs = -1, bi = -1;
                 for (int s = 0; s < n; s++)
                     for (int i = 0; i < shards[s]->test[t].nfig; i++) {
