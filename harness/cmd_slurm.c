@@ -306,7 +306,9 @@ static int status_print(const char *stem, const char *out, const char *dir, cons
         long rec = 0;
         int in_use = 0, have_j = stat(jp, &st) == 0 && mxb_journal_peek(jp, &rec, &in_use, err, sizeof err) == 0;
         int bad = 0;
-        if (stat(sp, &st) == 0) {
+        /* the scheduler's failure first: a file of that name may be another run's */
+        const int ended_bad = t->state[0] && !job_live(t->state) && strcmp(t->state, "COMPLETED");
+        if (!ended_bad && stat(sp, &st) == 0) {
             snprintf(what, sizeof what, "done, %ld units: %s", p->units[i], sp);
             done++;
         } else if (t->state[0] && !job_live(t->state)) {
@@ -326,8 +328,8 @@ static int status_print(const char *stem, const char *out, const char *dir, cons
         }
         printf("  shard %d/%d: %s\n", i, p->shards, what);
         if (bad && !failed++)
-            snprintf(first_failed, sizeof first_failed, "shard %d/%d %s", i, p->shards,
-                     t->state[0] ? t->state : "did not finish");
+            snprintf(first_failed, sizeof first_failed, "shard %d/%d (%s, exit %s; see %s/logs/shard-%d.log)", i,
+                     p->shards, t->state[0] ? t->state : "did not finish", t->exit_code[0] ? t->exit_code : "?", dir, i);
     }
     const int merge_bad = !merged && ms.state[0] && !job_live(ms.state);
     if (merged)
@@ -339,9 +341,9 @@ static int status_print(const char *stem, const char *out, const char *dir, cons
         printf("  merge: %s\n", finished ? "did not run" : "unknown to the scheduler");
     if (failed)
         fprintf(stderr,
-                "mxb slurm: %s%s; %d of %d shards done; the merge job %ld is %s. Fix the cause (the task's log), then "
-                "submit again: finished shards are kept, stopped ones resume\n",
-                first_failed, failed > 1 ? " and others failed" : " failed", done, p->shards, p->merge,
+                "mxb slurm: %s failed%s; %d of %d shards done; the merge job %ld is %s. Fix the cause, then submit "
+                "again: finished shards are kept, stopped ones resume\n",
+                first_failed, failed > 1 ? " (and others: --status)" : "", done, p->shards, p->merge,
                 ms.state[0] ? ms.state : "gone");
     else if (merge_bad || (finished && !merged))
         fprintf(stderr, "mxb slurm: the merge job %ld ended %s without writing %s: see %s/logs/merge.log\n", p->merge,
@@ -537,13 +539,12 @@ int mxb_cmd_slurm(int argc, char **argv) {
         goto out;
     }
     code = 2;
-    int most = 0;
-    for (int t = 0; t < MXB_NTESTS; t++)
-        if (R->res.test[t].enabled && R->selected[t] > most) most = R->selected[t];
-    if (shards > most) {
-        fprintf(stderr, "mxb slurm: %d shards for %d images: a shard would be empty; at most %d\n", shards, most, most);
-        goto out;
-    }
+    for (int t = 0; t < MXB_NTESTS; t++) /* mxb run refuses an empty selection */
+        if (R->res.test[t].enabled && shards > R->selected[t]) {
+            fprintf(stderr, "mxb slurm: %d shards, but the %s test selects %d images: a shard would have none; at most %d\n",
+                    shards, mxb_run_test_names[t], R->selected[t], R->selected[t]);
+            goto out;
+        }
     if (!o.mem_mb) o.mem_mb = (long)(R->memory_mb + R->memory_mb / 4 + 256);
     p.units = mxb_alloc0((size_t)shards, sizeof *p.units, "the shard table");
     for (int i = 0; i < shards; i++) p.units[i] = shard_units(R, i, shards);

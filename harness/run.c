@@ -218,13 +218,22 @@ static int replay(void *user, const void *payload, uint32_t n) {
 
 /* ---- finishing ------------------------------------------------------------------- */
 
+/* How many of this shard's first rows are among the run's first `first` images of
+ * test t: shard I of N holds rows I, I+N, ... of the selection (all of them: 0/1). What
+ * the shards keep (figures, attention) then adds up to what one process keeps. */
+static int among_first(const mxb_run_state *R, int t, int first) {
+    int n = 0;
+    while (n < R->res.test[t].n && R->shard_i + (long)n * R->shard_n < first) n++;
+    return n;
+}
+
 /* Attention tensors of the first save_attention images of each test, recomputed
  * (deterministically) rather than journalled: they are large. */
 static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
     mxb_run_state *R = user;
     mxb_run_slot *sl = &R->slots[0];
     for (int t = 0; t < MXB_NTESTS; t++) {
-        const int n = R->res.test[t].n < R->cfg.save_attention ? R->res.test[t].n : R->cfg.save_attention;
+        const int n = among_first(R, t, R->cfg.save_attention);
         for (int i = 0; R->res.test[t].enabled && i < n; i++)
             for (int m = 0; m < R->cfg.nmodels; m++) {
                 mxb_sample s; /* each model's own normalisation */
@@ -251,8 +260,7 @@ static int keep_figures(mxb_run_state *R, char *err, size_t errlen) {
     for (int t = 0; t < MXB_NTESTS; t++) {
         mxb_res_test *T = &R->res.test[t];
         if (!T->enabled) continue;
-        int n = 0;
-        while (n < T->n && R->shard_i + (long)n * R->shard_n < R->cfg.figures) n++;
+        const int n = among_first(R, t, R->cfg.figures);
         size_t im = (size_t)R->size * R->size * 3;
         T->fig_index = mxb_alloc((size_t)(n ? n : 1) * sizeof(int32_t), "the figure images");
         T->fig_rgb = mxb_alloc((n ? n : 1) * im, "the figure images");
@@ -617,7 +625,7 @@ int mxb_cmd_run(int argc, char **argv) {
     long attn = 0;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (res->test[t].enabled)
-            attn += (long)R->cfg.nmodels * (res->test[t].n < R->cfg.save_attention ? res->test[t].n : R->cfg.save_attention);
+            attn += (long)R->cfg.nmodels * among_first(R, t, R->cfg.save_attention);
     mxb_progress_init(&R->stage, "run", "images", attn, quiet);
     res->extra = write_attention;
     res->extra_user = R;
