@@ -10,8 +10,9 @@
  *   OUT.h5                         the merged file
  * The merge job depends on the array with afterok and --kill-on-invalid-dep=yes: a
  * failed task cancels it at once instead of leaving it pending for ever. A task stopped
- * by SIGTERM (a time limit, a preemption: mxb run exits 130, its journal kept) puts
- * itself back in the queue and resumes. Submitting again after a failure redoes only
+ * by a signal while still RUNNING (SIGUSR1 from Slurm 90 s before its time limit,
+ * passed on as SIGTERM; mxb run exits 130, its journal kept) puts itself back in the
+ * queue and resumes; one cancelled (scancel) or past its limit stays down. Submitting again after a failure redoes only
  * what is missing: finished shards are kept, stopped ones resume from their journals. */
 #include "harness/internal.h"
 
@@ -35,6 +36,10 @@
 /* requeues a task does on its own after a SIGTERM stop (a loop guard: a task that is
  * stopped every time it starts would otherwise come back for ever) */
 #define MAX_REQUEUES 20
+/* the array script's shell gets SIGUSR1 this many seconds before the time limit and
+ * stops mxb (SIGTERM) while the task is still RUNNING, so that it can requeue itself;
+ * at the limit itself the task is TIMEOUT and no longer can */
+#define SIGNAL_BEFORE_LIMIT 90
 
 static void slurm_usage(FILE *f) {
     fprintf(f,
@@ -50,8 +55,9 @@ static void slurm_usage(FILE *f) {
             "                     its images in flight\n"
             "  --mem MB           memory of each task (default: the run's estimate for C\n"
             "                     threads, x 1.25 + 256 MiB)\n"
-            "  --time T           time limit (sbatch's forms: MM, HH:MM:SS, D-HH); a task\n"
-            "                     stopped at it (SIGTERM) requeues itself and resumes\n"
+            "  --time T           time limit (sbatch's forms: MM, HH:MM:SS, D-HH); 90 s\n"
+            "                     before it a task stops between images, requeues itself\n"
+            "                     and resumes from its journal when it starts again\n"
             "  --partition P, --account A: as sbatch's; --sbatch-line NAME=VALUE adds\n"
             "                     '#SBATCH --NAME=VALUE' to both scripts (e.g. qos=long)\n"
             "  --dry-run          print the scripts and the sbatch commands; submit nothing\n"
@@ -352,17 +358,14 @@ static int status_print(const char *stem, const char *out, const char *dir, cons
     return failed || merge_bad || (finished && !merged) ? 1 : 0;
 }
 
-/* Until the merge job has ended (or the scheduler forgot it); 1 s between looks. */
-static void wait_merge(const plan *p, const char *out) {
-    for (;;) {
-        job_state ms, dummy;
-        query_jobs(0, p->merge, &dummy, 0, &ms);
-        struct stat st;
-        if (!ms.state[0] || !job_live(ms.state)) {
-            if (ms.state[0] || stat(out, &st) == 0) return;
-            return; /* gone from the scheduler: the files say the rest */
-        }
-        sleep(1);
+/* Until the merge job has ended, or the scheduler has not known it for 10 looks in a
+ * row (gone after MinJobAge, or scontrol failing: the files say the rest); 1 s apart. */
+static void wait_merge(const plan *p) {
+    for (int unknown = 0; unknown < 10; sleep(1)) {
+        job_state ms, none;
+        query_jobs(0, p->merge, &none, 0, &ms);
+        if (ms.state[0] && !job_live(ms.state)) return;
+        unknown = ms.state[0] ? 0 : unknown + 1;
     }
 }
 
@@ -397,23 +400,30 @@ static void write_scripts(FILE *fa, FILE *fm, const site_opts *o, const char *di
     sbatch_head(fa, o, name, o->mem_mb);
     fprintf(fa,
             "#SBATCH --array=0-%d\n#SBATCH --output=%s/logs/shard-%%a.log\n#SBATCH --open-mode=append\n"
-            "#SBATCH --requeue\n",
-            shards - 1, dir_abs);
+            "#SBATCH --requeue\n#SBATCH --signal=B:USR1@%d\n",
+            shards - 1, dir_abs, SIGNAL_BEFORE_LIMIT);
     fprintf(fa, "cd %s || exit 1\n", q);
     fprintf(fa, "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-%d}\n", o->cpus);
     fprintf(fa, "echo \"mxb slurm: task ${SLURM_ARRAY_TASK_ID} on $(hostname), start ${SLURM_RESTART_COUNT:-0}\"\n");
-    fprintf(fa, "# a SIGTERM (time limit, preemption) reaches mxb too; the shell waits for it\ntrap ':' TERM\n");
+    fprintf(fa, "# SIGTERM reaches mxb too (it stops between images, keeping its journal): the shell\n"
+                "# waits for it; USR1, %d s before the time limit, is passed on to it as SIGTERM\n"
+                "trap ':' TERM\ntrap 'kill -TERM $pid 2>/dev/null' USR1\n", SIGNAL_BEFORE_LIMIT);
     fprintf(fa, "%s run %s --shard auto", qe, qc);
     for (int i = 0; i < nsets; i++) {
         char qs[4 * 4096 + 8];
         shell_quote(sets[i], qs, sizeof qs);
         fprintf(fa, " --set %s", qs);
     }
-    fprintf(fa, " >/dev/null\nrc=$?\n");
+    fprintf(fa, " >/dev/null &\npid=$!\n"
+                "while kill -0 $pid 2>/dev/null; do wait $pid; done # a trapped signal ends a wait early\n"
+                "wait $pid\nrc=$?\n");
     fprintf(fa,
-            "# 130: stopped cleanly by the signal, its journal kept: back into the queue to resume\n"
-            "if [ $rc -eq 130 ] && [ \"${SLURM_RESTART_COUNT:-0}\" -lt %d ]; then\n"
-            "  scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\" && exit 0\n"
+            "# 130: stopped by a signal. Still RUNNING (not cancelled, not past its limit): back\n"
+            "# into the queue to resume from the journal\n"
+            "task=\"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"
+            "if [ $rc -eq 130 ] && [ \"${SLURM_RESTART_COUNT:-0}\" -lt %d ] &&\n"
+            "   scontrol show job -o \"$task\" | grep -q 'JobState=RUNNING '; then\n"
+            "  scontrol requeue \"$task\" && exit 0\n"
             "fi\nexit $rc\n",
             MAX_REQUEUES);
     fprintf(fm, "#!/bin/bash\n# mxb slurm (mxb %s, %s): the merge of the %d shards; submitted with\n"
@@ -508,7 +518,7 @@ int mxb_cmd_slurm(int argc, char **argv) {
             fprintf(stderr, "mxb slurm: %s\n", err);
             return 2;
         }
-        if (wait) wait_merge(&p, out);
+        if (wait) wait_merge(&p);
         int rc = status_print(stem, out, dir, &p, wait);
         free(p.units);
         return rc;
@@ -613,7 +623,7 @@ int mxb_cmd_slurm(int argc, char **argv) {
     fflush(stdout);
     code = 0;
     if (wait) {
-        wait_merge(&p, out);
+        wait_merge(&p);
         code = status_print(stem, out, dir, &p, 1);
     }
 out:
