@@ -529,6 +529,22 @@ int mxb_cmd_slurm(int argc, char **argv) {
         fprintf(stderr, "mxb slurm: %s exists: this run is merged already (remove it to run again)\n", out);
         return 2;
     }
+    if (!dry && stat(jobs, &st) == 0) { /* a resubmission: not beside a submission still alive */
+        plan old;
+        if (plan_read(jobs, &old, err, sizeof err) == 0) {
+            job_state *ts = mxb_alloc0((size_t)old.shards, sizeof *ts, "the shard table"), ms;
+            query_jobs(old.array, old.merge, ts, old.shards, &ms);
+            int live = job_live(ms.state);
+            for (int i = 0; i < old.shards; i++) live |= job_live(ts[i].state);
+            free(ts);
+            free(old.units);
+            if (live) {
+                fprintf(stderr, "mxb slurm: the jobs of %s (array %ld, merge %ld) are still queued or running; wait for "
+                                "them (--status --wait) or scancel them first\n", jobs, old.array, old.merge);
+                return 2;
+            }
+        }
+    }
     /* the plan: the run's set-up as a task with C threads would do it (shard 0, the
      * largest), for its memory estimate and the shards' sizes; no work is done */
     mxb_run_state *R = mxb_alloc0(1, sizeof *R, "the run's state");

@@ -183,6 +183,10 @@ check "... every result dataset identical" \
   bash -c "for g in /perturbation /segmentation /attention; do h5diff -q one/results.h5 fl.h5 \$g \$g || exit 1; done"
 
 # ---- what the submission is refused for ------------------------------------------------
+# a resubmission beside a submission still alive: two tasks would write one shard
+timeout 30 $MXB slurm run.ini --shards 2 --set run.output=hold.h5 --sbatch-line hold >/dev/null 2>&1
+expect_fail 2 "mxb slurm: the jobs of ./hold.slurm/jobs (array" $MXB slurm run.ini --shards 2 --set run.output=hold.h5
+check "... and the held submission is still as it was" bash -c "timeout 10 squeue -h -r -o %T | grep -q PENDING"
 expect_fail 2 "mxb slurm: ./results.h5 exists: this run is merged already (remove it to run again)" \
   $MXB slurm run.ini --shards 4
 expect_fail 2 "mxb slurm: 9 shards, but the segmentation test selects 8 images: a shard would have none; at most 8" \
