@@ -160,6 +160,13 @@ expect_fail 2 "mxb merge: stop.shard-2-of-4.h5: not finished: its run stopped af
 expect_fail 2 "mxb merge: stop.shard-2-of-4.h5: still being written (2 units done so far" \
   flock stop.shard-2-of-4.h5.journal $MXB merge m5.h5 fig.shard-{0,1,3}-of-4.h5 stop.shard-2-of-4.h5
 check "no merged file from refused merges" [ ! -e m5.h5 ]
+# SIGTERM (Slurm's signal at a time limit or a preemption) stops a run as SIGINT does
+MXB_TEST_KILL_AFTER_RECORDS=2:TERM $MXB run run.ini --quiet --set run.output=term.h5 >/dev/null 2>term.err; rc=$?
+check "SIGTERM: exit 130, the journal kept, no results file, the resume hint" bash -c \
+  "[ $rc = 130 ] && [ -e term.h5.journal ] && [ ! -e term.h5 ] && grep -q 'stopped after 2 of 34 units; run the same command to resume' term.err"
+MXB_TEST_KILL_AFTER_RECORDS=2:TERM $MXB run run.ini --quiet --set run.output=term.h5 >/dev/null 2>&1; rc=$?
+check "resumed in the same environment (a requeued task's): not stopped again, the single run's results" \
+  bash -c "[ $rc = 0 ] && $(declare -f same_results); same_results results.h5 term.h5"
 
 # ---- --shard auto: the scheduler's environment, refused when missing or inconsistent ----
 auto() { env -u SLURM_ARRAY_TASK_ID -u SLURM_ARRAY_TASK_COUNT -u SLURM_ARRAY_TASK_MIN -u SLURM_ARRAY_TASK_STEP \
