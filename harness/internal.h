@@ -52,6 +52,7 @@ typedef struct {
      * in_flight slots of nthreads / in_flight threads each (at least 1) */
     int nthreads, in_flight;
     int in_flight_arg;              /* mxb run --in-flight N (0: [run] images_in_flight, then auto) */
+    int plan_only;                  /* mxb slurm: set up to plan the shards; an existing output is no concern */
     char model_sha[MXB_MAX_MODELS][65];
     const mxb_method *method[MXB_MAX_METHODS];
     mxb_dataset *data[MXB_NTESTS];
