@@ -305,6 +305,7 @@ int mxb_image_decode(const uint8_t *buf, size_t len, const char *name, size_t ma
 int mxb_image_read(const char *path, size_t max_pixels, uint8_t **rgb, int *h, int *w,
                    char *err, size_t errlen) {
     *rgb = NULL;
+    mxb_input_note(path); /* no output may be written over it */
     FILE *f = fopen(path, "rb");
     if (!f) {
         mxb_seterr(err, errlen, "%s: cannot open", path);

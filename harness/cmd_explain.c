@@ -125,6 +125,8 @@ int mxb_cmd_explain(int argc, char **argv) {
     if (tensor && (mxb_opt_seen(opts, "resize") || mxb_opt_seen(opts, "crop") || mxb_opt_seen(opts, "square") ||
                    mxb_opt_seen(opts, "filter") || ta.mean || ta.std))
         return mxb_usage_error("explain", "the transform options apply to --image, not to --tensor");
+    const char *ins[] = {weights, image, tensor}, *outs[] = {out, png};
+    if (mxb_outputs_check("explain", ins, 3, outs, 2)) return 2;
     for (int i = 0; i < nplugins; i++)
         if (mxb_methods_load_plugin(plugins[i], err, sizeof err)) {
             fprintf(stderr, "mxb explain: %s\n", err);

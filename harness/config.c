@@ -466,6 +466,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mxb_run_config *c,
                         char *err, size_t errlen) {
     mxb_run_config_defaults(c);
+    mxb_input_note(path); /* no output may be written over it */
     FILE *f = fopen(path, "rb");
     if (!f) {
         mxb_seterr(err, errlen, "%s: cannot open the configuration (%s)", path, strerror(errno));

@@ -65,6 +65,12 @@ int mxb_opts_parse(const char *cmd, int argc, char **argv, mxb_opt *opts, const 
 int mxb_opt_seen(const mxb_opt *opts, const char *name);
 /* "mxb CMD: MESSAGE (see mxb CMD --help)" on stderr; returns 2 */
 int mxb_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A command's outputs against its inputs, before any work (issue 23, class 1): every
+ * input is noted (io's mxb_input_note; "T.h5:DATASET" notes T.h5), then every output is
+ * checked (mxb_output_check: the same file as an input, by device + inode, or a folder),
+ * and two outputs of one name are refused. NULL entries are skipped. 0, or 2 after one
+ * line "mxb CMD: MESSAGE" on stderr. */
+int mxb_outputs_check(const char *cmd, const char *const *inputs, int nin, const char *const *outputs, int nout);
 /* Strict numbers: all of the string, decimal, finite, in [lo, hi]; 0 or -1. */
 int mxb_parse_ll(const char *s, long long lo, long long hi, long long *out);
 int mxb_parse_long(const char *s, long lo, long hi, long *out);

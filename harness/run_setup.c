@@ -588,6 +588,9 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
         resolve_transforms(R, peeked, err, errlen))
         return 2;
     mxb_run_keys(R);
+    /* every input read so far (configuration, weights, labels, id lists, gtsegs, plugins)
+     * was noted: neither the results file nor its journal may be one of them */
+    if (mxb_output_check(R->output, err, errlen) || mxb_output_check(R->journal_path, err, errlen)) return 2;
 
     struct stat st;
     if (stat(R->output, &st) == 0) {

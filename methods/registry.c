@@ -190,6 +190,7 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
     /* dlopen searches the library path for a bare name; a plugin is always a file */
     char full[4096];
     snprintf(full, sizeof full, "%s%s", strchr(path, '/') ? "" : "./", path);
+    mxb_input_note(full); /* no output may be written over it */
     void *h = dlopen(full, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
