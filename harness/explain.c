@@ -135,7 +135,6 @@ static void exit_guard(void) {
 
 /* ==== the run (method ABI v2): the model calls a v2 method makes during explain() ==== */
 
-#define RUN_MAX_SCRATCH 64
 struct mxb_run {
     mxb_ctx *c;                 /* the traced context */
     const mxb_model *m;
@@ -154,9 +153,9 @@ struct mxb_run {
     float *token_rel, *input_rel; /* [L], [S, S]: relevance()'s outputs, made on first use */
     const float *cur_token_rel, *cur_input_rel; /* the last pass's (the host's own at first) */
     int have_rel, rel_from;     /* attn_relevance below rel_from not computed */
-    size_t scratch_limit, scratch_used;
-    void *scratch[RUN_MAX_SCRATCH];
-    int nscratch;
+    size_t scratch_limit, scratch_used; /* the declared cost's scratch_bytes; the sum asked so far */
+    void **scratch;             /* [cap_scratch] the blocks given, freed when explain() returns */
+    size_t nscratch, cap_scratch;
 };
 
 static mxb_ctx *run_plain(mxb_run *r, int k) {
@@ -304,8 +303,18 @@ static const float *run_attn_relevance(mxb_run *r, int block) {
     return mxb_vit_attn_relevance(r->c, block);
 }
 
+/* The contract of method.h: any number of blocks whose sizes sum to at most the declared
+ * scratch_bytes; NULL past it, for 0 bytes, or when the machine has no memory. Sizes come
+ * from the plugin: every sum is checked, none may wrap (bytes + 64 of SIZE_MAX - 8 was a
+ * 55-byte block). */
 static void *run_scratch(mxb_run *r, size_t bytes) {
-    if (r->nscratch >= RUN_MAX_SCRATCH || bytes > r->scratch_limit - r->scratch_used) return NULL;
+    if (!r || !bytes || bytes > r->scratch_limit - r->scratch_used || bytes > SIZE_MAX - 64) return NULL;
+    if (r->nscratch == r->cap_scratch) {
+        size_t cap = r->cap_scratch ? 2 * r->cap_scratch : 16;
+        void **list = mxb_try_realloc(r->scratch, cap * sizeof *list); /* at most one entry per byte declared */
+        if (!list) return NULL;
+        r->scratch = list, r->cap_scratch = cap;
+    }
     void *raw = mxb_try_alloc(bytes + 64);
     if (!raw) return NULL;
     r->scratch[r->nscratch++] = raw;
@@ -333,7 +342,8 @@ size_t mxb_explain_run_bytes(const mxb_config *g) {
 }
 
 static void run_release(mxb_run *r) {
-    for (int i = 0; i < r->nscratch; i++) free(r->scratch[i]);
+    for (size_t i = 0; i < r->nscratch; i++) free(r->scratch[i]);
+    free(r->scratch);
     free(r->input_grad);
     free(r->logits_tmp);
     free(r->image_copy);
@@ -374,6 +384,33 @@ int mxb_explain_cost(const mxb_config *g, const mxb_method *method, const double
         params = defaults;
     }
     return mxb_method_cost(method, &in, params, out);
+}
+
+void mxb_explain_cost_why(const mxb_config *g, const mxb_method *method, const double *params, int rc, char *why,
+                          size_t n) {
+    mxb_cost c = {0};
+    double defaults[MXB_MAX_PARAMS], one[MXB_MAX_PARAMS];
+    if (rc == -2 || mxb_method_params_parse(method, NULL, 0, defaults, NULL, 0)) {
+        mxb_explain_cost(g, method, params, &c);
+        snprintf(why, n, "its cost() returned %g traced forwards, %g backwards, %g plain forwards, %g LRP passes "
+                 "(want finite counts >= 0)", c.traced_forwards, c.backwards, c.plain_forwards, c.lrp_passes);
+        return;
+    }
+    char list[600] = "";
+    if (params) mxb_method_params_format(method, params, list, sizeof list);
+    /* the parameter that alone (the others at their defaults) makes cost() refuse */
+    for (int i = 0; params && i < method->nparams; i++) {
+        memcpy(one, defaults, sizeof one);
+        one[i] = params[i];
+        if (mxb_explain_cost(g, method, one, &c)) {
+            char item[200];
+            const mxb_method single = {.abi_version = 2, .name = method->name, .params = &method->params[i], .nparams = 1};
+            mxb_method_params_format(&single, &params[i], item, sizeof item);
+            snprintf(why, n, "its parameters do not fit this model: %s", item);
+            return;
+        }
+    }
+    snprintf(why, n, "its parameters do not fit this model together%s%s", list[0] ? ": " : "", list);
 }
 
 int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, const float *image,
@@ -459,8 +496,11 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     float *px = NULL;
     if (v2 && (method->needs & MXB_NEEDS_MODEL)) {
         mxb_cost cost;
-        if (mxb_method_cost(method, &in, in.param_values, &cost)) {
-            snprintf(err, errlen, "method '%s': its parameters do not fit this model", method->name);
+        const int crc = mxb_method_cost(method, &in, in.param_values, &cost);
+        if (crc) {
+            char why[800];
+            mxb_explain_cost_why(g, method, in.param_values, crc, why, sizeof why);
+            snprintf(err, errlen, "method '%s': %s", method->name, why);
             free(token_rel);
             free(input_rel);
             return -1;

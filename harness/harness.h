@@ -109,6 +109,12 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
 
 /* The cost of one image of method at this geometry (params NULL: the defaults). */
 int mxb_explain_cost(const mxb_config *g, const mxb_method *method, const double *params, mxb_cost *out);
+/* Why mxb_explain_cost returned rc (-1 or -2), in why[n]: "its parameters do not fit
+ * this model: steps = 5000" (the first parameter that alone, the others at their
+ * defaults, makes cost() refuse; else "this combination: a = 1, b = 2"), or "its cost()
+ * returned traced_forwards nan, backwards -5, ... (want finite counts >= 0)". */
+void mxb_explain_cost_why(const mxb_config *g, const mxb_method *method, const double *params, int rc, char *why,
+                          size_t n);
 /* What the run of a v2 method with MXB_NEEDS_MODEL allocates besides its declared
  * scratch, at most (the input gradient, the logits, the traced image's copy, vit_qkv's
  * copies, relevance()'s token and pixel relevance): for the memory estimate. */

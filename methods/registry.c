@@ -324,9 +324,12 @@ int mxb_method_params_parse(const mxb_method *m, const char *const *kv, int n, d
             continue;
         }
         char *end = NULL;
-        const double d = strtod(v, &end);
         const int integral = p->type == MXB_PARAM_INT;
-        if (*end || end == v || !(d >= p->min && d <= p->max) || (integral && d != (double)(long long)d)) {
+        /* plain decimal, as the configuration's numbers: strtod alone would take hex
+         * ("0x10" as 16), "inf", "nan" and leading spaces; an integer has no exponent */
+        const int plain = strspn(v, integral ? "0123456789+-" : "0123456789+-.eE") == strlen(v);
+        const double d = plain ? strtod(v, &end) : 0;
+        if (!plain || *end || end == v || !(d >= p->min && d <= p->max) || (integral && d != (double)(long long)d)) {
             mxb_seterr(err, errlen, "method '%s' parameter '%s': '%.40s' is not %s in [%g, %g]", m->name, p->name, v,
                        integral ? "an integer" : "a number", p->min, p->max);
             return -1;
@@ -361,6 +364,12 @@ int mxb_method_cost(const mxb_method *m, const mxb_explain_input *geometry, cons
                                                                : MXB_NEEDS_MAMBALRP;
     *out = (mxb_cost){.traced_forwards = 1, .backwards = (m->needs & MXB_NEEDS_GRADIENT) ? 1 : 0,
                       .lrp_passes = (m->needs & lrp) ? 1 : 0};
-    if (m->abi_version >= 2 && m->cost) return m->cost(geometry, params, out);
+    if (m->abi_version >= 2 && m->cost) {
+        if (m->cost(geometry, params, out)) return -1;
+        /* a count the estimate and the memory check would print or sum as if real */
+        const double v[4] = {out->traced_forwards, out->backwards, out->plain_forwards, out->lrp_passes};
+        for (int i = 0; i < 4; i++)
+            if (!(v[i] >= 0 && v[i] <= 1e15)) return -2; /* NaN fails both */
+    }
     return 0;
 }
