@@ -32,10 +32,8 @@ size_t mxb_default_max_pixels(void) {
     /* read once: the limit is a property of the process, like the thread count */
     static size_t v;
     if (!v) {
-        const char *e = getenv("MXB_MAX_PIXELS");
-        char *end;
-        unsigned long long x = e && *e ? strtoull(e, &end, 10) : 0;
-        v = x > 0 && !*end ? (size_t)x : MXB_MAX_PIXELS;
+        double x; /* checked by mxb_env_check when the command started */
+        v = mxb_env_number("MXB_MAX_PIXELS", &x, NULL, 0) > 0 ? (size_t)x : MXB_MAX_PIXELS;
     }
     return v;
 }

@@ -71,6 +71,9 @@ int mxb_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * and two outputs of one name are refused. NULL entries are skipped. 0, or 2 after one
  * line "mxb CMD: MESSAGE" on stderr. */
 int mxb_outputs_check(const char *cmd, const char *const *inputs, int nin, const char *const *outputs, int nout);
+/* The most threads (OpenMP's, and images in flight) a command uses on this machine: 8 x
+ * its online cores, at least 64, at most 4096 (configs/README.md, images_in_flight). */
+int mxb_thread_bound(void);
 /* Strict numbers: all of the string, decimal, finite, in [lo, hi]; 0 or -1. */
 int mxb_parse_ll(const char *s, long long lo, long long hi, long long *out);
 int mxb_parse_long(const char *s, long lo, long hi, long *out);

@@ -145,12 +145,10 @@ static int resolve_transforms(mxb_run_state *R, const mxb_config *cfg, char *err
 /* The environment's MXB_MAX_MEMORY_MB, else the machine's physical memory (also the
  * bench's limit for its in-flight contexts); *from = machine_from in the second case. */
 unsigned long long mxb_memory_limit_default_mb(const char **from, const char *machine_from) {
-    const char *e = getenv("MXB_MAX_MEMORY_MB");
-    char *end;
-    unsigned long long x = e && *e ? strtoull(e, &end, 10) : 0;
-    if (x > 0 && !*end) {
+    double x; /* checked by mxb_env_check when the command started: at most 2^40 MiB */
+    if (mxb_env_number("MXB_MAX_MEMORY_MB", &x, NULL, 0) > 0) {
         *from = "MXB_MAX_MEMORY_MB";
-        return x;
+        return (unsigned long long)x;
     }
     *from = machine_from;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -368,7 +366,12 @@ static int check_memory(mxb_run_state *R, const mxb_config *cfg, char *err, size
     long units = 0;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (R->data[t]) units += (long)R->cfg.nmodels * mxb_dataset_size(R->data[t]);
-    const int asked = R->in_flight_arg ? R->in_flight_arg : R->cfg.images_in_flight;
+    int asked = R->in_flight_arg ? R->in_flight_arg : R->cfg.images_in_flight;
+    if (asked > mxb_thread_bound()) { /* each image in flight is a thread of the outer team */
+        fprintf(stderr, "mxb run: %d images in flight is over this machine's bound of %d threads; using %d\n", asked,
+                mxb_thread_bound(), mxb_thread_bound());
+        asked = mxb_thread_bound();
+    }
     int n = asked ? asked : R->nthreads;
     if (n > units) n = units < 1 ? 1 : (int)units;
     const char *from;

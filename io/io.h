@@ -97,6 +97,16 @@ void mxb_outfile_abort(mxb_outfile *o);
 /* the whole of p[n] as PATH, through the above */
 int mxb_file_write(const char *path, const void *p, size_t n, int sync, char *err, size_t errlen) MXB_WUR;
 
+/* ---- the environment (io/env.c): one strict parser for every variable mxb reads ---- */
+
+/* MXB_MAX_MEMORY_MB, MXB_MAX_PIXELS (whole numbers in [1, 2^40]), MXB_PROGRESS_SECONDS (a
+ * decimal number in [0, 1e6]), MXB_TEST_OOM_AFTER: all of the string, decimal, in range
+ * ("1MB", "1e0", "0x1", "-1", "1 " are refused). 0 unset or empty, 1 *out set, -1 not
+ * valid (err: one line naming the variable). mxb_env_check: every one of them (and the
+ * test hooks), -1 at the first that is not valid; the command layer calls it first. */
+int mxb_env_number(const char *name, double *out, char *err, size_t errlen);
+int mxb_env_check(char *err, size_t errlen);
+
 /* ---- temporary files (io/tmpfiles.c) ---- */
 
 /* A file written under a temporary name (mxb_outfile's) is registered from its creation
