@@ -638,6 +638,15 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
                 *done = 1;
                 return 0;
             }
+            /* the same configuration by other code: say so (never reused, issue 23) */
+            const char *ck = mxb_results_attr(&old, "code_key");
+            if (!ck || strcmp(ck, R->code_key)) {
+                snprintf(err, errlen, "%s exists and was made by another build of mxb or of a method's plugin, or "
+                         "other parameters (its 'code' attribute says which); remove it to run again, or set [run] output",
+                         R->output);
+                mxb_results_free(&old);
+                return 2;
+            }
             mxb_results_free(&old);
         }
         snprintf(err, errlen, "%s exists and is not the result of this configuration; remove it or set [run] output",

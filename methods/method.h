@@ -283,6 +283,9 @@ typedef const mxb_method *const *(*mxb_plugin_methods_fn)(int *count);
 
 /* ---- the registry (host side) -------------------------------------------------- */
 
+/* A plugin method's file (its real path) and the SHA-256 of its bytes when it was
+ * loaded: 1; a built-in: 0 (both NULL). For the run key and the provenance. */
+int mxb_method_origin(const mxb_method *m, const char **path, const char **sha256);
 /* Built-in methods first, then the plugins loaded so far. */
 int mxb_methods_count(void);
 const mxb_method *mxb_methods_get(int i);

@@ -46,6 +46,22 @@ static mxb_method v1_copies[MAX_PLUGIN_METHODS];
 static int nplugin_methods;
 static void *handles[MAX_PLUGIN_METHODS];
 static int nhandles;
+/* each plugin's file and its SHA-256, taken before dlopen: the run key and provenance
+ * name the bytes that ran (issue 23, class 4a) */
+static struct {
+    char path[4096], sha[65];
+} files[MAX_PLUGIN_METHODS];
+static int file_of[MAX_PLUGIN_METHODS]; /* plugin method -> files[] */
+
+int mxb_method_origin(const mxb_method *m, const char **path, const char **sha256) {
+    for (int i = 0; i < nplugin_methods; i++)
+        if (plugin_methods[i] == m) {
+            *path = files[file_of[i]].path, *sha256 = files[file_of[i]].sha;
+            return 1;
+        }
+    *path = *sha256 = NULL;
+    return 0;
+}
 
 int mxb_methods_count(void) { return NBUILTIN + nplugin_methods; }
 
@@ -190,7 +206,9 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
     /* dlopen searches the library path for a bare name; a plugin is always a file */
     char full[4096];
     snprintf(full, sizeof full, "%s%s", strchr(path, '/') ? "" : "./", path);
-    mxb_input_note(full); /* no output may be written over it */
+    /* also notes it as an input; a file that cannot be read is dlopen's to name */
+    if (mxb_sha256_file(full, files[nhandles].sha, NULL, 0)) snprintf(files[nhandles].sha, 65, "unreadable");
+    if (!realpath(full, files[nhandles].path)) snprintf(files[nhandles].path, sizeof files[nhandles].path, "%s", full);
     void *h = dlopen(full, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
@@ -230,6 +248,7 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
             memcpy(copy, m, offsetof(mxb_method, family));
             m = copy;
         }
+        file_of[nplugin_methods] = nhandles;
         plugin_methods[nplugin_methods++] = m;
     }
     handles[nhandles++] = h;

@@ -71,5 +71,78 @@ check "no fixed '%s.partial' name in the sources" bash -c \
 check "no fopen for writing outside io/outfile.c" bash -c \
   "! grep -rn --include=*.c -E 'fopen\\([^)]*\"(w|wb|a|r\\+b|w\\+)\"' $MXB_SOURCE_DIR/io $MXB_SOURCE_DIR/results $MXB_SOURCE_DIR/harness $MXB_SOURCE_DIR/datasets $MXB_SOURCE_DIR/engine $MXB_SOURCE_DIR/methods"
 
+# ---- class 3: ABI v2 scratch: checked sizes, no block cap, refused before any work ----
+HP=$MXB_PLUGIN_DIR/libhostile.so
+expect_fail 2 "method 'hugescratch': scratch(SIZE_MAX-8) gave NULL" \
+  $MXB explain --plugin $HP --weights W.h5 --image I.png --method hugescratch
+$MXB explain --plugin $HP --weights W.h5 --image I.png --method manyblocks >/dev/null 2>$T/err
+check "200 scratch blocks inside the declared total all come, the 201st not: $(cat $T/err)" [ ! -s $T/err ]
+rm -f hs.h5 hs.h5.journal
+expect_fail 2 "this run needs more memory than 2^64 bytes (method 'hugescratch' declares 18446744073709551607 bytes" \
+  $MXB run run.ini --quiet --set run.output=hs.h5 --set method:hugescratch.plugin=$HP
+check "the absurd declaration is refused before any work (no journal)" [ ! -e hs.h5.journal ] && [ ! -e hs.h5 ]
+$MXB run run.ini --quiet --set run.output=mb.h5 --set method:manyblocks.plugin=$HP >/dev/null 2>$T/err
+check "a run of 200 blocks per image completes: $(cat $T/err)" [ -e mb.h5 ]
+
+# ---- class 9: validation that names the thing ----
+for m in nancost negcost infcost; do
+  expect_fail 2 "[method:$m] on model deit: its cost() returned" \
+    $MXB run run.ini --quiet --set run.output=$m.h5 --set method:$m.plugin=$HP
+done
+check "mxb methods never prints a NaN/negative/infinite cost as real" bash -c \
+  "$MXB --plugin $HP methods | grep -A1 -E '^(nancost|negcost|infcost) ' | grep -q 'not usable' &&
+   ! $MXB --plugin $HP methods | grep -E 'defaults\): .*(nan|-5|inf) '"
+expect_fail 2 "method 'occlusion': its parameters do not fit this model: window=100" \
+  $MXB explain --weights W.h5 --image I.png --method occlusion --param window=100
+for v in 0x10 ' 3' 1e1 inf; do
+  expect_fail 2 "method 'ig' parameter 'steps': '$v' is not an integer" \
+    $MXB explain --weights W.h5 --image I.png --method ig --param "steps=$v"
+done
+
+# ---- class 6: every environment variable through one strict parser ----
+for var in MXB_MAX_MEMORY_MB MXB_MAX_PIXELS MXB_PROGRESS_SECONDS; do
+  for v in 1MB 1e0 0x1 abc -1 '1 ' 17592186044416 ' 1'; do
+    [ $var = MXB_PROGRESS_SECONDS ] && [ "$v" = 1e0 ] && continue # a decimal number: valid there
+    env "$var=$v" $MXB report R.h5 >/dev/null 2>$T/err; rc=$?
+    check "$var='$v': exit 2, one line naming it: $(cat $T/err)" bash -c \
+      "[ $rc -eq 2 ] && one=\$(wc -l <$T/err) && [ \$one -eq 1 ] && grep -qF \"mxb: $var='$v': not a\" $T/err"
+  done
+done
+check "MXB_PROGRESS_SECONDS=1e0 is a valid decimal number" env MXB_PROGRESS_SECONDS=1e0 $MXB report R.h5 --format csv
+check "an empty variable counts as unset" env MXB_MAX_MEMORY_MB= $MXB report R.h5 --format csv
+expect_fail 2 "I.png: image of 4x4 pixels is over the limit of 10 pixels" \
+  env MXB_MAX_PIXELS=10 $MXB predict --weights W.h5 --image I.png
+check "MXB_MAX_MEMORY_MB=2^40 (the largest) does not wrap" env MXB_MAX_MEMORY_MB=1099511627776 $MXB run run.ini --quiet --set run.output=env.h5
+
+# ---- class 7: absurd thread counts are bounded by the machine, with one line ----
+OMP_NUM_THREADS=100000 $MXB run run.ini --quiet --set run.output=omp.h5 >/dev/null 2>$T/err; rc=$?
+check "OMP_NUM_THREADS=100000: exit 0 and one line saying the bound: $(cat $T/err)" bash -c \
+  "[ $rc -eq 0 ] && [ \$(wc -l <$T/err) -eq 1 ] && grep -q '100000 threads (OMP_NUM_THREADS) is over this machine.s bound of' $T/err"
+check "OMP_NUM_THREADS=100000: the same results" cmp -s <($MXB report omp.h5 --format csv) <($MXB report good.h5 --format csv)
+$MXB run run.ini --quiet --in-flight 4096 --set run.output=inf.h5 >/dev/null 2>$T/err; rc=$?
+check "--in-flight 4096: bounded, one line: $(cat $T/err)" bash -c \
+  "[ $rc -eq 0 ] && grep -q '4096 images in flight is over this machine.s bound of' $T/err"
+
+# ---- class 4(a): the run key covers mxb's build and each plugin's bytes ----
+cp $HP p.so
+$MXB run run.ini --quiet --set run.output=pk.h5 --set method:manyblocks.plugin=p.so >/dev/null 2>&1
+check "the provenance names the plugin's SHA-256 and mxb's build" $PY -c "
+import h5py, sys; a = h5py.File('pk.h5').attrs; c = a['code']; c = c.decode() if isinstance(c, bytes) else c
+sys.exit(0 if '$(sha256sum p.so | cut -d' ' -f1)' in c and ' build ' in c and 'abi 2 plugin' in c else 1)"
+cp pk.h5 pk.before
+$MXB run run.ini --quiet --set run.output=pk.h5 --set method:manyblocks.plugin=p.so >/dev/null 2>$T/err
+check "the same plugin: already complete, kept" bash -c "grep -q 'already complete' $T/err && cmp -s pk.h5 pk.before"
+printf 'x' >>p.so # another build of the plugin (other bytes; it still loads)
+expect_fail 2 "pk.h5 exists and was made by another build of mxb or of a method's plugin" \
+  $MXB run run.ini --quiet --set run.output=pk.h5 --set method:manyblocks.plugin=p.so
+check "the old results are not reused, nor touched" cmp -s pk.h5 pk.before
+cp $HP p.so
+(MXB_TEST_KILL_AFTER_RECORDS=1 $MXB run run.ini --quiet --set run.output=pr.h5 --set method:manyblocks.plugin=p.so >/dev/null 2>&1) 2>/dev/null
+check "a killed run left its journal" [ -e pr.h5.journal ]
+printf 'x' >>p.so
+expect_fail 2 "pr.h5.journal: belongs to a run with a different configuration or build; refusing to mix results" \
+  $MXB run run.ini --quiet --set run.output=pr.h5 --set method:manyblocks.plugin=p.so
+check "a resume with another plugin build wrote nothing" [ ! -e pr.h5 ]
+
 echo "cli_harden3: $pass passed, $fail failed"
 [ $fail -eq 0 ]
