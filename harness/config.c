@@ -379,16 +379,21 @@ static int on_key(void *user, const char *section, const char *key, const char *
         /* method ABI v2: a key of the method's own params, checked against its specs when
          * the run loads the method (its plugin may not be loaded yet) */
         mxb_run_method *rm = &c->methods[idx];
+        int slot = rm->nparam_kv;
         for (int i = 0; i < rm->nparam_kv; i++)
-            if (!strncmp(rm->param_kv[i], key, strlen(key)) && rm->param_kv[i][strlen(key)] == '=')
-                return fail(st, section, key, "given twice");
-        if (rm->nparam_kv >= MXB_MAX_PARAMS) return fail(st, section, key, "too many params (at most %d)", MXB_MAX_PARAMS);
+            if (!strncmp(rm->param_kv[i], key, strlen(key)) && rm->param_kv[i][strlen(key)] == '=') {
+                /* twice in the file is a mistake; a --set (line 0) overrides, as for every key */
+                if (st->line) return fail(st, section, key, "given twice");
+                slot = i;
+            }
+        if (slot == rm->nparam_kv && rm->nparam_kv >= MXB_MAX_PARAMS) return fail(st, section, key, "too many params (at most %d)", MXB_MAX_PARAMS);
         if (strlen(key) + 1 + strlen(v) >= sizeof rm->param_kv[0])
             return fail(st, section, key, "the value is too long (at most %zu bytes)", sizeof rm->param_kv[0] - 2 - strlen(key));
         for (const char *q = v; *q; q++)
             if ((unsigned char)*q < 0x20 || *q == 0x7f)
                 return fail(st, section, key, "the value holds a control byte (0x%02x)", (unsigned char)*q);
-        snprintf(rm->param_kv[rm->nparam_kv++], sizeof rm->param_kv[0], "%s=%s", key, v);
+        snprintf(rm->param_kv[slot], sizeof rm->param_kv[0], "%s=%s", key, v);
+        if (slot == rm->nparam_kv) rm->nparam_kv++;
         return 1;
     }
     if (!k) {

@@ -144,5 +144,15 @@ expect_fail 2 "pr.h5.journal: belongs to a run with a different configuration or
   $MXB run run.ini --quiet --set run.output=pr.h5 --set method:manyblocks.plugin=p.so
 check "a resume with another plugin build wrote nothing" [ ! -e pr.h5 ]
 
+# ---- class 8: --set overrides a method parameter the file sets, as every other key ----
+sed 's/^\[method:rollout\]$/[method:ig]\nsteps = 2/' run.ini >ig.ini
+$MXB run ig.ini --quiet --set run.output=ig3.h5 --set method:ig.steps=3 >/dev/null 2>$T/err; rc=$?
+check "--set method:ig.steps=3 over the file's steps = 2: exit 0 ($(cat $T/err))" [ $rc -eq 0 ]
+check "the run used steps=3" $PY -c "
+import h5py, sys; a = h5py.File('ig3.h5').attrs['method_params_ig']; a = a.decode() if isinstance(a, bytes) else a
+sys.exit(0 if 'steps=3' in a.split() else 1)"
+sed -i 's/^steps = 2$/steps = 2\nsteps = 4/' ig.ini
+expect_fail 2 "[method:ig] steps: given twice" $MXB run ig.ini --quiet --set run.output=ig4.h5
+
 echo "cli_harden3: $pass passed, $fail failed"
 [ $fail -eq 0 ]
