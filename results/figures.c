@@ -21,7 +21,9 @@
 #define FONT "DejaVu Sans"
 #define PNG_SCALE 2.0
 #define ATT_ROWS 4      /* layers shown per attention figure */
-#define ATT_IMAGES 2    /* attention figures per test (its first stored images) */
+/* attention figures per test: every image whose attention was stored, up to this many
+ * (the first; README says so). Each figure holds its matrices in memory while drawing. */
+#define ATT_IMAGES 64
 #define MAX_FIGS (2 + MXB_NTESTS * ATT_IMAGES)
 
 static const char *test_name[MXB_NTESTS] = {"perturbation", "segmentation"};
@@ -708,11 +710,14 @@ mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, c
     mxb_h5in *in = results_path ? mxb_h5in_open(results_path, err, errlen) : NULL;
     if (results_path && !in) return mxb_figures_free(F), NULL;
     for (int tt = 0; in && tt < MXB_NTESTS; tt++)
-        for (int i = 0; r->test[tt].enabled && i < r->test[tt].n && i < ATT_IMAGES; i++)
+        for (int i = 0, k = 0; r->test[tt].enabled && i < r->test[tt].n && k < ATT_IMAGES; i++) {
+            const int before = F->n; /* images without stored attention add nothing */
             if (add_attention(F, r, in, tt, i, err, errlen)) {
                 mxb_h5in_close(in);
                 return mxb_figures_free(F), NULL;
             }
+            k += F->n > before;
+        }
     if (in) mxb_h5in_close(in);
     for (int i = 0; i < F->n; i++)
         if (!F->fig[i].caption) return mxb_seterr(err, errlen, "out of memory"), mxb_figures_free(F), NULL;

@@ -154,5 +154,38 @@ sys.exit(0 if 'steps=3' in a.split() else 1)"
 sed -i 's/^steps = 2$/steps = 2\nsteps = 4/' ig.ini
 expect_fail 2 "[method:ig] steps: given twice" $MXB run ig.ini --quiet --set run.output=ig4.h5
 
+# ---- class 10: output formats ----
+# a name holding '|' (a results file may hold any name) keeps every markdown row's cells
+cp good.h5 pipe.h5
+$PY - <<'EOF'
+import h5py, numpy as np
+with h5py.File("pipe.h5", "r+") as f:
+    names = [n.decode() if isinstance(n, bytes) else n for n in f["models"][()]]
+    del f["models"]
+    f.create_dataset("models", data=np.array([n.replace("deit", "de|it") for n in names], dtype=object),
+                     dtype=h5py.string_dtype())
+    for t in ("perturbation", "segmentation"):
+        f[t].move("deit", "de|it")
+EOF
+$MXB report pipe.h5 --curves >$T/md 2>$T/err
+cat >$T/cells.py <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+cells = lambda l: len(re.findall(r'(?<!\\)\|', l))
+ok, block = 'de\\|it' in text, None
+for l in text.splitlines():
+    if l.startswith('| Method') or l.startswith('| Model'): block = cells(l)
+    elif l.startswith('|'): ok = ok and cells(l) == block
+sys.exit(0 if ok else 1)
+EOF
+check "a '|' in a name is escaped: every table row has its header's cells ($(cat $T/err))" $PY $T/cells.py $T/md
+# report --figures draws every stored attention image (4 per test here), not the first 2
+$MXB synth s4 --n 4 >/dev/null 2>&1 && awk '{print $1, 0}' s4/labels.txt >s4/l3.txt
+$MXB run run.ini --quiet --set run.output=att4.h5 --set run.save_attention=4 --set perturbation.data=s4/images \
+  --set perturbation.labels=s4/l3.txt --set segmentation.data=s4/gtsegs_synth.mat >/dev/null 2>&1
+$MXB report att4.h5 --figures figs4 >/dev/null 2>&1
+check "report --figures: an attention figure for each of the 4 x 2 stored images" \
+  bash -c "[ \$(ls figs4 | grep -c '^attention_.*\.png$') -eq 8 ]"
+
 echo "cli_harden3: $pass passed, $fail failed"
 [ $fail -eq 0 ]
