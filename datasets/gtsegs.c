@@ -96,6 +96,7 @@ done:
 
 static int open_file(const char *path, mxb_dataset **out, char *err, size_t errlen) {
     mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, "a gtsegs .mat file", 1, err, errlen)) return -1;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         mxb_seterr(err, errlen, "%s: not an HDF5 (MATLAB v7.3) file", path);

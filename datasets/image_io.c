@@ -304,6 +304,7 @@ int mxb_image_read(const char *path, size_t max_pixels, uint8_t **rgb, int *h, i
                    char *err, size_t errlen) {
     *rgb = NULL;
     mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, "an image", 0, err, errlen)) return -1;
     FILE *f = fopen(path, "rb");
     if (!f) {
         mxb_seterr(err, errlen, "%s: cannot open", path);

@@ -472,6 +472,7 @@ int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mx
                         char *err, size_t errlen) {
     mxb_run_config_defaults(c);
     mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, "a configuration file", 0, err, errlen)) return -1;
     FILE *f = fopen(path, "rb");
     if (!f) {
         mxb_seterr(err, errlen, "%s: cannot open the configuration (%s)", path, strerror(errno));

@@ -77,6 +77,11 @@ int mxb_out_of_memory_exiting(void);
 void mxb_input_note(const char *path);
 int mxb_output_check(const char *path, char *err, size_t errlen) MXB_WUR;
 void mxb_inputs_forget(void); /* tests: an empty list */
+/* What a reader checks before opening an outside file: a folder is refused ("PATH: is a
+ * folder, not WHAT", e.g. "a label file"), so is a device or socket (/dev/zero would be
+ * read without end), and with `regular` a pipe too (HDF5 files and configurations are
+ * read as files). A missing file passes: the reader's open names it. 0 or -1. */
+int mxb_input_check(const char *path, const char *what, int regular, char *err, size_t errlen) MXB_WUR;
 
 /* The one writer of every file mxb makes (results, pages, figures, PNGs, JSON, synthetic
  * data): open creates PATH.partial-PID-XXXXXXXX in PATH's folder with

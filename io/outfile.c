@@ -61,6 +61,24 @@ void mxb_input_note(const char *path) {
     unlock();
 }
 
+int mxb_input_check(const char *path, const char *what, int regular, char *err, size_t errlen) {
+    struct stat st;
+    if (!path || stat(path, &st)) return 0; /* missing: the reader names it */
+    if (S_ISDIR(st.st_mode)) {
+        mxb_seterr(err, errlen, "%s: is a folder, not %s", path, what);
+        return -1;
+    }
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISSOCK(st.st_mode)) { /* /dev/zero: endless */
+        mxb_seterr(err, errlen, "%s: not a regular file (a device or socket is not read as %s)", path, what);
+        return -1;
+    }
+    if (regular && !S_ISREG(st.st_mode)) {
+        mxb_seterr(err, errlen, "%s: not a regular file (%s must be one)", path, what);
+        return -1;
+    }
+    return 0;
+}
+
 int mxb_output_check(const char *path, char *err, size_t errlen) {
     struct stat st;
     if (!path || stat(path, &st)) return 0; /* nothing there yet (or unreachable: the write will say) */

@@ -447,6 +447,7 @@ struct mxb_h5in {
 mxb_h5in *mxb_h5in_open(const char *path, char *err, size_t errlen) {
     if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, "an HDF5 file", 1, err, errlen)) return NULL;
     FILE *probe = fopen(path, "rb");
     if (!probe) {
         mxb_seterr(err, errlen, "%s: cannot open file", path);

@@ -652,6 +652,7 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
         snprintf(probe, sizeof probe, "/%s/index", test_name[t]);
         if (mxb_h5in_exists(in, probe)) TRY(read_test(in, r, t, err, errlen));
     }
+    TRY(mxb_results_validate(r, path, err, errlen)); /* results/validate.c */
     free(schema);
     mxb_h5in_close(in);
     return 0;

@@ -187,5 +187,13 @@ $MXB report att4.h5 --figures figs4 >/dev/null 2>&1
 check "report --figures: an attention figure for each of the 4 x 2 stored images" \
   bash -c "[ \$(ls figs4 | grep -c '^attention_.*\.png$') -eq 8 ]"
 
+# ---- class 11: folders, devices, results structure (the single files are in the catalogue) ----
+timeout 5 $MXB predict --weights W.h5 --image /dev/zero >/dev/null 2>$T/err; rc=$?
+check "predict --image /dev/zero: refused at once, not after reading 1 GiB (rc $rc: $(cat $T/err))" \
+  bash -c "[ $rc -eq 2 ] && grep -q 'not a regular file' $T/err"
+mkdir -p cfgdir
+expect_fail 2 "cfgdir: is a folder, not a configuration file" $MXB run cfgdir
+expect_fail 2 "cfgdir: is a folder, not an id list" $MXB run run.ini --quiet --set run.output=ids.h5 --set perturbation.subset=ids:cfgdir
+
 echo "cli_harden3: $pass passed, $fail failed"
 [ $fail -eq 0 ]
