@@ -173,14 +173,8 @@ static int parse_rgb(const char *v, double lo, double hi, double out[3]) {
 }
 
 /* A model or method name becomes an HDF5 group name, a table header and a file name
- * part: letters, digits and _ - . + only, 1..40 of them, not "." or "..". */
-static int bad_name(const char *name) {
-    size_t n = strlen(name);
-    if (n < 1 || n > 40 || !strcmp(name, ".") || !strcmp(name, "..")) return 1;
-    for (const char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("_-.+", *p)) return 1;
-    return 0;
-}
+ * part: io's one name rule (mxb_name_ok), the plugins' too. */
+static int bad_name(const char *name) { return !mxb_name_ok(name); }
 
 /* Type, finiteness, range, length and bytes of one value; the message says what a
  * valid value is. */

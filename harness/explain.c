@@ -22,21 +22,26 @@ typedef struct {
     int rel_from;           /* attn_relevance below this block was not computed */
 } trace_handle;
 
-static const float *tr_attn(void *t, int b) { return mxb_vit_attn(((trace_handle *)t)->c, b); }
+static const float *tr_attn(void *t, int b) { return t ? mxb_vit_attn(((trace_handle *)t)->c, b) : NULL; }
 static const float *tr_attn_grad(void *t, int b) {
+    if (!t) return NULL; /* a plugin's NULL: no crash (issue 23) */
     return mxb_vit_attn_grad(((trace_handle *)t)->c, b);
 }
 static const float *tr_attn_rel(void *t, int b) {
+    if (!t) return NULL;
     if (b < ((trace_handle *)t)->rel_from) return NULL; /* partial LRP stopped above it */
     return mxb_vit_attn_relevance(((trace_handle *)t)->c, b);
 }
 static const float *tr_residual(void *t, int l) {
+    if (!t) return NULL;
     return mxb_vim_residual(((trace_handle *)t)->c, l);
 }
 static const float *tr_residual_grad(void *t, int l) {
+    if (!t) return NULL;
     return mxb_vim_residual_grad(((trace_handle *)t)->c, l);
 }
 static int tr_xai(void *t, int l, float *out) {
+    if (!t || !out) return -1;
     trace_handle *h = t;
     return mxb_vim_xai_vector(h->c, l, h->variant, out);
 }
@@ -83,8 +88,8 @@ static unsigned mambalrp_rules(uint32_t needs) {
            (needs & MXB_NEEDS_LRP_NORM_DETACH ? MXB_MAMBALRP_NORM_DETACH : 0) |
            (needs & MXB_NEEDS_LRP_CONV_GAMMA ? MXB_MAMBALRP_CONV_GAMMA : 0);
 }
-static const float *tr_token_rel(void *t) { return ((trace_handle *)t)->token_rel; }
-static const float *tr_input_rel(void *t) { return ((trace_handle *)t)->input_rel; }
+static const float *tr_token_rel(void *t) { return t ? ((trace_handle *)t)->token_rel : NULL; }
+static const float *tr_input_rel(void *t) { return t ? ((trace_handle *)t)->input_rel : NULL; }
 
 /* Runs the LRP pass the method asks for, for the relevance seed at the logits, into
  * buffers the caller frees (token_rel [L], input_rel [S, S]); *rel_from: the first
@@ -165,6 +170,7 @@ static mxb_ctx *run_plain(mxb_run *r, int k) {
 }
 
 static int run_forward(mxb_run *r, const float *image, float *logits, uint32_t flags) {
+    if (!r) return -1; /* the ABI's pointers are the plugin's: a NULL fails the call */
     if (!image || (flags & ~(uint32_t)MXB_FWD_TRACE)) return -1;
     if (!logits) logits = r->logits_tmp;
     if (flags & MXB_FWD_TRACE) {
@@ -183,6 +189,7 @@ static int run_forward(mxb_run *r, const float *image, float *logits, uint32_t f
 }
 
 static int run_forward_many(mxb_run *r, int n, const float *images, float *logits) {
+    if (!r) return -1;
     if (n < 0 || (n > 0 && (!images || !logits))) return -1;
     const size_t in = (size_t)r->g->in_chans * r->g->img_size * r->g->img_size, nc = (size_t)r->g->num_classes;
     const int nt = r->npool > 0 ? r->npool : 1;
@@ -197,6 +204,7 @@ static int run_forward_many(mxb_run *r, int n, const float *images, float *logit
 }
 
 static int run_backward(mxb_run *r, const float *w, uint32_t outputs) {
+    if (!r) return -1;
     if (!w || (outputs & ~(uint32_t)(MXB_OUT_INPUT | MXB_OUT_TOKENS | MXB_OUT_LAYERS))) return -1;
     mxb_backward(r->c, w);
     r->have_tokens = (outputs & MXB_OUT_TOKENS) != 0;
@@ -213,17 +221,19 @@ static int run_backward(mxb_run *r, const float *w, uint32_t outputs) {
     return 0;
 }
 
-static const float *run_input_grad(mxb_run *r) { return r->have_input ? r->input_grad : NULL; }
-static const float *run_tokens(mxb_run *r) { return mxb_tokens(r->c); }
-static const float *run_token_grad(mxb_run *r) { return r->have_tokens ? mxb_token_grad(r->c) : NULL; }
+static const float *run_input_grad(mxb_run *r) { return r && r->have_input ? r->input_grad : NULL; }
+static const float *run_tokens(mxb_run *r) { return r ? mxb_tokens(r->c) : NULL; }
+static const float *run_token_grad(mxb_run *r) { return r && r->have_tokens ? mxb_token_grad(r->c) : NULL; }
 
 /* ---- per-layer gradients, S6 internals, q/k/v, LRP passes (appended calls) ---- */
 static const float *run_layer_grad(mxb_run *r, int layer) {
+    if (!r) return NULL;
     if (!r->have_layers || layer < 0 || layer >= r->g->depth) return NULL;
     return r->g->arch == MXB_ARCH_VIT ? mxb_vit_block_grad(r->c, layer) : mxb_vim_residual_grad(r->c, layer);
 }
 
 static const float *run_vim_s6(mxb_run *r, int layer, int dir, int what, int *ld) {
+    if (!r) return NULL;
     mxb_s6_view v;
     if (r->g->arch != MXB_ARCH_VIM || mxb_vim_s6(r->c, layer, dir, &v)) return NULL;
     const int D = v.D, N = v.N;
@@ -250,6 +260,7 @@ static const float *run_vim_s6(mxb_run *r, int layer, int dir, int what, int *ld
 }
 
 static const float *run_vit_qkv(mxb_run *r, int block, int which) {
+    if (!r) return NULL;
     const float *qkv = r->g->arch == MXB_ARCH_VIT ? mxb_vit_qkv(r->c, block) : NULL;
     if (!qkv || which < 0 || which > 2) return NULL;
     const int L = r->g->seq_len, E = r->g->embed_dim, H = r->g->num_heads, hd = E / H;
@@ -263,6 +274,7 @@ static const float *run_vit_qkv(mxb_run *r, int block, int which) {
 }
 
 static int run_relevance(mxb_run *r, const float *w, uint32_t rules) {
+    if (!r) return -1;
     const mxb_config *g = r->g;
     const uint32_t vim_bits = MXB_NEEDS_MAMBALRP | MXB_NEEDS_LRP_SILU_IDENTITY | MXB_NEEDS_LRP_NORM_DETACH |
                               MXB_NEEDS_LRP_CONV_GAMMA;
@@ -296,9 +308,10 @@ static int run_relevance(mxb_run *r, const float *w, uint32_t rules) {
     return 0;
 }
 
-static const float *run_token_relevance(mxb_run *r) { return r->cur_token_rel; }
-static const float *run_pixel_relevance(mxb_run *r) { return r->cur_input_rel; }
+static const float *run_token_relevance(mxb_run *r) { return r ? r->cur_token_rel : NULL; }
+static const float *run_pixel_relevance(mxb_run *r) { return r ? r->cur_input_rel : NULL; }
 static const float *run_attn_relevance(mxb_run *r, int block) {
+    if (!r) return NULL;
     if (!r->have_rel || r->g->arch != MXB_ARCH_VIT || block < r->rel_from) return NULL;
     return mxb_vit_attn_relevance(r->c, block);
 }

@@ -102,6 +102,14 @@ void mxb_outfile_abort(mxb_outfile *o);
 /* the whole of p[n] as PATH, through the above */
 int mxb_file_write(const char *path, const void *p, size_t n, int sync, char *err, size_t errlen) MXB_WUR;
 
+/* ---- names (io/names.c) ---- */
+
+/* The one rule for model and method names (built-in, plugin, configuration): 1..40 of
+ * [A-Za-z0-9_.+-], not "." or "..": a group name, a table header and a file name part
+ * that needs no quoting. 1 when s follows it. */
+#define MXB_NAME_MAX 40
+int mxb_name_ok(const char *s);
+
 /* ---- the environment (io/env.c): one strict parser for every variable mxb reads ---- */
 
 /* MXB_MAX_MEMORY_MB, MXB_MAX_PIXELS (whole numbers in [1, 2^40]), MXB_PROGRESS_SECONDS (a

@@ -283,6 +283,11 @@ typedef const mxb_method *const *(*mxb_plugin_methods_fn)(int *count);
 
 /* ---- the registry (host side) -------------------------------------------------- */
 
+/* Decided (issue 23, class 12): a method's name follows the one rule of io/io.h
+ * (mxb_name_ok: 1..40 of [A-Za-z0-9_.+-], not "." or ".."), built-in, plugin or
+ * configuration alike, so every method that loads can be named in a configuration. Every
+ * pointer a method passes to the host (the run, the trace, an output buffer) is checked:
+ * NULL fails that call (-1 or NULL), and the method fails with its own line. */
 /* A plugin method's file (its real path) and the SHA-256 of its bytes when it was
  * loaded: 1; a built-in: 0 (both NULL). For the run key and the provenance. */
 int mxb_method_origin(const mxb_method *m, const char **path, const char **sha256);

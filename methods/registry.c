@@ -77,18 +77,9 @@ const mxb_method *mxb_methods_find(const char *name) {
 }
 
 /* A name is what --method and [method:NAME] take and what results files store as a
- * group name: 1..63 characters of [A-Za-z0-9_.+-], so it never needs quoting, never
- * contains '/', and an error message that quotes it stays one line. */
-static int good_name(const char *s) {
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (n >= 63 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                         c == '_' || c == '.' || c == '+' || c == '-'))
-            return 0;
-    }
-    return n > 0;
-}
+ * group name: io's one name rule (mxb_name_ok), the same for built-ins, plugins and
+ * configurations. */
+static int good_name(const char *s) { return mxb_name_ok(s); }
 
 /* A parameter name: [a-z0-9_]{1,31} (a config key and an HDF5 attribute name as is). */
 static int good_param_name(const char *s) {
@@ -173,7 +164,7 @@ int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char
             return -1;
         }
         if (!good_name(m->name)) {
-            mxb_seterr(err, errlen, "%s: method %d has a bad name (1..63 of A-Z a-z 0-9 _ . + -)", path, i);
+            mxb_seterr(err, errlen, "%s: method %d has a bad name (1..40 of A-Z a-z 0-9 _ . + -; not '.' or '..')", path, i);
             return -1;
         }
         /* unknown bits would be a newer ABI's features this host cannot provide */

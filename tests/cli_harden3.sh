@@ -195,5 +195,16 @@ mkdir -p cfgdir
 expect_fail 2 "cfgdir: is a folder, not a configuration file" $MXB run cfgdir
 expect_fail 2 "cfgdir: is a folder, not an id list" $MXB run run.ini --quiet --set run.output=ids.h5 --set perturbation.subset=ids:cfgdir
 
+# ---- class 12 (decided, documented in methods/method.h and configs/README.md) ----
+# one name rule for built-ins, plugins and configurations: '..' and 41 characters refused at load
+expect_fail 2 "libbad_dotname.so: method 0 has a bad name (1..40 of A-Z a-z 0-9 _ . + -; not '.' or '..')" \
+  $MXB --plugin $MXB_PLUGIN_DIR/libbad_dotname.so methods
+expect_fail 2 "libbad_longname.so: method 0 has a bad name (1..40" $MXB --plugin $MXB_PLUGIN_DIR/libbad_longname.so methods
+# NULL for the run, the trace or an output buffer fails the call, never the host (ViT and ViM)
+for w in W.h5 vim.h5; do
+  expect_fail 2 "method 'nullargs': every NULL argument was refused" \
+    $MXB explain --plugin $HP --weights $w --image I.png --method nullargs
+done
+
 echo "cli_harden3: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -5,7 +5,9 @@
  *                answer NULL (no wrap to a small block); fails saying what it got
  *   manyblocks   declares 200 blocks of 64 bytes and asks for them one by one: every
  *                one inside the declared total must come, the 201st must not
- *   nancost / negcost / infcost  cost() returns a NaN, negative or infinite count */
+ *   nancost / negcost / infcost  cost() returns a NaN, negative or infinite count
+ *   nullargs     passes NULL for the run, the trace and an output buffer to every call
+ *                that takes them (class 12): each must fail, not crash the host */
 #include "methods/method.h"
 
 #include <math.h>
@@ -74,6 +76,20 @@ static int inf_cost(const mxb_explain_input *g, const double *p, mxb_cost *out) 
     return 0;
 }
 
+static int null_explain(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
+    (void)map;
+    const mxb_model_api *a = in->model;
+    const int ok = a->forward(NULL, NULL, NULL, 0) < 0 && a->forward_many(NULL, 1, NULL, NULL) < 0 &&
+                   a->backward(NULL, NULL, 0) < 0 && !a->input_grad(NULL) && !a->tokens(NULL) &&
+                   !a->token_grad(NULL) && !a->layer_grad(NULL, 0) && !a->scratch(NULL, 8) &&
+                   !a->vim_s6(NULL, 0, 0, 0, NULL) && !a->vit_qkv(NULL, 0, 0) && a->relevance(NULL, NULL, 0) < 0 &&
+                   !a->token_relevance(NULL) && !a->pixel_relevance(NULL) && !a->attn_relevance(NULL, 0) &&
+                   (!in->xai_vector || in->xai_vector(in->trace, 0, NULL) < 0) &&
+                   (!in->xai_vector || in->xai_vector(NULL, 0, NULL) < 0) && (!in->attn || !in->attn(NULL, 0));
+    snprintf(err, errlen, "%s", ok ? "every NULL argument was refused" : "a NULL argument was taken");
+    return -1;
+}
+
 #define HOSTILE(sym, nm, fn, costfn)                                                    \
     static const mxb_method sym = {                                                     \
         .abi_version = MXB_METHOD_ABI_VERSION,                                          \
@@ -90,8 +106,9 @@ HOSTILE(manyblocks, "manyblocks", many_explain, many_cost);
 HOSTILE(nancost, "nancost", zero_map, nan_cost);
 HOSTILE(negcost, "negcost", zero_map, neg_cost);
 HOSTILE(infcost, "infcost", zero_map, inf_cost);
+HOSTILE(nullargs, "nullargs", null_explain, NULL);
 
-static const mxb_method *const methods[] = {&hugescratch, &manyblocks, &nancost, &negcost, &infcost};
+static const mxb_method *const methods[] = {&hugescratch, &manyblocks, &nancost, &negcost, &infcost, &nullargs};
 const mxb_method *const *mxb_plugin_methods(int *count) {
     *count = (int)(sizeof methods / sizeof *methods);
     return methods;
