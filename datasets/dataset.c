@@ -211,6 +211,8 @@ done:
 }
 
 int mxb_dataset_select_ids_file(mxb_dataset *d, const char *path, char *err, size_t errlen) {
+    mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, "an id list", 0, err, errlen)) return -1;
     FILE *f = fopen(path, "r");
     if (!f) {
         mxb_seterr(err, errlen, "%s: cannot open the id list", path);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define MAX_IMAGES 10000000
 
@@ -93,6 +95,8 @@ done:
 }
 
 static int open_file(const char *path, mxb_dataset **out, char *err, size_t errlen) {
+    mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, "a gtsegs .mat file", 1, err, errlen)) return -1;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         mxb_seterr(err, errlen, "%s: not an HDF5 (MATLAB v7.3) file", path);
@@ -303,6 +307,7 @@ int mxb_segmentation_load(mxb_dataset *d, int item, mxb_sample *s, char *err, si
 
 struct mxb_gtsegs_writer {
     char *path;
+    mxb_outfile out; /* libhdf5 writes out.tmp by name; renamed onto path at close */
     hid_t file, refs, ocpl;
     hobj_ref_t *img, *gt;
     int n, cap, names;
@@ -384,9 +389,17 @@ static int create(const char *path, mxb_gtsegs_writer **out, char *err, size_t e
         return -1;
     }
     w->file = w->refs = w->ocpl = -1;
+    if (mxb_outfile_open(&w->out, path, err, errlen)) {
+        free(w->path);
+        free(w);
+        return -1;
+    }
+    /* the temporary was made O_EXCL (never a planted link); libhdf5 reopens it by name */
+    fclose(w->out.f);
+    w->out.f = NULL;
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_userblock(fcpl, 512);
-    w->file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    w->file = H5Fcreate(w->out.tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
     H5Pclose(fcpl);
     if (w->file < 0) {
         mxb_seterr(err, errlen, "%s: cannot create", path);
@@ -421,6 +434,7 @@ fail:
     if (w->refs >= 0) H5Gclose(w->refs);
     if (w->ocpl >= 0) H5Pclose(w->ocpl);
     if (w->file >= 0) H5Fclose(w->file);
+    mxb_outfile_abort(&w->out);
     free(w->path);
     free(w);
     return -1;
@@ -502,10 +516,10 @@ static int write_header(const char *path) {
     h[125] = 0x02;
     h[126] = 'I';               /* endian indicator "IM" */
     h[127] = 'M';
-    FILE *f = fopen(path, "r+b");
-    if (!f) return -1;
-    int rc = fwrite(h, 1, sizeof h, f) == sizeof h ? 0 : -1;
-    if (fclose(f)) rc = -1;
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC); /* our own temporary (mxb_outfile) */
+    if (fd < 0) return -1;
+    int rc = pwrite(fd, h, sizeof h, 0) == (ssize_t)sizeof h ? 0 : -1;
+    if (close(fd)) rc = -1;
     return rc;
 }
 
@@ -523,10 +537,12 @@ static int finish(mxb_gtsegs_writer *w, char *err, size_t errlen) {
         mxb_seterr(err, errlen, "%s: cannot close the file", w->path);
         rc = -1;
     }
-    if (!rc && write_header(w->path)) {
+    if (!rc && write_header(w->out.tmp)) {
         mxb_seterr(err, errlen, "%s: cannot write the MATLAB header", w->path);
         rc = -1;
     }
+    if (rc) mxb_outfile_abort(&w->out);
+    else rc = mxb_outfile_commit(&w->out, 0, err, errlen);
     return rc;
 }
 

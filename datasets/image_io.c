@@ -32,10 +32,8 @@ size_t mxb_default_max_pixels(void) {
     /* read once: the limit is a property of the process, like the thread count */
     static size_t v;
     if (!v) {
-        const char *e = getenv("MXB_MAX_PIXELS");
-        char *end;
-        unsigned long long x = e && *e ? strtoull(e, &end, 10) : 0;
-        v = x > 0 && !*end ? (size_t)x : MXB_MAX_PIXELS;
+        double x; /* checked by mxb_env_check when the command started */
+        v = mxb_env_number("MXB_MAX_PIXELS", &x, NULL, 0) > 0 ? (size_t)x : MXB_MAX_PIXELS;
     }
     return v;
 }
@@ -305,6 +303,8 @@ int mxb_image_decode(const uint8_t *buf, size_t len, const char *name, size_t ma
 int mxb_image_read(const char *path, size_t max_pixels, uint8_t **rgb, int *h, int *w,
                    char *err, size_t errlen) {
     *rgb = NULL;
+    mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, "an image", 0, err, errlen)) return -1;
     FILE *f = fopen(path, "rb");
     if (!f) {
         mxb_seterr(err, errlen, "%s: cannot open", path);

@@ -185,6 +185,8 @@ static int parse_label(const char *tok, int *out) {
 
 /* The whole label file, read in chunks so that a pipe or FIFO works too. */
 static char *read_text(const char *path, char *err, size_t errlen) {
+    mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, "a label file", 0, err, errlen)) return NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
         mxb_seterr(err, errlen, "%s: cannot open the label file", path);

@@ -284,22 +284,13 @@ int mxb_synth_write_progress(const char *dir, int n, uint64_t seed, int size,
     if (make_dir(dir, err, errlen) || make_dir(path, err, errlen) || check_images_dir(path, n, err, errlen))
         return -1;
     snprintf(path, sizeof path, "%s/classes.txt", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        mxb_seterr(err, errlen, "%s: cannot create", path);
-        return -1;
-    }
-    for (int c = 0; c < MXB_SYNTH_CLASSES; c++) fprintf(f, "%s\n", class_names[c]);
-    if (fclose(f)) {
-        mxb_seterr(err, errlen, "%s: write error", path);
-        return -1;
-    }
+    mxb_outfile cf, lf;
+    if (mxb_outfile_open(&cf, path, err, errlen)) return -1;
+    for (int c = 0; c < MXB_SYNTH_CLASSES; c++) fprintf(cf.f, "%s\n", class_names[c]);
+    if (mxb_outfile_commit(&cf, 0, err, errlen)) return -1;
     snprintf(path, sizeof path, "%s/labels.txt", dir);
-    FILE *labels = fopen(path, "w");
-    if (!labels) {
-        mxb_seterr(err, errlen, "%s: cannot create", path);
-        return -1;
-    }
+    if (mxb_outfile_open(&lf, path, err, errlen)) return -1;
+    FILE *labels = lf.f;
     snprintf(path, sizeof path, "%s/gtsegs_synth.mat", dir);
     mxb_gtsegs_writer *w = NULL;
     uint8_t *rgb = mxb_try_alloc((size_t)size * size * 3), *mask = mxb_try_alloc((size_t)size * size);
@@ -329,10 +320,8 @@ done:
             rc = -1;
         }
     }
-    if (fclose(labels) && rc == 0) {
-        mxb_seterr(err, errlen, "%s/labels.txt: write error", dir);
-        rc = -1;
-    }
+    if (rc) mxb_outfile_abort(&lf);
+    else if (mxb_outfile_commit(&lf, 0, err, errlen)) rc = -1;
     free(rgb);
     free(mask);
     return rc;

@@ -255,6 +255,8 @@ done:
  * MXB_HDF5_ERRORS is set). */
 static hid_t weights_open(const char *path, char *err, size_t errlen) {
     if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, "a weights file", 1, err, errlen)) return -1;
     FILE *probe = fopen(path, "rb");
     if (!probe) {
         mxb_seterr(err, errlen, "%s: cannot open weights file", path);

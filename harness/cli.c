@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <omp.h>
 
 typedef struct {
     const char *name;
@@ -52,6 +53,23 @@ static void on_out_of_memory(size_t n, const char *what) {
     _exit(3);
 }
 
+int mxb_thread_bound(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long b = 8 * (cores > 0 ? cores : 1);
+    return b < 64 ? 64 : b > 4096 ? 4096 : (int)b;
+}
+
+/* OMP_NUM_THREADS=100000 ran 20 s, took 2.2 GB and died of libgomp's "Thread creation
+ * failed". Bounded here, before any parallel region, with one line (issue 23, class 7). */
+static void bound_threads(void) {
+    const int asked = omp_get_max_threads(), bound = mxb_thread_bound();
+    if (asked <= bound) return;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    fprintf(stderr, "mxb: %d threads (OMP_NUM_THREADS) is over this machine's bound of %d (8 x its %ld cores, at least "
+                    "64); using %d\n", asked, bound, cores, bound);
+    omp_set_num_threads(bound);
+}
+
 int mxb_main(int argc, char **argv) {
     mxb_set_oom_handler(on_out_of_memory);
     /* global options: method plugins to load before the command runs */
@@ -79,7 +97,16 @@ int mxb_main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            /* a limit set wrongly is refused, never silently ignored (io/env.c) */
+            char err[512];
+            if (mxb_env_check(err, sizeof err)) {
+                fprintf(stderr, "mxb: %s\n", err);
+                return 2;
+            }
+            bound_threads();
+            return commands[i].fn(argc - 1, argv + 1);
+        }
     fprintf(stderr, "mxb: unknown %s '%s' (see mxb --help)\n", argv[1][0] == '-' ? "option" : "command", argv[1]);
     return 2;
 }

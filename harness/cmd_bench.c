@@ -777,11 +777,14 @@ int mxb_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "mxb bench: --models names no model\n");
         return 2;
     }
-    FILE *f = NULL; /* opened now: an unwritable --json fails before the long part */
-    if (json && !(f = fopen(json, "w"))) {
-        fprintf(stderr, "mxb bench: %s: cannot write\n", json);
+    /* opened now: an unwritable --json fails before the long part */
+    mxb_outfile jf = {0};
+    char err[1024];
+    if (json && mxb_outfile_open(&jf, json, err, sizeof err)) {
+        fprintf(stderr, "mxb bench: %s\n", err);
         return 2;
     }
+    FILE *f = jf.f;
     const char *blas = mxb_blas_describe();
     printf("BLAS: %s\n", blas);
     bench_machine mach;
@@ -868,8 +871,8 @@ int mxb_cmd_bench(int argc, char **argv) {
             fprintf(f, "%s\n", i + 1 < nrows ? "," : "");
         }
         fprintf(f, "]}\n");
-        if (fclose(f)) {
-            fprintf(stderr, "mxb bench: %s: cannot write\n", json);
+        if (mxb_outfile_commit(&jf, 1, err, sizeof err)) {
+            fprintf(stderr, "mxb bench: %s\n", err);
             return 1;
         }
     }

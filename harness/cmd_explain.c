@@ -43,10 +43,15 @@ int mxb_cmd_methods(int argc, char **argv) {
                m->description ? m->description : "");
         mxb_cost cost;
         const mxb_config *g = (m->archs & MXB_METHOD_VIT) ? &deit : &vim;
-        if (!mxb_explain_cost(g, m, NULL, &cost))
+        const int crc = mxb_explain_cost(g, m, NULL, &cost);
+        char why[800];
+        if (!crc)
             printf("%16s cost per image (%s, defaults): %g traced forwards, %g backwards, %g plain forwards, "
                    "%g LRP passes, %zu scratch bytes\n", "", (m->archs & MXB_METHOD_VIT) ? "deit-s" : "vim-s",
                    cost.traced_forwards, cost.backwards, cost.plain_forwards, cost.lrp_passes, cost.scratch_bytes);
+        else if (crc == -2) /* never printed as if real: a run of it is refused */
+            mxb_explain_cost_why(g, m, NULL, crc, why, sizeof why),
+                printf("%16s cost per image: not usable: %s\n", "", why);
         for (int j = 0; v2 && j < m->nparams; j++) {
             const mxb_param_spec *p = &m->params[j];
             if (p->type == MXB_PARAM_CHOICE) {
@@ -125,6 +130,8 @@ int mxb_cmd_explain(int argc, char **argv) {
     if (tensor && (mxb_opt_seen(opts, "resize") || mxb_opt_seen(opts, "crop") || mxb_opt_seen(opts, "square") ||
                    mxb_opt_seen(opts, "filter") || ta.mean || ta.std))
         return mxb_usage_error("explain", "the transform options apply to --image, not to --tensor");
+    const char *ins[] = {weights, image, tensor}, *outs[] = {out, png};
+    if (mxb_outputs_check("explain", ins, 3, outs, 2)) return 2;
     for (int i = 0; i < nplugins; i++)
         if (mxb_methods_load_plugin(plugins[i], err, sizeof err)) {
             fprintf(stderr, "mxb explain: %s\n", err);

@@ -199,6 +199,8 @@ int mxb_cmd_predict(int argc, char **argv) {
     if (tensor && (mxb_opt_seen(opts, "resize") || mxb_opt_seen(opts, "crop") || mxb_opt_seen(opts, "square") ||
                    mxb_opt_seen(opts, "filter") || ta.mean || ta.std))
         return mxb_usage_error("predict", "the transform options apply to --image, not to --tensor");
+    const char *ins[] = {weights, image, tensor}, *outs[] = {out};
+    if (mxb_outputs_check("predict", ins, 3, outs, 1)) return 2;
     char err[ERRLEN];
     mxb_model *m = NULL;
     if (mxb_model_load(weights, &m, err, sizeof err)) {

@@ -37,6 +37,12 @@ int mxb_cmd_report(int argc, char **argv) {
         fprintf(stderr, "mxb report: %s\n", err);
         return 2;
     }
+    /* --figures DIR's files are checked as each is written (mxb_outfile) */
+    const char *outs[] = {html};
+    if (mxb_outputs_check("report", pos, 1, outs, 1)) {
+        mxb_results_free(&r);
+        return 2;
+    }
     int code = 0;
     if (mxb_report_print(&r, stdout, format)) {
         fprintf(stderr, "mxb report: out of memory\n");
@@ -102,6 +108,12 @@ int mxb_cmd_compare(int argc, char **argv) {
     if (mxb_results_read(pos[1], &b, err, sizeof err)) {
         fprintf(stderr, "mxb compare: %s\n", err);
         mxb_results_free(&a);
+        return 2;
+    }
+    const char *outs[] = {html};
+    if (mxb_outputs_check("compare", pos, 2, outs, 1)) {
+        mxb_results_free(&a);
+        mxb_results_free(&b);
         return 2;
     }
     mxb_metric *va = NULL, *vb = NULL;

@@ -173,14 +173,8 @@ static int parse_rgb(const char *v, double lo, double hi, double out[3]) {
 }
 
 /* A model or method name becomes an HDF5 group name, a table header and a file name
- * part: letters, digits and _ - . + only, 1..40 of them, not "." or "..". */
-static int bad_name(const char *name) {
-    size_t n = strlen(name);
-    if (n < 1 || n > 40 || !strcmp(name, ".") || !strcmp(name, "..")) return 1;
-    for (const char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("_-.+", *p)) return 1;
-    return 0;
-}
+ * part: io's one name rule (mxb_name_ok), the plugins' too. */
+static int bad_name(const char *name) { return !mxb_name_ok(name); }
 
 /* Type, finiteness, range, length and bytes of one value; the message says what a
  * valid value is. */
@@ -379,16 +373,21 @@ static int on_key(void *user, const char *section, const char *key, const char *
         /* method ABI v2: a key of the method's own params, checked against its specs when
          * the run loads the method (its plugin may not be loaded yet) */
         mxb_run_method *rm = &c->methods[idx];
+        int slot = rm->nparam_kv;
         for (int i = 0; i < rm->nparam_kv; i++)
-            if (!strncmp(rm->param_kv[i], key, strlen(key)) && rm->param_kv[i][strlen(key)] == '=')
-                return fail(st, section, key, "given twice");
-        if (rm->nparam_kv >= MXB_MAX_PARAMS) return fail(st, section, key, "too many params (at most %d)", MXB_MAX_PARAMS);
+            if (!strncmp(rm->param_kv[i], key, strlen(key)) && rm->param_kv[i][strlen(key)] == '=') {
+                /* twice in the file is a mistake; a --set (line 0) overrides, as for every key */
+                if (st->line) return fail(st, section, key, "given twice");
+                slot = i;
+            }
+        if (slot == rm->nparam_kv && rm->nparam_kv >= MXB_MAX_PARAMS) return fail(st, section, key, "too many params (at most %d)", MXB_MAX_PARAMS);
         if (strlen(key) + 1 + strlen(v) >= sizeof rm->param_kv[0])
             return fail(st, section, key, "the value is too long (at most %zu bytes)", sizeof rm->param_kv[0] - 2 - strlen(key));
         for (const char *q = v; *q; q++)
             if ((unsigned char)*q < 0x20 || *q == 0x7f)
                 return fail(st, section, key, "the value holds a control byte (0x%02x)", (unsigned char)*q);
-        snprintf(rm->param_kv[rm->nparam_kv++], sizeof rm->param_kv[0], "%s=%s", key, v);
+        snprintf(rm->param_kv[slot], sizeof rm->param_kv[0], "%s=%s", key, v);
+        if (slot == rm->nparam_kv) rm->nparam_kv++;
         return 1;
     }
     if (!k) {
@@ -466,6 +465,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 int mxb_run_config_load(const char *path, const char *const *sets, int nsets, mxb_run_config *c,
                         char *err, size_t errlen) {
     mxb_run_config_defaults(c);
+    mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, "a configuration file", 0, err, errlen)) return -1;
     FILE *f = fopen(path, "rb");
     if (!f) {
         mxb_seterr(err, errlen, "%s: cannot open the configuration (%s)", path, strerror(errno));

@@ -22,21 +22,26 @@ typedef struct {
     int rel_from;           /* attn_relevance below this block was not computed */
 } trace_handle;
 
-static const float *tr_attn(void *t, int b) { return mxb_vit_attn(((trace_handle *)t)->c, b); }
+static const float *tr_attn(void *t, int b) { return t ? mxb_vit_attn(((trace_handle *)t)->c, b) : NULL; }
 static const float *tr_attn_grad(void *t, int b) {
+    if (!t) return NULL; /* a plugin's NULL: no crash (issue 23) */
     return mxb_vit_attn_grad(((trace_handle *)t)->c, b);
 }
 static const float *tr_attn_rel(void *t, int b) {
+    if (!t) return NULL;
     if (b < ((trace_handle *)t)->rel_from) return NULL; /* partial LRP stopped above it */
     return mxb_vit_attn_relevance(((trace_handle *)t)->c, b);
 }
 static const float *tr_residual(void *t, int l) {
+    if (!t) return NULL;
     return mxb_vim_residual(((trace_handle *)t)->c, l);
 }
 static const float *tr_residual_grad(void *t, int l) {
+    if (!t) return NULL;
     return mxb_vim_residual_grad(((trace_handle *)t)->c, l);
 }
 static int tr_xai(void *t, int l, float *out) {
+    if (!t || !out) return -1;
     trace_handle *h = t;
     return mxb_vim_xai_vector(h->c, l, h->variant, out);
 }
@@ -83,8 +88,8 @@ static unsigned mambalrp_rules(uint32_t needs) {
            (needs & MXB_NEEDS_LRP_NORM_DETACH ? MXB_MAMBALRP_NORM_DETACH : 0) |
            (needs & MXB_NEEDS_LRP_CONV_GAMMA ? MXB_MAMBALRP_CONV_GAMMA : 0);
 }
-static const float *tr_token_rel(void *t) { return ((trace_handle *)t)->token_rel; }
-static const float *tr_input_rel(void *t) { return ((trace_handle *)t)->input_rel; }
+static const float *tr_token_rel(void *t) { return t ? ((trace_handle *)t)->token_rel : NULL; }
+static const float *tr_input_rel(void *t) { return t ? ((trace_handle *)t)->input_rel : NULL; }
 
 /* Runs the LRP pass the method asks for, for the relevance seed at the logits, into
  * buffers the caller frees (token_rel [L], input_rel [S, S]); *rel_from: the first
@@ -135,7 +140,6 @@ static void exit_guard(void) {
 
 /* ==== the run (method ABI v2): the model calls a v2 method makes during explain() ==== */
 
-#define RUN_MAX_SCRATCH 64
 struct mxb_run {
     mxb_ctx *c;                 /* the traced context */
     const mxb_model *m;
@@ -154,9 +158,9 @@ struct mxb_run {
     float *token_rel, *input_rel; /* [L], [S, S]: relevance()'s outputs, made on first use */
     const float *cur_token_rel, *cur_input_rel; /* the last pass's (the host's own at first) */
     int have_rel, rel_from;     /* attn_relevance below rel_from not computed */
-    size_t scratch_limit, scratch_used;
-    void *scratch[RUN_MAX_SCRATCH];
-    int nscratch;
+    size_t scratch_limit, scratch_used; /* the declared cost's scratch_bytes; the sum asked so far */
+    void **scratch;             /* [cap_scratch] the blocks given, freed when explain() returns */
+    size_t nscratch, cap_scratch;
 };
 
 static mxb_ctx *run_plain(mxb_run *r, int k) {
@@ -166,6 +170,7 @@ static mxb_ctx *run_plain(mxb_run *r, int k) {
 }
 
 static int run_forward(mxb_run *r, const float *image, float *logits, uint32_t flags) {
+    if (!r) return -1; /* the ABI's pointers are the plugin's: a NULL fails the call */
     if (!image || (flags & ~(uint32_t)MXB_FWD_TRACE)) return -1;
     if (!logits) logits = r->logits_tmp;
     if (flags & MXB_FWD_TRACE) {
@@ -184,6 +189,7 @@ static int run_forward(mxb_run *r, const float *image, float *logits, uint32_t f
 }
 
 static int run_forward_many(mxb_run *r, int n, const float *images, float *logits) {
+    if (!r) return -1;
     if (n < 0 || (n > 0 && (!images || !logits))) return -1;
     const size_t in = (size_t)r->g->in_chans * r->g->img_size * r->g->img_size, nc = (size_t)r->g->num_classes;
     const int nt = r->npool > 0 ? r->npool : 1;
@@ -198,6 +204,7 @@ static int run_forward_many(mxb_run *r, int n, const float *images, float *logit
 }
 
 static int run_backward(mxb_run *r, const float *w, uint32_t outputs) {
+    if (!r) return -1;
     if (!w || (outputs & ~(uint32_t)(MXB_OUT_INPUT | MXB_OUT_TOKENS | MXB_OUT_LAYERS))) return -1;
     mxb_backward(r->c, w);
     r->have_tokens = (outputs & MXB_OUT_TOKENS) != 0;
@@ -214,17 +221,19 @@ static int run_backward(mxb_run *r, const float *w, uint32_t outputs) {
     return 0;
 }
 
-static const float *run_input_grad(mxb_run *r) { return r->have_input ? r->input_grad : NULL; }
-static const float *run_tokens(mxb_run *r) { return mxb_tokens(r->c); }
-static const float *run_token_grad(mxb_run *r) { return r->have_tokens ? mxb_token_grad(r->c) : NULL; }
+static const float *run_input_grad(mxb_run *r) { return r && r->have_input ? r->input_grad : NULL; }
+static const float *run_tokens(mxb_run *r) { return r ? mxb_tokens(r->c) : NULL; }
+static const float *run_token_grad(mxb_run *r) { return r && r->have_tokens ? mxb_token_grad(r->c) : NULL; }
 
 /* ---- per-layer gradients, S6 internals, q/k/v, LRP passes (appended calls) ---- */
 static const float *run_layer_grad(mxb_run *r, int layer) {
+    if (!r) return NULL;
     if (!r->have_layers || layer < 0 || layer >= r->g->depth) return NULL;
     return r->g->arch == MXB_ARCH_VIT ? mxb_vit_block_grad(r->c, layer) : mxb_vim_residual_grad(r->c, layer);
 }
 
 static const float *run_vim_s6(mxb_run *r, int layer, int dir, int what, int *ld) {
+    if (!r) return NULL;
     mxb_s6_view v;
     if (r->g->arch != MXB_ARCH_VIM || mxb_vim_s6(r->c, layer, dir, &v)) return NULL;
     const int D = v.D, N = v.N;
@@ -251,6 +260,7 @@ static const float *run_vim_s6(mxb_run *r, int layer, int dir, int what, int *ld
 }
 
 static const float *run_vit_qkv(mxb_run *r, int block, int which) {
+    if (!r) return NULL;
     const float *qkv = r->g->arch == MXB_ARCH_VIT ? mxb_vit_qkv(r->c, block) : NULL;
     if (!qkv || which < 0 || which > 2) return NULL;
     const int L = r->g->seq_len, E = r->g->embed_dim, H = r->g->num_heads, hd = E / H;
@@ -264,6 +274,7 @@ static const float *run_vit_qkv(mxb_run *r, int block, int which) {
 }
 
 static int run_relevance(mxb_run *r, const float *w, uint32_t rules) {
+    if (!r) return -1;
     const mxb_config *g = r->g;
     const uint32_t vim_bits = MXB_NEEDS_MAMBALRP | MXB_NEEDS_LRP_SILU_IDENTITY | MXB_NEEDS_LRP_NORM_DETACH |
                               MXB_NEEDS_LRP_CONV_GAMMA;
@@ -297,15 +308,26 @@ static int run_relevance(mxb_run *r, const float *w, uint32_t rules) {
     return 0;
 }
 
-static const float *run_token_relevance(mxb_run *r) { return r->cur_token_rel; }
-static const float *run_pixel_relevance(mxb_run *r) { return r->cur_input_rel; }
+static const float *run_token_relevance(mxb_run *r) { return r ? r->cur_token_rel : NULL; }
+static const float *run_pixel_relevance(mxb_run *r) { return r ? r->cur_input_rel : NULL; }
 static const float *run_attn_relevance(mxb_run *r, int block) {
+    if (!r) return NULL;
     if (!r->have_rel || r->g->arch != MXB_ARCH_VIT || block < r->rel_from) return NULL;
     return mxb_vit_attn_relevance(r->c, block);
 }
 
+/* The contract of method.h: any number of blocks whose sizes sum to at most the declared
+ * scratch_bytes; NULL past it, for 0 bytes, or when the machine has no memory. Sizes come
+ * from the plugin: every sum is checked, none may wrap (bytes + 64 of SIZE_MAX - 8 was a
+ * 55-byte block). */
 static void *run_scratch(mxb_run *r, size_t bytes) {
-    if (r->nscratch >= RUN_MAX_SCRATCH || bytes > r->scratch_limit - r->scratch_used) return NULL;
+    if (!r || !bytes || bytes > r->scratch_limit - r->scratch_used || bytes > SIZE_MAX - 64) return NULL;
+    if (r->nscratch == r->cap_scratch) {
+        size_t cap = r->cap_scratch ? 2 * r->cap_scratch : 16;
+        void **list = mxb_try_realloc(r->scratch, cap * sizeof *list); /* at most one entry per byte declared */
+        if (!list) return NULL;
+        r->scratch = list, r->cap_scratch = cap;
+    }
     void *raw = mxb_try_alloc(bytes + 64);
     if (!raw) return NULL;
     r->scratch[r->nscratch++] = raw;
@@ -333,7 +355,8 @@ size_t mxb_explain_run_bytes(const mxb_config *g) {
 }
 
 static void run_release(mxb_run *r) {
-    for (int i = 0; i < r->nscratch; i++) free(r->scratch[i]);
+    for (size_t i = 0; i < r->nscratch; i++) free(r->scratch[i]);
+    free(r->scratch);
     free(r->input_grad);
     free(r->logits_tmp);
     free(r->image_copy);
@@ -374,6 +397,33 @@ int mxb_explain_cost(const mxb_config *g, const mxb_method *method, const double
         params = defaults;
     }
     return mxb_method_cost(method, &in, params, out);
+}
+
+void mxb_explain_cost_why(const mxb_config *g, const mxb_method *method, const double *params, int rc, char *why,
+                          size_t n) {
+    mxb_cost c = {0};
+    double defaults[MXB_MAX_PARAMS], one[MXB_MAX_PARAMS];
+    if (rc == -2 || mxb_method_params_parse(method, NULL, 0, defaults, NULL, 0)) {
+        mxb_explain_cost(g, method, params, &c);
+        snprintf(why, n, "its cost() returned %g traced forwards, %g backwards, %g plain forwards, %g LRP passes "
+                 "(want finite counts >= 0)", c.traced_forwards, c.backwards, c.plain_forwards, c.lrp_passes);
+        return;
+    }
+    char list[600] = "";
+    if (params) mxb_method_params_format(method, params, list, sizeof list);
+    /* the parameter that alone (the others at their defaults) makes cost() refuse */
+    for (int i = 0; params && i < method->nparams; i++) {
+        memcpy(one, defaults, sizeof one);
+        one[i] = params[i];
+        if (mxb_explain_cost(g, method, one, &c)) {
+            char item[200];
+            const mxb_method single = {.abi_version = 2, .name = method->name, .params = &method->params[i], .nparams = 1};
+            mxb_method_params_format(&single, &params[i], item, sizeof item);
+            snprintf(why, n, "its parameters do not fit this model: %s", item);
+            return;
+        }
+    }
+    snprintf(why, n, "its parameters do not fit this model together%s%s", list[0] ? ": " : "", list);
 }
 
 int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, const float *image,
@@ -459,8 +509,11 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     float *px = NULL;
     if (v2 && (method->needs & MXB_NEEDS_MODEL)) {
         mxb_cost cost;
-        if (mxb_method_cost(method, &in, in.param_values, &cost)) {
-            snprintf(err, errlen, "method '%s': its parameters do not fit this model", method->name);
+        const int crc = mxb_method_cost(method, &in, in.param_values, &cost);
+        if (crc) {
+            char why[800];
+            mxb_explain_cost_why(g, method, in.param_values, crc, why, sizeof why);
+            snprintf(err, errlen, "method '%s': %s", method->name, why);
             free(token_rel);
             free(input_rel);
             return -1;

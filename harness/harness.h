@@ -65,6 +65,15 @@ int mxb_opts_parse(const char *cmd, int argc, char **argv, mxb_opt *opts, const 
 int mxb_opt_seen(const mxb_opt *opts, const char *name);
 /* "mxb CMD: MESSAGE (see mxb CMD --help)" on stderr; returns 2 */
 int mxb_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A command's outputs against its inputs, before any work (issue 23, class 1): every
+ * input is noted (io's mxb_input_note; "T.h5:DATASET" notes T.h5), then every output is
+ * checked (mxb_output_check: the same file as an input, by device + inode, or a folder),
+ * and two outputs of one name are refused. NULL entries are skipped. 0, or 2 after one
+ * line "mxb CMD: MESSAGE" on stderr. */
+int mxb_outputs_check(const char *cmd, const char *const *inputs, int nin, const char *const *outputs, int nout);
+/* The most threads (OpenMP's, and images in flight) a command uses on this machine: 8 x
+ * its online cores, at least 64, at most 4096 (configs/README.md, images_in_flight). */
+int mxb_thread_bound(void);
 /* Strict numbers: all of the string, decimal, finite, in [lo, hi]; 0 or -1. */
 int mxb_parse_ll(const char *s, long long lo, long long hi, long long *out);
 int mxb_parse_long(const char *s, long lo, long hi, long *out);
@@ -103,6 +112,12 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
 
 /* The cost of one image of method at this geometry (params NULL: the defaults). */
 int mxb_explain_cost(const mxb_config *g, const mxb_method *method, const double *params, mxb_cost *out);
+/* Why mxb_explain_cost returned rc (-1 or -2), in why[n]: "its parameters do not fit
+ * this model: steps = 5000" (the first parameter that alone, the others at their
+ * defaults, makes cost() refuse; else "this combination: a = 1, b = 2"), or "its cost()
+ * returned traced_forwards nan, backwards -5, ... (want finite counts >= 0)". */
+void mxb_explain_cost_why(const mxb_config *g, const mxb_method *method, const double *params, int rc, char *why,
+                          size_t n);
 /* What the run of a v2 method with MXB_NEEDS_MODEL allocates besides its declared
  * scratch, at most (the input gradient, the logits, the traced image's copy, vit_qkv's
  * copies, relevance()'s token and pixel relevance): for the memory estimate. */

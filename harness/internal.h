@@ -63,6 +63,7 @@ typedef struct {
     char data_sha[MXB_NTESTS][65];
     int selected[MXB_NTESTS];       /* images selected, before sharding */
     char run_key[65], journal_key[65];
+    char code_key[65];              /* SHA-256 of what ran: mxb's build, methods' ABI, params, plugin bytes */
     mxb_results res;
     mxb_results maps_src;           /* [perturbation] maps = FILE: stored maps */
     int have_maps_src;
@@ -126,7 +127,9 @@ int mxb_attention_write(mxb_h5out *o, const char *name, mxb_ctx *c, const mxb_co
 
 /* ---- provenance.c ---- */
 void mxb_run_iso_time(char *buf, size_t n);
-/* The run's identity (configuration, weights, data lists; the shard on top). */
+/* The run's identity (configuration, weights, data lists, and the code: mxb's build id,
+ * each method's ABI, resolved parameters and plugin file + SHA-256; the shard on top). */
+const char *mxb_build_id(void); /* "VERSION REV build GNU-BUILD-ID" */
 void mxb_run_keys(mxb_run_state *R);
 void mxb_run_set_provenance(mxb_run_state *R, const char *started);
 

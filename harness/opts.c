@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int mxb_parse_ll(const char *s, long long lo, long long hi, long long *out) {
     if (!s || !*s || !((*s >= '0' && *s <= '9') || *s == '-' || *s == '+')) return -1;
@@ -181,5 +182,34 @@ int mxb_opts_parse(const char *cmd, int argc, char **argv, mxb_opt *opts, const 
 int mxb_opt_seen(const mxb_opt *opts, const char *name) {
     for (const mxb_opt *o = opts; o->name; o++)
         if (!strcmp(o->name, name)) return o->seen;
+    return 0;
+}
+
+int mxb_outputs_check(const char *cmd, const char *const *inputs, int nin, const char *const *outputs, int nout) {
+    for (int i = 0; i < nin; i++) {
+        const char *in = inputs[i], *colon = in ? strrchr(in, ':') : NULL;
+        struct stat st;
+        if (in && stat(in, &st) && colon) { /* T.h5:DATASET */
+            char path[4096];
+            snprintf(path, sizeof path, "%.*s", (int)(colon - in), in);
+            mxb_input_note(path);
+        } else if (in) {
+            mxb_input_note(in);
+        }
+    }
+    char err[4400];
+    for (int i = 0; i < nout; i++) {
+        if (!outputs[i]) continue;
+        if (mxb_output_check(outputs[i], err, sizeof err)) {
+            fprintf(stderr, "mxb %s: %s\n", cmd, err);
+            return 2;
+        }
+        for (int j = 0; j < i; j++)
+            if (outputs[j] && !strcmp(outputs[i], outputs[j])) {
+                mxb_seterr(err, sizeof err, "%s: named as two outputs; give each its own file", outputs[i]);
+                fprintf(stderr, "mxb %s: %s\n", cmd, err);
+                return 2;
+            }
+    }
     return 0;
 }

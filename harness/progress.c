@@ -17,9 +17,8 @@ void mxb_progress_init(mxb_progress *p, const char *cmd, const char *units, long
     p->mode = quiet ? 0 : isatty(2) ? 1 : 2;
     p->start = p->last = mono_s();
     p->interval = 5;
-    const char *e = getenv("MXB_PROGRESS_SECONDS");
     double v;
-    if (e && *e && !mxb_parse_double(e, 0, 1e6, &v)) p->interval = v;
+    if (mxb_env_number("MXB_PROGRESS_SECONDS", &v, NULL, 0) > 0) p->interval = v;
 }
 
 static void draw(mxb_progress *p, const char *what, double t, int final) {

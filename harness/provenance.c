@@ -1,7 +1,9 @@
 /* What identifies a run (the run key: configuration, weights, data lists) and what
  * a results file records about how it was made (results/SCHEMA.md, provenance). */
+#define _GNU_SOURCE 1 /* dl_iterate_phdr */
 #include "harness/internal.h"
 
+#include <link.h>
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,10 +17,69 @@ void mxb_run_iso_time(char *buf, size_t n) {
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The program's GNU build-id (the linker's hash of what it linked): any rebuild with
+ * other code has another. Read from the running image's notes (dl_iterate_phdr's first
+ * entry is the program, also when started through the dynamic loader). */
+static int first_object(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    char *hex = data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
+            const unsigned char *name = p + sizeof *n, *desc = name + ((n->n_namesz + 3) & ~3u);
+            if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && !memcmp(name, "GNU", 4) && n->n_descsz <= 64) {
+                for (unsigned k = 0; k < n->n_descsz; k++) snprintf(hex + 2 * k, 3, "%02x", desc[k]);
+                return 1;
+            }
+            p = desc + ((n->n_descsz + 3) & ~3u);
+        }
+    }
+    return 1; /* only the first object: the program */
+}
+
+const char *mxb_build_id(void) {
+    static char id[160];
+    if (!id[0]) {
+        char hex[130] = "";
+        dl_iterate_phdr(first_object, hex);
+        snprintf(id, sizeof id, "%s %s build %s", MXB_VERSION, MXB_GIT_REV, hex[0] ? hex : "unknown");
+    }
+    return id;
+}
+
+/* What ran, besides the configuration's text: mxb's build and, per method, its ABI,
+ * resolved parameters and (a plugin) its file and SHA-256. In the run key, so a result
+ * of other code is never taken for this run's (issue 23, class 4a). */
+static void code_text(const mxb_run_state *R, char *buf, size_t n) {
+    size_t off = (size_t)snprintf(buf, n, "mxb %s", mxb_build_id());
+    for (int k = 0; k < R->cfg.nmethods && off < n; k++) {
+        const mxb_method *me = R->method[k];
+        const char *path, *sha;
+        char params[2048] = "";
+        if (!me) continue;
+        mxb_method_params_format(me, R->cfg.methods[k].params, params, sizeof params);
+        if (mxb_method_origin(me, &path, &sha))
+            off += (size_t)snprintf(buf + off, n - off, "; %s: abi %u plugin %s sha256 %s [%s]", R->cfg.methods[k].name,
+                                    me->abi_version, path, sha, params);
+        else
+            off += (size_t)snprintf(buf + off, n - off, "; %s: abi %u built-in [%s]", R->cfg.methods[k].name,
+                                    me->abi_version, params);
+    }
+}
+
 void mxb_run_keys(mxb_run_state *R) {
     mxb_sha256 h;
+    char code[16384];
+    code_text(R, code, sizeof code);
+    mxb_sha256_init(&h);
+    mxb_sha256_update(&h, code, strlen(code));
+    mxb_sha256_hex(&h, R->code_key);
     mxb_sha256_init(&h);
     mxb_sha256_update(&h, R->cfg.text, strlen(R->cfg.text));
+    mxb_sha256_update(&h, R->code_key, 64);
     for (int m = 0; m < R->cfg.nmodels; m++) mxb_sha256_update(&h, R->model_sha[m], 64);
     for (int t = 0; t < MXB_NTESTS; t++)
         if (R->data[t]) mxb_sha256_update(&h, R->data_sha[t], 64);
@@ -40,6 +101,10 @@ void mxb_run_set_provenance(mxb_run_state *R, const char *started) {
     mxb_results_set_attr(r, "config", R->cfg.text);
     mxb_results_set_attr(r, "config_path", R->cfg.path);
     mxb_results_set_attr(r, "run_key", R->run_key);
+    char code[16384];
+    code_text(R, code, sizeof code);
+    mxb_results_set_attr(r, "code", code); /* what ran: mxb's build, each method's ABI, params, plugin file */
+    mxb_results_set_attr(r, "code_key", R->code_key);
     mxb_results_set_attr(r, "host", host);
     snprintf(buf, sizeof buf, "%d", omp_get_max_threads());
     mxb_results_set_attr(r, "threads", buf);

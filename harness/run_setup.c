@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <omp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,12 +145,10 @@ static int resolve_transforms(mxb_run_state *R, const mxb_config *cfg, char *err
 /* The environment's MXB_MAX_MEMORY_MB, else the machine's physical memory (also the
  * bench's limit for its in-flight contexts); *from = machine_from in the second case. */
 unsigned long long mxb_memory_limit_default_mb(const char **from, const char *machine_from) {
-    const char *e = getenv("MXB_MAX_MEMORY_MB");
-    char *end;
-    unsigned long long x = e && *e ? strtoull(e, &end, 10) : 0;
-    if (x > 0 && !*end) {
+    double x; /* checked by mxb_env_check when the command started: at most 2^40 MiB */
+    if (mxb_env_number("MXB_MAX_MEMORY_MB", &x, NULL, 0) > 0) {
         *from = "MXB_MAX_MEMORY_MB";
-        return x;
+        return (unsigned long long)x;
     }
     *from = machine_from;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -275,6 +274,8 @@ int mxb_run_nmethods(const mxb_run_state *R, int m) {
  * arrays of both tests. */
 typedef struct {
     unsigned long long models, slot, results;
+    const char *method; /* the method of the largest per-image need, and its scratch */
+    size_t method_scratch;
 } mem_parts;
 
 static int tps_of(int nthreads, int n) { /* the threads inside one of n images in flight */
@@ -283,6 +284,18 @@ static int tps_of(int nthreads, int n) { /* the threads inside one of n images i
 }
 /* its plain contexts: one per perturbation step that runs at once (9 at most) */
 static int nplain_of(int tps) { return tps > MXB_RES_STEPS - 1 ? MXB_RES_STEPS - 1 : tps; }
+
+/* Saturating sums and products: a plugin's cost() may declare any size_t, and a wrapped
+ * total would pass the limit and fail (or overrun) at the first image; saturated, it is
+ * over any limit and the run is refused before any work. */
+static unsigned long long sat_add(unsigned long long a, unsigned long long b) {
+    unsigned long long r;
+    return __builtin_add_overflow(a, b, &r) ? ULLONG_MAX : r;
+}
+static unsigned long long sat_mul(unsigned long long a, unsigned long long b) {
+    unsigned long long r;
+    return __builtin_mul_overflow(a, b, &r) ? ULLONG_MAX : r;
+}
 
 static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_parts *P, char *err, size_t errlen) {
     unsigned long long models = 0, results = 0, slot = 0;
@@ -319,22 +332,26 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
      * declared scratch, a pixel map, the run's own buffers (mxb_explain_run_bytes); a method
      * whose params do not fit a model is refused here, before any image */
     unsigned long long method_bytes = 0;
+    P->method = NULL, P->method_scratch = 0;
     for (int m = 0; m < R->cfg.nmodels; m++)
         for (int k = 0; k < R->cfg.nmethods; k++) {
             const mxb_method *me = R->method[k];
             if (me->abi_version < 2 || R->res.skipped[m][k]) continue;
             mxb_cost cost;
-            if (mxb_explain_cost(&cfg[m], me, R->cfg.methods[k].params, &cost)) {
-                snprintf(err, errlen, "%s: [method:%s]: its parameters do not fit model %s", R->cfg.path,
-                         R->cfg.methods[k].name, R->cfg.models[m].name);
+            const int crc = mxb_explain_cost(&cfg[m], me, R->cfg.methods[k].params, &cost);
+            if (crc) {
+                char why[800];
+                mxb_explain_cost_why(&cfg[m], me, R->cfg.methods[k].params, crc, why, sizeof why);
+                snprintf(err, errlen, "%s: [method:%s] on model %s: %s", R->cfg.path, R->cfg.methods[k].name,
+                         R->cfg.models[m].name, why);
                 return -1;
             }
             const unsigned long long px = (unsigned long long)cfg[m].img_size * cfg[m].img_size;
-            unsigned long long b = cost.scratch_bytes + (me->map_kind == MXB_MAP_PIXELS ? px * 4 : 0);
-            if (me->needs & MXB_NEEDS_MODEL) b += mxb_explain_run_bytes(&cfg[m]); /* the run's own buffers */
-            if (b > method_bytes) method_bytes = b;
+            unsigned long long b = sat_add(cost.scratch_bytes, me->map_kind == MXB_MAP_PIXELS ? px * 4 : 0);
+            if (me->needs & MXB_NEEDS_MODEL) b = sat_add(b, mxb_explain_run_bytes(&cfg[m])); /* the run's own buffers */
+            if (b > method_bytes) method_bytes = b, P->method = me->name, P->method_scratch = cost.scratch_bytes;
         }
-    slot += method_bytes; /* per image in flight: each explains on its own */
+    slot = sat_add(slot, method_bytes); /* per image in flight: each explains on its own */
     P->models = models;
     P->slot = slot;
     P->results = results;
@@ -349,7 +366,12 @@ static int check_memory(mxb_run_state *R, const mxb_config *cfg, char *err, size
     long units = 0;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (R->data[t]) units += (long)R->cfg.nmodels * mxb_dataset_size(R->data[t]);
-    const int asked = R->in_flight_arg ? R->in_flight_arg : R->cfg.images_in_flight;
+    int asked = R->in_flight_arg ? R->in_flight_arg : R->cfg.images_in_flight;
+    if (asked > mxb_thread_bound()) { /* each image in flight is a thread of the outer team */
+        fprintf(stderr, "mxb run: %d images in flight is over this machine's bound of %d threads; using %d\n", asked,
+                mxb_thread_bound(), mxb_thread_bound());
+        asked = mxb_thread_bound();
+    }
     int n = asked ? asked : R->nthreads;
     if (n > units) n = units < 1 ? 1 : (int)units;
     const char *from;
@@ -357,10 +379,17 @@ static int check_memory(mxb_run_state *R, const mxb_config *cfg, char *err, size
     mem_parts P;
     for (;;) {
         if (memory_parts(R, cfg, n, &P, err, errlen)) return -1;
-        if (P.models + P.results + (unsigned long long)n * P.slot <= limit || asked || n == 1) break;
+        if (sat_add(sat_add(P.models, P.results), sat_mul((unsigned long long)n, P.slot)) <= limit || asked || n == 1)
+            break;
         n--; /* auto: fewer images in flight until it fits */
     }
-    const unsigned long long total = P.models + P.results + (unsigned long long)n * P.slot;
+    const unsigned long long total = sat_add(sat_add(P.models, P.results), sat_mul((unsigned long long)n, P.slot));
+    if (total == ULLONG_MAX) { /* saturated: a declared size past any machine */
+        snprintf(err, errlen, "%s: this run needs more memory than 2^64 bytes (method '%s' declares %zu bytes of "
+                 "scratch per image), over the limit of %llu MiB (%s)", R->cfg.path, P.method ? P.method : "?",
+                 P.method_scratch, limit >> 20, from);
+        return -1;
+    }
     if (total > limit) {
         snprintf(err, errlen,
                  "%s: this run needs about %.1f MiB (models %.1f, results %.1f, %d image%s in flight at %.1f each: "
@@ -588,6 +617,9 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
         resolve_transforms(R, peeked, err, errlen))
         return 2;
     mxb_run_keys(R);
+    /* every input read so far (configuration, weights, labels, id lists, gtsegs, plugins)
+     * was noted: neither the results file nor its journal may be one of them */
+    if (mxb_output_check(R->output, err, errlen) || mxb_output_check(R->journal_path, err, errlen)) return 2;
 
     struct stat st;
     if (!R->plan_only && stat(R->output, &st) == 0) {
@@ -605,6 +637,15 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
                 mxb_results_free(&old);
                 *done = 1;
                 return 0;
+            }
+            /* the same configuration by other code: say so (never reused, issue 23) */
+            const char *ck = mxb_results_attr(&old, "code_key");
+            if (!ck || strcmp(ck, R->code_key)) {
+                snprintf(err, errlen, "%s exists and was made by another build of mxb or of a method's plugin, or "
+                         "other parameters (its 'code' attribute says which); remove it to run again, or set [run] output",
+                         R->output);
+                mxb_results_free(&old);
+                return 2;
             }
             mxb_results_free(&old);
         }

@@ -22,8 +22,8 @@ static atomic_long oom_countdown = LONG_MIN;
 static int test_out_of_memory(void) {
     long c = atomic_load(&oom_countdown);
     if (c == LONG_MIN) {
-        const char *s = getenv("MXB_TEST_OOM_AFTER");
-        long v = s && *s ? strtol(s, NULL, 10) : -1;
+        double d;
+        long v = mxb_env_number("MXB_TEST_OOM_AFTER", &d, NULL, 0) > 0 ? (long)d : -1;
         atomic_compare_exchange_strong(&oom_countdown, &c, v < 0 ? -1 : v);
         c = atomic_load(&oom_countdown);
     }

@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #if defined(__GNUC__)
 #define MXB_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -65,13 +66,67 @@ int mxb_out_of_memory_exiting(void);
  * the configuration-bounded allocations after the first N fail as out of memory would
  * (tests/test_io.c, tests/cli_oom.sh). */
 
+/* ---- outputs (io/outfile.c): the one writer, and outputs that are inputs ---- */
+
+/* Every reader of an outside file notes it (a results file, weights, a configuration,
+ * labels, an image, a plugin); mxb_output_check refuses a path whose existing target is
+ * one of them, compared by device + inode (so through any spelling, symlink or hard
+ * link), or a folder: -1 and "PATH: is the input file IN; refusing to write over it".
+ * Commands call it on every output option before any work; mxb_outfile_open calls it
+ * again, so no writer can miss it. */
+void mxb_input_note(const char *path);
+int mxb_output_check(const char *path, char *err, size_t errlen) MXB_WUR;
+void mxb_inputs_forget(void); /* tests: an empty list */
+/* What a reader checks before opening an outside file: a folder is refused ("PATH: is a
+ * folder, not WHAT", e.g. "a label file"), so is a device or socket (/dev/zero would be
+ * read without end), and with `regular` a pipe too (HDF5 files and configurations are
+ * read as files). A missing file passes: the reader's open names it. 0 or -1. */
+int mxb_input_check(const char *path, const char *what, int regular, char *err, size_t errlen) MXB_WUR;
+
+/* The one writer of every file mxb makes (results, pages, figures, PNGs, JSON, synthetic
+ * data): open creates PATH.partial-PID-XXXXXXXX in PATH's folder with
+ * O_CREAT|O_EXCL|O_NOFOLLOW (a unique name: no planted symlink is followed, concurrent
+ * writers never share one), registers it (removed on out of memory and on
+ * SIGINT/SIGTERM/SIGHUP) and gives a FILE to write; commit flushes, fsyncs when `sync`
+ * (results files: they are the run's product; not for thousands of synthetic images),
+ * and renames it over PATH; abort removes it. A writer that needs the name (libhdf5)
+ * may fclose f, set it NULL and write `tmp` itself before commit. Errors name PATH and
+ * carry strerror. Temporaries of dead processes beside PATH are removed at open. */
+typedef struct {
+    FILE *f;
+    char path[4096], tmp[4200];
+} mxb_outfile;
+int mxb_outfile_open(mxb_outfile *o, const char *path, char *err, size_t errlen) MXB_WUR;
+int mxb_outfile_commit(mxb_outfile *o, int sync, char *err, size_t errlen) MXB_WUR;
+void mxb_outfile_abort(mxb_outfile *o);
+/* the whole of p[n] as PATH, through the above */
+int mxb_file_write(const char *path, const void *p, size_t n, int sync, char *err, size_t errlen) MXB_WUR;
+
+/* ---- names (io/names.c) ---- */
+
+/* The one rule for model and method names (built-in, plugin, configuration): 1..40 of
+ * [A-Za-z0-9_.+-], not "." or "..": a group name, a table header and a file name part
+ * that needs no quoting. 1 when s follows it. */
+#define MXB_NAME_MAX 40
+int mxb_name_ok(const char *s);
+
+/* ---- the environment (io/env.c): one strict parser for every variable mxb reads ---- */
+
+/* MXB_MAX_MEMORY_MB, MXB_MAX_PIXELS (whole numbers in [1, 2^40]), MXB_PROGRESS_SECONDS (a
+ * decimal number in [0, 1e6]), MXB_TEST_OOM_AFTER: all of the string, decimal, in range
+ * ("1MB", "1e0", "0x1", "-1", "1 " are refused). 0 unset or empty, 1 *out set, -1 not
+ * valid (err: one line naming the variable). mxb_env_check: every one of them (and the
+ * test hooks), -1 at the first that is not valid; the command layer calls it first. */
+int mxb_env_number(const char *name, double *out, char *err, size_t errlen);
+int mxb_env_check(char *err, size_t errlen);
+
 /* ---- temporary files (io/tmpfiles.c) ---- */
 
-/* A file written under a temporary name (PATH.partial) is registered from its creation
- * to its rename or removal; an exit on out of memory (mxb_alloc's handler) removes every
- * registered file first, so no partial result is left that looks like one. At most 32
- * at once: -1 when full or the path is too long (the file is then simply not
- * protected). mxb_tmpfiles_remove is async-signal-safe. */
+/* A file written under a temporary name (mxb_outfile's) is registered from its creation
+ * to its rename or removal; an exit on out of memory (mxb_alloc's handler) or a fatal
+ * signal removes every registered file first, so no partial result is left that looks
+ * like one. At most 32 at once: -1 when full or the path is too long (the file is then
+ * simply not protected). mxb_tmpfiles_remove is async-signal-safe. */
 int mxb_tmpfile_register(const char *path);
 void mxb_tmpfile_unregister(const char *path);
 void mxb_tmpfiles_remove(void);
@@ -92,8 +147,8 @@ int mxb_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
 /* ---- PNG (io/png.c, libpng): the one writer, for synthetic data and for maps ---- */
 
 /* 8-bit PNG of width x height pixels, channels 1 (grey) or 3 (RGB), rows top to
- * bottom (pixels[(y * width + x) * channels + c]). Written to PATH.partial and renamed,
- * so a failed write never leaves a file that looks complete; deterministic bytes (zlib
+ * bottom (pixels[(y * width + x) * channels + c]). Written through mxb_outfile, so a
+ * failed write never leaves a file that looks complete; deterministic bytes (zlib
  * level 6, no time chunk). Width first, as libpng's IHDR. */
 int mxb_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels,
                   char *err, size_t errlen);

@@ -28,30 +28,21 @@ int mxb_png_write(const char *path, const uint8_t *pixels, int width, int height
                    width, height, channels);
         return -1;
     }
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    FILE *volatile f = fopen(tmp, "wb");
-    if (!f) {
-        mxb_seterr(err, errlen, "%s: cannot create", path);
-        return -1;
-    }
-    mxb_tmpfile_register(tmp);
+    mxb_outfile o;
+    if (mxb_outfile_open(&o, path, err, errlen)) return -1;
+    FILE *volatile f = o.f;
     png_message msg = {""};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &msg, png_fail, png_warn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_write_struct(&png, NULL);
-        fclose(f);
-        remove(tmp);
-        mxb_tmpfile_unregister(tmp);
+        mxb_outfile_abort(&o);
         mxb_seterr(err, errlen, "%s: out of memory for the PNG encoder", path);
         return -1;
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
-        fclose(f);
-        remove(tmp);
-        mxb_tmpfile_unregister(tmp);
+        mxb_outfile_abort(&o);
         mxb_seterr(err, errlen, "%s: PNG write failed: %s", path, msg.msg);
         return -1;
     }
@@ -64,12 +55,6 @@ int mxb_png_write(const char *path, const uint8_t *pixels, int width, int height
     for (int y = 0; y < height; y++) png_write_row(png, pixels + (size_t)y * width * channels);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    int bad = fclose(f) != 0 || rename(tmp, path) != 0;
-    if (bad) remove(tmp);
-    mxb_tmpfile_unregister(tmp);
-    if (bad) {
-        mxb_seterr(err, errlen, "%s: write error", path);
-        return -1;
-    }
-    return 0;
+    /* maps and synthetic images are remade from their inputs: no fsync each */
+    return mxb_outfile_commit(&o, 0, err, errlen);
 }

@@ -72,6 +72,7 @@ void mxb_sha256_hex(mxb_sha256 *s, char hex[65]) {
 }
 
 int mxb_sha256_file(const char *path, char hex[65], char *err, size_t errlen) {
+    mxb_input_note(path); /* a checksummed file is an input: no output may be written over it */
     FILE *f = fopen(path, "rb");
     if (!f) {
         mxb_seterr(err, errlen, "%s: cannot open to checksum", path);

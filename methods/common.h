@@ -33,8 +33,10 @@ static inline void minmax_inplace(float *x, size_t n) {
         lo = x[i] < lo ? x[i] : lo;
         hi = x[i] > hi ? x[i] : hi;
     }
-    const float range = hi - lo;
-    for (size_t i = 0; i < n; i++) x[i] = range > 0 ? (x[i] - lo) / range : 0.0f;
+    /* near FLT_MAX hi - lo overflows: halved (exact), the same bits as at any smaller scale */
+    const float s = isinf(hi - lo) && isfinite(hi) && isfinite(lo) ? 0.5f : 1.0f;
+    const float range = hi * s - lo * s;
+    for (size_t i = 0; i < n; i++) x[i] = range > 0 ? (x[i] * s - lo * s) / range : 0.0f;
 }
 
 /* mean over the first axis of [rows, L] into out [L] (sum then divide, as torch) */

@@ -95,8 +95,12 @@ typedef struct mxb_model_api {
     const float *(*tokens)(mxb_run *r);                /* [L, E] of the last traced forward */
     const float *(*token_grad)(mxb_run *r);            /* [L, E] */
     const float *(*layer_grad)(mxb_run *r, int layer); /* [L, E] */
-    /* host memory, 64-byte aligned, freed when explain() returns; NULL past the
-     * declared cost's scratch_bytes (in total over the call: the estimate must not lie) */
+    /* host memory, 64-byte aligned, freed when explain() returns. Any number of blocks
+     * whose sizes sum to at most the declared cost's scratch_bytes (in total over the
+     * call: the estimate must not lie); NULL past that sum, for 0 bytes, or when the
+     * machine is out of memory (the method then fails with a line). A run whose declared
+     * scratch (summed with checked arithmetic) is over the memory limit is refused before
+     * any image. */
     void *(*scratch)(mxb_run *r, size_t bytes);
     /* ==== appended (issue 16 step 1's rest): present when struct_size reaches them ====
      * (layer_grad above: after backward with MXB_OUT_LAYERS, per layer [L, E]: ViT the
@@ -279,6 +283,14 @@ typedef const mxb_method *const *(*mxb_plugin_methods_fn)(int *count);
 
 /* ---- the registry (host side) -------------------------------------------------- */
 
+/* Decided (issue 23, class 12): a method's name follows the one rule of io/io.h
+ * (mxb_name_ok: 1..40 of [A-Za-z0-9_.+-], not "." or ".."), built-in, plugin or
+ * configuration alike, so every method that loads can be named in a configuration. Every
+ * pointer a method passes to the host (the run, the trace, an output buffer) is checked:
+ * NULL fails that call (-1 or NULL), and the method fails with its own line. */
+/* A plugin method's file (its real path) and the SHA-256 of its bytes when it was
+ * loaded: 1; a built-in: 0 (both NULL). For the run key and the provenance. */
+int mxb_method_origin(const mxb_method *m, const char **path, const char **sha256);
 /* Built-in methods first, then the plugins loaded so far. */
 int mxb_methods_count(void);
 const mxb_method *mxb_methods_get(int i);
@@ -300,6 +312,8 @@ int mxb_method_params_parse(const mxb_method *m, const char *const *kv, int n, d
 void mxb_method_params_format(const mxb_method *m, const double *values, char *buf, size_t len);
 /* The cost of one image: the method's cost(), or one traced forward plus a backward
  * when needs asks for a gradient. 0 or -1 (bad params for this geometry). */
+/* 0; -1 when cost() refuses the params; -2 when it returned a count that is NaN, negative,
+ * infinite or over 1e15 (printed or summed as if real, it would mislead the estimate). */
 int mxb_method_cost(const mxb_method *m, const mxb_explain_input *geometry, const double *params, mxb_cost *out);
 /* Unloads every plugin (for tests and leak checkers). */
 void mxb_methods_unload_plugins(void);

@@ -46,6 +46,22 @@ static mxb_method v1_copies[MAX_PLUGIN_METHODS];
 static int nplugin_methods;
 static void *handles[MAX_PLUGIN_METHODS];
 static int nhandles;
+/* each plugin's file and its SHA-256, taken before dlopen: the run key and provenance
+ * name the bytes that ran (issue 23, class 4a) */
+static struct {
+    char path[4096], sha[65];
+} files[MAX_PLUGIN_METHODS];
+static int file_of[MAX_PLUGIN_METHODS]; /* plugin method -> files[] */
+
+int mxb_method_origin(const mxb_method *m, const char **path, const char **sha256) {
+    for (int i = 0; i < nplugin_methods; i++)
+        if (plugin_methods[i] == m) {
+            *path = files[file_of[i]].path, *sha256 = files[file_of[i]].sha;
+            return 1;
+        }
+    *path = *sha256 = NULL;
+    return 0;
+}
 
 int mxb_methods_count(void) { return NBUILTIN + nplugin_methods; }
 
@@ -61,18 +77,9 @@ const mxb_method *mxb_methods_find(const char *name) {
 }
 
 /* A name is what --method and [method:NAME] take and what results files store as a
- * group name: 1..63 characters of [A-Za-z0-9_.+-], so it never needs quoting, never
- * contains '/', and an error message that quotes it stays one line. */
-static int good_name(const char *s) {
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (n >= 63 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                         c == '_' || c == '.' || c == '+' || c == '-'))
-            return 0;
-    }
-    return n > 0;
-}
+ * group name: io's one name rule (mxb_name_ok), the same for built-ins, plugins and
+ * configurations. */
+static int good_name(const char *s) { return mxb_name_ok(s); }
 
 /* A parameter name: [a-z0-9_]{1,31} (a config key and an HDF5 attribute name as is). */
 static int good_param_name(const char *s) {
@@ -157,7 +164,7 @@ int mxb_methods_check(const char *path, const mxb_method *const *ms, int n, char
             return -1;
         }
         if (!good_name(m->name)) {
-            mxb_seterr(err, errlen, "%s: method %d has a bad name (1..63 of A-Z a-z 0-9 _ . + -)", path, i);
+            mxb_seterr(err, errlen, "%s: method %d has a bad name (1..40 of A-Z a-z 0-9 _ . + -; not '.' or '..')", path, i);
             return -1;
         }
         /* unknown bits would be a newer ABI's features this host cannot provide */
@@ -190,6 +197,9 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
     /* dlopen searches the library path for a bare name; a plugin is always a file */
     char full[4096];
     snprintf(full, sizeof full, "%s%s", strchr(path, '/') ? "" : "./", path);
+    /* also notes it as an input; a file that cannot be read is dlopen's to name */
+    if (mxb_sha256_file(full, files[nhandles].sha, NULL, 0)) snprintf(files[nhandles].sha, 65, "unreadable");
+    if (!realpath(full, files[nhandles].path)) snprintf(files[nhandles].path, sizeof files[nhandles].path, "%s", full);
     void *h = dlopen(full, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
@@ -229,6 +239,7 @@ int mxb_methods_load_plugin(const char *path, char *err, size_t errlen) {
             memcpy(copy, m, offsetof(mxb_method, family));
             m = copy;
         }
+        file_of[nplugin_methods] = nhandles;
         plugin_methods[nplugin_methods++] = m;
     }
     handles[nhandles++] = h;
@@ -323,9 +334,12 @@ int mxb_method_params_parse(const mxb_method *m, const char *const *kv, int n, d
             continue;
         }
         char *end = NULL;
-        const double d = strtod(v, &end);
         const int integral = p->type == MXB_PARAM_INT;
-        if (*end || end == v || !(d >= p->min && d <= p->max) || (integral && d != (double)(long long)d)) {
+        /* plain decimal, as the configuration's numbers: strtod alone would take hex
+         * ("0x10" as 16), "inf", "nan" and leading spaces; an integer has no exponent */
+        const int plain = strspn(v, integral ? "0123456789+-" : "0123456789+-.eE") == strlen(v);
+        const double d = plain ? strtod(v, &end) : 0;
+        if (!plain || *end || end == v || !(d >= p->min && d <= p->max) || (integral && d != (double)(long long)d)) {
             mxb_seterr(err, errlen, "method '%s' parameter '%s': '%.40s' is not %s in [%g, %g]", m->name, p->name, v,
                        integral ? "an integer" : "a number", p->min, p->max);
             return -1;
@@ -360,6 +374,12 @@ int mxb_method_cost(const mxb_method *m, const mxb_explain_input *geometry, cons
                                                                : MXB_NEEDS_MAMBALRP;
     *out = (mxb_cost){.traced_forwards = 1, .backwards = (m->needs & MXB_NEEDS_GRADIENT) ? 1 : 0,
                       .lrp_passes = (m->needs & lrp) ? 1 : 0};
-    if (m->abi_version >= 2 && m->cost) return m->cost(geometry, params, out);
+    if (m->abi_version >= 2 && m->cost) {
+        if (m->cost(geometry, params, out)) return -1;
+        /* a count the estimate and the memory check would print or sum as if real */
+        const double v[4] = {out->traced_forwards, out->backwards, out->plain_forwards, out->lrp_passes};
+        for (int i = 0; i < 4; i++)
+            if (!(v[i] >= 0 && v[i] <= 1e15)) return -2; /* NaN fails both */
+    }
     return 0;
 }

@@ -31,7 +31,9 @@
  * source index (dst + 0.5) / factor - 0.5 clamped at 0, right neighbour clamped). */
 void mxb_upsample_bilinear(const float *in, int h, int w, int factor, float *out);
 
-/* (x - min) / (max - min) in place, in float, as the original does it. A constant
+/* (x - min) / (max - min) in place, in float, as the original does it; scale-invariant
+ * over the whole finite range (a map near FLT_MAX, where max - min overflows in float,
+ * is halved first: the same bits as the map at any smaller power-of-two scale). A constant
  * map gives 0/0 = NaN everywhere, exactly like the reference; the return value says
  * so (1 = constant map, now all NaN; 0 = normal). The segmentation metrics below
  * treat NaN as the reference does; callers that need a number may replace them. */

@@ -44,7 +44,12 @@ int mxb_minmax_normalize(float *x, size_t n) {
         if (x[i] > hi) hi = x[i];
     }
     float range = hi - lo;
-    for (size_t i = 0; i < n; i++) x[i] = (x[i] - lo) / range;
+    /* Scale-invariant over the whole finite range: a map near FLT_MAX (±1.5·2^127) has
+     * hi - lo = inf in float, every value 0 or NaN. Halving is exact (a power of two),
+     * so the halved map gives the very bits the map at any smaller scale gives. */
+    const float s = isinf(range) && isfinite(hi) && isfinite(lo) ? 0.5f : 1.0f;
+    if (s != 1.0f) range = hi * s - lo * s;
+    for (size_t i = 0; i < n; i++) x[i] = (x[i] * s - lo * s) / range;
     return range == 0.0f ? 1 : 0;
 }
 

@@ -21,7 +21,9 @@
 #define FONT "DejaVu Sans"
 #define PNG_SCALE 2.0
 #define ATT_ROWS 4      /* layers shown per attention figure */
-#define ATT_IMAGES 2    /* attention figures per test (its first stored images) */
+/* attention figures per test: every image whose attention was stored, up to this many
+ * (the first; README says so). Each figure holds its matrices in memory while drawing. */
+#define ATT_IMAGES 64
 #define MAX_FIGS (2 + MXB_NTESTS * ATT_IMAGES)
 
 static const char *test_name[MXB_NTESTS] = {"perturbation", "segmentation"};
@@ -708,11 +710,14 @@ mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, c
     mxb_h5in *in = results_path ? mxb_h5in_open(results_path, err, errlen) : NULL;
     if (results_path && !in) return mxb_figures_free(F), NULL;
     for (int tt = 0; in && tt < MXB_NTESTS; tt++)
-        for (int i = 0; r->test[tt].enabled && i < r->test[tt].n && i < ATT_IMAGES; i++)
+        for (int i = 0, k = 0; r->test[tt].enabled && i < r->test[tt].n && k < ATT_IMAGES; i++) {
+            const int before = F->n; /* images without stored attention add nothing */
             if (add_attention(F, r, in, tt, i, err, errlen)) {
                 mxb_h5in_close(in);
                 return mxb_figures_free(F), NULL;
             }
+            k += F->n > before;
+        }
     if (in) mxb_h5in_close(in);
     for (int i = 0; i < F->n; i++)
         if (!F->fig[i].caption) return mxb_seterr(err, errlen, "out of memory"), mxb_figures_free(F), NULL;
@@ -777,31 +782,17 @@ int mxb_figures_render(const mxb_figures *F, int i, int svg, unsigned char **out
     return 0;
 }
 
-/* Written under a temporary name and renamed, as every file mxb writes. */
-static int write_file(const char *path, const unsigned char *p, size_t n, char *err, size_t errlen) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) return mxb_seterr(err, errlen, "%s: cannot create (does the folder exist?)", path), -1;
-    int ok = fwrite(p, 1, n, fp) == n;
-    ok &= fclose(fp) == 0;
-    if (!ok || rename(tmp, path)) {
-        remove(tmp);
-        return mxb_seterr(err, errlen, "%s: write failed", path), -1;
-    }
-    return 0;
-}
-
 int mxb_report_figures(const mxb_results *r, const char *results_path, const char *dir, char *err, size_t errlen) {
     mxb_figures *F = mxb_figures_build(r, results_path, err, errlen);
     if (!F) return -1;
     char path[4200];
     snprintf(path, sizeof path, "%s/figures.md", dir);
-    FILE *md = fopen(path, "w");
-    if (!md) {
+    mxb_outfile mdf;
+    if (mxb_outfile_open(&mdf, path, err, errlen)) {
         mxb_figures_free(F);
-        return mxb_seterr(err, errlen, "%s: cannot write (does the folder exist?)", path), -1;
+        return -1;
     }
+    FILE *md = mdf.f;
     fprintf(md, "# Figures\n\nEach figure is a PNG (2 pixels per point) and an SVG of the same drawing.\n\n");
     if (!r->test[MXB_TEST_PERTURBATION].enabled && !r->test[MXB_TEST_SEGMENTATION].enabled)
         fprintf(md, "The file holds no test.\n\n");
@@ -816,15 +807,13 @@ int mxb_report_figures(const mxb_results *r, const char *results_path, const cha
             rc = mxb_figures_render(F, i, svg, &buf, &n, err, errlen);
             if (rc) break;
             snprintf(path, sizeof path, "%s/%s.%s", dir, F->fig[i].name, svg ? "svg" : "png");
-            rc = write_file(path, buf, n, err, errlen);
+            rc = mxb_file_write(path, buf, n, 0, err, errlen);
             free(buf);
         }
         fprintf(md, "## %s.png, %s.svg — %s\n\n%s\n\n", F->fig[i].name, F->fig[i].name, F->fig[i].title, F->fig[i].caption);
     }
-    if (fclose(md) && !rc) {
-        mxb_seterr(err, errlen, "%s/figures.md: write failed", dir);
-        rc = -1;
-    }
+    if (rc) mxb_outfile_abort(&mdf);
+    else rc = mxb_outfile_commit(&mdf, 0, err, errlen);
     mxb_figures_free(F);
     return rc;
 }

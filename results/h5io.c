@@ -16,34 +16,8 @@
 
 struct mxb_h5out {
     hid_t file;
-    char path[4096], tmp[4200];
+    char path[4096], mem[4200]; /* mem: the in-memory file's name, never on disk */
 };
-
-/* Temporaries OUTPUT.partial-PID of processes that no longer exist (killed while
- * writing): removed before a new one is made. A live process's are left alone. */
-static void remove_stale_partials(const char *path) {
-    char dir[4096], base[4096];
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-    if (slash == path) snprintf(dir, sizeof dir, "/");
-    snprintf(base, sizeof base, "%s.partial-", slash ? slash + 1 : path);
-    DIR *d = opendir(dir);
-    if (!d) return;
-    size_t bn = strlen(base);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, base, bn)) continue;
-        const char *num = e->d_name + bn;
-        char *end;
-        long pid = strtol(num, &end, 10);
-        if (!*num || *end || pid <= 0 || pid == (long)getpid()) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
-        char full[8300];
-        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
-        unlink(full);
-    }
-    closedir(d);
-}
 
 /* The file is built in memory (HDF5's core driver, no backing store) and written out
  * by commit with plain write(2)s: a full disk or any other write error is one message
@@ -93,8 +67,12 @@ mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
         return NULL;
     }
     snprintf(o->path, sizeof o->path, "%s", path);
-    snprintf(o->tmp, sizeof o->tmp, "%s.partial-%ld", path, (long)getpid());
-    remove_stale_partials(path);
+    snprintf(o->mem, sizeof o->mem, "%s.in-memory-%ld", path, (long)getpid());
+    /* an input named as the output is refused before any work */
+    if (mxb_output_check(path, err, errlen)) {
+        free(o);
+        return NULL;
+    }
     /* the file is only written at commit: a folder that cannot take it is refused now */
     char dir[4096];
     const char *slash = strrchr(path, '/');
@@ -107,7 +85,7 @@ mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
     }
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_core(fapl, 1 << 20, 0);
-    o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    o->file = H5Fcreate(o->mem, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (o->file < 0) {
         mxb_seterr(err, errlen, "%s: cannot create output file", path);
@@ -165,20 +143,6 @@ int mxb_h5out_string_attr(mxb_h5out *o, const char *name, const char *value, cha
     return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            if (w == 0) errno = ENOSPC;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
     int rc = -1;
     char *image = NULL;
@@ -197,21 +161,17 @@ int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGHUP);
     sigprocmask(SIG_BLOCK, &block, &old);
-    int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd >= 0) mxb_tmpfile_register(o->tmp);
-    if (fd < 0 || write_all(fd, image, (size_t)n) || fsync(fd)) {
-        int e = errno;
-        mxb_seterr(err, errlen, "%s: cannot write the output file: %s", o->path, strerror(e));
-        if (fd >= 0) close(fd);
-        unlink(o->tmp);
+    mxb_outfile out;
+    if (mxb_outfile_open(&out, o->path, err, errlen)) {
         rc = -1;
-    } else if (close(fd) || rename(o->tmp, o->path)) {
+    } else if (fwrite(image, 1, (size_t)n, out.f) != (size_t)n) {
         int e = errno;
+        mxb_outfile_abort(&out);
         mxb_seterr(err, errlen, "%s: cannot write the output file: %s", o->path, strerror(e));
-        unlink(o->tmp);
+        rc = -1;
+    } else if (mxb_outfile_commit(&out, 1, err, errlen)) {
         rc = -1;
     }
-    mxb_tmpfile_unregister(o->tmp);
     sigprocmask(SIG_SETMASK, &old, NULL);
 done:
     free(image);
@@ -232,6 +192,7 @@ int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndi
                        int64_t dims[8], char *err, size_t errlen) {
     *out = NULL;
     if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    mxb_input_note(path); /* no output may be written over it */
     FILE *probe = fopen(path, "rb");
     if (!probe) {
         mxb_seterr(err, errlen, "%s: cannot open file", path);
@@ -332,6 +293,7 @@ static herr_t copy_one(hid_t g, const char *name, const H5L_info_t *info, void *
 }
 
 int mxb_h5out_copy_group(mxb_h5out *o, const char *src, const char *group, char *err, size_t errlen) {
+    mxb_input_note(src);
     hid_t f = H5Fopen(src, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         mxb_seterr(err, errlen, "%s: not a readable HDF5 file", src);
@@ -484,6 +446,8 @@ struct mxb_h5in {
 
 mxb_h5in *mxb_h5in_open(const char *path, char *err, size_t errlen) {
     if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, "an HDF5 file", 1, err, errlen)) return NULL;
     FILE *probe = fopen(path, "rb");
     if (!probe) {
         mxb_seterr(err, errlen, "%s: cannot open file", path);

@@ -68,8 +68,7 @@ static void base64(FILE *f, const unsigned char *p, size_t n) {
 
 typedef struct {
     FILE *f;
-    char tmp[4200];
-    const char *path;
+    mxb_outfile out; /* io/outfile.c: a unique temporary, renamed into place */
 } page;
 
 static const char *style =
@@ -91,11 +90,8 @@ static const char *style =
     "#table-provenance td{overflow-wrap:anywhere;font-size:.9em}";
 
 static int page_open(page *pg, const char *path, const char *title, char *err, size_t errlen) {
-    pg->path = path;
-    snprintf(pg->tmp, sizeof pg->tmp, "%s.partial", path);
-    pg->f = fopen(pg->tmp, "w");
-    if (!pg->f) return mxb_seterr(err, errlen, "%s: cannot create", path), -1;
-    mxb_tmpfile_register(pg->tmp); /* removed if the report runs out of memory */
+    if (mxb_outfile_open(&pg->out, path, err, errlen)) return -1;
+    pg->f = pg->out.f;
     fprintf(pg->f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
     esc(pg->f, title);
     fprintf(pg->f, "</title>\n<style>%s</style>\n</head>\n<body>\n", style);
@@ -106,16 +102,11 @@ static int page_open(page *pg, const char *path, const char *title, char *err, s
 static int page_close(page *pg, int ok, char *err, size_t errlen) {
     if (ok) fprintf(pg->f, "<p class=\"small\">Written by mxb %s (%s).</p>\n</body>\n</html>\n", MXB_VERSION,
                     MXB_GIT_REV);
-    int bad = ferror(pg->f);
-    bad |= fclose(pg->f) != 0;
-    if (!ok || bad || rename(pg->tmp, pg->path)) {
-        remove(pg->tmp);
-        mxb_tmpfile_unregister(pg->tmp);
-        if (ok) mxb_seterr(err, errlen, "%s: write failed", pg->path);
+    if (!ok) {
+        mxb_outfile_abort(&pg->out);
         return -1;
     }
-    mxb_tmpfile_unregister(pg->tmp);
-    return 0;
+    return mxb_outfile_commit(&pg->out, 1, err, errlen);
 }
 
 /* ---- the report page ------------------------------------------------------------------- */

@@ -130,7 +130,7 @@ mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal
         }
         if (strncmp(header + 8, run_key, HEADER_SIZE - 8)) {
             mxb_seterr(err, errlen,
-                     "%s: belongs to a run with a different configuration; refusing to mix "
+                     "%s: belongs to a run with a different configuration or build; refusing to mix "
                      "results (remove it, or write the results elsewhere)",
                      path);
             close(fd);

@@ -29,19 +29,28 @@ static double col_value(const mxb_res_summary *s, const table_col *c) {
     return v;
 }
 
+/* A name in a markdown table cell: '|' would end the cell and a backslash escapes, so
+ * both are escaped; names from a results file may hold any byte (issue 23, class 10). */
+static void md_name(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '|' || *s == '\\') fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
 /* The one method x model grid every table of the report is: rows the methods, per
  * model the given columns, a pair the run skipped (the method does not support the
  * model) as an em dash, unlike a number that could not be computed (n/a). */
 static void method_table(FILE *f, const mxb_results *r, int t, const table_col *cols, int ncols) {
     fprintf(f, "| Method |");
     for (int m = 0; m < r->nmodels; m++)
-        for (int c = 0; c < ncols; c++) fprintf(f, " %s %s |", r->models[m], cols[c].head);
+        for (int c = 0; c < ncols; c++) fputc(' ', f), md_name(f, r->models[m]), fprintf(f, " %s |", cols[c].head);
     fprintf(f, "\n|---|");
     for (int m = 0; m < r->nmodels; m++)
         for (int c = 0; c < ncols; c++) fprintf(f, "---:|");
     fprintf(f, "\n");
     for (int k = 0; k < r->nmethods; k++) {
-        fprintf(f, "| %s |", r->methods[k]);
+        fprintf(f, "| "), md_name(f, r->methods[k]), fprintf(f, " |");
         for (int m = 0; m < r->nmodels; m++) {
             mxb_res_summary s;
             mxb_results_summarize(r, t, m, k, &s);
@@ -108,7 +117,8 @@ void mxb_report_curves(const mxb_results *r, FILE *f) {
             mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
             for (int q = 0; q < 2; q++) {
                 if (!r->polarity[q]) continue;
-                fprintf(f, "| %s | %s | %s |", r->models[m], r->methods[k], pol[q]);
+                fprintf(f, "| "), md_name(f, r->models[m]), fprintf(f, " | "), md_name(f, r->methods[k]);
+                fprintf(f, " | %s |", pol[q]);
                 for (int j = 0; j < MXB_RES_STEPS; j++) cell(f, s.accuracy[q][j], 100);
                 fprintf(f, "\n");
             }

@@ -552,7 +552,8 @@ static const char *root_attrs[] = {"mxb_version", "git_revision", "blas", "confi
                                    "host", "threads", "started", "finished", "shard", "seed",
                                    "variant", "class", "data_sha256_perturbation",
                                    "data_sha256_segmentation", "models_sha256", "timings",
-                                   "selected_perturbation", "selected_segmentation", "merged_shards"};
+                                   "selected_perturbation", "selected_segmentation", "merged_shards",
+                                   "code", "code_key"};
 
 int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
@@ -664,6 +665,7 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
         snprintf(probe, sizeof probe, "/%s/index", test_name[t]);
         if (mxb_h5in_exists(in, probe)) TRY(read_test(in, r, t, err, errlen));
     }
+    TRY(mxb_results_validate(r, path, err, errlen)); /* results/validate.c */
     free(schema);
     mxb_h5in_close(in);
     return 0;

@@ -55,7 +55,7 @@ rm -f k.h5 k.h5.journal
 (MXB_TEST_KILL_AFTER_RECORDS=1 $MXB run run.ini --quiet --set run.output=k.h5 >/dev/null 2>>$MXB_ERR) 2>/dev/null
 check "a killed run left no results file" [ ! -e k.h5 ]
 check "a killed run left its journal" [ -e k.h5.journal ]
-expect_fail 2 "./k.h5.journal: belongs to a run with a different configuration; refusing to mix results" \
+expect_fail 2 "./k.h5.journal: belongs to a run with a different configuration or build; refusing to mix results" \
   $MXB run run.ini --quiet --set run.output=k.h5 --set run.seed=7
 check "the other configuration wrote nothing" [ ! -e k.h5 ]
 $MXB run run.ini --quiet --set run.output=k.h5 >/dev/null 2>>$MXB_ERR

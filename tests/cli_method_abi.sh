@@ -54,7 +54,7 @@ raise SystemExit(0 if a.attrs['method_params_ig'] == 'steps=4 rule=riemann_right
 
 # the cost: params that do not fit are refused before any image; --estimate prints it
 cfg $'[method:ig]\nsteps = 1\nrule = riemann_left'
-expect_fail 2 "$T/run.ini: [method:ig]: its parameters do not fit model vit" $MXB run $T/run.ini
+expect_fail 2 "$T/run.ini: [method:ig] on model vit: its parameters do not fit this model together: steps=1 rule=riemann_left" $MXB run $T/run.ini
 cfg $'[method:occlusion]\nwindow = 8\nstride = 8'
 rm -f $T/run.h5 $T/run.h5.journal
 $MXB run $T/run.ini --estimate >$T/est.txt 2>$T/est.err || bad "--estimate ran: $(head -c 300 $T/est.err)"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +121,79 @@ static void test_png_writer(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "3x2x2"));
 }
 
+/* io/outfile.c (issue 23, classes 1 and 2): an output that is an input (by device +
+ * inode: a hard link, a symlink, another spelling) or a folder is refused; the writer's
+ * temporary is unique per open, made with O_EXCL|O_NOFOLLOW (a planted symlink at the
+ * old fixed name PATH.partial is never followed), renamed over the target on commit and
+ * removed on abort; an OS error names its reason. */
+static void test_outfile(void) {
+    scratch();
+    char in[4200], hard[4200], soft[4200], other[4200], out[4200], victim[4200], plant[4200], err[4400];
+    snprintf(in, sizeof in, "%s/in.h5", dir);
+    snprintf(hard, sizeof hard, "%s/hard.h5", dir);
+    snprintf(soft, sizeof soft, "%s/soft.h5", dir);
+    snprintf(other, sizeof other, "%s/../io/./in.h5", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    snprintf(victim, sizeof victim, "%s/victim.txt", dir);
+    snprintf(plant, sizeof plant, "%s/out.txt.partial", dir);
+    touch(in);
+    touch(victim);
+    CU_ASSERT_EQUAL(link(in, hard), 0);
+    CU_ASSERT_EQUAL(symlink("in.h5", soft), 0);
+    CU_ASSERT_EQUAL(symlink("victim.txt", plant), 0);
+    mxb_inputs_forget();
+    CU_ASSERT_EQUAL(mxb_output_check(in, err, sizeof err), 0); /* not an input yet */
+    mxb_input_note(in);
+    const char *same[] = {in, hard, soft, other};
+    for (int i = 0; i < 4; i++) {
+        err[0] = 0;
+        CU_ASSERT_EQUAL(mxb_output_check(same[i], err, sizeof err), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "is the input file"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, same[i]));
+        mxb_outfile o;
+        CU_ASSERT_EQUAL(mxb_outfile_open(&o, same[i], err, sizeof err), -1); /* the writer checks too */
+        CU_ASSERT_EQUAL(mxb_file_write(same[i], "x", 1, 0, err, sizeof err), -1);
+    }
+    char *kept = mxb_test_slurp(in);
+    CU_ASSERT(kept && !strcmp(kept, "partial\n"));
+    free(kept);
+    CU_ASSERT_EQUAL(mxb_output_check(dir, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "is a folder"));
+    /* two writers of one target at once: distinct temporaries, both complete */
+    mxb_outfile a, b;
+    CU_ASSERT_EQUAL_FATAL(mxb_outfile_open(&a, out, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(mxb_outfile_open(&b, out, err, sizeof err), 0);
+    CU_ASSERT(strcmp(a.tmp, b.tmp) != 0);
+    CU_ASSERT(strcmp(a.tmp, plant) != 0);
+    struct stat st;
+    CU_ASSERT(lstat(a.tmp, &st) == 0 && S_ISREG(st.st_mode));
+    fputs("first\n", a.f);
+    fputs("second\n", b.f);
+    CU_ASSERT_EQUAL(mxb_outfile_commit(&a, 1, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(mxb_outfile_commit(&b, 0, err, sizeof err), 0);
+    char *got = mxb_test_slurp(out), *vic = mxb_test_slurp(victim);
+    CU_ASSERT(got && !strcmp(got, "second\n"));
+    CU_ASSERT(vic && !strcmp(vic, "partial\n")); /* the planted link's target untouched */
+    free(got);
+    free(vic);
+    /* abort leaves nothing; the temporary is gone */
+    CU_ASSERT_EQUAL_FATAL(mxb_outfile_open(&a, victim, err, sizeof err), 0);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s", a.tmp);
+    fputs("half", a.f);
+    mxb_outfile_abort(&a);
+    CU_ASSERT(access(tmp, F_OK) != 0);
+    vic = mxb_test_slurp(victim);
+    CU_ASSERT(vic && !strcmp(vic, "partial\n"));
+    free(vic);
+    /* the OS's reason */
+    char nodir[4200];
+    snprintf(nodir, sizeof nodir, "%s/none/x.txt", dir);
+    CU_ASSERT_EQUAL(mxb_file_write(nodir, "x", 1, 0, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file or directory"));
+    mxb_inputs_forget();
+}
+
 static void test_splitmix_argmax(void) {
     uint64_t s = 0;
     CU_ASSERT_EQUAL(mxb_splitmix64(&s), 0xe220a8397b1dcdafull);
@@ -137,6 +211,7 @@ int main(void) {
         {"out of memory: one line, exit 3, no temporary left", test_out_of_memory_exit},
         {"one PNG writer, width then height (read back by PIL)", test_png_writer},
         {"splitmix64 (reference values) and argmax", test_splitmix_argmax},
+        {"outputs: an input is refused (inode), unique O_EXCL temporaries, rename", test_outfile},
         {NULL, NULL}};
     return mxb_test_main("io", cases);
 }

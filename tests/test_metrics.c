@@ -1,5 +1,6 @@
 /* metrics/ against sklearn, torch, scipy and numpy (tests/gen_metrics.py writes
  * their answers), and against segmentation.golden.h5 made by the original code. */
+#include "io/io.h"
 #include "metrics/metrics.h"
 #include "mxb_test.h"
 
@@ -477,6 +478,41 @@ static void test_rise(void) {
     free(kern); free(img); free(blur); free(out); free(scores); free(auc); free(steps);
 }
 
+/* Issue 23, class 4(b): min-max normalisation is scale-invariant over the whole finite
+ * float range. A map, the same map x 2^120 and the same map at ±1.5·2^127 (where hi - lo
+ * overflows in float) give the very same normalised map and segmentation metrics: the
+ * reference is the plain map itself (no golden needed: scaling by a power of two is
+ * exact, so every scale must give its bits). */
+static void test_minmax_scale_invariant(void) {
+    enum { G = 4, P = 4, S = G * P };
+    float base[G * G], big[G * G], edge[G * G], v0[S * S], v1[S * S], v2[S * S];
+    uint64_t st = 7;
+    for (int i = 0; i < G * G; i++) base[i] = (float)((double)(mxb_splitmix64(&st) >> 11) / 9007199254740992.0 * 3.0 - 1.5);
+    base[0] = -1.5f, base[5] = 1.5f; /* the extremes: ±1.5 · 2^127 below */
+    for (int i = 0; i < G * G; i++) big[i] = ldexpf(base[i], 120), edge[i] = ldexpf(base[i], 127);
+    CU_ASSERT(isinf(edge[5] - edge[0]) && isfinite(edge[5])); /* the case: hi - lo overflows */
+    CU_ASSERT_EQUAL(mxb_map_postprocess(base, G, P, MXB_FLAT_NAN, v0), 0);
+    CU_ASSERT_EQUAL(mxb_map_postprocess(big, G, P, MXB_FLAT_NAN, v1), 0);
+    CU_ASSERT_EQUAL(mxb_map_postprocess(edge, G, P, MXB_FLAT_NAN, v2), 0);
+    int same1 = 1, same2 = 1, finite = 1;
+    for (int i = 0; i < S * S; i++) {
+        same1 &= v0[i] == v1[i];
+        same2 &= v0[i] == v2[i];
+        finite &= isfinite(v2[i]) && v2[i] >= 0 && v2[i] <= 1;
+    }
+    CU_ASSERT(same1);
+    CU_ASSERT(same2);
+    CU_ASSERT(finite);
+    uint8_t mask[S * S];
+    for (int i = 0; i < S * S; i++) mask[i] = (uint8_t)((i % S) < S / 2);
+    mxb_seg_image a, b;
+    char err[256];
+    CU_ASSERT_EQUAL(mxb_seg_evaluate(v0, mask, S, S, &a, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(mxb_seg_evaluate(v2, mask, S, S, &b, err, sizeof err), 0);
+    CU_ASSERT(a.ap == b.ap && a.f1 == b.f1 && a.correct == b.correct && a.inter[1] == b.inter[1]);
+    CU_ASSERT(a.ap > 0 && a.ap <= 1);
+}
+
 static void test_pointing_game(void) {
     int count = (int)scalar(gold(), "pointing/count");
     double *e = rd(gold(), "pointing/expected", NULL);
@@ -518,6 +554,7 @@ int main(void) {
         {"AUC conventions equal np.trapz", test_auc_conventions},
         {"RISE kernel, blur and AUC equal scipy/torch", test_rise},
         {"pointing game", test_pointing_game},
+        {"min-max normalisation: the same bits at x2^120 and at ±1.5*2^127", test_minmax_scale_invariant},
         {NULL, NULL},
     };
     return mxb_test_main("metrics", cases);

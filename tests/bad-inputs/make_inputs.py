@@ -400,3 +400,18 @@ gt_edit("gt_gzip_unwritten.mat", gt_gzip_unwritten)
 plugdir = os.path.join(os.path.dirname(os.path.abspath(mxb)), "plugins")
 for p in ("bad_datasym", "bad_nulltable", "bad_nullentry"):
     shutil.copy(os.path.join(plugdir, "lib%s.so" % p), "lib%s.so" % p)
+# issue 23, class 11: results files whose structure is wrong (validated on open)
+shutil.copy("good.h5", "res_notest.h5")
+with h5py.File("res_notest.h5", "r+") as f:
+    del f["perturbation"]
+    del f["segmentation"]
+shutil.copy("good.h5", "res_negcount.h5")
+with h5py.File("res_negcount.h5", "r+") as f:
+    d = f["segmentation/deit/rollout/counts"]
+    a = d[()]
+    a[0, 1] = -5
+    d[...] = a
+shutil.copy("good.h5", "res_twice.h5")
+with h5py.File("res_twice.h5", "r+") as f:
+    del f["models"]
+    f.create_dataset("models", data=["deit", "deit"], dtype=h5py.string_dtype())
