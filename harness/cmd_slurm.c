@@ -238,21 +238,11 @@ typedef struct {
 } plan;
 
 static int plan_write(const char *path, const plan *p, char *err, size_t errlen) {
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        mxb_seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-        return -1;
-    }
-    fprintf(f, "mxb-slurm-jobs 1\nshards %d\narray %ld\nmerge %ld\n", p->shards, p->array, p->merge);
-    for (int i = 0; i < p->shards; i++) fprintf(f, "units %d %ld\n", i, p->units[i]);
-    if (fclose(f) || rename(tmp, path)) {
-        mxb_seterr(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    mxb_outfile o;
+    if (mxb_outfile_open(&o, path, err, errlen)) return -1;
+    fprintf(o.f, "mxb-slurm-jobs 1\nshards %d\narray %ld\nmerge %ld\n", p->shards, p->array, p->merge);
+    for (int i = 0; i < p->shards; i++) fprintf(o.f, "units %d %ld\n", i, p->units[i]);
+    return mxb_outfile_commit(&o, 1, err, errlen);
 }
 
 static int plan_read(const char *path, plan *p, char *err, size_t errlen) {
@@ -454,14 +444,21 @@ static long shard_units(const mxb_run_state *R, int i, int n) {
     return u;
 }
 
+/* a job script: through the one writer (a stale or planted file at PATH is replaced,
+ * never followed), then made executable */
 static int write_file(const char *path, const char *text, int mode, char *err, size_t errlen) {
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f)) {
+    mxb_outfile o;
+    if (mxb_outfile_open(&o, path, err, errlen)) return -1;
+    if (fputs(text, o.f) < 0) {
         mxb_seterr(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        if (f) fclose(f);
+        mxb_outfile_abort(&o);
         return -1;
     }
-    chmod(path, (mode_t)mode);
+    if (mxb_outfile_commit(&o, 0, err, errlen)) return -1;
+    if (chmod(path, (mode_t)mode)) {
+        mxb_seterr(err, errlen, "%s: cannot make it executable: %s", path, strerror(errno));
+        return -1;
+    }
     return 0;
 }
 

@@ -73,12 +73,12 @@ int mxb_env_check(char *err, size_t errlen) {
     double d;
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
         if (mxb_env_number(vars[i].name, &d, err, errlen) < 0) return -1;
-    /* a test hook: N, or N:INT (the signal) */
+    /* a test hook: N, N:INT or N:TERM (the signal; results/journal.c) */
     const char *k = getenv("MXB_TEST_KILL_AFTER_RECORDS");
     if (k && *k) {
         size_t n = strspn(k, "0123456789");
-        if (!n || n > 9 || (k[n] && strcmp(k + n, ":INT"))) {
-            mxb_seterr(err, errlen, "MXB_TEST_KILL_AFTER_RECORDS='%.40s': not N or N:INT", k);
+        if (!n || n > 9 || (k[n] && strcmp(k + n, ":INT") && strcmp(k + n, ":TERM"))) {
+            mxb_seterr(err, errlen, "MXB_TEST_KILL_AFTER_RECORDS='%.40s': not N, N:INT or N:TERM", k);
             return -1;
         }
     }
