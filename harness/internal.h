@@ -77,8 +77,6 @@ typedef struct {
     int max_classes, max_grid2;
 } mxb_run_state;
 
-extern const char *const mxb_run_test_names[MXB_NTESTS];
-
 /* ---- run_setup.c: configuration to loaded models, data, results arrays ---- */
 
 /* Everything before the loop: shard, configuration, methods, models' configs, data

@@ -231,10 +231,10 @@ static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
                 if (load_image(R, sl, t, m, i, &s, err, errlen)) return -1;
                 mxb_sample_free(&s);
                 char what[160], name[512];
-                snprintf(what, sizeof what, "attention %s/%s", mxb_run_test_names[t], R->cfg.models[m].name);
+                snprintf(what, sizeof what, "attention %s/%s", mxb_test_names[t], R->cfg.models[m].name);
                 mxb_progress_show(&R->stage, what, R->stage.done + 1);
                 mxb_forward(sl->traced[m], sl->x, sl->logits);
-                snprintf(name, sizeof name, "/attention/%s/%s/%d", mxb_run_test_names[t], R->cfg.models[m].name,
+                snprintf(name, sizeof name, "/attention/%s/%s/%d", mxb_test_names[t], R->cfg.models[m].name,
                          R->res.test[t].index[i]);
                 if (mxb_attention_write(o, name, sl->traced[m], mxb_model_config(R->model[m]), R->cfg.variant, err,
                                         errlen))
@@ -302,7 +302,7 @@ static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen)
                     if (s[b] < s[a]) { const double x = s[a]; s[a] = s[b]; s[b] = x; }
             const double per = (k ? s[k / 2] : 0) / nf;
             total += per * n;
-            printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h", mxb_run_test_names[t],
+            printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h", mxb_test_names[t],
                    R->cfg.models[m].name, k, per, n, per * n / 3600);
             if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* the cost made visible */
                 printf(" (%ld forwards/image; insertion/deletion %ld of them)",
@@ -372,7 +372,7 @@ typedef struct {
 } loop_state;
 
 static void unit_label(const mxb_run_state *R, int t, int m, char *what, size_t n) {
-    snprintf(what, n, "%s/%s", mxb_run_test_names[t], R->cfg.models[m].name);
+    snprintf(what, n, "%s/%s", mxb_test_names[t], R->cfg.models[m].name);
     if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* what makes these units slower */
         snprintf(what + strlen(what), n - strlen(what), " (+%ld insertion/deletion forwards an image)",
                  mxb_run_nmethods(R, m) * insdel_forwards(R));

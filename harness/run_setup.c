@@ -13,8 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const mxb_run_test_names[MXB_NTESTS] = {"perturbation", "segmentation"};
-
 /* ---- set-up -------------------------------------------------------------------- */
 
 static int open_data(mxb_run_state *R, int t, char *err, size_t errlen) {
@@ -34,7 +32,7 @@ static int open_data(mxb_run_state *R, int t, char *err, size_t errlen) {
     }
     if (rc) return -1;
     if (mxb_dataset_size(D) == 0) {
-        snprintf(err, errlen, "%s: the %s data selection is empty", d->data, mxb_run_test_names[t]);
+        snprintf(err, errlen, "%s: the %s data selection is empty", d->data, mxb_test_names[t]);
         return -1;
     }
     if (t == MXB_TEST_PERTURBATION && mxb_dataset_label(D, 0) < 0) {
@@ -120,7 +118,7 @@ static int resolve_transforms(mxb_run_state *R, const mxb_config *cfg, char *err
             const mxb_preprocess *p = &R->pre[t][m], *p0 = &R->pre[t][0];
             if (mxb_preprocess_out_size(p) != R->size) {
                 snprintf(err, errlen, "%s: [%s] makes %d px inputs for model %s but it takes %d px (set resize/crop)",
-                         R->cfg.path, mxb_run_test_names[t], mxb_preprocess_out_size(p), R->cfg.models[m].name, R->size);
+                         R->cfg.path, mxb_test_names[t], mxb_preprocess_out_size(p), R->cfg.models[m].name, R->size);
                 return -1;
             }
             if (p->size != p0->size || p->square != p0->square || p->crop != p0->crop || p->filter != p0->filter) {
@@ -130,8 +128,8 @@ static int resolve_transforms(mxb_run_state *R, const mxb_config *cfg, char *err
                 snprintf(err, errlen,
                          "%s: [%s] model %s's transform is %s, model %s's %s; one test needs one geometry "
                          "(set resize, square, crop and filter in [%s])",
-                         R->cfg.path, mxb_run_test_names[t], R->cfg.models[0].name, g0, R->cfg.models[m].name, g1,
-                         mxb_run_test_names[t]);
+                         R->cfg.path, mxb_test_names[t], R->cfg.models[0].name, g0, R->cfg.models[m].name, g1,
+                         mxb_test_names[t]);
                 return -1;
             }
         }
