@@ -35,6 +35,12 @@
 #define MXB_WUR
 #endif
 
+/* deflate's best ratio: at most 1032 bytes out of one. A file (or a dataset's
+ * storage) smaller than what it declares / MXB_DEFLATE_MAX_RATIO cannot hold it:
+ * PNG, HDF5 datasets, weights and results files are checked with it before the
+ * allocation they ask for. */
+#define MXB_DEFLATE_MAX_RATIO 1032
+
 /* snprintf into err, then every control byte (a name read from a file may hold any
  * byte) becomes '?': the message stays one printable line. err NULL or errlen 0: no-op. */
 void mxb_seterr(char *err, size_t errlen, const char *fmt, ...) MXB_PRINTF(3, 4);

@@ -276,7 +276,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     /* n sizes every per-image array of every model and method: check it against what
      * the file can hold (deflate's 1032:1 at best) before allocating them */
     size_t need = mxb_results_test_bytes(r, t, n > MXB_RES_MAX_IMAGES ? 0 : (int)n);
-    if (n > MXB_RES_MAX_IMAGES || need / 1032 > mxb_h5in_filesize(in)) {
+    if (n > MXB_RES_MAX_IMAGES || need / MXB_DEFLATE_MAX_RATIO > mxb_h5in_filesize(in)) {
         mxb_seterr(err, errlen, "%s: /%s/index declares %lld images, more than the file can hold",
                  mxb_h5in_path(in), tn, (long long)n);
         free(idx);

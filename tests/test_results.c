@@ -2,6 +2,7 @@
 #include "mxb_test.h"
 #include "results/results.h"
 
+#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +274,40 @@ static void test_summary_table(void) {
     mxb_results_free(&a);
 }
 
+/* HDF5's error stack is silenced around mxb's own calls only (MXB_H5_QUIET): the
+ * caller's printer is back after, and MXB_HDF5_ERRORS lets it print during them. */
+static int h5_printed;
+static herr_t count_h5(hid_t stack, void *data) {
+    (void)stack, (void)data;
+    h5_printed++;
+    return 0;
+}
+
+static void test_h5_quiet_scoped(void) {
+    const char *path = mxb_test_path("%s/results/not_hdf5.h5", mxb_test_env("MXB_TESTDATA"));
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("not an HDF5 file\n", f);
+    fclose(f);
+    H5E_auto2_t was_fn = NULL, fn = NULL;
+    void *was_data = NULL, *data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &was_fn, &was_data);
+    H5Eset_auto2(H5E_DEFAULT, count_h5, NULL);
+    char err[512] = "";
+    unsetenv("MXB_HDF5_ERRORS");
+    CU_ASSERT_PTR_NULL(mxb_h5in_open(path, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "not_hdf5.h5"));
+    CU_ASSERT_EQUAL(h5_printed, 0);
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    CU_ASSERT(fn == count_h5); /* put back, not left off for the rest of the process */
+    setenv("MXB_HDF5_ERRORS", "1", 1);
+    CU_ASSERT_PTR_NULL(mxb_h5in_open(path, err, sizeof err));
+    CU_ASSERT(h5_printed > 0);
+    unsetenv("MXB_HDF5_ERRORS");
+    H5Eset_auto2(H5E_DEFAULT, was_fn, was_data);
+    remove(path);
+}
+
 int main(void) {
     static const mxb_test_case cases[] = {
         {"SHA-256 equals hashlib", test_sha256},
@@ -280,6 +315,7 @@ int main(void) {
         {"output files appear only when complete", test_atomic_output},
         {"insertion/deletion: h5py shards -> merge -> summary = numpy; old files as before", test_insertion_deletion},
         {"summary table: names, layouts, compare's per-metric tolerance", test_summary_table},
+        {"HDF5's error stack: silenced in mxb's calls only, MXB_HDF5_ERRORS shows it", test_h5_quiet_scoped},
         {NULL, NULL}};
     return mxb_test_main("results", cases);
 }
