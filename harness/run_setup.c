@@ -32,11 +32,11 @@ static int open_data(mxb_run_state *R, int t, char *err, size_t errlen) {
     }
     if (rc) return -1;
     if (mxb_dataset_size(D) == 0) {
-        snprintf(err, errlen, "%s: the %s data selection is empty", d->data, mxb_test_names[t]);
+        mxb_seterr(err, errlen, "%s: the %s data selection is empty", d->data, mxb_test_names[t]);
         return -1;
     }
     if (t == MXB_TEST_PERTURBATION && mxb_dataset_label(D, 0) < 0) {
-        snprintf(err, errlen, "%s: the perturbation test needs class labels and this data has none", d->data);
+        mxb_seterr(err, errlen, "%s: the perturbation test needs class labels and this data has none", d->data);
         return -1;
     }
     /* the data list (before sharding) is part of what identifies the run */
@@ -117,7 +117,7 @@ static int resolve_transforms(mxb_run_state *R, const mxb_config *cfg, char *err
         for (int m = 0; m < R->cfg.nmodels; m++) {
             const mxb_preprocess *p = &R->pre[t][m], *p0 = &R->pre[t][0];
             if (mxb_preprocess_out_size(p) != R->size) {
-                snprintf(err, errlen, "%s: [%s] makes %d px inputs for model %s but it takes %d px (set resize/crop)",
+                mxb_seterr(err, errlen, "%s: [%s] makes %d px inputs for model %s but it takes %d px (set resize/crop)",
                          R->cfg.path, mxb_test_names[t], mxb_preprocess_out_size(p), R->cfg.models[m].name, R->size);
                 return -1;
             }
@@ -125,7 +125,7 @@ static int resolve_transforms(mxb_run_state *R, const mxb_config *cfg, char *err
                 char g0[128], g1[128];
                 geometry(p0, g0, sizeof g0);
                 geometry(p, g1, sizeof g1);
-                snprintf(err, errlen,
+                mxb_seterr(err, errlen,
                          "%s: [%s] model %s's transform is %s, model %s's %s; one test needs one geometry "
                          "(set resize, square, crop and filter in [%s])",
                          R->cfg.path, mxb_test_names[t], R->cfg.models[0].name, g0, R->cfg.models[m].name, g1,
@@ -169,7 +169,7 @@ static int peek_models(mxb_run_state *R, mxb_config *cfg, char *err, size_t errl
         const mxb_run_model *rm = &R->cfg.models[m];
         struct stat st;
         if (stat(rm->weights, &st) != 0) {
-            snprintf(err, errlen, "%s: no such weights file ([model:%s] weights in %s)", rm->weights, rm->name,
+            mxb_seterr(err, errlen, "%s: no such weights file ([model:%s] weights in %s)", rm->weights, rm->name,
                      R->cfg.path);
             return -1;
         }
@@ -177,13 +177,13 @@ static int peek_models(mxb_run_state *R, mxb_config *cfg, char *err, size_t errl
             return -1;
         /* every sample is an RGB image: a model of other channels would read past it */
         if (cfg[m].in_chans != 3) {
-            snprintf(err, errlen, "%s: the model takes %d input channels; mxb run feeds RGB images (3) ([model:%s])",
+            mxb_seterr(err, errlen, "%s: the model takes %d input channels; mxb run feeds RGB images (3) ([model:%s])",
                      rm->weights, cfg[m].in_chans, rm->name);
             return -1;
         }
         if (m == 0) R->size = cfg[m].img_size;
         if (cfg[m].img_size != R->size) {
-            snprintf(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
+            mxb_seterr(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
                      rm->weights, cfg[m].img_size, R->cfg.models[0].name, R->size);
             return -1;
         }
@@ -201,7 +201,7 @@ static int check_labels(mxb_run_state *R, const mxb_config *cfg, char *err, size
             for (int i = 0; i < mxb_dataset_size(R->data[t]); i++) {
                 int label = mxb_dataset_label(R->data[t], i);
                 if (label >= cfg[m].num_classes) {
-                    snprintf(err, errlen,
+                    mxb_seterr(err, errlen,
                              "%s: image %s has label %d, but model %s has %d classes (0..%d; a 1-based label file?)",
                              R->rd[t]->labels[0] ? R->rd[t]->labels : R->rd[t]->data, mxb_dataset_id(R->data[t], i),
                              label, R->cfg.models[m].name, cfg[m].num_classes, cfg[m].num_classes - 1);
@@ -241,7 +241,7 @@ static int plan_pairs(mxb_run_state *R, const mxb_config *cfg, char *err, size_t
             for (int m = 0; m < R->cfg.nmodels; m++)
                 snprintf(models + strlen(models), sizeof models - strlen(models), "%s%s (%s)", m ? ", " : "",
                          R->cfg.models[m].name, mxb_arch_name(cfg[m].arch));
-            snprintf(err, errlen, "%s: method '%s' supports none of the configured models: %s", R->cfg.path,
+            mxb_seterr(err, errlen, "%s: method '%s' supports none of the configured models: %s", R->cfg.path,
                      me->name, models);
             return -1;
         }
@@ -250,7 +250,7 @@ static int plan_pairs(mxb_run_state *R, const mxb_config *cfg, char *err, size_t
         int ran = 0;
         for (int k = 0; k < R->cfg.nmethods; k++) ran += !R->res.skipped[m][k];
         if (!ran) {
-            snprintf(err, errlen, "%s: model %s (%s) is supported by none of the configured methods", R->cfg.path,
+            mxb_seterr(err, errlen, "%s: model %s (%s) is supported by none of the configured methods", R->cfg.path,
                      R->cfg.models[m].name, mxb_arch_name(cfg[m].arch));
             return -1;
         }
@@ -291,7 +291,7 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
     for (int m = 0; m < R->cfg.nmodels; m++) {
         size_t mb = 0, keep = 0, plain = 0;
         if (mxb_config_bytes(&cfg[m], &mb, &keep, &plain)) {
-            snprintf(err, errlen, "%s: cannot size model %s", R->cfg.path, R->cfg.models[m].name);
+            mxb_seterr(err, errlen, "%s: cannot size model %s", R->cfg.path, R->cfg.models[m].name);
             return -1;
         }
         models += mb;
@@ -323,7 +323,7 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
             if (me->abi_version < 2 || R->res.skipped[m][k]) continue;
             mxb_cost cost;
             if (mxb_explain_cost(&cfg[m], me, R->cfg.methods[k].params, &cost)) {
-                snprintf(err, errlen, "%s: [method:%s]: its parameters do not fit model %s", R->cfg.path,
+                mxb_seterr(err, errlen, "%s: [method:%s]: its parameters do not fit model %s", R->cfg.path,
                          R->cfg.methods[k].name, R->cfg.models[m].name);
                 return -1;
             }
@@ -360,7 +360,7 @@ static int check_memory(mxb_run_state *R, const mxb_config *cfg, char *err, size
     }
     const unsigned long long total = P.models + P.results + (unsigned long long)n * P.slot;
     if (total > limit) {
-        snprintf(err, errlen,
+        mxb_seterr(err, errlen,
                  "%s: this run needs about %.1f MiB (models %.1f, results %.1f, %d image%s in flight at %.1f each: "
                  "contexts and buffers), over the limit of %llu MiB (%s)%s",
                  R->cfg.path, total / 1048576.0, P.models / 1048576.0, P.results / 1048576.0, n, n > 1 ? "s" : "",
@@ -379,7 +379,7 @@ static int load_models(mxb_run_state *R, char *err, size_t errlen) {
         const mxb_run_model *rm = &R->cfg.models[m];
         if (mxb_sha256_file(rm->weights, R->model_sha[m], err, errlen)) return -1;
         if (rm->sha256[0] && strcmp(rm->sha256, R->model_sha[m])) {
-            snprintf(err, errlen, "%s: SHA-256 is %s, the configuration ([model:%s] sha256) says %s", rm->weights,
+            mxb_seterr(err, errlen, "%s: SHA-256 is %s, the configuration ([model:%s] sha256) says %s", rm->weights,
                      R->model_sha[m], rm->name, rm->sha256);
             return -1;
         }
@@ -387,7 +387,7 @@ static int load_models(mxb_run_state *R, char *err, size_t errlen) {
         const mxb_config *g = mxb_model_config(R->model[m]);
         if (m == 0) R->size = g->img_size;
         if (g->img_size != R->size) {
-            snprintf(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
+            mxb_seterr(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
                      rm->weights, g->img_size, R->cfg.models[0].name, R->size);
             return -1;
         }
@@ -396,7 +396,7 @@ static int load_models(mxb_run_state *R, char *err, size_t errlen) {
         for (int k = 0; k < R->cfg.nmethods; k++) { /* plan_pairs read the same arch from the peek */
             const mxb_method *me = R->method[k];
             if (!R->res.skipped[m][k] && !(me->archs & (1u << g->arch))) {
-                snprintf(err, errlen, "%s: method '%s' does not support %s models (model %s)", R->cfg.path,
+                mxb_seterr(err, errlen, "%s: method '%s' does not support %s models (model %s)", R->cfg.path,
                          me->name, mxb_arch_name(g->arch), rm->name);
                 return -1;
             }
@@ -414,7 +414,7 @@ static int load_methods(mxb_run_state *R, char *err, size_t errlen) {
         for (int j = 0; j < k && !loaded; j++) loaded = !strcmp(R->cfg.methods[j].plugin, rm->plugin);
         if (rm->plugin[0] && !loaded && mxb_methods_load_plugin(rm->plugin, err, errlen)) return -1;
         if (!(R->method[k] = mxb_methods_find(rm->name))) {
-            snprintf(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE loads one)",
+            mxb_seterr(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE loads one)",
                      R->cfg.path, rm->name);
             return -1;
         }
@@ -424,7 +424,7 @@ static int load_methods(mxb_run_state *R, char *err, size_t errlen) {
         for (int j = 0; j < wm->nparam_kv; j++) kv[j] = wm->param_kv[j];
         char why[400];
         if (mxb_method_params_parse(R->method[k], kv, wm->nparam_kv, wm->param_values, why, sizeof why)) {
-            snprintf(err, errlen, "%s: [method:%s]: %s", R->cfg.path, rm->name, why);
+            mxb_seterr(err, errlen, "%s: [method:%s]: %s", R->cfg.path, rm->name, why);
             return -1;
         }
         wm->params = wm->param_values;
@@ -441,7 +441,7 @@ static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
     const mxb_results *S = &R->maps_src;
     const mxb_res_test *ST = &S->test[MXB_TEST_PERTURBATION], *T = &R->res.test[MXB_TEST_PERTURBATION];
     if (!ST->enabled || !S->keep_maps) {
-        snprintf(err, errlen, "%s: holds no perturbation maps (run it with save_maps = yes)", path);
+        mxb_seterr(err, errlen, "%s: holds no perturbation maps (run it with save_maps = yes)", path);
         return -1;
     }
     for (int m = 0; m < R->cfg.nmodels; m++) {
@@ -449,7 +449,7 @@ static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
         for (int j = 0; j < S->nmodels; j++)
             if (!strcmp(S->models[j], R->cfg.models[m].name)) f = j;
         if (f < 0 || S->grid[f] != R->res.grid[m]) {
-            snprintf(err, errlen, "%s: no maps of model %s on its %dx%d grid", path, R->cfg.models[m].name,
+            mxb_seterr(err, errlen, "%s: no maps of model %s on its %dx%d grid", path, R->cfg.models[m].name,
                      R->res.grid[m], R->res.grid[m]);
             return -1;
         }
@@ -464,7 +464,7 @@ static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
         const char *hit = src_sha ? strstr(src_sha, want) : NULL;
         size_t wl = strlen(want);
         if (!hit || (hit != src_sha && hit[-1] != ' ') || (hit[wl] && hit[wl] != ' ')) {
-            snprintf(err, errlen, "%s: its maps of model %s were made with other weights than %s "
+            mxb_seterr(err, errlen, "%s: its maps of model %s were made with other weights than %s "
                      "(provenance models_sha256 differs)", path, R->cfg.models[m].name, R->cfg.models[m].weights);
             return -1;
         }
@@ -474,12 +474,12 @@ static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
         for (int j = 0; j < S->nmethods; j++)
             if (!strcmp(S->methods[j], R->cfg.methods[k].name)) f = j;
         if (f < 0) {
-            snprintf(err, errlen, "%s: no maps of method %s", path, R->cfg.methods[k].name);
+            mxb_seterr(err, errlen, "%s: no maps of method %s", path, R->cfg.methods[k].name);
             return -1;
         }
         for (int m = 0; m < R->cfg.nmodels; m++)
             if (!R->res.skipped[m][k] && S->skipped[R->maps_model[m]][f]) {
-                snprintf(err, errlen, "%s: no maps of method %s for model %s (that run skipped the pair)", path,
+                mxb_seterr(err, errlen, "%s: no maps of method %s for model %s (that run skipped the pair)", path,
                          R->cfg.methods[k].name, R->cfg.models[m].name);
                 return -1;
             }
@@ -489,12 +489,12 @@ static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
     for (int i = 0, j = 0; i < T->n; i++) { /* both ascending by dataset index */
         while (j < ST->n && ST->index[j] < T->index[i]) j++;
         if (j == ST->n || ST->index[j] != T->index[i]) {
-            snprintf(err, errlen, "%s: no map for image %s", path, T->ids[i]);
+            mxb_seterr(err, errlen, "%s: no map for image %s", path, T->ids[i]);
             return -1;
         }
         /* the same position in another dataset is another image */
         if (strcmp(ST->ids[j], T->ids[i])) {
-            snprintf(err, errlen, "%s: image %d is '%s' there but '%s' here (maps of other data)", path,
+            mxb_seterr(err, errlen, "%s: image %d is '%s' there but '%s' here (maps of other data)", path,
                      T->index[i], ST->ids[j], T->ids[i]);
             return -1;
         }
@@ -510,7 +510,7 @@ int mxb_make_parents(const char *path, char *err, size_t errlen) {
         if (*p != '/') continue;
         *p = 0;
         if (mkdir(buf, 0777) && errno != EEXIST) {
-            snprintf(err, errlen, "%s: cannot create the folder %s", path, buf);
+            mxb_seterr(err, errlen, "%s: cannot create the folder %s", path, buf);
             return -1;
         }
         *p = '/';
@@ -533,7 +533,7 @@ static int slots_alloc(mxb_run_state *R, char *err, size_t errlen) {
             for (int k = 0; k < s->nplain && s->traced[m]; k++)
                 if (!(s->step_ctx[m][k] = mxb_ctx_new(R->model[m], MXB_TRACE_NONE))) break;
             if (!s->traced[m] || !s->step_ctx[m][s->nplain - 1]) {
-                snprintf(err, errlen, "%s: out of memory for the model's buffers (image in flight %d of %d)",
+                mxb_seterr(err, errlen, "%s: out of memory for the model's buffers (image in flight %d of %d)",
                          R->cfg.models[m].weights, j + 1, R->in_flight);
                 return -1;
             }
@@ -606,7 +606,7 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
             }
             mxb_results_free(&old);
         }
-        snprintf(err, errlen, "%s exists and is not the result of this configuration; remove it or set [run] output",
+        mxb_seterr(err, errlen, "%s exists and is not the result of this configuration; remove it or set [run] output",
                  R->output);
         return 2;
     }
