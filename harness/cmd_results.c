@@ -1,5 +1,6 @@
 /* mxb report, mxb compare, mxb merge: commands on finished results files. */
 #include "harness/harness.h"
+#include "harness/internal.h"
 
 #include "results/results.h"
 

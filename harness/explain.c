@@ -1,6 +1,7 @@
 /* One explanation: forward (traced), the passes the method needs, the method. The
  * class choice lives here, once, for every method. */
 #include "harness/harness.h"
+#include "harness/internal.h"
 #include "metrics/metrics.h"
 
 #include "io/io.h"

@@ -56,13 +56,6 @@ static int open_data(mxb_run_state *R, int t, char *err, size_t errlen) {
 
 /* ---- the transform of each model and test ------------------------------------------ */
 
-unsigned mxb_preprocess_key_bit(const char *key) {
-    static const char *const keys[] = {"resize", "square", "crop", "filter", "mean", "std"};
-    for (unsigned i = 0; i < 6; i++)
-        if (!strcmp(key, keys[i])) return 1u << i;
-    return 0;
-}
-
 /* "Resize(73, bicubic) + CenterCrop(64)": the geometry alone */
 static void geometry(const mxb_preprocess *p, char *buf, size_t n) {
     char d[256];
@@ -282,6 +275,48 @@ static int tps_of(int nthreads, int n) { /* the threads inside one of n images i
 /* its plain contexts: one per perturbation step that runs at once (9 at most) */
 static int nplain_of(int tps) { return tps > MXB_RES_STEPS - 1 ? MXB_RES_STEPS - 1 : tps; }
 
+/* The buffers of one image in flight, walked once to count them (s NULL: the
+ * estimate's bytes) and once to allocate them into s (slots_alloc), so the estimate
+ * is what set-up takes, to the byte, as the engine's layout walk does for its
+ * contexts (mxb_config_bytes: keep and plain). nc, grid2: the largest classes and
+ * patch grid of the models. */
+static unsigned long long slot_buffers(const mxb_run_state *R, int nplain, size_t nc, size_t grid2, mxb_run_slot *s) {
+    const size_t npix = (size_t)R->size * R->size, f = sizeof(float), np = (size_t)nplain;
+    const int insdel = R->cfg.insdel_step > 0;
+    const size_t curves = insdel ? (size_t)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) : 0;
+#define AT(member) offsetof(mxb_run_slot, member)
+    const struct {
+        size_t at, bytes;
+        const char *what;
+    } b[] = {
+        {AT(u), 3 * npix * f, "the run's image"},
+        {AT(x), 3 * npix * f, "the run's input"},
+        {AT(work), np * 3 * npix * f, "the perturbed images"},
+        {AT(step_logits), np * nc * f, "the perturbed logits"},
+        {AT(vis), npix * f, "the evaluated map"},
+        {AT(order), npix * sizeof(int32_t), "the pixel order"},
+        {AT(rgb), 3 * npix, "the transformed image"},
+        {AT(mask), npix, "the mask"},
+        {AT(logits), nc * f, "the logits"},
+        {AT(orig), nc * f, "the logits"},
+        {AT(map), grid2 * f, "the map"},
+        /* RISE insertion/deletion: the blurred image and the curves */
+        {AT(blurred), insdel ? 3 * npix * f : 0, "the blurred image"},
+        {AT(scores), curves * sizeof(double), "the insertion/deletion curves"},
+    };
+#undef AT
+    unsigned long long total = 0;
+    for (size_t i = 0; i < sizeof b / sizeof *b; i++) {
+        if (!b[i].bytes) continue; /* not this run's: stays NULL */
+        total += b[i].bytes;
+        if (s) { /* the member's pointer set with memcpy, whatever its type (float *, int32_t *, ...) */
+            void *p = mxb_alloc(b[i].bytes, b[i].what);
+            memcpy((char *)s + b[i].at, &p, sizeof p);
+        }
+    }
+    return total;
+}
+
 static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_parts *P, char *err, size_t errlen) {
     unsigned long long models = 0, results = 0, slot = 0;
     const unsigned long long tps = (unsigned long long)nplain_of(tps_of(R->nthreads, n));
@@ -309,10 +344,12 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
         if (R->data[t]) results += mxb_results_test_bytes(&shape, t, mxb_dataset_size(R->data[t]));
     /* at the end the arrays, the in-memory results file and its image for write(2) */
     results *= 3;
-    unsigned long long npix = (unsigned long long)R->size * R->size;
-    slot += npix * (3 * 4 * 2 + 3 * 4 * tps + 4 + 4 + 3 + 1);
-    if (R->cfg.insdel_step) /* the blurred image and the curves */
-        slot += npix * 3 * 4 + (unsigned long long)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * 8;
+    size_t nc = 0, grid2 = 0; /* what load_models makes max_classes and max_grid2 */
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        if ((size_t)cfg[m].num_classes > nc) nc = (size_t)cfg[m].num_classes;
+        if ((size_t)cfg[m].num_patches > grid2) grid2 = (size_t)cfg[m].num_patches;
+    }
+    slot += slot_buffers(R, (int)tps, nc, grid2, NULL);
     /* method ABI v2: the largest per-image need of a method (one runs at a time in an image): its
      * declared scratch, a pixel map, the run's own buffers (mxb_explain_run_bytes); a method
      * whose params do not fit a model is refused here, before any image */
@@ -518,11 +555,11 @@ int mxb_make_parents(const char *path, char *err, size_t errlen) {
     return 0;
 }
 
-/* The slots: every per-image buffer and engine context, sized by the checked
- * configuration (check_memory counted in_flight of them). The journal record is
+/* The slots: every per-image buffer (slot_buffers, the walk the estimate counts) and
+ * engine context, sized by the checked configuration (check_memory counted in_flight
+ * of them). The journal record is
  * run.c's (its codec is there). */
 static int slots_alloc(mxb_run_state *R, char *err, size_t errlen) {
-    const size_t npix = (size_t)R->size * R->size, nc = (size_t)R->max_classes;
     R->slots = mxb_alloc0((size_t)R->in_flight, sizeof *R->slots, "the images in flight");
     for (int j = 0; j < R->in_flight; j++) {
         mxb_run_slot *s = &R->slots[j];
@@ -538,22 +575,7 @@ static int slots_alloc(mxb_run_state *R, char *err, size_t errlen) {
                 return -1;
             }
         }
-        s->u = mxb_alloc(3 * npix * sizeof(float), "the run's image");
-        s->x = mxb_alloc(3 * npix * sizeof(float), "the run's input");
-        s->work = mxb_alloc((size_t)s->nplain * 3 * npix * sizeof(float), "the perturbed images");
-        s->step_logits = mxb_alloc((size_t)s->nplain * nc * sizeof(float), "the perturbed logits");
-        s->vis = mxb_alloc(npix * sizeof(float), "the evaluated map");
-        s->order = mxb_alloc(npix * sizeof(int32_t), "the pixel order");
-        s->rgb = mxb_alloc(3 * npix, "the transformed image");
-        s->mask = mxb_alloc(npix, "the mask");
-        s->logits = mxb_alloc(nc * sizeof(float), "the logits");
-        s->orig = mxb_alloc(nc * sizeof(float), "the logits");
-        s->map = mxb_alloc((size_t)R->max_grid2 * sizeof(float), "the map");
-        if (R->cfg.insdel_step) {
-            s->blurred = mxb_alloc(3 * npix * sizeof(float), "the blurred image");
-            s->scores = mxb_alloc((size_t)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * sizeof(double),
-                                  "the insertion/deletion curves");
-        }
+        slot_buffers(R, s->nplain, (size_t)R->max_classes, (size_t)R->max_grid2, s);
     }
     return 0;
 }
