@@ -4,6 +4,7 @@
 #include "harness/internal.h"
 
 #include <cblas.h>
+#include <cpuid.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -536,6 +537,57 @@ static int run_torch(const char *python, const char *script, const char *models,
     return pclose(p) == 0 ? 0 : -1;
 }
 
+/* ---- the machine, as a reader comparing two runs needs it ----------------------------
+ * Two 16-core VMs of one CPU model gave 11.6 and 18.2 ms per DeiT-S image in flight:
+ * a number means little without the CPU, the hypervisor, the cores, the OpenMP wait
+ * policy, the BLAS kernels and how busy the machine was. Strings keep printable ASCII
+ * without quotes or backslashes (they go into JSON as they are). */
+typedef struct {
+    char cpu[128], hypervisor[16], wait_policy[64];
+    long cores;
+    double load[3];
+} bench_machine;
+
+static void json_clean(char *s) {
+    size_t k = 0;
+    for (const char *q = s; *q; q++)
+        if (*q != '"' && *q != '\\' && (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f) s[k++] = *q;
+    s[k] = 0;
+}
+
+static void machine_describe(bench_machine *m) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->cpu, sizeof m->cpu, "?");
+    FILE *ci = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (ci && fgets(line, sizeof line, ci))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(m->cpu, sizeof m->cpu, "%s", strchr(line, ':') + 2);
+            m->cpu[strcspn(m->cpu, "\n")] = 0;
+            break;
+        }
+    if (ci) fclose(ci);
+    /* cpuid leaf 1 ECX bit 31: running under a hypervisor, whose vendor is leaf 0x40000000 */
+    unsigned a, b, c, d;
+    snprintf(m->hypervisor, sizeof m->hypervisor, "none");
+    if (__get_cpuid(1, &a, &b, &c, &d) && (c >> 31 & 1)) {
+        __cpuid(0x40000000, a, b, c, d);
+        char v[13] = {0};
+        memcpy(v, &b, 4), memcpy(v + 4, &c, 4), memcpy(v + 8, &d, 4);
+        snprintf(m->hypervisor, sizeof m->hypervisor, "%s", v[0] ? v : "unknown");
+    }
+    m->cores = sysconf(_SC_NPROCESSORS_ONLN);
+    /* what libgomp read when it loaded (the environment of this process) */
+    const char *pol = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    if (pol && getenv("MXB_OMP_PASSIVE")) snprintf(m->wait_policy, sizeof m->wait_policy, "passive (mxb's default)");
+    else if (pol || spin)
+        snprintf(m->wait_policy, sizeof m->wait_policy, "%s%s%s%s%s", pol ? "OMP_WAIT_POLICY=" : "", pol ? pol : "",
+                 pol && spin ? " " : "", spin ? "GOMP_SPINCOUNT=" : "", spin ? spin : "");
+    else snprintf(m->wait_policy, sizeof m->wait_policy, "libgomp's default (spin, then sleep)");
+    if (getloadavg(m->load, 3) != 3) m->load[0] = m->load[1] = m->load[2] = -1;
+    json_clean(m->cpu), json_clean(m->hypervisor), json_clean(m->wait_policy);
+}
+
 /* ---- a shared machine: N busy processes for the duration (--contend N) ---------------- */
 
 static pid_t contenders[256];
@@ -732,6 +784,10 @@ int mxb_cmd_bench(int argc, char **argv) {
     }
     const char *blas = mxb_blas_describe();
     printf("BLAS: %s\n", blas);
+    bench_machine mach;
+    machine_describe(&mach);
+    printf("machine: %s; %ld cores; hypervisor %s; OpenMP wait %s; load %.2f %.2f %.2f\n", mach.cpu, mach.cores,
+           mach.hypervisor, mach.wait_policy, mach.load[0], mach.load[1], mach.load[2]);
     if (contend) {
         fprintf(stderr, "mxb bench: %d busy processes for the duration\n", contend);
         contend_start(contend);
@@ -776,6 +832,12 @@ int mxb_cmd_bench(int argc, char **argv) {
                    "\"cost_fields\": [\"traced_forwards\", \"plain_forwards\", \"backwards\", \"lrp_passes\"], "
                    "\"blas\": \"%s\", \"sgemm_peak_gflops\": %.3f, ",
                 threads, reps, batch, contend, json_safe, peak);
+        double load_end[3] = {-1, -1, -1};
+        if (getloadavg(load_end, 3) != 3) load_end[0] = load_end[1] = load_end[2] = -1;
+        fprintf(f, "\"machine\": {\"cpu\": \"%s\", \"cores\": %ld, \"hypervisor\": \"%s\", \"wait_policy\": \"%s\", "
+                   "\"load_start\": [%.2f, %.2f, %.2f], \"load_end\": [%.2f, %.2f, %.2f]}, ",
+                mach.cpu, mach.cores, mach.hypervisor, mach.wait_policy, mach.load[0], mach.load[1], mach.load[2],
+                load_end[0], load_end[1], load_end[2]);
         fprintf(f, "\"sgemm_in_flight_gflops\": %.3f, \"forward_limits\": {", peak_inflight_gflops);
         for (int k = 0; k < nlines; k++) /* the last pass's */
             fprintf(f, "%s\"%s\": {\"ms\": %.4f, \"in_flight_ms\": %.4f}", k ? ", " : "", rows[lines[k].fwd_row].model,

@@ -168,7 +168,108 @@ done:
 static void merge_usage(FILE *f) {
     fprintf(f, "usage: mxb merge OUT.h5 SHARD.h5...\n"
                "  Joins the shard files of one run (mxb run --shard I/N, all N of them) into\n"
-               "  one results file whose totals equal a single unsharded run's.\n");
+               "  one results file whose totals equal a single unsharded run's. Refused: a\n"
+               "  missing shard, one still being written (a journal beside it), shards of\n"
+               "  different configurations, weights, data, methods, mxb revisions or BLAS.\n");
+}
+
+/* A shard file that is not there: said plainly, with what its journal tells (a run
+ * writing it now, or one that stopped), instead of HDF5's "cannot open". */
+static void shard_absent(const char *path) {
+    char jp[4200], err[ERRLEN];
+    long records = 0;
+    int in_use = 0;
+    snprintf(jp, sizeof jp, "%s.journal", path);
+    struct stat st;
+    if (stat(jp, &st) || mxb_journal_peek(jp, &records, &in_use, err, sizeof err))
+        fprintf(stderr, "mxb merge: %s: no such shard file (its run has not started, or wrote elsewhere)\n", path);
+    else if (in_use)
+        fprintf(stderr, "mxb merge: %s: still being written (%ld unit%s done so far, %s); merge when its run ends\n",
+                path, records, records == 1 ? "" : "s", jp);
+    else
+        fprintf(stderr, "mxb merge: %s: not finished: its run stopped after %ld unit%s (%s); run it again to finish "
+                        "it\n", path, records, records == 1 ? "" : "s", jp);
+}
+
+/* The kernels part of a blas attribute: up to "CPU LEVEL", not the note after it (an
+ * environment setting such as OMP_WAIT_POLICY changes no number). */
+static size_t blas_kernels_len(const char *s) {
+    const char *cpu = strstr(s, "CPU "), *end = cpu ? strchr(cpu, ';') : NULL;
+    return end ? (size_t)(end - s) : strlen(s);
+}
+
+static int attr_differs(const char *name, const char *x, const char *y) {
+    if (!x || !y) return 1;
+    if (strcmp(name, "blas")) return strcmp(x, y) != 0;
+    const size_t n = blas_kernels_len(x);
+    return n != blas_kernels_len(y) || strncmp(x, y, n);
+}
+
+/* Shards that are not of one run, one line each: the provenance attributes that must
+ * agree (the run key covers configuration, weights and data, not mxb's build nor
+ * BLAS's kernels, which can change the last bits), then the shard set. 0 or -1. */
+static int shards_mixed(mxb_results *const *sh, char *const *paths, int n) {
+    static const struct {
+        const char *attr, *what;
+    } same[] = {{"config", "a different configuration"},
+                {"models_sha256", "different model weights"},
+                {"data_sha256_perturbation", "a different perturbation data selection"},
+                {"data_sha256_segmentation", "a different segmentation data selection"},
+                {"git_revision", "a different mxb code revision (git_revision)"},
+                {"mxb_version", "a different mxb version"},
+                {"blas", "a different BLAS kernel set (blas)"}};
+    for (int s = 1; s < n; s++) {
+        for (size_t a = 0; a < sizeof same / sizeof *same; a++) {
+            const char *x = mxb_results_attr(sh[0], same[a].attr), *y = mxb_results_attr(sh[s], same[a].attr);
+            if (!x && !y) continue;
+            if (attr_differs(same[a].attr, x, y)) {
+                /* short values are worth quoting; a configuration is not */
+                if (x && y && strlen(x) < 80 && strlen(y) < 80 && !strchr(x, '\n') && !strchr(y, '\n'))
+                    fprintf(stderr, "mxb merge: %s has %s from %s ('%s', not '%s'); merge the shards of one run\n",
+                            paths[s], same[a].what, paths[0], y, x);
+                else
+                    fprintf(stderr, "mxb merge: %s has %s from %s; merge the shards of one run\n", paths[s],
+                            same[a].what, paths[0]);
+                return -1;
+            }
+        }
+        int methods = sh[s]->nmethods != sh[0]->nmethods;
+        for (int k = 0; !methods && k < sh[0]->nmethods; k++) methods = strcmp(sh[s]->methods[k], sh[0]->methods[k]) != 0;
+        if (methods) {
+            fprintf(stderr, "mxb merge: %s has different methods from %s; merge the shards of one run\n", paths[s], paths[0]);
+            return -1;
+        }
+    }
+    /* the set: all N of one N, once each; the missing ones named */
+    int N = -1;
+    for (int s = 0; s < n; s++) {
+        const char *a = mxb_results_attr(sh[s], "shard");
+        int i = -1, k = -1;
+        char tail;
+        if (!a || sscanf(a, "%d/%d%c", &i, &k, &tail) != 2 || k < 1 || i < 0 || i >= k) return 0; /* said by the merge */
+        if (N < 0) N = k;
+        if (k != N) {
+            fprintf(stderr, "mxb merge: %s is shard %s, %s is of a run in %d shards; merge the shards of one run\n",
+                    paths[s], a, paths[0], N);
+            return -1;
+        }
+    }
+    if (N > n) {
+        char list[512] = "";
+        int said = 0, missing = N - n;
+        for (int i = 0; i < N && strlen(list) < 400; i++) {
+            char want[32];
+            int have = 0;
+            snprintf(want, sizeof want, "%d/%d", i, N);
+            for (int s = 0; s < n; s++) have |= !strcmp(mxb_results_attr(sh[s], "shard"), want);
+            if (!have)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", said++ ? ", " : "", want);
+        }
+        fprintf(stderr, "mxb merge: %d of %d shards given: shard%s %s %s missing; give all %d\n", n, N,
+                missing > 1 ? "s" : "", list, missing > 1 ? "are" : "is", N);
+        return -1;
+    }
+    return 0;
 }
 
 typedef struct {
@@ -210,12 +311,17 @@ int mxb_cmd_merge(int argc, char **argv) {
     int loaded = 0;
     memset(&merged, 0, sizeof merged);
     for (; loaded < n; loaded++) {
+        if (stat(argv[2 + loaded], &st)) {
+            shard_absent(argv[2 + loaded]);
+            goto done;
+        }
         if (mxb_results_read(argv[2 + loaded], &shards[loaded], err, sizeof err)) {
             fprintf(stderr, "mxb merge: %s\n", err);
             goto done;
         }
         ptrs[loaded] = &shards[loaded];
     }
+    if (shards_mixed(ptrs, argv + 2, n)) goto done;
     if (mxb_results_merge(ptrs, n, &merged, err, sizeof err)) {
         fprintf(stderr, "mxb merge: %s\n", err);
         goto done;

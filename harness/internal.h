@@ -18,6 +18,7 @@ int mxb_cmd_run(int argc, char **argv);
 int mxb_cmd_report(int argc, char **argv);
 int mxb_cmd_compare(int argc, char **argv);
 int mxb_cmd_merge(int argc, char **argv);
+int mxb_cmd_slurm(int argc, char **argv);
 /* mkdir -p of the folder a file goes into (every '/'-ended prefix of path). */
 int mxb_make_parents(const char *path, char *err, size_t errlen);
 int mxb_cmd_predict(int argc, char **argv);
@@ -205,6 +206,7 @@ typedef struct {
      * in_flight slots of nthreads / in_flight threads each (at least 1) */
     int nthreads, in_flight;
     int in_flight_arg;              /* mxb run --in-flight N (0: [run] images_in_flight, then auto) */
+    int plan_only;                  /* mxb slurm: set up to plan the shards; an existing output is no concern */
     char model_sha[MXB_MAX_MODELS][65];
     const mxb_method *method[MXB_MAX_METHODS];
     mxb_dataset *data[MXB_NTESTS];

@@ -218,13 +218,22 @@ static int replay(void *user, const void *payload, uint32_t n) {
 
 /* ---- finishing ------------------------------------------------------------------- */
 
+/* How many of this shard's first rows are among the run's first `first` images of
+ * test t: shard I of N holds rows I, I+N, ... of the selection (all of them: 0/1). What
+ * the shards keep (figures, attention) then adds up to what one process keeps. */
+static int among_first(const mxb_run_state *R, int t, int first) {
+    int n = 0;
+    while (n < R->res.test[t].n && R->shard_i + (long)n * R->shard_n < first) n++;
+    return n;
+}
+
 /* Attention tensors of the first save_attention images of each test, recomputed
  * (deterministically) rather than journalled: they are large. */
 static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
     mxb_run_state *R = user;
     mxb_run_slot *sl = &R->slots[0];
     for (int t = 0; t < MXB_NTESTS; t++) {
-        const int n = R->res.test[t].n < R->cfg.save_attention ? R->res.test[t].n : R->cfg.save_attention;
+        const int n = among_first(R, t, R->cfg.save_attention);
         for (int i = 0; R->res.test[t].enabled && i < n; i++)
             for (int m = 0; m < R->cfg.nmodels; m++) {
                 mxb_sample s; /* each model's own normalisation */
@@ -244,12 +253,14 @@ static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
     return 0;
 }
 
-/* The first `figures` images of each test as the models saw them (one geometry per test). */
+/* The first `figures` images of each test's selection as the models saw them (one
+ * geometry per test). A shard I of N keeps those of its rows (I, I+N, ... of the
+ * selection) among them, so the merged shards keep the unsharded run's figures. */
 static int keep_figures(mxb_run_state *R, char *err, size_t errlen) {
     for (int t = 0; t < MXB_NTESTS; t++) {
         mxb_res_test *T = &R->res.test[t];
         if (!T->enabled) continue;
-        int n = T->n < R->cfg.figures ? T->n : R->cfg.figures;
+        const int n = among_first(R, t, R->cfg.figures);
         size_t im = (size_t)R->size * R->size * 3;
         T->fig_index = mxb_alloc((size_t)(n ? n : 1) * sizeof(int32_t), "the figure images");
         T->fig_rgb = mxb_alloc((n ? n : 1) * im, "the figure images");
@@ -273,8 +284,8 @@ static long insdel_forwards(const mxb_run_state *R) {
 /* --estimate: a few images of every test x model, timed as the run times them, and the
  * projection to the whole configuration; nothing is written. */
 #define ESTIMATE_IMAGES 3
-static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen) {
-    double total = 0;
+static int estimate(mxb_run_state *R, double within_h, int nodes, char *err, size_t errlen) {
+    double total = 0, largest = 0; /* largest: shard 0 of `nodes`, which has the most rows */
     printf("mxb run --estimate: %s, %d threads, BLAS %s\n", R->cfg.path, omp_get_max_threads(), mxb_blas_describe());
     /* each image is timed alone with the threads one image in flight gets; the run
      * keeps in_flight of them going, so an image costs 1/in_flight of that (an upper
@@ -302,6 +313,7 @@ static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen)
                     if (s[b] < s[a]) { const double x = s[a]; s[a] = s[b]; s[b] = x; }
             const double per = (k ? s[k / 2] : 0) / nf;
             total += per * n;
+            largest += per * ((n + nodes - 1) / nodes);
             printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h", mxb_test_names[t],
                    R->cfg.models[m].name, k, per, n, per * n / 3600);
             if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* the cost made visible */
@@ -325,17 +337,23 @@ static int estimate(mxb_run_state *R, double within_h, char *err, size_t errlen)
     const long shards = (long)(total / (within_h * 3600)) + 1;
     printf("  total: %.4g h (%.4g s) on this machine%s; under %.4g h: --shard I/N with N >= %ld (one such machine each)\n",
            total / 3600, total, R->shard_n > 1 ? " (this shard)" : "", within_h, shards);
+    if (nodes > 1) /* each node runs one shard; the slowest (the most rows) sets the wall time */
+        printf("  on %d nodes like this one (--shard I/%d each, mxb slurm --shards %d): %.4g h (%.4g s), the largest "
+               "shard's, then the merge\n", nodes, nodes, nodes, largest / 3600, largest);
     return 0;
 }
 
 static void run_usage(FILE *f) {
     fprintf(f,
-            "usage: mxb run CONFIG.ini [--set section.key=value]... [--shard I/N] [--in-flight N] [--quiet]\n"
+            "usage: mxb run CONFIG.ini [--set section.key=value]... [--shard I/N|auto|auto/N] [--in-flight N] [--quiet]\n"
             "  Runs every model x method x test of the configuration (configs/README.md)\n"
             "  into one HDF5 results file (results/SCHEMA.md) and prints the tables.\n"
             "  --set S.K=V      override a configuration key (recorded in the results)\n"
             "  --shard I/N      do the I-th of N interleaved slices (0 <= I < N); the output\n"
             "                   becomes OUTPUT.shard-I-of-N.h5; `mxb merge` joins them\n"
+            "  --shard auto     I and N from the Slurm array task (SLURM_ARRAY_TASK_ID, _COUNT);\n"
+            "                   auto/N: I from Slurm or a Kubernetes Indexed Job's\n"
+            "                   JOB_COMPLETION_INDEX, N given (mxb slurm writes such jobs)\n"
             "  --quiet          no progress on stderr (otherwise: a line redrawn on a terminal,\n"
             "                   a plain line every 5 s or 10 %% in a log; MXB_PROGRESS_SECONDS)\n"
             "  --in-flight N    images worked on at once ([run] images_in_flight; default auto):\n"
@@ -346,6 +364,7 @@ static void run_usage(FILE *f) {
             "  --estimate[=H]   time a few images, print the projected wall time of the whole\n"
             "                   configuration and the --shard count that brings it under H\n"
             "                   hours (24); writes nothing\n"
+            "  --shards N       with --estimate: also the wall time on N nodes of this speed\n"
             "  [run] insertion_deletion_step = N adds RISE's insertion/deletion AUCs to the\n"
             "  perturbation test (N pixels a step, 2 (ceil(S*S/N) + 1) forwards a map).\n"
             "  A run that stops (Ctrl-C, kill, crash) resumes when started again with the\n"
@@ -458,25 +477,99 @@ static int run_loop(mxb_run_state *R, mxb_progress *pr, char *err, size_t errlen
     return L.failed_unit != LONG_MAX ? -1 : left || stop_requested ? 1 : 0;
 }
 
+/* One environment variable as a shard number: a whole decimal number in [lo, hi]
+ * (mxb_parse_long: "3x", " 3", "-1", "" refused), or a line naming it. */
+static int shard_env(const char *name, long lo, long hi, long *out) {
+    const char *v = getenv(name);
+    if (!v) {
+        mxb_usage_error("run", "--shard auto: %s is not set", name);
+        return -1;
+    }
+    if (mxb_parse_long(v, lo, hi, out)) {
+        mxb_usage_error("run", "--shard auto: %s is '%s', not a whole number in [%ld, %ld]", name, v, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+/* --shard I/N, or the scheduler's: "auto" takes I and N from a Slurm array task
+ * (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT, step 1);
+ * "auto/N" takes I from a Slurm array task or, outside Slurm, from a Kubernetes
+ * Indexed Job's JOB_COMPLETION_INDEX, with N given (Kubernetes does not say it).
+ * An environment that is missing or does not fit is refused before any work: a
+ * task that guessed its shard would write the wrong slice or collide with another. */
+static int shard_parse(const char *arg, long *shard_i, long *shard_n) {
+    const long MAXN = 100000;
+    if (strncmp(arg, "auto", 4)) {
+        const char *slash = strchr(arg, '/');
+        char num[32];
+        snprintf(num, sizeof num, "%.*s", slash ? (int)(slash - arg) : 0, arg);
+        if (!slash || (size_t)(slash - arg) >= sizeof num || mxb_parse_long(num, 0, MAXN - 1, shard_i) ||
+            mxb_parse_long(slash + 1, 1, MAXN, shard_n) || *shard_i >= *shard_n) {
+            mxb_usage_error("run", "--shard: '%s' is not I/N with 0 <= I < N", arg);
+            return -1;
+        }
+        return 0;
+    }
+    long given = 0;
+    if (arg[4] && (arg[4] != '/' || mxb_parse_long(arg + 5, 1, MAXN, &given))) {
+        mxb_usage_error("run", "--shard: '%s' is not auto or auto/N with N a positive whole number", arg);
+        return -1;
+    }
+    if (getenv("SLURM_ARRAY_TASK_ID")) {
+        long id, lo = 0, count, step = 1;
+        if (shard_env("SLURM_ARRAY_TASK_ID", 0, 4 * MAXN, &id) || shard_env("SLURM_ARRAY_TASK_COUNT", 1, MAXN, &count) ||
+            (getenv("SLURM_ARRAY_TASK_MIN") && shard_env("SLURM_ARRAY_TASK_MIN", 0, 4 * MAXN, &lo)) ||
+            (getenv("SLURM_ARRAY_TASK_STEP") && shard_env("SLURM_ARRAY_TASK_STEP", 1, 4 * MAXN, &step)))
+            return -1;
+        if (step != 1) { /* --array=0-9:2 or a list: the task ids do not number the shards */
+            mxb_usage_error("run", "--shard auto: SLURM_ARRAY_TASK_STEP is %ld; the array must be --array=0-%ld "
+                            "(consecutive task ids)", step, count - 1);
+            return -1;
+        }
+        if (id < lo || id - lo >= count) {
+            mxb_usage_error("run", "--shard auto: SLURM_ARRAY_TASK_ID %ld is not within the array's %ld tasks from %ld", id,
+                            count, lo);
+            return -1;
+        }
+        if (given && given != count) {
+            mxb_usage_error("run", "--shard auto/%ld: the Slurm array has %ld tasks (SLURM_ARRAY_TASK_COUNT)", given, count);
+            return -1;
+        }
+        *shard_i = id - lo;
+        *shard_n = count;
+        return 0;
+    }
+    if (!given) {
+        mxb_usage_error("run", getenv("JOB_COMPLETION_INDEX")
+                                   ? "--shard auto: JOB_COMPLETION_INDEX gives the index, not the count; use --shard auto/N"
+                                   : "--shard auto: not in a Slurm array task (no SLURM_ARRAY_TASK_ID)");
+        return -1;
+    }
+    if (!getenv("JOB_COMPLETION_INDEX")) {
+        mxb_usage_error("run", "--shard auto/%ld: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set", given);
+        return -1;
+    }
+    if (shard_env("JOB_COMPLETION_INDEX", 0, given - 1, shard_i)) return -1;
+    *shard_n = given;
+    return 0;
+}
+
 int mxb_cmd_run(int argc, char **argv) {
     const char *sets[64], *shard_arg = NULL, *pos[1];
     int nsets = 0, quiet = 0, npos = 0, code = 1, done = 0, in_flight = 0;
     double within_h = 24;
+    int nodes = 1;
     char err[ERRLEN] = "";
     mxb_opt opts[] = {MXB_OPT_L("set", sets, &nsets, 64), MXB_OPT_S("shard", &shard_arg), MXB_OPT_F("quiet", &quiet), MXB_OPT_I("in-flight", &in_flight, 1, 4096),
-                      MXB_OPT_DO("estimate", &within_h, 1e-12, 1e6), MXB_OPT_END};
+                      MXB_OPT_DO("estimate", &within_h, 1e-12, 1e6), MXB_OPT_I("shards", &nodes, 1, 100000), MXB_OPT_END};
     int prc = mxb_opts_parse("run", argc, argv, opts, pos, 1, &npos, run_usage);
     if (prc) return prc == 1 ? 0 : 2;
     if (npos != 1) return mxb_usage_error("run", "no configuration file");
+    if (mxb_opt_seen(opts, "shards") && (!mxb_opt_seen(opts, "estimate") || shard_arg))
+        return mxb_usage_error("run", "--shards N goes with --estimate (the wall time on N nodes), without --shard");
     long shard_i = 0, shard_n = 1;
-    if (shard_arg) {
-        const char *slash = strchr(shard_arg, '/');
-        char num[32];
-        snprintf(num, sizeof num, "%.*s", slash ? (int)(slash - shard_arg) : 0, shard_arg);
-        if (!slash || (size_t)(slash - shard_arg) >= sizeof num || mxb_parse_long(num, 0, 99999, &shard_i) ||
-            mxb_parse_long(slash + 1, 1, 100000, &shard_n) || shard_i >= shard_n)
-            return mxb_usage_error("run", "--shard: '%s' is not I/N with 0 <= I < N", shard_arg);
-    }
+    if (shard_arg && shard_parse(shard_arg, &shard_i, &shard_n)) return 2;
     mxb_run_state *R = mxb_alloc0(1, sizeof *R, "the run's state");
     R->shard_i = (int)shard_i;
     R->shard_n = (int)shard_n;
@@ -493,7 +586,7 @@ int mxb_cmd_run(int argc, char **argv) {
             rec = record_size(R, t, m) > rec ? record_size(R, t, m) : rec;
     for (int j = 0; j < R->in_flight; j++) R->slots[j].record = mxb_alloc(rec, "the journal record");
     if (mxb_opt_seen(opts, "estimate")) {
-        code = estimate(R, within_h, err, sizeof err);
+        code = estimate(R, within_h, nodes, err, sizeof err);
         goto out;
     }
     int replayed = 0;
@@ -532,7 +625,7 @@ int mxb_cmd_run(int argc, char **argv) {
     long attn = 0;
     for (int t = 0; t < MXB_NTESTS; t++)
         if (res->test[t].enabled)
-            attn += (long)R->cfg.nmodels * (res->test[t].n < R->cfg.save_attention ? res->test[t].n : R->cfg.save_attention);
+            attn += (long)R->cfg.nmodels * among_first(R, t, R->cfg.save_attention);
     mxb_progress_init(&R->stage, "run", "images", attn, quiet);
     res->extra = write_attention;
     res->extra_user = R;

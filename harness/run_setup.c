@@ -610,7 +610,7 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
     mxb_run_keys(R);
 
     struct stat st;
-    if (stat(R->output, &st) == 0) {
+    if (!R->plan_only && stat(R->output, &st) == 0) {
         mxb_results old;
         char e2[1024];
         if (mxb_results_read(R->output, &old, e2, sizeof e2) == 0) {

@@ -73,5 +73,8 @@ int mxb_h5in_attr_str(mxb_h5in *in, const char *obj, const char *name, char **ou
                       size_t errlen); /* *out malloc'd */
 int mxb_h5in_attr_num(mxb_h5in *in, const char *obj, const char *name, double *out, char *err,
                       size_t errlen);
+/* The name of obj's attribute number idx (in name order) into buf; -1 past the last
+ * one (or a name longer than buf). */
+int mxb_h5in_attr_name(mxb_h5in *in, const char *obj, int idx, char *buf, size_t n);
 
 #endif

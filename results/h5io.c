@@ -815,6 +815,17 @@ int mxb_h5in_attr_str(mxb_h5in *in, const char *obj, const char *name, char **ou
     return rc;
 }
 
+static int mxb_h5in_attr_name_loud(mxb_h5in *in, const char *obj, int idx, char *buf, size_t n) {
+    ssize_t len = H5Aget_name_by_idx(in->file, obj, H5_INDEX_NAME, H5_ITER_INC, (hsize_t)idx, buf, n, H5P_DEFAULT);
+    return len < 0 || (size_t)len >= n ? -1 : 0;
+}
+
+int mxb_h5in_attr_name(mxb_h5in *in, const char *obj, int idx, char *buf, size_t n) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5in_attr_name_loud(in, obj, idx, buf, n));
+    return rc;
+}
+
 static int mxb_h5in_attr_num_loud(mxb_h5in *in, const char *obj, const char *name, double *out, char *err,
                       size_t errlen) {
     hid_t h, a = open_attr(in, obj, name, &h, err, errlen);

@@ -25,24 +25,29 @@
 #define MAX_RECORD (64u << 20)
 
 /* Tests only: MXB_TEST_KILL_AFTER_RECORDS=N kills the process (SIGKILL, nothing runs
- * after it) once N records have been appended, "N:INT" sends it SIGINT instead (the
- * run's handler stops it between units), so a test can stop a run at a known point
- * instead of racing a timer against a run that may take 50 ms. The appends of one
+ * after it) when the journal comes to hold N records, "N:INT" sends it SIGINT and
+ * "N:TERM" SIGTERM instead (the run's handler stops it between units; SIGTERM is what
+ * Slurm sends at a time limit or a preemption), so a test can stop a run at a known
+ * point instead of racing a timer against a run that may take 50 ms. The count is the
+ * journal's, replayed records included: a resumed run (a requeued Slurm task, whose
+ * environment is the same) is not stopped again at the same point. The appends of one
  * process are serialised by the caller (one writer). */
-static void test_kill_after_records(void) {
-    static long left = -2; /* -2: not read yet; -1: not set */
+static void test_kill_after_records(long records) {
+    static long at = -2; /* -2: not read yet; -1: not set */
     static int sig = SIGKILL;
-    if (left == -2) {
+    if (at == -2) {
         const char *s = getenv("MXB_TEST_KILL_AFTER_RECORDS");
         char *end = NULL;
-        left = s && *s ? strtol(s, &end, 10) : -1;
+        at = s && *s ? strtol(s, &end, 10) : -1;
         if (end && strcmp(end, ":INT") == 0) sig = SIGINT;
+        if (end && strcmp(end, ":TERM") == 0) sig = SIGTERM;
     }
-    if (left > 0 && --left == 0) raise(sig);
+    if (at > 0 && records == at) raise(sig);
 }
 
 struct mxb_journal {
     int fd;
+    long records; /* whole records in the file: replayed + appended */
     char path[4096];
 };
 
@@ -157,6 +162,7 @@ mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal
     }
     mxb_journal *j = mxb_alloc0(1, sizeof *j, "the run journal");
     j->fd = fd;
+    j->records = *replayed;
     snprintf(j->path, sizeof j->path, "%s", path);
     return j;
 }
@@ -174,7 +180,7 @@ int mxb_journal_append(mxb_journal *j, const void *payload, uint32_t n, char *er
     int rc = write_all(j->fd, buf, sizeof hdr + n);
     free(buf);
     if (rc) mxb_seterr(err, errlen, "%s: cannot append to the run journal: %s", j->path, strerror(errno));
-    else test_kill_after_records();
+    else test_kill_after_records(++j->records);
     return rc;
 }
 
@@ -185,4 +191,44 @@ void mxb_journal_close(mxb_journal *j, int remove_file) {
     if (remove_file) unlink(j->path); /* while still holding the lock */
     close(j->fd);
     free(j);
+}
+
+int mxb_journal_peek(const char *path, long *records, int *in_use, char *err, size_t errlen) {
+    *records = 0;
+    *in_use = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        mxb_seterr(err, errlen, "%s: cannot open the run journal: %s", path, strerror(errno));
+        return -1;
+    }
+    /* the writer holds an exclusive lock for its whole life: a shared one fails then */
+    if (flock(fd, LOCK_SH | LOCK_NB)) *in_use = errno == EWOULDBLOCK;
+    char header[HEADER_SIZE];
+    if (read_all(fd, header, HEADER_SIZE) || memcmp(header, JOURNAL_MAGIC, 8)) {
+        /* a run creating it writes the header first: empty means just started */
+        struct stat st;
+        int empty = fstat(fd, &st) == 0 && st.st_size == 0;
+        close(fd);
+        if (empty) return 0;
+        mxb_seterr(err, errlen, "%s: not an mxb run journal", path);
+        return -1;
+    }
+    /* whole records only, as a resume would count them: lengths and checksums */
+    uint32_t hdr[3];
+    char *buf = NULL;
+    size_t cap = 0;
+    while (read_all(fd, hdr, sizeof hdr) == 0) {
+        if (hdr[0] != RECORD_MAGIC || hdr[1] > MAX_RECORD) break;
+        if (hdr[1] > cap) {
+            char *nb = mxb_try_realloc(buf, hdr[1]); /* the length is the file's (<= MAX_RECORD) */
+            if (!nb) break;
+            buf = nb;
+            cap = hdr[1];
+        }
+        if (read_all(fd, buf, hdr[1]) || mxb_crc32(buf, hdr[1]) != hdr[2]) break;
+        (*records)++;
+    }
+    free(buf);
+    close(fd);
+    return 0;
 }

@@ -19,11 +19,15 @@ typedef int (*mxb_journal_replay_fn)(void *user, const void *payload, uint32_t n
  * one of this run is replayed through fn and truncated after its last whole record. */
 mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal_replay_fn fn,
                               void *user, int *replayed, char *err, size_t errlen);
-/* Tests only: MXB_TEST_KILL_AFTER_RECORDS=N SIGKILLs the process after its Nth append
- * (N:INT sends SIGINT). */
+/* Tests only: MXB_TEST_KILL_AFTER_RECORDS=N SIGKILLs the process when the journal comes
+ * to hold N records, replayed ones included (N:INT sends SIGINT, N:TERM SIGTERM). */
 int mxb_journal_append(mxb_journal *j, const void *payload, uint32_t n, char *err, size_t errlen);
 int mxb_journal_sync(mxb_journal *j);
 void mxb_journal_close(mxb_journal *j, int remove_file);
+/* For a reader (mxb merge, mxb slurm --status): the whole records in the journal at
+ * path, and whether a run holds it now (*in_use); changes nothing. -1 with err set
+ * when it cannot be opened or is not a journal. */
+int mxb_journal_peek(const char *path, long *records, int *in_use, char *err, size_t errlen);
 uint32_t mxb_crc32(const void *data, size_t n);
 
 #endif

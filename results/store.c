@@ -452,6 +452,19 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
             free(s);
         }
     }
+    /* and every other string attribute of the root (transforms, images_in_flight,
+     * method_params_*, ... : provenance a merge or a rewrite must keep, whatever its
+     * name): the list above is their order; the schema is the writer's own */
+    char aname[128];
+    for (int i = 0; r->nattrs < 64 && mxb_h5in_attr_name(in, "/", i, aname, sizeof aname) == 0; i++) {
+        char *s = NULL;
+        if (!strcmp(aname, "schema") || mxb_results_attr(r, aname)) continue;
+        if (mxb_h5in_attr_str(in, "/", aname, &s, err, errlen) == 0) {
+            mxb_results_set_attr(r, aname, s);
+            free(s);
+        }
+    }
+    err[0] = 0;
     if (mxb_h5in_exists(in, "/skipped")) { /* pairs not run (absent: none) */
         int64_t sd[2] = {r->nmodels, r->nmethods};
         uint8_t *sk = mxb_h5in_read(in, "/skipped", MXB_H5_U8, 2, sd, err, errlen);
@@ -681,9 +694,10 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
                 mxb_results_free(out);
                 return -1;
             }
-            int want = shards[0]->test[t].nfig; /* each shard keeps the same count */
-            for (int s = 0; s < n; s++) want = shards[s]->test[t].nfig > want ? shards[s]->test[t].nfig : want;
-            for (int taken = 0; taken < want; taken++) { /* a k-way pick of the smallest index */
+            /* every shard's: shard I of N keeps the figures of its rows among the run's
+             * first `figures` (rows I, I+N, ...), so together they are the unsharded run's.
+             * (Sizing this by the largest shard's count lost the figures of the others.) */
+            for (int taken = 0; taken < maxfig; taken++) { /* a k-way pick of the smallest index */
                 int bs = -1, bi = -1;
                 for (int s = 0; s < n; s++)
                     for (int i = 0; i < shards[s]->test[t].nfig; i++) {

@@ -1,9 +1,7 @@
 #!/usr/bin/env python3
-"""Every path a document mentions must exist in the repository; every module
-includes only what docs/ARCHITECTURE.md allows.
+"""Every path a document mentions must exist in the repository.
 
     check_docs.py ROOT DOC.md...
-    check_docs.py --includes ROOT ARCHITECTURE.md
 
 Checks, in each DOC (a Markdown file under ROOT):
   - link and image targets, [text](target): relative to the DOC's folder; web links
@@ -17,11 +15,6 @@ Checks, in each DOC (a Markdown file under ROOT):
     checkpoints named in USER_FILES) are not part of a clone and are not checked.
 Prints one line per missing path (DOC:LINE: path) and exits 1 if there is any.
 
---includes: the table rows of ARCHITECTURE.md that start with a module folder,
-| `engine/` | `engine/engine.h`, ... |, give the headers its .c and .h files (not
-those of sub-folders, which are rows of their own) may #include "..."; a
-folder of ROOT with C sources and no row is an error too. One line per breach
-(FILE:LINE: #include "x" (module m may include ...)), exit 1 if any.
 """
 import glob
 import os
@@ -94,49 +87,9 @@ def check(root, doc, tops):
     return problems
 
 
-ROW = re.compile(r"^\|\s*`([a-z_]+(?:/[a-z_]+)*)/`\s*\|([^|]*)\|")
-INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
-
-
-def check_includes(root, arch):
-    allowed = {}
-    with open(arch, encoding="utf-8") as f:
-        for line in f:
-            m = ROW.match(line)
-            if m:
-                allowed[m.group(1)] = set(re.findall(r"`([^`]+)`", m.group(2)))
-    problems = []
-    for name in sorted(os.listdir(root)):
-        if name.startswith(".") or name.startswith("build") or name in ("tests", "tools"):
-            continue
-        for folder, _, files in os.walk(os.path.join(root, name)):
-            sources = sorted(x for x in files if x.endswith((".c", ".h")))
-            if not sources:
-                continue
-            module = os.path.relpath(folder, root)
-            if module not in allowed:
-                problems.append("%s/: C sources but no row in %s" % (module, os.path.basename(arch)))
-                continue
-            for src in sources:
-                with open(os.path.join(folder, src), encoding="utf-8") as f:
-                    for no, line in enumerate(f, 1):
-                        m = INCLUDE.match(line)
-                        if m and m.group(1) not in allowed[module]:
-                            problems.append('%s/%s:%d: #include "%s" (module %s/ may include %s)' % (
-                                module, src, no, m.group(1), module, ", ".join(sorted(allowed[module]))))
-    if not allowed:
-        problems.append("%s: no module rows" % arch)
-    return problems
-
-
 def main(argv):
-    if len(argv) == 4 and argv[1] == "--includes":
-        problems = check_includes(os.path.abspath(argv[2]), argv[3])
-        for p in problems:
-            print(p)
-        return 1 if problems else 0
     if len(argv) < 3 or argv[1].startswith("--"):
-        print("usage: check_docs.py ROOT DOC.md... | --includes ROOT ARCHITECTURE.md", file=sys.stderr)
+        print("usage: check_docs.py ROOT DOC.md...", file=sys.stderr)
         return 2
     root = os.path.abspath(argv[1])
     tops = top_entries(root)

@@ -38,11 +38,11 @@ done <$HERE/CATALOGUE.tsv
 check "the catalogue has its cases" [ $n -ge 110 ]
 
 # ---- data safety: what a killed run leaves, and whose results a file holds ----
-reads() { $MXB report "$1" --format csv >/dev/null 2>&1; } # a complete results file
+reads() { $MXB report "$1" --format csv >/dev/null 2>>$MXB_ERR; } # a complete results file
 # SIGKILL at random points: never a file at the output name that is not complete
 # (results are written to a temporary and renamed), only the journal to resume from
 for k in 1 2 3 4 5 6; do
-  (timeout -s KILL 0.0$((RANDOM % 9 + 1)) $MXB run run.ini --quiet --set run.output=k.h5 >/dev/null 2>&1) 2>/dev/null
+  (timeout -s KILL 0.0$((RANDOM % 9 + 1)) $MXB run run.ini --quiet --set run.output=k.h5 >/dev/null 2>>$MXB_ERR) 2>/dev/null
   if [ -e k.h5 ]; then
     check "killed run $k: a file at the output name is complete" reads k.h5
   else
@@ -52,19 +52,19 @@ done
 # a journal left by one configuration is never appended to by another: the run is
 # killed (SIGKILL) right after its first journal record (a timer raced a 50 ms run)
 rm -f k.h5 k.h5.journal
-(MXB_TEST_KILL_AFTER_RECORDS=1 $MXB run run.ini --quiet --set run.output=k.h5 >/dev/null 2>&1) 2>/dev/null
+(MXB_TEST_KILL_AFTER_RECORDS=1 $MXB run run.ini --quiet --set run.output=k.h5 >/dev/null 2>>$MXB_ERR) 2>/dev/null
 check "a killed run left no results file" [ ! -e k.h5 ]
 check "a killed run left its journal" [ -e k.h5.journal ]
 expect_fail 2 "./k.h5.journal: belongs to a run with a different configuration; refusing to mix results" \
   $MXB run run.ini --quiet --set run.output=k.h5 --set run.seed=7
 check "the other configuration wrote nothing" [ ! -e k.h5 ]
-$MXB run run.ini --quiet --set run.output=k.h5 >/dev/null 2>&1
+$MXB run run.ini --quiet --set run.output=k.h5 >/dev/null 2>>$MXB_ERR
 check "the killed run resumed to a complete file" reads k.h5
 check "resumed: the same results as the uninterrupted run" cmp -s <($MXB report k.h5 --format csv) <($MXB report good.h5 --format csv)
 check "resumed: no journal left" [ ! -e k.h5.journal ]
 # the weights' SHA-256 in the configuration: the right one is accepted, and recorded
 sha=$(sha256sum vit.h5 | cut -d' ' -f1)
-$MXB run run.ini --quiet --set run.output=s.h5 --set model:deit.sha256=$sha >/dev/null 2>&1
+$MXB run run.ini --quiet --set run.output=s.h5 --set model:deit.sha256=$sha >/dev/null 2>>$MXB_ERR
 check "the right sha256 runs" [ -e s.h5 ]
 check "provenance names the weights' SHA-256" $PY -c "
 import h5py, sys; a = h5py.File('s.h5').attrs['models_sha256']

@@ -34,11 +34,11 @@ with open(d + "/gtsegs_synth.mat", "rb") as fh:
     ok = ok and fh.read(19) == b"MATLAB 7.3 MAT-file"
 raise SystemExit(0 if ok else 1)
 PYEOF
-$MXB synth $T/s2 --n 30 --seed 5 --size 48 >/dev/null 2>&1
+$MXB synth $T/s2 --n 30 --seed 5 --size 48 >/dev/null 2>>$MXB_ERR
 check "synth: same arguments, same bytes" diff -r $T/s $T/s2
-$MXB synth $T/s3 --n 30 --seed 6 --size 48 >/dev/null 2>&1
+$MXB synth $T/s3 --n 30 --seed 6 --size 48 >/dev/null 2>>$MXB_ERR
 check "synth: another seed, other images" bash -c "! cmp -s $T/s/images/synth_000000.png $T/s3/images/synth_000000.png"
-$MXB synth $T/s2 --n 30 --seed 5 --size 48 >/dev/null 2>&1
+$MXB synth $T/s2 --n 30 --seed 5 --size 48 >/dev/null 2>>$MXB_ERR
 check "synth: rewriting the same set in place is allowed and gives the same bytes" diff -r $T/s $T/s2
 $MXB synth $T/d --n 0 >$T/out 2>&1
 check "synth --n 0 writes an empty, readable set" $MXB dataset-info $T/d/images --labels $T/d/labels.txt
@@ -46,7 +46,7 @@ expect_fail 1 "holds synth_000010.png, which is not part of a 10-sample set" $MX
 touch $T/plainfile
 expect_fail 1 "cannot create folder" $MXB synth $T/plainfile/sub --n 3
 check "synth makes missing parent folders (a fresh checkout has no runs/)" bash -c \
-  "$MXB synth $T/new/deeper/set --n 2 --size 32 >/dev/null 2>&1 && [ -f $T/new/deeper/set/labels.txt ]"
+  "$MXB synth $T/new/deeper/set --n 2 --size 32 >/dev/null 2>>$MXB_ERR && [ -f $T/new/deeper/set/labels.txt ]"
 expect_fail 2 "mxb synth: --n: '-1' is not a non-negative integer (see mxb synth --help)" $MXB synth $T/x --n -1
 expect_fail 2 "mxb synth: --n: '12abc' is not a non-negative integer (see mxb synth --help)" $MXB synth $T/x --n 12abc
 expect_fail 2 "mxb synth: --size: '8' is out of range [16, 4096] (see mxb synth --help)" $MXB synth $T/x --size 8
@@ -60,7 +60,7 @@ expect_fail 2 "unknown option '-x'" $MXB synth $T/x -x
 expect_fail 2 "mxb dataset-info: --show needs a value (see mxb dataset-info --help)" $MXB dataset-info $T/x --show
 check "synth --help" bash -c "$MXB synth --help | grep -q 'usage: mxb synth DIR'"
 check "nothing written by the refused calls" bash -c "[ ! -e $T/x ]"
-$MXB synth $T/big --n 3 --seed 18446744073709551615 --size 16 >/dev/null 2>&1
+$MXB synth $T/big --n 3 --seed 18446744073709551615 --size 16 >/dev/null 2>>$MXB_ERR
 check "synth: the largest seed and the smallest size" [ -f $T/big/images/synth_000002.png ]
 
 # ---- mxb dataset-info --------------------------------------------------------------

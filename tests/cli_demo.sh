@@ -11,7 +11,7 @@ set -uo pipefail
 MXB=$MXB_EXE; PY=$MXB_PYTHON; SRC=$MXB_SOURCE_DIR
 T=$(mktemp -d); trap 'rm -rf $T' EXIT
 . "$SRC/tests/lib_cli.sh"
-$MXB synth $T/data --n 12 --seed 3 --size 64 2>/dev/null
+$MXB synth $T/data --n 12 --seed 3 --size 64 2>>$MXB_ERR
 # the GradCAM plugin of this build (configs/demo.ini names build/'s)
 $MXB run $SRC/configs/demo.ini --quiet --set run.output=$T/demo.h5 \
     --set method:gradcam.plugin=$(dirname $MXB)/plugins/libgradcam.so \

@@ -14,8 +14,6 @@ CHECK="$PY $SRC/tests/check_docs.py"
 check "README.md and docs/*.md: every path exists" $CHECK "$SRC" "$SRC/README.md" "$SRC"/docs/*.md
 check "docs/PROTOCOLS.md is in the repository" test -s "$SRC/docs/PROTOCOLS.md"
 check "docs/PAPER.md is in the repository" test -s "$SRC/docs/PAPER.md"
-check "every #include is one docs/ARCHITECTURE.md allows" \
-  $CHECK --includes "$SRC" "$SRC/docs/ARCHITECTURE.md"
 # no file of the repository cites the protocols page anywhere but docs/
 check "every PROTOCOLS.md reference names docs/PROTOCOLS.md" \
   bash -c "! grep -rIn --exclude-dir='.?*' --exclude-dir='build*' --exclude-dir=runs 'PROTOCOLS\.md' '$SRC' \
@@ -46,23 +44,6 @@ bad_doc "a link out of the tree" 'see [spec](../../spec/P.md)' "../../spec/P.md:
 bad_doc "an absolute link" 'see [spec](/opt/elsewhere/spec/P.md)' "/opt/elsewhere/spec/P.md: an absolute path"
 bad_doc "a glob that matches nothing" 'all of `tests/gen_*.py`' "tests/gen_*.py: no such file"
 bad_doc "a models/ file not made by the user" 'load `models/vim_tiny.h5`' "models/vim_tiny.h5: no such file"
-# the include rule on a scratch tree
-I=$T/inc; mkdir -p $I/engine $I/methods/plugins $I/docs
-printf '| module | may include |\n|---|---|\n| `engine/` | `engine/engine.h` |\n| `methods/` | `methods/method.h`, `engine/engine.h` |\n| `methods/plugins/` | `methods/method.h` |\n' >$I/docs/A.md
-printf '#include "engine/engine.h"\n#include <stdio.h>\n' >$I/engine/a.c
-printf '#include "methods/method.h"\n' >$I/methods/plugins/p.c
-printf '#include "engine/engine.h"\n' >$I/methods/m.c
-check "scratch: allowed includes pass" $CHECK --includes $I $I/docs/A.md
-printf '/* x */\n#include "engine/engine.h"\n' >$I/methods/plugins/p.c
-$CHECK --includes $I $I/docs/A.md >$T/out 2>&1; rc=$?
-check "scratch: a plugin including the engine is named" \
-  bash -c "[ $rc -eq 1 ] && grep -qF 'methods/plugins/p.c:2: #include \"engine/engine.h\"' $T/out && [ \$(wc -l <$T/out) -eq 1 ]"
-printf '#include "methods/method.h"\n' >$I/methods/plugins/p.c
-mkdir -p $I/io && touch $I/io/io.c
-$CHECK --includes $I $I/docs/A.md >$T/out 2>&1; rc=$?
-check "scratch: a module without a row is named" \
-  bash -c "[ $rc -eq 1 ] && grep -qF 'io/: C sources but no row' $T/out"
-
 expect_usage() { $CHECK >/dev/null 2>$T/err; [ $? -eq 2 ] && grep -q usage $T/err; }
 check "no arguments: usage, exit 2" expect_usage
 

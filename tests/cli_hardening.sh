@@ -19,7 +19,7 @@ check "full disk: exit 1, not a crash (got $rc)" [ $rc -eq 1 ]
 check "full disk: one line naming the OS error: $(cat $T/err)" bash -c "[ \$(wc -l <$T/err) -eq 1 ] && grep -q 'full.h5: cannot write the output file: File too large' $T/err"
 check "full disk: no file at the output name, no temporary" bash -c "[ ! -e full.h5 ] && ! ls full.h5.partial-* 2>/dev/null"
 check "full disk: the journal is kept" [ -e full.h5.journal ]
-$MXB run run.ini --quiet --set run.output=full.h5 >/dev/null 2>&1
+$MXB run run.ini --quiet --set run.output=full.h5 >/dev/null 2>>$MXB_ERR
 check "full disk: the resumed run equals the uninterrupted one" cmp -s <(csv full.h5) <(csv good.h5)
 
 # ---- two runs of one output: the journal is locked ----
@@ -32,7 +32,7 @@ check "journal held: nothing written" [ ! -e lock.h5 ]
 # ---- temporaries of dead processes are removed, a live process's are not ----
 dead=999999; while kill -0 $dead 2>/dev/null; do dead=$((dead - 1)); done
 echo junk >st.h5.partial-$dead; echo junk >st.h5.partial-$$
-$MXB run run.ini --quiet --set run.output=st.h5 >/dev/null 2>&1
+$MXB run run.ini --quiet --set run.output=st.h5 >/dev/null 2>>$MXB_ERR
 check "a dead process's st.h5.partial-$dead is removed" [ ! -e st.h5.partial-$dead ]
 check "a live process's temporary is left alone" [ -e st.h5.partial-$$ ]
 
@@ -72,9 +72,9 @@ check "a ${#long}-byte data path through --set works" cmp -s <(csv long.h5) <(cs
 
 # ---- merge: every shard's attention, the whole run's times ----
 for i in 0 1; do
-  $MXB run run.ini --quiet --shard $i/2 --set run.output=att.h5 --set run.save_attention=1 >/dev/null 2>&1
+  $MXB run run.ini --quiet --shard $i/2 --set run.output=att.h5 --set run.save_attention=1 >/dev/null 2>>$MXB_ERR
 done
-$MXB merge att_merged.h5 att.shard-0-of-2.h5 att.shard-1-of-2.h5 >/dev/null 2>&1
+$MXB merge att_merged.h5 att.shard-0-of-2.h5 att.shard-1-of-2.h5 >/dev/null 2>>$MXB_ERR
 check "merge keeps every shard's /attention tensors, the earliest start and the summed work" $PY - <<'PYEOF'
 import h5py, re
 m = h5py.File("att_merged.h5", "r"); s = [h5py.File("att.shard-%d-of-2.h5" % i, "r") for i in range(2)]
@@ -92,7 +92,7 @@ PYEOF
 mkdir -p l1/img && cp data/images/synth_000000.png "l1/img/$(printf 'caf\xe9.png')" && cp data/images/synth_000001.png l1/img/b.png
 printf 'caf\xe9.png 1\nb.png 2\n' >l1/labels.txt
 sed -e 's|data/images|l1/img|; s|data/labels.txt|l1/labels.txt|' run.ini | sed -e "s|^figures = 1|figures = 1\n; caf$(printf '\xe9')|" >l1.ini
-$MXB run l1.ini --quiet --set run.output=l1.h5 >/dev/null 2>&1
+$MXB run l1.ini --quiet --set run.output=l1.h5 >/dev/null 2>>$MXB_ERR
 $MXB report l1.h5 --format json >l1.json
 check "report json of a config with a Latin-1 byte is valid UTF-8 JSON" $PY -c "
 import json; d = json.loads(open('l1.json', 'rb').read().decode('utf-8'))

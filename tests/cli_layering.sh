@@ -22,24 +22,16 @@ allowed() {
   local t; t=$(probe "$1" "$2")
   if build "$t"; then ok "$1/ including $2 compiles"; else bad "$1/ including $2: $(grep -m1 -i error $T/out)"; fi
 }
+# one probe per kind of rule (the build applies the table to every module the same way,
+# so these show the mechanism works; the layer folders' contents are checked below):
+# a lower module including an upper one, a plugin including more than method.h, an
+# upper module including another's private header; and the allowed cases beside them
 refused engine harness/harness.h
-refused engine results/results.h
-refused engine datasets/datasets.h
-refused io results/results.h
-refused io engine/engine.h
-refused metrics engine/engine.h
-refused datasets metrics/metrics.h
-refused methods engine/engine.h
 refused methods/plugins io/io.h
-refused results harness/harness.h
-refused results engine/internal.h
 refused harness engine/internal.h
 allowed engine io/io.h
-allowed engine engine/internal.h
-allowed methods methods/method.h
-allowed results metrics/metrics.h
-allowed harness results/results.h
 allowed methods/plugins methods/method.h
+allowed harness results/results.h
 
 # the layer folders are the table's rows: the engine's holds exactly its row's headers
 row=$(grep -F '| `engine/` |' "$SRC/docs/ARCHITECTURE.md" | cut -d'|' -f3 | grep -o '[a-z0-9_/]*\.h' | sort | tr '\n' ' ')
@@ -47,7 +39,7 @@ have=$(cd "$B/layers/engine" && find . -name '*.h' | sed 's#^\./##' | sort | tr 
 check "build/layers/engine holds the engine row's headers ($row)" test "$row" = "$have"
 
 # internal symbols: local in libmxb, linkable from the module's own objects
-for p in "engine mxb_patchify" "datasets mxb_dataset_alloc" "metrics mxb_argsort_desc"; do
+for p in "engine mxb_patchify"; do
   set -- $p
   if build layering_link_$1_objects; then ok "$2 ($1/ private header) links from the $1 objects"
   else bad "$2 does not link even from the $1 objects: $(grep -m1 -iE 'error|undefined' $T/out)"; fi

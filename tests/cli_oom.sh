@@ -9,7 +9,7 @@ set -uo pipefail
 SRC=$MXB_SOURCE_DIR; MXB=$MXB_EXE; T=$(mktemp -d); trap 'rm -rf $T' EXIT
 . "$SRC/tests/lib_cli.sh"
 export OMP_NUM_THREADS=2
-$MXB synth $T/data --n 2 --seed 1 --size 16 >/dev/null 2>&1
+$MXB synth $T/data --n 2 --seed 1 --size 16 >/dev/null 2>>$MXB_ERR
 # the tiny models have 3 classes
 awk '{print $1, $2 % 3}' $T/data/labels.txt >$T/labels3.txt
 run() { # run DIR: the tiny run writing DIR/results.h5

@@ -10,7 +10,7 @@ T=$(mktemp -d); trap 'rm -rf $T' EXIT
 cd $T
 . "$SRC/tests/lib_cli.sh"
 
-$MXB synth data --n 3 --seed 3 --size 64 >/dev/null 2>&1
+$MXB synth data --n 3 --seed 3 --size 64 >/dev/null 2>>$MXB_ERR
 # a comment with markup, quotes and an ampersand: the page must show it as text
 NOTE='; note: <script>alert(1)</script> & "quoted" <b>not bold</b>'
 cat >run.ini <<EOF
@@ -70,7 +70,7 @@ EOF
 
 # ---- figures: PNG + SVG of each, text drawn ----
 $MXB report r.h5 --format json >r.json
-$MXB report r.h5 --figures figs >/dev/null 2>&1
+$MXB report r.h5 --figures figs >/dev/null 2>>$MXB_ERR
 check "figures: curves, overlays and one attention figure per test, PNG + SVG, with text" $PY - <<'EOF'
 import numpy as np, xml.etree.ElementTree as ET
 from PIL import Image
@@ -129,14 +129,14 @@ check "no system font: exit 0, one warning naming fonts-dejavu-core, figures dra
 check "with fonts: no warning" bash -c "! $MXB report r.h5 --figures figs2 2>&1 >/dev/null | grep -q warning"
 
 # ---- the report page ----
-$MXB report r.h5 --html r.html >/dev/null 2>&1
+$MXB report r.h5 --html r.html >/dev/null 2>>$MXB_ERR
 check "report --html: valid page, images decode, numbers = JSON, config escaped" \
     $PY $SRC/tests/check_html.py report r.html r.json "$NOTE"
 check "report --html: one figure per drawing (curves, overlays, 2 attention)" \
     [ "$(grep -o '<img ' r.html | wc -l)" -eq 4 ]
 check "report --html: markup from the file is text, not markup" grep -qF '&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;' r.html
 $MXB report $SRC/results/baselines/demo.h5 --format json >base.json
-$MXB report $SRC/results/baselines/demo.h5 --html base.html >/dev/null 2>&1
+$MXB report $SRC/results/baselines/demo.h5 --html base.html >/dev/null 2>>$MXB_ERR
 check "report --html of the committed baseline (80 images, 3 methods)" $PY $SRC/tests/check_html.py report base.html base.json
 
 # ---- the compare page ----
@@ -148,14 +148,14 @@ with h5py.File("m.h5", "r+") as f:  # one image's hit flipped at p = 0.3: that A
     a = h[()]; a[0, 3] = 1 - a[0, 3]; h[...] = a
 EOF
 $MXB report m.h5 --format json >m.json
-$MXB compare r.h5 m.h5 --quiet --html c.html >/dev/null 2>&1; rc=$?
+$MXB compare r.h5 m.h5 --quiet --html c.html >/dev/null 2>>$MXB_ERR; rc=$?
 check "compare --html: exit 1 as before when a metric moved" [ $rc -eq 1 ]
 check "compare --html: marks exactly the metrics that moved" $PY $SRC/tests/check_html.py compare c.html r.json m.json 1e-6 0
 check "compare --html: two moved (AUC, step 30)" [ "$(grep -c '<tr class="moved"' c.html)" -eq 2 ]
-$MXB compare r.h5 m.h5 --quiet --tolerance 50 --html c50.html >/dev/null 2>&1; rc=$?
+$MXB compare r.h5 m.h5 --quiet --tolerance 50 --html c50.html >/dev/null 2>>$MXB_ERR; rc=$?
 check "compare --html --tolerance 50: exit 0, nothing marked" [ $rc -eq 0 ]
 check "compare --html --tolerance 50: checked" $PY $SRC/tests/check_html.py compare c50.html r.json m.json 50 0
-$MXB compare r.h5 r.h5 --quiet --html same.html >/dev/null 2>&1; rc=$?
+$MXB compare r.h5 r.h5 --quiet --html same.html >/dev/null 2>>$MXB_ERR; rc=$?
 check "compare --html of a file with itself: exit 0, verdict pass" [ $rc -eq 0 ]
 check "compare --html of a file with itself: checked" $PY $SRC/tests/check_html.py compare same.html r.json r.json 1e-6 0
 
@@ -193,7 +193,7 @@ with h5py.File("r.h5", "r") as a, h5py.File("ins.h5", "w") as b:
             g["insertion_auc"] = np.linspace(0.25, 0.75, n)
             g["deletion_auc"] = np.full(n, 0.125)
 EOF
-$MXB merge insm.h5 ins.h5 >/dev/null 2>&1
+$MXB merge insm.h5 ins.h5 >/dev/null 2>>$MXB_ERR
 check "insertion/deletion: merged, each with its layout and mean" $PY - <<'EOF'
 import h5py
 f = h5py.File("insm.h5", "r")
@@ -204,7 +204,7 @@ raise SystemExit(0 if ok else 1)
 EOF
 check "insertion/deletion: md table, metrics in json" \
     sh -c "$MXB report insm.h5 | grep -q 'vim insertion ↑ | vim deletion ↓' && $MXB report insm.h5 --format json | grep -q '\"perturbation/vit/attribution/deletion_auc\": 0.125'"
-$MXB report insm.h5 --html ins.html >/dev/null 2>&1; $MXB report insm.h5 --format json >ins.json
+$MXB report insm.h5 --html ins.html >/dev/null 2>>$MXB_ERR; $MXB report insm.h5 --format json >ins.json
 check "insertion/deletion: HTML table checked against the json" $PY $SRC/tests/check_html.py report ins.html ins.json
 check "insertion/deletion: absent from a file without them" sh -c "! $MXB report r.h5 --format csv | grep -q insertion"
 

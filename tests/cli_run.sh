@@ -16,7 +16,7 @@ $MXB run run.ini --quiet >table.md 2>err.txt; rc=$?
 check "mxb run exits 0" [ $rc -eq 0 ]
 check "no journal left behind" [ ! -e results.h5.journal ]
 $MXB report results.h5 --format json >rep.json
-check "every number agrees with the PyTorch reference + sklearn recomputation" $PY $HERE/check_run.py . results.h5 rep.json
+sanitised || check "every number agrees with the PyTorch reference + sklearn recomputation" $PY $HERE/check_run.py . results.h5 rep.json
 check "run prints the tables that report prints" cmp -s table.md <($MXB report results.h5)
 check "provenance: config, run key, weights SHA-256, data SHA-256, timings" $PY - <<'EOF'
 import h5py, hashlib
@@ -32,8 +32,8 @@ raise SystemExit(0 if ok else 1)
 EOF
 
 # ---- insertion/deletion (RISE): against RISE's CausalMetric on the reference model ----
-$MXB run run.ini --quiet --set run.output=insdel.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
-check "insertion/deletion AUCs = RISE's CausalMetric (PyTorch, the reference model)" $PY $HERE/check_run.py --insdel . insdel.h5 64
+$MXB run run.ini --quiet --set run.output=insdel.h5 --set run.insertion_deletion_step=64 >/dev/null 2>>$MXB_ERR
+sanitised || check "insertion/deletion AUCs = RISE's CausalMetric (PyTorch, the reference model)" $PY $HERE/check_run.py --insdel . insdel.h5 64
 check "insertion/deletion change none of the other results" $PY - <<'EOF'
 import h5py, numpy as np
 a, b = h5py.File("results.h5"), h5py.File("insdel.h5")
@@ -45,11 +45,11 @@ ok = len(names) > 20 and all(np.array_equal(a[n][()], b[n][()], equal_nan=a[n].d
 ok = ok and all(k in b["perturbation/vim/rollout"] for k in ("insertion_auc", "deletion_auc"))
 raise SystemExit(0 if ok else 1)
 EOF
-OMP_NUM_THREADS=1 $MXB run run.ini --quiet --set run.output=insdel1.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
+OMP_NUM_THREADS=1 $MXB run run.ini --quiet --set run.output=insdel1.h5 --set run.insertion_deletion_step=64 >/dev/null 2>>$MXB_ERR
 check "insertion/deletion: one thread gives the same bits as two" h5diff -q insdel.h5 insdel1.h5 /perturbation /perturbation
-MXB_TEST_KILL_AFTER_RECORDS=2 $MXB run run.ini --quiet --set run.output=insdel2.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
+MXB_TEST_KILL_AFTER_RECORDS=2 $MXB run run.ini --quiet --set run.output=insdel2.h5 --set run.insertion_deletion_step=64 >/dev/null 2>>$MXB_ERR
 check "insertion/deletion: killed after two units, a journal and no file" [ -e insdel2.h5.journal -a ! -e insdel2.h5 ]
-$MXB run run.ini --quiet --set run.output=insdel2.h5 --set run.insertion_deletion_step=64 >/dev/null 2>&1
+$MXB run run.ini --quiet --set run.output=insdel2.h5 --set run.insertion_deletion_step=64 >/dev/null 2>>$MXB_ERR
 check "insertion/deletion: killed and resumed, the same AUCs (they are in the journal record)" \
   h5diff -q insdel.h5 insdel2.h5 /perturbation /perturbation
 $MXB run run.ini --estimate --set run.insertion_deletion_step=64 --set run.output=est2.h5 >est2.txt 2>&1
@@ -79,7 +79,7 @@ expect_fail 2 "bad.png" $MXB predict --weights vim.h5 --image bad.png
 expect_fail 2 "one of --image or --tensor" $MXB predict --weights vim.h5 --image bad.png --tensor x.h5
 
 # ---- reports ----
-$MXB report results.h5 --curves --figures figs >report.md 2>/dev/null
+$MXB report results.h5 --curves --figures figs >report.md 2>>$MXB_ERR
 check "md: a row per method in both tables" [ "$(grep -c '^| attribution |' report.md)" -eq 2 ]
 check "md numbers are the JSON numbers" $PY - <<'EOF'
 import json, re
@@ -107,9 +107,9 @@ EOF
 
 # ---- kill at random points, start again: the same results ----
 for k in 1 2 3 4 5; do
-  timeout -s KILL 0.$((RANDOM % 4 + 1)) $MXB run run.ini --quiet --set run.output=killed.h5 >/dev/null 2>&1
+  timeout -s KILL 0.$((RANDOM % 4 + 1)) $MXB run run.ini --quiet --set run.output=killed.h5 >/dev/null 2>>$MXB_ERR
 done
-$MXB run run.ini --quiet --set run.output=killed.h5 >/dev/null 2>&1
+$MXB run run.ini --quiet --set run.output=killed.h5 >/dev/null 2>>$MXB_ERR
 check "killed five times, resumed: results identical to the uninterrupted run" same_results results.h5 killed.h5
 check "killed-and-resumed attention identical too" h5diff -q results.h5 killed.h5 /attention /attention
 check "mxb compare: resumed vs uninterrupted within tolerance" $MXB compare results.h5 killed.h5 --quiet
@@ -123,19 +123,76 @@ if [ $rc -eq 130 ]; then
 else
   check "SIGINT after the run finished leaves a complete file" [ $rc -eq 0 -a -e int.h5 ]
 fi
-$MXB run run.ini --quiet --set run.output=int.h5 >/dev/null 2>&1
+$MXB run run.ini --quiet --set run.output=int.h5 >/dev/null 2>>$MXB_ERR
 check "interrupted then resumed: identical" same_results results.h5 int.h5
 
 # ---- shards ----
-for i in 0 1 2; do $MXB run run.ini --quiet --shard $i/3 >/dev/null 2>&1; done
+for i in 0 1 2; do $MXB run run.ini --quiet --shard $i/3 >/dev/null 2>>$MXB_ERR; done
 check "three shard files" [ -e results.shard-0-of-3.h5 -a -e results.shard-2-of-3.h5 ]
-$MXB merge merged.h5 results.shard-2-of-3.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5 >/dev/null 2>&1
+$MXB merge merged.h5 results.shard-2-of-3.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5 >/dev/null 2>>$MXB_ERR
 check "merge of 3 shards equals the single run" same_results results.h5 merged.h5
 check "merged report equals the single run's" cmp -s <($MXB report results.h5 --format csv) <($MXB report merged.h5 --format csv)
-expect_fail 2 "shard 1 is '0/3', one of a run in 3 shards, but 2 files were given; give all 3" $MXB merge m2.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5
+expect_fail 2 "mxb merge: 2 of 3 shards given: shard 2/3 is missing; give all 3" $MXB merge m2.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5
 expect_fail 2 "is given twice" $MXB merge m3.h5 results.shard-0-of-3.h5 results.shard-0-of-3.h5 results.shard-1-of-3.h5
-$MXB run run.ini --quiet --shard 0/3 --set run.seed=9 --set run.output=other.h5 >/dev/null 2>&1
-expect_fail 2 "from a different run" $MXB merge m4.h5 other.shard-0-of-3.h5 results.shard-1-of-3.h5 results.shard-2-of-3.h5
+$MXB run run.ini --quiet --shard 0/3 --set run.seed=9 --set run.output=other.h5 >/dev/null 2>>$MXB_ERR
+expect_fail 2 "mxb merge: results.shard-1-of-3.h5 has a different configuration from other.shard-0-of-3.h5" $MXB merge m4.h5 other.shard-0-of-3.h5 results.shard-1-of-3.h5 results.shard-2-of-3.h5
+# figures: 8 of 9 and 8 images, 4 shards of 2-3 rows: every shard's figures are the
+# run's (sizing the merged ones by the largest shard's count kept 3 of 8)
+$MXB run run.ini --quiet --set run.figures=8 --set run.output=fig.h5 >/dev/null 2>>$MXB_ERR
+for i in 0 1 2 3; do $MXB run run.ini --quiet --set run.figures=8 --set run.output=fig.h5 --shard $i/4 >/dev/null 2>>$MXB_ERR; done
+$MXB merge figm.h5 fig.shard-{0,1,2,3}-of-4.h5 >/dev/null 2>>$MXB_ERR
+check "4 shards, 8 figures: the merged figures are the single run's 8 (index and pixels)" $PY - <<'EOF2'
+import h5py, numpy as np
+a, b = h5py.File("fig.h5"), h5py.File("figm.h5")
+ok = all(a[t + "/figure_index"].shape[0] == 8 and np.array_equal(a[t + "/figure_index"][()], b[t + "/figure_index"][()])
+         and np.array_equal(a[t + "/figure_images"][()], b[t + "/figure_images"][()]) for t in ("perturbation", "segmentation"))
+raise SystemExit(0 if ok else 1)
+EOF2
+# the run key covers configuration, weights and data, not the build: revision and BLAS are checked
+cp fig.shard-3-of-4.h5 rev3.h5
+$PY -c "import h5py; h5py.File('rev3.h5', 'r+').attrs['git_revision'] = 'feedfeedfeed'"
+expect_fail 2 "rev3.h5 has a different mxb code revision (git_revision) from fig.shard-0-of-4.h5 ('feedfeedfeed', not" \
+  $MXB merge m5.h5 fig.shard-{0,1,2}-of-4.h5 rev3.h5
+MXB_TEST_KILL_AFTER_RECORDS=2 $MXB run run.ini --quiet --set run.output=stop.h5 --shard 2/4 >/dev/null 2>>$MXB_ERR
+expect_fail 2 "mxb merge: stop.shard-2-of-4.h5: not finished: its run stopped after 2 units (stop.shard-2-of-4.h5.journal)" \
+  $MXB merge m5.h5 fig.shard-{0,1,3}-of-4.h5 stop.shard-2-of-4.h5
+# a run holding the journal (flock, as mxb run does while it works) is one still being written
+expect_fail 2 "mxb merge: stop.shard-2-of-4.h5: still being written (2 units done so far" \
+  flock stop.shard-2-of-4.h5.journal $MXB merge m5.h5 fig.shard-{0,1,3}-of-4.h5 stop.shard-2-of-4.h5
+check "no merged file from refused merges" [ ! -e m5.h5 ]
+# SIGTERM (Slurm's signal at a time limit or a preemption) stops a run as SIGINT does
+MXB_TEST_KILL_AFTER_RECORDS=2:TERM $MXB run run.ini --quiet --set run.output=term.h5 >/dev/null 2>term.err; rc=$?
+check "SIGTERM: exit 130, the journal kept, no results file, the resume hint" bash -c \
+  "[ $rc = 130 ] && [ -e term.h5.journal ] && [ ! -e term.h5 ] && grep -q 'stopped after 2 of 34 units; run the same command to resume' term.err"
+MXB_TEST_KILL_AFTER_RECORDS=2:TERM $MXB run run.ini --quiet --set run.output=term.h5 >/dev/null 2>>$MXB_ERR; rc=$?
+check "resumed in the same environment (a requeued task's): not stopped again, the single run's results" \
+  bash -c "[ $rc = 0 ] && $(declare -f same_results); same_results results.h5 term.h5"
+
+# ---- --shard auto: the scheduler's environment, refused when missing or inconsistent ----
+auto() { env -u SLURM_ARRAY_TASK_ID -u SLURM_ARRAY_TASK_COUNT -u SLURM_ARRAY_TASK_MIN -u SLURM_ARRAY_TASK_STEP \
+  -u JOB_COMPLETION_INDEX "$@"; }
+A="$MXB run run.ini --quiet --set run.output=auto.h5"
+expect_fail 2 "mxb run: --shard auto: not in a Slurm array task (no SLURM_ARRAY_TASK_ID)" auto $A --shard auto
+expect_fail 2 "mxb run: --shard auto: SLURM_ARRAY_TASK_ID is 'x', not a whole number" auto SLURM_ARRAY_TASK_ID=x SLURM_ARRAY_TASK_COUNT=4 $A --shard auto
+expect_fail 2 "mxb run: --shard auto: SLURM_ARRAY_TASK_ID is ' 1', not a whole number" auto "SLURM_ARRAY_TASK_ID= 1" SLURM_ARRAY_TASK_COUNT=4 $A --shard auto
+expect_fail 2 "mxb run: --shard auto: SLURM_ARRAY_TASK_COUNT is not set" auto SLURM_ARRAY_TASK_ID=1 $A --shard auto
+expect_fail 2 "mxb run: --shard auto: SLURM_ARRAY_TASK_COUNT is '0', not a whole number in [1, 100000]" auto SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT=0 $A --shard auto
+expect_fail 2 "mxb run: --shard auto: SLURM_ARRAY_TASK_ID 4 is not within the array's 4 tasks from 0" auto SLURM_ARRAY_TASK_ID=4 SLURM_ARRAY_TASK_COUNT=4 $A --shard auto
+expect_fail 2 "mxb run: --shard auto: SLURM_ARRAY_TASK_ID 0 is not within the array's 4 tasks from 1" auto SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=4 $A --shard auto
+expect_fail 2 "mxb run: --shard auto: SLURM_ARRAY_TASK_STEP is 2" auto SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_COUNT=4 SLURM_ARRAY_TASK_STEP=2 $A --shard auto
+expect_fail 2 "mxb run: --shard auto/3: the Slurm array has 4 tasks (SLURM_ARRAY_TASK_COUNT)" auto SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=4 $A --shard auto/3
+expect_fail 2 "mxb run: --shard auto: JOB_COMPLETION_INDEX gives the index, not the count; use --shard auto/N" auto JOB_COMPLETION_INDEX=1 $A --shard auto
+expect_fail 2 "mxb run: --shard auto: JOB_COMPLETION_INDEX is '4', not a whole number in [0, 3]" auto JOB_COMPLETION_INDEX=4 $A --shard auto/4
+expect_fail 2 "mxb run: --shard auto: JOB_COMPLETION_INDEX is '1e0', not a whole number in [0, 3]" auto JOB_COMPLETION_INDEX=1e0 $A --shard auto/4
+expect_fail 2 "mxb run: --shard auto/4: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set" auto $A --shard auto/4
+expect_fail 2 "mxb run: --shard: 'auto/0' is not auto or auto/N with N a positive whole number" auto $A --shard auto/0
+check "no output from the refusals" bash -c "! ls auto* >/dev/null 2>&1"
+auto SLURM_ARRAY_TASK_ID=6 SLURM_ARRAY_TASK_MIN=5 SLURM_ARRAY_TASK_COUNT=3 $A --shard auto >/dev/null 2>>$MXB_ERR
+auto JOB_COMPLETION_INDEX=2 $A --shard auto/3 >/dev/null 2>>$MXB_ERR
+$MXB run run.ini --quiet --set run.output=auto.h5 --shard 0/3 >/dev/null 2>>$MXB_ERR
+$MXB merge autom.h5 auto.shard-{0,1,2}-of-3.h5 >/dev/null 2>>$MXB_ERR
+check "--shard auto (Slurm task 6 of 5..7 is 1/3) and auto/3 (Kubernetes index 2) make the shards that merge to the run" \
+  same_results results.h5 autom.h5
 
 # ---- compare catches a moved metric ----
 cp results.h5 moved.h5
@@ -145,11 +202,11 @@ h[0, 5] = 1 - h[0, 5]"
 $MXB compare results.h5 moved.h5 --quiet >cmp.txt 2>cmp.err; rc=$?
 check "compare: exit 1 when a metric moved" [ $rc -eq 1 ]
 check "compare: names the moved AUC" grep -q "perturbation/vim/rollout/positive_auc.*MOVED" cmp.txt
-$MXB compare results.h5 moved.h5 --quiet --tolerance 50 >/dev/null 2>&1
+$MXB compare results.h5 moved.h5 --quiet --tolerance 50 >/dev/null 2>>$MXB_ERR
 check "compare: --tolerance admits it" [ $? -eq 0 ]
 
 # ---- the perturbation stage from stored maps (the reference's two-stage pipeline) ----
-$MXB run run.ini --quiet --set run.output=from_maps.h5 --set perturbation.maps=results.h5 >/dev/null 2>&1
+$MXB run run.ini --quiet --set run.output=from_maps.h5 --set perturbation.maps=results.h5 >/dev/null 2>>$MXB_ERR
 check "perturbation from the stored maps equals the one-stage run" $PY - <<'EOF'
 import h5py, numpy as np
 a, b = h5py.File("results.h5"), h5py.File("from_maps.h5")

@@ -43,7 +43,7 @@ for t in ("perturbation", "segmentation"):
 raise SystemExit(0 if ok else 1)
 EOF
 
-$MXB run both.ini --quiet >/dev/null 2>&1
+$MXB run both.ini --quiet >/dev/null 2>>$MXB_ERR
 check "every pair both files run is the same bits as a run without the one-family methods" $PY - <<'EOF'
 import h5py, numpy as np
 a, b = h5py.File("both.h5"), h5py.File("mixed.h5")
@@ -57,7 +57,7 @@ raise SystemExit(0 if ok else 1)
 EOF
 
 # resume: killed after 3 journal records, started again
-( MXB_TEST_KILL_AFTER_RECORDS=3 $MXB run mixed.ini --quiet --set run.output=resumed.h5 >/dev/null 2>&1 ) 2>/dev/null
+( MXB_TEST_KILL_AFTER_RECORDS=3 $MXB run mixed.ini --quiet --set run.output=resumed.h5 >/dev/null 2>>$MXB_ERR ) 2>/dev/null
 check "killed after three units: a journal and no file" [ -e resumed.h5.journal -a ! -e resumed.h5 ]
 $MXB run mixed.ini --set run.output=resumed.h5 >/dev/null 2>resume.err
 check "resumes from the journal (3 of 16 units done)" grep -q 'resuming .*: 3 of 16 units already done' resume.err
@@ -65,9 +65,9 @@ same_groups() { for g in /perturbation /segmentation /skipped; do h5diff -q "$1"
 check "killed and resumed: the same results" same_groups mixed.h5 resumed.h5
 
 # shards and merge
-$MXB run mixed.ini --quiet --shard 0/2 >/dev/null 2>&1
-$MXB run mixed.ini --quiet --shard 1/2 >/dev/null 2>&1
-$MXB merge merged.h5 mixed.shard-0-of-2.h5 mixed.shard-1-of-2.h5 >/dev/null 2>&1; rc=$?
+$MXB run mixed.ini --quiet --shard 0/2 >/dev/null 2>>$MXB_ERR
+$MXB run mixed.ini --quiet --shard 1/2 >/dev/null 2>>$MXB_ERR
+$MXB merge merged.h5 mixed.shard-0-of-2.h5 mixed.shard-1-of-2.h5 >/dev/null 2>>$MXB_ERR; rc=$?
 check "mxb merge of two shards with skipped pairs" [ $rc -eq 0 ]
 check "merged: the same results as the unsharded run" same_groups mixed.h5 merged.h5
 
@@ -94,7 +94,7 @@ ok = rows[0] == ["metric", "value", "better"] and all(len(x) == 3 for x in rows)
 ok = ok and not any(x[0].startswith(("perturbation/vit/uia/", "segmentation/vim/lrp-partial/")) for x in rows)
 raise SystemExit(0 if ok else 1)
 EOF
-$MXB report mixed.h5 --html page.html --figures figs >/dev/null 2>&1
+$MXB report mixed.h5 --html page.html --figures figs >/dev/null 2>>$MXB_ERR
 check "html: a — cell for each skipped metric column, the page well formed" $PY - <<'EOF'
 import html.parser, re
 s = open("page.html", encoding="utf-8").read()
@@ -133,10 +133,10 @@ EOF
 $MXB compare mixed.h5 edited.h5 --quiet >cmp.txt 2>cmp.err; rc=$?
 check "compare: a pair skipped in the new file only fails (exit 1) and is named" \
   bash -c "[ $rc -eq 1 ] && grep -q 'vim/ixg .*SKIPPED IN NEW' cmp.txt && grep -q '1 (model, method) pair run in one file and skipped in the other' cmp.err"
-$MXB compare edited.h5 mixed.h5 --quiet --html cmp.html >cmp2.txt 2>/dev/null; rc=$?
+$MXB compare edited.h5 mixed.h5 --quiet --html cmp.html >cmp2.txt 2>>$MXB_ERR; rc=$?
 check "compare: a pair skipped in the baseline only fails too, and the page says so" \
   bash -c "[ $rc -eq 1 ] && grep -q 'vim/ixg .*SKIPPED IN BASELINE' cmp2.txt && grep -q 'skipped in the baseline file' cmp.html"
-check "merge refuses shards that skip different pairs" bash -c "! $MXB merge m2.h5 edited.h5 mixed.shard-1-of-2.h5 >/dev/null 2>&1"
+check "merge refuses shards that skip different pairs" bash -c "! $MXB merge m2.h5 edited.h5 mixed.shard-1-of-2.h5 >/dev/null 2>>$MXB_ERR"
 
 # --estimate: the method cost lines only for pairs that run
 $MXB run mixed.ini --estimate --set run.output=est.h5 >est.txt 2>&1

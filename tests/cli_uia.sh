@@ -10,7 +10,7 @@ T=$(mktemp -d); trap 'rm -rf $T' EXIT
 cd $T
 . "$SRC/tests/lib_cli.sh"
 VIM=$SRC/models/demo_vim.h5; VIT=$SRC/models/demo_vit.h5
-$MXB synth data --n 6 --seed 3 --size 64 >/dev/null 2>&1
+$MXB synth data --n 6 --seed 3 --size 64 >/dev/null 2>>$MXB_ERR
 
 # ---- explain ----
 out=$($MXB explain --weights $VIM --image data/images/$(ls data/images | head -1) --method uia --out e.h5)

@@ -10,7 +10,8 @@ Prints one line per measurement, `model<TAB>what<TAB>milliseconds`: the median
 of --reps timed calls after one warm-up call (per image for the batch; the
 all-layers hidden attention is timed once), as mxb bench times the C engine.
 Threads: torch.set_num_threads(--threads), OPENBLAS_NUM_THREADS=--threads, and
-OMP_WAIT_POLICY=PASSIVE unless set.
+OpenMP's wait policy by mxb's rule: OMP_WAIT_POLICY=PASSIVE unless OMP_WAIT_POLICY or
+GOMP_SPINCOUNT is set (run from `mxb bench`, the environment mxb itself runs with).
 """
 import argparse
 import os
@@ -34,7 +35,9 @@ if __name__ == "__main__":
     n = early_threads(sys.argv[1:])
     if n.isdigit() and int(n) > 0:
         os.environ["OPENBLAS_NUM_THREADS"] = n
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # mxb's rule (engine/blas.c): the same policy on both sides of every ratio
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 import torch  # noqa: E402
 

@@ -373,6 +373,17 @@ with h5py.File("shard_missing_row.h5", "r+") as f:
             v, dt = f[k][()][1:], f[k].dtype
             del f[k]
             f.create_dataset(k, data=v, dtype=dt)
+# the two halves of that run as two builds made them: other mxb revisions, other BLAS
+# kernels (the run key covers neither); and a half whose run was killed after one unit
+for a, v in (("git_revision", ("aaaaaaaaaaaa", "bbbbbbbbbbbb")),
+             ("blas", ("OpenBLAS 0.3.21, kernels Zen; CPU AVX2", "OpenBLAS 0.3.21, kernels Haswell; CPU AVX2"))):
+    for half in (0, 1):
+        shutil.copy("good.shard-%d-of-2.h5" % half, "%s_%d.h5" % (a, half))
+        with h5py.File("%s_%d.h5" % (a, half), "r+") as f:
+            f.attrs[a] = v[half]
+subprocess.run([mxb, "run", "run.ini", "--quiet", "--shard", "1/2", "--set", "run.output=stopped.h5"],
+               env=dict(os.environ, MXB_TEST_KILL_AFTER_RECORDS="1"), stdout=subprocess.DEVNULL,
+               stderr=subprocess.DEVNULL)
 
 
 # a gtsegs image stored compressed with a chunk never written (reads as zeros)

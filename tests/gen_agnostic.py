@@ -1,4 +1,4 @@
-"""test_methods2's independent values: the engine's gradients to the input and the
+"""test_agnostic's independent values: the engine's gradients to the input and the
 tokens by PyTorch autograd on tools/reference.py's models (the fixture checkpoints,
 converted as test_engine's), and numpy's Gauss-Legendre nodes."""
 import os, runpy, sys

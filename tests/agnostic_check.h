@@ -1,4 +1,4 @@
-/* Shared by test_methods2.c and test_methods2_full.c: a v2 method's pixel map against
+/* Shared by test_agnostic.c and test_agnostic_full.c: a v2 method's pixel map against
  * the original code's (docs/METHODS-v2.md §4.4: both min-maxed, max |mxb - golden| <=
  * 1e-4), through mxb_explain_one with the golden's params. */
 #ifndef MXB_TEST_METHODS2_CHECK_H
@@ -13,7 +13,7 @@
 #include <string.h>
 
 static inline const char *data(const char *name) {
-    return mxb_test_path("%s/methods2/%s", mxb_test_env("MXB_TESTDATA"), name);
+    return mxb_test_path("%s/agnostic/%s", mxb_test_env("MXB_TESTDATA"), name);
 }
 static inline const char *fixture(const char *name) {
     return mxb_test_path("%s/%s", mxb_test_env("MXB_FIXTURES"), name);

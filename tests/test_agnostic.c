@@ -1,9 +1,9 @@
 /* Method ABI v2 and the model-agnostic methods (docs/METHODS-v2.md §1, §3.5, §4.4):
  * the engine's gradients to the input and tokens against PyTorch autograd
- * (tests/gen_methods2.py), the shared generator against the goldens' port of it,
+ * (tests/gen_agnostic.py), the shared generator against the goldens' port of it,
  * Gauss-Legendre against numpy, parameter checks, and every method's pixel map
  * against the original code's (Captum 0.8.0, eclique/RISE) on the demo models. */
-#include "methods2_check.h"
+#include "agnostic_check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -158,5 +158,5 @@ int main(void) {
         {"demo ViT: ixg, ig, smoothgrad, occlusion, rise against Captum / RISE", test_demo_vit},
         {"demo ViM: ixg, ig, smoothgrad, occlusion, rise against Captum / RISE", test_demo_vim},
         {NULL, NULL}};
-    return mxb_test_main("methods2", cases);
+    return mxb_test_main("agnostic", cases);
 }

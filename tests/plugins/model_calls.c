@@ -1,7 +1,7 @@
 /* A v2 plugin that makes the built-in LRP methods through the run's calls alone
  * (in->model: backward, relevance, attn_relevance, pixel_relevance, token_relevance,
  * scratch), asking the host for no pass of its own (needs = MXB_NEEDS_MODEL only).
- * tests/test_abi2calls.c and tests/cli_abi2calls.sh check that each map is bit for bit
+ * tests/test_model_calls.c and tests/cli_model_calls.sh check that each map is bit for bit
  * the built-in's (and so the original code's goldens), with one and two images in flight:
  *   calls-mambalrp     = mambalrp / -vision / -gamma / -vision-gamma (param rules)
  *   calls-lrp-partial  = lrp-partial   (layers_lrp rules, the last block)

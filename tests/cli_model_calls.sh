@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The method ABI v2 model calls with several images in flight (docs/METHODS-v2.md §8):
-# the test plugin tests/plugins/abi2calls.c makes the LRP methods through relevance()
+# the test plugin tests/plugins/model_calls.c makes the LRP methods through relevance()
 # on its own run (its own traced context); `mxb run` with 2 images in flight gives the
 # same bits as with 1, and each plugin map is the built-in's, bit for bit, in the file.
 set -uo pipefail
-MXB=$MXB_EXE; P=$MXB_PLUGIN_DIR/libabi2calls.so
+MXB=$MXB_EXE; P=$MXB_PLUGIN_DIR/libmodel_calls.so
 T=$(mktemp -d); trap 'rm -rf $T' EXIT
 cp -r $MXB_TESTDATA/run/. $T/; cd $T
 . "$MXB_SOURCE_DIR/tests/lib_cli.sh"
@@ -27,7 +27,7 @@ mk vim vim calls-mambalrp mambalrp
 
 same() { # every results group of two files, bit for bit (provenance aside)
   for g in /perturbation /segmentation; do h5diff -q "$1" "$2" $g $g || return 1; done
-  $MXB compare "$1" "$2" --tolerance 0 >/dev/null 2>&1
+  $MXB compare "$1" "$2" --tolerance 0 >/dev/null 2>>$MXB_ERR
 }
 for cfg in vit vim; do
   OMP_NUM_THREADS=2 $MXB run $cfg.ini --quiet --in-flight 1 "${SETS[@]}" --set run.output=$cfg-1.h5 >/dev/null 2>$cfg-1.err
@@ -52,5 +52,5 @@ check "(the pair check sees a difference: lrp-partial vs lrp-full)" bash -c \
 # calls-attribution's scratch is 12 x 197^2 floats + 3 x 197 doubles + 128 + one-hot 4000 + 64
 check "mxb methods: calls-attribution's scratch at deit-s (seq_len 197)" bash -c \
   "$MXB --plugin $P methods | grep -A1 '^calls-attribution' | grep -q '1 backwards, 0 plain forwards, 1 LRP passes, 1871752 scratch bytes'"
-echo "cli_abi2calls: $pass passed, $fail failed"
+echo "cli_model_calls: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -47,7 +47,7 @@ expect_fail 2 "$T/run.ini: [method:ig]: method 'ig' parameter 'steps': '0' is no
 cfg $'[method:rollout]\nfoo = 1'
 expect_fail 2 "$T/run.ini: [method:rollout]: method 'rollout' has no parameter 'foo' (it takes none)" $MXB run $T/run.ini
 cfg $'[method:ig]\nsteps = 4\nrule = riemann_right'
-check "a run with ig's params from the config" bash -c "$MXB run $T/run.ini >/dev/null 2>&1"
+check "a run with ig's params from the config" bash -c "$MXB run $T/run.ini >/dev/null 2>>$MXB_ERR"
 check "provenance holds the resolved params" $PY -c "
 import h5py; a = h5py.File('$T/run.h5')
 raise SystemExit(0 if a.attrs['method_params_ig'] == 'steps=4 rule=riemann_right' else 1)"

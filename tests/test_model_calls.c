@@ -1,7 +1,7 @@
 /* The rest of the method ABI v2 model calls (issue 16, Build 1; docs/METHODS-v2.md §8):
  * layer_grad (MXB_OUT_LAYERS), vim_s6 and vit_qkv against PyTorch on tools/reference.py's
- * models (tests/gen_abi2calls.py), read by a v2 method run through mxb_explain_one;
- * relevance() refusals; and the test plugin tests/plugins/abi2calls.c, which makes the
+ * models (tests/gen_model_calls.py), read by a v2 method run through mxb_explain_one;
+ * relevance() refusals; and the test plugin tests/plugins/model_calls.c, which makes the
  * built-in LRP methods through relevance() alone, bit for bit against the built-ins on
  * the demo models (whose maps test_lrp/test_methods check against the original code). */
 #include "harness/harness.h"
@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char *data(const char *name) {
-    return mxb_test_path("%s/abi2calls/%s", mxb_test_env("MXB_TESTDATA"), name);
+    return mxb_test_path("%s/model_calls/%s", mxb_test_env("MXB_TESTDATA"), name);
 }
 
 /* max |a - b| / max |b|, a read with row stride ld */
@@ -249,7 +249,7 @@ static void same_as_builtin(const char *arch, const char *plugin_method, const c
 static void test_plugin_vim(void) {
     char err[512];
     if (!mxb_methods_find("calls-mambalrp"))
-        CU_ASSERT_EQUAL_FATAL(mxb_methods_load_plugin(mxb_test_path("%s/libabi2calls.so", mxb_test_env("MXB_PLUGIN_DIR")),
+        CU_ASSERT_EQUAL_FATAL(mxb_methods_load_plugin(mxb_test_path("%s/libmodel_calls.so", mxb_test_env("MXB_PLUGIN_DIR")),
                                                       err, sizeof err),
                               0);
     same_as_builtin("vim", "calls-mambalrp", "mambalrp", NULL);
@@ -261,7 +261,7 @@ static void test_plugin_vim(void) {
 static void test_plugin_vit(void) {
     char err[512];
     if (!mxb_methods_find("calls-lrp-partial"))
-        CU_ASSERT_EQUAL_FATAL(mxb_methods_load_plugin(mxb_test_path("%s/libabi2calls.so", mxb_test_env("MXB_PLUGIN_DIR")),
+        CU_ASSERT_EQUAL_FATAL(mxb_methods_load_plugin(mxb_test_path("%s/libmodel_calls.so", mxb_test_env("MXB_PLUGIN_DIR")),
                                                       err, sizeof err),
                               0);
     same_as_builtin("vit", "calls-lrp-partial", "lrp-partial", NULL);
@@ -276,5 +276,5 @@ int main(void) {
         {"test plugin through relevance() = mambalrp (4 rule sets), demo ViM, bit for bit", test_plugin_vim},
         {"test plugin through relevance() = lrp-partial, lrp-full, attribution, demo ViT", test_plugin_vit},
         {NULL, NULL}};
-    return mxb_test_main("abi2calls", cases);
+    return mxb_test_main("model_calls", cases);
 }

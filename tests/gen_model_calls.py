@@ -1,4 +1,4 @@
-"""test_abi2calls's independent values: the rest of the method ABI v2 calls
+"""test_model_calls's independent values: the rest of the method ABI v2 calls
 (layer_grad, vim_s6, vit_qkv) by PyTorch on tools/reference.py's models (the fixture
 checkpoints, converted as test_engine's). The S6 internals are captured by a copy of
 reference.py's s6_branch that keeps every intermediate (the forward hooks of a

@@ -1,4 +1,4 @@
-"""test_methods2_full's weights: the full-geometry goldens' checkpoints regenerated
+"""test_agnostic_full's weights: the full-geometry goldens' checkpoints regenerated
 from their seeds (tools/make_random_checkpoint.py), their content SHA-256 checked
 against the golden's attribute (as tests/cli_goldens.sh does), converted for mxb."""
 import os, sys

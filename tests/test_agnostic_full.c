@@ -1,9 +1,9 @@
 /* The model-agnostic methods at full geometry (DeiT-S, ViM-S, 224 px) against the
  * original code's maps (tests/fixtures/methods2_{deit_s,vim_s}.golden.h5, Captum 0.8.0
  * and eclique/RISE), with the weights regenerated from the goldens' seeds by
- * tests/gen_methods2_full.py (their content SHA-256 checked there). A program of its
+ * tests/gen_agnostic_full.py (their content SHA-256 checked there). A program of its
  * own: 729 forwards of occlusion per model take minutes on two cores. */
-#include "methods2_check.h"
+#include "agnostic_check.h"
 
 /* what the full-geometry goldens hold (tests/fixtures/README.md), all on input_0 */
 static const golden_case full_cases[] = {
@@ -18,7 +18,7 @@ static const golden_case full_cases[] = {
 /* the weights live in this test's own data folder */
 static void check_full(const char *model) {
     char w[4096], g[4096], label[32];
-    snprintf(w, sizeof w, "%s/methods2_full/%s.h5", mxb_test_env("MXB_TESTDATA"), model);
+    snprintf(w, sizeof w, "%s/agnostic_full/%s.h5", mxb_test_env("MXB_TESTDATA"), model);
     snprintf(g, sizeof g, "%s", fixture(mxb_test_path("methods2_%s.golden.h5", model)));
     snprintf(label, sizeof label, "%s", model);
     check_goldens(w, g, label, full_cases, sizeof full_cases / sizeof *full_cases);
@@ -31,5 +31,5 @@ int main(void) {
         {"DeiT-S: ixg, ig, smoothgrad, occlusion, rise against Captum / RISE", test_full_deit},
         {"ViM-S: ixg, ig, smoothgrad, occlusion, rise against Captum / RISE", test_full_vim},
         {NULL, NULL}};
-    return mxb_test_main("methods2_full", cases);
+    return mxb_test_main("agnostic_full", cases);
 }
