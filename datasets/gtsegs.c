@@ -14,29 +14,15 @@
 
 /* ---- reading ------------------------------------------------------------------ */
 
-/* The declared n x elem bytes must be stored: all of them plainly, 1/1032 of them
- * compressed (deflate's ceiling). A [3, 65535, 1000] image declared in a small file,
- * or one created and never written (it reads as zeros), is refused before the
- * allocation it asks for. */
+/* The declared n elements must be stored (io/h5_storage.h): a [3, 65535, 1000] image
+ * declared in a small file, or one created and never written (it reads as zeros), is
+ * refused before the allocation it asks for. */
 static int stored(const char *path, hid_t ds, const char *what, size_t n, char *err, size_t errlen) {
-    H5D_space_status_t st;
-    hid_t t = H5Dget_type(ds), pl = H5Dget_create_plist(ds);
+    hid_t t = H5Dget_type(ds);
     size_t elem = t >= 0 ? H5Tget_size(t) : 1;
-    int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0;
     if (t >= 0) H5Tclose(t);
-    if (pl >= 0) H5Pclose(pl);
-    if (H5Dget_space_status(ds, &st) < 0 || st == H5D_SPACE_STATUS_NOT_ALLOCATED) {
-        mxb_seterr(err, errlen, "%s: %s: holds no data (declared but never written)", path, what);
-        return 0;
-    }
-    unsigned long long have = H5Dget_storage_size(ds), want = (unsigned long long)n * elem;
-    if (filtered ? want / 1032 > have : want > have) {
-        mxb_seterr(err, errlen, "%s: %s: declares %llu bytes but stores %llu (truncated or corrupt?)", path,
-                 what, want, have);
-        return 0;
-    }
     char why[200];
-    if (mxb_h5_storage_problem(ds, why, sizeof why)) {
+    if (mxb_h5_declared_stored(ds, n, elem, why, sizeof why)) {
         mxb_seterr(err, errlen, "%s: %s: %s", path, what, why);
         return 0;
     }
@@ -141,12 +127,12 @@ int mxb_segmentation_open(const char *path, mxb_dataset **out, char *err, size_t
     int rc = -1;
     *out = NULL;
     /* HDF5 would print its error stack on every failed call: we report our own */
-    H5E_BEGIN_TRY { rc = open_file(path, out, err, errlen); } H5E_END_TRY;
+    MXB_H5_QUIET(rc = open_file(path, out, err, errlen));
     return rc;
 }
 
 void mxb_segmentation_release(mxb_dataset *d) {
-    if (d->file >= 0) H5E_BEGIN_TRY { H5Fclose(d->file); } H5E_END_TRY;
+    if (d->file >= 0) MXB_H5_QUIET(H5Fclose(d->file));
     d->file = -1;
     free(d->img_refs);
     free(d->gt_refs);
@@ -299,7 +285,7 @@ done:
 
 int mxb_segmentation_load(mxb_dataset *d, int item, mxb_sample *s, char *err, size_t errlen) {
     int rc = -1;
-    H5E_BEGIN_TRY { rc = load_item(d, item, s, err, errlen); } H5E_END_TRY;
+    MXB_H5_QUIET(rc = load_item(d, item, s, err, errlen));
     return rc;
 }
 
@@ -443,7 +429,7 @@ fail:
 int mxb_gtsegs_create(const char *path, mxb_gtsegs_writer **out, char *err, size_t errlen) {
     int rc = -1;
     *out = NULL;
-    H5E_BEGIN_TRY { rc = create(path, out, err, errlen); } H5E_END_TRY;
+    MXB_H5_QUIET(rc = create(path, out, err, errlen));
     return rc;
 }
 
@@ -500,7 +486,7 @@ static int append(mxb_gtsegs_writer *w, const uint8_t *rgb, const uint8_t *mask,
 int mxb_gtsegs_append(mxb_gtsegs_writer *w, const uint8_t *rgb, const uint8_t *mask, int h, int wd,
                       char *err, size_t errlen) {
     int rc = -1;
-    H5E_BEGIN_TRY { rc = append(w, rgb, mask, h, wd, err, errlen); } H5E_END_TRY;
+    MXB_H5_QUIET(rc = append(w, rgb, mask, h, wd, err, errlen));
     return rc;
 }
 
@@ -549,7 +535,7 @@ static int finish(mxb_gtsegs_writer *w, char *err, size_t errlen) {
 int mxb_gtsegs_close(mxb_gtsegs_writer *w, char *err, size_t errlen) {
     if (!w) return 0;
     int rc = -1;
-    H5E_BEGIN_TRY { rc = finish(w, err, errlen); } H5E_END_TRY;
+    MXB_H5_QUIET(rc = finish(w, err, errlen));
     free(w->img);
     free(w->gt);
     free(w->path);

@@ -216,7 +216,7 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name, size_t m
      * raw rows (a filter byte + the packed pixels each) / 1032 cannot hold the image
      * it declares, and is refused before w * h * 3 bytes are allocated for it. */
     size_t raw = (size_t)h * (png_get_rowbytes(png, info) + 1);
-    if (raw / 1032 > len) {
+    if (raw / MXB_DEFLATE_MAX_RATIO > len) {
         mxb_seterr(err, errlen, "%s: PNG declares %ux%u pixels but the file has only %zu bytes "
                  "(truncated, or a decompression bomb)", name, (unsigned)w, (unsigned)h, len);
         goto fail;

@@ -179,8 +179,9 @@ typedef enum {
     MXB_VARIANT_UIA_NO_GATE = 1 << 9,
     MXB_VARIANT_UIA_NO_ACT = 1 << 10,
 } mxb_variant;
-/* -1 for an untraced layer or a variant outside these forms */
-int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *out);
+/* -1 for an untraced layer or a variant outside these forms. Not const: it works in
+ * the context's [D, L] scratch (free outside forward and backward). */
+int mxb_vim_xai_vector(mxb_ctx *c, int layer, mxb_variant variant, float *out);
 /* UIA's full implicit-attention matrices of one layer and direction for channels
  * [c0, c1) into out [c1-c0, L, L], the direction's own token order (row i, column s:
  * SiLU(z[i])·Σ_j α[i,j]σ(u[j])·w[K-1-(j-s)]; saveAttnMat); variant = UIA with the

@@ -132,7 +132,7 @@ int mxb_vim_uia_matrix_mean(const mxb_ctx *c, int layer, int dir, int image_orde
     return rc;
 }
 
-int mxb_vim_xai_vector(const mxb_ctx *c, int layer, mxb_variant variant, float *out) {
+int mxb_vim_xai_vector(mxb_ctx *c, int layer, mxb_variant variant, float *out) {
     mxb_s6_view f, b;
     const int form = variant_form((int)variant);
     if (form < 0 || mxb_vim_s6(c, layer, 0, &f) || mxb_vim_s6(c, layer, 1, &b)) return -1;

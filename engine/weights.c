@@ -208,27 +208,11 @@ static int read_param(hid_t f, const char *path, const mxb_param *p, float *dst,
                    want);
         goto done;
     }
-    /* a dataset created but never written reads back as its fill value (zeros): a
-     * model that would load and predict nonsense */
-    H5D_space_status_t status;
-    if (p->numel && (H5Dget_space_status(d, &status) < 0 || status == H5D_SPACE_STATUS_NOT_ALLOCATED)) {
-        mxb_seterr(err, errlen, "%s: key '%s' holds no data (declared but never written)", path,
-                   p->name);
-        goto done;
-    }
-    /* a filter we cannot decode, or chunks never written (compressed or not) */
+    /* never written (it reads back as zeros: a model that would load and predict
+     * nonsense), partly stored, or a filter we cannot decode (io/h5_storage.h) */
     char why[200];
-    if (mxb_h5_storage_problem(d, why, sizeof why)) {
+    if (mxb_h5_declared_stored(d, p->numel, H5Tget_size(t), why, sizeof why)) {
         mxb_seterr(err, errlen, "%s: key '%s' %s", path, p->name, why);
-        goto done;
-    }
-    /* partly written (contiguous): less stored than declared */
-    hid_t pl = H5Dget_create_plist(d);
-    int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0;
-    if (pl >= 0) H5Pclose(pl);
-    if (!filtered && H5Dget_storage_size(d) < (hsize_t)p->numel * H5Tget_size(t)) {
-        mxb_seterr(err, errlen, "%s: key '%s' is only partly stored (truncated or corrupt?)", path,
-                   p->name);
         goto done;
     }
     if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
@@ -251,10 +235,10 @@ done:
 }
 
 /* The weights file opened read-only, or -1 with the message: a missing file and a
- * file libhdf5 cannot read are told apart (HDF5's own error stack stays quiet unless
- * MXB_HDF5_ERRORS is set). */
+ * file libhdf5 cannot read are told apart. Each public function below runs its body
+ * (X_loud) under MXB_H5_QUIET, so HDF5's own error stack stays quiet unless
+ * MXB_HDF5_ERRORS is set. */
 static hid_t weights_open(const char *path, char *err, size_t errlen) {
-    if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     mxb_input_note(path); /* no output may be written over it */
     if (mxb_input_check(path, "a weights file", 1, err, errlen)) return -1;
     FILE *probe = fopen(path, "rb");
@@ -268,7 +252,7 @@ static hid_t weights_open(const char *path, char *err, size_t errlen) {
     return f;
 }
 
-int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen) {
+static int mxb_model_load_loud(const char *path, mxb_model **out, char *err, size_t errlen) {
     *out = NULL;
     hid_t f = weights_open(path, err, errlen);
     if (f < 0) return -1;
@@ -284,7 +268,7 @@ int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen) 
         mxb_seterr(err, errlen, "%s: cannot size the file or the model", path);
         goto fail;
     }
-    if (need / 1032 > fsize) {
+    if (need / MXB_DEFLATE_MAX_RATIO > fsize) {
         mxb_seterr(err, errlen,
                    "%s: the config declares a %s model of %zu MiB of parameters but the file "
                    "has only %llu bytes (truncated, or not the model it says)",
@@ -320,11 +304,23 @@ fail:
     return -1;
 }
 
-int mxb_model_peek(const char *path, mxb_config *cfg, char *err, size_t errlen) {
+int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_model_load_loud(path, out, err, errlen));
+    return rc;
+}
+
+static int mxb_model_peek_loud(const char *path, mxb_config *cfg, char *err, size_t errlen) {
     hid_t f = weights_open(path, err, errlen);
     if (f < 0) return -1;
     int rc = read_config(f, path, cfg, err, errlen);
     H5Fclose(f);
+    return rc;
+}
+
+int mxb_model_peek(const char *path, mxb_config *cfg, char *err, size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_model_peek_loud(path, cfg, err, errlen));
     return rc;
 }
 
@@ -340,7 +336,7 @@ static int attr_doubles(hid_t f, const char *name, double *out, int n) {
     return ok ? 1 : -1;
 }
 
-int mxb_weights_transform(const char *path, mxb_eval_transform *t, char *err, size_t errlen) {
+static int mxb_weights_transform_loud(const char *path, mxb_eval_transform *t, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     hid_t f = weights_open(path, err, errlen);
     if (f < 0) return -1;
@@ -382,5 +378,11 @@ int mxb_weights_transform(const char *path, mxb_eval_transform *t, char *err, si
         rc = 1;
     }
     H5Fclose(f);
+    return rc;
+}
+
+int mxb_weights_transform(const char *path, mxb_eval_transform *t, char *err, size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_weights_transform_loud(path, t, err, errlen));
     return rc;
 }

@@ -1,5 +1,6 @@
 /* Subcommand dispatch and help. */
 #include "harness/harness.h"
+#include "harness/internal.h"
 #include "io/io.h"
 
 #include <stdatomic.h>

@@ -2,6 +2,7 @@
  * readers make of a folder or .mat file (so a user can check an ImageNet layout
  * before a long run). */
 #include "harness/harness.h"
+#include "harness/internal.h"
 #include "datasets/datasets.h"
 
 #include <errno.h>

@@ -181,7 +181,7 @@ int mxb_cmd_explain(int argc, char **argv) {
         goto done;
     }
     if (!(method->archs & (1u << g->arch))) {
-        snprintf(err, sizeof err, "method '%s' does not support %s models (%s)", method->name, mxb_arch_name(g->arch),
+        mxb_seterr(err, sizeof err, "method '%s' does not support %s models (%s)", method->name, mxb_arch_name(g->arch),
                  weights);
         goto fail;
     }
@@ -199,7 +199,7 @@ int mxb_cmd_explain(int argc, char **argv) {
     up = mxb_alloc((size_t)S * S * sizeof *up, "the upsampled map");
     if (pixel_method) eo.pixel_map = pixels = mxb_alloc((size_t)S * S * sizeof *pixels, "the pixel map");
     if (!c) {
-        snprintf(err, sizeof err, "out of memory for the model's buffers");
+        mxb_seterr(err, sizeof err, "out of memory for the model's buffers");
         rc = 1;
         goto fail;
     }
@@ -247,7 +247,7 @@ int mxb_cmd_explain(int argc, char **argv) {
     }
     if (png) {
         if (g->in_chans != 3) {
-            snprintf(err, sizeof err, "%s: an overlay needs a 3-channel image", png);
+            mxb_seterr(err, sizeof err, "%s: an overlay needs a 3-channel image", png);
             goto fail;
         }
         rgb = mxb_alloc((size_t)S * S * 3, "the overlay");

@@ -1,5 +1,6 @@
 /* mxb report, mxb compare, mxb merge: commands on finished results files. */
 #include "harness/harness.h"
+#include "harness/internal.h"
 
 #include "results/results.h"
 
@@ -78,8 +79,9 @@ static void compare_usage(FILE *f) {
     fprintf(f, "usage: mxb compare BASELINE.h5 NEW.h5 [--tolerance X] [--relative R] [--quiet]\n"
                "                   [--html OUT.html]\n"
                "  Compares every summary metric (mxb report --format csv lists them). A metric\n"
-               "  moves past tolerance when |new - baseline| > X + R * |baseline| (defaults\n"
-               "  X = 1e-6, R = 0); a metric missing from NEW, or NaN in one file only, fails.\n"
+               "  moves past tolerance when |new - baseline| > X + R * |baseline| (defaults:\n"
+               "  X the metric's own, 1e-6 for every metric today, R = 0); a metric missing\n"
+               "  from NEW, or NaN in one file only, fails.\n"
                "  --html OUT   also a page marking what moved, by how much, against the tolerance\n"
                "  Exit status: 0 within tolerance, 1 a metric moved, 2 bad input.\n");
 }
@@ -91,7 +93,7 @@ static const mxb_metric *find_metric(const mxb_metric *v, int n, const char *nam
 }
 
 int mxb_cmd_compare(int argc, char **argv) {
-    double tol = 1e-6, rel = 0;
+    double tol = -1, rel = 0; /* tol < 0: each metric's default (results/summary.c) */
     int quiet = 0, npos = 0;
     const char *pos[2], *html = NULL;
     mxb_opt opts[] = {MXB_OPT_D("tolerance", &tol, 0, 1e300), MXB_OPT_D("relative", &rel, 0, 1e300),
@@ -151,8 +153,15 @@ int mxb_cmd_compare(int argc, char **argv) {
         goto done;
     }
     if (moved || npairs) {
-        if (moved)
-            fprintf(stderr, "mxb compare: %d of %d metrics moved past tolerance (%g + %g x |baseline|)\n", moved, na, tol, rel);
+        if (moved) {
+            const double shown = mxb_metrics_tolerance(va, na, tol); /* NaN: the defaults differ */
+            if (isnan(shown))
+                fprintf(stderr, "mxb compare: %d of %d metrics moved past tolerance (its own + %g x |baseline|)\n", moved,
+                        na, rel);
+            else
+                fprintf(stderr, "mxb compare: %d of %d metrics moved past tolerance (%g + %g x |baseline|)\n", moved, na,
+                        shown, rel);
+        }
         if (npairs)
             fprintf(stderr, "mxb compare: %d (model, method) pair%s run in one file and skipped in the other\n", npairs,
                     npairs > 1 ? "s" : "");

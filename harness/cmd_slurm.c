@@ -565,7 +565,7 @@ int mxb_cmd_slurm(int argc, char **argv) {
     for (int t = 0; t < MXB_NTESTS; t++) /* mxb run refuses an empty selection */
         if (R->res.test[t].enabled && shards > R->selected[t]) {
             fprintf(stderr, "mxb slurm: %d shards, but the %s test selects %d images: a shard would have none; at most %d\n",
-                    shards, mxb_run_test_names[t], R->selected[t], R->selected[t]);
+                    shards, mxb_test_names[t], R->selected[t], R->selected[t]);
             goto out;
         }
     if (!o.mem_mb) o.mem_mb = (long)(R->memory_mb + R->memory_mb / 4 + 256);

@@ -1,6 +1,7 @@
 /* The run configuration: an INI file (parsed by libinih) plus --set overrides.
  * Every key is checked; a typo is an error naming the file, the line and the key. */
 #include "harness/harness.h"
+#include "harness/internal.h"
 
 #include <ctype.h>
 #include <ini.h>
@@ -403,6 +404,16 @@ static int on_key(void *user, const char *section, const char *key, const char *
     if (sec & (S_PERT | S_SEG)) /* set here, so not taken from the model's transform (run.c) */
         (sec == S_PERT ? &c->perturbation : &c->segmentation)->pre_set |= mxb_preprocess_key_bit(key);
     return 1;
+}
+
+/* The bit of a transform key in mxb_dataset_config.pre_set: the keys a section sets
+ * win over the model's own transform (run_setup.c reads them). Here, with the key
+ * table that parses them, so run_setup.c uses config.c and not the other way. */
+unsigned mxb_preprocess_key_bit(const char *key) {
+    static const char *const keys[] = {"resize", "square", "crop", "filter", "mean", "std"};
+    for (unsigned i = 0; i < 6; i++)
+        if (!strcmp(key, keys[i])) return 1u << i;
+    return 0;
 }
 
 void mxb_run_config_defaults(mxb_run_config *c) {

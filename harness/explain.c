@@ -1,6 +1,7 @@
 /* One explanation: forward (traced), the passes the method needs, the method. The
  * class choice lives here, once, for every method. */
 #include "harness/harness.h"
+#include "harness/internal.h"
 #include "metrics/metrics.h"
 
 #include "io/io.h"
@@ -93,31 +94,26 @@ static const float *tr_input_rel(void *t) { return t ? ((trace_handle *)t)->inpu
 
 /* Runs the LRP pass the method asks for, for the relevance seed at the logits, into
  * buffers the caller frees (token_rel [L], input_rel [S, S]); *rel_from: the first
- * block whose attention relevance it computed. 0, or -1 with the message. */
-static int lrp_passes(mxb_ctx *c, const mxb_config *g, uint32_t needs, const float *seed,
-                      const float *image, float **token_rel, float **input_rel, int *rel_from,
-                      char *err, size_t errlen) {
+ * block whose attention relevance it computed. The engine refuses only an untraced
+ * context or a model of the other family: a caller's bug, asserted. */
+static void lrp_passes(mxb_ctx *c, const mxb_config *g, uint32_t needs, const float *seed, const float *image,
+                       float **token_rel, float **input_rel, int *rel_from) {
     if ((needs & MXB_NEEDS_RELEVANCE_ORIG) && g->arch == MXB_ARCH_VIT) {
         const int last = !!(needs & MXB_NEEDS_RELEVANCE_LAST), to_input = !!(needs & MXB_NEEDS_RELEVANCE_INPUT);
         const unsigned rules = vit_lrp_rules(needs);
         if (to_input) /* a checked config's size */
             *input_rel = mxb_alloc((size_t)g->img_size * g->img_size * sizeof **input_rel, "the input relevance");
-        if (mxb_vit_lrp_rules(c, seed, rules, image, *input_rel)) {
-            snprintf(err, errlen, "LRP pass (rule set orig) failed (untraced context?)");
-            return -1;
-        }
+        const int rc = mxb_vit_lrp_rules(c, seed, rules, image, *input_rel);
+        MXB_ASSERT(rc == 0);
         *rel_from = last && !to_input ? g->depth - 1 : 0;
-        return 0;
+        return;
     }
-    if (!(needs & MXB_NEEDS_MAMBALRP)) return 0;
-    if (g->arch != MXB_ARCH_VIM) return 0; /* the registry's archs say where it runs */
+    if (!(needs & MXB_NEEDS_MAMBALRP)) return;
+    if (g->arch != MXB_ARCH_VIM) return; /* the registry's archs say where it runs */
     const unsigned rules = mambalrp_rules(needs);
     *token_rel = mxb_alloc((size_t)g->seq_len * sizeof **token_rel, "the token relevance"); /* checked config */
-    if (mxb_vim_mambalrp(c, seed, rules, *token_rel)) {
-        snprintf(err, errlen, "MambaLRP pass failed (untraced context?)");
-        return -1;
-    }
-    return 0;
+    const int rc = mxb_vim_mambalrp(c, seed, rules, *token_rel);
+    MXB_ASSERT(rc == 0);
 }
 
 /* Decided: a method (a plugin) that calls exit() while explaining ends mxb; it runs
@@ -431,46 +427,35 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
                     char *err, size_t errlen) {
     const mxb_config *g = mxb_model_config(m);
     if (!(method->archs & (1u << g->arch))) {
-        snprintf(err, errlen, "method '%s' does not support %s models", method->name,
+        mxb_seterr(err, errlen, "method '%s' does not support %s models", method->name,
                  mxb_arch_name(g->arch));
         return -1;
     }
     if (opts->class_index >= g->num_classes) {
-        snprintf(err, errlen, "class %d is outside 0..%d", opts->class_index, g->num_classes - 1);
+        mxb_seterr(err, errlen, "class %d is outside 0..%d", opts->class_index, g->num_classes - 1);
         return -1;
     }
+    /* from here on one exit (done:) frees what the image took */
+    int rc = -1;
+    float *token_rel = NULL, *input_rel = NULL, *px = NULL;
+    mxb_run run = {.c = c, .m = m, .g = g, .pool = opts->pool, .npool = opts->pool ? opts->npool : 0};
     mxb_forward(c, image, logits);
     int cls = opts->class_index;
     if (cls < 0) cls = mxb_argmax(logits, g->num_classes); /* the prediction */
     *explained = cls;
-    float *token_rel = NULL, *input_rel = NULL;
     int rel_from = 0;
-    if (method->needs & MXB_NEEDS_LRP_PASSES) {
+    if (method->needs & (MXB_NEEDS_LRP_PASSES | MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE)) {
         float *seed = mxb_alloc0((size_t)g->num_classes, sizeof *seed, "the seed"); /* a checked config's size */
         seed[cls] = 1;
-        int rc = lrp_passes(c, g, method->needs, seed, image, &token_rel, &input_rel, &rel_from, err, errlen);
-        free(seed);
-        if (rc) {
-            free(token_rel);
-            free(input_rel);
-            return -1;
-        }
-    }
-    if (method->needs & (MXB_NEEDS_GRADIENT | MXB_NEEDS_RELEVANCE)) {
-        float *seed = mxb_alloc0((size_t)g->num_classes, sizeof *seed, "the seed"); /* a checked config's size */
-        seed[cls] = 1;
+        if (method->needs & MXB_NEEDS_LRP_PASSES)
+            lrp_passes(c, g, method->needs, seed, image, &token_rel, &input_rel, &rel_from);
         if (method->needs & MXB_NEEDS_GRADIENT) mxb_backward(c, seed);
-        int rc = 0;
         if ((method->needs & MXB_NEEDS_RELEVANCE) && g->arch == MXB_ARCH_VIT &&
-            !(method->needs & MXB_NEEDS_RELEVANCE_ORIG)) /* the orig rule set's pass ran above */
-            rc = mxb_relevance(c, seed);
-        free(seed);
-        if (rc) {
-            snprintf(err, errlen, "LRP relevance pass failed (out of memory?)");
-            free(token_rel);
-            free(input_rel);
-            return -1;
+            !(method->needs & MXB_NEEDS_RELEVANCE_ORIG)) { /* the orig rule set's pass ran above */
+            const int lrp = mxb_relevance(c, seed); /* refuses only an untraced context: a caller's bug */
+            MXB_ASSERT(lrp == 0);
         }
+        free(seed);
     }
     const mxb_variant variant = mxb_explain_rows(method, opts->variant);
     trace_handle h = {c, variant, token_rel, input_rel, rel_from};
@@ -488,15 +473,10 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     /* v2: the run, the params (defaults filled in), the seed */
     fill_geometry(g, &in);
     double params[MXB_MAX_PARAMS];
-    if (!opts->params && mxb_method_params_parse(method, NULL, 0, params, err, errlen)) {
-        free(token_rel);
-        free(input_rel);
-        return -1;
-    }
+    if (!opts->params && mxb_method_params_parse(method, NULL, 0, params, err, errlen)) goto done;
     in.param_values = opts->params ? opts->params : params;
     in.seed = opts->seed;
     in.image_index = opts->image_index;
-    mxb_run run = {.c = c, .m = m, .g = g, .pool = opts->pool, .npool = opts->pool ? opts->npool : 0};
     /* the host's own passes are the run's until the method's first traced forward */
     run.image = image;
     run.have_grad = !!(method->needs & MXB_NEEDS_GRADIENT);
@@ -506,17 +486,14 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     const int v2 = method->abi_version >= 2;
     const int pixels = v2 && method->map_kind == MXB_MAP_PIXELS;
     const size_t npx = (size_t)g->img_size * g->img_size;
-    float *px = NULL;
     if (v2 && (method->needs & MXB_NEEDS_MODEL)) {
         mxb_cost cost;
         const int crc = mxb_method_cost(method, &in, in.param_values, &cost);
         if (crc) {
             char why[800];
             mxb_explain_cost_why(g, method, in.param_values, crc, why, sizeof why);
-            snprintf(err, errlen, "method '%s': %s", method->name, why);
-            free(token_rel);
-            free(input_rel);
-            return -1;
+            mxb_seterr(err, errlen, "method '%s': %s", method->name, why);
+            goto done;
         }
         run.scratch_limit = cost.scratch_bytes;
         run.logits_tmp = mxb_alloc((size_t)g->num_classes * sizeof(float), "the run's logits");
@@ -527,33 +504,26 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     char msg[400] = "";
     in_method = method->name;
     if (!atomic_load(&exit_guard_set) && !atomic_exchange(&exit_guard_set, 1)) atexit(exit_guard);
-    int failed = method->explain(&in, pixels ? px : map, msg, sizeof msg);
+    const int failed = method->explain(&in, pixels ? px : map, msg, sizeof msg);
     in_method = NULL;
-    run_release(&run);
-    if (!failed && pixels) {
-        int bad = 0;
-        for (size_t i = 0; i < npx; i++) bad += !isfinite(px[i]);
-        if (bad) {
-            snprintf(err, errlen, "method '%s' returned a pixel map with %d of %zu values NaN or infinite",
-                     method->name, bad, npx);
-            free(px);
-            free(token_rel);
-            free(input_rel);
-            return -1;
-        }
-        patch_mean(px, g->img_size, g->patch_size, map);
-        if (opts->pixel_map) memcpy(opts->pixel_map, px, npx * sizeof *px);
-    }
-    free(px);
-    free(token_rel);
-    free(input_rel);
     if (failed) {
         /* a plugin's message may hold line breaks or other control bytes: one line */
         msg[sizeof msg - 1] = 0;
         for (char *p = msg; *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
-        snprintf(err, errlen, "method '%s': %s", method->name, msg[0] ? msg : "failed");
-        return -1;
+        mxb_seterr(err, errlen, "method '%s': %s", method->name, msg[0] ? msg : "failed");
+        goto done;
+    }
+    if (pixels) {
+        int bad = 0;
+        for (size_t i = 0; i < npx; i++) bad += !isfinite(px[i]);
+        if (bad) {
+            mxb_seterr(err, errlen, "method '%s' returned a pixel map with %d of %zu values NaN or infinite",
+                     method->name, bad, npx);
+            goto done;
+        }
+        patch_mean(px, g->img_size, g->patch_size, map);
+        if (opts->pixel_map) memcpy(opts->pixel_map, px, npx * sizeof *px);
     }
     /* Decided: a map with a NaN or infinite value is the method's error, not a result.
      * Scoring it would order pixels by NaN (an arbitrary order) and report normal-looking
@@ -562,9 +532,15 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     int bad = 0;
     for (int i = 0; i < g->num_patches; i++) bad += !isfinite(map[i]);
     if (bad) {
-        snprintf(err, errlen, "method '%s' returned a map with %d of %d values NaN or infinite", method->name, bad,
+        mxb_seterr(err, errlen, "method '%s' returned a map with %d of %d values NaN or infinite", method->name, bad,
                  g->num_patches);
-        return -1;
+        goto done;
     }
-    return 0;
+    rc = 0;
+done:
+    run_release(&run);
+    free(px);
+    free(token_rel);
+    free(input_rel);
+    return rc;
 }

@@ -6,6 +6,7 @@
  * space, in range, so "3x", "1e", "" and "-1" for a count are refused rather than
  * read as something else. */
 #include "harness/harness.h"
+#include "harness/internal.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,6 +1,7 @@
 /* Progress of long commands on stderr (harness.h, mxb_progress): redrawn in place
  * on a terminal, plain lines in a log, so a CI log shows a run is alive. */
 #include "harness/harness.h"
+#include "harness/internal.h"
 
 #include <stdlib.h>
 #include <time.h>

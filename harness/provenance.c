@@ -132,9 +132,9 @@ void mxb_run_set_provenance(mxb_run_state *R, const char *started) {
     for (int t = 0; t < MXB_NTESTS; t++)
         if (R->res.test[t].enabled) {
             char name[64];
-            snprintf(name, sizeof name, "data_sha256_%s", mxb_run_test_names[t]);
+            snprintf(name, sizeof name, "data_sha256_%s", mxb_test_names[t]);
             mxb_results_set_attr(r, name, R->data_sha[t]);
-            snprintf(name, sizeof name, "selected_%s", mxb_run_test_names[t]); /* before sharding: merge checks it */
+            snprintf(name, sizeof name, "selected_%s", mxb_test_names[t]); /* before sharding: merge checks it */
             snprintf(buf, sizeof buf, "%d", R->selected[t]);
             mxb_results_set_attr(r, name, buf);
         }
@@ -150,7 +150,7 @@ void mxb_run_set_provenance(mxb_run_state *R, const char *started) {
         for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels && off < sizeof buf; m++) {
             char d[256];
             mxb_preprocess_describe(&R->pre[t][m], d, sizeof d);
-            off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s %s: %s", off ? "; " : "", mxb_run_test_names[t],
+            off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s %s: %s", off ? "; " : "", mxb_test_names[t],
                                     R->cfg.models[m].name, d);
         }
     mxb_results_set_attr(r, "transforms", buf);

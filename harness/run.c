@@ -56,7 +56,7 @@ static size_t record_size(mxb_run_state *R, int t, int m) {
 static int with_prefix(char *err, size_t errlen, const char *a, const char *b) {
     char msg[ERRLEN];
     snprintf(msg, sizeof msg, "%s: image %s: %s", a, b, err);
-    snprintf(err, errlen, "%s", msg);
+    mxb_seterr(err, errlen, "%s", msg);
     return -1;
 }
 
@@ -80,7 +80,7 @@ static int load_image(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, m
         mxb_normalize(sl->x, S, S, p->mean, p->std);
     }
     if (!rc && t == MXB_TEST_SEGMENTATION) {
-        if (!s->mask) rc = -1, snprintf(err, errlen, "%s: image %s has no mask", R->rd[t]->data, s->id);
+        if (!s->mask) rc = -1, mxb_seterr(err, errlen, "%s: image %s has no mask", R->rd[t]->data, s->id);
         else if (mxb_preprocess_mask(p, s->mask, s->h, s->w, sl->mask, err, errlen))
             rc = with_prefix(err, errlen, R->rd[t]->data, s->id);
     }
@@ -134,7 +134,7 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
     mxb_sample s;
     double t0 = now_s();
     if (R->cfg.use_target && label < 0) {
-        snprintf(err, errlen, "%s: image %s has no label to explain ([run] class = target)", R->rd[t]->data,
+        mxb_seterr(err, errlen, "%s: image %s has no label to explain ([run] class = target)", R->rd[t]->data,
                  T->ids[i]);
         return -1;
     }
@@ -152,7 +152,7 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
         if (method_map(R, sl, t, m, k, i, &cls, err, errlen)) {
             char msg[ERRLEN];
             snprintf(msg, sizeof msg, "%s (model %s, image %s)", err, R->cfg.models[m].name, s.id);
-            snprintf(err, errlen, "%s", msg);
+            mxb_seterr(err, errlen, "%s", msg);
             rc = -1;
             break;
         }
@@ -240,10 +240,10 @@ static int write_attention(mxb_h5out *o, void *user, char *err, size_t errlen) {
                 if (load_image(R, sl, t, m, i, &s, err, errlen)) return -1;
                 mxb_sample_free(&s);
                 char what[160], name[512];
-                snprintf(what, sizeof what, "attention %s/%s", mxb_run_test_names[t], R->cfg.models[m].name);
+                snprintf(what, sizeof what, "attention %s/%s", mxb_test_names[t], R->cfg.models[m].name);
                 mxb_progress_show(&R->stage, what, R->stage.done + 1);
                 mxb_forward(sl->traced[m], sl->x, sl->logits);
-                snprintf(name, sizeof name, "/attention/%s/%s/%d", mxb_run_test_names[t], R->cfg.models[m].name,
+                snprintf(name, sizeof name, "/attention/%s/%s/%d", mxb_test_names[t], R->cfg.models[m].name,
                          R->res.test[t].index[i]);
                 if (mxb_attention_write(o, name, sl->traced[m], mxb_model_config(R->model[m]), R->cfg.variant, err,
                                         errlen))
@@ -314,7 +314,7 @@ static int estimate(mxb_run_state *R, double within_h, int nodes, char *err, siz
             const double per = (k ? s[k / 2] : 0) / nf;
             total += per * n;
             largest += per * ((n + nodes - 1) / nodes);
-            printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h", mxb_run_test_names[t],
+            printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h", mxb_test_names[t],
                    R->cfg.models[m].name, k, per, n, per * n / 3600);
             if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* the cost made visible */
                 printf(" (%ld forwards/image; insertion/deletion %ld of them)",
@@ -391,7 +391,7 @@ typedef struct {
 } loop_state;
 
 static void unit_label(const mxb_run_state *R, int t, int m, char *what, size_t n) {
-    snprintf(what, n, "%s/%s", mxb_run_test_names[t], R->cfg.models[m].name);
+    snprintf(what, n, "%s/%s", mxb_test_names[t], R->cfg.models[m].name);
     if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* what makes these units slower */
         snprintf(what + strlen(what), n - strlen(what), " (+%ld insertion/deletion forwards an image)",
                  mxb_run_nmethods(R, m) * insdel_forwards(R));
@@ -595,7 +595,7 @@ int mxb_cmd_run(int argc, char **argv) {
     if (!R->journal) goto out;
     struct stat st;
     if (stat(R->output, &st) == 0) { /* another run finished it while we set up */
-        snprintf(err, sizeof err, "%s appeared while this run started (another mxb run wrote it); not redoing it",
+        mxb_seterr(err, sizeof err, "%s appeared while this run started (another mxb run wrote it); not redoing it",
                  R->output);
         goto out;
     }

@@ -14,8 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const mxb_run_test_names[MXB_NTESTS] = {"perturbation", "segmentation"};
-
 /* ---- set-up -------------------------------------------------------------------- */
 
 static int open_data(mxb_run_state *R, int t, char *err, size_t errlen) {
@@ -35,11 +33,11 @@ static int open_data(mxb_run_state *R, int t, char *err, size_t errlen) {
     }
     if (rc) return -1;
     if (mxb_dataset_size(D) == 0) {
-        snprintf(err, errlen, "%s: the %s data selection is empty", d->data, mxb_run_test_names[t]);
+        mxb_seterr(err, errlen, "%s: the %s data selection is empty", d->data, mxb_test_names[t]);
         return -1;
     }
     if (t == MXB_TEST_PERTURBATION && mxb_dataset_label(D, 0) < 0) {
-        snprintf(err, errlen, "%s: the perturbation test needs class labels and this data has none", d->data);
+        mxb_seterr(err, errlen, "%s: the perturbation test needs class labels and this data has none", d->data);
         return -1;
     }
     /* the data list (before sharding) is part of what identifies the run */
@@ -58,13 +56,6 @@ static int open_data(mxb_run_state *R, int t, char *err, size_t errlen) {
 }
 
 /* ---- the transform of each model and test ------------------------------------------ */
-
-unsigned mxb_preprocess_key_bit(const char *key) {
-    static const char *const keys[] = {"resize", "square", "crop", "filter", "mean", "std"};
-    for (unsigned i = 0; i < 6; i++)
-        if (!strcmp(key, keys[i])) return 1u << i;
-    return 0;
-}
 
 /* "Resize(73, bicubic) + CenterCrop(64)": the geometry alone */
 static void geometry(const mxb_preprocess *p, char *buf, size_t n) {
@@ -120,19 +111,19 @@ static int resolve_transforms(mxb_run_state *R, const mxb_config *cfg, char *err
         for (int m = 0; m < R->cfg.nmodels; m++) {
             const mxb_preprocess *p = &R->pre[t][m], *p0 = &R->pre[t][0];
             if (mxb_preprocess_out_size(p) != R->size) {
-                snprintf(err, errlen, "%s: [%s] makes %d px inputs for model %s but it takes %d px (set resize/crop)",
-                         R->cfg.path, mxb_run_test_names[t], mxb_preprocess_out_size(p), R->cfg.models[m].name, R->size);
+                mxb_seterr(err, errlen, "%s: [%s] makes %d px inputs for model %s but it takes %d px (set resize/crop)",
+                         R->cfg.path, mxb_test_names[t], mxb_preprocess_out_size(p), R->cfg.models[m].name, R->size);
                 return -1;
             }
             if (p->size != p0->size || p->square != p0->square || p->crop != p0->crop || p->filter != p0->filter) {
                 char g0[128], g1[128];
                 geometry(p0, g0, sizeof g0);
                 geometry(p, g1, sizeof g1);
-                snprintf(err, errlen,
+                mxb_seterr(err, errlen,
                          "%s: [%s] model %s's transform is %s, model %s's %s; one test needs one geometry "
                          "(set resize, square, crop and filter in [%s])",
-                         R->cfg.path, mxb_run_test_names[t], R->cfg.models[0].name, g0, R->cfg.models[m].name, g1,
-                         mxb_run_test_names[t]);
+                         R->cfg.path, mxb_test_names[t], R->cfg.models[0].name, g0, R->cfg.models[m].name, g1,
+                         mxb_test_names[t]);
                 return -1;
             }
         }
@@ -170,7 +161,7 @@ static int peek_models(mxb_run_state *R, mxb_config *cfg, char *err, size_t errl
         const mxb_run_model *rm = &R->cfg.models[m];
         struct stat st;
         if (stat(rm->weights, &st) != 0) {
-            snprintf(err, errlen, "%s: no such weights file ([model:%s] weights in %s)", rm->weights, rm->name,
+            mxb_seterr(err, errlen, "%s: no such weights file ([model:%s] weights in %s)", rm->weights, rm->name,
                      R->cfg.path);
             return -1;
         }
@@ -178,13 +169,13 @@ static int peek_models(mxb_run_state *R, mxb_config *cfg, char *err, size_t errl
             return -1;
         /* every sample is an RGB image: a model of other channels would read past it */
         if (cfg[m].in_chans != 3) {
-            snprintf(err, errlen, "%s: the model takes %d input channels; mxb run feeds RGB images (3) ([model:%s])",
+            mxb_seterr(err, errlen, "%s: the model takes %d input channels; mxb run feeds RGB images (3) ([model:%s])",
                      rm->weights, cfg[m].in_chans, rm->name);
             return -1;
         }
         if (m == 0) R->size = cfg[m].img_size;
         if (cfg[m].img_size != R->size) {
-            snprintf(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
+            mxb_seterr(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
                      rm->weights, cfg[m].img_size, R->cfg.models[0].name, R->size);
             return -1;
         }
@@ -202,7 +193,7 @@ static int check_labels(mxb_run_state *R, const mxb_config *cfg, char *err, size
             for (int i = 0; i < mxb_dataset_size(R->data[t]); i++) {
                 int label = mxb_dataset_label(R->data[t], i);
                 if (label >= cfg[m].num_classes) {
-                    snprintf(err, errlen,
+                    mxb_seterr(err, errlen,
                              "%s: image %s has label %d, but model %s has %d classes (0..%d; a 1-based label file?)",
                              R->rd[t]->labels[0] ? R->rd[t]->labels : R->rd[t]->data, mxb_dataset_id(R->data[t], i),
                              label, R->cfg.models[m].name, cfg[m].num_classes, cfg[m].num_classes - 1);
@@ -242,7 +233,7 @@ static int plan_pairs(mxb_run_state *R, const mxb_config *cfg, char *err, size_t
             for (int m = 0; m < R->cfg.nmodels; m++)
                 snprintf(models + strlen(models), sizeof models - strlen(models), "%s%s (%s)", m ? ", " : "",
                          R->cfg.models[m].name, mxb_arch_name(cfg[m].arch));
-            snprintf(err, errlen, "%s: method '%s' supports none of the configured models: %s", R->cfg.path,
+            mxb_seterr(err, errlen, "%s: method '%s' supports none of the configured models: %s", R->cfg.path,
                      me->name, models);
             return -1;
         }
@@ -251,7 +242,7 @@ static int plan_pairs(mxb_run_state *R, const mxb_config *cfg, char *err, size_t
         int ran = 0;
         for (int k = 0; k < R->cfg.nmethods; k++) ran += !R->res.skipped[m][k];
         if (!ran) {
-            snprintf(err, errlen, "%s: model %s (%s) is supported by none of the configured methods", R->cfg.path,
+            mxb_seterr(err, errlen, "%s: model %s (%s) is supported by none of the configured methods", R->cfg.path,
                      R->cfg.models[m].name, mxb_arch_name(cfg[m].arch));
             return -1;
         }
@@ -297,6 +288,48 @@ static unsigned long long sat_mul(unsigned long long a, unsigned long long b) {
     return __builtin_mul_overflow(a, b, &r) ? ULLONG_MAX : r;
 }
 
+/* The buffers of one image in flight, walked once to count them (s NULL: the
+ * estimate's bytes) and once to allocate them into s (slots_alloc), so the estimate
+ * is what set-up takes, to the byte, as the engine's layout walk does for its
+ * contexts (mxb_config_bytes: keep and plain). nc, grid2: the largest classes and
+ * patch grid of the models. */
+static unsigned long long slot_buffers(const mxb_run_state *R, int nplain, size_t nc, size_t grid2, mxb_run_slot *s) {
+    const size_t npix = (size_t)R->size * R->size, f = sizeof(float), np = (size_t)nplain;
+    const int insdel = R->cfg.insdel_step > 0;
+    const size_t curves = insdel ? (size_t)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) : 0;
+#define AT(member) offsetof(mxb_run_slot, member)
+    const struct {
+        size_t at, bytes;
+        const char *what;
+    } b[] = {
+        {AT(u), 3 * npix * f, "the run's image"},
+        {AT(x), 3 * npix * f, "the run's input"},
+        {AT(work), np * 3 * npix * f, "the perturbed images"},
+        {AT(step_logits), np * nc * f, "the perturbed logits"},
+        {AT(vis), npix * f, "the evaluated map"},
+        {AT(order), npix * sizeof(int32_t), "the pixel order"},
+        {AT(rgb), 3 * npix, "the transformed image"},
+        {AT(mask), npix, "the mask"},
+        {AT(logits), nc * f, "the logits"},
+        {AT(orig), nc * f, "the logits"},
+        {AT(map), grid2 * f, "the map"},
+        /* RISE insertion/deletion: the blurred image and the curves */
+        {AT(blurred), insdel ? 3 * npix * f : 0, "the blurred image"},
+        {AT(scores), curves * sizeof(double), "the insertion/deletion curves"},
+    };
+#undef AT
+    unsigned long long total = 0;
+    for (size_t i = 0; i < sizeof b / sizeof *b; i++) {
+        if (!b[i].bytes) continue; /* not this run's: stays NULL */
+        total += b[i].bytes;
+        if (s) { /* the member's pointer set with memcpy, whatever its type (float *, int32_t *, ...) */
+            void *p = mxb_alloc(b[i].bytes, b[i].what);
+            memcpy((char *)s + b[i].at, &p, sizeof p);
+        }
+    }
+    return total;
+}
+
 static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_parts *P, char *err, size_t errlen) {
     unsigned long long models = 0, results = 0, slot = 0;
     const unsigned long long tps = (unsigned long long)nplain_of(tps_of(R->nthreads, n));
@@ -306,7 +339,7 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
     for (int m = 0; m < R->cfg.nmodels; m++) {
         size_t mb = 0, keep = 0, plain = 0;
         if (mxb_config_bytes(&cfg[m], &mb, &keep, &plain)) {
-            snprintf(err, errlen, "%s: cannot size model %s", R->cfg.path, R->cfg.models[m].name);
+            mxb_seterr(err, errlen, "%s: cannot size model %s", R->cfg.path, R->cfg.models[m].name);
             return -1;
         }
         models += mb;
@@ -324,10 +357,12 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
         if (R->data[t]) results += mxb_results_test_bytes(&shape, t, mxb_dataset_size(R->data[t]));
     /* at the end the arrays, the in-memory results file and its image for write(2) */
     results *= 3;
-    unsigned long long npix = (unsigned long long)R->size * R->size;
-    slot += npix * (3 * 4 * 2 + 3 * 4 * tps + 4 + 4 + 3 + 1);
-    if (R->cfg.insdel_step) /* the blurred image and the curves */
-        slot += npix * 3 * 4 + (unsigned long long)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * 8;
+    size_t nc = 0, grid2 = 0; /* what load_models makes max_classes and max_grid2 */
+    for (int m = 0; m < R->cfg.nmodels; m++) {
+        if ((size_t)cfg[m].num_classes > nc) nc = (size_t)cfg[m].num_classes;
+        if ((size_t)cfg[m].num_patches > grid2) grid2 = (size_t)cfg[m].num_patches;
+    }
+    slot += slot_buffers(R, (int)tps, nc, grid2, NULL);
     /* method ABI v2: the largest per-image need of a method (one runs at a time in an image): its
      * declared scratch, a pixel map, the run's own buffers (mxb_explain_run_bytes); a method
      * whose params do not fit a model is refused here, before any image */
@@ -342,8 +377,8 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
             if (crc) {
                 char why[800];
                 mxb_explain_cost_why(&cfg[m], me, R->cfg.methods[k].params, crc, why, sizeof why);
-                snprintf(err, errlen, "%s: [method:%s] on model %s: %s", R->cfg.path, R->cfg.methods[k].name,
-                         R->cfg.models[m].name, why);
+                mxb_seterr(err, errlen, "%s: [method:%s] on model %s: %s", R->cfg.path, R->cfg.methods[k].name,
+                       R->cfg.models[m].name, why);
                 return -1;
             }
             const unsigned long long px = (unsigned long long)cfg[m].img_size * cfg[m].img_size;
@@ -385,13 +420,13 @@ static int check_memory(mxb_run_state *R, const mxb_config *cfg, char *err, size
     }
     const unsigned long long total = sat_add(sat_add(P.models, P.results), sat_mul((unsigned long long)n, P.slot));
     if (total == ULLONG_MAX) { /* saturated: a declared size past any machine */
-        snprintf(err, errlen, "%s: this run needs more memory than 2^64 bytes (method '%s' declares %zu bytes of "
+        mxb_seterr(err, errlen, "%s: this run needs more memory than 2^64 bytes (method '%s' declares %zu bytes of "
                  "scratch per image), over the limit of %llu MiB (%s)", R->cfg.path, P.method ? P.method : "?",
                  P.method_scratch, limit >> 20, from);
         return -1;
     }
     if (total > limit) {
-        snprintf(err, errlen,
+        mxb_seterr(err, errlen,
                  "%s: this run needs about %.1f MiB (models %.1f, results %.1f, %d image%s in flight at %.1f each: "
                  "contexts and buffers), over the limit of %llu MiB (%s)%s",
                  R->cfg.path, total / 1048576.0, P.models / 1048576.0, P.results / 1048576.0, n, n > 1 ? "s" : "",
@@ -410,7 +445,7 @@ static int load_models(mxb_run_state *R, char *err, size_t errlen) {
         const mxb_run_model *rm = &R->cfg.models[m];
         if (mxb_sha256_file(rm->weights, R->model_sha[m], err, errlen)) return -1;
         if (rm->sha256[0] && strcmp(rm->sha256, R->model_sha[m])) {
-            snprintf(err, errlen, "%s: SHA-256 is %s, the configuration ([model:%s] sha256) says %s", rm->weights,
+            mxb_seterr(err, errlen, "%s: SHA-256 is %s, the configuration ([model:%s] sha256) says %s", rm->weights,
                      R->model_sha[m], rm->name, rm->sha256);
             return -1;
         }
@@ -418,7 +453,7 @@ static int load_models(mxb_run_state *R, char *err, size_t errlen) {
         const mxb_config *g = mxb_model_config(R->model[m]);
         if (m == 0) R->size = g->img_size;
         if (g->img_size != R->size) {
-            snprintf(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
+            mxb_seterr(err, errlen, "%s: model input is %d px, model %s's is %d px; one run needs one input size",
                      rm->weights, g->img_size, R->cfg.models[0].name, R->size);
             return -1;
         }
@@ -427,7 +462,7 @@ static int load_models(mxb_run_state *R, char *err, size_t errlen) {
         for (int k = 0; k < R->cfg.nmethods; k++) { /* plan_pairs read the same arch from the peek */
             const mxb_method *me = R->method[k];
             if (!R->res.skipped[m][k] && !(me->archs & (1u << g->arch))) {
-                snprintf(err, errlen, "%s: method '%s' does not support %s models (model %s)", R->cfg.path,
+                mxb_seterr(err, errlen, "%s: method '%s' does not support %s models (model %s)", R->cfg.path,
                          me->name, mxb_arch_name(g->arch), rm->name);
                 return -1;
             }
@@ -445,7 +480,7 @@ static int load_methods(mxb_run_state *R, char *err, size_t errlen) {
         for (int j = 0; j < k && !loaded; j++) loaded = !strcmp(R->cfg.methods[j].plugin, rm->plugin);
         if (rm->plugin[0] && !loaded && mxb_methods_load_plugin(rm->plugin, err, errlen)) return -1;
         if (!(R->method[k] = mxb_methods_find(rm->name))) {
-            snprintf(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE loads one)",
+            mxb_seterr(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE loads one)",
                      R->cfg.path, rm->name);
             return -1;
         }
@@ -455,7 +490,7 @@ static int load_methods(mxb_run_state *R, char *err, size_t errlen) {
         for (int j = 0; j < wm->nparam_kv; j++) kv[j] = wm->param_kv[j];
         char why[400];
         if (mxb_method_params_parse(R->method[k], kv, wm->nparam_kv, wm->param_values, why, sizeof why)) {
-            snprintf(err, errlen, "%s: [method:%s]: %s", R->cfg.path, rm->name, why);
+            mxb_seterr(err, errlen, "%s: [method:%s]: %s", R->cfg.path, rm->name, why);
             return -1;
         }
         wm->params = wm->param_values;
@@ -472,7 +507,7 @@ static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
     const mxb_results *S = &R->maps_src;
     const mxb_res_test *ST = &S->test[MXB_TEST_PERTURBATION], *T = &R->res.test[MXB_TEST_PERTURBATION];
     if (!ST->enabled || !S->keep_maps) {
-        snprintf(err, errlen, "%s: holds no perturbation maps (run it with save_maps = yes)", path);
+        mxb_seterr(err, errlen, "%s: holds no perturbation maps (run it with save_maps = yes)", path);
         return -1;
     }
     for (int m = 0; m < R->cfg.nmodels; m++) {
@@ -480,7 +515,7 @@ static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
         for (int j = 0; j < S->nmodels; j++)
             if (!strcmp(S->models[j], R->cfg.models[m].name)) f = j;
         if (f < 0 || S->grid[f] != R->res.grid[m]) {
-            snprintf(err, errlen, "%s: no maps of model %s on its %dx%d grid", path, R->cfg.models[m].name,
+            mxb_seterr(err, errlen, "%s: no maps of model %s on its %dx%d grid", path, R->cfg.models[m].name,
                      R->res.grid[m], R->res.grid[m]);
             return -1;
         }
@@ -495,7 +530,7 @@ static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
         const char *hit = src_sha ? strstr(src_sha, want) : NULL;
         size_t wl = strlen(want);
         if (!hit || (hit != src_sha && hit[-1] != ' ') || (hit[wl] && hit[wl] != ' ')) {
-            snprintf(err, errlen, "%s: its maps of model %s were made with other weights than %s "
+            mxb_seterr(err, errlen, "%s: its maps of model %s were made with other weights than %s "
                      "(provenance models_sha256 differs)", path, R->cfg.models[m].name, R->cfg.models[m].weights);
             return -1;
         }
@@ -505,12 +540,12 @@ static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
         for (int j = 0; j < S->nmethods; j++)
             if (!strcmp(S->methods[j], R->cfg.methods[k].name)) f = j;
         if (f < 0) {
-            snprintf(err, errlen, "%s: no maps of method %s", path, R->cfg.methods[k].name);
+            mxb_seterr(err, errlen, "%s: no maps of method %s", path, R->cfg.methods[k].name);
             return -1;
         }
         for (int m = 0; m < R->cfg.nmodels; m++)
             if (!R->res.skipped[m][k] && S->skipped[R->maps_model[m]][f]) {
-                snprintf(err, errlen, "%s: no maps of method %s for model %s (that run skipped the pair)", path,
+                mxb_seterr(err, errlen, "%s: no maps of method %s for model %s (that run skipped the pair)", path,
                          R->cfg.methods[k].name, R->cfg.models[m].name);
                 return -1;
             }
@@ -520,12 +555,12 @@ static int load_maps_source(mxb_run_state *R, char *err, size_t errlen) {
     for (int i = 0, j = 0; i < T->n; i++) { /* both ascending by dataset index */
         while (j < ST->n && ST->index[j] < T->index[i]) j++;
         if (j == ST->n || ST->index[j] != T->index[i]) {
-            snprintf(err, errlen, "%s: no map for image %s", path, T->ids[i]);
+            mxb_seterr(err, errlen, "%s: no map for image %s", path, T->ids[i]);
             return -1;
         }
         /* the same position in another dataset is another image */
         if (strcmp(ST->ids[j], T->ids[i])) {
-            snprintf(err, errlen, "%s: image %d is '%s' there but '%s' here (maps of other data)", path,
+            mxb_seterr(err, errlen, "%s: image %d is '%s' there but '%s' here (maps of other data)", path,
                      T->index[i], ST->ids[j], T->ids[i]);
             return -1;
         }
@@ -541,7 +576,7 @@ int mxb_make_parents(const char *path, char *err, size_t errlen) {
         if (*p != '/') continue;
         *p = 0;
         if (mkdir(buf, 0777) && errno != EEXIST) {
-            snprintf(err, errlen, "%s: cannot create the folder %s", path, buf);
+            mxb_seterr(err, errlen, "%s: cannot create the folder %s", path, buf);
             return -1;
         }
         *p = '/';
@@ -549,11 +584,11 @@ int mxb_make_parents(const char *path, char *err, size_t errlen) {
     return 0;
 }
 
-/* The slots: every per-image buffer and engine context, sized by the checked
- * configuration (check_memory counted in_flight of them). The journal record is
+/* The slots: every per-image buffer (slot_buffers, the walk the estimate counts) and
+ * engine context, sized by the checked configuration (check_memory counted in_flight
+ * of them). The journal record is
  * run.c's (its codec is there). */
 static int slots_alloc(mxb_run_state *R, char *err, size_t errlen) {
-    const size_t npix = (size_t)R->size * R->size, nc = (size_t)R->max_classes;
     R->slots = mxb_alloc0((size_t)R->in_flight, sizeof *R->slots, "the images in flight");
     for (int j = 0; j < R->in_flight; j++) {
         mxb_run_slot *s = &R->slots[j];
@@ -564,27 +599,12 @@ static int slots_alloc(mxb_run_state *R, char *err, size_t errlen) {
             for (int k = 0; k < s->nplain && s->traced[m]; k++)
                 if (!(s->step_ctx[m][k] = mxb_ctx_new(R->model[m], MXB_TRACE_NONE))) break;
             if (!s->traced[m] || !s->step_ctx[m][s->nplain - 1]) {
-                snprintf(err, errlen, "%s: out of memory for the model's buffers (image in flight %d of %d)",
+                mxb_seterr(err, errlen, "%s: out of memory for the model's buffers (image in flight %d of %d)",
                          R->cfg.models[m].weights, j + 1, R->in_flight);
                 return -1;
             }
         }
-        s->u = mxb_alloc(3 * npix * sizeof(float), "the run's image");
-        s->x = mxb_alloc(3 * npix * sizeof(float), "the run's input");
-        s->work = mxb_alloc((size_t)s->nplain * 3 * npix * sizeof(float), "the perturbed images");
-        s->step_logits = mxb_alloc((size_t)s->nplain * nc * sizeof(float), "the perturbed logits");
-        s->vis = mxb_alloc(npix * sizeof(float), "the evaluated map");
-        s->order = mxb_alloc(npix * sizeof(int32_t), "the pixel order");
-        s->rgb = mxb_alloc(3 * npix, "the transformed image");
-        s->mask = mxb_alloc(npix, "the mask");
-        s->logits = mxb_alloc(nc * sizeof(float), "the logits");
-        s->orig = mxb_alloc(nc * sizeof(float), "the logits");
-        s->map = mxb_alloc((size_t)R->max_grid2 * sizeof(float), "the map");
-        if (R->cfg.insdel_step) {
-            s->blurred = mxb_alloc(3 * npix * sizeof(float), "the blurred image");
-            s->scores = mxb_alloc((size_t)mxb_run_insdel_forwards(R->size, R->cfg.insdel_step) * sizeof(double),
-                                  "the insertion/deletion curves");
-        }
+        slot_buffers(R, s->nplain, (size_t)R->max_classes, (size_t)R->max_grid2, s);
     }
     return 0;
 }
@@ -641,7 +661,7 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
             /* the same configuration by other code: say so (never reused, issue 23) */
             const char *ck = mxb_results_attr(&old, "code_key");
             if (!ck || strcmp(ck, R->code_key)) {
-                snprintf(err, errlen, "%s exists and was made by another build of mxb or of a method's plugin, or "
+                mxb_seterr(err, errlen, "%s exists and was made by another build of mxb or of a method's plugin, or "
                          "other parameters (its 'code' attribute says which); remove it to run again, or set [run] output",
                          R->output);
                 mxb_results_free(&old);
@@ -649,7 +669,7 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
             }
             mxb_results_free(&old);
         }
-        snprintf(err, errlen, "%s exists and is not the result of this configuration; remove it or set [run] output",
+        mxb_seterr(err, errlen, "%s exists and is not the result of this configuration; remove it or set [run] output",
                  R->output);
         return 2;
     }

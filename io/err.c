@@ -2,6 +2,7 @@
 #include "io/io.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 void mxb_vseterr(char *err, size_t errlen, const char *fmt, va_list ap) {
     if (!err || !errlen) return;
@@ -17,4 +18,10 @@ void mxb_seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     mxb_vseterr(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+void mxb_assert_fail(const char *cond, const char *file, int line) {
+    fprintf(stderr, "%s:%d: mxb internal error: %s does not hold (a bug: please report it)\n", file, line, cond);
+    fflush(stderr);
+    abort();
 }

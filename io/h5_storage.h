@@ -6,8 +6,29 @@
 #ifndef MXB_IO_H5_STORAGE_H
 #define MXB_IO_H5_STORAGE_H
 
+#include "io/io.h" /* MXB_DEFLATE_MAX_RATIO */
+
 #include <hdf5.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+/* HDF5 prints its error stack to stderr on every failed call; mxb says what failed
+ * in one line of its own. MXB_H5_QUIET(statements) runs them with that stack silenced
+ * (unless MXB_HDF5_ERRORS is set, to see it) and then puts back whatever printing was
+ * on before, so uses nest and a caller that wants HDF5's stack keeps it: the one way
+ * every HDF5 reader and writer of mxb silences it (each public entry point wraps its
+ * body). */
+#define MXB_H5_QUIET(...)                                                                                  \
+    do {                                                                                                   \
+        H5E_auto2_t mxb_h5q_fn_ = NULL;                                                                    \
+        void *mxb_h5q_data_ = NULL;                                                                        \
+        const int mxb_h5q_on_ = !getenv("MXB_HDF5_ERRORS") &&                                              \
+                                H5Eget_auto2(H5E_DEFAULT, &mxb_h5q_fn_, &mxb_h5q_data_) >= 0;             \
+        if (mxb_h5q_on_) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);                                            \
+        __VA_ARGS__;                                                                                       \
+        if (mxb_h5q_on_) H5Eset_auto2(H5E_DEFAULT, mxb_h5q_fn_, mxb_h5q_data_);                            \
+    } while (0)
+
 
 /* 0 when d can be read whole; else 1 with `why` saying what is wrong. */
 static inline int mxb_h5_storage_problem(hid_t d, char *why, size_t n) {
@@ -47,6 +68,27 @@ static inline int mxb_h5_storage_problem(hid_t d, char *why, size_t n) {
     }
     H5Pclose(pl);
     return bad;
+}
+
+/* The declared n elements of elem bytes are backed by d's storage: d was written at
+ * all (a dataset created and never written reads back as its fill value, zeros), it
+ * stores all n x elem bytes plainly or at least 1/MXB_DEFLATE_MAX_RATIO of them
+ * compressed (so a small file cannot ask for gigabytes), and it can be read whole
+ * (mxb_h5_storage_problem). 0 when so (and when n is 0); else 1 with `why` saying what
+ * is wrong, to follow the dataset's name: "<path>: dataset 'x' <why>". The one check
+ * of every reader of outside HDF5 files. */
+static inline int mxb_h5_declared_stored(hid_t d, size_t n, size_t elem, char *why, size_t len) {
+    if (!n) return 0;
+    H5D_space_status_t st;
+    if (H5Dget_space_status(d, &st) < 0 || st == H5D_SPACE_STATUS_NOT_ALLOCATED)
+        return snprintf(why, len, "holds no data (declared but never written)"), 1;
+    hid_t pl = H5Dget_create_plist(d);
+    const int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0;
+    if (pl >= 0) H5Pclose(pl);
+    const unsigned long long have = H5Dget_storage_size(d), want = (unsigned long long)n * elem;
+    if (filtered ? want / MXB_DEFLATE_MAX_RATIO > have : want > have)
+        return snprintf(why, len, "declares %llu bytes but stores %llu (truncated or corrupt?)", want, have), 1;
+    return mxb_h5_storage_problem(d, why, len);
 }
 
 #endif

@@ -36,10 +36,24 @@
 #define MXB_WUR
 #endif
 
+/* deflate's best ratio: at most 1032 bytes out of one. A file (or a dataset's
+ * storage) smaller than what it declares / MXB_DEFLATE_MAX_RATIO cannot hold it:
+ * PNG, HDF5 datasets, weights and results files are checked with it before the
+ * allocation they ask for. */
+#define MXB_DEFLATE_MAX_RATIO 1032
+
 /* snprintf into err, then every control byte (a name read from a file may hold any
  * byte) becomes '?': the message stays one printable line. err NULL or errlen 0: no-op. */
 void mxb_seterr(char *err, size_t errlen, const char *fmt, ...) MXB_PRINTF(3, 4);
 void mxb_vseterr(char *err, size_t errlen, const char *fmt, va_list ap);
+
+/* A caller's bug (a function's contract broken: an untraced context where a traced
+ * one is required, a model of the wrong family), never bad input: file:line and the
+ * condition on stderr, then abort(), so the bug shows where it is instead of as a
+ * message that guesses at a cause. Always on, Release builds too. Bad input still
+ * gets a message through mxb_seterr. */
+#define MXB_ASSERT(cond) ((cond) ? (void)0 : mxb_assert_fail(#cond, __FILE__, __LINE__))
+_Noreturn void mxb_assert_fail(const char *cond, const char *file, int line);
 
 /* Configuration-bounded sizes; never NULL (see above). `what` names the buffer in the
  * out-of-memory message ("run buffers", "attention matrices"). */

@@ -26,7 +26,6 @@
 #define ATT_IMAGES 64
 #define MAX_FIGS (2 + MXB_NTESTS * ATT_IMAGES)
 
-static const char *test_name[MXB_NTESTS] = {"perturbation", "segmentation"};
 
 typedef struct figure figure;
 struct figure {
@@ -560,17 +559,17 @@ static int add_attention(mxb_figures *F, const mxb_results *r, mxb_h5in *in, int
     const mxb_res_test *T = &r->test[t];
     char name[600];
     for (int m = 0; m < r->nmodels; m++) {
-        snprintf(name, sizeof name, "/attention/%s/%s/%d", test_name[t], r->models[m], T->index[i]);
+        snprintf(name, sizeof name, "/attention/%s/%s/%d", mxb_test_names[t], r->models[m], T->index[i]);
         if (!mxb_h5in_exists(in, name)) return 0;
     }
     char fname[96];
-    snprintf(fname, sizeof fname, "attention_%s_%d", test_name[t], T->index[i]);
+    snprintf(fname, sizeof fname, "attention_%s_%d", mxb_test_names[t], T->index[i]);
     add(F, fname, 0, 0, draw_attention, r, t);
     figure *f = &F->fig[F->n - 1];
     f->index = T->index[i], f->row = i;
     int maxdepth = 0;
     for (int m = 0; m < r->nmodels; m++) {
-        snprintf(name, sizeof name, "/attention/%s/%s/%d", test_name[t], r->models[m], T->index[i]);
+        snprintf(name, sizeof name, "/attention/%s/%s/%d", mxb_test_names[t], r->models[m], T->index[i]);
         int64_t d[4] = {-1, -1, -1, -1};
         float *a = mxb_h5in_read(in, name, MXB_H5_F32, 4, d, err, errlen);
         if (!a) return -1;
@@ -614,13 +613,13 @@ static int add_attention(mxb_figures *F, const mxb_results *r, mxb_h5in *in, int
         if (T->fig_index[y] == f->index) f->image = T->fig_rgb + (size_t)y * T->size * T->size * 3;
     f->w = AML + r->nmodels * (AD + AGAP) + ABAR;
     f->h = AMT + f->nrows * (AD + AGAP) + AMB;
-    snprintf(f->title, sizeof f->title, "Attention matrices, image %s (%s test)", T->ids[i], test_name[t]);
+    snprintf(f->title, sizeof f->title, "Attention matrices, image %s (%s test)", T->ids[i], mxb_test_names[t]);
     f->caption = fmt_caption(
         "Rows: layers (evenly spaced, first to last); columns: models. ViT: the softmax attention of the "
         "block, averaged over heads. ViM: the exact hidden attention averaged over channels, forward plus "
         "backward direction (the backward one in image-token order). Each matrix is min-max scaled on its "
         "own (its range is printed under it); viridis, yellow = largest. Image %s of the %s test.",
-        T->ids[i], test_name[t]);
+        T->ids[i], mxb_test_names[t]);
     return 0;
 }
 
@@ -698,7 +697,7 @@ mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, c
         f->w = lw + cols * (D + OGAP) + OGAP;
         if (f->w < 560) f->w = 560;
         f->h = OTITLE + (stacked ? r->nmodels : 1) * (OHEAD + T->nfig * (D + OGAP)) + OBAR;
-        snprintf(f->title, sizeof f->title, "Explanation maps, first %d images of the %s test", T->nfig, test_name[t]);
+        snprintf(f->title, sizeof f->title, "Explanation maps, first %d images of the %s test", T->nfig, mxb_test_names[t]);
         f->caption = stacked ? fmt_caption("One block of rows per model (too many methods for one row); rows: "
                                            "images; columns: the image, then the model's maps by method, each "
                                            "upsampled to the image and min-max normalised, jet over the image "

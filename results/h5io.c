@@ -1,4 +1,7 @@
-/* Small-array HDF5 I/O with atomic publication of written files. */
+/* Small-array HDF5 I/O with atomic publication of written files. Every public
+ * function runs its body (the static X_loud) under MXB_H5_QUIET (io/h5_storage.h):
+ * HDF5's error stack is silent while mxb's calls run, and whatever the caller had is
+ * back after. */
 #include "results/results.h"
 
 #include "io/io.h"
@@ -54,8 +57,7 @@ char *mxb_utf8_clean(const char *s) {
     return out;
 }
 
-mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
-    if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+static mxb_h5out *mxb_h5out_create_loud(const char *path, char *err, size_t errlen) {
     mxb_h5out *o = mxb_try_alloc0(1, sizeof *o);
     if (!o) {
         mxb_seterr(err, errlen, "%s: out of memory", path);
@@ -95,6 +97,12 @@ mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
     return o;
 }
 
+mxb_h5out *mxb_h5out_create(const char *path, char *err, size_t errlen) {
+    mxb_h5out * rc = NULL;
+    MXB_H5_QUIET(rc = mxb_h5out_create_loud(path, err, errlen));
+    return rc;
+}
+
 static int write_dataset(mxb_h5out *o, const char *name, hid_t type, const void *data, int ndim,
                          const int64_t *dims, char *err, size_t errlen) {
     hsize_t hd[8];
@@ -115,17 +123,31 @@ static int write_dataset(mxb_h5out *o, const char *name, hid_t type, const void 
     return rc;
 }
 
-int mxb_h5out_floats(mxb_h5out *o, const char *name, const float *data, int ndim,
+static int mxb_h5out_floats_loud(mxb_h5out *o, const char *name, const float *data, int ndim,
                      const int64_t *dims, char *err, size_t errlen) {
     return write_dataset(o, name, H5T_NATIVE_FLOAT, data, ndim, dims, err, errlen);
 }
 
-int mxb_h5out_ints(mxb_h5out *o, const char *name, const int32_t *data, int ndim,
+int mxb_h5out_floats(mxb_h5out *o, const char *name, const float *data, int ndim,
+                     const int64_t *dims, char *err, size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5out_floats_loud(o, name, data, ndim, dims, err, errlen));
+    return rc;
+}
+
+static int mxb_h5out_ints_loud(mxb_h5out *o, const char *name, const int32_t *data, int ndim,
                    const int64_t *dims, char *err, size_t errlen) {
     return write_dataset(o, name, H5T_NATIVE_INT32, data, ndim, dims, err, errlen);
 }
 
-int mxb_h5out_string_attr(mxb_h5out *o, const char *name, const char *value, char *err,
+int mxb_h5out_ints(mxb_h5out *o, const char *name, const int32_t *data, int ndim,
+                   const int64_t *dims, char *err, size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5out_ints_loud(o, name, data, ndim, dims, err, errlen));
+    return rc;
+}
+
+static int mxb_h5out_string_attr_loud(mxb_h5out *o, const char *name, const char *value, char *err,
                           size_t errlen) {
     /* variable-length UTF-8, which h5py reads back as str */
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -143,7 +165,14 @@ int mxb_h5out_string_attr(mxb_h5out *o, const char *name, const char *value, cha
     return rc;
 }
 
-int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
+int mxb_h5out_string_attr(mxb_h5out *o, const char *name, const char *value, char *err,
+                          size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5out_string_attr_loud(o, name, value, err, errlen));
+    return rc;
+}
+
+static int mxb_h5out_commit_loud(mxb_h5out *o, char *err, size_t errlen) {
     int rc = -1;
     char *image = NULL;
     ssize_t n = H5Fflush(o->file, H5F_SCOPE_GLOBAL) >= 0 ? H5Fget_file_image(o->file, NULL, 0) : -1;
@@ -179,19 +208,28 @@ done:
     return rc;
 }
 
-void mxb_h5out_abort(mxb_h5out *o) {
+int mxb_h5out_commit(mxb_h5out *o, char *err, size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5out_commit_loud(o, err, errlen));
+    return rc;
+}
+
+static void mxb_h5out_abort_loud(mxb_h5out *o) {
     if (!o) return;
     H5Fclose(o->file); /* in memory: no temporary on disk yet */
     free(o);
 }
 
+void mxb_h5out_abort(mxb_h5out *o) {
+    MXB_H5_QUIET(mxb_h5out_abort_loud(o));
+}
+
 static int storage_ok(const char *path, hid_t d, const char *name, size_t n, size_t elem, char *err,
                       size_t errlen);
 
-int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndim,
+static int mxb_h5_read_floats_loud(const char *path, const char *name, float **out, int *ndim,
                        int64_t dims[8], char *err, size_t errlen) {
     *out = NULL;
-    if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     mxb_input_note(path); /* no output may be written over it */
     FILE *probe = fopen(path, "rb");
     if (!probe) {
@@ -246,6 +284,13 @@ done:
     return rc;
 }
 
+int mxb_h5_read_floats(const char *path, const char *name, float **out, int *ndim,
+                       int64_t dims[8], char *err, size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5_read_floats_loud(path, name, out, ndim, dims, err, errlen));
+    return rc;
+}
+
 /* ---- typed writes, attributes on any object, string arrays ------------------- */
 
 static hid_t native_type(mxb_h5_type t) {
@@ -292,7 +337,7 @@ static herr_t copy_one(hid_t g, const char *name, const H5L_info_t *info, void *
     return rc < 0 ? -1 : 0;
 }
 
-int mxb_h5out_copy_group(mxb_h5out *o, const char *src, const char *group, char *err, size_t errlen) {
+static int mxb_h5out_copy_group_loud(mxb_h5out *o, const char *src, const char *group, char *err, size_t errlen) {
     mxb_input_note(src);
     hid_t f = H5Fopen(src, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
@@ -311,7 +356,13 @@ int mxb_h5out_copy_group(mxb_h5out *o, const char *src, const char *group, char 
     return rc;
 }
 
-int mxb_h5out_write(mxb_h5out *o, const char *name, mxb_h5_type type, const void *data, int ndim,
+int mxb_h5out_copy_group(mxb_h5out *o, const char *src, const char *group, char *err, size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5out_copy_group_loud(o, src, group, err, errlen));
+    return rc;
+}
+
+static int mxb_h5out_write_loud(mxb_h5out *o, const char *name, mxb_h5_type type, const void *data, int ndim,
                     const int64_t *dims, int compress, char *err, size_t errlen) {
     if (!compress || ndim == 0) return write_dataset(o, name, native_type(type), data, ndim, dims, err, errlen);
     hsize_t hd[8], chunk[8];
@@ -347,6 +398,13 @@ int mxb_h5out_write(mxb_h5out *o, const char *name, mxb_h5_type type, const void
     return rc;
 }
 
+int mxb_h5out_write(mxb_h5out *o, const char *name, mxb_h5_type type, const void *data, int ndim,
+                    const int64_t *dims, int compress, char *err, size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5out_write_loud(o, name, type, data, ndim, dims, compress, err, errlen));
+    return rc;
+}
+
 static hid_t vlen_utf8(void) {
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
@@ -354,7 +412,7 @@ static hid_t vlen_utf8(void) {
     return t;
 }
 
-int mxb_h5out_strings(mxb_h5out *o, const char *name, const char *const *s, int64_t n, char *err,
+static int mxb_h5out_strings_loud(mxb_h5out *o, const char *name, const char *const *s, int64_t n, char *err,
                       size_t errlen) {
     /* UTF-8 as the datatype says, so that readers (h5py .asstr()) can decode it */
     char **clean = mxb_try_alloc0((size_t)(n ? n : 1), sizeof *clean);
@@ -381,6 +439,13 @@ int mxb_h5out_strings(mxb_h5out *o, const char *name, const char *const *s, int6
     H5Tclose(t);
     for (int64_t i = 0; i < n; i++) free(clean[i]);
     free(clean);
+    return rc;
+}
+
+int mxb_h5out_strings(mxb_h5out *o, const char *name, const char *const *s, int64_t n, char *err,
+                      size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5out_strings_loud(o, name, s, n, err, errlen));
     return rc;
 }
 
@@ -413,7 +478,7 @@ static int write_attr(mxb_h5out *o, const char *obj, const char *name, hid_t typ
     return rc;
 }
 
-int mxb_h5out_attr_str(mxb_h5out *o, const char *obj, const char *name, const char *value,
+static int mxb_h5out_attr_str_loud(mxb_h5out *o, const char *obj, const char *name, const char *value,
                        char *err, size_t errlen) {
     char *clean = mxb_utf8_clean(value);
     if (!clean) {
@@ -427,14 +492,35 @@ int mxb_h5out_attr_str(mxb_h5out *o, const char *obj, const char *name, const ch
     return rc;
 }
 
-int mxb_h5out_attr_num(mxb_h5out *o, const char *obj, const char *name, double value, char *err,
+int mxb_h5out_attr_str(mxb_h5out *o, const char *obj, const char *name, const char *value,
+                       char *err, size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5out_attr_str_loud(o, obj, name, value, err, errlen));
+    return rc;
+}
+
+static int mxb_h5out_attr_num_loud(mxb_h5out *o, const char *obj, const char *name, double value, char *err,
                        size_t errlen) {
     return write_attr(o, obj, name, H5T_NATIVE_DOUBLE, &value, err, errlen);
 }
 
-int mxb_h5out_attr_int(mxb_h5out *o, const char *obj, const char *name, int64_t value, char *err,
+int mxb_h5out_attr_num(mxb_h5out *o, const char *obj, const char *name, double value, char *err,
+                       size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5out_attr_num_loud(o, obj, name, value, err, errlen));
+    return rc;
+}
+
+static int mxb_h5out_attr_int_loud(mxb_h5out *o, const char *obj, const char *name, int64_t value, char *err,
                        size_t errlen) {
     return write_attr(o, obj, name, H5T_NATIVE_INT64, &value, err, errlen);
+}
+
+int mxb_h5out_attr_int(mxb_h5out *o, const char *obj, const char *name, int64_t value, char *err,
+                       size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5out_attr_int_loud(o, obj, name, value, err, errlen));
+    return rc;
 }
 
 /* ---- reading ------------------------------------------------------------------ */
@@ -444,8 +530,7 @@ struct mxb_h5in {
     char path[4096];
 };
 
-mxb_h5in *mxb_h5in_open(const char *path, char *err, size_t errlen) {
-    if (!getenv("MXB_HDF5_ERRORS")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+static mxb_h5in *mxb_h5in_open_loud(const char *path, char *err, size_t errlen) {
     mxb_input_note(path); /* no output may be written over it */
     if (mxb_input_check(path, "an HDF5 file", 1, err, errlen)) return NULL;
     FILE *probe = fopen(path, "rb");
@@ -470,41 +555,42 @@ mxb_h5in *mxb_h5in_open(const char *path, char *err, size_t errlen) {
     return in;
 }
 
-void mxb_h5in_close(mxb_h5in *in) {
+mxb_h5in *mxb_h5in_open(const char *path, char *err, size_t errlen) {
+    mxb_h5in * rc = NULL;
+    MXB_H5_QUIET(rc = mxb_h5in_open_loud(path, err, errlen));
+    return rc;
+}
+
+static void mxb_h5in_close_loud(mxb_h5in *in) {
     if (!in) return;
     H5Fclose(in->file);
     free(in);
 }
 
+void mxb_h5in_close(mxb_h5in *in) {
+    MXB_H5_QUIET(mxb_h5in_close_loud(in));
+}
+
 const char *mxb_h5in_path(const mxb_h5in *in) { return in->path; }
 
-uint64_t mxb_h5in_filesize(const mxb_h5in *in) {
+static uint64_t mxb_h5in_filesize_loud(const mxb_h5in *in) {
     hsize_t n = 0;
     return H5Fget_filesize(in->file, &n) < 0 ? 0 : (uint64_t)n;
 }
 
+uint64_t mxb_h5in_filesize(const mxb_h5in *in) {
+    uint64_t rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5in_filesize_loud(in));
+    return rc;
+}
+
 /* A declared shape of n elements of `elem` bytes must be backed by the dataset's
- * storage: at least all of it when stored plainly, 1/1032 of it compressed. Checked
- * before anything is allocated for it, so a 1 KB file cannot ask for gigabytes. */
+ * storage (io/h5_storage.h). Checked before anything is allocated for it, so a 1 KB
+ * file cannot ask for gigabytes. */
 static int storage_ok(const char *path, hid_t d, const char *name, size_t n, size_t elem, char *err,
                       size_t errlen) {
-    if (!n) return 1;
-    H5D_space_status_t st;
-    if (H5Dget_space_status(d, &st) < 0 || st == H5D_SPACE_STATUS_NOT_ALLOCATED) {
-        mxb_seterr(err, errlen, "%s: dataset '%s' holds no data (declared but never written)", path, name);
-        return 0;
-    }
-    hid_t pl = H5Dget_create_plist(d);
-    int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0;
-    if (pl >= 0) H5Pclose(pl);
-    uint64_t have = H5Dget_storage_size(d), want = (uint64_t)n * elem;
-    if (filtered ? want / 1032 > have : want > have) {
-        mxb_seterr(err, errlen, "%s: dataset '%s' declares %llu bytes but stores %llu (truncated or corrupt?)",
-               path, name, (unsigned long long)want, (unsigned long long)have);
-        return 0;
-    }
     char why[200];
-    if (mxb_h5_storage_problem(d, why, sizeof why)) {
+    if (mxb_h5_declared_stored(d, n, elem, why, sizeof why)) {
         mxb_seterr(err, errlen, "%s: dataset '%s' %s", path, name, why);
         return 0;
     }
@@ -512,7 +598,7 @@ static int storage_ok(const char *path, hid_t d, const char *name, size_t n, siz
 }
 
 /* H5Lexists on "a/b/c" fails when "a" is missing; walk the components. */
-int mxb_h5in_exists(mxb_h5in *in, const char *name) {
+static int mxb_h5in_exists_loud(mxb_h5in *in, const char *name) {
     char buf[1024];
     size_t n = strlen(name);
     if (n >= sizeof buf) return 0;
@@ -527,6 +613,12 @@ int mxb_h5in_exists(mxb_h5in *in, const char *name) {
     return 1;
 }
 
+int mxb_h5in_exists(mxb_h5in *in, const char *name) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5in_exists_loud(in, name));
+    return rc;
+}
+
 static hid_t open_dataset(mxb_h5in *in, const char *name, char *err, size_t errlen) {
     if (!mxb_h5in_exists(in, name)) {
         mxb_seterr(err, errlen, "%s: no dataset '%s'", in->path, name);
@@ -537,7 +629,7 @@ static hid_t open_dataset(mxb_h5in *in, const char *name, char *err, size_t errl
     return d;
 }
 
-void *mxb_h5in_read(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, int64_t *dims,
+static void *mxb_h5in_read_loud(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, int64_t *dims,
                     char *err, size_t errlen) {
     hid_t d = open_dataset(in, name, err, errlen);
     if (d < 0) return NULL;
@@ -580,7 +672,14 @@ done:
     return buf;
 }
 
-char **mxb_h5in_strings(mxb_h5in *in, const char *name, int64_t *n, char *err, size_t errlen) {
+void *mxb_h5in_read(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim, int64_t *dims,
+                    char *err, size_t errlen) {
+    void * rc = NULL;
+    MXB_H5_QUIET(rc = mxb_h5in_read_loud(in, name, type, ndim, dims, err, errlen));
+    return rc;
+}
+
+static char **mxb_h5in_strings_loud(mxb_h5in *in, const char *name, int64_t *n, char *err, size_t errlen) {
     hid_t d = open_dataset(in, name, err, errlen);
     if (d < 0) return NULL;
     char **out = NULL;
@@ -618,6 +717,12 @@ done:
     return out;
 }
 
+char **mxb_h5in_strings(mxb_h5in *in, const char *name, int64_t *n, char *err, size_t errlen) {
+    char ** rc = NULL;
+    MXB_H5_QUIET(rc = mxb_h5in_strings_loud(in, name, n, err, errlen));
+    return rc;
+}
+
 void mxb_h5in_free_strings(char **s, int64_t n) {
     if (!s) return;
     /* HDF5 allocated the strings with the system allocator */
@@ -645,7 +750,7 @@ static hid_t open_attr(mxb_h5in *in, const char *obj, const char *name, hid_t *h
     return a;
 }
 
-int mxb_h5in_attr_str(mxb_h5in *in, const char *obj, const char *name, char **out, char *err,
+static int mxb_h5in_attr_str_loud(mxb_h5in *in, const char *obj, const char *name, char **out, char *err,
                       size_t errlen) {
     hid_t h, a = open_attr(in, obj, name, &h, err, errlen);
     if (a < 0) return -1;
@@ -667,12 +772,25 @@ int mxb_h5in_attr_str(mxb_h5in *in, const char *obj, const char *name, char **ou
     return rc;
 }
 
-int mxb_h5in_attr_name(mxb_h5in *in, const char *obj, int idx, char *buf, size_t n) {
+int mxb_h5in_attr_str(mxb_h5in *in, const char *obj, const char *name, char **out, char *err,
+                      size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5in_attr_str_loud(in, obj, name, out, err, errlen));
+    return rc;
+}
+
+static int mxb_h5in_attr_name_loud(mxb_h5in *in, const char *obj, int idx, char *buf, size_t n) {
     ssize_t len = H5Aget_name_by_idx(in->file, obj, H5_INDEX_NAME, H5_ITER_INC, (hsize_t)idx, buf, n, H5P_DEFAULT);
     return len < 0 || (size_t)len >= n ? -1 : 0;
 }
 
-int mxb_h5in_attr_num(mxb_h5in *in, const char *obj, const char *name, double *out, char *err,
+int mxb_h5in_attr_name(mxb_h5in *in, const char *obj, int idx, char *buf, size_t n) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5in_attr_name_loud(in, obj, idx, buf, n));
+    return rc;
+}
+
+static int mxb_h5in_attr_num_loud(mxb_h5in *in, const char *obj, const char *name, double *out, char *err,
                       size_t errlen) {
     hid_t h, a = open_attr(in, obj, name, &h, err, errlen);
     if (a < 0) return -1;
@@ -685,5 +803,12 @@ int mxb_h5in_attr_num(mxb_h5in *in, const char *obj, const char *name, double *o
     H5Tclose(ft);
     H5Aclose(a);
     H5Oclose(h);
+    return rc;
+}
+
+int mxb_h5in_attr_num(mxb_h5in *in, const char *obj, const char *name, double *out, char *err,
+                      size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_h5in_attr_num_loud(in, obj, name, out, err, errlen));
     return rc;
 }

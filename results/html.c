@@ -144,9 +144,41 @@ static void skipped_td(FILE *f, int ncols) {
         fprintf(f, "<td class=\"num skipped\" title=\"not run: the method does not support this model\">—</td>");
 }
 
+/* One method x model table of the summary table's columns `tab` (results/summary.c):
+ * rows the methods, per model each column, a skipped pair as em dashes. */
+static void method_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab, const char *id,
+                         const mxb_metric *v, int n) {
+    mxb_res_sumslot sl[2 * MXB_RES_MAX_SUMROWS], c[2 * MXB_RES_MAX_SUMROWS];
+    int ns = mxb_res_sumslots(r, t, sl), nc = 0;
+    for (int i = 0; i < ns; i++)
+        if (sl[i].w->table == tab) c[nc++] = sl[i];
+    fprintf(f, "<table class=\"metrics\" id=\"%s\">\n<tr><th>Method</th>", id);
+    for (int m = 0; m < r->nmodels; m++)
+        for (int i = 0; i < nc; i++) {
+            fprintf(f, "<th>");
+            esc(f, r->models[m]);
+            fprintf(f, " %s %s</th>", c[i].w->column[c[i].q],
+                    mxb_better_arrow(c[i].q == MXB_NEGATIVE ? -c[i].w->better : c[i].w->better));
+        }
+    fprintf(f, "</tr>\n");
+    for (int k = 0; k < r->nmethods; k++) {
+        fprintf(f, "<tr><th>");
+        esc(f, r->methods[k]);
+        fprintf(f, "</th>");
+        for (int m = 0; m < r->nmodels; m++)
+            for (int i = 0; i < nc; i++) {
+                char name[256];
+                mxb_res_sumrow_name(name, sizeof name, r, t, m, k, c[i].w, c[i].q, 0);
+                if (r->skipped[m][k]) skipped_td(f, 1);
+                else num(f, v, n, c[i].w->scale, "%s", name);
+            }
+        fprintf(f, "</tr>\n");
+    }
+    fprintf(f, "</table>\n");
+}
+
 static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
     const mxb_res_test *P = &r->test[MXB_TEST_PERTURBATION], *S = &r->test[MXB_TEST_SEGMENTATION];
-    static const char *pol[2] = {"positive", "negative"}, *arrow[2] = {"↓", "↑"};
     if (P->enabled) {
         fprintf(f, "<h2 id=\"perturbation\">%s (%d images)</h2>\n", test_title[0], P->n);
         fprintf(f, "<p>Area under the top-1 accuracy curve (%s) against the fraction of pixels removed (%s). "
@@ -154,101 +186,44 @@ static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
                    "relevant first, higher is better.</p>\n",
                 r->auc_y_fraction ? "accuracy as a fraction" : "accuracy in %",
                 r->auc_x_normalized ? "x spread over [0, 1]" : "p = 0, 0.1, …, 0.9");
-        fprintf(f, "<table class=\"metrics\" id=\"table-perturbation\">\n<tr><th>Method</th>");
-        for (int m = 0; m < r->nmodels; m++)
-            for (int q = 0; q < 2; q++)
-                if (r->polarity[q]) {
-                    fprintf(f, "<th>");
-                    esc(f, r->models[m]);
-                    fprintf(f, " %s %s</th>", pol[q], arrow[q]);
-                }
-        fprintf(f, "</tr>\n");
-        for (int k = 0; k < r->nmethods; k++) {
-            fprintf(f, "<tr><th>");
-            esc(f, r->methods[k]);
-            fprintf(f, "</th>");
-            for (int m = 0; m < r->nmodels; m++)
-                for (int q = 0; q < 2; q++)
-                    if (r->skipped[m][k] && r->polarity[q]) skipped_td(f, 1);
-                    else if (r->polarity[q])
-                        num(f, v, n, 1, "perturbation/%s/%s/%s_auc", r->models[m], r->methods[k], pol[q]);
-            fprintf(f, "</tr>\n");
-        }
-        fprintf(f, "</table>\n");
+        method_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_AUC, "table-perturbation", v, n);
         if (r->insdel_step > 0) { /* RISE insertion / deletion: only when the run made them */
             fprintf(f, "<h3>Insertion / deletion (RISE, %d pixels per step), in %%</h3>\n", r->insdel_step);
             fprintf(f, "<p>Mean area under the class probability as the most relevant pixels are put back on a "
                        "blurred image (insertion, higher is better) or removed (deletion, lower is better).</p>\n");
-            fprintf(f, "<table class=\"metrics\" id=\"table-insdel\">\n<tr><th>Method</th>");
-            for (int m = 0; m < r->nmodels; m++) {
-                fprintf(f, "<th>");
-                esc(f, r->models[m]);
-                fprintf(f, " insertion ↑</th><th>");
-                esc(f, r->models[m]);
-                fprintf(f, " deletion ↓</th>");
-            }
-            fprintf(f, "</tr>\n");
-            for (int k = 0; k < r->nmethods; k++) {
-                fprintf(f, "<tr><th>");
-                esc(f, r->methods[k]);
-                fprintf(f, "</th>");
-                for (int m = 0; m < r->nmodels; m++) {
-                    if (r->skipped[m][k]) {
-                        skipped_td(f, 2);
-                        continue;
-                    }
-                    num(f, v, n, 100, "perturbation/%s/%s/insertion_auc", r->models[m], r->methods[k]);
-                    num(f, v, n, 100, "perturbation/%s/%s/deletion_auc", r->models[m], r->methods[k]);
-                }
-                fprintf(f, "</tr>\n");
-            }
-            fprintf(f, "</table>\n");
+            method_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_INSDEL, "table-insdel", v, n);
         }
+        mxb_res_sumslot sl[2 * MXB_RES_MAX_SUMROWS];
+        const int ns = mxb_res_sumslots(r, MXB_TEST_PERTURBATION, sl);
         fprintf(f, "<h3>Top-1 accuracy (%%) after removing the fraction p of the pixels</h3>\n");
         fprintf(f, "<table class=\"metrics\" id=\"table-curves\">\n<tr><th>Model</th><th>Method</th><th>Test</th>");
         for (int j = 0; j < MXB_RES_STEPS; j++) fprintf(f, "<th>p = %.1f</th>", j / 10.0);
         fprintf(f, "</tr>\n");
         for (int m = 0; m < r->nmodels; m++)
             for (int k = 0; k < r->nmethods; k++)
-                for (int q = 0; q < 2; q++) {
-                    if (!r->polarity[q] || r->skipped[m][k]) continue; /* a skipped pair has no curve */
+                for (int i = 0; i < ns; i++) {
+                    const mxb_res_sumrow *w = sl[i].w;
+                    if (w->table != MXB_TAB_CURVES || r->skipped[m][k]) continue; /* a skipped pair has no curve */
                     fprintf(f, "<tr><td>");
                     esc(f, r->models[m]);
                     fprintf(f, "</td><td>");
                     esc(f, r->methods[k]);
-                    fprintf(f, "</td><td>%s</td>", pol[q]);
-                    for (int j = 0; j < MXB_RES_STEPS; j++)
-                        num(f, v, n, 100, "perturbation/%s/%s/%s_accuracy_%d0", r->models[m], r->methods[k], pol[q], j);
+                    fprintf(f, "</td><td>%s</td>", mxb_polarity_names[sl[i].q]);
+                    for (int j = 0; j < mxb_res_sumrow_count(w); j++) {
+                        char name[256];
+                        mxb_res_sumrow_name(name, sizeof name, r, MXB_TEST_PERTURBATION, m, k, w, sl[i].q, j);
+                        num(f, v, n, w->scale, "%s", name);
+                    }
                     fprintf(f, "</tr>\n");
                 }
         fprintf(f, "</table>\n");
     }
     if (S->enabled) {
-        static const char *col[] = {"pixel_accuracy", "miou", "mean_ap", "mean_f1", "pointing_game"};
-        static const char *head[] = {"pixel acc. ↑", "mIoU ↑", "mAP ↑", "mean F1 ↑", "pointing ↑"};
         fprintf(f, "<h2 id=\"segmentation\">%s (%d images), in %%</h2>\n", test_title[1], S->n);
         fprintf(f, "<p>The map, upsampled, min-max normalised and thresholded at its mean, against the object "
                    "mask: pixel accuracy, mean IoU over background and object, mean average precision, mean "
                    "F1 and the pointing game (the map's maximum inside the mask); all higher is better.</p>\n");
-        fprintf(f, "<table class=\"metrics\" id=\"table-segmentation\">\n<tr><th>Method</th>");
-        for (int m = 0; m < r->nmodels; m++)
-            for (int c = 0; c < 5; c++) {
-                fprintf(f, "<th>");
-                esc(f, r->models[m]);
-                fprintf(f, " %s</th>", head[c]);
-            }
-        fprintf(f, "</tr>\n");
-        for (int k = 0; k < r->nmethods; k++) {
-            fprintf(f, "<tr><th>");
-            esc(f, r->methods[k]);
-            fprintf(f, "</th>");
-            for (int m = 0; m < r->nmodels; m++)
-                for (int c = 0; c < 5; c++)
-                    if (r->skipped[m][k]) skipped_td(f, 1);
-                    else num(f, v, n, 100, "segmentation/%s/%s/%s", r->models[m], r->methods[k], col[c]);
-            fprintf(f, "</tr>\n");
-        }
-        fprintf(f, "</table>\n");
+        method_table(f, r, MXB_TEST_SEGMENTATION, MXB_TAB_SEG, "table-segmentation", v, n);
     }
 }
 
@@ -358,8 +333,12 @@ int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results
     fprintf(f, "</code></td></tr><tr><th>new</th><td><code>");
     esc(f, path_b);
     fprintf(f, "</code></td></tr></table>\n");
-    fprintf(f, "<p>A metric moves when |new − baseline| &gt; %g + %g × |baseline|; a metric missing from the "
-               "new file, or NaN in one file only, counts as moved.</p>\n", tol, rel);
+    const double shown = mxb_metrics_tolerance(va, na, tol); /* NaN: the metrics' defaults differ */
+    fprintf(f, "<p>A metric moves when |new − baseline| &gt; ");
+    if (isnan(shown)) fprintf(f, "its tolerance (allowed, below)");
+    else fprintf(f, "%g", shown);
+    fprintf(f, " + %g × |baseline|; a metric missing from the new file, or NaN in one file only, counts as "
+               "moved.</p>\n", rel);
     char pairs[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS][160];
     int in_b[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS];
     const int npairs = mxb_results_skip_diff(a, b, pairs, in_b, MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS);
@@ -423,7 +402,8 @@ int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results
         else fprintf(f, "<td class=\"num\">–</td>");
         if (isnan(d)) fprintf(f, "<td class=\"num\">–</td>");
         else fprintf(f, "<td class=\"num\">%+.4g</td>", d);
-        fprintf(f, "<td class=\"num\">%.3g</td><td class=\"status\">%s</td></tr>\n", tol + rel * fabs(x->value),
+        fprintf(f, "<td class=\"num\">%.3g</td><td class=\"status\">%s</td></tr>\n",
+                mxb_metric_tolerance(x, tol) + rel * fabs(x->value),
                 !y ? "MISSING" : bad ? "MOVED" : "ok");
     }
     for (int i = 0; i < nb; i++) {

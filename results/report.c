@@ -15,20 +15,6 @@ static void cell(FILE *f, double v, double scale) {
     else fprintf(f, " %.2f |", v * scale);
 }
 
-/* One column of a method x model table: its header after the model's name, the
- * summary member it shows (an offset into mxb_res_summary) and the factor to %. */
-typedef struct {
-    const char *head;
-    size_t at;
-    double scale;
-} table_col;
-
-static double col_value(const mxb_res_summary *s, const table_col *c) {
-    double v;
-    memcpy(&v, (const char *)s + c->at, sizeof v);
-    return v;
-}
-
 /* A name in a markdown table cell: '|' would end the cell and a backslash escapes, so
  * both are escaped; names from a results file may hold any byte (issue 23, class 10). */
 static void md_name(FILE *f, const char *s) {
@@ -39,24 +25,33 @@ static void md_name(FILE *f, const char *s) {
 }
 
 /* The one method x model grid every table of the report is: rows the methods, per
- * model the given columns, a pair the run skipped (the method does not support the
- * model) as an em dash, unlike a number that could not be computed (n/a). */
-static void method_table(FILE *f, const mxb_results *r, int t, const table_col *cols, int ncols) {
+ * model the Markdown columns of table `tab` of the summary table (results/summary.c),
+ * a pair the run skipped (the method does not support the model) as an em dash,
+ * unlike a number that could not be computed (n/a). */
+static void method_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab) {
+    mxb_res_sumslot sl[2 * MXB_RES_MAX_SUMROWS], c[2 * MXB_RES_MAX_SUMROWS];
+    int ns = mxb_res_sumslots(r, t, sl), nc = 0;
+    for (int i = 0; i < ns; i++)
+        if (sl[i].w->table == tab && sl[i].w->md) c[nc++] = sl[i];
     fprintf(f, "| Method |");
     for (int m = 0; m < r->nmodels; m++)
-        for (int c = 0; c < ncols; c++) fputc(' ', f), md_name(f, r->models[m]), fprintf(f, " %s |", cols[c].head);
+        for (int i = 0; i < nc; i++) {
+            fputc(' ', f), md_name(f, r->models[m]);
+            fprintf(f, " %s %s |", c[i].w->column[c[i].q],
+                    mxb_better_arrow(c[i].q == MXB_NEGATIVE ? -c[i].w->better : c[i].w->better));
+        }
     fprintf(f, "\n|---|");
     for (int m = 0; m < r->nmodels; m++)
-        for (int c = 0; c < ncols; c++) fprintf(f, "---:|");
+        for (int i = 0; i < nc; i++) fprintf(f, "---:|");
     fprintf(f, "\n");
     for (int k = 0; k < r->nmethods; k++) {
         fprintf(f, "| "), md_name(f, r->methods[k]), fprintf(f, " |");
         for (int m = 0; m < r->nmodels; m++) {
             mxb_res_summary s;
             mxb_results_summarize(r, t, m, k, &s);
-            for (int c = 0; c < ncols; c++)
+            for (int i = 0; i < nc; i++)
                 if (r->skipped[m][k]) fprintf(f, " — |");
-                else cell(f, col_value(&s, &cols[c]), cols[c].scale);
+                else cell(f, mxb_res_sumrow_value(&s, c[i].w, c[i].q, 0), c[i].w->scale);
         }
         fprintf(f, "\n");
     }
@@ -68,19 +63,11 @@ static void print_md(const mxb_results *r, FILE *f) {
         const char *unit = r->auc_y_fraction ? "accuracy as a fraction" : "accuracy in %";
         fprintf(f, "\n### Perturbation test (%d images): AUC of top-1 %s against the fraction of pixels removed (%s)\n\n",
                 P->n, unit, r->auc_x_normalized ? "x spread over [0, 1]" : "p = 0, 0.1, ..., 0.9");
-        const table_col pol[2] = {{"positive ↓", offsetof(mxb_res_summary, auc[MXB_POSITIVE]), 1},
-                                  {"negative ↑", offsetof(mxb_res_summary, auc[MXB_NEGATIVE]), 1}};
-        table_col auc[2];
-        int nauc = 0;
-        for (int q = 0; q < 2; q++)
-            if (r->polarity[q]) auc[nauc++] = pol[q];
-        method_table(f, r, MXB_TEST_PERTURBATION, auc, nauc);
+        method_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_AUC);
         if (r->insdel_step > 0) { /* RISE insertion / deletion: only when the run made them */
             fprintf(f, "\n### Insertion / deletion (RISE, %d pixels per step): mean AUC of the class probability, in %%\n\n",
                     r->insdel_step);
-            const table_col insdel[2] = {{"insertion ↑", offsetof(mxb_res_summary, insertion_auc), 100},
-                                         {"deletion ↓", offsetof(mxb_res_summary, deletion_auc), 100}};
-            method_table(f, r, MXB_TEST_PERTURBATION, insdel, 2);
+            method_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_INSDEL);
         }
         fprintf(f, "\nTop-1 accuracy of the unperturbed images:");
         for (int m = 0; m < r->nmodels; m++) {
@@ -94,16 +81,14 @@ static void print_md(const mxb_results *r, FILE *f) {
     }
     if (S->enabled) {
         fprintf(f, "\n### Segmentation test (%d images), in %%\n\n", S->n);
-        const table_col seg[3] = {{"pixel acc. ↑", offsetof(mxb_res_summary, pixel_accuracy), 100},
-                                  {"mIoU ↑", offsetof(mxb_res_summary, miou), 100},
-                                  {"mAP ↑", offsetof(mxb_res_summary, map), 100}};
-        method_table(f, r, MXB_TEST_SEGMENTATION, seg, 3);
+        method_table(f, r, MXB_TEST_SEGMENTATION, MXB_TAB_SEG);
     }
 }
 
 void mxb_report_curves(const mxb_results *r, FILE *f) {
     if (!r->test[MXB_TEST_PERTURBATION].enabled) return;
-    static const char *pol[2] = {"positive", "negative"};
+    mxb_res_sumslot sl[2 * MXB_RES_MAX_SUMROWS];
+    const int ns = mxb_res_sumslots(r, MXB_TEST_PERTURBATION, sl);
     fprintf(f, "\n### Perturbation curves: top-1 accuracy (%%) after removing a fraction p of the pixels\n\n");
     fprintf(f, "| Model | Method | Test |");
     for (int k = 0; k < MXB_RES_STEPS; k++) fprintf(f, " p=%.1f |", k / 10.0);
@@ -115,11 +100,12 @@ void mxb_report_curves(const mxb_results *r, FILE *f) {
             if (r->skipped[m][k]) continue; /* not run: no curve */
             mxb_res_summary s;
             mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
-            for (int q = 0; q < 2; q++) {
-                if (!r->polarity[q]) continue;
+            for (int i = 0; i < ns; i++) {
+                if (sl[i].w->table != MXB_TAB_CURVES) continue;
                 fprintf(f, "| "), md_name(f, r->models[m]), fprintf(f, " | "), md_name(f, r->methods[k]);
-                fprintf(f, " | %s |", pol[q]);
-                for (int j = 0; j < MXB_RES_STEPS; j++) cell(f, s.accuracy[q][j], 100);
+                fprintf(f, " | %s |", mxb_polarity_names[sl[i].q]);
+                for (int j = 0; j < mxb_res_sumrow_count(sl[i].w); j++)
+                    cell(f, mxb_res_sumrow_value(&s, sl[i].w, sl[i].q, j), sl[i].w->scale);
                 fprintf(f, "\n");
             }
         }
@@ -233,7 +219,18 @@ int mxb_report_print(const mxb_results *r, FILE *f, const char *format) {
     return 0;
 }
 
+double mxb_metric_tolerance(const mxb_metric *x, double tol) { return tol >= 0 ? tol : x->tolerance; }
+
+double mxb_metrics_tolerance(const mxb_metric *v, int n, double tol) {
+    if (tol >= 0) return tol;
+    double t = n ? v[0].tolerance : MXB_METRIC_TOLERANCE;
+    for (int i = 1; i < n; i++)
+        if (v[i].tolerance != t) return NAN;
+    return t;
+}
+
 int mxb_metric_moved(const mxb_metric *x, const mxb_metric *y, double tol, double rel, double *d) {
+    tol = mxb_metric_tolerance(x, tol);
     double change = NAN;
     int bad;
     if (!y) {

@@ -50,8 +50,14 @@ int mxb_report_figures(const mxb_results *r, const char *results_path, const cha
 int mxb_report_html(const mxb_results *r, const char *results_path, const char *out_path, char *err,
                     size_t errlen);
 /* Whether metric y (NULL: missing) moved from x past |y - x| > tol + rel * |x|; *d gets
- * the change. The rule of mxb compare, shared by its text and HTML output. */
+ * the change. tol < 0: the metric's own default (x->tolerance, the summary table's).
+ * The rule of mxb compare, shared by its text and HTML output. */
 int mxb_metric_moved(const mxb_metric *x, const mxb_metric *y, double tol, double rel, double *d);
+/* The tolerance metric x is held to: tol, or its own default when tol < 0. */
+double mxb_metric_tolerance(const mxb_metric *x, double tol);
+/* The tolerance every metric of v is held to, for the one-line rule compare prints:
+ * tol, or (tol < 0) the metrics' common default; NaN when their defaults differ. */
+double mxb_metrics_tolerance(const mxb_metric *v, int n, double tol);
 /* mxb compare as a page: every metric, baseline, new, change, the threshold, and which moved. */
 int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results *b, const char *path_b,
                      double tol, double rel, const char *out_path, char *err, size_t errlen);

@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *test_name[MXB_NTESTS] = {"perturbation", "segmentation"};
-static const char *polarity_name[2] = {"positive", "negative"};
-
 void mxb_results_free(mxb_results *r) {
     for (int t = 0; t < MXB_NTESTS; t++) mxb_results_free_test(&r->test[t]);
     for (int i = 0; i < r->nattrs; i++) {
@@ -51,144 +48,6 @@ const char *mxb_results_attr(const mxb_results *r, const char *name) {
     for (int i = 0; i < r->nattrs; i++)
         if (!strcmp(r->attr_name[i], name)) return r->attr_value[i];
     return NULL;
-}
-
-/* ---- totals ------------------------------------------------------------------- */
-
-void mxb_results_summarize(const mxb_results *r, int t, int model, int method, mxb_res_summary *s) {
-    memset(s, 0, sizeof *s);
-    s->insertion_auc = s->deletion_auc = NAN;
-    const mxb_res_test *T = &r->test[t];
-    const mxb_res_cell *c = &T->cell[model][method];
-    if (!T->enabled) return;
-    if (r->skipped[model][method]) { /* not run: nothing to sum, every number NaN */
-        for (int p = 0; p < 2; p++) {
-            s->auc[p] = NAN;
-            for (int k = 0; k < MXB_RES_STEPS; k++)
-                s->accuracy[p][k] = s->logit_diff[p][k] = s->prob_diff[p][k] = NAN;
-        }
-        s->pixel_accuracy = s->iou[0] = s->iou[1] = s->miou = s->map = s->mf1 = s->pointing = NAN;
-        return;
-    }
-    if (t == MXB_TEST_PERTURBATION) {
-        mxb_auc_convention conv = {r->auc_x_normalized, r->auc_y_fraction};
-        for (int p = 0; p < 2; p++) {
-            mxb_perturb_curve curve;
-            memset(&curve, 0, sizeof curve);
-            for (int i = 0; i < T->n; i++) {
-                if (!T->done[model][i]) continue;
-                for (int k = 0; k < MXB_RES_STEPS; k++) {
-                    mxb_perturb_outcome o = {c->hits[p][i * MXB_RES_STEPS + k], 0,
-                                             c->logit_diff[p][i * MXB_RES_STEPS + k],
-                                             c->prob_diff[p][i * MXB_RES_STEPS + k]};
-                    mxb_perturb_add(&curve, k, &o);
-                }
-            }
-            s->n = curve.n[0];
-            mxb_perturb_accuracy(&curve, s->accuracy[p]);
-            s->auc[p] = r->polarity[p] ? mxb_perturb_auc(s->accuracy[p], conv) : NAN;
-            for (int k = 0; k < MXB_RES_STEPS; k++) {
-                s->logit_diff[p][k] = curve.n[k] ? curve.logit_diff_sum[k] / (double)curve.n[k] : NAN;
-                s->prob_diff[p][k] = curve.n[k] ? curve.prob_diff_sum[k] / (double)curve.n[k] : NAN;
-            }
-        }
-        /* RISE insertion / deletion: plain means over the images done */
-        double ins = 0, del = 0;
-        int64_t nd = 0;
-        for (int i = 0; r->insdel_step > 0 && i < T->n; i++)
-            if (T->done[model][i]) {
-                ins += c->insertion_auc[i];
-                del += c->deletion_auc[i];
-                nd++;
-            }
-        s->insertion_auc = nd ? ins / (double)nd : NAN;
-        s->deletion_auc = nd ? del / (double)nd : NAN;
-    } else {
-        mxb_seg_totals tot;
-        memset(&tot, 0, sizeof tot);
-        int64_t points = 0, hits = 0;
-        for (int i = 0; i < T->n; i++) {
-            if (!T->done[model][i]) continue;
-            const int32_t *k = c->seg_counts + (size_t)i * MXB_SEG_COUNTS;
-            mxb_seg_image im = {k[0], k[1], {k[2], k[3]}, {k[4], k[5]}, c->ap[i], c->f1[i], 0};
-            mxb_seg_accumulate(&tot, &im);
-            if (c->pointing[i] >= 0) {
-                points++;
-                hits += c->pointing[i];
-            }
-        }
-        mxb_seg_summary sum;
-        mxb_seg_summarize(&tot, &sum);
-        s->n = tot.images;
-        s->pixel_accuracy = sum.pixel_accuracy;
-        s->iou[0] = sum.iou[0];
-        s->iou[1] = sum.iou[1];
-        s->miou = sum.miou;
-        s->map = sum.map;
-        s->mf1 = sum.mf1;
-        s->pointing = points ? (double)hits / (double)points : NAN;
-        s->insertion_auc = s->deletion_auc = NAN;
-    }
-}
-
-int mxb_results_metrics(const mxb_results *r, mxb_metric **out) {
-    int cap = 64, n = 0;
-    mxb_metric *v = mxb_try_alloc0((size_t)cap, sizeof *v);
-    if (!v) return -1;
-#define PUSH(val, dir, ...)                                                              \
-    do {                                                                                 \
-        if (n == cap) {                                                                  \
-            mxb_metric *nv = mxb_try_realloc(v, (size_t)(cap *= 2) * sizeof *v);         \
-            if (!nv) {                                                                   \
-                free(v);                                                                 \
-                return -1;                                                               \
-            }                                                                            \
-            v = nv;                                                                      \
-        }                                                                                \
-        snprintf(v[n].name, sizeof v[n].name, __VA_ARGS__);                              \
-        v[n].value = (val);                                                              \
-        v[n].better = (dir);                                                             \
-        n++;                                                                             \
-    } while (0)
-    for (int t = 0; t < MXB_NTESTS; t++) {
-        if (!r->test[t].enabled) continue;
-        for (int m = 0; m < r->nmodels; m++)
-            for (int k = 0; k < r->nmethods; k++) {
-                if (r->skipped[m][k]) continue; /* no metric: absent, not NaN */
-                mxb_res_summary s;
-                mxb_results_summarize(r, t, m, k, &s);
-                const char *tn = test_name[t], *mn = r->models[m], *kn = r->methods[k];
-                PUSH((double)s.n, 0, "%s/%s/%s/images", tn, mn, kn);
-                if (t == MXB_TEST_PERTURBATION) {
-                    for (int p = 0; p < 2; p++) {
-                        if (!r->polarity[p]) continue;
-                        /* removing the most relevant pixels first should hurt fast */
-                        int dir = p == MXB_POSITIVE ? -1 : 1;
-                        PUSH(s.auc[p], dir, "%s/%s/%s/%s_auc", tn, mn, kn, polarity_name[p]);
-                        for (int j = 0; j < MXB_RES_STEPS; j++)
-                            PUSH(s.accuracy[p][j], dir, "%s/%s/%s/%s_accuracy_%d0", tn, mn, kn,
-                                 polarity_name[p], j);
-                    }
-                    if (r->insdel_step > 0) {
-                        /* the class stays likely as relevant pixels come back (insertion),
-                         * drops fast as they go (deletion) */
-                        PUSH(s.insertion_auc, 1, "%s/%s/%s/insertion_auc", tn, mn, kn);
-                        PUSH(s.deletion_auc, -1, "%s/%s/%s/deletion_auc", tn, mn, kn);
-                    }
-                } else {
-                    PUSH(s.pixel_accuracy, 1, "%s/%s/%s/pixel_accuracy", tn, mn, kn);
-                    PUSH(s.miou, 1, "%s/%s/%s/miou", tn, mn, kn);
-                    PUSH(s.map, 1, "%s/%s/%s/mean_ap", tn, mn, kn);
-                    PUSH(s.mf1, 1, "%s/%s/%s/mean_f1", tn, mn, kn);
-                    PUSH(s.iou[0], 1, "%s/%s/%s/iou_background", tn, mn, kn);
-                    PUSH(s.iou[1], 1, "%s/%s/%s/iou_foreground", tn, mn, kn);
-                    PUSH(s.pointing, 1, "%s/%s/%s/pointing_game", tn, mn, kn);
-                }
-            }
-    }
-#undef PUSH
-    *out = v;
-    return n;
 }
 
 static int name_at(const char (*names)[64], int n, const char *name) {
@@ -227,18 +86,6 @@ static const char *const layouts[][2] = {
     {"figure_index", "[figure image] position in the dataset"},
     {"figure_images", "[figure image, y, x, channel (R, G, B)] as the models saw them"},
     {"prediction", "[image] top-1 class on the unperturbed image"},
-    {"accuracy", "[step] mean of hits over images; step/10 of the pixels removed"},
-    {"logit_diff_mean", "[step] mean of logit_diff over images"},
-    {"prob_diff_mean", "[step] mean of prob_diff over images"},
-    {"auc", "scalar: area under accuracy, in the file's AUC convention"},
-    {"pixel_accuracy", "scalar: sum of correct / sum of labelled"},
-    {"miou", "scalar: mean over classes of sum(I) / sum(U)"},
-    {"mean_ap", "scalar: mean of ap"},
-    {"mean_f1", "scalar: mean of f1"},
-    {"pointing_game", "scalar: hits / (hits + misses)"},
-    {"mean_insertion_auc", "scalar: mean of insertion_auc over images"},
-    {"mean_deletion_auc", "scalar: mean of deletion_auc over images"},
-    {"iou", "[class] background, foreground: sum(I) / sum(U)"},
     {"models", "[model] names, configuration order"},
     {"methods", "[method] names, configuration order"},
     {"model_grid", "[model] patches per side of the model's map"},
@@ -251,9 +98,12 @@ static int set_layout(mxb_h5out *o, const char *name, char *err, size_t errlen) 
     for (int i = 0; i < mxb_res_nfields; i++) /* the per-image fields carry their own */
         if (!strcmp(mxb_res_fields[i].name, leaf))
             return mxb_h5out_attr_str(o, name, "layout", mxb_res_fields[i].layout, err, errlen);
+    for (int i = 0; i < mxb_res_nsumrows; i++) /* the saved means too (results/summary.c) */
+        if (mxb_res_sumrows[i].saved && !strcmp(mxb_res_sumrows[i].saved, leaf))
+            return mxb_h5out_attr_str(o, name, "layout", mxb_res_sumrows[i].layout, err, errlen);
     for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
         if (!strcmp(layouts[i][0], leaf)) return mxb_h5out_attr_str(o, name, "layout", layouts[i][1], err, errlen);
-    mxb_seterr(err, errlen, "dataset '%s' has no layout in results/store.c or fields.c (a writer bug)", name);
+    mxb_seterr(err, errlen, "dataset '%s' has no layout in results/store.c, fields.c or summary.c (a writer bug)", name);
     return -1;
 }
 
@@ -273,13 +123,31 @@ static int put_strings(mxb_h5out *o, const char *name, const char *const *v, int
         if (x) goto fail;                                                                \
     } while (0)
 
+/* The dataset of per-image field slot s of model m, method k: its path into
+ * p[plen] and its shape into d; returns the rank. Write and read both use it. */
+static int field_dataset(const mxb_results *r, int t, int m, int k, mxb_res_slot s, char *p, size_t plen,
+                         int64_t d[3]) {
+    const mxb_res_field *f = s.f;
+    int nd = 1;
+    d[0] = r->test[t].n, d[1] = d[2] = 0;
+    if (f->extent == MXB_RES_PER_PATCH) d[1] = d[2] = r->grid[m], nd = 3;
+    else if (f->extent != MXB_RES_ONE) d[1] = (int64_t)mxb_res_field_elems(r, m, f), nd = 2;
+    if (f->polar)
+        snprintf(p, plen, "/%s/%s/%s/%s/%s", mxb_test_names[t], r->models[m], r->methods[k], mxb_polarity_names[s.q],
+                 f->name);
+    else snprintf(p, plen, "/%s/%s/%s/%s", mxb_test_names[t], r->models[m], r->methods[k], f->name);
+    return nd;
+}
+
 static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size_t errlen) {
     const mxb_res_test *T = &r->test[t];
     char p[512];
-    const char *tn = test_name[t];
+    const char *tn = mxb_test_names[t];
     int64_t n = T->n;
     mxb_res_slot sl[2 * MXB_RES_MAX_FIELDS];
     int ns = mxb_res_slots(r, t, sl);
+    mxb_res_sumslot sum[2 * MXB_RES_MAX_SUMROWS];
+    int nsum = mxb_res_sumslots(r, t, sum);
     snprintf(p, sizeof p, "/%s/index", tn);
     TRY(put(o, p, MXB_H5_I32, T->index, 1, &n, 0, err, errlen));
     snprintf(p, sizeof p, "/%s/id", tn);
@@ -305,51 +173,24 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
             const char *kn = r->methods[k];
             mxb_res_summary s;
             mxb_results_summarize(r, t, m, k, &s);
-            char g[384];
-            snprintf(g, sizeof g, "/%s/%s/%s", tn, mn, kn);
             /* the per-image fields (results/fields.c), each [n, ...] */
             for (int j = 0; j < ns; j++) {
                 const mxb_res_field *f = sl[j].f;
                 if (f->polar && !r->polarity[sl[j].q]) continue;
-                int64_t d[3] = {n, 0, 0};
-                int nd = 1;
-                if (f->extent == MXB_RES_PER_PATCH) d[1] = d[2] = r->grid[m], nd = 3;
-                else if (f->extent != MXB_RES_ONE) d[1] = (int64_t)mxb_res_field_elems(r, m, f), nd = 2;
-                if (f->polar) snprintf(p, sizeof p, "%s/%s/%s", g, polarity_name[sl[j].q], f->name);
-                else snprintf(p, sizeof p, "%s/%s", g, f->name);
+                int64_t d[3];
+                int nd = field_dataset(r, t, m, k, sl[j], p, sizeof p, d);
                 TRY(put(o, p, f->type, mxb_res_field_data(c, f, sl[j].q), nd, d, nd > 1, err, errlen));
             }
-            if (t == MXB_TEST_PERTURBATION) {
-                int64_t st = MXB_RES_STEPS;
-                for (int q = 0; q < 2; q++) {
-                    if (!r->polarity[q]) continue;
-                    char gp[448];
-                    snprintf(gp, sizeof gp, "%s/%s", g, polarity_name[q]);
-                    snprintf(p, sizeof p, "%s/accuracy", gp);
-                    TRY(put(o, p, MXB_H5_F64, s.accuracy[q], 1, &st, 0, err, errlen));
-                    snprintf(p, sizeof p, "%s/logit_diff_mean", gp);
-                    TRY(put(o, p, MXB_H5_F64, s.logit_diff[q], 1, &st, 0, err, errlen));
-                    snprintf(p, sizeof p, "%s/prob_diff_mean", gp);
-                    TRY(put(o, p, MXB_H5_F64, s.prob_diff[q], 1, &st, 0, err, errlen));
-                    snprintf(p, sizeof p, "%s/auc", gp);
-                    TRY(put(o, p, MXB_H5_F64, &s.auc[q], 0, NULL, 0, err, errlen));
-                }
-                if (r->insdel_step > 0) {
-                    snprintf(p, sizeof p, "%s/mean_insertion_auc", g);
-                    TRY(put(o, p, MXB_H5_F64, &s.insertion_auc, 0, NULL, 0, err, errlen));
-                    snprintf(p, sizeof p, "%s/mean_deletion_auc", g);
-                    TRY(put(o, p, MXB_H5_F64, &s.deletion_auc, 0, NULL, 0, err, errlen));
-                }
-            } else {
-                int64_t two = 2;
-                const char *names[] = {"pixel_accuracy", "miou", "mean_ap", "mean_f1", "pointing_game"};
-                double vals[] = {s.pixel_accuracy, s.miou, s.map, s.mf1, s.pointing};
-                for (int j = 0; j < 5; j++) {
-                    snprintf(p, sizeof p, "%s/%s", g, names[j]);
-                    TRY(put(o, p, MXB_H5_F64, &vals[j], 0, NULL, 0, err, errlen));
-                }
-                snprintf(p, sizeof p, "%s/iou", g);
-                TRY(put(o, p, MXB_H5_F64, s.iou, 1, &two, 0, err, errlen));
+            /* the saved means (results/summary.c): a scalar or [values] */
+            for (int j = 0; j < nsum; j++) {
+                const mxb_res_sumrow *w = sum[j].w;
+                if (!w->saved) continue;
+                double val[MXB_RES_STEPS];
+                int64_t nv = mxb_res_sumrow_count(w);
+                for (int e = 0; e < nv; e++) val[e] = mxb_res_sumrow_value(&s, w, sum[j].q, e);
+                if (w->polar) snprintf(p, sizeof p, "/%s/%s/%s/%s/%s", tn, mn, kn, mxb_polarity_names[sum[j].q], w->saved);
+                else snprintf(p, sizeof p, "/%s/%s/%s/%s", tn, mn, kn, w->saved);
+                TRY(put(o, p, MXB_H5_F64, val, w->extent == MXB_SUM_ONE ? 0 : 1, &nv, 0, err, errlen));
             }
         }
     }
@@ -364,7 +205,7 @@ int mxb_results_write(const mxb_results *r, const char *path, char *err, size_t 
             for (int i = 0; i < r->test[t].n; i++)
                 if (!r->test[t].done[m][i]) {
                     mxb_seterr(err, errlen, "%s: %s of model %s is missing image %s; not writing an incomplete file",
-                             path, test_name[t], r->models[m], r->test[t].ids[i]);
+                             path, mxb_test_names[t], r->models[m], r->test[t].ids[i]);
                     return -1;
                 }
     mxb_h5out *o = mxb_h5out_create(path, err, errlen);
@@ -425,7 +266,7 @@ static int read_into(mxb_h5in *in, const char *name, mxb_h5_type type, int ndim,
 }
 
 static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errlen) {
-    const char *tn = test_name[t];
+    const char *tn = mxb_test_names[t];
     char p[512];
     int64_t n = -1;
     mxb_res_test *T = &r->test[t];
@@ -435,7 +276,7 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
     /* n sizes every per-image array of every model and method: check it against what
      * the file can hold (deflate's 1032:1 at best) before allocating them */
     size_t need = mxb_results_test_bytes(r, t, n > MXB_RES_MAX_IMAGES ? 0 : (int)n);
-    if (n > MXB_RES_MAX_IMAGES || need / 1032 > mxb_h5in_filesize(in)) {
+    if (n > MXB_RES_MAX_IMAGES || need / MXB_DEFLATE_MAX_RATIO > mxb_h5in_filesize(in)) {
         mxb_seterr(err, errlen, "%s: /%s/index declares %lld images, more than the file can hold",
                  mxb_h5in_path(in), tn, (long long)n);
         free(idx);
@@ -495,18 +336,12 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
         for (int k = 0; k < r->nmethods; k++) {
             if (r->skipped[m][k]) continue;
             mxb_res_cell *c = &T->cell[m][k];
-            char g[384];
-            snprintf(g, sizeof g, "/%s/%s/%s", tn, mn, r->methods[k]);
             /* every per-image field of the table, its whole shape checked */
             for (int j = 0; j < ns; j++) {
                 const mxb_res_field *f = sl[j].f;
                 if (f->polar && !r->polarity[sl[j].q]) continue;
-                int64_t d[3] = {n, 0, 0};
-                int nd = 1;
-                if (f->extent == MXB_RES_PER_PATCH) d[1] = d[2] = r->grid[m], nd = 3;
-                else if (f->extent != MXB_RES_ONE) d[1] = (int64_t)mxb_res_field_elems(r, m, f), nd = 2;
-                if (f->polar) snprintf(p, sizeof p, "%s/%s/%s", g, polarity_name[sl[j].q], f->name);
-                else snprintf(p, sizeof p, "%s/%s", g, f->name);
+                int64_t d[3];
+                int nd = field_dataset(r, t, m, k, sl[j], p, sizeof p, d);
                 TRY(read_into(in, p, f->type, nd, d, mxb_res_field_data(c, f, sl[j].q), mxb_res_type_size(f->type), err,
                               errlen));
             }
@@ -662,7 +497,7 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
     snprintf(probe, sizeof probe, "/segmentation/%s/%s/map", r->models[pm], r->methods[pk]);
     r->keep_maps |= mxb_h5in_exists(in, probe);
     for (int t = 0; t < MXB_NTESTS; t++) {
-        snprintf(probe, sizeof probe, "/%s/index", test_name[t]);
+        snprintf(probe, sizeof probe, "/%s/index", mxb_test_names[t]);
         if (mxb_h5in_exists(in, probe)) TRY(read_test(in, r, t, err, errlen));
     }
     TRY(mxb_results_validate(r, path, err, errlen)); /* results/validate.c */
@@ -808,7 +643,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         qsort(keys, (size_t)rows, sizeof *keys, by_index);
         for (int i = 1; i < rows; i++)
             if (keys[i].index == keys[i - 1].index) {
-                mxb_seterr(err, errlen, "image %d of the %s test is in two shards", keys[i].index, test_name[t]);
+                mxb_seterr(err, errlen, "image %d of the %s test is in two shards", keys[i].index, mxb_test_names[t]);
                 free(keys);
                 mxb_results_free(out);
                 return -1;
@@ -823,7 +658,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         if (want_n && (!*want_n || *endp)) wn = -1;
         if (wn >= 0 && wn != rows) {
             mxb_seterr(err, errlen, "the %s test has %d images in these shards, the run selected %ld: a shard is missing rows",
-                     test_name[t], rows, wn);
+                     mxb_test_names[t], rows, wn);
             free(keys);
             mxb_results_free(out);
             return -1;
@@ -833,7 +668,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
             sscanf(mxb_results_attr(shards[keys[i].shard], "shard"), "%d/%d", &si, &N);
             if (si != i % n || keys[i].row != i / n) {
                 mxb_seterr(err, errlen, "shard %d/%d of the %s test lacks a row before image %s (the rows do not alternate)",
-                         si, N, test_name[t], shards[keys[i].shard]->test[t].ids[keys[i].row]);
+                         si, N, mxb_test_names[t], shards[keys[i].shard]->test[t].ids[keys[i].row]);
                 free(keys);
                 mxb_results_free(out);
                 return -1;
@@ -841,7 +676,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         }
         for (int i = 0; i < rows; i++)
             if (copy_row(out, shards[keys[i].shard], t, i, keys[i].row)) {
-                mxb_seterr(err, errlen, "out of memory merging the %s test", test_name[t]);
+                mxb_seterr(err, errlen, "out of memory merging the %s test", mxb_test_names[t]);
                 free(keys);
                 mxb_results_free(out);
                 return -1;

@@ -24,6 +24,10 @@
 
 enum { MXB_TEST_PERTURBATION = 0, MXB_TEST_SEGMENTATION = 1, MXB_NTESTS = 2 };
 enum { MXB_POSITIVE = 0, MXB_NEGATIVE = 1 };
+/* The one spelling of the tests and polarities (results/summary.c): group names in
+ * the file, metric names, table and log text. */
+extern const char *const mxb_test_names[MXB_NTESTS];    /* "perturbation", "segmentation" */
+extern const char *const mxb_polarity_names[2];          /* "positive", "negative" */
 
 /* Per image, per model and method, everything the metrics are made of. */
 typedef struct {
@@ -165,13 +169,87 @@ void mxb_results_record_get(mxb_results *r, int t, int m, int i, const void *buf
  * Returns the count (all of them, even past max). mxb compare reports each. */
 int mxb_results_skip_diff(const mxb_results *a, const mxb_results *b, char (*names)[160], int *in_b, int max);
 
+/* ---- the summary metrics (results/summary.c) ------------------------------------
+ * One row per quantity of mxb_res_summary: its stable name, test, polarity, better
+ * direction, how it is made from the per-image fields, the dataset its mean is saved
+ * in, its column in the tables and compare's default tolerance. The saved means
+ * (store.c), every table (report.c, html.c), the metric list (JSON, CSV) and mxb
+ * compare walk this table, so a new summary metric is one row here and one member in
+ * mxb_res_summary (and, unless it is a plain mean, the code in summarize). */
+
+/* how the row's value is made from the per-image fields of the images done */
+typedef enum {
+    MXB_SUM_COUNT, /* the images done (mxb_res_summary.n) */
+    MXB_SUM_CURVE, /* the perturbation curve over the images (metrics/: mxb_perturb_*) */
+    MXB_SUM_SEG,   /* the segmentation totals over the images (metrics/: mxb_seg_*) */
+    MXB_SUM_MEAN,  /* the plain mean of the per-image field `from` (NaN when none) */
+} mxb_sum_how;
+/* values of a row: one; one per perturbation step (name_00 .. name_90); one per class
+ * (name_background, name_foreground) */
+typedef enum { MXB_SUM_ONE, MXB_SUM_PER_STEP, MXB_SUM_PER_CLASS } mxb_sum_extent;
+/* the method x model table a row is a column of (report.c, html.c) */
+typedef enum { MXB_TAB_NONE, MXB_TAB_AUC, MXB_TAB_INSDEL, MXB_TAB_SEG, MXB_TAB_CURVES } mxb_sum_table;
+
+typedef struct {
+    const char *name;       /* stable metric name after <test>/<model>/<method>/ (a per-polarity
+                             * row's is prefixed "<polarity>_"); NULL: saved only, not a metric */
+    int test;               /* MXB_TEST_*; -1: both tests */
+    int polar;              /* one value set per polarity run; walked positive then negative */
+    mxb_sum_extent extent;
+    mxb_res_when when;      /* ALWAYS or IF_INSDEL */
+    int better;             /* +1 higher, -1 lower, 0 neither; a per-polarity row gives the
+                             * positive run's, the negative's is the opposite */
+    mxb_sum_how how;
+    const char *from;       /* MXB_SUM_MEAN: the per-image field (results/fields.c), [image] F64 */
+    size_t at;              /* offsetof(mxb_res_summary, member); a per-polarity member is [2][values] */
+    const char *saved;      /* dataset of the mean in /<test>/<model>/<method>[/<polarity>]/; NULL: not saved */
+    const char *layout;     /* that dataset's `layout` attribute: how the value is made, in words */
+    mxb_sum_table table;
+    int md;                 /* also in the Markdown table (the HTML page shows every column) */
+    const char *column[2];  /* column title, followed by " " and the better arrow; per polarity
+                             * when polar (the negative run's arrow is the opposite) */
+    double scale;           /* the tables show value x scale (100: in %) */
+    double tolerance;       /* mxb compare's default: moved when |new - baseline| > tolerance
+                             * (+ --relative x |baseline|) */
+} mxb_res_sumrow;
+
+/* compare's default tolerance of every row today: the summary is recomputed exactly
+ * from the same per-image values, so only rounding may differ */
+#define MXB_METRIC_TOLERANCE 1e-6
+#define MXB_RES_MAX_SUMROWS 32 /* rows of the table, at most */
+extern const mxb_res_sumrow mxb_res_sumrows[];
+extern const int mxb_res_nsumrows;
+/* The rows present for test t of r, one entry per polarity run of a per-polarity row,
+ * in the order of the metric list and the tables: table order, a run of per-polarity
+ * rows walked positive then negative. Returns the count (at most 2 * mxb_res_nsumrows). */
+typedef struct {
+    const mxb_res_sumrow *w;
+    int q; /* polarity, 0 for a row without */
+} mxb_res_sumslot;
+int mxb_res_sumslots(const mxb_results *r, int t, mxb_res_sumslot *out);
+/* Whether row w exists for test t of r (its test, insdel_step; a polarity not run is
+ * the caller's check, r->polarity[q]). */
+int mxb_res_sumrow_present(const mxb_results *r, int t, const mxb_res_sumrow *w);
+/* Values of the row: 1, MXB_RES_STEPS or 2. */
+int mxb_res_sumrow_count(const mxb_res_sumrow *w);
+/* Value j of row w (polarity q when w->polar) in s. */
+double mxb_res_sumrow_value(const mxb_res_summary *s, const mxb_res_sumrow *w, int q, int j);
+/* The stable name of value j of row w for model m and method k of test t:
+ * "perturbation/deit/attribution/positive_accuracy_30". */
+void mxb_res_sumrow_name(char *out, size_t len, const mxb_results *r, int t, int m, int k, const mxb_res_sumrow *w,
+                         int q, int j);
+/* "↑", "↓" or "" for a better direction (+1, -1, 0): the tables' column arrows. */
+const char *mxb_better_arrow(int better);
+
 /* Every summary metric under a stable name ("perturbation/deit/attribution/positive_auc"),
- * with the direction that is better (+1 higher, -1 lower, 0 neither), in a malloc'd
- * array. Returns the count, -1 when memory runs out. */
+ * with the direction that is better (+1 higher, -1 lower, 0 neither) and compare's
+ * default tolerance, in a malloc'd array, in table order. Returns the count, -1 when
+ * memory runs out. */
 typedef struct {
     char name[192];
     double value;
     int better;
+    double tolerance;
 } mxb_metric;
 int mxb_results_metrics(const mxb_results *r, mxb_metric **out);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -205,6 +206,32 @@ static void test_splitmix_argmax(void) {
     CU_ASSERT_EQUAL(mxb_argmax(v, 1), 0);
 }
 
+/* MXB_ASSERT: a held condition costs nothing; a broken one says file:line and the
+ * condition, and aborts (a caller's bug is not an error message). */
+static void test_assert(void) {
+    scratch();
+    char errf[4200];
+    snprintf(errf, sizeof errf, "%s/assert.txt", dir);
+    MXB_ASSERT(1 + 1 == 2);
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        if (!freopen(errf, "w", stderr)) _exit(98);
+        volatile int untraced = 0;
+        MXB_ASSERT(untraced == 1);
+        _exit(99); /* it did not stop */
+    }
+    int status = 0;
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    char *msg = mxb_test_slurp(errf);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "test_io.c:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "untraced == 1"));
+    free(msg);
+}
+
 int main(void) {
     static const mxb_test_case cases[] = {
         {"temporary files: registered ones removed, others kept", test_tmpfiles},
@@ -212,6 +239,7 @@ int main(void) {
         {"one PNG writer, width then height (read back by PIL)", test_png_writer},
         {"splitmix64 (reference values) and argmax", test_splitmix_argmax},
         {"outputs: an input is refused (inode), unique O_EXCL temporaries, rename", test_outfile},
+        {"MXB_ASSERT: file:line and the condition, then abort", test_assert},
         {NULL, NULL}};
     return mxb_test_main("io", cases);
 }

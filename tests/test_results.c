@@ -2,6 +2,7 @@
 #include "mxb_test.h"
 #include "results/results.h"
 
+#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,12 +221,101 @@ static void test_insertion_deletion(void) {
     mxb_results_free(&old);
 }
 
+/* The summary-metric table (results/summary.c): names unique and spelt as the
+ * schema says, every saved mean with a layout of its own, compare's tolerance taken
+ * from the metric unless --tolerance is given. */
+static void test_summary_table(void) {
+    const char *dir = mxb_test_env("MXB_TESTDATA");
+    char err[512] = "";
+    mxb_results a;
+    CU_ASSERT_EQUAL_FATAL(mxb_results_read(mxb_test_path("%s/results/insdel_shard0.h5", dir), &a, err, sizeof err), 0);
+    mxb_metric *v = NULL;
+    int n = mxb_results_metrics(&a, &v), dup = 0;
+    /* per pair run: images, per polarity run the AUC and 10 accuracies, insertion, deletion */
+    int pairs = 0;
+    for (int m = 0; m < a.nmodels; m++)
+        for (int k = 0; k < a.nmethods; k++) pairs += !a.skipped[m][k];
+    CU_ASSERT_EQUAL(n, pairs * (1 + 11 * (a.polarity[0] + a.polarity[1]) + 2));
+    for (int i = 0; i < n; i++) {
+        CU_ASSERT_EQUAL(v[i].tolerance, 1e-6);
+        for (int j = 0; j < i; j++) dup += !strcmp(v[i].name, v[j].name);
+    }
+    CU_ASSERT_EQUAL(dup, 0);
+    CU_ASSERT_STRING_EQUAL(v[0].name, "perturbation/vit/rollout/images");
+    CU_ASSERT_STRING_EQUAL(v[1].name, "perturbation/vit/rollout/positive_auc");
+    CU_ASSERT_EQUAL(v[1].better, -1);
+    CU_ASSERT_EQUAL(mxb_metrics_tolerance(v, n, -1), 1e-6);
+    CU_ASSERT_EQUAL(mxb_metrics_tolerance(v, n, 0.25), 0.25);
+    v[2].tolerance = 1e-3; /* defaults that differ have no one value to print */
+    CU_ASSERT(isnan(mxb_metrics_tolerance(v, n, -1)));
+    free(v);
+    for (int i = 0; i < mxb_res_nsumrows; i++) {
+        const mxb_res_sumrow *w = &mxb_res_sumrows[i];
+        if (w->saved) CU_ASSERT(w->layout && w->layout[0]);
+        /* store.c finds a dataset's layout by its last name: a saved mean named like a
+         * per-image field would get the field's */
+        for (int j = 0; w->saved && j < mxb_res_nfields; j++) CU_ASSERT(strcmp(w->saved, mxb_res_fields[j].name));
+        if (w->table != MXB_TAB_NONE && w->table != MXB_TAB_CURVES) CU_ASSERT_PTR_NOT_NULL(w->column[0]);
+        if (!strcmp(w->name ? w->name : "", "iou")) {
+            char name[256];
+            mxb_res_sumrow_name(name, sizeof name, &a, MXB_TEST_SEGMENTATION, 1, 0, w, 0, 1);
+            CU_ASSERT_STRING_EQUAL(name, "segmentation/vim/rollout/iou_foreground");
+        }
+    }
+    /* compare's rule: tol < 0 is the metric's own tolerance, tol >= 0 every metric's */
+    mxb_metric x = {"x", 1.0, 1, 0.5}, y = {"x", 1.4, 1, 0.5};
+    double d = 0;
+    CU_ASSERT_EQUAL(mxb_metric_moved(&x, &y, -1, 0, &d), 0);
+    CU_ASSERT_DOUBLE_EQUAL(d, 0.4, 1e-12);
+    CU_ASSERT_EQUAL(mxb_metric_moved(&x, &y, 0.1, 0, NULL), 1);
+    x.tolerance = 0.1;
+    CU_ASSERT_EQUAL(mxb_metric_moved(&x, &y, -1, 0, NULL), 1);
+    CU_ASSERT_EQUAL(mxb_metric_moved(&x, &y, 0.5, 0, NULL), 0);
+    mxb_results_free(&a);
+}
+
+/* HDF5's error stack is silenced around mxb's own calls only (MXB_H5_QUIET): the
+ * caller's printer is back after, and MXB_HDF5_ERRORS lets it print during them. */
+static int h5_printed;
+static herr_t count_h5(hid_t stack, void *data) {
+    (void)stack, (void)data;
+    h5_printed++;
+    return 0;
+}
+
+static void test_h5_quiet_scoped(void) {
+    const char *path = mxb_test_path("%s/results/not_hdf5.h5", mxb_test_env("MXB_TESTDATA"));
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("not an HDF5 file\n", f);
+    fclose(f);
+    H5E_auto2_t was_fn = NULL, fn = NULL;
+    void *was_data = NULL, *data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &was_fn, &was_data);
+    H5Eset_auto2(H5E_DEFAULT, count_h5, NULL);
+    char err[512] = "";
+    unsetenv("MXB_HDF5_ERRORS");
+    CU_ASSERT_PTR_NULL(mxb_h5in_open(path, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "not_hdf5.h5"));
+    CU_ASSERT_EQUAL(h5_printed, 0);
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    CU_ASSERT(fn == count_h5); /* put back, not left off for the rest of the process */
+    setenv("MXB_HDF5_ERRORS", "1", 1);
+    CU_ASSERT_PTR_NULL(mxb_h5in_open(path, err, sizeof err));
+    CU_ASSERT(h5_printed > 0);
+    unsetenv("MXB_HDF5_ERRORS");
+    H5Eset_auto2(H5E_DEFAULT, was_fn, was_data);
+    remove(path);
+}
+
 int main(void) {
     static const mxb_test_case cases[] = {
         {"SHA-256 equals hashlib", test_sha256},
         {"journal: torn and corrupt records, resume, foreign runs", test_journal_resume},
         {"output files appear only when complete", test_atomic_output},
         {"insertion/deletion: h5py shards -> merge -> summary = numpy; old files as before", test_insertion_deletion},
+        {"summary table: names, layouts, compare's per-metric tolerance", test_summary_table},
+        {"HDF5's error stack: silenced in mxb's calls only, MXB_HDF5_ERRORS shows it", test_h5_quiet_scoped},
         {NULL, NULL}};
     return mxb_test_main("results", cases);
 }
