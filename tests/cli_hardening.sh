@@ -3,7 +3,7 @@
 # disk while the results file is written, two runs of one output, stale temporaries,
 # methods that return NaN maps, fail with two-line messages or call exit(), images the
 # preprocessing refuses, label files with a BOM, long values through --set, merged
-# shards' attention and times, and the encoding of every text output (UTF-8, RFC 4180).
+# run's attention and times, and the encoding of every text output (UTF-8, RFC 4180).
 set -uo pipefail
 MXB=$MXB_EXE; PY=$MXB_PYTHON; T=$(mktemp -d); trap 'rm -rf $T' EXIT
 . "$MXB_SOURCE_DIR/tests/lib_cli.sh"
@@ -70,21 +70,29 @@ long=$(printf './%.0s' $(seq 110))data/images
 $MXB run run.ini --quiet --set run.output=long.h5 --set "perturbation.data=$long" >/dev/null 2>$T/err
 check "a ${#long}-byte data path through --set works" cmp -s <(csv long.h5) <(csv good.h5)
 
-# ---- merge: every shard's attention, the whole run's times ----
+# ---- merge: the run's attention (save_attention = the run's first K images, each kept
+# by the shard that ran it), the whole run's times ----
+$MXB run run.ini --quiet --set run.output=att_one.h5 --set run.save_attention=2 >/dev/null 2>>$MXB_ERR
 for i in 0 1; do
-  $MXB run run.ini --quiet --shard $i/2 --set run.output=att.h5 --set run.save_attention=1 >/dev/null 2>>$MXB_ERR
+  $MXB run run.ini --quiet --shard $i/2 --set run.output=att.h5 --set run.save_attention=2 >/dev/null 2>>$MXB_ERR
 done
 $MXB merge att_merged.h5 att.shard-0-of-2.h5 att.shard-1-of-2.h5 >/dev/null 2>>$MXB_ERR
-check "merge keeps every shard's /attention tensors, the earliest start and the summed work" $PY - <<'PYEOF'
-import h5py, re
-m = h5py.File("att_merged.h5", "r"); s = [h5py.File("att.shard-%d-of-2.h5" % i, "r") for i in range(2)]
-names = lambda f: sorted(k for k in (lambda l: (f["attention"].visit(l.append), l)[1])([]) if isinstance(f["attention"][k], h5py.Dataset))
-want = sorted(names(s[0]) + names(s[1]))
+check "merge keeps the run's /attention tensors (each from the shard that ran its image), the earliest start and the summed work" $PY - <<'PYEOF'
+import h5py, re, numpy as np
+m = h5py.File("att_merged.h5", "r"); one = h5py.File("att_one.h5", "r")
+s = [h5py.File("att.shard-%d-of-2.h5" % i, "r") for i in range(2)]
+def names(f):
+    if "attention" not in f: return []
+    l = []; f["attention"].visit(l.append)
+    return sorted(k for k in l if isinstance(f["attention"][k], h5py.Dataset))
+want = names(one)
+ok = names(m) == want and len(want) > 0 and sorted(names(s[0]) + names(s[1])) == want
+ok = ok and all(np.array_equal(m["attention"][k][()], one["attention"][k][()]) for k in want)
 work = lambda f: [float(x) for x in re.findall(r"=([0-9.]+)", f.attrs["timings"])]
-ok = names(m) == want and len(want) == 8
 ok = ok and m.attrs["started"] == min(f.attrs["started"] for f in s) and m.attrs["finished"] == max(f.attrs["finished"] for f in s)
 ok = ok and all(abs(a - b - c) < 2e-3 for a, b, c in zip(work(m), work(s[0]), work(s[1])))
-print("   %d attention tensors (want %d), timings %s" % (len(names(m)), len(want), m.attrs["timings"]))
+print("   %d attention tensors (the one-process run's: %d; shards %d + %d), timings %s" % (
+    len(names(m)), len(want), len(names(s[0])), len(names(s[1])), m.attrs["timings"]))
 raise SystemExit(0 if ok else 1)
 PYEOF
 
