@@ -89,6 +89,32 @@ static int read_all(int fd, void *buf, size_t n) {
     return 0;
 }
 
+/* The whole records after the header, from fd's position: each one's length and crc
+ * checked, handed to fn (NULL: only counted) until the first torn or corrupt record or
+ * fn's non-zero. Counts them into *count; returns the bytes they take. One walk for the
+ * resume's replay and for mxb_journal_peek, so both count what a resume would. */
+static off_t records_walk(int fd, mxb_journal_replay_fn fn, void *user, long *count) {
+    uint32_t hdr[3];
+    char *buf = NULL;
+    size_t cap = 0;
+    off_t bytes = 0;
+    while (read_all(fd, hdr, sizeof hdr) == 0) {
+        if (hdr[0] != RECORD_MAGIC || hdr[1] > MAX_RECORD) break;
+        if (hdr[1] > cap) {
+            char *nb = mxb_try_realloc(buf, hdr[1]); /* the length is the file's (<= MAX_RECORD) */
+            if (!nb) break;
+            buf = nb;
+            cap = hdr[1];
+        }
+        if (read_all(fd, buf, hdr[1]) || mxb_crc32(buf, hdr[1]) != hdr[2]) break;
+        if (fn && fn(user, buf, hdr[1])) break;
+        bytes += (off_t)(sizeof hdr + hdr[1]);
+        (*count)++;
+    }
+    free(buf);
+    return bytes;
+}
+
 mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal_replay_fn fn,
                               void *user, int *replayed, char *err, size_t errlen) {
     *replayed = 0;
@@ -137,23 +163,9 @@ mxb_journal *mxb_journal_open(const char *path, const char *run_key, mxb_journal
             return NULL;
         }
         /* replay whole records; stop at the first torn or corrupt one */
-        uint32_t hdr[3];
-        char *buf = NULL;
-        size_t cap = 0;
-        while (read_all(fd, hdr, sizeof hdr) == 0) {
-            if (hdr[0] != RECORD_MAGIC || hdr[1] > MAX_RECORD) break;
-            if (hdr[1] > cap) {
-                char *nb = mxb_try_realloc(buf, hdr[1]); /* the length is the file's (<= MAX_RECORD) */
-                if (!nb) break;
-                buf = nb;
-                cap = hdr[1];
-            }
-            if (read_all(fd, buf, hdr[1]) || mxb_crc32(buf, hdr[1]) != hdr[2]) break;
-            if (fn(user, buf, hdr[1])) break;
-            good += (off_t)(sizeof hdr + hdr[1]);
-            (*replayed)++;
-        }
-        free(buf);
+        long n = 0;
+        good += records_walk(fd, fn, user, &n);
+        *replayed = (int)n;
         if (ftruncate(fd, good) || lseek(fd, good, SEEK_SET) != good) {
             mxb_seterr(err, errlen, "%s: cannot truncate the run journal", path);
             close(fd);
@@ -214,21 +226,7 @@ int mxb_journal_peek(const char *path, long *records, int *in_use, char *err, si
         return -1;
     }
     /* whole records only, as a resume would count them: lengths and checksums */
-    uint32_t hdr[3];
-    char *buf = NULL;
-    size_t cap = 0;
-    while (read_all(fd, hdr, sizeof hdr) == 0) {
-        if (hdr[0] != RECORD_MAGIC || hdr[1] > MAX_RECORD) break;
-        if (hdr[1] > cap) {
-            char *nb = mxb_try_realloc(buf, hdr[1]); /* the length is the file's (<= MAX_RECORD) */
-            if (!nb) break;
-            buf = nb;
-            cap = hdr[1];
-        }
-        if (read_all(fd, buf, hdr[1]) || mxb_crc32(buf, hdr[1]) != hdr[2]) break;
-        (*records)++;
-    }
-    free(buf);
+    records_walk(fd, NULL, NULL, records);
     close(fd);
     return 0;
 }
