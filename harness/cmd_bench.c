@@ -825,12 +825,10 @@ int mxb_cmd_bench(int argc, char **argv) {
     const double peak = peak_gflops;
     if (f) {
         /* the last thread count's rows; the scaling in "scaling". The BLAS line may hold
-         * a user's OPENBLAS_CORETYPE: quotes and backslashes dropped */
+         * a user's OPENBLAS_CORETYPE: cleaned as the machine's strings are */
         char json_safe[512];
-        size_t k = 0;
-        for (const char *q = blas; *q && k + 1 < sizeof json_safe; q++)
-            if (*q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) json_safe[k++] = *q;
-        json_safe[k] = 0;
+        snprintf(json_safe, sizeof json_safe, "%s", blas);
+        json_clean(json_safe);
         fprintf(f, "{\"threads\": %d, \"reps\": %d, \"batch\": %d, \"unit\": \"ms\", \"contend\": %d, "
                    "\"cost_fields\": [\"traced_forwards\", \"plain_forwards\", \"backwards\", \"lrp_passes\"], "
                    "\"blas\": \"%s\", \"sgemm_peak_gflops\": %.3f, ",
