@@ -18,6 +18,7 @@ int mxb_cmd_run(int argc, char **argv);
 int mxb_cmd_report(int argc, char **argv);
 int mxb_cmd_compare(int argc, char **argv);
 int mxb_cmd_merge(int argc, char **argv);
+int mxb_cmd_history(int argc, char **argv);
 int mxb_cmd_slurm(int argc, char **argv);
 /* mkdir -p of the folder a file goes into (every '/'-ended prefix of path). */
 int mxb_make_parents(const char *path, char *err, size_t errlen);

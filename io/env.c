@@ -26,6 +26,8 @@ static const env_var vars[] = {
     {"MXB_MAX_PIXELS", 1, 1, 1099511627776.0, "pixels"},
     {"MXB_PROGRESS_SECONDS", 0, 0, 1e6, "seconds"},
     {"MXB_TEST_OOM_AFTER", 1, 0, 1e15, "allocations"},
+    {"MXB_HISTORY_BUSY_SECONDS", 0, 0, 3600, "seconds"},
+    {"MXB_TEST_HISTORY_KILL_AFTER", 1, 1, 1e9, "values"}, /* test hook: history/store.c */
 };
 
 static const env_var *find(const char *name) {
