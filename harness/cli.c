@@ -21,7 +21,7 @@ static const command commands[] = {
     {"report", mxb_cmd_report, "tables (md/json/csv), curves, figures and an HTML page from a results file"},
     {"compare", mxb_cmd_compare, "compare two results files; non-zero exit when a metric moved"},
     {"merge", mxb_cmd_merge, "join the shard files of one run into one results file"},
-    {"history", mxb_cmd_history, "a metric history of many runs (SQLite): add, show, export, check for steps"},
+    {"history", mxb_cmd_history, "a metric history of many runs (SQLite): add, show, export, check for steps, trend page"},
     {"slurm", mxb_cmd_slurm, "run a configuration on a Slurm cluster: a job array of shards + the merge"},
     {"predict", mxb_cmd_predict, "classify one image or tensor and print the top-5"},
     {"inspect", mxb_cmd_inspect, "print a weights file's config and parameter count"},

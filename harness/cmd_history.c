@@ -21,6 +21,7 @@ static void history_usage(FILE *f) {
             "                        [--last N] [--format table|json|csv]\n"
             "       mxb history export [--db FILE] [--format csv|jsonl] (the same filters)\n"
             "       mxb history check [--db FILE] [--window K] [--tolerance T] (the same filters)\n"
+            "       mxb history html OUT.html [--db FILE] [--window K] [--tolerance T] (the same filters)\n"
             "  The history of every summary metric (mxb report --format csv lists them) of every\n"
             "  run added, with its provenance, in one SQLite database (default " DEFAULT_DB
             "; docs/HISTORY.md).\n"
@@ -33,6 +34,9 @@ static void history_usage(FILE *f) {
             "  check    the last run against the median of the K runs before it (default 5): each\n"
             "           metric past tolerance (default its own, results/summary.c's) is one line\n"
             "           with the old and new values, better/worse, and the first run at the new level\n"
+            "  html     one self-contained page: what moved in the last run (against the run before\n"
+            "           and the median of the K before), then per metric a trend figure (value,\n"
+            "           the check's band, the runs outside it) and its values\n"
             "  --metric GLOBS  comma-separated globs on the whole name ('*auc,*/vim/*')\n"
             "  Exit status: 0 done (check: nothing moved), 1 check: a metric moved, 2 bad input.\n");
 }
@@ -86,10 +90,10 @@ static int history_add(int argc, char **argv) {
 }
 
 /* show, export and check: the filters, the series, then what each does with it */
-enum { SHOW, EXPORT, CHECK };
+enum { SHOW, EXPORT, CHECK, HTML };
 
 static int history_read(int what, const char *cmd, int argc, char **argv) {
-    const char *db = DEFAULT_DB, *pos[1];
+    const char *db = DEFAULT_DB, *pos[1] = {NULL};
     mxb_history_filter f = {0};
     int fmt = 0, npos = 0, window = 5;
     double tol = -1;
@@ -102,10 +106,15 @@ static int history_read(int what, const char *cmd, int argc, char **argv) {
                       what == SHOW     ? (mxb_opt)MXB_OPT_C("format", &fmt, "table|json|csv")
                       : what == EXPORT ? (mxb_opt)MXB_OPT_C("format", &fmt, "csv|jsonl")
                                        : (mxb_opt)MXB_OPT_I("window", &window, 1, 100000),
-                      what == CHECK ? (mxb_opt)MXB_OPT_D("tolerance", &tol, 0, 1e300) : (mxb_opt)MXB_OPT_END,
+                      what >= CHECK ? (mxb_opt)MXB_OPT_D("tolerance", &tol, 0, 1e300) : (mxb_opt)MXB_OPT_END,
                       MXB_OPT_END};
-    int prc = mxb_opts_parse(cmd, argc, argv, opts, pos, 0, &npos, history_usage);
+    int prc = mxb_opts_parse(cmd, argc, argv, opts, pos, what == HTML, &npos, history_usage);
     if (prc) return prc == 1 ? 0 : 2;
+    if (what == HTML) {
+        if (npos != 1) return mxb_usage_error(cmd, "want the page's path, OUT.html");
+        const char *ins[] = {db}, *outs[] = {pos[0]};
+        if (mxb_outputs_check(cmd, ins, 1, outs, 1)) return 2;
+    }
     mxb_history *h = NULL;
     int code = open_db(cmd, db, 0, &h);
     if (code) return code;
@@ -118,7 +127,20 @@ static int history_read(int what, const char *cmd, int argc, char **argv) {
         mxb_history_close(h);
         return 2;
     }
-    if (what == CHECK) {
+    if (what == HTML) {
+        char title[4200];
+        snprintf(title, sizeof title, "mxb history: %s", db);
+        if (!mxb_figures_system_font())
+            fprintf(stderr, "mxb %s: warning: no system font found; figure text falls back to cairo's built-in font "
+                            "(apt-get install fonts-dejavu-core)\n", cmd);
+        if (mxb_history_html(&s, window, tol, title, pos[0], err, sizeof err)) {
+            fprintf(stderr, "mxb %s: %s\n", cmd, err);
+            code = 2;
+        } else {
+            fprintf(stderr, "mxb %s: wrote %s (%d runs, %d metrics)\n", cmd, pos[0], s.nruns, s.nmetrics);
+        }
+        mxb_figures_release();
+    } else if (what == CHECK) {
         if (s.nruns < 2) {
             fprintf(stderr, "mxb %s: %d run%s in %s%s: nothing to check against yet\n", cmd, s.nruns,
                     s.nruns == 1 ? "" : "s", db, f.label ? " with that label" : "");
@@ -151,11 +173,12 @@ int mxb_cmd_history(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "show")) return history_read(SHOW, "history show", argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "export")) return history_read(EXPORT, "history export", argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "check")) return history_read(CHECK, "history check", argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "html")) return history_read(HTML, "history html", argc - 1, argv + 1);
     mxb_opt opts[] = {MXB_OPT_END};
     const char *pos[1];
     int npos = 0;
     int prc = mxb_opts_parse("history", argc, argv, opts, pos, 1, &npos, history_usage);
     if (prc) return prc == 1 ? 0 : 2;
-    if (npos) return mxb_usage_error("history", "unknown subcommand '%s': add, show, export or check", pos[0]);
-    return mxb_usage_error("history", "want a subcommand: add, show, export or check");
+    if (npos) return mxb_usage_error("history", "unknown subcommand '%s': add, show, export, check or html", pos[0]);
+    return mxb_usage_error("history", "want a subcommand: add, show, export, check or html");
 }

@@ -93,4 +93,10 @@ int mxb_history_print(const mxb_history_series *s, FILE *f, const char *format);
  * is a move. Returns the number of metrics that moved. */
 int mxb_history_check(const mxb_history_series *s, int window, double tol, FILE *f);
 
+/* The trend page (results/html.c's mxb_trend_html): per metric the value at each run,
+ * the band of the check (the median of the `window` runs before each ± tolerance) and
+ * the runs outside it; a summary of what moved in the last run at the top. */
+int mxb_history_html(const mxb_history_series *s, int window, double tol, const char *title, const char *out_path,
+                     char *err, size_t errlen);
+
 #endif

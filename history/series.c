@@ -145,6 +145,24 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The median of the finite values of metric m in up to `window` runs before run i
+ * that have it (w: room for window values). Returns how many (0: none); *seen: 1 when
+ * any run before i has the metric (NaN or not). */
+static int window_median(const mxb_history_series *s, int m, int i, int window, double *w, double *median, int *seen) {
+    int k = 0;
+    *seen = 0;
+    for (int j = i - 1; j >= 0 && k < window; j--) {
+        if (!s->has[cell(s, j, m)]) continue;
+        *seen = 1;
+        if (isfinite(s->value[cell(s, j, m)])) w[k++] = s->value[cell(s, j, m)];
+    }
+    if (k) {
+        qsort(w, (size_t)k, sizeof *w, cmp_double);
+        *median = k % 2 ? w[k / 2] : 0.5 * (w[k / 2 - 1] + w[k / 2]);
+    }
+    return k;
+}
+
 int mxb_history_check(const mxb_history_series *s, int window, double tol, FILE *f) {
     const int last = s->nruns - 1;
     int moved = 0;
@@ -162,21 +180,15 @@ int mxb_history_check(const mxb_history_series *s, int window, double tol, FILE 
         }
         /* the window: the K runs before the last that have the metric (a NaN value is
          * no level: left out) */
-        int k = 0, seen = 0;
-        for (int i = last - 1; i >= 0 && k < window; i--) {
-            if (!s->has[cell(s, i, m)]) continue;
-            seen = 1;
-            if (isfinite(s->value[cell(s, i, m)])) w[k++] = s->value[cell(s, i, m)];
-        }
+        int seen;
+        mxb_metric x = *M, y = *M;
+        const int k = window_median(s, m, last, window, w, &x.value, &seen);
         const double v = s->value[cell(s, last, m)];
         if (!seen) {
             if (last > 0) fprintf(f, "new: %s = %.6g (no run before %ld has it)\n", M->name, v, L->id);
             continue;
         }
         if (!k) continue; /* NaN in every run of the window: nothing to step from */
-        qsort(w, (size_t)k, sizeof *w, cmp_double);
-        mxb_metric x = *M, y = *M;
-        x.value = k % 2 ? w[k / 2] : 0.5 * (w[k / 2 - 1] + w[k / 2]);
         y.value = v;
         double d;
         if (!mxb_metric_moved(&x, &y, tol, 0, &d)) continue;
@@ -198,4 +210,54 @@ int mxb_history_check(const mxb_history_series *s, int window, double tol, FILE 
     }
     free(w);
     return moved;
+}
+
+int mxb_history_html(const mxb_history_series *s, int window, double tol, const char *title, const char *out_path,
+                     char *err, size_t errlen) {
+    const size_t R = (size_t)(s->nruns ? s->nruns : 1), M = (size_t)(s->nmetrics ? s->nmetrics : 1);
+    mxb_trend *t = mxb_try_alloc0(M, sizeof *t);
+    double *centre = mxb_try_alloc0(R * M, sizeof *centre), *w = mxb_try_alloc0((size_t)window, sizeof *w);
+    unsigned char *moved = mxb_try_alloc0(R * M, 1);
+    long *id = mxb_try_alloc0(R, sizeof *id);
+    const char **x = mxb_try_alloc0(R * 3, sizeof *x);
+    int rc = -1;
+    if (!t || !centre || !w || !moved || !id || !x) {
+        mxb_seterr(err, errlen, "out of memory for the trend page");
+        goto done;
+    }
+    for (int i = 0; i < s->nruns; i++) {
+        id[i] = s->runs[i].id;
+        x[i] = s->runs[i].prov[P_REVISION];
+        x[R + (size_t)i] = s->runs[i].prov[P_FINISHED];
+        x[2 * R + (size_t)i] = s->runs[i].prov[P_LABEL];
+    }
+    /* the series are run-major in s; a trend wants one metric's values in a row */
+    double *value = mxb_try_alloc0(R * M, sizeof *value);
+    if (!value) {
+        mxb_seterr(err, errlen, "out of memory for the trend page");
+        goto done;
+    }
+    for (int m = 0; m < s->nmetrics; m++) {
+        const mxb_metric *Mm = &s->metrics[m];
+        double *cv = centre + (size_t)m * R, *vv = value + (size_t)m * R;
+        unsigned char *mv = moved + (size_t)m * R;
+        for (int i = 0; i < s->nruns; i++) {
+            int seen;
+            double med = NAN;
+            vv[i] = s->has[cell(s, i, m)] ? s->value[cell(s, i, m)] : NAN;
+            cv[i] = window_median(s, m, i, window, w, &med, &seen) ? med : NAN;
+            if (s->has[cell(s, i, m)] && isfinite(cv[i])) {
+                mxb_metric a = *Mm, b = *Mm;
+                a.value = cv[i], b.value = vv[i];
+                mv[i] = (unsigned char)mxb_metric_moved(&a, &b, tol, 0, NULL);
+            }
+        }
+        t[m] = (mxb_trend){Mm->name, Mm->better, mxb_metric_tolerance(Mm, tol), window, s->nruns, vv, cv, mv, x};
+    }
+    const mxb_trend_runs runs = {s->nruns, id, x + R, x, x + 2 * R};
+    rc = mxb_trend_html(title, t, s->nmetrics, &runs, out_path, err, errlen);
+    free(value);
+done:
+    free(t), free(centre), free(w), free(moved), free(id), free(x);
+    return rc;
 }

@@ -816,3 +816,152 @@ int mxb_report_figures(const mxb_results *r, const char *results_path, const cha
     mxb_figures_free(F);
     return rc;
 }
+
+/* ---- trend plots (mxb history html): one metric over runs ----------------------------------- */
+
+enum { TW = 640, TH = 250, TML = 70, TMR = 16, TMT = 40, TMB = 58 };
+
+static void draw_trend(cairo_t *cr, const mxb_trend *t) {
+    const figure bg = {.w = TW, .h = TH};
+    background(cr, &bg);
+    const double x0 = TML, x1 = TW - TMR, y0 = TMT, y1 = TH - TMB;
+    /* the y range: every value and band edge, 6 % padding; a flat series gets +-1 tolerance */
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < t->n; i++) {
+        const double v[3] = {t->value[i], t->centre[i] - t->tolerance, t->centre[i] + t->tolerance};
+        for (int j = 0; j < 3; j++)
+            if (isfinite(v[j])) lo = v[j] < lo ? v[j] : lo, hi = v[j] > hi ? v[j] : hi;
+    }
+    if (!isfinite(lo)) lo = 0, hi = 1;
+    if (hi - lo < 1e-12) {
+        const double d = t->tolerance > 0 ? t->tolerance : fabs(lo) > 0 ? fabs(lo) * 0.01 : 1;
+        lo -= d, hi += d;
+    }
+    const double pad = (hi - lo) * 0.06;
+    lo -= pad, hi += pad;
+#define TX(i) (t->n > 1 ? x0 + (x1 - x0) * (i) / (t->n - 1.0) : (x0 + x1) / 2)
+#define TY(v) (y1 - (y1 - y0) * ((v) - lo) / (hi - lo))
+    char s[256];
+    colour(cr, 0);
+    snprintf(s, sizeof s, "%s %s", t->name, mxb_better_arrow(t->better));
+    text_fit(cr, TW / 2.0, 16, 0.5, TW - 16, 12, 1, s);
+    /* grid and y ticks */
+    cairo_set_line_width(cr, 0.6);
+    font(cr, 9, 0);
+    for (int j = 0; j <= 4; j++) {
+        const double v = lo + (hi - lo) * j / 4.0, yy = TY(v);
+        colour(cr, 0.88);
+        cairo_move_to(cr, x0, yy), cairo_line_to(cr, x1, yy), cairo_stroke(cr);
+        colour(cr, 0);
+        cairo_move_to(cr, x0 - 4, yy), cairo_line_to(cr, x0, yy), cairo_stroke(cr);
+        snprintf(s, sizeof s, "%.5g", v);
+        text_at(cr, x0 - 6, yy, 1, s);
+    }
+    /* x ticks: at most 8 labels (the run's revision), evenly picked */
+    const int every = t->n > 8 ? (t->n + 7) / 8 : 1;
+    for (int i = 0; i < t->n; i++) {
+        colour(cr, 0);
+        cairo_move_to(cr, TX(i), y1), cairo_line_to(cr, TX(i), y1 + (i % every ? 2 : 4)), cairo_stroke(cr);
+        if (i % every == 0 || i == t->n - 1) {
+            if (i % every && i - i / every * every < every / 2) continue; /* the last, too close to the one before */
+            text_fit(cr, TX(i), y1 + 12, 0.5, (x1 - x0) / 8.5, 8.5, 0, t->x[i]);
+        }
+    }
+    /* the tolerance band: the median of the window before each run +- tolerance */
+    cairo_set_source_rgba(cr, palette[0][0], palette[0][1], palette[0][2], 0.16);
+    for (int i = 0; i + 1 < t->n; i++) {
+        if (!isfinite(t->centre[i]) || !isfinite(t->centre[i + 1])) continue;
+        cairo_move_to(cr, TX(i), TY(t->centre[i] + t->tolerance));
+        cairo_line_to(cr, TX(i + 1), TY(t->centre[i + 1] + t->tolerance));
+        cairo_line_to(cr, TX(i + 1), TY(t->centre[i + 1] - t->tolerance));
+        cairo_line_to(cr, TX(i), TY(t->centre[i] - t->tolerance));
+        cairo_close_path(cr);
+        cairo_fill(cr);
+    }
+    for (int i = 0; i < t->n; i++) /* a lone point of band: a short bar */
+        if (isfinite(t->centre[i]) && !(i > 0 && isfinite(t->centre[i - 1])) && !(i + 1 < t->n && isfinite(t->centre[i + 1]))) {
+            cairo_rectangle(cr, TX(i) - 3, TY(t->centre[i] + t->tolerance), 6,
+                            TY(t->centre[i] - t->tolerance) - TY(t->centre[i] + t->tolerance));
+            cairo_fill(cr);
+        }
+    /* the values: a line through the runs that have one, a marker on each, moved ones ringed red */
+    method_pen(cr, 0);
+    int pen = 0;
+    for (int i = 0; i < t->n; i++) {
+        if (!isfinite(t->value[i])) {
+            pen = 0;
+            continue;
+        }
+        pen ? cairo_line_to(cr, TX(i), TY(t->value[i])) : cairo_move_to(cr, TX(i), TY(t->value[i]));
+        pen = 1;
+    }
+    cairo_stroke(cr);
+    for (int i = 0; i < t->n; i++) {
+        if (!isfinite(t->value[i])) continue;
+        method_pen(cr, 0);
+        marker(cr, 0, TX(i), TY(t->value[i]));
+        if (t->moved[i]) {
+            cairo_set_source_rgb(cr, palette[3][0], palette[3][1], palette[3][2]);
+            cairo_set_line_width(cr, 1.8);
+            cairo_arc(cr, TX(i), TY(t->value[i]), 6.5, 0, 2 * M_PI);
+            cairo_stroke(cr);
+        }
+    }
+    colour(cr, 0);
+    cairo_set_line_width(cr, 1);
+    cairo_rectangle(cr, x0, y0, x1 - x0, y1 - y0);
+    cairo_stroke(cr);
+    font(cr, 10, 0);
+    text_at(cr, (x0 + x1) / 2, y1 + 28, 0.5, "run (revision), oldest first");
+    snprintf(s, sizeof s, "value%s%s", t->better ? " " : "", mxb_better_arrow(t->better));
+    text_vertical(cr, 14, (y0 + y1) / 2, s);
+    /* legend, under the axis title */
+    const double ly = TH - 10;
+    double lx = x0;
+    method_pen(cr, 0);
+    cairo_move_to(cr, lx, ly), cairo_line_to(cr, lx + 22, ly), cairo_stroke(cr);
+    marker(cr, 0, lx + 11, ly);
+    colour(cr, 0);
+    text_at(cr, lx + 28, ly, 0, "value");
+    lx += 28 + text_width(cr, "value") + 18;
+    cairo_set_source_rgba(cr, palette[0][0], palette[0][1], palette[0][2], 0.16);
+    cairo_rectangle(cr, lx, ly - 5, 22, 10);
+    cairo_fill(cr);
+    colour(cr, 0);
+    snprintf(s, sizeof s, "median of the %d runs before ± tolerance %g", t->window, t->tolerance);
+    text_at(cr, lx + 28, ly, 0, s);
+    lx += 28 + text_width(cr, s) + 18;
+    cairo_set_source_rgb(cr, palette[3][0], palette[3][1], palette[3][2]);
+    cairo_set_line_width(cr, 1.8);
+    cairo_new_sub_path(cr); /* not joined to the text's end */
+    cairo_arc(cr, lx + 11, ly, 6.5, 0, 2 * M_PI);
+    cairo_stroke(cr);
+    colour(cr, 0);
+    text_at(cr, lx + 24, ly, 0, "moved (outside the band)");
+#undef TX
+#undef TY
+}
+
+void mxb_trend_size(double *w, double *h) {
+    *w = TW;
+    *h = TH;
+}
+
+int mxb_trend_png(const mxb_trend *t, unsigned char **out, size_t *n, char *err, size_t errlen) {
+    membuf b = {0};
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)(TW * PNG_SCALE), (int)(TH * PNG_SCALE));
+    cairo_t *cr = cairo_create(s);
+    cairo_scale(cr, PNG_SCALE, PNG_SCALE);
+    draw_trend(cr, t);
+    cairo_status_t st = cairo_status(cr);
+    cairo_destroy(cr);
+    if (!st) st = cairo_surface_write_to_png_stream(s, to_mem, &b);
+    cairo_surface_destroy(s);
+    if (st || b.failed) {
+        free(b.p);
+        mxb_seterr(err, errlen, "trend figure of %s: %s", t->name, b.failed ? "out of memory" : cairo_status_to_string(st));
+        return -1;
+    }
+    *out = b.p, *n = b.n;
+    return 0;
+}

@@ -78,7 +78,7 @@ static const char *style =
     "table{border-collapse:collapse;margin:.6em 0;font-size:.92em}"
     "th,td{border:1px solid #ccc;padding:.25em .6em}th{background:#f2f2f2}tr>th:first-child{white-space:nowrap;text-align:left}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums;font-family:'DejaVu Sans Mono',monospace}"
-    "tr.moved td{background:#fde2e1}tr.moved td.status{font-weight:bold;color:#a00}"
+    "tr.moved td{background:#fde2e1}tr.moved td.status{font-weight:bold;color:#a00}td.moved{background:#fde2e1}"
     "tr.missing td{background:#fde2e1}tr.new td{background:#e8f0fe}"
     ".verdict{padding:.6em 1em;border-radius:4px;font-weight:bold;display:inline-block}"
     ".pass{background:#e3f4e1;color:#1b5e20}.fail{background:#fde2e1;color:#a00}"
@@ -419,4 +419,111 @@ int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results
     if (added) fprintf(f, "<p>%d metric(s) only in the new file (not counted as moved).</p>\n", added);
     free(va), free(vb);
     return page_close(&pg, 1, err, errlen);
+}
+
+/* ---- the trend page (mxb history html) ------------------------------------------------------ */
+
+static void exact_td(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "<td class=\"num\" data-value=\"%.17g\">%.6g</td>", v, v);
+    else fprintf(f, "<td class=\"num\" data-value=\"null\">n/a</td>");
+}
+
+/* the word for a change d of a metric whose better direction is b */
+static const char *change_word(double d, int b) {
+    return isnan(d) || !b ? "moved" : d * b > 0 ? "better" : "worse";
+}
+
+int mxb_trend_html(const char *title, const mxb_trend *t, int ntrends, const mxb_trend_runs *runs,
+                   const char *out_path, char *err, size_t errlen) {
+    page pg;
+    if (page_open(&pg, out_path, title, err, errlen)) return -1;
+    FILE *f = pg.f;
+    const int last = runs->n - 1;
+    fprintf(f, "<h1>");
+    esc(f, title);
+    fprintf(f, "</h1>\n<p>%d run%s, %d metric%s.", runs->n, runs->n == 1 ? "" : "s", ntrends, ntrends == 1 ? "" : "s");
+    if (last >= 0) {
+        fprintf(f, " Latest: run %ld (", runs->id[last]);
+        esc(f, runs->finished[last]);
+        fprintf(f, ", revision <code>");
+        esc(f, runs->revision[last]);
+        fprintf(f, "</code>).");
+    }
+    fprintf(f, "</p>\n<p class=\"small\">Contents: <a href=\"#summary\">what moved</a> · <a href=\"#trends\">trends</a>"
+               " · <a href=\"#runs\">runs</a></p>\n");
+    /* what moved in the last run: against the run before it, against the window's median */
+    fprintf(f, "<h2 id=\"summary\">What moved in the latest run</h2>\n");
+    int nmoved = 0;
+    for (int m = 0; m < ntrends && last >= 1; m++) {
+        const mxb_trend *T = &t[m];
+        const double v = T->value[last], p = T->value[last - 1], c = T->centre[last];
+        const int vs_prev = isnan(v) != isnan(p) || (!isnan(v) && fabs(v - p) > T->tolerance);
+        if (!vs_prev && !T->moved[last]) continue;
+        if (!nmoved++)
+            fprintf(f, "<table id=\"table-moved\">\n<tr><th>metric</th><th>latest</th><th>previous</th><th>change</th>"
+                       "<th>median of the runs before</th><th>change</th><th>tolerance</th></tr>\n");
+        fprintf(f, "<tr data-metric=\"");
+        esc(f, T->name);
+        fprintf(f, "\"><th><a href=\"#trend-%d\">", m);
+        esc(f, T->name);
+        fprintf(f, "</a> %s</th>", mxb_better_arrow(T->better));
+        exact_td(f, v);
+        exact_td(f, p);
+        fprintf(f, "<td>%s%s</td>", vs_prev ? change_word(v - p, T->better) : "within", vs_prev ? "" : " tolerance");
+        exact_td(f, c);
+        fprintf(f, "<td>%s%s</td>", T->moved[last] ? change_word(v - c, T->better) : "within",
+                T->moved[last] ? "" : " tolerance");
+        exact_td(f, T->tolerance);
+        fprintf(f, "</tr>\n");
+    }
+    if (nmoved) fprintf(f, "</table>\n");
+    else fprintf(f, "<p id=\"nothing-moved\">Nothing moved past its tolerance%s.</p>\n",
+                 last >= 1 ? "" : " (one run: nothing to compare with yet)");
+    /* one figure and one table per metric */
+    fprintf(f, "<h2 id=\"trends\">Trends</h2>\n");
+    double w, h;
+    mxb_trend_size(&w, &h);
+    int rc = 0;
+    for (int m = 0; m < ntrends && !rc; m++) {
+        const mxb_trend *T = &t[m];
+        unsigned char *buf;
+        size_t n;
+        if ((rc = mxb_trend_png(T, &buf, &n, err, errlen))) break;
+        fprintf(f, "<section id=\"trend-%d\" data-metric=\"", m);
+        esc(f, T->name);
+        fprintf(f, "\">\n<h3>");
+        esc(f, T->name);
+        fprintf(f, " %s</h3>\n<figure><img width=\"%.0f\" height=\"%.0f\" alt=\"trend of ", mxb_better_arrow(T->better), w, h);
+        esc(f, T->name);
+        fprintf(f, "\" src=\"data:image/png;base64,");
+        base64(f, buf, n);
+        free(buf);
+        fprintf(f, "\">\n<figcaption>The value at each run (x: revision, oldest first), the band it is held to (the "
+                   "median of the %d runs before it ± %g) and the runs outside it, ringed. %s is better.</figcaption>"
+                   "</figure>\n<table class=\"values\"><tr><th>run</th>",
+                T->window, T->tolerance, T->better > 0 ? "Higher" : T->better < 0 ? "Lower" : "Neither direction");
+        for (int i = 0; i < T->n; i++) fprintf(f, "<th>%ld</th>", runs->id[i]);
+        fprintf(f, "</tr>\n<tr><th>value</th>");
+        for (int i = 0; i < T->n; i++) {
+            if (isnan(T->value[i])) fprintf(f, "<td class=\"num\" data-run=\"%ld\" data-value=\"null\">–</td>", runs->id[i]);
+            else fprintf(f, "<td class=\"num%s\" data-run=\"%ld\" data-value=\"%.17g\">%.4g</td>", T->moved[i] ? " moved" : "",
+                         runs->id[i], T->value[i], T->value[i]);
+        }
+        fprintf(f, "</tr>\n</table>\n</section>\n");
+    }
+    if (!rc) {
+        fprintf(f, "<h2 id=\"runs\">Runs</h2>\n<table id=\"table-runs\"><tr><th>run</th><th>finished</th>"
+                   "<th>revision</th><th>label</th></tr>\n");
+        for (int i = 0; i < runs->n; i++) {
+            fprintf(f, "<tr><td>%ld</td><td>", runs->id[i]);
+            esc(f, runs->finished[i]);
+            fprintf(f, "</td><td><code>");
+            esc(f, runs->revision[i]);
+            fprintf(f, "</code></td><td>");
+            esc(f, runs->label[i]);
+            fprintf(f, "</td></tr>\n");
+        }
+        fprintf(f, "</table>\n");
+    }
+    return page_close(&pg, rc == 0, err, errlen) || rc ? -1 : 0;
 }

@@ -62,4 +62,37 @@ double mxb_metrics_tolerance(const mxb_metric *v, int n, double tol);
 int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results *b, const char *path_b,
                      double tol, double rel, const char *out_path, char *err, size_t errlen);
 
+/* ---- trend pages (mxb history html): one metric over many runs ---- */
+
+/* One metric's series, oldest run first: its values, the band it is held to at each
+ * run (centre +- tolerance; centre: the median of the `window` runs before it, NaN
+ * where there is none) and which runs moved out of it. */
+typedef struct {
+    const char *name;
+    int better;                  /* +1 higher, -1 lower, 0 neither */
+    double tolerance;
+    int window;
+    int n;                       /* runs */
+    const double *value;         /* [n] NaN: absent or NaN */
+    const double *centre;        /* [n] */
+    const unsigned char *moved;  /* [n] */
+    const char *const *x;        /* [n] the x tick labels (the runs' revisions) */
+} mxb_trend;
+/* A trend figure (results/figures.c): value, band, moved points, axes, labels, legend;
+ * PNG at 2 pixels per point in a malloc'd buffer. */
+int mxb_trend_png(const mxb_trend *t, unsigned char **out, size_t *n, char *err, size_t errlen);
+void mxb_trend_size(double *w, double *h); /* points */
+/* The runs of a trend page, oldest first: id and three columns of text each. */
+typedef struct {
+    int n;
+    const long *id;
+    const char *const *finished, *const *revision, *const *label;
+} mxb_trend_runs;
+/* The trend page (results/html.c): one self-contained page, a summary at the top of
+ * what moved in the last run against the run before it and against the median of the
+ * window, then a figure and a table of values per metric, then the runs. Every number
+ * carries its exact value (data-value). */
+int mxb_trend_html(const char *title, const mxb_trend *t, int ntrends, const mxb_trend_runs *runs,
+                   const char *out_path, char *err, size_t errlen);
+
 #endif

@@ -3,6 +3,7 @@ never with mxb's code.
 
   check_html.py report PAGE.html REPORT.json   the report page
   check_html.py compare PAGE.html A.json B.json TOL REL   the compare page
+  check_html.py trend PAGE.html SHOW.json WINDOW TOL     mxb history html's page
 
 Both: the page parses as HTML with every non-void element closed in order, has no
 script and no reference outside itself, and every embedded image decodes (PNG by
@@ -10,7 +11,10 @@ PIL, SVG by xml.etree). report: every number of its tables is the JSON's value
 (data-value exactly, the text rounded to 2 decimals), and every AUC, accuracy,
 pixel accuracy, mIoU and mAP of the JSON is in a table. compare: the rows marked
 moved, and the list of moved metrics, are exactly the metrics that moved by
-mxb compare's rule, recomputed here from the two JSON reports.
+mxb compare's rule, recomputed here from the two JSON reports. trend: one PNG per
+metric, every value cell (data-run, data-value) the JSON's (mxb history show --format
+json), the cells marked moved and the summary's rows exactly those that moved by the
+check's rule (the median of the WINDOW runs before, past TOL), recomputed here.
 Prints what failed; exit 1 on any failure."""
 import base64
 import io
@@ -42,6 +46,8 @@ class Page(HTMLParser):
         self.in_moved_list = False
         self.pre = None
         self.config = None
+        self.section = None
+        self.points = []  # (section metric, run, data-value, classes) of a trend page
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -69,6 +75,10 @@ class Page(HTMLParser):
             self.li = ""
         if tag == "pre" and a.get("id") == "config":
             self.pre = ""
+        if tag == "section":
+            self.section = a.get("data-metric")
+        if tag == "td" and "data-run" in a:
+            self.points.append((self.section, int(a["data-run"]), a["data-value"], a.get("class", "").split()))
 
     def handle_endtag(self, tag):
         if tag in VOID:
@@ -202,8 +212,53 @@ def check_compare(page, a_json, b_json, tol, rel):
     return p
 
 
+def check_trend(page, show_json, window, tol):
+    p = parse(page)
+    j = json.load(open(show_json))
+    runs = [r["run"] for r in j["runs"]]
+    want_moved, want_summary = set(), set()
+    got = {(m, r): (v, c) for m, r, v, c in p.points}
+    for m in j["metrics"]:
+        vals = dict((r, v) for r, v in m["values"])
+        series = [(r, vals[r]) for r in runs if r in vals]
+        for i, (r, v) in enumerate(series):
+            if (m["name"], r) not in got:
+                fail("trend page: no value of %s at run %d" % (m["name"], r))
+                continue
+            dv, cls = got[(m["name"], r)]
+            if (v is None and dv != "null") or (v is not None and float(dv) != v):
+                fail("trend page: %s run %d: page %s, JSON %r" % (m["name"], r, dv, v))
+            before = [x for _, x in series[:i] if x is not None and math.isfinite(x)][-window:]
+            if before and v is not None:
+                before.sort()
+                k = len(before)
+                med = before[k // 2] if k % 2 else 0.5 * (before[k // 2 - 1] + before[k // 2])
+                if abs(v - med) > tol:
+                    want_moved.add((m["name"], r))
+                    if r == runs[-1]:
+                        want_summary.add(m["name"])
+        if len(runs) > 1 and runs[-1] in vals and runs[-2] in vals:
+            a, b = vals[runs[-2]], vals[runs[-1]]
+            if (a is None) != (b is None) or (a is not None and abs(b - a) > tol):
+                want_summary.add(m["name"])
+    marked = {(m, r) for m, r, v, c in p.points if "moved" in c}
+    if marked != want_moved:
+        fail("trend page marks %s, moved are %s" % (sorted(marked)[:6], sorted(want_moved)[:6]))
+    summary = {r["data-metric"] for r in p.rows}
+    if summary != want_summary:
+        fail("trend page's summary lists %s, moved in the last run are %s" % (sorted(summary), sorted(want_summary)))
+    pngs = [im for im in p.images if im.get("src", "").startswith("data:image/png;base64,")]
+    if len(pngs) != len(j["metrics"]) or not pngs:
+        fail("trend page: %d figures for %d metrics" % (len(pngs), len(j["metrics"])))
+    print("trend page: %d metrics, %d values, %d marked moved, summary %s" % (len(j["metrics"]), len(p.points),
+                                                                            len(marked), sorted(summary)))
+    return p
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "report":
+    if sys.argv[1] == "trend":
+        check_trend(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+    elif sys.argv[1] == "report":
         page = check_report(sys.argv[2], sys.argv[3])
         if len(sys.argv) > 4 and (page.config is None or sys.argv[4] not in page.config):
             fail("config text %r not shown verbatim" % sys.argv[4])

@@ -54,6 +54,10 @@ for i in $(seq -w 1 30); do
   $MXB history add n$i.h5 --db h.db --label nightly 2>>$MXB_ERR || echo "add n$i failed" >>addfail.txt
   $MXB history check --db h.db --window 5 --tolerance 0.01 >check$i.txt 2>>$MXB_ERR
   rcs="$rcs$?"
+  if [ $i = 20 ]; then # the trend page the night the step came
+    $MXB history html p20.html --db h.db --tolerance 0.01 >/dev/null 2>>$MXB_ERR
+    $MXB history show --db h.db --format json >p20.json 2>>$MXB_ERR
+  fi
 done
 check "every add succeeded" [ ! -e addfail.txt ]
 check "check: exit 1 at nights 20, 21, 22 (the median of 5 still old), 0 at every other" \
@@ -86,6 +90,16 @@ EOF
 check "check at night 22: still the two, first run at the new level still run 20" \
   bash -c "[ \$(grep -c 'first run at the new level: run 20 ' check22.txt) = 2 ]"
 check "check at night 30 (median of 25..29 at the new level): nothing moved" [ ! -s check30.txt ]
+
+check "the trend page at night 20 (every metric): parsed, every image decodes, values and moved marks equal the JSON's and Python's rule" \
+  $PY $SRC/tests/check_html.py trend p20.html p20.json 5 0.01
+$MXB history html p30.html --db h.db --metric '*mean_ap,*mean_f1,*_auc' --model vim --window 3 >/dev/null 2>>$MXB_ERR
+$MXB history show --db h.db --metric '*mean_ap,*mean_f1,*_auc' --model vim --format json >p30.json 2>>$MXB_ERR
+check "the trend page at night 30, filtered, window 3, each metric's own tolerance" \
+  $PY $SRC/tests/check_html.py trend p30.html p30.json 3 1e-6
+check "the page at night 20: its summary holds the two stepped metrics, no other" \
+  bash -c "[ \$(grep -c '<tr data-metric=' p20.html) = 2 ] && grep -q 'data-metric=\"segmentation/vim/attribution/mean_ap\"' p20.html"
+expect_fail 2 "mxb history html: h.db: is the input file h.db; refusing to write over it" $MXB history html h.db --db h.db
 
 # ---- what is stored, through Python's sqlite3 and h5py ----
 check "the database: 30 runs, every metric of every night equal to the file's (h5py), schema, integrity" $PY - <<'EOF'
@@ -267,7 +281,7 @@ expect_fail 2 "mxb history add: notdb.txt: not a readable HDF5 file (truncated o
   $MXB history add notdb.txt --db h.db
 expect_fail 2 "mxb history add: h.db: is the input file h.db; refusing to write over it" \
   $MXB history add h.db --db h.db
-expect_fail 2 "mxb history: unknown subcommand 'plot': add, show, export or check (see mxb history --help)" \
+expect_fail 2 "mxb history: unknown subcommand 'plot': add, show, export, check or html (see mxb history --help)" \
   $MXB history plot
 expect_fail 2 "MXB_HISTORY_BUSY_SECONDS='soon': not a decimal number in [0, 3600] seconds (unset it for the default)" \
   env MXB_HISTORY_BUSY_SECONDS=soon $MXB history show --db h.db
