@@ -819,7 +819,7 @@ int mxb_report_figures(const mxb_results *r, const char *results_path, const cha
 
 /* ---- trend plots (mxb history html): one metric over runs ----------------------------------- */
 
-enum { TW = 640, TH = 250, TML = 70, TMR = 16, TMT = 40, TMB = 58 };
+enum { TW = 640, TH = 250, TML = 84, TMR = 16, TMT = 40, TMB = 58 };
 
 static void draw_trend(cairo_t *cr, const mxb_trend *t) {
     const figure bg = {.w = TW, .h = TH};
@@ -848,13 +848,17 @@ static void draw_trend(cairo_t *cr, const mxb_trend *t) {
     /* grid and y ticks */
     cairo_set_line_width(cr, 0.6);
     font(cr, 9, 0);
+    /* enough significant digits that the five tick labels differ (a flat series
+     * held to 1e-6 spans 14.749998 .. 14.750002) */
+    const double mag = fmax(fabs(lo), fabs(hi)) / ((hi - lo) / 4);
+    const int digits = (int)fmin(15, fmax(3, 2 + ceil(log10(mag > 1 ? mag : 1))));
     for (int j = 0; j <= 4; j++) {
         const double v = lo + (hi - lo) * j / 4.0, yy = TY(v);
         colour(cr, 0.88);
         cairo_move_to(cr, x0, yy), cairo_line_to(cr, x1, yy), cairo_stroke(cr);
         colour(cr, 0);
         cairo_move_to(cr, x0 - 4, yy), cairo_line_to(cr, x0, yy), cairo_stroke(cr);
-        snprintf(s, sizeof s, "%.5g", v);
+        snprintf(s, sizeof s, "%.*g", digits, v);
         text_at(cr, x0 - 6, yy, 1, s);
     }
     /* x ticks: at most 8 labels (the run's revision), evenly picked */
