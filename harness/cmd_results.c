@@ -4,6 +4,7 @@
 
 #include "results/results.h"
 
+#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,14 +77,27 @@ int mxb_cmd_report(int argc, char **argv) {
 }
 
 static void compare_usage(FILE *f) {
-    fprintf(f, "usage: mxb compare BASELINE.h5 NEW.h5 [--tolerance X] [--relative R] [--quiet]\n"
+    fprintf(f, "usage: mxb compare BASELINE.h5 NEW.h5 [--tolerance X] [--relative R] [--metrics GLOBS]\n"
+               "                   [--fail-on any|worse] [--fail-on-new] [--format text|json] [--quiet]\n"
                "                   [--html OUT.html]\n"
                "  Compares every summary metric (mxb report --format csv lists them). A metric\n"
                "  moves past tolerance when |new - baseline| > X + R * |baseline| (defaults:\n"
-               "  X the metric's own, 1e-6 for every metric today, R = 0); a metric missing\n"
-               "  from NEW, or NaN in one file only, fails.\n"
+               "  X the metric's own, from the summary-metric table, 1e-6 for every metric today;\n"
+               "  R = 0); each move is better or worse by the metric's direction. A metric\n"
+               "  missing from NEW, or NaN in one file only, fails; one only in NEW is NEW.\n"
+               "  --metrics GLOBS     only the metrics matching one of these comma-separated globs\n"
+               "                      ('*auc,*miou')\n"
+               "  --fail-on any|worse any (default): every move fails; worse: only moves to the\n"
+               "                      worse side (and moves of metrics without a direction)\n"
+               "  --fail-on-new       a metric only in NEW fails too (a method added to the config)\n"
+               "  --format json       one JSON document on stdout: every metric with its status,\n"
+               "                      the counts, the warnings and the configuration diff\n"
+               "  --quiet             only the metrics that moved, are missing or are new\n"
                "  --html OUT   also a page marking what moved, by how much, against the tolerance\n"
-               "  Exit status: 0 within tolerance, 1 a metric moved, 2 bad input.\n");
+               "  Warns when the two runs' data, image counts, models or methods differ, and lists\n"
+               "  the configuration lines and method parameters that differ.\n"
+               "  Exit status: 0 within tolerance, 1 a failing move (or missing, new with\n"
+               "  --fail-on-new, a pair skipped in one file only), 2 bad input.\n");
 }
 
 static const mxb_metric *find_metric(const mxb_metric *v, int n, const char *name) {
@@ -92,12 +106,143 @@ static const mxb_metric *find_metric(const mxb_metric *v, int n, const char *nam
     return NULL;
 }
 
+/* name matches one of the comma-separated globs (NULL: every name) */
+static int metric_selected(const char *globs, const char *name) {
+    if (!globs) return 1;
+    char one[256];
+    for (const char *p = globs; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len && len < sizeof one) {
+            memcpy(one, p, len);
+            one[len] = 0;
+            if (!fnmatch(one, name, 0)) return 1;
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* keeps the metrics of v that globs selects; returns the new count */
+static int select_metrics(mxb_metric *v, int n, const char *globs) {
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (metric_selected(globs, v[i].name)) v[k++] = v[i];
+    return k;
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.17g", v);
+    else fputs("null", f);
+}
+
+/* The two runs measured different things: one line each on stderr (the metrics are
+ * still compared; a warning, not a failure). Returns the count; the lines also go
+ * into the JSON document when jf is given. */
+static int compare_warnings(const mxb_results *a, const mxb_results *b, FILE *jf) {
+    static const struct {
+        const char *attr, *what;
+    } same[] = {{"data_sha256_perturbation", "perturbation data"},
+                {"data_sha256_segmentation", "segmentation data"},
+                {"selected_perturbation", "number of perturbation images"},
+                {"selected_segmentation", "number of segmentation images"},
+                {"models_sha256", "model weights"}};
+    int n = 0;
+    char line[1024];
+    for (int pass = 0; pass < 2; pass++) {
+        int k = 0;
+        for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+            const char *x = mxb_results_attr(a, same[i].attr), *y = mxb_results_attr(b, same[i].attr);
+            if ((!x && !y) || (x && y && !strcmp(x, y))) continue;
+            if (x && y && strlen(x) < 24 && strlen(y) < 24)
+                snprintf(line, sizeof line, "the two runs differ in their %s (%s: %s, not %s)", same[i].what,
+                         same[i].attr, y, x);
+            else
+                snprintf(line, sizeof line, "the two runs differ in their %s (%s%s)", same[i].what, same[i].attr,
+                         !x ? ": not in the baseline" : !y ? ": not in the new file" : "");
+            if (pass == 0) fprintf(stderr, "mxb compare: warning: %s\n", line);
+            else fprintf(jf, "%s", k ? ", " : ""), json_str(jf, line);
+            k++;
+        }
+        /* methods and models, by name */
+        for (int what = 0; what < 2; what++) {
+            const int na = what ? a->nmodels : a->nmethods, nb = what ? b->nmodels : b->nmethods;
+            char only[2][512] = {"", ""};
+            for (int side = 0; side < 2; side++) {
+                const mxb_results *r = side ? b : a, *o = side ? a : b;
+                const int nr = side ? nb : na, no = side ? na : nb;
+                for (int i = 0; i < nr; i++) {
+                    const char *name = what ? r->models[i] : r->methods[i];
+                    int found = 0;
+                    for (int j = 0; j < no && !found; j++) found = !strcmp(name, what ? o->models[j] : o->methods[j]);
+                    if (!found && strlen(only[side]) < 400)
+                        snprintf(only[side] + strlen(only[side]), sizeof only[side] - strlen(only[side]), "%s%s",
+                                 *only[side] ? ", " : "", name);
+                }
+            }
+            if (!*only[0] && !*only[1]) continue;
+            snprintf(line, sizeof line, "the two runs have different %s (only in the baseline: %s; only in the new "
+                                        "file: %s)", what ? "models" : "methods", *only[0] ? only[0] : "none",
+                     *only[1] ? only[1] : "none");
+            if (pass == 0) fprintf(stderr, "mxb compare: warning: %s\n", line);
+            else fprintf(jf, "%s", k ? ", " : ""), json_str(jf, line);
+            k++;
+        }
+        n = k;
+        if (!jf) break;
+    }
+    return n;
+}
+
+typedef struct {
+    FILE *f;
+    int json, count;
+} diff_out;
+
+static void diff_print(void *user, char side, const char *what, const char *text) {
+    diff_out *d = user;
+    if (d->json) {
+        fprintf(d->f, "%s\n    {\"side\": \"%s\", \"what\": ", d->count ? "," : "", side == '-' ? "baseline" : "new");
+        json_str(d->f, what);
+        fprintf(d->f, ", \"text\": ");
+        json_str(d->f, text);
+        fputc('}', d->f);
+    } else {
+        if (!d->count) fprintf(d->f, "configuration and method parameters that differ (- baseline, + new):\n");
+        if (strcmp(what, "config")) fprintf(d->f, "%c %s: %s\n", side, what, text);
+        else fprintf(d->f, "%c %s\n", side, text);
+    }
+    d->count++;
+}
+
+/* the status of one metric of the baseline x against y: its word and whether it fails */
+typedef enum { ST_OK, ST_BETTER, ST_WORSE, ST_MOVED, ST_MISSING, ST_NEW } cmp_status;
+static const char *const status_word[] = {"ok", "better", "worse", "moved", "missing", "new"};
+
+static cmp_status metric_status(const mxb_metric *x, const mxb_metric *y, double tol, double rel, double *d) {
+    if (!mxb_metric_moved(x, y, tol, rel, d)) return ST_OK;
+    if (!y) return ST_MISSING;
+    if (isnan(*d) || !x->better) return ST_MOVED;
+    return *d * x->better > 0 ? ST_BETTER : ST_WORSE;
+}
+
 int mxb_cmd_compare(int argc, char **argv) {
     double tol = -1, rel = 0; /* tol < 0: each metric's default (results/summary.c) */
-    int quiet = 0, npos = 0;
-    const char *pos[2], *html = NULL;
+    int quiet = 0, npos = 0, fail_on = 0, fail_new = 0, fmt = 0;
+    const char *pos[2], *html = NULL, *globs = NULL;
     mxb_opt opts[] = {MXB_OPT_D("tolerance", &tol, 0, 1e300), MXB_OPT_D("relative", &rel, 0, 1e300),
-                      MXB_OPT_F("quiet", &quiet), MXB_OPT_S("html", &html), MXB_OPT_END};
+                      MXB_OPT_F("quiet", &quiet), MXB_OPT_S("html", &html), MXB_OPT_S("metrics", &globs),
+                      MXB_OPT_C("fail-on", &fail_on, "any|worse"), MXB_OPT_F("fail-on-new", &fail_new),
+                      MXB_OPT_C("format", &fmt, "text|json"), MXB_OPT_END};
     int prc = mxb_opts_parse("compare", argc, argv, opts, pos, 2, &npos, compare_usage);
     if (prc) return prc == 1 ? 0 : 2;
     if (npos != 2) return mxb_usage_error("compare", "want two results files, BASELINE.h5 NEW.h5");
@@ -118,54 +263,120 @@ int mxb_cmd_compare(int argc, char **argv) {
         mxb_results_free(&b);
         return 2;
     }
+    const int json = fmt == 1;
     mxb_metric *va = NULL, *vb = NULL;
-    int na = mxb_results_metrics(&a, &va), nb = mxb_results_metrics(&b, &vb), moved = 0, code = 0;
+    int na = mxb_results_metrics(&a, &va), nb = mxb_results_metrics(&b, &vb), code = 0;
+    int count[ST_NEW + 1] = {0}, failing = 0;
     if (na < 0 || nb < 0) {
         fprintf(stderr, "mxb compare: out of memory\n");
         code = 2;
         goto done;
     }
-    if (!quiet) printf("%-64s %14s %14s %12s\n", "metric", "baseline", "new", "change");
-    for (int i = 0; i < na; i++) {
-        const mxb_metric *x = &va[i], *y = find_metric(vb, nb, x->name);
-        double d;
-        int bad = mxb_metric_moved(x, y, tol, rel, &d);
-        moved += bad;
-        if (!quiet || bad) {
-            if (!y) printf("%-64s %14.6g %14s %12s  MISSING\n", x->name, x->value, "-", "-");
-            else printf("%-64s %14.6g %14.6g %+12.4g%s\n", x->name, x->value, y->value, d, bad ? "  MOVED" : "");
+    na = select_metrics(va, na, globs);
+    nb = select_metrics(vb, nb, globs);
+    if (globs && !na && !nb) {
+        fprintf(stderr, "mxb compare: --metrics '%s' matches no metric of either file (mxb report --format csv lists "
+                        "them)\n", globs);
+        code = 2;
+        goto done;
+    }
+    compare_warnings(&a, &b, NULL);
+    if (json) fprintf(stdout, "{\n  \"schema\": \"mxb-compare\",\n  \"version\": 1,\n  \"baseline\": "), json_str(stdout, pos[0]),
+              fprintf(stdout, ",\n  \"new\": "), json_str(stdout, pos[1]),
+              fprintf(stdout, ",\n  \"fail_on\": \"%s\",\n  \"metrics\": [", fail_on ? "worse" : "any");
+    else if (!quiet) printf("%-64s %14s %14s %12s\n", "metric", "baseline", "new", "change");
+    for (int i = 0; i < na + nb; i++) {
+        const mxb_metric *x = i < na ? &va[i] : NULL, *y = i < na ? find_metric(vb, nb, x->name) : &vb[i - na];
+        if (!x && find_metric(va, na, y->name)) continue; /* in both: said from the baseline's side */
+        double d = NAN;
+        const cmp_status st = x ? metric_status(x, y, tol, rel, &d) : ST_NEW;
+        count[st]++;
+        const int fails = st == ST_MISSING || st == ST_WORSE || st == ST_MOVED || (st == ST_BETTER && !fail_on) ||
+                          (st == ST_NEW && fail_new);
+        failing += fails;
+        const mxb_metric *m = x ? x : y;
+        if (json) {
+            fprintf(stdout, "%s\n    {\"name\": ", count[ST_OK] + count[ST_BETTER] + count[ST_WORSE] + count[ST_MOVED] +
+                                                      count[ST_MISSING] + count[ST_NEW] > 1 ? "," : "");
+            json_str(stdout, m->name);
+            fprintf(stdout, ", \"better\": \"%s\", \"baseline\": ", m->better > 0 ? "higher" : m->better < 0 ? "lower" : "none");
+            if (x) json_num(stdout, x->value);
+            else fputs("null", stdout);
+            fprintf(stdout, ", \"new\": ");
+            if (y) json_num(stdout, y->value);
+            else fputs("null", stdout);
+            fprintf(stdout, ", \"change\": ");
+            json_num(stdout, d);
+            fprintf(stdout, ", \"tolerance\": %.17g, \"status\": \"%s\", \"fails\": %s}",
+                    mxb_metric_tolerance(m, tol) + rel * (x && isfinite(x->value) ? fabs(x->value) : 0), status_word[st],
+                    fails ? "true" : "false");
+        } else if (!quiet || st != ST_OK) {
+            if (st == ST_NEW) printf("%-64s %14s %14.6g %12s  NEW\n", m->name, "-", y->value, "-");
+            else if (st == ST_MISSING) printf("%-64s %14.6g %14s %12s  MISSING\n", m->name, x->value, "-", "-");
+            else
+                printf("%-64s %14.6g %14.6g %+12.4g%s%s\n", m->name, x->value, y->value, d, st == ST_OK ? "" : "  MOVED",
+                       st == ST_BETTER ? ", better" : st == ST_WORSE ? ", worse" : "");
         }
     }
-    for (int i = 0; i < nb; i++)
-        if (!find_metric(va, na, vb[i].name) && !quiet) printf("%-64s %14s %14.6g %12s  NEW\n", vb[i].name, "-", vb[i].value, "-");
     /* a (model, method) pair run in one file and skipped in the other is a difference
      * (its metrics exist on one side only); skipped in both is fine */
     char pairs[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS][160];
     int in_b[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS];
     const int npairs = mxb_results_skip_diff(&a, &b, pairs, in_b, MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS);
-    for (int i = 0; i < npairs; i++)
-        printf("%-64s %14s %14s %12s  SKIPPED IN %s\n", pairs[i], in_b[i] ? "run" : "skipped", in_b[i] ? "skipped" : "run",
-               "-", in_b[i] ? "NEW" : "BASELINE");
+    if (json) {
+        fprintf(stdout, "\n  ],\n  \"skipped_in_one_file\": [");
+        for (int i = 0; i < npairs; i++)
+            fprintf(stdout, "%s{\"pair\": ", i ? ", " : ""), json_str(stdout, pairs[i]),
+                fprintf(stdout, ", \"skipped_in\": \"%s\"}", in_b[i] ? "new" : "baseline");
+        fprintf(stdout, "],\n  \"warnings\": [");
+        compare_warnings(&a, &b, stdout);
+        fprintf(stdout, "],\n  \"config_diff\": [");
+    } else {
+        for (int i = 0; i < npairs; i++)
+            printf("%-64s %14s %14s %12s  SKIPPED IN %s\n", pairs[i], in_b[i] ? "run" : "skipped",
+                   in_b[i] ? "skipped" : "run", "-", in_b[i] ? "NEW" : "BASELINE");
+    }
+    diff_out dout = {stdout, json, 0};
+    if (mxb_results_config_diff(&a, &b, diff_print, &dout) < 0) {
+        fprintf(stderr, "mxb compare: out of memory\n");
+        code = 2;
+        goto done;
+    }
+    if (json) {
+        const int moved = count[ST_BETTER] + count[ST_WORSE] + count[ST_MOVED];
+        fprintf(stdout, "%s],\n  \"counts\": {\"metrics\": %d, \"ok\": %d, \"moved\": %d, \"better\": %d, \"worse\": %d, "
+                        "\"moved_no_direction\": %d, \"missing\": %d, \"new\": %d, \"failing\": %d},\n  \"exit\": %d\n}\n",
+                dout.count ? "\n  " : "", na, count[ST_OK], moved, count[ST_BETTER], count[ST_WORSE], count[ST_MOVED],
+                count[ST_MISSING], count[ST_NEW], failing, failing || npairs ? 1 : 0);
+    }
     /* the page is extra: failing to write it is an error of its own (2), never hiding a move */
     if (html && mxb_compare_html(&a, pos[0], &b, pos[1], tol, rel, html, err, sizeof err)) {
         fprintf(stderr, "mxb compare: %s\n", err);
         code = 2;
         goto done;
     }
-    if (moved || npairs) {
-        if (moved) {
-            const double shown = mxb_metrics_tolerance(va, na, tol); /* NaN: the defaults differ */
-            if (isnan(shown))
-                fprintf(stderr, "mxb compare: %d of %d metrics moved past tolerance (its own + %g x |baseline|)\n", moved,
-                        na, rel);
-            else
-                fprintf(stderr, "mxb compare: %d of %d metrics moved past tolerance (%g + %g x |baseline|)\n", moved, na,
-                        shown, rel);
-        }
-        if (npairs)
-            fprintf(stderr, "mxb compare: %d (model, method) pair%s run in one file and skipped in the other\n", npairs,
-                    npairs > 1 ? "s" : "");
+    const int moved = count[ST_BETTER] + count[ST_WORSE] + count[ST_MOVED];
+    if (moved) {
+        const double shown = mxb_metrics_tolerance(va, na, tol); /* NaN: the defaults differ */
+        char t[64];
+        if (isnan(shown)) snprintf(t, sizeof t, "its own");
+        else snprintf(t, sizeof t, "%g", shown);
+        fprintf(stderr, "mxb compare: %d of %d metrics moved past tolerance (%s + %g x |baseline|): %d better, %d "
+                        "worse%s%.0d%s\n",
+                moved, na, t, rel, count[ST_BETTER], count[ST_WORSE], count[ST_MOVED] ? ", " : "", count[ST_MOVED],
+                count[ST_MOVED] ? " without a direction" : "");
+    }
+    if (count[ST_MISSING] || count[ST_NEW])
+        fprintf(stderr, "mxb compare: %d metric%s missing from the new file (failing), %d only in it (%s)\n",
+                count[ST_MISSING], count[ST_MISSING] == 1 ? "" : "s", count[ST_NEW],
+                fail_new ? "failing: --fail-on-new" : "not failing; --fail-on-new makes them fail");
+    if (npairs)
+        fprintf(stderr, "mxb compare: %d (model, method) pair%s run in one file and skipped in the other\n", npairs,
+                npairs > 1 ? "s" : "");
+    if (failing || npairs) {
         code = 1;
+    } else if (moved) {
+        fprintf(stderr, "mxb compare: no metric moved to the worse side (--fail-on worse)\n");
     } else if (!quiet) {
         fprintf(stderr, "mxb compare: all %d metrics within tolerance\n", na);
     }

@@ -314,6 +314,23 @@ int mxb_report_html(const mxb_results *r, const char *results_path, const char *
 
 /* ---- the comparison page ------------------------------------------------------------------ */
 
+typedef struct {
+    FILE *f;
+    int open;
+} diff_page;
+
+static void diff_line(void *user, char side, const char *what, const char *text) {
+    diff_page *d = user;
+    if (!d->open) fprintf(d->f, "<pre id=\"config-diff-lines\">"), d->open = 1;
+    fprintf(d->f, "<span class=\"%s\">%c ", side == '-' ? "old" : "new", side);
+    if (strcmp(what, "config")) {
+        esc(d->f, what);
+        fputs(": ", d->f);
+    }
+    esc(d->f, text);
+    fputs("</span>\n", d->f);
+}
+
 int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results *b, const char *path_b,
                      double tol, double rel, const char *out_path, char *err, size_t errlen) {
     mxb_metric *va = NULL, *vb = NULL;
@@ -404,7 +421,8 @@ int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results
         else fprintf(f, "<td class=\"num\">%+.4g</td>", d);
         fprintf(f, "<td class=\"num\">%.3g</td><td class=\"status\">%s</td></tr>\n",
                 mxb_metric_tolerance(x, tol) + rel * fabs(x->value),
-                !y ? "MISSING" : bad ? "MOVED" : "ok");
+                !y ? "MISSING" : !bad ? "ok" : isnan(d) || !x->better ? "MOVED" : d * x->better > 0 ? "MOVED, better"
+                                                                                              : "MOVED, worse");
     }
     for (int i = 0; i < nb; i++) {
         if (find(va, na, vb[i].name)) continue;
@@ -417,6 +435,12 @@ int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results
     }
     fprintf(f, "</table>\n");
     if (added) fprintf(f, "<p>%d metric(s) only in the new file (not counted as moved).</p>\n", added);
+    /* what the two runs were told to do differently */
+    fprintf(f, "<h2 id=\"config-diff\">Configuration and method parameters</h2>\n");
+    diff_page dp = {f, 0};
+    const int ndiff = mxb_results_config_diff(a, b, diff_line, &dp);
+    if (dp.open) fprintf(f, "</pre>\n");
+    if (ndiff == 0) fprintf(f, "<p>The same in both runs (comments and blank lines aside).</p>\n");
     free(va), free(vb);
     return page_close(&pg, 1, err, errlen);
 }

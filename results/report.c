@@ -2,6 +2,7 @@
  * name (JSON, CSV) and per-step curves. Figures are figures.c, the HTML page html.c. */
 #include "results/results.h"
 
+#include "io/io.h"
 #include "metrics/metrics.h"
 
 #include <math.h>
@@ -243,4 +244,75 @@ int mxb_metric_moved(const mxb_metric *x, const mxb_metric *y, double tol, doubl
     }
     if (d) *d = change;
     return bad;
+}
+
+/* ---- what two runs' configurations differ in (mxb compare: text, JSON, HTML) ---- */
+
+/* line i of text (lines split at '\n', '\r' and trailing blanks dropped) into out */
+static int config_lines(const char *text, const char ***starts, size_t **lens) {
+    int n = 0, cap = 0;
+    *starts = NULL, *lens = NULL;
+    for (const char *p = text; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        size_t l = len;
+        while (l && (p[l - 1] == '\r' || p[l - 1] == ' ' || p[l - 1] == '\t')) l--;
+        size_t lead = strspn(p, " \t");
+        /* blank lines and comments change no run */
+        if (lead < l && p[lead] != ';' && p[lead] != '#') {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                const char **s2 = mxb_try_realloc((void *)*starts, (size_t)cap * sizeof **starts);
+                if (!s2) return -1;
+                *starts = s2;
+                size_t *l2 = mxb_try_realloc(*lens, (size_t)cap * sizeof **lens);
+                if (!l2) return -1;
+                *lens = l2;
+            }
+            (*starts)[n] = p, (*lens)[n] = l;
+            n++;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return n;
+}
+
+static int config_side(const char *x, const char *y, char side, mxb_diff_fn fn, void *user) {
+    const char **sx, **sy;
+    size_t *lx, *ly;
+    int nx = config_lines(x ? x : "", &sx, &lx), ny = config_lines(y ? y : "", &sy, &ly), n = 0;
+    for (int i = 0; i < nx && ny >= 0; i++) {
+        int found = 0;
+        for (int j = 0; j < ny && !found; j++) found = lx[i] == ly[j] && !memcmp(sx[i], sy[j], lx[i]);
+        if (found) continue;
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)(lx[i] < sizeof line ? lx[i] : sizeof line - 1), sx[i]);
+        fn(user, side, "config", line);
+        n++;
+    }
+    free((void *)sx), free(lx), free((void *)sy), free(ly);
+    return nx < 0 || ny < 0 ? -1 : n;
+}
+
+int mxb_results_config_diff(const mxb_results *a, const mxb_results *b, mxb_diff_fn fn, void *user) {
+    const char *ca = mxb_results_attr(a, "config"), *cb = mxb_results_attr(b, "config");
+    int n1 = config_side(ca, cb, '-', fn, user), n2 = config_side(cb, ca, '+', fn, user);
+    if (n1 < 0 || n2 < 0) return -1;
+    int n = n1 + n2;
+    /* each method's resolved parameters (method ABI v2), named in either file */
+    static const char prefix[] = "method_params_";
+    for (int side = 0; side < 2; side++) {
+        const mxb_results *r = side ? b : a, *o = side ? a : b;
+        for (int i = 0; i < r->nattrs; i++) {
+            const char *name = r->attr_name[i];
+            if (strncmp(name, prefix, sizeof prefix - 1)) continue;
+            const char *x = r->attr_value[i], *y = mxb_results_attr(o, name);
+            if (side && y) continue; /* in both: said once, from a's side */
+            if (y && !strcmp(x, y)) continue;
+            fn(user, side ? '+' : '-', name, x);
+            if (y) fn(user, '+', name, y);
+            n++;
+        }
+    }
+    return n;
 }

@@ -58,6 +58,13 @@ double mxb_metric_tolerance(const mxb_metric *x, double tol);
 /* The tolerance every metric of v is held to, for the one-line rule compare prints:
  * tol, or (tol < 0) the metrics' common default; NaN when their defaults differ. */
 double mxb_metrics_tolerance(const mxb_metric *v, int n, double tol);
+/* What the two runs' configurations differ in: every configuration line (comments and
+ * blank lines left out) of a that b lacks as fn(user, '-', "config", LINE), of b that a
+ * lacks as '+', and each method's resolved parameters (method_params_NAME) that differ
+ * as '-' a's value then '+' b's (one side only when the other lacks it). Returns the
+ * number of differences, -1 when memory runs out. */
+typedef void (*mxb_diff_fn)(void *user, char side, const char *what, const char *text);
+int mxb_results_config_diff(const mxb_results *a, const mxb_results *b, mxb_diff_fn fn, void *user);
 /* mxb compare as a page: every metric, baseline, new, change, the threshold, and which moved. */
 int mxb_compare_html(const mxb_results *a, const char *path_a, const mxb_results *b, const char *path_b,
                      double tol, double rel, const char *out_path, char *err, size_t errlen);
