@@ -54,6 +54,8 @@ int mxb_history_add(mxb_history *h, const mxb_results *r, const char *source, co
 /* The provenance of one run, as columns of the runs table (history/store.c's table) */
 #define MXB_HISTORY_NPROV 18
 extern const char *const mxb_history_prov_names[MXB_HISTORY_NPROV];
+/* the columns the outputs name by position (the order of mxb_history_prov_names) */
+enum { MXB_HISTORY_P_FINISHED = 0, MXB_HISTORY_P_REVISION = 2, MXB_HISTORY_P_LABEL = 15 };
 
 typedef struct {
     long id;

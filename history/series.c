@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { P_FINISHED = 0, P_REVISION = 2, P_LABEL = 15 };
+enum { P_FINISHED = MXB_HISTORY_P_FINISHED, P_REVISION = MXB_HISTORY_P_REVISION, P_LABEL = MXB_HISTORY_P_LABEL };
 
 static size_t cell(const mxb_history_series *s, int i, int m) { return (size_t)i * (size_t)s->nmetrics + (size_t)m; }
 

@@ -30,7 +30,7 @@ struct mxb_history {
 /* The provenance columns of the runs table, in order: the results file's root
  * attribute each is read from (NULL: made here). One table drives the schema, the
  * insert, the load and every output. */
-enum { P_CONFIG_SHA = 8, P_LABEL = 15, P_SOURCE = 16, P_ADDED = 17 };
+enum { P_CONFIG_SHA = 8, P_SOURCE = 16, P_ADDED = 17, P_LABEL = MXB_HISTORY_P_LABEL };
 const char *const mxb_history_prov_names[MXB_HISTORY_NPROV] = {
     "finished", "started", "revision", "version", "host", "blas", "run_key", "code_key", "config_sha256",
     "models_sha256", "data_perturbation", "data_segmentation", "images_perturbation", "images_segmentation",
@@ -502,3 +502,4 @@ int mxb_history_last_with(const mxb_history_series *s, int m) {
         if (s->has[(size_t)i * (size_t)s->nmetrics + (size_t)m]) return i;
     return -1;
 }
+_Static_assert(sizeof mxb_history_prov_names / sizeof *mxb_history_prov_names == MXB_HISTORY_NPROV, "prov table");

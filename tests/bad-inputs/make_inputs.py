@@ -415,3 +415,17 @@ shutil.copy("good.h5", "res_twice.h5")
 with h5py.File("res_twice.h5", "r+") as f:
     del f["models"]
     f.create_dataset("models", data=["deit", "deit"], dtype=h5py.string_dtype())
+# issue 24: history databases that are not what mxb history reads (made with Python's
+# sqlite3, not with mxb): text, an SQLite file of something else, a newer schema
+import sqlite3
+
+with open("hist_text.db", "w") as f:
+    f.write("run,metric,value\n")
+c = sqlite3.connect("hist_other.db")
+c.execute("create table t(x)")
+c.commit()
+c.close()
+c = sqlite3.connect("hist_newer.db")
+c.executescript("create table mxb_schema(version integer not null); insert into mxb_schema values(2);"
+                "pragma application_id = %d;" % 0x6d786268)
+c.close()
