@@ -23,30 +23,39 @@ extern "C" void mxb_cu_gelu(float *y, const float *x, size_t n, mxb_cu_stream s)
     if (n) gelu_kernel<<<mxb_cu_blocks(n), MXB_CU_THREADS, 0, s>>>(y, x, n);
 }
 
-/* One warp per row, four rows a block. The maximum is exact in any order (a warp's
- * shuffles); the sum of the exponentials is engine/ops.c's: sixteen lanes, lane j
- * adding elements j, j + 16, ... in order, then the lanes in vf16_sum's fixed tree
- * (s[i] += s[i + w], w = 8, 4, 2, 1: shuffles down by w), so it is the CPU's sum to
- * the bit. */
-#define SOFTMAX_ROWS 4
-__global__ static void softmax_kernel(float *x, int rows, int cols) {
-    const int row = blockIdx.x * SOFTMAX_ROWS + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (row >= rows) return; /* whole warps leave together: the shuffles below see full warps */
-    float *xr = x + (size_t)row * cols;
-    float mx = -INFINITY;
-    for (int i = lane; i < cols; i += 32) mx = fmaxf(mx, xr[i]);
-    for (int w = 16; w >= 1; w /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, w));
-    for (int i = lane; i < cols; i += 32) xr[i] = mxb_expf(xr[i] - mx);
-    __syncwarp();
-    float s = 0;
-    if (lane < 16)
-        for (int i = lane; i < cols; i += 16) s += xr[i];
-    for (int w = 8; w >= 1; w /= 2) s += __shfl_down_sync(0xffffffffu, s, w);
-    const float inv = 1.0f / __shfl_sync(0xffffffffu, s, 0);
-    for (int i = lane; i < cols; i += 32) xr[i] *= inv;
+/* One block per row. The sum of the exponentials is engine/ops.c's: sixteen lanes,
+ * lane j adding elements j, j + 16, ... in order, then the lanes in vf16_sum's fixed
+ * tree, so it is the CPU's sum to the bit. (A warp per row, the maximum by shuffles,
+ * would be faster: not yet measured on a GPU.) */
+#define SOFTMAX_THREADS 128
+__global__ static void softmax_kernel(float *x, int cols) {
+    __shared__ float lane[16];
+    __shared__ float mx_sh;
+    float *xr = x + (size_t)blockIdx.x * cols;
+    if (threadIdx.x == 0) {
+        float mx = xr[0];
+        for (int i = 1; i < cols; i++) mx = xr[i] > mx ? xr[i] : mx;
+        mx_sh = mx;
+    }
+    __syncthreads();
+    const float mx = mx_sh;
+    for (int i = threadIdx.x; i < cols; i += SOFTMAX_THREADS) xr[i] = mxb_expf(xr[i] - mx);
+    __syncthreads();
+    if (threadIdx.x < 16) {
+        float s = 0;
+        for (int i = threadIdx.x; i < cols; i += 16) s += xr[i];
+        lane[threadIdx.x] = s;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0)
+        for (int w = 8; w >= 1; w /= 2)
+            for (int i = 0; i < w; i++) lane[i] += lane[i + w];
+    __syncthreads();
+    const float inv = 1.0f / lane[0];
+    for (int i = threadIdx.x; i < cols; i += SOFTMAX_THREADS) xr[i] *= inv;
 }
 extern "C" void mxb_cu_softmax(float *x, int rows, int cols, mxb_cu_stream s) {
-    if (rows > 0) softmax_kernel<<<(rows + SOFTMAX_ROWS - 1) / SOFTMAX_ROWS, 32 * SOFTMAX_ROWS, 0, s>>>(x, rows, cols);
+    if (rows > 0) softmax_kernel<<<rows, SOFTMAX_THREADS, 0, s>>>(x, cols);
 }
 
 /* patches[b, gy*G + gx, (c*P + ky)*P + kx] = img[b, c, gy*P + ky, gx*P + kx] */
