@@ -53,13 +53,62 @@ void mxb_gpu_free(mxb_gpu *g) { (void)g; }
 
 #else
 
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
 #include "engine/cuda/kernels.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
+#include <pthread.h>
 
-#define STR2(x) #x
-#define STR(x) STR2(x)
+/* cuBLAS is opened when a model first goes to a GPU, not linked: libcublasLt alone is
+ * 540 MB, and loading it made every mxb command 0.2 s slower to start (a CPU-only run,
+ * a test script's hundreds of calls). The functions the forwards use, with the
+ * header's own types: */
+static struct {
+    __typeof__(cublasCreate_v2) *create;
+    __typeof__(cublasDestroy_v2) *destroy;
+    __typeof__(cublasSetStream_v2) *set_stream;
+    __typeof__(cublasSetMathMode) *set_math_mode;
+    __typeof__(cublasSgemm_v2) *sgemm;
+    __typeof__(cublasSgemmBatched) *sgemm_batched;
+    __typeof__(cublasGetStatusString) *status_string;
+    char err[256];
+} cb;
+
+static void blas_open(void) {
+    static const char *lib = "libcublas.so." STR(CUBLAS_VER_MAJOR);
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(cb.err, sizeof cb.err, "cannot load cuBLAS (%s): %s (the CUDA toolkit's lib64 folder or pip's "
+                 "nvidia-cublas in LD_LIBRARY_PATH?)", lib, dlerror());
+        return;
+    }
+    /* POSIX's way from a dlsym result to a function pointer */
+    *(void **)&cb.create = dlsym(h, "cublasCreate_v2");
+    *(void **)&cb.destroy = dlsym(h, "cublasDestroy_v2");
+    *(void **)&cb.set_stream = dlsym(h, "cublasSetStream_v2");
+    *(void **)&cb.set_math_mode = dlsym(h, "cublasSetMathMode");
+    *(void **)&cb.sgemm = dlsym(h, "cublasSgemm_v2");
+    *(void **)&cb.sgemm_batched = dlsym(h, "cublasSgemmBatched");
+    *(void **)&cb.status_string = dlsym(h, "cublasGetStatusString");
+    if (!cb.create || !cb.destroy || !cb.set_stream || !cb.set_math_mode || !cb.sgemm || !cb.sgemm_batched ||
+        !cb.status_string) {
+        snprintf(cb.err, sizeof cb.err, "%s lacks a function mxb calls (not cuBLAS %d?)", lib, CUBLAS_VER_MAJOR);
+        cb.create = NULL;
+    }
+}
+
+/* 0 when cuBLAS is there (opened once, by whichever thread comes first) */
+static int blas_ready(char *err, size_t errlen) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, blas_open);
+    if (cb.create) return 0;
+    mxb_seterr(err, errlen, "%s", cb.err);
+    return -1;
+}
 
 const char *mxb_gpu_build(void) {
     return "CUDA " STR(MXB_CUDA_VERSION) ", cuBLAS, sm_" STR(MXB_CUDA_ARCH);
@@ -179,14 +228,14 @@ static int cuda_ok(mxb_gpu *g, cudaError_t e, const char *what) {
 static void blas_ok(mxb_gpu *g, cublasStatus_t s, const char *what) {
     if (s == CUBLAS_STATUS_SUCCESS || g->failed) return;
     g->failed = 1;
-    snprintf(g->msg, sizeof g->msg, "GPU %d: cuBLAS %s: %s", g->device, what, cublasGetStatusString(s));
+    snprintf(g->msg, sizeof g->msg, "GPU %d: cuBLAS %s: %s", g->device, what, cb.status_string(s));
 }
 
 /* C = alpha op(A) op(B) + beta C, row-major (engine/ops.c mxb_sgemm_rm): cuBLAS is
  * column-major, and a row-major C is a column-major C^T = op(B)^T op(A)^T */
 static void gemm(mxb_gpu *g, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc) {
-    blas_ok(g, cublasSgemm(g->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
+    blas_ok(g, cb.sgemm(g->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
                            &alpha, B, ldb, A, lda, &beta, C, ldc), "sgemm");
 }
 
@@ -199,7 +248,7 @@ static void linear(mxb_gpu *g, float *y, const float *x, const float *W, const f
 
 void mxb_gpu_free(mxb_gpu *g) {
     if (!g) return;
-    if (g->blas) cublasDestroy(g->blas);
+    if (g->blas) cb.destroy(g->blas);
     if (g->stream) cudaStreamDestroy(g->stream);
     cudaFree(g->arena);
     cudaFree(g->params);
@@ -221,6 +270,7 @@ int mxb_gpu_new(const mxb_model *m, int device, int max_batch, mxb_gpu **out, ch
         mxb_seterr(err, errlen, "a GPU batch of %d images is outside 1..65535", max_batch);
         return -1;
     }
+    if (blas_ready(err, errlen)) return -1;
     mxb_gpu *g = mxb_alloc0(1, sizeof *g, "a GPU model");
     g->m = m;
     g->device = device;
@@ -238,11 +288,11 @@ int mxb_gpu_new(const mxb_model *m, int device, int max_batch, mxb_gpu **out, ch
         cuda_ok(g, cudaMalloc(&g->arena, arena + 63), "the batch's buffers")) {
         cv = (mxb_carver){(char *)(((uintptr_t)g->arena + 63) & ~(uintptr_t)63), 0};
         gpu_layout(c, (size_t)max_batch, &cv, &g->b);
-        blas_ok(g, cublasCreate(&g->blas), "create");
+        blas_ok(g, cb.create(&g->blas), "create");
         /* FP32 products: no TF32 (CUBLAS_DEFAULT_MATH never picks tensor-op math for
          * sgemm), so the GPU computes what the CPU does up to summation order */
-        if (!g->failed) blas_ok(g, cublasSetMathMode(g->blas, CUBLAS_DEFAULT_MATH), "math mode");
-        if (!g->failed) blas_ok(g, cublasSetStream(g->blas, g->stream), "stream");
+        if (!g->failed) blas_ok(g, cb.set_math_mode(g->blas, CUBLAS_DEFAULT_MATH), "math mode");
+        if (!g->failed) blas_ok(g, cb.set_stream(g->blas, g->stream), "stream");
     }
     /* the attention products' operands per image and head, fixed for the context */
     if (!g->failed && c->arch == MXB_ARCH_VIT) {
@@ -289,10 +339,10 @@ static void vit_forward(mxb_gpu *g, int n) {
         mxb_cu_layernorm(b->ln, b->x, dev(g, w->ln1_w), dev(g, w->ln1_b), nL, E, E, c->norm_eps, g->stream);
         linear(g, b->qkv, b->ln, w->qkv_w, w->qkv_b, nL, E, 3 * E, 0.0f);
         /* per image and head: S = scale Q K^T, softmax, ctx = S V (row-major, as gemm()) */
-        blas_ok(g, cublasSgemmBatched(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, L, L, hd, &scale, ap + BH, 3 * E, ap,
+        blas_ok(g, cb.sgemm_batched(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, L, L, hd, &scale, ap + BH, 3 * E, ap,
                                       3 * E, &zero, (float *const *)(ap + 2 * BH), L, n * H), "scores");
         mxb_cu_softmax(b->att, n * H * L, L, g->stream);
-        blas_ok(g, cublasSgemmBatched(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, hd, L, L, &one, ap + 3 * BH, 3 * E,
+        blas_ok(g, cb.sgemm_batched(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, hd, L, L, &one, ap + 3 * BH, 3 * E,
                                       ap + 2 * BH, L, &zero, (float *const *)(ap + 4 * BH), E, n * H), "attn @ v");
         cuda_ok(g, cudaMemcpyAsync(b->mid, b->x, LE * sizeof(float), cudaMemcpyDeviceToDevice, g->stream), "copy");
         linear(g, b->mid, b->ctx, w->proj_w, w->proj_b, nL, E, E, 1.0f);
