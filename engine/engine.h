@@ -289,4 +289,25 @@ typedef struct {
 void mxb_profile_enable(int on); /* also resets */
 mxb_profile mxb_profile_get(void);
 
+/* ---- the GPU (engine/gpu.c, CMake MXB_CUDA) ----------------------------------------- */
+
+/* "CUDA 13.0, cuBLAS, sm_90" when CUDA is compiled in, NULL when not. */
+const char *mxb_gpu_build(void);
+/* How many CUDA GPUs the driver shows; 0 with the reason in err (none, no driver, or
+ * built without CUDA). */
+int mxb_gpu_count(char *err, size_t errlen);
+/* "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB)"; -1 when there is no such GPU. */
+int mxb_gpu_name(int device, char *buf, size_t n);
+/* A model on a GPU: its parameters copied to device memory in the CPU's layout
+ * (engine/params.c's offsets), and buffers for batches of up to max_batch images.
+ * Plain forwards only (stage 1 of issue 27); the CPU engine is the reference
+ * (tests/test_gpu.c). m must outlive it. */
+typedef struct mxb_gpu mxb_gpu;
+int mxb_gpu_new(const mxb_model *m, int device, int max_batch, mxb_gpu **out, char *err, size_t errlen);
+int mxb_gpu_max_batch(const mxb_gpu *g);
+/* images: n normalised images [n, in_chans, img_size, img_size] in host memory;
+ * logits [n, num_classes] in host memory. FP32 products (TF32 off); deterministic. */
+int mxb_gpu_forward(mxb_gpu *g, const float *images, int n, float *logits, char *err, size_t errlen);
+void mxb_gpu_free(mxb_gpu *g);
+
 #endif

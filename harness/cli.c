@@ -96,6 +96,7 @@ int mxb_main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--version")) {
         printf("mxb %s (%s)\nBLAS: %s\n", MXB_VERSION, MXB_GIT_REV, mxb_blas_describe());
+        mxb_device_describe(stdout);
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

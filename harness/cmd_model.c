@@ -14,22 +14,25 @@
 static void predict_usage(FILE *f) {
     fprintf(f,
             "usage: mxb predict --weights W.h5 (--image IMG | --tensor T.h5[:DATASET]) [--out OUT.h5]\n"
+            "                   [--device cpu|cuda[:N]|auto]\n"
             "  --weights W.h5        model weights (tools/convert_checkpoint.py makes them)\n"
             "  --image IMG           a JPEG or PNG, through the model's evaluation transform (stored in\n"
             "                        the weights file; mxb inspect shows it)\n"
             "  --tensor T.h5[:DSET]  an already normalised float32 [3,H,W] (default dataset 'input')\n"
             "  --out OUT.h5          write /logits [num_classes] and /input [3,H,W]\n"
             "  --top K               how many classes to print (default 5)\n"
+            "  --device D            where the forward runs: cpu (default), cuda[:N] (a GPU: exit 2 when\n"
+            "                        there is none) or auto (the GPU when there is one, else the CPU)\n"
             MXB_TRANSFORM_HELP);
 }
 
 int mxb_cmd_predict(int argc, char **argv) {
-    const char *weights = NULL, *tensor = NULL, *out = NULL, *image = NULL;
+    const char *weights = NULL, *tensor = NULL, *out = NULL, *image = NULL, *device = NULL;
     int top = 5;
     mxb_transform_args ta = {0};
     mxb_opt opts[] = {MXB_OPT_S("weights", &weights), MXB_OPT_S("tensor", &tensor), MXB_OPT_S("image", &image),
                       MXB_OPT_S("out", &out),         MXB_OPT_I("top", &top, 1, 100000), MXB_TRANSFORM_OPTS(ta),
-                      MXB_OPT_END};
+                      MXB_OPT_S("device", &device),   MXB_OPT_END};
     int prc = mxb_opts_parse("predict", argc, argv, opts, NULL, 0, NULL, predict_usage);
     if (prc) return prc == 1 ? 0 : 2;
     if (!weights) return mxb_usage_error("predict", "--weights is missing");
@@ -39,6 +42,8 @@ int mxb_cmd_predict(int argc, char **argv) {
         return mxb_usage_error("predict", "the transform options apply to --image, not to --tensor");
     const char *ins[] = {weights, image, tensor}, *outs[] = {out};
     if (mxb_outputs_check("predict", ins, 3, outs, 1)) return 2;
+    int gpu = -1;
+    if (mxb_device_pick("predict", device, &gpu)) return 2;
     char err[ERRLEN];
     mxb_model *m = NULL;
     if (mxb_model_load(weights, &m, err, sizeof err)) {
@@ -70,7 +75,18 @@ int mxb_cmd_predict(int argc, char **argv) {
         rc = 1;
         goto done;
     }
-    mxb_forward(c, x, logits);
+    if (gpu >= 0) { /* the GPU backend's batched forward, one image */
+        mxb_gpu *g = NULL;
+        if (mxb_gpu_new(m, gpu, 1, &g, err, sizeof err) || mxb_gpu_forward(g, x, 1, logits, err, sizeof err)) {
+            fprintf(stderr, "mxb predict: %s\n", err);
+            mxb_gpu_free(g);
+            rc = 1;
+            goto done;
+        }
+        mxb_gpu_free(g);
+    } else {
+        mxb_forward(c, x, logits);
+    }
     mxb_print_topk(logits, cfg->num_classes, top);
     if (out) {
         mxb_h5out *o = mxb_h5out_create(out, err, sizeof err);

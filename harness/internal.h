@@ -70,6 +70,12 @@ typedef struct {
 int mxb_opts_parse(const char *cmd, int argc, char **argv, mxb_opt *opts, const char **pos, int max_pos,
                    int *npos, void (*usage)(FILE *));
 int mxb_opt_seen(const mxb_opt *opts, const char *name);
+/* --device SPEC (harness/device.c): cpu, cuda, cuda:N or auto into *gpu (-1: the
+ * CPU). 0, or 2 after one line on stderr (a GPU asked for and not there; auto falling
+ * back to the CPU says so in one line and returns 0). */
+int mxb_device_pick(const char *cmd, const char *spec, int *gpu);
+/* mxb --version's CUDA lines: compiled in or not, and the GPUs the driver shows */
+void mxb_device_describe(FILE *f);
 /* "mxb CMD: MESSAGE (see mxb CMD --help)" on stderr; returns 2 */
 int mxb_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A command's outputs against its inputs, before any work (issue 23, class 1): every
