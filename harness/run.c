@@ -28,6 +28,7 @@
 #include <time.h>
 
 #define ERRLEN 1024
+#define MXB_MAX_IN_FLIGHT_TIMED 4096 /* the thread cap (io/: 8 x cores, at most 4096) */
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) {
@@ -281,68 +282,6 @@ static long insdel_forwards(const mxb_run_state *R) {
     return R->res.insdel_step ? mxb_run_insdel_forwards(R->size, R->res.insdel_step) : 0;
 }
 
-/* --estimate: a few images of every test x model, timed as the run times them, and the
- * projection to the whole configuration; nothing is written. */
-#define ESTIMATE_IMAGES 3
-static int estimate(mxb_run_state *R, double within_h, int nodes, char *err, size_t errlen) {
-    double total = 0, largest = 0; /* largest: shard 0 of `nodes`, which has the most rows */
-    printf("mxb run --estimate: %s, %d threads, BLAS %s\n", R->cfg.path, omp_get_max_threads(), mxb_blas_describe());
-    /* each image is timed alone with the threads one image in flight gets; the run
-     * keeps in_flight of them going, so an image costs 1/in_flight of that (an upper
-     * bound's reciprocal: on a loaded machine each image runs somewhat slower) */
-    const int nf = R->in_flight, outer = omp_get_max_threads();
-    if (nf > 1)
-        printf("  %d images in flight x %d thread%s: s/image below is one image's time / %d\n", nf,
-               R->slots[0].nthreads, R->slots[0].nthreads > 1 ? "s" : "", nf);
-    omp_set_num_threads(R->slots[0].nthreads);
-    for (int t = 0; t < MXB_NTESTS; t++)
-        for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels; m++) {
-            const int n = R->res.test[t].n, k = n < ESTIMATE_IMAGES ? n : ESTIMATE_IMAGES;
-            double s[ESTIMATE_IMAGES];
-            for (int i = 0; i < k; i++) {
-                const double t0 = now_s();
-                if (run_unit(R, &R->slots[0], t, m, i, err, errlen)) {
-                    omp_set_num_threads(outer);
-                    return 1;
-                }
-                s[i] = now_s() - t0;
-            }
-            /* the median: the first image also pays for first-touch of the buffers */
-            for (int a = 0; a < k; a++)
-                for (int b = a + 1; b < k; b++)
-                    if (s[b] < s[a]) { const double x = s[a]; s[a] = s[b]; s[b] = x; }
-            const double per = (k ? s[k / 2] : 0) / nf;
-            total += per * n;
-            largest += per * ((n + nodes - 1) / nodes);
-            printf("  %s · %s: %d images timed, %.4g s/image x %d images = %.4g h", mxb_test_names[t],
-                   R->cfg.models[m].name, k, per, n, per * n / 3600);
-            if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* the cost made visible */
-                printf(" (%ld forwards/image; insertion/deletion %ld of them)",
-                       1 + mxb_run_nmethods(R, m) * (1 + 9L * (R->res.polarity[0] + R->res.polarity[1]) + insdel_forwards(R)),
-                       mxb_run_nmethods(R, m) * insdel_forwards(R));
-            printf("\n");
-        }
-    /* method ABI v2: what each method declares an image costs, per model */
-    for (int k = 0; k < R->cfg.nmethods; k++)
-        for (int m = 0; R->method[k]->abi_version >= 2 && m < R->cfg.nmodels; m++) {
-            if (R->res.skipped[m][k]) continue;
-            mxb_cost c;
-            if (mxb_explain_cost(mxb_model_config(R->model[m]), R->method[k], R->cfg.methods[k].params, &c)) continue;
-            printf("  method %s · %s: %g traced forwards, %g backwards, %g plain forwards, %g LRP passes, %.1f MiB "
-                   "scratch per image\n",
-                   R->cfg.methods[k].name, R->cfg.models[m].name, c.traced_forwards, c.backwards, c.plain_forwards,
-                   c.lrp_passes, c.scratch_bytes / 1048576.0);
-        }
-    omp_set_num_threads(outer);
-    const long shards = (long)(total / (within_h * 3600)) + 1;
-    printf("  total: %.4g h (%.4g s) on this machine%s; under %.4g h: --shard I/N with N >= %ld (one such machine each)\n",
-           total / 3600, total, R->shard_n > 1 ? " (this shard)" : "", within_h, shards);
-    if (nodes > 1) /* each node runs one shard; the slowest (the most rows) sets the wall time */
-        printf("  on %d nodes like this one (--shard I/%d each, mxb slurm --shards %d): %.4g h (%.4g s), the largest "
-               "shard's, then the merge\n", nodes, nodes, nodes, largest / 3600, largest);
-    return 0;
-}
-
 static void run_usage(FILE *f) {
     fprintf(f,
             "usage: mxb run CONFIG.ini [--set section.key=value]... [--shard I/N|auto|auto/N] [--in-flight N] [--quiet]\n"
@@ -361,9 +300,12 @@ static void run_usage(FILE *f) {
             "                   the threads (at least 1). Auto: one image per thread, as many as\n"
             "                   there are units and as fit under the memory limit (max_memory_mb);\n"
             "                   the results are the same bits whatever N and the thread count\n"
-            "  --estimate[=H]   time a few images, print the projected wall time of the whole\n"
-            "                   configuration and the --shard count that brings it under H\n"
-            "                   hours (24); writes nothing\n"
+            "  --estimate[=H]   time a few images (in flight together, as the run runs them),\n"
+            "                   print the projected wall time of the whole configuration and\n"
+            "                   the --shard count that brings it under H hours (24); where\n"
+            "                   timing would itself take minutes (a method declaring millions\n"
+            "                   of forwards) the time is computed from the methods' declared\n"
+            "                   passes instead; writes nothing\n"
             "  --shards N       with --estimate: also the wall time on N nodes of this speed\n"
             "  [run] insertion_deletion_step = N adds RISE's insertion/deletion AUCs to the\n"
             "  perturbation test (N pixels a step, 2 (ceil(S*S/N) + 1) forwards a map).\n"
@@ -425,13 +367,34 @@ static void worker(loop_state *L, mxb_run_slot *sl) {
             char what[160];
             unit_label(R, ur->t, ur->m, what, sizeof what);
             mxb_progress_show(L->pr, what, L->pr->done + !rc);
-            if (now_s() - L->last_sync > 5) {
+            if (R->journal && now_s() - L->last_sync > 5) { /* none under --estimate */
 #pragma omp critical(mxb_run_journal)
                 mxb_journal_sync(R->journal);
                 L->last_sync = now_s();
             }
         }
     }
+}
+
+/* units[0..n) to the images in flight (each slot one thread of the outer team, with its
+ * own threads inside); the first failing unit's index, LONG_MAX when none failed. */
+static long run_units(mxb_run_state *R, mxb_progress *pr, const unit_ref *units, long n, char *err,
+                      size_t errlen) {
+    loop_state L = {R, pr, units, n, 0, LONG_MAX, now_s(), err, errlen};
+    const int nf = R->in_flight, outer = omp_get_max_threads();
+    if (nf == 1) {
+        worker(&L, &R->slots[0]);
+    } else {
+        /* images in flight x threads inside each: two levels, the engine's regions inside
+         * a perturbation step (a third) run serially */
+        const int levels = omp_get_max_active_levels();
+        omp_set_max_active_levels(R->slots[0].nthreads > 1 ? 2 : 1);
+#pragma omp parallel num_threads(nf)
+        worker(&L, &R->slots[omp_get_thread_num()]);
+        omp_set_max_active_levels(levels);
+    }
+    omp_set_num_threads(outer);
+    return L.failed_unit;
 }
 
 /* The loop: every unit not yet done (in the journal), handed out in (test, model,
@@ -454,27 +417,191 @@ static int run_loop(mxb_run_state *R, mxb_progress *pr, char *err, size_t errlen
         for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels; m++)
             for (int i = 0; i < R->res.test[t].n; i++)
                 if (!R->res.test[t].done[m][i]) units[n++] = (unit_ref){t, m, i};
-    loop_state L = {R, pr, units, n, 0, LONG_MAX, now_s(), err, errlen};
-    const int nf = R->in_flight, outer = omp_get_max_threads();
-    if (nf == 1) {
-        worker(&L, &R->slots[0]);
-    } else {
-        /* images in flight x threads inside each: two levels, the engine's regions inside
-         * a perturbation step (a third) run serially */
-        const int levels = omp_get_max_active_levels();
-        omp_set_max_active_levels(R->slots[0].nthreads > 1 ? 2 : 1);
-#pragma omp parallel num_threads(nf)
-        worker(&L, &R->slots[omp_get_thread_num()]);
-        omp_set_max_active_levels(levels);
-    }
-    omp_set_num_threads(outer);
+    const long failed = run_units(R, pr, units, n, err, errlen);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     mxb_journal_sync(R->journal);
     int left = 0; /* a unit dropped by a stop request */
     for (long u = 0; u < n; u++) left |= !R->res.test[units[u].t].done[units[u].m][units[u].i];
     free(units);
-    return L.failed_unit != LONG_MAX ? -1 : left || stop_requested ? 1 : 0;
+    return failed != LONG_MAX ? -1 : left || stop_requested ? 1 : 0;
+}
+
+/* ---- --estimate ---------------------------------------------------------------- */
+
+/* A duration as a person reads it: seconds, minutes, hours or days */
+static const char *human(double s, char *buf, size_t n) {
+    if (s < 90) snprintf(buf, n, "%.3g s", s);
+    else if (s < 90 * 60) snprintf(buf, n, "%.3g min", s / 60);
+    else if (s < 72 * 3600) snprintf(buf, n, "%.3g h", s / 3600);
+    else snprintf(buf, n, "%.3g days", s / 86400);
+    return buf;
+}
+
+/* What one image of model m costs in flight, by pass: every slot at once runs two plain
+ * forwards, then one traced forward and its backward, on the test's first image; each
+ * slot's times / in_flight (in_flight images share the machine) and the median over
+ * slots. */
+typedef struct {
+    double plain, traced, backward; /* seconds an image, in flight */
+} pass_times;
+
+static int time_passes(mxb_run_state *R, int t, int m, pass_times *pt, char *err, size_t errlen) {
+    const int nf = R->in_flight, outer = omp_get_max_threads(), nc = mxb_model_config(R->model[m])->num_classes;
+    double per[3][MXB_MAX_IN_FLIGHT_TIMED];
+    const int ns = nf < MXB_MAX_IN_FLIGHT_TIMED ? nf : MXB_MAX_IN_FLIGHT_TIMED;
+    int failed = 0;
+    const int levels = omp_get_max_active_levels();
+    omp_set_max_active_levels(R->slots[0].nthreads > 1 ? 2 : 1);
+#pragma omp parallel num_threads(nf) reduction(| : failed)
+    {
+        const int k = omp_get_thread_num();
+        mxb_run_slot *sl = &R->slots[k];
+        char e[ERRLEN];
+        mxb_sample smp;
+        omp_set_num_threads(sl->nthreads);
+        if (load_image(R, sl, t, m, 0, &smp, e, sizeof e)) {
+            failed = 1;
+            if (k == 0) mxb_seterr(err, errlen, "%s", e);
+        } else {
+            mxb_sample_free(&smp);
+            float *seed = mxb_alloc0((size_t)nc, sizeof *seed, "the estimate's gradient seed");
+            seed[0] = 1;
+            double t0 = now_s();
+            for (int r = 0; r < 2; r++) mxb_forward(sl->step_ctx[m][0], sl->x, sl->orig);
+            const double t1 = now_s();
+            mxb_forward(sl->traced[m], sl->x, sl->logits);
+            const double t2 = now_s();
+            mxb_backward(sl->traced[m], seed);
+            const double t3 = now_s();
+            free(seed);
+            if (k < ns) per[0][k] = (t1 - t0) / 2 / nf, per[1][k] = (t2 - t1) / nf, per[2][k] = (t3 - t2) / nf;
+        }
+    }
+    omp_set_max_active_levels(levels);
+    omp_set_num_threads(outer);
+    if (failed) return -1;
+    double *out[3] = {&pt->plain, &pt->traced, &pt->backward};
+    for (int q = 0; q < 3; q++) {
+        double *v = per[q];
+        for (int a = 0; a < ns; a++)
+            for (int b = a + 1; b < ns; b++)
+                if (v[b] < v[a]) { const double x = v[a]; v[a] = v[b]; v[b] = x; }
+        *out[q] = v[ns / 2];
+    }
+    return 0;
+}
+
+/* The passes one unit of (test t, model m) makes, from the methods' declared costs
+ * (method.h's mxb_cost; an LRP pass counted as a backward) and the test's forwards. */
+static double unit_passes(mxb_run_state *R, int t, int m, const pass_times *pt, double *plain, double *traced,
+                          double *backward) {
+    *plain = *traced = *backward = 0;
+    if (t == MXB_TEST_PERTURBATION) /* the unperturbed forward, then per method its steps */
+        *plain = 1 + (double)mxb_run_nmethods(R, m) * (9.0 * (R->res.polarity[0] + R->res.polarity[1]) +
+                                                      (double)insdel_forwards(R));
+    for (int k = 0; k < R->cfg.nmethods; k++) {
+        mxb_cost c;
+        if (R->res.skipped[m][k] ||
+            mxb_explain_cost(mxb_model_config(R->model[m]), R->method[k], R->cfg.methods[k].params, &c))
+            continue;
+        *plain += c.plain_forwards;
+        *traced += c.traced_forwards;
+        *backward += c.backwards + c.lrp_passes;
+    }
+    return *plain * pt->plain + *traced * pt->traced + *backward * pt->backward;
+}
+
+/* --estimate: per test x model, its first images run in flight together as the run runs
+ * them (the slots at once, each with its threads), wall time / images; where that would
+ * itself take long (a method declaring millions of forwards), the image's time is
+ * computed instead from the methods' declared passes at the pass times measured in
+ * flight. Nothing is written. */
+#define ESTIMATE_IMAGES 3
+#define ESTIMATE_TIMED_MAX_S 120.0 /* the most the estimate spends timing one test x model */
+static int estimate(mxb_run_state *R, double within_h, int nodes, char *err, size_t errlen) {
+    const double t_begin = now_s();
+    double total = 0, largest = 0, load[3] = {0};
+    char h1[32], h2[32];
+    long timed_images = 0;
+    int computed = 0;
+    const int nf = R->in_flight, cores = omp_get_num_procs();
+    getloadavg(load, 3);
+    printf("mxb run --estimate: %s, %d threads, BLAS %s\n", R->cfg.path, omp_get_max_threads(), mxb_blas_describe());
+    printf("  %d image%s in flight x %d thread%s, timed together; load %.2f on %d cores when it started%s\n", nf,
+           nf > 1 ? "s" : "", R->slots[0].nthreads, R->slots[0].nthreads > 1 ? "s" : "", load[0], cores,
+           load[0] > 0.5 * cores ? " (a busy machine: the times below are this load's; idle, the run is faster)"
+                                 : "");
+    mxb_progress pr;
+    mxb_progress_init(&pr, "run", "units", 0, 1);
+    for (int t = 0; t < MXB_NTESTS; t++)
+        for (int m = 0; R->res.test[t].enabled && m < R->cfg.nmodels; m++) {
+            const int n = R->res.test[t].n;
+            pass_times pt;
+            if (time_passes(R, t, m, &pt, err, errlen)) return 1;
+            double np, nt, nb;
+            const double predicted = unit_passes(R, t, m, &pt, &np, &nt, &nb);
+            /* a round of in_flight images at once, enough rounds for ESTIMATE_IMAGES */
+            int k = ((ESTIMATE_IMAGES + nf - 1) / nf) * nf;
+            k = k < n ? k : n;
+            double per;
+            const char *how;
+            char note[160] = "";
+            if (predicted * k > ESTIMATE_TIMED_MAX_S) {
+                per = predicted;
+                how = "computed";
+                computed++;
+                snprintf(note, sizeof note, " (%.4g plain forwards, %.4g traced forwards, %.4g backwards an image; "
+                         "timing %d would take ~%s)", np, nt, nb, k, human(predicted * k, h1, sizeof h1));
+            } else {
+                unit_ref *units = mxb_alloc((size_t)(k ? k : 1) * sizeof *units, "the estimate's units");
+                for (int i = 0; i < k; i++) units[i] = (unit_ref){t, m, i};
+                const double t0 = now_s();
+                const long failed = run_units(R, &pr, units, k, err, errlen);
+                const double wall = now_s() - t0;
+                free(units);
+                if (failed != LONG_MAX) return 1;
+                if (stop_requested) {
+                    mxb_seterr(err, errlen, "--estimate stopped");
+                    return 1;
+                }
+                per = k ? wall / k : 0;
+                how = "timed";
+                timed_images += k;
+                snprintf(note, sizeof note, " (%d images in %s)", k, human(wall, h1, sizeof h1));
+            }
+            total += per * n;
+            largest += per * ((n + nodes - 1) / nodes);
+            printf("  %s · %s: %s, %.4g s/image x %d images = %s (%.6g s)%s", mxb_test_names[t],
+                   R->cfg.models[m].name, how, per, n, human(per * n, h2, sizeof h2), per * n, note);
+            if (t == MXB_TEST_PERTURBATION && R->res.insdel_step) /* the cost made visible */
+                printf(" (%ld forwards/image; insertion/deletion %ld of them)",
+                       1 + mxb_run_nmethods(R, m) * (1 + 9L * (R->res.polarity[0] + R->res.polarity[1]) + insdel_forwards(R)),
+                       mxb_run_nmethods(R, m) * insdel_forwards(R));
+            printf("\n");
+        }
+    /* method ABI v2: what each method declares an image costs, per model */
+    for (int k = 0; k < R->cfg.nmethods; k++)
+        for (int m = 0; R->method[k]->abi_version >= 2 && m < R->cfg.nmodels; m++) {
+            if (R->res.skipped[m][k]) continue;
+            mxb_cost c;
+            if (mxb_explain_cost(mxb_model_config(R->model[m]), R->method[k], R->cfg.methods[k].params, &c)) continue;
+            printf("  method %s · %s: %g traced forwards, %g backwards, %g plain forwards, %g LRP passes, %.1f MiB "
+                   "scratch per image\n",
+                   R->cfg.methods[k].name, R->cfg.models[m].name, c.traced_forwards, c.backwards, c.plain_forwards,
+                   c.lrp_passes, c.scratch_bytes / 1048576.0);
+        }
+    const long shards = (long)(total / (within_h * 3600)) + 1;
+    printf("  total: %s (%.6g s) on this machine%s; under %.4g h: --shard I/N with N >= %ld (one such machine each)\n",
+           human(total, h1, sizeof h1), total, R->shard_n > 1 ? " (this shard)" : "", within_h, shards);
+    if (nodes > 1) /* each node runs one shard; the slowest (the most rows) sets the wall time */
+        printf("  on %d nodes like this one (--shard I/%d each, mxb slurm --shards %d): %s (%.6g s), the largest "
+               "shard's, then the merge\n", nodes, nodes, nodes, human(largest, h1, sizeof h1), largest);
+    if (computed) /* the passes only: a method's own arithmetic (hidden attention, ...) is not in it */
+        printf("  computed lines count the declared forwards and backwards only: a lower bound\n");
+    printf("  the estimate took %s (%ld images run, %d projection%s computed)\n",
+           human(now_s() - t_begin, h1, sizeof h1), timed_images, computed, computed == 1 ? "" : "s");
+    return 0;
 }
 
 /* One environment variable as a shard number: a whole decimal number in [lo, hi]

@@ -257,17 +257,37 @@ check "--estimate: per test x model projections add up to the total and the shar
 import re
 t = open("est.txt").read()
 num = r"([0-9.]+(?:e[-+]?\d+)?)"
-parts = [(float(s), int(n), float(h)) for s, n, h in re.findall(num + r" s/image x (\d+) images = " + num + " h", t)]
-total_h, total_s = map(float, re.search(r"total: " + num + r" h \(" + num + r" s\)", t).groups())
+# "timed, S s/image x N images = HUMAN (SECONDS s) (K images in ...)": every test x model timed here
+human = r"= " + num + r" (s|min|h|days) \(" + num + r" s\)"
+parts = [(float(s), int(n), float(hv), u, float(sec)) for s, n, hv, u, sec in
+         re.findall(r"timed, " + num + r" s/image x (\d+) images " + human, t)]
+unit = {"s": 1, "min": 60, "h": 3600, "days": 86400}
+total_hv, total_u, total_s = re.search(r"total: " + num + r" (s|min|h|days) \(" + num + r" s\)", t).groups()
 shards = int(re.search(r"N >= (\d+)", t).group(1))
-close = lambda a, b: abs(a - b) <= 1e-3 * max(abs(a), abs(b)) + 1e-12
-ok = len(parts) == 4 and all(close(s * n / 3600, h) for s, n, h in parts)
-ok = ok and close(sum(s * n for s, n, _ in parts), total_s) and close(total_s / 3600, total_h)
+close = lambda a, b, r=1e-3: abs(a - b) <= r * max(abs(a), abs(b)) + 1e-12
+ok = len(parts) == 4 and all(close(s * n, sec) and close(hv * unit[u], sec, 6e-3) for s, n, hv, u, sec in parts)
+total_s = float(total_s)
+ok = ok and close(sum(sec for *_, sec in parts), total_s) and close(float(total_hv) * unit[total_u], total_s, 6e-3)
+# what the estimate cost, said; 2 in flight (OMP_NUM_THREADS=2): the images timed together
+ok = ok and re.search(r"the estimate took " + num + r" (s|min) \(16 images run, 0 projections computed\)", t) is not None
+ok = ok and "2 images in flight x 1 thread, timed together; load" in t
 want = total_s / (1e-7 * 3600) + 1
 ok = ok and abs(shards - want) <= 1e-3 * want + 1 and shards > 1
 raise SystemExit(not ok)
 EOF
 expect_fail 2 "mxb run: --estimate: '0' is out of range" $MXB run run.ini --estimate=0
+# a method declaring 10^7 forwards an image (RISE at 10^7 masks): its images are not run,
+# their time is computed from the declared passes at the pass times measured in flight
+# (timeout: a hang guard; running even one such image would take hours)
+printf '[method:rise]\nmasks = 10000000\n' >rise7.ini
+cat run.ini rise7.ini >est7.ini
+timeout 300 $MXB run est7.ini --estimate --set run.output=est7.h5 >est7.txt 2>>$MXB_ERR; rc=$?
+check "--estimate with RISE at 10^7 masks: computed, not run (exit 0, nothing written)" \
+  [ $rc -eq 0 -a ! -e est7.h5 -a ! -e est7.h5.journal ]
+check "--estimate with RISE at 10^7 masks: each line says computed, with the declared forwards, a lower bound" bash -c "
+  [ \$(grep -c ': computed, .* (1e+07 plain forwards, ' est7.txt) -eq 4 ] &&
+  grep -q 'computed lines count the declared forwards and backwards only: a lower bound' est7.txt &&
+  grep -qE 'the estimate took [0-9.]+ (s|min) \(0 images run, 4 projections computed\)' est7.txt"
 
 echo "cli_run: $pass passed, $fail failed"
 [ $fail -eq 0 ]

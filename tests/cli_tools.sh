@@ -39,6 +39,38 @@ print("   class %d, map %.3g, map_upsampled %.3g" % (int(b["class"][()]), mp, up
 raise SystemExit(0 if same and mp <= 1e-4 and up <= 1e-4 else 1)
 PYEOF
 }
+# pybatch LIST: the tools/ commands of LIST, one a line ("KEY MODULE ARG...", MODULE one
+# of reference, convert_checkpoint, make_random_checkpoint), each through its main(argv)
+# as its command line runs it, in ONE Python: torch is imported once rather than once a
+# command (two seconds each on the 2-core machine, most of this test's time). The exit
+# code of KEY's command goes to LIST.KEY.rc, its stderr to LIST.KEY.err.
+pybatch() {
+  $PY - "$TOOLS" "$1" <<'PYEOF'
+import contextlib, importlib, io, shlex, sys
+sys.path.insert(0, sys.argv[1])
+lst = sys.argv[2]
+for line in open(lst).read().splitlines():
+    key, tool, *args = shlex.split(line)
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            rc = importlib.import_module(tool).main(args) or 0
+        except SystemExit as e:  # argparse's exit 2; SystemExit("message") is exit 1
+            rc = e.code if isinstance(e.code, int) or e.code is None else 1
+            if not isinstance(e.code, int) and e.code is not None:
+                print(e.code, file=sys.stderr)
+    open("%s.%s.rc" % (lst, key), "w").write("%d\n" % (rc or 0))
+    open("%s.%s.err" % (lst, key), "w").write(err.getvalue())
+PYEOF
+}
+# ran LIST KEY: KEY's command exited 0 (else its stderr's last lines)
+ran() { [ "$(cat $1.$2.rc 2>/dev/null)" = 0 ] || { tail -n 3 $1.$2.err 2>/dev/null | sed 's/^/   | /'; return 1; }; }
+# failed_as LIST KEY CODE NEEDLE: as expect_fail, for KEY's command of a pybatch list
+failed_as() {
+  local rc; rc=$(cat $1.$2.rc 2>/dev/null)
+  if [ "$rc" = "$3" ] && grep -qF -- "$4" $1.$2.err && [ "$(wc -l <$1.$2.err)" -eq 1 ]; then ok "exit $3: $4"
+  else bad "expected exit $3 and '$4', got $rc: $(cat $1.$2.err 2>/dev/null)"; fi
+}
 # inspect_has W.h5 "key value"...: mxb inspect prints each line
 inspect_has() {
   local w=$1; shift; $MXB inspect $w >$T/inspect || return 1
@@ -47,66 +79,94 @@ inspect_has() {
 
 # ---------------------------------------------------------------- reference.py vs the original
 # (Python against the originals' goldens: no mxb code, so not again in the sanitiser pass)
-sanitised || for model in deit_d64 vim_d64; do
+if ! sanitised; then
+for model in deit_d64 vim_d64; do
   H=""; [ $model = deit_d64 ] && H="--num-heads 2"
   for k in 0 1; do
-    $REF predict --weights $FX/$model.pth $H --tensor $FX/$model.golden.h5:input_$k --out $T/r.h5
-    check "reference $model predict input $k: logits as the original's" \
-      close $T/r.h5 $FX/$model.golden.h5 1e-4 logits logits_$k
+    echo "p_${model}_$k reference predict --weights $FX/$model.pth $H --tensor $FX/$model.golden.h5:input_$k --out $T/o_${model}_$k.h5"
   done
   for m in raw-attention rollout attribution; do
-    $REF explain --weights $FX/$model.pth $H --tensor $FX/$model.golden.h5:input_0 --method $m \
-        --out $T/r.h5 >/dev/null || { bad "reference explain $model $m ran"; continue; }
-    check "reference $model $m: map as the original's" close $T/r.h5 $FX/$model.golden.h5 1e-4 map map_${m}_0
+    echo "e_${model}_$m reference explain --weights $FX/$model.pth $H --tensor $FX/$model.golden.h5:input_0 --method $m --out $T/o_${model}_$m.h5"
+  done
+done >$T/orig.lst
+pybatch $T/orig.lst
+for model in deit_d64 vim_d64; do
+  for k in 0 1; do
+    ran $T/orig.lst p_${model}_$k || { bad "reference $model predict input $k ran"; continue; }
+    check "reference $model predict input $k: logits as the original's" \
+      close $T/o_${model}_$k.h5 $FX/$model.golden.h5 1e-4 logits logits_$k
+  done
+  for m in raw-attention rollout attribution; do
+    ran $T/orig.lst e_${model}_$m || { bad "reference explain $model $m ran"; continue; }
+    check "reference $model $m: map as the original's" close $T/o_${model}_$m.h5 $FX/$model.golden.h5 1e-4 map map_${m}_0
     check "reference $model $m: map_upsampled as the original's" \
-      close $T/r.h5 $FX/$model.golden.h5 1e-4 map_upsampled map_upsampled_${m}_0
+      close $T/o_${model}_$m.h5 $FX/$model.golden.h5 1e-4 map_upsampled map_upsampled_${m}_0
   done
   if [ $model = vim_d64 ]; then dbg="layer_05/xai_vector layer_20/xai_vector layer_05/residual_grad layer_23/residual"
   else dbg="block_01/attn block_03/attn_grad block_03/attn_relevance"; fi
-  for d in $dbg; do  # the last explain's debug/ (attribution, input 0)
-    check "reference $model debug/$d as the original's" close $T/r.h5 $FX/$model.golden.h5 1e-4 debug/$d debug/$d
+  for d in $dbg; do  # attribution's debug/ (input 0)
+    check "reference $model debug/$d as the original's" close $T/o_${model}_attribution.h5 $FX/$model.golden.h5 1e-4 debug/$d debug/$d
   done
 done
+fi
 
 # ---------------------------------------------------------------- make_random_checkpoint.py
 # (in the sanitiser pass only the tiny models: the full-geometry ones run the same mxb
 # code at 100x the cost, and the key lists are the Python tool's)
-sanitised || $RAND --preset deit-t --bare $T/deit_t.pth >/dev/null && $RAND --preset vim-t --bare $T/vim_t.pth >/dev/null
-sanitised || $RAND --preset deit-s --seed 1 $T/deit_s.pth >/dev/null && $RAND --preset vim-s --seed 2 $T/vim_s.pth >/dev/null
-$RAND --arch vit --embed-dim 32 --heads 2 --depth 3 --img-size 32 --patch 8 --classes 10 --seed 4 \
-      $T/vit_tiny.pth >/dev/null
-$RAND --arch vim --embed-dim 32 --depth 4 --img-size 32 --patch 8 --classes 10 --d-state 8 --seed 5 \
-      $T/vim_tiny.pth >/dev/null
-# keys, shapes and order of the official lists; -S = -T with the dims of embed dim 384
-keys_as_spec() {
-  $PY - "$@" <<'PYEOF'
-import sys, torch
-pth, spec, size = sys.argv[1], sys.argv[2], sys.argv[3]
-ck = torch.load(pth, map_location="cpu")
-big = {"deit": {192: 384, 576: 1152, 768: 1536},
-       "vim": {192: 384, 384: 768, 768: 1536, 44: 56, 12: 24}}["vim" if "vim" in spec else "deit"]
-want = []
-for line in open(spec):
-    name, shape = line.split(" ", 1)
-    dims = [int(d) for d in shape.strip(" []\n").split(",")]
-    want.append((name, [big.get(d, d) if size == "s" else d for d in dims]))
-got = [(k, list(v.shape)) for k, v in ck["model"].items()]
-bad = [(w, g) for w, g in zip(want, got) if w != g]
-print("   %d keys, %d differ%s" % (len(got), len(bad), " first %s" % (bad[:1],) if bad else ""))
-raise SystemExit(0 if len(got) == len(want) and not bad else 1)
+# (one pybatch: the checkpoints, then their conversions below)
+{ sanitised || cat <<EOF
+r_deit_t make_random_checkpoint --preset deit-t --bare $T/deit_t.pth
+r_vim_t make_random_checkpoint --preset vim-t --bare $T/vim_t.pth
+r_deit_s make_random_checkpoint --preset deit-s --seed 1 $T/deit_s.pth
+r_vim_s make_random_checkpoint --preset vim-s --seed 2 $T/vim_s.pth
+EOF
+cat <<EOF
+r_vit_tiny make_random_checkpoint --arch vit --embed-dim 32 --heads 2 --depth 3 --img-size 32 --patch 8 --classes 10 --seed 4 $T/vit_tiny.pth
+r_vim_tiny make_random_checkpoint --arch vim --embed-dim 32 --depth 4 --img-size 32 --patch 8 --classes 10 --d-state 8 --seed 5 $T/vim_tiny.pth
+c_vit_tiny convert_checkpoint $T/vit_tiny.pth $T/vit_tiny.h5 --num-heads 2
+c_vim_tiny convert_checkpoint $T/vim_tiny.pth $T/vim_tiny.h5
+EOF
+sanitised || cat <<EOF
+c_deit_s convert_checkpoint $T/deit_s.pth $T/deit_s.h5
+c_vim_s convert_checkpoint $T/vim_s.pth $T/vim_s.h5
+EOF
+} >$T/make.lst
+pybatch $T/make.lst
+for k in $(cut -d' ' -f1 $T/make.lst); do ran $T/make.lst $k || bad "$(grep "^$k " $T/make.lst) ran"; done
+# keys, shapes and order of the official lists; -S = -T with the dims of embed dim 384;
+# the envelopes. One Python, a line each ("NAME ok" or "NAME differs ..."), a check each.
+sanitised || $PY - $T $SPEC >$T/keys.txt <<'PYEOF'
+import argparse, sys, torch
+T, SPEC = sys.argv[1], sys.argv[2]
+def keys(pth, spec, size):
+    ck = torch.load(pth, map_location="cpu")
+    big = {"deit": {192: 384, 576: 1152, 768: 1536},
+           "vim": {192: 384, 384: 768, 768: 1536, 44: 56, 12: 24}}["vim" if "vim" in spec else "deit"]
+    want = []
+    for line in open(spec):
+        name, shape = line.split(" ", 1)
+        dims = [int(d) for d in shape.strip(" []\n").split(",")]
+        want.append((name, [big.get(d, d) if size == "s" else d for d in dims]))
+    got = [(k, list(v.shape)) for k, v in ck["model"].items()]
+    bad = [(w, g) for w, g in zip(want, got) if w != g]
+    detail = "%d keys, %d differ%s" % (len(got), len(bad), " first %s" % (bad[:1],) if bad else "")
+    return len(got) == len(want) and not bad, detail
+for name, pth, spec, size in (("deit-t", "deit_t", "deit-tiny-keys", "t"), ("vim-t", "vim_t", "vim-tiny-keys", "t"),
+                              ("deit-s", "deit_s", "deit-tiny-keys", "s"), ("vim-s", "vim_s", "vim-tiny-keys", "s")):
+    good, detail = keys("%s/%s.pth" % (T, pth), "%s/%s.txt" % (SPEC, spec), size)
+    print(name, "ok" if good else "differs", detail)
+d = torch.load(T + "/deit_s.pth"); v = torch.load(T + "/vim_tiny.pth")
+ok = list(d) == ["model"] and sorted(v) == sorted(["model", "optimizer", "lr_scheduler", "epoch",
+     "model_ema", "scaler", "args"]) and isinstance(v["args"], argparse.Namespace)
+ok = ok and not torch.equal(v["model"]["head.weight"], v["model_ema"]["head.weight"])
+print("envelopes", "ok" if ok and all(t.dtype == torch.float32 for t in d["model"].values()) else "differ")
 PYEOF
-}
-sanitised || check "make_random deit-t: the official DeiT-T keys and shapes, in order" keys_as_spec $T/deit_t.pth $SPEC/deit-tiny-keys.txt t
-sanitised || check "make_random vim-t: the official ViM-T keys and shapes, in order" keys_as_spec $T/vim_t.pth $SPEC/vim-tiny-keys.txt t
-sanitised || check "make_random deit-s: DeiT-S keys and shapes" keys_as_spec $T/deit_s.pth $SPEC/deit-tiny-keys.txt s
-sanitised || check "make_random vim-s: ViM-S keys and shapes" keys_as_spec $T/vim_s.pth $SPEC/vim-tiny-keys.txt s
-sanitised || check "make_random envelopes: DeiT {'model'}; ViM as hustvl's main.py saves (args, model_ema, ...)" $PY -c "
-import argparse, torch
-d = torch.load('$T/deit_s.pth'); v = torch.load('$T/vim_tiny.pth')
-ok = list(d) == ['model'] and sorted(v) == sorted(['model', 'optimizer', 'lr_scheduler', 'epoch',
-     'model_ema', 'scaler', 'args']) and isinstance(v['args'], argparse.Namespace)
-ok = ok and not torch.equal(v['model']['head.weight'], v['model_ema']['head.weight'])
-raise SystemExit(0 if ok and all(t.dtype == torch.float32 for t in d['model'].values()) else 1)"
+said() { grep "^$1 " $T/keys.txt | sed 's/^/   /'; grep -q "^$1 ok" $T/keys.txt; }
+sanitised || check "make_random deit-t: the official DeiT-T keys and shapes, in order" said deit-t
+sanitised || check "make_random vim-t: the official ViM-T keys and shapes, in order" said vim-t
+sanitised || check "make_random deit-s: DeiT-S keys and shapes" said deit-s
+sanitised || check "make_random vim-s: ViM-S keys and shapes" said vim-s
+sanitised || check "make_random envelopes: DeiT {'model'}; ViM as hustvl's main.py saves (args, model_ema, ...)" said envelopes
 
 # ---------------------------------------------------------------- convert -> inspect -> predict
 $PY -c "
@@ -114,10 +174,6 @@ import h5py, numpy as np
 x = np.random.default_rng(0).standard_normal((3, 32, 32)).astype(np.float32)
 h5py.File('$T/x32.h5', 'w')['input'] = x"
 X224=$FX/vim_d64.golden.h5:input_0
-$CONV $T/vit_tiny.pth $T/vit_tiny.h5 --num-heads 2 >/dev/null
-$CONV $T/vim_tiny.pth $T/vim_tiny.h5 >/dev/null
-sanitised || $CONV $T/deit_s.pth $T/deit_s.h5 >/dev/null
-sanitised || $CONV $T/vim_s.pth $T/vim_s.h5 >/dev/null
 check "inspect vit tiny" inspect_has $T/vit_tiny.h5 "arch vit" "img_size 32" "patch_size 8" "num_classes 10" \
   "embed_dim 32" "depth 3" "num_heads 2" "mlp_hidden 128" "qkv_bias 1" "norm_eps 1e-06" "final_norm_eps 1e-05" \
   "tokens 17"
@@ -132,12 +188,26 @@ import h5py, hashlib
 a = h5py.File('$T/vim_s.h5').attrs
 ok = a['source'] == 'vim_s.pth' and a['model_name'] == 'vim_s' and a['mxb_weights_version'] == 1
 raise SystemExit(0 if ok and a['source_sha256'] == hashlib.sha256(open('$T/vim_s.pth', 'rb').read()).hexdigest() else 1)"
-for n in vit_tiny vim_tiny $(sanitised || echo deit_s vim_s); do
+# (the reference side in one pybatch: the predicts here, the explains of the next part)
+for n in vit_tiny vim_tiny deit_s vim_s; do
   x=$X224; H=""; case $n in *tiny) x=$T/x32.h5;; esac; [ $n = vit_tiny ] && H="--num-heads 2"
+  echo "p_$n reference predict --weights $T/$n.pth $H --tensor $x --out $T/rp_$n.h5"
+done >$T/ref.lst
+for n in vit_tiny vim_tiny; do
+  H=""; variants="official exact"; [ $n = vit_tiny ] && { H="--num-heads 2"; variants=official; }
+  for v in $variants; do
+    for m in raw-attention rollout attribution; do
+      echo "e_${n}_${m}_$v reference explain --weights $T/$n.pth $H --tensor $T/x32.h5 --method $m --variant $v --out $T/re_${n}_${m}_$v.h5 --save-attention --double"
+    done
+  done
+done >>$T/ref.lst
+sanitised || pybatch $T/ref.lst
+for n in vit_tiny vim_tiny $(sanitised || echo deit_s vim_s); do
+  x=$X224; case $n in *tiny) x=$T/x32.h5;; esac
   $MXB predict --weights $T/$n.h5 --tensor $x --out $T/c.h5 >/dev/null || { bad "mxb predict $n ran"; continue; }
   sanitised && continue  # the reference side is PyTorch
-  $REF predict --weights $T/$n.pth $H --tensor $x --out $T/r.h5 || { bad "reference predict $n ran"; continue; }
-  check "$n: mxb predict on the converted file = reference.py on the .pth" close $T/c.h5 $T/r.h5 1e-4
+  ran $T/ref.lst p_$n || { bad "reference predict $n ran"; continue; }
+  check "$n: mxb predict on the converted file = reference.py on the .pth" close $T/c.h5 $T/rp_$n.h5 1e-4
 done
 
 # ---------------------------------------------------------------- mxb explain vs reference.py explain
@@ -154,8 +224,8 @@ for n in vit_tiny vim_tiny; do
       $MXB explain --weights $T/$n.h5 --tensor $T/x32.h5 --method $m $V --out $T/c.h5 \
           --save-attention >/dev/null || { bad "mxb explain $n $m $v ran"; continue; }
       sanitised && continue
-      $REF explain --weights $T/$n.pth $H --tensor $T/x32.h5 --method $m --variant $v --out $T/r.h5 \
-          --save-attention --double >/dev/null || { bad "reference explain $n $m $v ran"; continue; }
+      ran $T/ref.lst e_${n}_${m}_$v || { bad "reference explain $n $m $v ran"; continue; }
+      cp $T/re_${n}_${m}_$v.h5 $T/r.h5  # the last pair's is read below
       check "$n $m ($v): mxb explain = reference.py explain" same_maps $T/c.h5 $T/r.h5
     done
   done
@@ -168,6 +238,8 @@ for n in vit_tiny vim_tiny; do
 done
 
 # ---------------------------------------------------------------- the converter refuses, by name
+# (Python's refusals alone: not again in the sanitiser pass)
+if ! sanitised; then
 $PY - $T <<'PYEOF'
 import sys, torch
 t = sys.argv[1]
@@ -185,26 +257,43 @@ open(t + "/notes.pth", "w").write("these are not weights\n")
 data = open(t + "/vit_tiny.pth", "rb").read()
 open(t + "/truncated.pth", "wb").write(data[: len(data) // 2])
 PYEOF
-expect_fail 2 "resnet.pth: unknown architecture: no 'blocks.N.attn.qkv.weight' (ViT/DeiT) nor 'layers.N.mixer.A_b_log'" \
-  $CONV $T/resnet.pth $T/bad.h5
-expect_fail 2 "vit_missing.pth: missing key 'blocks.1.mlp.fc1.bias'" $CONV $T/vit_missing.pth $T/bad.h5 --num-heads 2
-expect_fail 2 "vim_missing.pth: missing key 'layers.2.mixer.A_b_log'" $CONV $T/vim_missing.pth $T/bad.h5
-expect_fail 2 "'blocks.2.attn.proj.weight' has shape [32, 31], expected [32, 32]" \
-  $CONV $T/vit_shape.pth $T/bad.h5 --num-heads 2
-expect_fail 2 "notes.pth: not a PyTorch checkpoint (neither a zip archive nor a pickle)" $CONV $T/notes.pth $T/bad.h5
-expect_fail 2 "truncated.pth: not a readable PyTorch checkpoint" $CONV $T/truncated.pth $T/bad.h5
-expect_fail 2 "list.pth: holds no state_dict" $CONV $T/list.pth $T/bad.h5
+# (one pybatch; the exit code of each command line is checked once, by the first case)
 expect_fail 2 "nothere.pth: no such file" $CONV $T/nothere.pth $T/bad.h5
-expect_fail 2 "cannot infer num_heads for embed_dim 32" $CONV $T/vit_tiny.pth $T/bad.h5
-expect_fail 2 "cannot write $T/no/dir.h5" $CONV $T/vit_tiny.pth $T/no/dir.h5 --num-heads 2
+cat >$T/refuse.lst <<EOF
+resnet convert_checkpoint $T/resnet.pth $T/bad.h5
+vit_missing convert_checkpoint $T/vit_missing.pth $T/bad.h5 --num-heads 2
+vim_missing convert_checkpoint $T/vim_missing.pth $T/bad.h5
+vit_shape convert_checkpoint $T/vit_shape.pth $T/bad.h5 --num-heads 2
+notes convert_checkpoint $T/notes.pth $T/bad.h5
+truncated convert_checkpoint $T/truncated.pth $T/bad.h5
+list convert_checkpoint $T/list.pth $T/bad.h5
+heads convert_checkpoint $T/vit_tiny.pth $T/bad.h5
+nodir convert_checkpoint $T/vit_tiny.pth $T/no/dir.h5 --num-heads 2
+r_missing reference predict --weights $T/vim_missing.pth --tensor $T/x32.h5 --out $T/r.h5
+r_class reference explain --weights $T/vim_tiny.h5 --tensor $T/x32.h5 --method rollout --class 10 --out $T/r.h5
+r_layer reference explain --weights $T/vim_tiny.h5 --tensor $T/x32.h5 --method rollout --start-layer 4 --out $T/r.h5
+r_nope reference predict --weights $T/vim_tiny.h5 --tensor $T/x32.h5:nope --out $T/r.h5
+r_shape reference predict --weights $T/vim_s.h5 --tensor $T/x32.h5 --out $T/r.h5
+EOF
+pybatch $T/refuse.lst
+failed_as $T/refuse.lst resnet 2 "resnet.pth: unknown architecture: no 'blocks.N.attn.qkv.weight' (ViT/DeiT) nor 'layers.N.mixer.A_b_log'"
+failed_as $T/refuse.lst vit_missing 2 "vit_missing.pth: missing key 'blocks.1.mlp.fc1.bias'"
+failed_as $T/refuse.lst vim_missing 2 "vim_missing.pth: missing key 'layers.2.mixer.A_b_log'"
+failed_as $T/refuse.lst vit_shape 2 "'blocks.2.attn.proj.weight' has shape [32, 31], expected [32, 32]"
+failed_as $T/refuse.lst notes 2 "notes.pth: not a PyTorch checkpoint (neither a zip archive nor a pickle)"
+failed_as $T/refuse.lst truncated 2 "truncated.pth: not a readable PyTorch checkpoint"
+failed_as $T/refuse.lst list 2 "list.pth: holds no state_dict"
+failed_as $T/refuse.lst heads 2 "cannot infer num_heads for embed_dim 32"
+failed_as $T/refuse.lst nodir 2 "cannot write $T/no/dir.h5"
 check "no output file after a refused conversion" bash -c "[ ! -e $T/bad.h5 ] && ! ls -A $T | grep -q partial"
-expect_fail 2 "missing key 'layers.2.mixer.A_b_log'" $REF predict --weights $T/vim_missing.pth --tensor $T/x32.h5 --out $T/r.h5
-expect_fail 2 "class 10 is outside 0..9" $REF explain --weights $T/vim_tiny.h5 --tensor $T/x32.h5 --method rollout \
-  --class 10 --out $T/r.h5
 expect_fail 2 "start layer 4 is outside 0..3" $REF explain --weights $T/vim_tiny.h5 --tensor $T/x32.h5 \
   --method rollout --start-layer 4 --out $T/r.h5
-expect_fail 2 "x32.h5:nope: cannot read" $REF predict --weights $T/vim_tiny.h5 --tensor $T/x32.h5:nope --out $T/r.h5
-sanitised || expect_fail 2 "want a [3, 224, 224] tensor, got [1, 3, 32, 32]" $REF predict --weights $T/vim_s.h5 --tensor $T/x32.h5 --out $T/r.h5
+failed_as $T/refuse.lst r_missing 2 "missing key 'layers.2.mixer.A_b_log'"
+failed_as $T/refuse.lst r_class 2 "class 10 is outside 0..9"
+failed_as $T/refuse.lst r_layer 2 "start layer 4 is outside 0..3"
+failed_as $T/refuse.lst r_nope 2 "x32.h5:nope: cannot read"
+failed_as $T/refuse.lst r_shape 2 "want a [3, 224, 224] tensor, got [1, 3, 32, 32]"
+fi
 
 # ---------------------------------------------------------------- mxb bench + tools/bench_torch.py
 # (the -T presets, 1 rep: this checks that both sides measure the same things, not speed;
@@ -352,9 +441,14 @@ fi
 # the twins compute what mxb explain computes (small models, 64 px): their maps after min-max;
 # full LRP within float32's noise for it (docs/METHODS-v2.md 3.1: 0.2-2.6 %); SmoothGrad at
 # sigma 0 (its noise is drawn differently); RISE (its masks too) only runs
-$RAND --arch vit --embed-dim 64 --depth 3 --heads 2 --img-size 64 --patch 8 --classes 10 --seed 3 $T/tw_vit.pth >/dev/null
-$RAND --arch vim --embed-dim 64 --depth 4 --img-size 64 --patch 8 --classes 10 --seed 4 $T/tw_vim.pth >/dev/null
-$CONV $T/tw_vit.pth $T/tw_vit.h5 >/dev/null; $CONV $T/tw_vim.pth $T/tw_vim.h5 >/dev/null
+cat >$T/tw.lst <<EOF
+r_vit make_random_checkpoint --arch vit --embed-dim 64 --depth 3 --heads 2 --img-size 64 --patch 8 --classes 10 --seed 3 $T/tw_vit.pth
+r_vim make_random_checkpoint --arch vim --embed-dim 64 --depth 4 --img-size 64 --patch 8 --classes 10 --seed 4 $T/tw_vim.pth
+c_vit convert_checkpoint $T/tw_vit.pth $T/tw_vit.h5
+c_vim convert_checkpoint $T/tw_vim.pth $T/tw_vim.h5
+EOF
+pybatch $T/tw.lst
+for k in r_vit r_vim c_vit c_vim; do ran $T/tw.lst $k || bad "$(grep "^$k " $T/tw.lst) ran"; done
 $PY -c "import h5py, torch; h5py.File('$T/tw_x.h5', 'w')['input'] = (torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(5)) * 4 - 2).numpy()"
 for a in vit vim; do
   for meth in ixg ig occlusion smoothgrad $([ $a = vit ] && echo lrp-partial lrp-full || echo uia mambalrp mambalrp-vision); do
