@@ -22,13 +22,16 @@ check "its provenance says 1 image in flight" [ "$(attr ref.h5 images_in_flight)
 for thr in 1 2 4; do
   for n in 1 2 3; do
     [ $thr = 1 ] && [ $n = 1 ] && continue
+    # under the sanitisers one of each way the loop can run: 1 in flight on 2 threads, 3 in
+    # flight of 1 thread each (more than the cores), 2 in flight of 2 threads (two levels)
+    sanitised && [[ " 2-1 1-3 4-2 " != *" $thr-$n "* ]] && continue
     OMP_NUM_THREADS=$thr $MXB run run.ini --quiet --in-flight $n "${SETS[@]}" --set run.output=r$thr-$n.h5 >/dev/null 2>>$MXB_ERR
     check "$thr threads, $n in flight: the same bits as 1 x 1 (and provenance says $n)" \
       bash -c "$(declare -f same attr); MXB=$MXB; same ref.h5 r$thr-$n.h5 && [ \"\$(attr r$thr-$n.h5 images_in_flight)\" = $n ]"
   done
 done
 # more threads an image than perturbation steps (12 / 1: the engine gets 12, the steps 9), and two levels
-for n in 1 2; do
+for n in $(sanitised && echo 2 || echo 1 2); do
   OMP_NUM_THREADS=12 $MXB run run.ini --quiet --in-flight $n "${SETS[@]}" --set run.output=r12-$n.h5 >/dev/null 2>>$MXB_ERR
   check "12 threads, $n in flight: the same bits" same ref.h5 r12-$n.h5
 done
