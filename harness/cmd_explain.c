@@ -12,13 +12,16 @@
 #define ERRLEN 512
 
 static void methods_usage(FILE *f) {
-    fprintf(f, "usage: mxb [--plugin LIB.so]... methods   (lists the built-in and loaded methods)\n");
+    fprintf(f, "usage: mxb [--plugin LIB.so]... methods [--plugin LIB.so]...   (lists the built-in and loaded methods)\n");
 }
 
 int mxb_cmd_methods(int argc, char **argv) {
-    mxb_opt opts[] = {MXB_OPT_END};
+    const char *plugins[16];
+    int nplugins = 0;
+    mxb_opt opts[] = {MXB_OPT_L("plugin", plugins, &nplugins, 16), MXB_OPT_END};
     int prc = mxb_opts_parse("methods", argc, argv, opts, NULL, 0, NULL, methods_usage);
     if (prc) return prc == 1 ? 0 : 2;
+    if (mxb_load_plugins("methods", plugins, nplugins)) return 2;
     printf("%-16s %-8s %-9s %-3s %-12s %-14s %-7s %s\n", "method", "models", "class", "abi", "family", "needs", "map",
            "description");
     /* cost per image at the paper's geometries (DeiT-S for ViT methods, ViM-S otherwise) */
@@ -132,12 +135,7 @@ int mxb_cmd_explain(int argc, char **argv) {
         return mxb_usage_error("explain", "the transform options apply to --image, not to --tensor");
     const char *ins[] = {weights, image, tensor}, *outs[] = {out, png};
     if (mxb_outputs_check("explain", ins, 3, outs, 2)) return 2;
-    for (int i = 0; i < nplugins; i++)
-        if (mxb_methods_load_plugin(plugins[i], err, sizeof err)) {
-            fprintf(stderr, "mxb explain: %s\n", err);
-            mxb_methods_unload_plugins();
-            return 2;
-        }
+    if (mxb_load_plugins("explain", plugins, nplugins)) return 2;
     const mxb_method *method = mxb_methods_find(method_name);
     if (!method) {
         fprintf(stderr, "mxb explain: unknown method '%s' (mxb methods lists them)\n", method_name);

@@ -69,6 +69,10 @@ typedef struct {
 int mxb_opts_parse(const char *cmd, int argc, char **argv, mxb_opt *opts, const char **pos, int max_pos,
                    int *npos, void (*usage)(FILE *));
 int mxb_opt_seen(const mxb_opt *opts, const char *name);
+/* --plugin LIB.so given after the command (mxb explain/methods/run: the same as before
+ * it): loads each; on a failure "mxb CMD: the loader's line" on stderr, every plugin
+ * unloaded, 2 */
+int mxb_load_plugins(const char *cmd, const char *const *paths, int n);
 /* "mxb CMD: MESSAGE (see mxb CMD --help)" on stderr; returns 2 */
 int mxb_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A command's outputs against its inputs, before any work (issue 23, class 1): every

@@ -346,9 +346,12 @@ static int estimate(mxb_run_state *R, double within_h, int nodes, char *err, siz
 static void run_usage(FILE *f) {
     fprintf(f,
             "usage: mxb run CONFIG.ini [--set section.key=value]... [--shard I/N|auto|auto/N] [--in-flight N] [--quiet]\n"
+            "               [--plugin LIB.so]...\n"
             "  Runs every model x method x test of the configuration (configs/README.md)\n"
             "  into one HDF5 results file (results/SCHEMA.md) and prints the tables.\n"
             "  --set S.K=V      override a configuration key (recorded in the results)\n"
+            "  --plugin LIB.so  load a method plugin (as mxb --plugin): a bare [method:NAME] may\n"
+            "                   then name one of its methods\n"
             "  --shard I/N      do the I-th of N interleaved slices (0 <= I < N); the output\n"
             "                   becomes OUTPUT.shard-I-of-N.h5; `mxb merge` joins them\n"
             "  --shard auto     I and N from the Slurm array task (SLURM_ARRAY_TASK_ID, _COUNT);\n"
@@ -556,13 +559,14 @@ static int shard_parse(const char *arg, long *shard_i, long *shard_n) {
 }
 
 int mxb_cmd_run(int argc, char **argv) {
-    const char *sets[64], *shard_arg = NULL, *pos[1];
-    int nsets = 0, quiet = 0, npos = 0, code = 1, done = 0, in_flight = 0;
+    const char *sets[64], *shard_arg = NULL, *pos[1], *plugins[16];
+    int nsets = 0, nplugins = 0, quiet = 0, npos = 0, code = 1, done = 0, in_flight = 0;
     double within_h = 24;
     int nodes = 1;
     char err[ERRLEN] = "";
     mxb_opt opts[] = {MXB_OPT_L("set", sets, &nsets, 64), MXB_OPT_S("shard", &shard_arg), MXB_OPT_F("quiet", &quiet), MXB_OPT_I("in-flight", &in_flight, 1, 4096),
-                      MXB_OPT_DO("estimate", &within_h, 1e-12, 1e6), MXB_OPT_I("shards", &nodes, 1, 100000), MXB_OPT_END};
+                      MXB_OPT_DO("estimate", &within_h, 1e-12, 1e6), MXB_OPT_I("shards", &nodes, 1, 100000),
+                      MXB_OPT_L("plugin", plugins, &nplugins, 16), MXB_OPT_END};
     int prc = mxb_opts_parse("run", argc, argv, opts, pos, 1, &npos, run_usage);
     if (prc) return prc == 1 ? 0 : 2;
     if (npos != 1) return mxb_usage_error("run", "no configuration file");
@@ -570,6 +574,7 @@ int mxb_cmd_run(int argc, char **argv) {
         return mxb_usage_error("run", "--shards N goes with --estimate (the wall time on N nodes), without --shard");
     long shard_i = 0, shard_n = 1;
     if (shard_arg && shard_parse(shard_arg, &shard_i, &shard_n)) return 2;
+    if (mxb_load_plugins("run", plugins, nplugins)) return 2;
     mxb_run_state *R = mxb_alloc0(1, sizeof *R, "the run's state");
     R->shard_i = (int)shard_i;
     R->shard_n = (int)shard_n;

@@ -213,7 +213,7 @@ enum {
      * instead of layers_ours.py's; read through attn_relevance */
     MXB_NEEDS_RELEVANCE_ORIG = 1u << 20,
     MXB_NEEDS_RELEVANCE_LAST = 1u << 21,    /* with ORIG: the last block only (partial LRP) */
-    MXB_NEEDS_RELEVANCE_INPUT = 1u << 22,   /* with ORIG: on to the pixels; read input_relevance */
+    MXB_NEEDS_RELEVANCE_INPUT = 1u << 22,   /* with ORIG: on to the pixels; read pixel_relevance */
 };
 #define MXB_NEEDS_LRP_PASSES (MXB_NEEDS_MAMBALRP | MXB_NEEDS_LRP_SILU_IDENTITY | \
                               MXB_NEEDS_LRP_NORM_DETACH | MXB_NEEDS_LRP_CONV_GAMMA | \
@@ -255,7 +255,7 @@ typedef struct mxb_explain_input {
     const float *(*token_relevance)(void *trace);
     /* ViT, MXB_NEEDS_RELEVANCE_INPUT: [img_size, img_size] the pixel relevance
      * summed over channels (Chefer's full LRP, before any normalisation) */
-    const float *(*input_relevance)(void *trace);
+    const float *(*pixel_relevance)(void *trace);
 } mxb_explain_input;
 
 typedef struct mxb_method {

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# methods/README.md, the plugin guide, is true: its two examples (a random baseline;
+# gradient x input through backward + input_grad) are cut out of the page, built against
+# the header `cmake --install` puts in PREFIX/include/mxb/method.h, listed by
+# `mxb methods --plugin`, and run in `mxb explain` and `mxb run` (--plugin after the
+# command, and plugin = FILE in a section). gxi's maps equal the built-in ixg's, bit for
+# bit; random's patch map is the header's splitmix64 stream from the image's seed,
+# recomputed here in Python.
+set -uo pipefail
+MXB=$MXB_EXE; PY=$MXB_PYTHON; SRC=$MXB_SOURCE_DIR
+T=$(mktemp -d); trap 'rm -rf $T' EXIT
+. "$SRC/tests/lib_cli.sh"
+
+check "the guide's examples are cut out of methods/README.md" $PY - "$SRC/methods/README.md" "$T" <<'PYEOF'
+import re, sys
+page, out = open(sys.argv[1]).read(), sys.argv[2]
+blocks = re.findall(r"```c\n(.*?)```", page, re.S)
+names = [re.match(r"/\* (\w+\.c):", b).group(1) for b in blocks]
+for n, b in zip(names, blocks): open(f"{out}/{n}", "w").write(b)
+raise SystemExit(0 if names == ["random_baseline.c", "grad_x_input.c"] else 1)
+PYEOF
+check "cmake --install puts the header in PREFIX/include/mxb/method.h" \
+  bash -c "cmake --install '$MXB_BINARY_DIR' --prefix '$T/prefix' >/dev/null && [ -f '$T/prefix/include/mxb/method.h' ]"
+for ex in random_baseline grad_x_input; do
+  check "$ex.c builds against the installed header alone (-Wall -Wextra -Werror)" \
+    cc -std=c11 -O2 -Wall -Wextra -Werror -shared -fPIC -I$T/prefix/include $T/$ex.c -o $T/lib$ex.so -lm
+done
+R=$T/librandom_baseline.so; G=$T/libgrad_x_input.so
+check "mxb methods --plugin lists both (--plugin after the command)" \
+  bash -c "$MXB methods --plugin $R --plugin $G | grep -q '^random ' && $MXB methods --plugin $R --plugin $G | grep -q '^gxi '"
+
+$MXB synth $T/data --n 3 --seed 5 --size 64 --quiet
+IMG=$T/data/images/synth_000001.png
+for model in vit vim; do
+  W=$SRC/models/demo_$model.h5
+  $MXB explain --plugin $G --weights $W --image $IMG --method gxi --out $T/gxi_$model.h5 >/dev/null 2>>$MXB_ERR
+  $MXB explain --weights $W --image $IMG --method ixg --out $T/ixg_$model.h5 >/dev/null 2>>$MXB_ERR
+  check "explain demo_$model: gxi's pixel map = ixg's, bit for bit" \
+    h5diff -q $T/gxi_$model.h5 $T/ixg_$model.h5 /map_pixels /map_pixels
+  $MXB --plugin $R explain --weights $W --image $IMG --method random --seed 42 --out $T/rnd_$model.h5 >/dev/null 2>>$MXB_ERR
+  check "explain demo_$model: random's map is the header's generator from the seed" $PY - <<PYEOF
+import h5py, numpy as np
+M = 2**64 - 1
+def splitmix(state):
+    while True:
+        state = (state + 0x9E3779B97F4A7C15) & M
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+        yield z ^ (z >> 31)
+m = h5py.File("$T/rnd_$model.h5")["map"][:]
+g = splitmix(42)
+want = np.array([(next(g) >> 11) * 2.0**-53 for _ in range(m.size)], np.float32).reshape(m.shape)
+raise SystemExit(0 if np.array_equal(m, want) else 1)
+PYEOF
+done
+
+# a run: random by plugin = FILE, gxi by --plugin after the configuration, ixg built in
+cat >$T/guide.ini <<INI
+[run]
+output = guide.h5
+save_maps = yes
+[model:vit]
+weights = $SRC/models/demo_vit.h5
+[model:vim]
+weights = $SRC/models/demo_vim.h5
+[method:random]
+plugin = $R
+[method:gxi]
+[method:ixg]
+[perturbation]
+data = data/images
+labels = data/labels.txt
+tests = positive
+INI
+(cd $T && $MXB run guide.ini --quiet --plugin $G >/dev/null 2>>$MXB_ERR)
+check "mxb run CONFIG --plugin LIB: the guide's methods run beside the built-ins" [ -f $T/guide.h5 ]
+for model in vit vim; do
+  check "run $model: gxi's maps and scores = ixg's, bit for bit" \
+    h5diff -q $T/guide.h5 $T/guide.h5 /perturbation/$model/gxi /perturbation/$model/ixg
+done
+
+echo "cli_plugin_guide: $pass passed, $fail failed"
+[ $fail -eq 0 ]
