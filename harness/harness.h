@@ -78,6 +78,9 @@ typedef struct {
 
 typedef struct {
     char name[64], plugin[4096];
+    /* base = NAME: this section is an alias of method NAME with its own keys (a sweep);
+     * empty: the section's name is the method's */
+    char base[64];
     int start_layer;
     /* ---- method ABI v2: [method:NAME] key = value lines, resolved against the method's
      * specs when the run is set up (params: spec order, defaults filled; NULL: none) ---- */

@@ -479,9 +479,14 @@ static int load_methods(mxb_run_state *R, char *err, size_t errlen) {
         int loaded = 0;
         for (int j = 0; j < k && !loaded; j++) loaded = !strcmp(R->cfg.methods[j].plugin, rm->plugin);
         if (rm->plugin[0] && !loaded && mxb_methods_load_plugin(rm->plugin, err, errlen)) return -1;
-        if (!(R->method[k] = mxb_methods_find(rm->name))) {
-            mxb_seterr(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE loads one)",
-                     R->cfg.path, rm->name);
+        const char *name = rm->base[0] ? rm->base : rm->name;
+        if (!(R->method[k] = mxb_methods_find(name))) {
+            if (rm->base[0])
+                mxb_seterr(err, errlen, "%s: [method:%s] base = %s is not a known method (mxb methods lists them; "
+                           "plugin = FILE loads one)", R->cfg.path, rm->name, rm->base);
+            else
+                mxb_seterr(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE "
+                           "loads one; an alias names its method with base = NAME)", R->cfg.path, rm->name);
             return -1;
         }
         /* method ABI v2: [method:NAME] key = value against the method's param specs */
@@ -494,6 +499,15 @@ static int load_methods(mxb_run_state *R, char *err, size_t errlen) {
             return -1;
         }
         wm->params = wm->param_values;
+    }
+    /* an alias's name is its own: [method:ixg] base = ig would put IG's maps under ixg's name */
+    for (int k = 0; k < R->cfg.nmethods; k++) {
+        const mxb_run_method *rm = &R->cfg.methods[k];
+        if (rm->base[0] && strcmp(rm->base, rm->name) && mxb_methods_find(rm->name)) {
+            mxb_seterr(err, errlen, "%s: [method:%s] base = %s: '%s' is another method's name (an alias needs a "
+                       "name of its own)", R->cfg.path, rm->name, rm->base, rm->name);
+            return -1;
+        }
     }
     return 0;
 }
