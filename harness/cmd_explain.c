@@ -91,14 +91,18 @@ static void explain_usage(FILE *f) {
             "                         ViM [layer,direction,L,L] channel mean, exact, image order),\n"
             "                         as mxb run's save_attention (results/SCHEMA.md)\n"
             "  --param KEY=VALUE      a parameter of the method (repeatable; mxb methods lists them)\n"
-            "  --seed N               the seed of stochastic methods (smoothgrad, rise; default 0, as [run] seed)\n"
+            "  --seed N               the run seed of stochastic methods (smoothgrad, rise; default 0, as [run] seed);\n"
+            "                         the method gets the image's seed, from N and the image's id (method.h)\n"
+            "  --id ID                the image's id for its seed (default: the --image file name, or\n"
+            "                         --tensor's DATASET); a run's id is the path relative to its data folder\n"
             "  --plugin LIB.so        load a method plugin (as mxb --plugin)\n"
             MXB_TRANSFORM_HELP);
 }
 
 int mxb_cmd_explain(int argc, char **argv) {
     const char *weights = NULL, *tensor = NULL, *image = NULL, *method_name = NULL, *out = NULL, *png = NULL,
-               *overlay = NULL, *plugins[16], *param_kv[MXB_MAX_PARAMS], *seed_s = NULL;
+               *overlay = NULL, *plugins[16], *param_kv[MXB_MAX_PARAMS], *seed_s = NULL,
+               *image_id = NULL;
     int nparam_kv = 0;
     double params[MXB_MAX_PARAMS];
     mxb_explain_opts eo = {.class_index = -1, .variant = MXB_VARIANT_OFFICIAL, .start_layer = -1};
@@ -119,6 +123,7 @@ int mxb_cmd_explain(int argc, char **argv) {
                       MXB_OPT_L("plugin", plugins, &nplugins, 16),
                       MXB_OPT_L("param", param_kv, &nparam_kv, MXB_MAX_PARAMS),
                       MXB_OPT_S("seed", &seed_s),
+                      MXB_OPT_S("id", &image_id),
                       MXB_TRANSFORM_OPTS(ta),
                       MXB_OPT_END};
     int prc = mxb_opts_parse("explain", argc, argv, opts, NULL, 0, NULL, explain_usage);
@@ -150,6 +155,12 @@ int mxb_cmd_explain(int argc, char **argv) {
         }
         eo.seed = sd;
     }
+    /* the image's seed, as mxb run derives it from the image's id (methods/method.h) */
+    if (!image_id) {
+        const char *src = image ? image : tensor, *colon = image ? NULL : strrchr(tensor, ':'), *slash = strrchr(src, '/');
+        image_id = colon ? colon + 1 : slash ? slash + 1 : src;
+    }
+    eo.seed = mxb_image_seed(eo.seed, image_id);
     /* the method's params, checked before anything is read */
     if (mxb_method_params_parse(method, param_kv, nparam_kv, params, err, sizeof err)) {
         fprintf(stderr, "mxb explain: %s\n", err);

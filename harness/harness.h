@@ -31,7 +31,7 @@ typedef struct {
     int start_layer;      /* -1: the method's default */
     /* ---- method ABI v2 (zero: defaults) ---- */
     const double *params; /* the method's params in spec order; NULL: its defaults */
-    uint64_t seed;        /* [run] seed: stochastic methods draw from it alone */
+    uint64_t seed;        /* the image's seed (mxb_image_seed): stochastic methods draw from it alone */
     int image_index;      /* for the method's messages */
     mxb_ctx *const *pool; /* npool plain contexts for forward_many; NULL: one made per call */
     int npool;

@@ -113,11 +113,12 @@ static int method_map(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int k, i
         return 0;
     }
     const int label = R->res.test[t].label[i];
-    /* v2 methods: the run's seed, its params, and the perturbation steps' plain contexts
-     * (the slot's own: free while its map is made) for their forward_many */
+    /* v2 methods: the image's seed (the run's and the image's id: the same map on any
+     * thread count, shard or order), its params, and the perturbation steps' plain
+     * contexts (the slot's own: free while its map is made) for their forward_many */
     mxb_explain_opts eo = {.class_index = R->cfg.use_target ? label : -1, .variant = R->cfg.variant,
                            .start_layer = R->cfg.methods[k].start_layer, .params = R->cfg.methods[k].params,
-                           .seed = R->cfg.seed, .image_index = i, .pool = sl->step_ctx[m], .npool = sl->nplain};
+                           .seed = mxb_image_seed(R->cfg.seed, R->res.test[t].ids[i]), .image_index = i, .pool = sl->step_ctx[m], .npool = sl->nplain};
     return mxb_explain_one(sl->traced[m], R->model[m], R->method[k], sl->x, &eo, sl->logits, cls, sl->map, err,
                            errlen);
 }

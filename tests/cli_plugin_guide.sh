@@ -4,9 +4,12 @@
 # the header `cmake --install` puts in PREFIX/include/mxb/method.h, listed by
 # `mxb methods --plugin`, and run in `mxb explain` and `mxb run` (--plugin after the
 # command, and plugin = FILE in a section). gxi's maps equal the built-in ixg's, bit for
-# bit; random's patch map is the header's splitmix64 stream from the image's seed,
-# recomputed here in Python.
+# bit; random's patch map is the header's splitmix64 stream from the image's seed
+# (method.h: the run seed and the image's id), recomputed here in Python, in explain and
+# for every image of the run.
 set -uo pipefail
+# the generator and the image seed of methods/method.h, ported (tests/seeds.py)
+export PYTHONPATH=$MXB_SOURCE_DIR/tests
 MXB=$MXB_EXE; PY=$MXB_PYTHON; SRC=$MXB_SOURCE_DIR
 T=$(mktemp -d); trap 'rm -rf $T' EXIT
 . "$SRC/tests/lib_cli.sh"
@@ -38,19 +41,10 @@ for model in vit vim; do
   check "explain demo_$model: gxi's pixel map = ixg's, bit for bit" \
     h5diff -q $T/gxi_$model.h5 $T/ixg_$model.h5 /map_pixels /map_pixels
   $MXB --plugin $R explain --weights $W --image $IMG --method random --seed 42 --out $T/rnd_$model.h5 >/dev/null 2>>$MXB_ERR
-  check "explain demo_$model: random's map is the header's generator from the seed" $PY - <<PYEOF
-import h5py, numpy as np
-M = 2**64 - 1
-def splitmix(state):
-    while True:
-        state = (state + 0x9E3779B97F4A7C15) & M
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
-        yield z ^ (z >> 31)
+  check "explain demo_$model: random's map is the header's generator from the image's seed" $PY - <<PYEOF
+import h5py, numpy as np, seeds
 m = h5py.File("$T/rnd_$model.h5")["map"][:]
-g = splitmix(42)
-want = np.array([(next(g) >> 11) * 2.0**-53 for _ in range(m.size)], np.float32).reshape(m.shape)
+want = np.array(seeds.u01(seeds.image_seed(42, "synth_000001.png"), m.size), np.float32).reshape(m.shape)
 raise SystemExit(0 if np.array_equal(m, want) else 1)
 PYEOF
 done
@@ -80,5 +74,16 @@ for model in vit vim; do
     h5diff -q $T/guide.h5 $T/guide.h5 /perturbation/$model/gxi /perturbation/$model/ixg
 done
 
+check "run: random's map of every image is the generator from that image's seed (run seed 0)" $PY - <<PYEOF
+import h5py, numpy as np, seeds
+f = h5py.File("$T/guide.h5")
+ok = True
+for model in ("vit", "vim"):
+    maps, ids = f["perturbation/%s/random/map" % model][:], f["perturbation/id"][:]
+    for m, i in zip(maps, ids):
+        want = np.array(seeds.u01(seeds.image_seed(0, i.decode()), m.size), np.float32).reshape(m.shape)
+        ok = ok and np.array_equal(m, want)
+raise SystemExit(0 if ok else 1)
+PYEOF
 echo "cli_plugin_guide: $pass passed, $fail failed"
 [ $fail -eq 0 ]
