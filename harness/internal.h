@@ -250,6 +250,9 @@ typedef struct {
     mxb_progress stage;             /* the progress of the stage after the units */
     mxb_run_slot *slots;            /* [in_flight] the images in flight; slots[0] does the serial work */
     int max_classes, max_grid2;
+    /* the data's sanity checks (check_data_fit): lines, each said once on stderr and
+     * kept in the results (attribute "warnings"); each model's class count ("num_classes") */
+    char warnings[1024], num_classes[512];
 } mxb_run_state;
 
 /* ---- run_setup.c: configuration to loaded models, data, results arrays ---- */

@@ -133,6 +133,9 @@ void mxb_run_set_provenance(mxb_run_state *R, const char *started) {
             mxb_method_params_format(R->method[k], R->cfg.methods[k].params, text, sizeof text);
             mxb_results_set_attr(r, name, text);
         }
+    /* the sanity checks' inputs and findings (mxb report repeats them, docs/PAPER.md) */
+    mxb_results_set_attr(r, "num_classes", R->num_classes);
+    if (R->warnings[0]) mxb_results_set_attr(r, "warnings", R->warnings);
     /* [method:ALIAS] base = NAME: which method each alias configures (its params above) */
     for (int k = 0; k < R->cfg.nmethods; k++)
         if (R->cfg.methods[k].base[0]) {

@@ -646,6 +646,11 @@ int mxb_cmd_run(int argc, char **argv) {
         fprintf(stderr, "mxb run: wrote %s (%ld units, %.1f s, %d image%s in flight x %d thread%s)\n", R->output,
                 pr.total, now_s() - t_start, R->in_flight, R->in_flight > 1 ? "s" : "", R->slots[0].nthreads,
                 R->slots[0].nthreads > 1 ? "s" : "");
+    /* the label trap, said where it is seen (the data's own lines were said at set-up) */
+    char warn[4096];
+    if (mxb_results_warnings(res, 0, warn, sizeof warn))
+        for (char *line = strtok(warn, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "mxb run: warning: %s\n", line);
     mxb_report_print(res, stdout, "md");
     code = 0;
 out:

@@ -387,6 +387,13 @@ int mxb_report_html_with(const mxb_results *r, const char *results_path, const c
                "<a href=\"#provenance\">provenance</a></p>\n",
             r->test[MXB_TEST_PERTURBATION].enabled ? "<a href=\"#perturbation\">perturbation</a> · " : "",
             r->test[MXB_TEST_SEGMENTATION].enabled ? "<a href=\"#segmentation\">segmentation</a> · " : "");
+    char w[4096];
+    if (mxb_results_warnings(r, 1, w, sizeof w))
+        for (char *line = strtok(w, "\n"); line; line = strtok(NULL, "\n")) {
+            fprintf(f, "<p class=\"warning\"><b>Warning:</b> ");
+            esc(f, line);
+            fprintf(f, "</p>\n");
+        }
     tables(f, r, v, n, o && o->pm ? ci : NULL);
     free(v);
     int rc = ci && stats(f, r, o, ci) ? (mxb_seterr(err, errlen, "out of memory"), -1) : 0;

@@ -163,6 +163,51 @@ static int pairs_md(const mxb_results *r, FILE *f, const mxb_report_opts *o) {
     return 0;
 }
 
+int mxb_results_warnings(const mxb_results *r, int stored, char *out, size_t len) {
+    size_t off = 0;
+    int n = 0;
+    out[0] = 0;
+    const char *run = mxb_results_attr(r, "warnings"), *classes = mxb_results_attr(r, "num_classes");
+    if (stored && run && run[0]) {
+        off += (size_t)snprintf(out, len, "%s", run);
+        n++;
+        for (const char *p = run; *p; p++) n += *p == '\n';
+    }
+    const mxb_res_test *P = &r->test[MXB_TEST_PERTURBATION];
+    for (int m = 0; P->enabled && classes && m < r->nmodels; m++) {
+        /* "vit=10 vim=1000": this model's count */
+        char key[80];
+        snprintf(key, sizeof key, "%s=", r->models[m]);
+        const char *at = classes;
+        while ((at = strstr(at, key)) && at != classes && at[-1] != ' ') at++;
+        if (!at) continue;
+        const long K = strtol(at + strlen(key), NULL, 10);
+        int k0 = 0; /* the unperturbed accuracy is every method's: the first one run */
+        while (k0 + 1 < r->nmethods && r->skipped[m][k0]) k0++;
+        mxb_res_summary s;
+        mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k0, &s);
+        const double acc = s.accuracy[r->polarity[MXB_POSITIVE] ? MXB_POSITIVE : MXB_NEGATIVE][0];
+        if (K < 2 || !isfinite(acc) || acc > 1.0 / (double)K || off >= len) continue;
+        off += (size_t)snprintf(out + off, len - off, "%smodel %s's top-1 accuracy on the unperturbed images is "
+                                "%.2f %%, at or below chance (%.2f %% for %ld classes): are the labels the model's "
+                                "classes? (docs/PAPER.md, the label trap)", off ? "\n" : "", r->models[m], 100 * acc,
+                                100.0 / (double)K, K);
+        n++;
+    }
+    return n;
+}
+
+/* each line of the warnings, as "**Warning:** LINE" paragraphs */
+static void warnings_md(const mxb_results *r, FILE *f) {
+    char w[4096];
+    if (!mxb_results_warnings(r, 1, w, sizeof w)) return;
+    for (char *line = strtok(w, "\n"); line; line = strtok(NULL, "\n")) {
+        fprintf(f, "\n**Warning:** ");
+        md_name(f, line);
+        fputc('\n', f);
+    }
+}
+
 static void print_md(const mxb_results *r, FILE *f, const mxb_ci *pm) {
     const mxb_res_test *P = &r->test[MXB_TEST_PERTURBATION], *S = &r->test[MXB_TEST_SEGMENTATION];
     if (P->enabled) {
@@ -189,6 +234,7 @@ static void print_md(const mxb_results *r, FILE *f, const mxb_ci *pm) {
         fprintf(f, "\n### Segmentation test (%d images), in %%\n\n", S->n);
         method_table(f, r, MXB_TEST_SEGMENTATION, MXB_TAB_SEG, pm);
     }
+    warnings_md(r, f);
 }
 
 void mxb_report_curves(const mxb_results *r, FILE *f) {
@@ -375,6 +421,17 @@ int mxb_report_print_with(const mxb_results *r, FILE *f, const char *format, con
                     fprintf(f, "]");
                 }
         if (nsk) fprintf(f, "],\n");
+        /* only when there are any, as "skipped" */
+        char w[4096];
+        if (mxb_results_warnings(r, 1, w, sizeof w)) {
+            fprintf(f, "  \"warnings\": [");
+            int k = 0;
+            for (char *line = strtok(w, "\n"); line; line = strtok(NULL, "\n")) {
+                fprintf(f, "%s", k++ ? ", " : "");
+                json_string(f, line);
+            }
+            fprintf(f, "],\n");
+        }
         fprintf(f, "  \"metrics\": {");
         for (int i = 0; i < n; i++) {
             fprintf(f, "%s\n    ", i ? "," : "");

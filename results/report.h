@@ -36,6 +36,12 @@ mxb_ci *mxb_report_intervals(const mxb_results *r, const mxb_boot_opts *o);
 const mxb_ci *mxb_report_ci(const mxb_ci *all, int t, int m, int k, int s);
 /* The metric of a slot without "<test>/<model>/<method>/": "positive_auc", "miou". */
 void mxb_res_slot_metric(char *out, size_t len, const mxb_res_sumslot *s);
+/* The label sanity lines of r (docs/PAPER.md, the label trap), '\n'-separated into out:
+ * with stored != 0 first the run's own (the "warnings" attribute: class folders that do
+ * not fit a model, one label for every image), then one per model whose top-1 accuracy
+ * on the unperturbed images is at or below chance (1 / its classes, the "num_classes"
+ * attribute). Returns the count. */
+int mxb_results_warnings(const mxb_results *r, int stored, char *out, size_t len);
 /* Per-step accuracy curves as a Markdown table. */
 void mxb_report_curves(const mxb_results *r, FILE *f);
 /* ---- figures (results/figures.c, drawn with cairo) ---- */
