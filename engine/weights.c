@@ -246,9 +246,18 @@ static hid_t weights_open(const char *path, char *err, size_t errlen) {
         mxb_seterr(err, errlen, "%s: cannot open weights file", path);
         return -1;
     }
+    /* a PyTorch checkpoint (torch.save: a zip archive, or a legacy pickle) given where
+     * mxb's HDF5 weights belong: say what it is and what converts it */
+    unsigned char magic[4] = {0};
+    const size_t got = fread(magic, 1, sizeof magic, probe);
     fclose(probe);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
+    if (f >= 0) return f;
+    if ((got >= 4 && !memcmp(magic, "PK\x03\x04", 4)) || (got >= 2 && magic[0] == 0x80 && magic[1] <= 5))
+        mxb_seterr(err, errlen, "%s: a PyTorch checkpoint, not mxb's HDF5 weights: convert it with "
+                   "tools/convert_checkpoint.py (tools/README.md)", path);
+    else
+        mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
     return f;
 }
 

@@ -51,6 +51,11 @@ expect_fail 2 "mxb run: ./imagenet/val: no such file or folder ([perturbation] d
 mk nolabels 'data = data/images\nlabels = imagenet/val.txt'
 expect_fail 2 "imagenet/val.txt: no such file or folder ([perturbation] labels)" $MXB run nolabels.ini
 check "nothing written by the refused runs" bash -c "! ls nodata.h5* nolabels.h5* 2>/dev/null | grep -q ."
+# another trap of a first run: a PyTorch checkpoint where mxb's HDF5 weights belong
+expect_fail 2 "mxb inspect: $SRC/tests/fixtures/deit_d64.pth: a PyTorch checkpoint, not mxb's HDF5 weights: convert it with tools/convert_checkpoint.py" \
+  $MXB inspect $SRC/tests/fixtures/deit_d64.pth
+expect_fail 2 "deit_d64.pth: a PyTorch checkpoint, not mxb's HDF5 weights" \
+  $MXB predict --weights $SRC/tests/fixtures/deit_d64.pth --image data/images/synth_000000.png
 
 echo "cli_label_trap: $pass passed, $fail failed"
 [ $fail -eq 0 ]
