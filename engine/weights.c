@@ -390,6 +390,29 @@ static int mxb_weights_transform_loud(const char *path, mxb_eval_transform *t, c
     return rc;
 }
 
+static int mxb_weights_source_loud(const char *path, char *source, size_t slen, char *sha, size_t shalen, char *err,
+                                   size_t errlen) {
+    source[0] = sha[0] = 0;
+    hid_t f = weights_open(path, err, errlen);
+    if (f < 0) return -1;
+    if (attr_string(f, "source", source, slen) != 1) source[0] = 0;
+    if (attr_string(f, "source_sha256", sha, shalen) != 1) sha[0] = 0;
+    H5Fclose(f);
+    /* printed on a terminal: a control byte in the file's text is not passed through */
+    for (char *p = source; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    for (char *p = sha; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    return 0;
+}
+
+int mxb_weights_source(const char *path, char *source, size_t slen, char *sha, size_t shalen, char *err,
+                       size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_weights_source_loud(path, source, slen, sha, shalen, err, errlen));
+    return rc;
+}
+
 int mxb_weights_transform(const char *path, mxb_eval_transform *t, char *err, size_t errlen) {
     int rc = 0;
     MXB_H5_QUIET(rc = mxb_weights_transform_loud(path, t, err, errlen));

@@ -56,6 +56,18 @@ expect_fail 2 "mxb inspect: $SRC/tests/fixtures/deit_d64.pth: a PyTorch checkpoi
   $MXB inspect $SRC/tests/fixtures/deit_d64.pth
 expect_fail 2 "deit_d64.pth: a PyTorch checkpoint, not mxb's HDF5 weights" \
   $MXB predict --weights $SRC/tests/fixtures/deit_d64.pth --image data/images/synth_000000.png
+# which checkpoint a weights file came from: mxb inspect prints the converter's record
+check "mxb inspect shows source and source_sha256 as the file holds them (h5py)" $PY - <<PYEOF
+import h5py, subprocess
+a = h5py.File("$SRC/models/demo_vit.h5").attrs
+s = lambda k: a[k].decode() if isinstance(a[k], bytes) else a[k]
+out = subprocess.run(["$MXB", "inspect", "$SRC/models/demo_vit.h5"], capture_output=True, text=True).stdout.splitlines()
+raise SystemExit(0 if "source        " + s("source") in out and "source_sha256 " + s("source_sha256") in out else 1)
+PYEOF
+cp $SRC/models/demo_vit.h5 nosource.h5
+$PY -c "import h5py; f = h5py.File('nosource.h5', 'r+'); del f.attrs['source']; del f.attrs['source_sha256']"
+check "mxb inspect: a file without them says none recorded" bash -c \
+  "$MXB inspect nosource.h5 | grep -qx 'source        none recorded' && $MXB inspect nosource.h5 | grep -qx 'source_sha256 none recorded'"
 
 echo "cli_label_trap: $pass passed, $fail failed"
 [ $fail -eq 0 ]
