@@ -97,7 +97,7 @@ done:
 }
 
 static void inspect_usage(FILE *f) {
-    fprintf(f, "usage: mxb inspect W.h5   (prints the model config, evaluation transform and parameter count)\n");
+    fprintf(f, "usage: mxb inspect W.h5   (prints the model config, evaluation transform, parameter count and the checkpoint it came from)\n");
 }
 
 int mxb_cmd_inspect(int argc, char **argv) {
