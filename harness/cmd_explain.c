@@ -12,16 +12,82 @@
 #define ERRLEN 512
 
 static void methods_usage(FILE *f) {
-    fprintf(f, "usage: mxb [--plugin LIB.so]... methods [--plugin LIB.so]...   (lists the built-in and loaded methods)\n");
+    fprintf(f, "usage: mxb [--plugin LIB.so]... methods [--plugin LIB.so]... [--format text|json]\n"
+               "  lists the built-in and loaded methods: families, needs, map kind, cost per image at\n"
+               "  DeiT-S / ViM-S and every parameter (json: one object per method, the same fields)\n");
+}
+
+/* mxb methods --format json: the text listing's fields, one object per method */
+static int methods_json(void) {
+    mxb_config deit = mxb_config_preset("deit-s"), vim = mxb_config_preset("vim-s");
+    if (mxb_config_finish(&deit, NULL, 0) || mxb_config_finish(&vim, NULL, 0)) return 1;
+    printf("{\n  \"methods\": [");
+    for (int i = 0; i < mxb_methods_count(); i++) {
+        const mxb_method *m = mxb_methods_get(i);
+        const int v2 = m->abi_version >= 2;
+        const char *path = NULL, *sha = NULL;
+        printf("%s\n    {\"name\": ", i ? "," : "");
+        mxb_json_string(stdout, m->name);
+        printf(", \"models\": [%s%s%s], \"class_specific\": %s, \"abi\": %u, \"family\": ",
+               m->archs & MXB_METHOD_VIT ? "\"vit\"" : "", (m->archs & MXB_METHOD_VIT) && (m->archs & MXB_METHOD_VIM) ? ", " : "",
+               m->archs & MXB_METHOD_VIM ? "\"vim\"" : "", m->class_specific ? "true" : "false", m->abi_version);
+        if (v2 && m->family) mxb_json_string(stdout, m->family);
+        else printf("null");
+        printf(", \"needs\": [%s%s%s%s%s], \"map\": \"%s\", \"description\": ",
+               m->needs & MXB_NEEDS_GRADIENT ? "\"grad\"" : "",
+               (m->needs & MXB_NEEDS_GRADIENT) && (m->needs & (MXB_NEEDS_RELEVANCE | MXB_NEEDS_MODEL)) ? ", " : "",
+               m->needs & MXB_NEEDS_RELEVANCE ? "\"lrp\"" : "",
+               (m->needs & MXB_NEEDS_RELEVANCE) && (m->needs & MXB_NEEDS_MODEL) ? ", " : "",
+               m->needs & MXB_NEEDS_MODEL ? "\"model\"" : "", v2 && m->map_kind == MXB_MAP_PIXELS ? "pixels" : "patches");
+        mxb_json_string(stdout, m->description ? m->description : "");
+        printf(", \"plugin\": ");
+        if (mxb_method_origin(m, &path, &sha)) {
+            printf("{\"path\": "), mxb_json_string(stdout, path), printf(", \"sha256\": "), mxb_json_string(stdout, sha);
+            printf("}");
+        } else {
+            printf("null");
+        }
+        mxb_cost cost;
+        const mxb_config *g = (m->archs & MXB_METHOD_VIT) ? &deit : &vim;
+        if (!mxb_explain_cost(g, m, NULL, &cost))
+            printf(", \"cost\": {\"geometry\": \"%s\", \"traced_forwards\": %.17g, \"backwards\": %.17g, "
+                   "\"plain_forwards\": %.17g, \"lrp_passes\": %.17g, \"scratch_bytes\": %zu}",
+                   (m->archs & MXB_METHOD_VIT) ? "deit-s" : "vim-s", cost.traced_forwards, cost.backwards,
+                   cost.plain_forwards, cost.lrp_passes, cost.scratch_bytes);
+        else
+            printf(", \"cost\": null");
+        printf(", \"params\": [");
+        for (int j = 0; v2 && j < m->nparams; j++) {
+            const mxb_param_spec *p = &m->params[j];
+            printf("%s{\"name\": ", j ? ", " : "");
+            mxb_json_string(stdout, p->name);
+            if (p->type == MXB_PARAM_CHOICE) {
+                double d = p->def;
+                char def[64];
+                mxb_method_params_format(&(mxb_method){.abi_version = 2, .name = m->name, .params = p, .nparams = 1},
+                                         &d, def, sizeof def);
+                printf(", \"type\": \"choice\", \"choices\": "), mxb_json_string(stdout, p->choices);
+                printf(", \"default\": "), mxb_json_string(stdout, strchr(def, '=') + 1);
+            } else {
+                printf(", \"type\": \"%s\", \"min\": %.17g, \"max\": %.17g, \"default\": %.17g",
+                       p->type == MXB_PARAM_INT ? "int" : "real", p->min, p->max, p->def);
+            }
+            printf(", \"help\": "), mxb_json_string(stdout, p->help ? p->help : ""), printf("}");
+        }
+        printf("]}");
+    }
+    printf("\n  ]\n}\n");
+    return 0;
 }
 
 int mxb_cmd_methods(int argc, char **argv) {
     const char *plugins[16];
-    int nplugins = 0;
-    mxb_opt opts[] = {MXB_OPT_L("plugin", plugins, &nplugins, 16), MXB_OPT_END};
+    int nplugins = 0, json = 0;
+    mxb_opt opts[] = {MXB_OPT_L("plugin", plugins, &nplugins, 16), MXB_OPT_C("format", &json, "text|json"), MXB_OPT_END};
     int prc = mxb_opts_parse("methods", argc, argv, opts, NULL, 0, NULL, methods_usage);
     if (prc) return prc == 1 ? 0 : 2;
     if (mxb_load_plugins("methods", plugins, nplugins)) return 2;
+    if (json) return methods_json();
     printf("%-16s %-8s %-9s %-3s %-12s %-14s %-7s %s\n", "method", "models", "class", "abi", "family", "needs", "map",
            "description");
     /* cost per image at the paper's geometries (DeiT-S for ViT methods, ViM-S otherwise) */

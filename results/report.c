@@ -265,7 +265,7 @@ void mxb_report_curves(const mxb_results *r, FILE *f) {
 
 /* JSON strings are valid UTF-8 (RFC 8259): invalid bytes become the code point of
  * their value (mxb_utf8_clean), control characters and DEL are escaped. */
-static void json_string(FILE *f, const char *s) {
+void mxb_json_string(FILE *f, const char *s) {
     char *clean = mxb_utf8_clean(s);
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)(clean ? clean : ""); *p; p++) {
@@ -343,7 +343,7 @@ static int pairs_json(const mxb_results *r, FILE *f, const mxb_report_opts *o) {
                 snprintf(b, sizeof b, "%s/%s", r->models[q[2]], r->methods[q[3]]);
                 fprintf(f, "%s\n    {\"test\": \"%s\", \"metric\": \"%s\", \"a\": ", first ? "" : ",",
                         mxb_test_names[t], metric);
-                json_string(f, a), fprintf(f, ", \"b\": "), json_string(f, b);
+                mxb_json_string(f, a), fprintf(f, ", \"b\": "), mxb_json_string(f, b);
                 fprintf(f, ", \"a_value\": "), json_number(f, st[s].a);
                 fprintf(f, ", \"b_value\": "), json_number(f, st[s].b);
                 fprintf(f, ", \"diff\": "), json_number(f, st[s].diff);
@@ -393,20 +393,20 @@ int mxb_report_print_with(const mxb_results *r, FILE *f, const char *format, con
         int first = 1;
         for (int i = 0; i < r->nattrs; i++) {
             fprintf(f, "%s\n    ", first ? "" : ",");
-            json_string(f, r->attr_name[i]);
+            mxb_json_string(f, r->attr_name[i]);
             fprintf(f, ": ");
-            json_string(f, r->attr_value[i]);
+            mxb_json_string(f, r->attr_value[i]);
             first = 0;
         }
         fprintf(f, "\n  },\n  \"models\": [");
         for (int m = 0; m < r->nmodels; m++) {
             fprintf(f, "%s", m ? ", " : "");
-            json_string(f, r->models[m]);
+            mxb_json_string(f, r->models[m]);
         }
         fprintf(f, "],\n  \"methods\": [");
         for (int k = 0; k < r->nmethods; k++) {
             fprintf(f, "%s", k ? ", " : "");
-            json_string(f, r->methods[k]);
+            mxb_json_string(f, r->methods[k]);
         }
         fprintf(f, "],\n");
         /* only when the run skipped a pair, so other reports stay as they were */
@@ -415,9 +415,9 @@ int mxb_report_print_with(const mxb_results *r, FILE *f, const char *format, con
             for (int k = 0; k < r->nmethods; k++)
                 if (r->skipped[m][k]) {
                     fprintf(f, "%s", nsk++ ? ", [" : "  \"skipped\": [[");
-                    json_string(f, r->models[m]);
+                    mxb_json_string(f, r->models[m]);
                     fprintf(f, ", ");
-                    json_string(f, r->methods[k]);
+                    mxb_json_string(f, r->methods[k]);
                     fprintf(f, "]");
                 }
         if (nsk) fprintf(f, "],\n");
@@ -428,14 +428,14 @@ int mxb_report_print_with(const mxb_results *r, FILE *f, const char *format, con
             int k = 0;
             for (char *line = strtok(w, "\n"); line; line = strtok(NULL, "\n")) {
                 fprintf(f, "%s", k++ ? ", " : "");
-                json_string(f, line);
+                mxb_json_string(f, line);
             }
             fprintf(f, "],\n");
         }
         fprintf(f, "  \"metrics\": {");
         for (int i = 0; i < n; i++) {
             fprintf(f, "%s\n    ", i ? "," : "");
-            json_string(f, mv[i].name);
+            mxb_json_string(f, mv[i].name);
             fprintf(f, ": ");
             json_number(f, mv[i].value);
         }
@@ -448,7 +448,7 @@ int mxb_report_print_with(const mxb_results *r, FILE *f, const char *format, con
                 const mxb_ci *c = ci_named(r, ci, mv[i].name);
                 if (!c) continue;
                 fprintf(f, "%s\n    ", first ? "" : ",");
-                json_string(f, mv[i].name);
+                mxb_json_string(f, mv[i].name);
                 fprintf(f, ": ["), json_number(f, c->low), fprintf(f, ", "), json_number(f, c->high), fprintf(f, "]");
                 first = 0;
             }
@@ -458,7 +458,7 @@ int mxb_report_print_with(const mxb_results *r, FILE *f, const char *format, con
         fprintf(f, "  \"better\": {");
         for (int i = 0; i < n; i++) {
             fprintf(f, "%s\n    ", i ? "," : "");
-            json_string(f, mv[i].name);
+            mxb_json_string(f, mv[i].name);
             fprintf(f, ": \"%s\"", mv[i].better > 0 ? "higher" : mv[i].better < 0 ? "lower" : "none");
         }
         fprintf(f, "\n  }\n}\n");

@@ -42,6 +42,9 @@ void mxb_res_slot_metric(char *out, size_t len, const mxb_res_sumslot *s);
  * on the unperturbed images is at or below chance (1 / its classes, the "num_classes"
  * attribute). Returns the count. */
 int mxb_results_warnings(const mxb_results *r, int stored, char *out, size_t len);
+/* A JSON string (RFC 8259): valid UTF-8 (invalid bytes as their code point), quotes,
+ * backslashes and control characters escaped; the report's and mxb methods' writer. */
+void mxb_json_string(FILE *f, const char *s);
 /* Per-step accuracy curves as a Markdown table. */
 void mxb_report_curves(const mxb_results *r, FILE *f);
 /* ---- figures (results/figures.c, drawn with cairo) ---- */

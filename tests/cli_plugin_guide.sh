@@ -31,6 +31,21 @@ done
 R=$T/librandom_baseline.so; G=$T/libgrad_x_input.so
 check "mxb methods --plugin lists both (--plugin after the command)" \
   bash -c "$MXB methods --plugin $R --plugin $G | grep -q '^random ' && $MXB methods --plugin $R --plugin $G | grep -q '^gxi '"
+check "mxb methods --format json: every method of the text listing, the plugins' file and SHA-256" $PY - <<PYEOF
+import json, subprocess, hashlib, os
+run = lambda *a: subprocess.run(["$MXB", "methods", "--plugin", "$R", "--plugin", "$G", *a], capture_output=True,
+                                text=True, check=True).stdout
+ms = json.loads(run("--format", "json"))["methods"]
+text = [l.split()[0] for l in run().splitlines()[1:] if not l.startswith(" ")]
+by = {m["name"]: m for m in ms}
+sha = hashlib.sha256(open("$R", "rb").read()).hexdigest()
+ig = by["ig"]["params"][0]
+ok = [m["name"] for m in ms] == text and by["random"]["plugin"]["sha256"] == sha
+ok = ok and os.path.realpath("$R") == by["random"]["plugin"]["path"] and by["ixg"]["plugin"] is None
+ok = ok and by["gxi"]["map"] == "pixels" and by["gxi"]["needs"] == ["model"] and by["gxi"]["cost"]["backwards"] == 1
+ok = ok and ig["name"] == "steps" and ig["type"] == "int" and ig["default"] == 50
+raise SystemExit(0 if ok else 1)
+PYEOF
 
 $MXB synth $T/data --n 3 --seed 5 --size 64 --quiet
 IMG=$T/data/images/synth_000001.png
