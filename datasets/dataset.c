@@ -66,6 +66,7 @@ const char *mxb_dataset_id(const mxb_dataset *d, int i) {
 int mxb_dataset_label(const mxb_dataset *d, int i) {
     return i >= 0 && i < d->nsel && d->labels ? d->labels[d->sel[i]] : -1;
 }
+int mxb_dataset_class_folders(const mxb_dataset *d) { return d->class_folders; }
 void mxb_dataset_set_max_pixels(mxb_dataset *d, size_t max_pixels) {
     d->max_pixels = max_pixels ? max_pixels : mxb_default_max_pixels();
 }

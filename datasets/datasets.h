@@ -100,6 +100,9 @@ int mxb_dataset_index(const mxb_dataset *d, int i);
 /* Position i of the selection -> its id and label (-1: none), without decoding. */
 const char *mxb_dataset_id(const mxb_dataset *d, int i);
 int mxb_dataset_label(const mxb_dataset *d, int i);
+/* The class folders of an ImageFolder-layout dataset (labels are their sorted index),
+ * 0 for a flat folder with a label file or a segmentation file. */
+int mxb_dataset_class_folders(const mxb_dataset *d);
 void mxb_dataset_set_max_pixels(mxb_dataset *d, size_t max_pixels);
 
 /* Reads the i-th sample of the selection into s (s's old buffers are not freed). */

@@ -325,7 +325,7 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
         return -1;
     }
     entries v = {0};
-    int rc = -1;
+    int rc = -1, class_folders = 0;
     if (labels_file) {
         char **files;
         int nf;
@@ -358,6 +358,7 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
             }
         }
         free_names(classes, nc);
+        class_folders = nc;
         if (nc == 0) {
             mxb_seterr(err, errlen, "%s: no class folders (give a label file for a flat folder)", root);
             goto done;
@@ -382,6 +383,7 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
         snprintf(d->ids[i], len, "%s%s%s", e->dir, *e->dir ? "/" : "", e->name);
         d->labels[i] = e->label;
     }
+    d->class_folders = class_folders;
     *out = d;
     rc = 0;
 done:

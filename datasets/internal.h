@@ -15,6 +15,7 @@ struct mxb_dataset {
     int total;            /* items in the dataset */
     char **ids;           /* [total]: ImageNet relative paths, segmentation indices */
     int *labels;          /* [total] or NULL */
+    int class_folders;    /* ImageFolder layout: how many class folders; 0 otherwise */
     /* segmentation */
     hid_t file;
     hobj_ref_t *img_refs, *gt_refs;

@@ -48,6 +48,11 @@ int mxb_model_load(const char *path, mxb_model **out, char *err, size_t errlen);
 /* Reads only the config (root attributes) of a weights file, checked as the loader
  * checks it; for estimating a run's memory before loading anything. */
 int mxb_model_peek(const char *path, mxb_config *cfg, char *err, size_t errlen);
+/* The checkpoint a weights file was converted from: the optional root attributes
+ * `source` and `source_sha256` (engine/WEIGHTS.md) into source and sha ("" when absent,
+ * control bytes as '?'). 0, or -1 with the message (the file cannot be read). */
+int mxb_weights_source(const char *path, char *source, size_t slen, char *sha, size_t shalen, char *err,
+                       size_t errlen);
 /* The model's evaluation transform, the eval_* root attributes (engine/WEIGHTS.md):
  * Resize(resize) (square: Resize((resize, resize))) with the named interpolation,
  * CenterCrop(crop) unless crop is 0, ToTensor, Normalize(mean, std). Returns 1 when

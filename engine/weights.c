@@ -246,9 +246,18 @@ static hid_t weights_open(const char *path, char *err, size_t errlen) {
         mxb_seterr(err, errlen, "%s: cannot open weights file", path);
         return -1;
     }
+    /* a PyTorch checkpoint (torch.save: a zip archive, or a legacy pickle) given where
+     * mxb's HDF5 weights belong: say what it is and what converts it */
+    unsigned char magic[4] = {0};
+    const size_t got = fread(magic, 1, sizeof magic, probe);
     fclose(probe);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
+    if (f >= 0) return f;
+    if ((got >= 4 && !memcmp(magic, "PK\x03\x04", 4)) || (got >= 2 && magic[0] == 0x80 && magic[1] <= 5))
+        mxb_seterr(err, errlen, "%s: a PyTorch checkpoint, not mxb's HDF5 weights: convert it with "
+                   "tools/convert_checkpoint.py (tools/README.md)", path);
+    else
+        mxb_seterr(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
     return f;
 }
 
@@ -378,6 +387,29 @@ static int mxb_weights_transform_loud(const char *path, mxb_eval_transform *t, c
         rc = 1;
     }
     H5Fclose(f);
+    return rc;
+}
+
+static int mxb_weights_source_loud(const char *path, char *source, size_t slen, char *sha, size_t shalen, char *err,
+                                   size_t errlen) {
+    source[0] = sha[0] = 0;
+    hid_t f = weights_open(path, err, errlen);
+    if (f < 0) return -1;
+    if (attr_string(f, "source", source, slen) != 1) source[0] = 0;
+    if (attr_string(f, "source_sha256", sha, shalen) != 1) sha[0] = 0;
+    H5Fclose(f);
+    /* printed on a terminal: a control byte in the file's text is not passed through */
+    for (char *p = source; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    for (char *p = sha; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    return 0;
+}
+
+int mxb_weights_source(const char *path, char *source, size_t slen, char *sha, size_t shalen, char *err,
+                       size_t errlen) {
+    int rc = 0;
+    MXB_H5_QUIET(rc = mxb_weights_source_loud(path, source, slen, sha, shalen, err, errlen));
     return rc;
 }
 

@@ -12,13 +12,82 @@
 #define ERRLEN 512
 
 static void methods_usage(FILE *f) {
-    fprintf(f, "usage: mxb [--plugin LIB.so]... methods   (lists the built-in and loaded methods)\n");
+    fprintf(f, "usage: mxb [--plugin LIB.so]... methods [--plugin LIB.so]... [--format text|json]\n"
+               "  lists the built-in and loaded methods: families, needs, map kind, cost per image at\n"
+               "  DeiT-S / ViM-S and every parameter (json: one object per method, the same fields)\n");
+}
+
+/* mxb methods --format json: the text listing's fields, one object per method */
+static int methods_json(void) {
+    mxb_config deit = mxb_config_preset("deit-s"), vim = mxb_config_preset("vim-s");
+    if (mxb_config_finish(&deit, NULL, 0) || mxb_config_finish(&vim, NULL, 0)) return 1;
+    printf("{\n  \"methods\": [");
+    for (int i = 0; i < mxb_methods_count(); i++) {
+        const mxb_method *m = mxb_methods_get(i);
+        const int v2 = m->abi_version >= 2;
+        const char *path = NULL, *sha = NULL;
+        printf("%s\n    {\"name\": ", i ? "," : "");
+        mxb_json_string(stdout, m->name);
+        printf(", \"models\": [%s%s%s], \"class_specific\": %s, \"abi\": %u, \"family\": ",
+               m->archs & MXB_METHOD_VIT ? "\"vit\"" : "", (m->archs & MXB_METHOD_VIT) && (m->archs & MXB_METHOD_VIM) ? ", " : "",
+               m->archs & MXB_METHOD_VIM ? "\"vim\"" : "", m->class_specific ? "true" : "false", m->abi_version);
+        if (v2 && m->family) mxb_json_string(stdout, m->family);
+        else printf("null");
+        printf(", \"needs\": [%s%s%s%s%s], \"map\": \"%s\", \"description\": ",
+               m->needs & MXB_NEEDS_GRADIENT ? "\"grad\"" : "",
+               (m->needs & MXB_NEEDS_GRADIENT) && (m->needs & (MXB_NEEDS_RELEVANCE | MXB_NEEDS_MODEL)) ? ", " : "",
+               m->needs & MXB_NEEDS_RELEVANCE ? "\"lrp\"" : "",
+               (m->needs & MXB_NEEDS_RELEVANCE) && (m->needs & MXB_NEEDS_MODEL) ? ", " : "",
+               m->needs & MXB_NEEDS_MODEL ? "\"model\"" : "", v2 && m->map_kind == MXB_MAP_PIXELS ? "pixels" : "patches");
+        mxb_json_string(stdout, m->description ? m->description : "");
+        printf(", \"plugin\": ");
+        if (mxb_method_origin(m, &path, &sha)) {
+            printf("{\"path\": "), mxb_json_string(stdout, path), printf(", \"sha256\": "), mxb_json_string(stdout, sha);
+            printf("}");
+        } else {
+            printf("null");
+        }
+        mxb_cost cost;
+        const mxb_config *g = (m->archs & MXB_METHOD_VIT) ? &deit : &vim;
+        if (!mxb_explain_cost(g, m, NULL, &cost))
+            printf(", \"cost\": {\"geometry\": \"%s\", \"traced_forwards\": %.17g, \"backwards\": %.17g, "
+                   "\"plain_forwards\": %.17g, \"lrp_passes\": %.17g, \"scratch_bytes\": %zu}",
+                   (m->archs & MXB_METHOD_VIT) ? "deit-s" : "vim-s", cost.traced_forwards, cost.backwards,
+                   cost.plain_forwards, cost.lrp_passes, cost.scratch_bytes);
+        else
+            printf(", \"cost\": null");
+        printf(", \"params\": [");
+        for (int j = 0; v2 && j < m->nparams; j++) {
+            const mxb_param_spec *p = &m->params[j];
+            printf("%s{\"name\": ", j ? ", " : "");
+            mxb_json_string(stdout, p->name);
+            if (p->type == MXB_PARAM_CHOICE) {
+                double d = p->def;
+                char def[64];
+                mxb_method_params_format(&(mxb_method){.abi_version = 2, .name = m->name, .params = p, .nparams = 1},
+                                         &d, def, sizeof def);
+                printf(", \"type\": \"choice\", \"choices\": "), mxb_json_string(stdout, p->choices);
+                printf(", \"default\": "), mxb_json_string(stdout, strchr(def, '=') + 1);
+            } else {
+                printf(", \"type\": \"%s\", \"min\": %.17g, \"max\": %.17g, \"default\": %.17g",
+                       p->type == MXB_PARAM_INT ? "int" : "real", p->min, p->max, p->def);
+            }
+            printf(", \"help\": "), mxb_json_string(stdout, p->help ? p->help : ""), printf("}");
+        }
+        printf("]}");
+    }
+    printf("\n  ]\n}\n");
+    return 0;
 }
 
 int mxb_cmd_methods(int argc, char **argv) {
-    mxb_opt opts[] = {MXB_OPT_END};
+    const char *plugins[16];
+    int nplugins = 0, json = 0;
+    mxb_opt opts[] = {MXB_OPT_L("plugin", plugins, &nplugins, 16), MXB_OPT_C("format", &json, "text|json"), MXB_OPT_END};
     int prc = mxb_opts_parse("methods", argc, argv, opts, NULL, 0, NULL, methods_usage);
     if (prc) return prc == 1 ? 0 : 2;
+    if (mxb_load_plugins("methods", plugins, nplugins)) return 2;
+    if (json) return methods_json();
     printf("%-16s %-8s %-9s %-3s %-12s %-14s %-7s %s\n", "method", "models", "class", "abi", "family", "needs", "map",
            "description");
     /* cost per image at the paper's geometries (DeiT-S for ViT methods, ViM-S otherwise) */
@@ -88,14 +157,18 @@ static void explain_usage(FILE *f) {
             "                         ViM [layer,direction,L,L] channel mean, exact, image order),\n"
             "                         as mxb run's save_attention (results/SCHEMA.md)\n"
             "  --param KEY=VALUE      a parameter of the method (repeatable; mxb methods lists them)\n"
-            "  --seed N               the seed of stochastic methods (smoothgrad, rise; default 0, as [run] seed)\n"
+            "  --seed N               the run seed of stochastic methods (smoothgrad, rise; default 0, as [run] seed);\n"
+            "                         the method gets the image's seed, from N and the image's id (method.h)\n"
+            "  --id ID                the image's id for its seed (default: the --image file name, or\n"
+            "                         --tensor's DATASET); a run's id is the path relative to its data folder\n"
             "  --plugin LIB.so        load a method plugin (as mxb --plugin)\n"
             MXB_TRANSFORM_HELP);
 }
 
 int mxb_cmd_explain(int argc, char **argv) {
     const char *weights = NULL, *tensor = NULL, *image = NULL, *method_name = NULL, *out = NULL, *png = NULL,
-               *overlay = NULL, *plugins[16], *param_kv[MXB_MAX_PARAMS], *seed_s = NULL;
+               *overlay = NULL, *plugins[16], *param_kv[MXB_MAX_PARAMS], *seed_s = NULL,
+               *image_id = NULL;
     int nparam_kv = 0;
     double params[MXB_MAX_PARAMS];
     mxb_explain_opts eo = {.class_index = -1, .variant = MXB_VARIANT_OFFICIAL, .start_layer = -1};
@@ -116,6 +189,7 @@ int mxb_cmd_explain(int argc, char **argv) {
                       MXB_OPT_L("plugin", plugins, &nplugins, 16),
                       MXB_OPT_L("param", param_kv, &nparam_kv, MXB_MAX_PARAMS),
                       MXB_OPT_S("seed", &seed_s),
+                      MXB_OPT_S("id", &image_id),
                       MXB_TRANSFORM_OPTS(ta),
                       MXB_OPT_END};
     int prc = mxb_opts_parse("explain", argc, argv, opts, NULL, 0, NULL, explain_usage);
@@ -132,12 +206,7 @@ int mxb_cmd_explain(int argc, char **argv) {
         return mxb_usage_error("explain", "the transform options apply to --image, not to --tensor");
     const char *ins[] = {weights, image, tensor}, *outs[] = {out, png};
     if (mxb_outputs_check("explain", ins, 3, outs, 2)) return 2;
-    for (int i = 0; i < nplugins; i++)
-        if (mxb_methods_load_plugin(plugins[i], err, sizeof err)) {
-            fprintf(stderr, "mxb explain: %s\n", err);
-            mxb_methods_unload_plugins();
-            return 2;
-        }
+    if (mxb_load_plugins("explain", plugins, nplugins)) return 2;
     const mxb_method *method = mxb_methods_find(method_name);
     if (!method) {
         fprintf(stderr, "mxb explain: unknown method '%s' (mxb methods lists them)\n", method_name);
@@ -152,6 +221,12 @@ int mxb_cmd_explain(int argc, char **argv) {
         }
         eo.seed = sd;
     }
+    /* the image's seed, as mxb run derives it from the image's id (methods/method.h) */
+    if (!image_id) {
+        const char *src = image ? image : tensor, *colon = image ? NULL : strrchr(tensor, ':'), *slash = strrchr(src, '/');
+        image_id = colon ? colon + 1 : slash ? slash + 1 : src;
+    }
+    eo.seed = mxb_image_seed(eo.seed, image_id);
     /* the method's params, checked before anything is read */
     if (mxb_method_params_parse(method, param_kv, nparam_kv, params, err, sizeof err)) {
         fprintf(stderr, "mxb explain: %s\n", err);

@@ -113,7 +113,7 @@ done:
 }
 
 static void inspect_usage(FILE *f) {
-    fprintf(f, "usage: mxb inspect W.h5   (prints the model config, evaluation transform and parameter count)\n");
+    fprintf(f, "usage: mxb inspect W.h5   (prints the model config, evaluation transform, parameter count and the checkpoint it came from)\n");
 }
 
 int mxb_cmd_inspect(int argc, char **argv) {
@@ -165,6 +165,14 @@ int mxb_cmd_inspect(int argc, char **argv) {
     }
     else
         printf("transform     none stored (an older conversion: commands fall back to ImageNet's)\n");
+    char source[4096], sha[160];
+    if (mxb_weights_source(argv[1], source, sizeof source, sha, sizeof sha, err, sizeof err)) {
+        fprintf(stderr, "mxb inspect: %s\n", err);
+        mxb_model_free(m);
+        return 2;
+    }
+    printf("source        %s\n", source[0] ? source : "none recorded");
+    printf("source_sha256 %s\n", sha[0] ? sha : "none recorded");
     mxb_model_free(m);
     return 0;
 }

@@ -20,25 +20,72 @@ static void report_usage(FILE *f) {
                "  --curves      per-step perturbation accuracies as a table (md)\n"
                "  --figures DIR the figures (perturbation curves, overlays, attention matrices) as\n"
                "                PNG and SVG, and figures.md saying what is where, into DIR (created)\n"
-               "  --html OUT    one self-contained page: tables, figures, provenance\n");
+               "  --html OUT    one self-contained page: tables, figures, provenance\n"
+               "  --bootstrap N confidence intervals of every AUC, pixel accuracy, mIoU, mAP (each\n"
+               "                scalar metric): percentile bootstrap over the images, N replicates\n"
+               "                (md: a table; json: \"intervals\"; csv: low, high; html: a table)\n"
+               "  --seed S      the bootstrap's seed (default 0; splitmix64, results/store.h)\n"
+               "  --level L     the intervals' level (default 0.95)\n"
+               "  --pm          tables show value ± the half-width of its interval (--bootstrap\n"
+               "                1000 unless given)\n"
+               "  --pair A,B    paired bootstrap test of A - B, each MODEL/METHOD (vim/attribution,\n"
+               "                vit/attribution), on the images both ran: the difference, its\n"
+               "                interval, the two-sided p-value (repeatable; --bootstrap 1000\n"
+               "                unless given)\n");
+}
+
+/* "MODEL/METHOD,MODEL/METHOD" against the file's names: the four indices, or -1 */
+static int parse_pair(const mxb_results *r, const char *s, int *q) {
+    const char *comma = strchr(s, ',');
+    if (!comma || strchr(comma + 1, ',')) return -1;
+    for (int side = 0; side < 2; side++) {
+        const char *a = side ? comma + 1 : s, *end = side ? s + strlen(s) : comma, *slash = memchr(a, '/', (size_t)(end - a));
+        if (!slash) return -1;
+        q[2 * side] = q[2 * side + 1] = -1;
+        for (int m = 0; m < r->nmodels; m++)
+            if (strlen(r->models[m]) == (size_t)(slash - a) && !strncmp(r->models[m], a, (size_t)(slash - a))) q[2 * side] = m;
+        for (int k = 0; k < r->nmethods; k++)
+            if (strlen(r->methods[k]) == (size_t)(end - slash - 1) && !strncmp(r->methods[k], slash + 1, (size_t)(end - slash - 1)))
+                q[2 * side + 1] = k;
+        if (q[2 * side] < 0 || q[2 * side + 1] < 0) return -1;
+    }
+    return 0;
 }
 
 int mxb_cmd_report(int argc, char **argv) {
-    const char *figdir = NULL, *html = NULL, *pos[1];
-    int fmt = 0, show_curves = 0, npos = 0;
+    const char *figdir = NULL, *html = NULL, *pos[1], *pairs[MXB_REPORT_MAX_PAIRS], *seed_s = NULL;
+    int fmt = 0, show_curves = 0, npos = 0, replicates = 0, pm = 0, npairs = 0;
+    double level = 0.95;
     static const char *const formats[] = {"md", "json", "csv"};
     mxb_opt opts[] = {MXB_OPT_C("format", &fmt, "md|json|csv"), MXB_OPT_S("figures", &figdir),
-                      MXB_OPT_F("curves", &show_curves), MXB_OPT_S("html", &html), MXB_OPT_END};
+                      MXB_OPT_F("curves", &show_curves), MXB_OPT_S("html", &html),
+                      MXB_OPT_I("bootstrap", &replicates, 1, 1000000), MXB_OPT_S("seed", &seed_s),
+                      MXB_OPT_D("level", &level, 1e-6, 0.999999), MXB_OPT_F("pm", &pm),
+                      MXB_OPT_L("pair", pairs, &npairs, MXB_REPORT_MAX_PAIRS), MXB_OPT_END};
     int prc = mxb_opts_parse("report", argc, argv, opts, pos, 1, &npos, report_usage);
     if (prc) return prc == 1 ? 0 : 2;
     if (npos != 1) return mxb_usage_error("report", "no results file");
     const char *format = formats[fmt];
+    unsigned long long seed = 0;
+    if (seed_s && mxb_parse_u64(seed_s, &seed))
+        return mxb_usage_error("report", "--seed: '%s' is not an unsigned 64-bit integer", seed_s);
+    if ((seed_s || mxb_opt_seen(opts, "level")) && !replicates && !pm && !npairs)
+        return mxb_usage_error("report", "--seed and --level go with --bootstrap N, --pm or --pair");
+    mxb_boot_opts boot = {replicates ? replicates : 1000, seed, level};
+    mxb_report_opts ro = {(replicates || pm || npairs) ? &boot : NULL, pm, 0, {{0}}};
     mxb_results r;
     char err[ERRLEN];
     if (mxb_results_read(pos[0], &r, err, sizeof err)) {
         fprintf(stderr, "mxb report: %s\n", err);
         return 2;
     }
+    for (int i = 0; i < npairs; i++)
+        if (parse_pair(&r, pairs[i], ro.pair[ro.npairs++])) {
+            fprintf(stderr, "mxb report: --pair '%s': want MODEL/METHOD,MODEL/METHOD of %s's models and methods\n",
+                    pairs[i], pos[0]);
+            mxb_results_free(&r);
+            return 2;
+        }
     /* --figures DIR's files are checked as each is written (mxb_outfile) */
     const char *outs[] = {html};
     if (mxb_outputs_check("report", pos, 1, outs, 1)) {
@@ -46,7 +93,7 @@ int mxb_cmd_report(int argc, char **argv) {
         return 2;
     }
     int code = 0;
-    if (mxb_report_print(&r, stdout, format)) {
+    if (mxb_report_print_with(&r, stdout, format, &ro)) {
         fprintf(stderr, "mxb report: out of memory\n");
         code = 1;
     }
@@ -64,7 +111,7 @@ int mxb_cmd_report(int argc, char **argv) {
         }
     }
     if (!code && html) {
-        if (mxb_report_html(&r, pos[0], html, err, sizeof err)) {
+        if (mxb_report_html_with(&r, pos[0], html, &ro, err, sizeof err)) {
             fprintf(stderr, "mxb report: %s\n", err);
             code = 1;
         } else {

@@ -44,7 +44,7 @@ static int fail(parse_state *st, const char *section, const char *key, const cha
  * range, length, control bytes, emptiness) before apply() stores it: a key that is
  * not in this table is an unknown key, so a new key cannot skip the checks. */
 enum { S_RUN = 1, S_MODEL = 2, S_METHOD = 4, S_PERT = 8, S_SEG = 16 };
-typedef enum { T_PATH, T_INT, T_SEED, T_BOOL, T_CHOICE, T_NUMBER, T_RGB, T_HEX64, T_SUBSET, T_TESTS } vtype;
+typedef enum { T_PATH, T_INT, T_SEED, T_BOOL, T_CHOICE, T_NUMBER, T_RGB, T_HEX64, T_SUBSET, T_TESTS, T_NAME } vtype;
 
 typedef struct {
     unsigned sections;
@@ -74,6 +74,9 @@ static const key_spec keys[] = {
     {S_MODEL, "sha256", T_HEX64, 0, 0, NULL},
     {S_METHOD, "start_layer", I(-1, 100000)},
     {S_METHOD, "plugin", P},
+    /* [method:ALIAS] base = NAME: a second configuration of method NAME under its own
+     * name (docs/METHODS-v2.md §1.5: a sweep, e.g. ig at 16 and 50 steps side by side) */
+    {S_METHOD, "base", T_NAME, 0, 0, NULL},
     {S_PERT | S_SEG, "data", P},
     {S_PERT | S_SEG, "labels", P},
     {S_PERT | S_SEG, "subset", T_SUBSET, 0, 0, NULL},
@@ -232,6 +235,10 @@ static int check_value(const key_spec *k, const char *v, value *out, char *why, 
         if (len != 64 || strspn(v, "0123456789abcdef") != 64)
             return snprintf(why, n, "'%.80s' is not 64 lowercase hex digits", v), -1;
         return 0;
+    case T_NAME:
+        if (!mxb_name_ok(v))
+            return snprintf(why, n, "'%.80s' is not a method name (1..40 letters, digits, '_', '-', '.', '+'; not '.' or '..')", v), -1;
+        return 0;
     case T_SUBSET:
         if (parse_subset(v, &out->subset))
             return snprintf(why, n, "'%.80s' is not all, first:N, every:K, random:N or ids:FILE", v), -1;
@@ -313,6 +320,7 @@ static int apply(parse_state *st, unsigned sec, int idx, const char *key, const 
     else if (!strcmp(key, "images_in_flight")) c->images_in_flight = (int)x->i;
     else if (!strcmp(key, "sha256")) snprintf(c->models[idx].sha256, sizeof c->models[idx].sha256, "%s", v);
     else if (!strcmp(key, "start_layer")) c->methods[idx].start_layer = (int)x->i;
+    else if (!strcmp(key, "base")) snprintf(c->methods[idx].base, sizeof c->methods[idx].base, "%s", v);
     else if (!strcmp(key, "subset")) {
         d->subset = x->subset;
         if (d->subset.kind == MXB_SUBSET_IDS) {

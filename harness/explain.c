@@ -468,7 +468,7 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
         .logits = logits, .trace = &h, .attn = tr_attn, .attn_grad = tr_attn_grad,
         .attn_relevance = tr_attn_rel, .residual = tr_residual,
         .residual_grad = tr_residual_grad, .xai_vector = tr_xai,
-        .token_relevance = tr_token_rel, .input_relevance = tr_input_rel,
+        .token_relevance = tr_token_rel, .pixel_relevance = tr_input_rel,
     };
     /* v2: the run, the params (defaults filled in), the seed */
     fill_geometry(g, &in);

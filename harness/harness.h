@@ -31,7 +31,7 @@ typedef struct {
     int start_layer;      /* -1: the method's default */
     /* ---- method ABI v2 (zero: defaults) ---- */
     const double *params; /* the method's params in spec order; NULL: its defaults */
-    uint64_t seed;        /* [run] seed: stochastic methods draw from it alone */
+    uint64_t seed;        /* the image's seed (mxb_image_seed): stochastic methods draw from it alone */
     int image_index;      /* for the method's messages */
     mxb_ctx *const *pool; /* npool plain contexts for forward_many; NULL: one made per call */
     int npool;
@@ -78,6 +78,9 @@ typedef struct {
 
 typedef struct {
     char name[64], plugin[4096];
+    /* base = NAME: this section is an alias of method NAME with its own keys (a sweep);
+     * empty: the section's name is the method's */
+    char base[64];
     int start_layer;
     /* ---- method ABI v2: [method:NAME] key = value lines, resolved against the method's
      * specs when the run is set up (params: spec order, defaults filled; NULL: none) ---- */

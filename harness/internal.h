@@ -76,6 +76,10 @@ int mxb_opt_seen(const mxb_opt *opts, const char *name);
 int mxb_device_pick(const char *cmd, const char *spec, int *gpu);
 /* mxb --version's CUDA lines: compiled in or not, and the GPUs the driver shows */
 void mxb_device_describe(FILE *f);
+/* --plugin LIB.so given after the command (mxb explain/methods/run: the same as before
+ * it): loads each; on a failure "mxb CMD: the loader's line" on stderr, every plugin
+ * unloaded, 2 */
+int mxb_load_plugins(const char *cmd, const char *const *paths, int n);
 /* "mxb CMD: MESSAGE (see mxb CMD --help)" on stderr; returns 2 */
 int mxb_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A command's outputs against its inputs, before any work (issue 23, class 1): every
@@ -253,6 +257,9 @@ typedef struct {
     mxb_progress stage;             /* the progress of the stage after the units */
     mxb_run_slot *slots;            /* [in_flight] the images in flight; slots[0] does the serial work */
     int max_classes, max_grid2;
+    /* the data's sanity checks (check_data_fit): lines, each said once on stderr and
+     * kept in the results (attribute "warnings"); each model's class count ("num_classes") */
+    char warnings[1024], num_classes[512];
 } mxb_run_state;
 
 /* ---- run_setup.c: configuration to loaded models, data, results arrays ---- */

@@ -7,6 +7,7 @@
  * read as something else. */
 #include "harness/harness.h"
 #include "harness/internal.h"
+#include "methods/method.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -64,6 +65,18 @@ int mxb_usage_error(const char *cmd, const char *fmt, ...) {
     va_end(ap);
     fprintf(stderr, "mxb %s: %s (see mxb %s --help)\n", cmd, msg, cmd);
     return 2;
+}
+
+int mxb_load_plugins(const char *cmd, const char *const *paths, int n) {
+    for (int i = 0; i < n; i++) {
+        char err[512];
+        if (mxb_methods_load_plugin(paths[i], err, sizeof err)) {
+            fprintf(stderr, "mxb %s: %s\n", cmd, err);
+            mxb_methods_unload_plugins();
+            return 2;
+        }
+    }
+    return 0;
 }
 
 /* "a positive integer", "a non-negative integer", "a number", ...: what the option takes */

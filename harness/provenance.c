@@ -61,6 +61,10 @@ static void code_text(const mxb_run_state *R, char *buf, size_t n) {
         char params[2048] = "";
         if (!me) continue;
         mxb_method_params_format(me, R->cfg.methods[k].params, params, sizeof params);
+        /* an alias says which method it configures (only then: the keys of earlier runs stay) */
+        if (R->cfg.methods[k].base[0])
+            off += (size_t)snprintf(buf + off, n - off, "; %s: base %s", R->cfg.methods[k].name, R->cfg.methods[k].base);
+        if (off >= n) break;
         if (mxb_method_origin(me, &path, &sha))
             off += (size_t)snprintf(buf + off, n - off, "; %s: abi %u plugin %s sha256 %s [%s]", R->cfg.methods[k].name,
                                     me->abi_version, path, sha, params);
@@ -128,6 +132,16 @@ void mxb_run_set_provenance(mxb_run_state *R, const char *started) {
             snprintf(name, sizeof name, "method_params_%s", R->cfg.methods[k].name);
             mxb_method_params_format(R->method[k], R->cfg.methods[k].params, text, sizeof text);
             mxb_results_set_attr(r, name, text);
+        }
+    /* the sanity checks' inputs and findings (mxb report repeats them, docs/PAPER.md) */
+    mxb_results_set_attr(r, "num_classes", R->num_classes);
+    if (R->warnings[0]) mxb_results_set_attr(r, "warnings", R->warnings);
+    /* [method:ALIAS] base = NAME: which method each alias configures (its params above) */
+    for (int k = 0; k < R->cfg.nmethods; k++)
+        if (R->cfg.methods[k].base[0]) {
+            char name[128];
+            snprintf(name, sizeof name, "method_base_%s", R->cfg.methods[k].name);
+            mxb_results_set_attr(r, name, R->cfg.methods[k].base);
         }
     for (int t = 0; t < MXB_NTESTS; t++)
         if (R->res.test[t].enabled) {

@@ -114,11 +114,12 @@ static int method_map(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int k, i
         return 0;
     }
     const int label = R->res.test[t].label[i];
-    /* v2 methods: the run's seed, its params, and the perturbation steps' plain contexts
-     * (the slot's own: free while its map is made) for their forward_many */
+    /* v2 methods: the image's seed (the run's and the image's id: the same map on any
+     * thread count, shard or order), its params, and the perturbation steps' plain
+     * contexts (the slot's own: free while its map is made) for their forward_many */
     mxb_explain_opts eo = {.class_index = R->cfg.use_target ? label : -1, .variant = R->cfg.variant,
                            .start_layer = R->cfg.methods[k].start_layer, .params = R->cfg.methods[k].params,
-                           .seed = R->cfg.seed, .image_index = i, .pool = sl->step_ctx[m], .npool = sl->nplain};
+                           .seed = mxb_image_seed(R->cfg.seed, R->res.test[t].ids[i]), .image_index = i, .pool = sl->step_ctx[m], .npool = sl->nplain};
     return mxb_explain_one(sl->traced[m], R->model[m], R->method[k], sl->x, &eo, sl->logits, cls, sl->map, err,
                            errlen);
 }
@@ -285,9 +286,12 @@ static long insdel_forwards(const mxb_run_state *R) {
 static void run_usage(FILE *f) {
     fprintf(f,
             "usage: mxb run CONFIG.ini [--set section.key=value]... [--shard I/N|auto|auto/N] [--in-flight N] [--quiet]\n"
+            "               [--plugin LIB.so]...\n"
             "  Runs every model x method x test of the configuration (configs/README.md)\n"
             "  into one HDF5 results file (results/SCHEMA.md) and prints the tables.\n"
             "  --set S.K=V      override a configuration key (recorded in the results)\n"
+            "  --plugin LIB.so  load a method plugin (as mxb --plugin): a bare [method:NAME] may\n"
+            "                   then name one of its methods\n"
             "  --shard I/N      do the I-th of N interleaved slices (0 <= I < N); the output\n"
             "                   becomes OUTPUT.shard-I-of-N.h5; `mxb merge` joins them\n"
             "  --shard auto     I and N from the Slurm array task (SLURM_ARRAY_TASK_ID, _COUNT);\n"
@@ -683,13 +687,14 @@ static int shard_parse(const char *arg, long *shard_i, long *shard_n) {
 }
 
 int mxb_cmd_run(int argc, char **argv) {
-    const char *sets[64], *shard_arg = NULL, *pos[1];
-    int nsets = 0, quiet = 0, npos = 0, code = 1, done = 0, in_flight = 0;
+    const char *sets[64], *shard_arg = NULL, *pos[1], *plugins[16];
+    int nsets = 0, nplugins = 0, quiet = 0, npos = 0, code = 1, done = 0, in_flight = 0;
     double within_h = 24;
     int nodes = 1;
     char err[ERRLEN] = "";
     mxb_opt opts[] = {MXB_OPT_L("set", sets, &nsets, 64), MXB_OPT_S("shard", &shard_arg), MXB_OPT_F("quiet", &quiet), MXB_OPT_I("in-flight", &in_flight, 1, 4096),
-                      MXB_OPT_DO("estimate", &within_h, 1e-12, 1e6), MXB_OPT_I("shards", &nodes, 1, 100000), MXB_OPT_END};
+                      MXB_OPT_DO("estimate", &within_h, 1e-12, 1e6), MXB_OPT_I("shards", &nodes, 1, 100000),
+                      MXB_OPT_L("plugin", plugins, &nplugins, 16), MXB_OPT_END};
     int prc = mxb_opts_parse("run", argc, argv, opts, pos, 1, &npos, run_usage);
     if (prc) return prc == 1 ? 0 : 2;
     if (npos != 1) return mxb_usage_error("run", "no configuration file");
@@ -697,6 +702,7 @@ int mxb_cmd_run(int argc, char **argv) {
         return mxb_usage_error("run", "--shards N goes with --estimate (the wall time on N nodes), without --shard");
     long shard_i = 0, shard_n = 1;
     if (shard_arg && shard_parse(shard_arg, &shard_i, &shard_n)) return 2;
+    if (mxb_load_plugins("run", plugins, nplugins)) return 2;
     mxb_run_state *R = mxb_alloc0(1, sizeof *R, "the run's state");
     R->shard_i = (int)shard_i;
     R->shard_n = (int)shard_n;
@@ -767,6 +773,11 @@ int mxb_cmd_run(int argc, char **argv) {
         fprintf(stderr, "mxb run: wrote %s (%ld units, %.1f s, %d image%s in flight x %d thread%s)\n", R->output,
                 pr.total, now_s() - t_start, R->in_flight, R->in_flight > 1 ? "s" : "", R->slots[0].nthreads,
                 R->slots[0].nthreads > 1 ? "s" : "");
+    /* the label trap, said where it is seen (the data's own lines were said at set-up) */
+    char warn[4096];
+    if (mxb_results_warnings(res, 0, warn, sizeof warn))
+        for (char *line = strtok(warn, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "mxb run: warning: %s\n", line);
     mxb_report_print(res, stdout, "md");
     code = 0;
 out:

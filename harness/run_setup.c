@@ -20,6 +20,14 @@ static int open_data(mxb_run_state *R, int t, char *err, size_t errlen) {
     const mxb_run_data *d = t == MXB_TEST_PERTURBATION ? &R->cfg.perturbation : &R->cfg.segmentation;
     R->rd[t] = d;
     if (!d->enabled) return 0;
+    /* the real data is not part of mxb: a missing folder or file says where it comes from */
+    const char *absent = access(d->data, F_OK) ? d->data : d->labels[0] && access(d->labels, F_OK) ? d->labels : NULL;
+    if (absent) {
+        mxb_seterr(err, errlen, "%s: no such file or folder ([%s] %s); ImageNet's validation images, their labels and "
+                   "gtsegs_ijcv.mat are not part of mxb: docs/PAPER.md says where each comes from (mxb synth makes a "
+                   "synthetic stand-in)", absent, mxb_test_names[t], absent == d->data ? "data" : "labels");
+        return -1;
+    }
     if (mxb_dataset_open(d->data, d->labels[0] ? d->labels : NULL, &R->data[t], err, errlen)) return -1;
     mxb_dataset *D = R->data[t];
     mxb_dataset_set_max_pixels(D, (size_t)R->cfg.max_pixels); /* 0: the default */
@@ -202,6 +210,42 @@ static int check_labels(mxb_run_state *R, const mxb_config *cfg, char *err, size
             }
     }
     return 0;
+}
+
+/* The label trap (docs/PAPER.md): labels that are valid indices but not the model's
+ * classes. ImageFolder labels a class folder by its sorted index, which is the model's
+ * class only when every one of the model's classes has its folder; a label set of one
+ * class is a label file of another kind. Warnings, not errors (a deliberate subset is
+ * allowed): one line each on stderr, kept in the results, repeated by mxb report. */
+static void check_data_fit(mxb_run_state *R, const mxb_config *cfg) {
+    size_t off = 0;
+    for (int m = 0; m < R->cfg.nmodels; m++)
+        off += (size_t)snprintf(R->num_classes + off, sizeof R->num_classes - off, "%s%s=%d", m ? " " : "",
+                                R->cfg.models[m].name, cfg[m].num_classes);
+    off = 0;
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        const mxb_dataset *D = R->data[t];
+        if (!D || (t == MXB_TEST_SEGMENTATION && !R->cfg.use_target)) continue;
+        char line[600] = "";
+        const int folders = mxb_dataset_class_folders(D);
+        for (int m = 0; m < R->cfg.nmodels && !line[0]; m++)
+            if (folders && folders != cfg[m].num_classes)
+                snprintf(line, sizeof line, "%s has %d class folders but model %s has %d classes: a folder's label is "
+                         "its sorted index, the model's class only when every class has its folder (docs/PAPER.md, "
+                         "the label trap)", R->rd[t]->data, folders, R->cfg.models[m].name, cfg[m].num_classes);
+        const int n = mxb_dataset_size(D), first = n ? mxb_dataset_label(D, 0) : -1;
+        int same = n >= 10;
+        for (int i = 1; i < n && same; i++) same = mxb_dataset_label(D, i) == first;
+        if (!line[0] && same)
+            snprintf(line, sizeof line, "%s: all %d %s images have label %d (a label file of another kind? "
+                     "docs/PAPER.md, the label trap)", R->rd[t]->labels[0] ? R->rd[t]->labels : R->rd[t]->data, n,
+                     mxb_test_names[t], first);
+        if (!line[0]) continue;
+        fprintf(stderr, "mxb run: warning: %s\n", line);
+        off += (size_t)snprintf(R->warnings + off, off < sizeof R->warnings ? sizeof R->warnings - off : 0, "%s%s",
+                                off ? "\n" : "", line);
+        if (off >= sizeof R->warnings) off = sizeof R->warnings - 1;
+    }
 }
 
 /* ---- the (model, method) pairs a run skips ---------------------------------------- */
@@ -479,9 +523,14 @@ static int load_methods(mxb_run_state *R, char *err, size_t errlen) {
         int loaded = 0;
         for (int j = 0; j < k && !loaded; j++) loaded = !strcmp(R->cfg.methods[j].plugin, rm->plugin);
         if (rm->plugin[0] && !loaded && mxb_methods_load_plugin(rm->plugin, err, errlen)) return -1;
-        if (!(R->method[k] = mxb_methods_find(rm->name))) {
-            mxb_seterr(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE loads one)",
-                     R->cfg.path, rm->name);
+        const char *name = rm->base[0] ? rm->base : rm->name;
+        if (!(R->method[k] = mxb_methods_find(name))) {
+            if (rm->base[0])
+                mxb_seterr(err, errlen, "%s: [method:%s] base = %s is not a known method (mxb methods lists them; "
+                           "plugin = FILE loads one)", R->cfg.path, rm->name, rm->base);
+            else
+                mxb_seterr(err, errlen, "%s: [method:%s] is not a known method (mxb methods lists them; plugin = FILE "
+                           "loads one; an alias names its method with base = NAME)", R->cfg.path, rm->name);
             return -1;
         }
         /* method ABI v2: [method:NAME] key = value against the method's param specs */
@@ -494,6 +543,15 @@ static int load_methods(mxb_run_state *R, char *err, size_t errlen) {
             return -1;
         }
         wm->params = wm->param_values;
+    }
+    /* an alias's name is its own: [method:ixg] base = ig would put IG's maps under ixg's name */
+    for (int k = 0; k < R->cfg.nmethods; k++) {
+        const mxb_run_method *rm = &R->cfg.methods[k];
+        if (rm->base[0] && strcmp(rm->base, rm->name) && mxb_methods_find(rm->name)) {
+            mxb_seterr(err, errlen, "%s: [method:%s] base = %s: '%s' is another method's name (an alias needs a "
+                       "name of its own)", R->cfg.path, rm->name, rm->base, rm->name);
+            return -1;
+        }
     }
     return 0;
 }
@@ -632,6 +690,7 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
     for (int t = 0; t < MXB_NTESTS; t++)
         if (open_data(R, t, err, errlen)) return 2;
     if (check_labels(R, peeked, err, errlen)) return 2;
+    check_data_fit(R, peeked);
     /* the transforms after the weights' checksums: a wrong file is named first */
     if (check_memory(R, peeked, err, errlen) || load_models(R, err, errlen) ||
         resolve_transforms(R, peeked, err, errlen))

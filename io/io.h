@@ -173,5 +173,10 @@ int mxb_png_write(const char *path, const uint8_t *pixels, int width, int height
  * finaliser; the one generator of the synthetic data, sample draws and random weights,
  * so every platform and compiler draws the same numbers. */
 uint64_t mxb_splitmix64(uint64_t *state);
+/* An image's seed for the stochastic methods (methods/method.h, mxb_explain_input.seed):
+ * one splitmix64 step from the state run_seed XOR FNV-1a-64(id's bytes), id the image's
+ * id as the results store it. Depends on nothing else: the same map whatever the
+ * threads, images in flight, shard or order. */
+uint64_t mxb_image_seed(uint64_t run_seed, const char *id);
 
 #endif

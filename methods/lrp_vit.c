@@ -42,7 +42,7 @@ static int partial_grad_explain(const mxb_explain_input *in, float *map, char *e
 }
 
 static int full_explain(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
-    const float *R = in->input_relevance ? in->input_relevance(in->trace) : NULL;
+    const float *R = in->pixel_relevance ? in->pixel_relevance(in->trace) : NULL;
     if (!R) {
         mxb_seterr(err, errlen, "lrp-full: the host ran no LRP pass to the input");
         return -1;

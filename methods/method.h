@@ -213,7 +213,7 @@ enum {
      * instead of layers_ours.py's; read through attn_relevance */
     MXB_NEEDS_RELEVANCE_ORIG = 1u << 20,
     MXB_NEEDS_RELEVANCE_LAST = 1u << 21,    /* with ORIG: the last block only (partial LRP) */
-    MXB_NEEDS_RELEVANCE_INPUT = 1u << 22,   /* with ORIG: on to the pixels; read input_relevance */
+    MXB_NEEDS_RELEVANCE_INPUT = 1u << 22,   /* with ORIG: on to the pixels; read pixel_relevance */
 };
 #define MXB_NEEDS_LRP_PASSES (MXB_NEEDS_MAMBALRP | MXB_NEEDS_LRP_SILU_IDENTITY | \
                               MXB_NEEDS_LRP_NORM_DETACH | MXB_NEEDS_LRP_CONV_GAMMA | \
@@ -247,7 +247,15 @@ typedef struct mxb_explain_input {
     const struct mxb_model_api *model; /* the run's calls; NULL unless needs has MXB_NEEDS_MODEL */
     mxb_run *run;
     const double *param_values;        /* the method's params in spec order, defaults filled in */
-    uint64_t seed;                     /* the run's seed ([run] seed): the same for every image */
+    /* the image's seed, for stochastic methods (draw with mxb_rng_* below, nothing
+     * else): derived from the run's seed ([run] seed, mxb explain --seed) and the
+     * image's id (its path relative to the data folder as the results store it, or the
+     * .mat index; mxb explain: the --image file name or --id) by one splitmix64 step:
+     *   h = FNV-1a-64(id bytes) (basis 0xcbf29ce484222325, prime 0x100000001b3),
+     *   state = run_seed ^ h, seed = mxb_rng_next of state (the first output).
+     * So a map is the same whatever the thread count, images in flight, shard or order,
+     * and differs from image to image. */
+    uint64_t seed;
     int image_index;                   /* for messages only: a map must not vary with it */
     /* ---- v2, the LRP passes (MXB_NEEDS_LRP_PASSES); NULL when not asked for ---- */
     /* ViM, MXB_NEEDS_MAMBALRP: [seq_len] gradient x input at the embedded tokens
@@ -255,7 +263,7 @@ typedef struct mxb_explain_input {
     const float *(*token_relevance)(void *trace);
     /* ViT, MXB_NEEDS_RELEVANCE_INPUT: [img_size, img_size] the pixel relevance
      * summed over channels (Chefer's full LRP, before any normalisation) */
-    const float *(*input_relevance)(void *trace);
+    const float *(*pixel_relevance)(void *trace);
 } mxb_explain_input;
 
 typedef struct mxb_method {

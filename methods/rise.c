@@ -5,7 +5,7 @@
  * (d c b | a b c d) — and cropped at a random shift; the score is the softmax
  * probability of the explained class on m ⊙ x (the normalised image):
  *   sal = Σ_i p_i(cls) m_i / (N · p1).
- * One mask set for every image, drawn from the run's seed with the shared generator:
+ * One mask set per image, drawn from the image's seed (method.h) with the shared generator:
  * u01 draws 0 .. N·s·s-1 are the cells in C order, the next 2N each mask's row then
  * column shift (floor(u01·cell)). splitmix64's state after k draws is seed + k·γ, so a
  * mask's draws are reached directly and masks are made in chunks (6000 masks of
@@ -120,7 +120,7 @@ static int rise_explain(const mxb_explain_input *in, float *map, char *err, size
 const mxb_method mxb_method_rise = {
     .abi_version = MXB_METHOD_ABI_VERSION,
     .name = "rise",
-    .description = "RISE (eclique/RISE: random masks, softmax score), one mask set per run seed",
+    .description = "RISE (eclique/RISE: random masks, softmax score), one mask set per image seed",
     .archs = MXB_METHOD_VIT | MXB_METHOD_VIM,
     .needs = MXB_NEEDS_MODEL,
     .class_specific = 1,

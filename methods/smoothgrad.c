@@ -1,8 +1,8 @@
 /* SmoothGrad (Captum NoiseTunnel(Saliency), nt_type "smoothgrad"): the mean over
  * `samples` noisy copies x + ε_k of |∇ logit_cls|, ε ~ N(0, σ²) i.i.d. per element with
  * an ABSOLUTE σ in normalised units (Captum's stdevs, default 1.0), channels summed.
- * The noise is the shared generator's (method.h) from the run's seed, restarted for
- * every image: noise[k,c,y,x] = float32(σ · normal[((k·C + c)·S + y)·S + x]).
+ * The noise is the shared generator's (method.h) from the image's seed (method.h: the
+ * run's seed and the image's id): noise[k,c,y,x] = float32(σ · normal[((k·C + c)·S + y)·S + x]).
  * docs/METHODS-v2.md §3.5.3. */
 #include "methods/pixel_common.h"
 

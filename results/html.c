@@ -147,11 +147,11 @@ static void skipped_td(FILE *f, int ncols) {
 /* One method x model table of the summary table's columns `tab` (results/summary.c):
  * rows the methods, per model each column, a skipped pair as em dashes. */
 static void method_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab, const char *id,
-                         const mxb_metric *v, int n) {
+                         const mxb_metric *v, int n, const mxb_ci *pm) {
     mxb_res_sumslot sl[2 * MXB_RES_MAX_SUMROWS], c[2 * MXB_RES_MAX_SUMROWS];
-    int ns = mxb_res_sumslots(r, t, sl), nc = 0;
+    int ns = mxb_res_sumslots(r, t, sl), nc = 0, at[2 * MXB_RES_MAX_SUMROWS];
     for (int i = 0; i < ns; i++)
-        if (sl[i].w->table == tab) c[nc++] = sl[i];
+        if (sl[i].w->table == tab) at[nc] = i, c[nc++] = sl[i];
     fprintf(f, "<table class=\"metrics\" id=\"%s\">\n<tr><th>Method</th>", id);
     for (int m = 0; m < r->nmodels; m++)
         for (int i = 0; i < nc; i++) {
@@ -169,15 +169,90 @@ static void method_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab
             for (int i = 0; i < nc; i++) {
                 char name[256];
                 mxb_res_sumrow_name(name, sizeof name, r, t, m, k, c[i].w, c[i].q, 0);
-                if (r->skipped[m][k]) skipped_td(f, 1);
-                else num(f, v, n, c[i].w->scale, "%s", name);
+                if (r->skipped[m][k]) {
+                    skipped_td(f, 1);
+                } else if (pm && mxb_res_sumrow_has_ci(c[i].w)) { /* value ± half-width of its interval */
+                    const mxb_ci *ci = mxb_report_ci(pm, t, m, k, at[i]);
+                    const double sc = c[i].w->scale;
+                    fprintf(f, "<td class=\"num\" data-metric=\"");
+                    esc(f, name);
+                    if (!isfinite(ci->value)) fprintf(f, "\">n/a</td>");
+                    else if (!isfinite(ci->low)) fprintf(f, "\">%.2f ± n/a</td>", ci->value * sc);
+                    else
+                        fprintf(f, "\" data-low=\"%.17g\" data-high=\"%.17g\">%.2f ± %.2f</td>", ci->low, ci->high,
+                                ci->value * sc, (ci->high - ci->low) / 2 * sc);
+                } else {
+                    num(f, v, n, c[i].w->scale, "%s", name);
+                }
             }
         fprintf(f, "</tr>\n");
     }
     fprintf(f, "</table>\n");
 }
 
-static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
+/* The intervals of every scalar metric, and the paired tests, as tables. */
+static int stats(FILE *f, const mxb_results *r, const mxb_report_opts *o, const mxb_ci *ci) {
+    const mxb_boot_opts *b = o->boot;
+    fprintf(f, "<h2 id=\"intervals\">Confidence intervals</h2>\n<p>%g %% percentile bootstrap over images (%d "
+               "replicates, seed %llu), in the tables' units.</p>\n<table class=\"metrics\" id=\"table-intervals\">\n"
+               "<tr><th>Test</th><th>Model</th><th>Method</th><th>Metric</th><th>Value</th><th>Low</th><th>High</th></tr>\n",
+            100 * b->level, b->replicates, (unsigned long long)b->seed);
+    for (int t = 0; t < MXB_NTESTS; t++) {
+        if (!r->test[t].enabled) continue;
+        mxb_res_sumslot sl[2 * MXB_RES_MAX_SUMROWS];
+        const int ns = mxb_res_sumslots(r, t, sl);
+        for (int m = 0; m < r->nmodels; m++)
+            for (int k = 0; k < r->nmethods; k++)
+                for (int s = 0; s < ns && !r->skipped[m][k]; s++) {
+                    if (!mxb_res_sumrow_has_ci(sl[s].w)) continue;
+                    const mxb_ci *c = mxb_report_ci(ci, t, m, k, s);
+                    const double sc = sl[s].w->scale;
+                    char metric[96];
+                    mxb_res_slot_metric(metric, sizeof metric, &sl[s]);
+                    fprintf(f, "<tr><td>%s</td><td>", mxb_test_names[t]);
+                    esc(f, r->models[m]);
+                    fprintf(f, "</td><td>");
+                    esc(f, r->methods[k]);
+                    fprintf(f, "</td><td>%s</td><td class=\"num\">%.2f</td><td class=\"num\">%.2f</td>"
+                               "<td class=\"num\">%.2f</td></tr>\n", metric, c->value * sc, c->low * sc, c->high * sc);
+                }
+    }
+    fprintf(f, "</table>\n");
+    if (!o->npairs) return 0;
+    fprintf(f, "<h2 id=\"pairs\">Paired tests</h2>\n<p>Paired bootstrap over the images both ran (%d replicates, "
+               "seed %llu): the difference A − B, its %g %% percentile interval and the two-sided p-value of the "
+               "centred bootstrap.</p>\n<table class=\"metrics\" id=\"table-pairs\">\n<tr><th>Test</th><th>Metric</th>"
+               "<th>A</th><th>B</th><th>A value</th><th>B value</th><th>A − B</th><th>Low</th><th>High</th><th>p</th><th>images</th></tr>\n",
+            b->replicates, (unsigned long long)b->seed, 100 * b->level);
+    for (int p = 0; p < o->npairs; p++) {
+        const int *q = o->pair[p];
+        for (int t = 0; t < MXB_NTESTS; t++) {
+            if (!r->test[t].enabled || r->skipped[q[0]][q[1]] || r->skipped[q[2]][q[3]]) continue;
+            mxb_res_sumslot sl[2 * MXB_RES_MAX_SUMROWS];
+            mxb_pair_stat st[2 * MXB_RES_MAX_SUMROWS];
+            const int ns = mxb_res_sumslots(r, t, sl);
+            if (mxb_results_pair(r, t, q[0], q[1], q[2], q[3], sl, ns, b, st)) return -1;
+            for (int s = 0; s < ns; s++) {
+                if (!mxb_res_sumrow_has_ci(sl[s].w)) continue;
+                const double sc = sl[s].w->scale;
+                char metric[96];
+                mxb_res_slot_metric(metric, sizeof metric, &sl[s]);
+                fprintf(f, "<tr><td>%s</td><td>%s</td><td>", mxb_test_names[t], metric);
+                esc(f, r->models[q[0]]), fputc('/', f), esc(f, r->methods[q[1]]);
+                fprintf(f, "</td><td>");
+                esc(f, r->models[q[2]]), fputc('/', f), esc(f, r->methods[q[3]]);
+                fprintf(f, "</td><td class=\"num\">%.2f</td><td class=\"num\">%.2f</td><td class=\"num\">%.2f</td>"
+                           "<td class=\"num\">%.2f</td><td class=\"num\">%.2f</td><td class=\"num\">%.4f</td>"
+                           "<td class=\"num\">%d</td></tr>\n",
+                        st[s].a * sc, st[s].b * sc, st[s].diff * sc, st[s].low * sc, st[s].high * sc, st[s].p, st[s].n);
+            }
+        }
+    }
+    fprintf(f, "</table>\n");
+    return 0;
+}
+
+static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n, const mxb_ci *pm) {
     const mxb_res_test *P = &r->test[MXB_TEST_PERTURBATION], *S = &r->test[MXB_TEST_SEGMENTATION];
     if (P->enabled) {
         fprintf(f, "<h2 id=\"perturbation\">%s (%d images)</h2>\n", test_title[0], P->n);
@@ -186,12 +261,12 @@ static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
                    "relevant first, higher is better.</p>\n",
                 r->auc_y_fraction ? "accuracy as a fraction" : "accuracy in %",
                 r->auc_x_normalized ? "x spread over [0, 1]" : "p = 0, 0.1, …, 0.9");
-        method_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_AUC, "table-perturbation", v, n);
+        method_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_AUC, "table-perturbation", v, n, pm);
         if (r->insdel_step > 0) { /* RISE insertion / deletion: only when the run made them */
             fprintf(f, "<h3>Insertion / deletion (RISE, %d pixels per step), in %%</h3>\n", r->insdel_step);
             fprintf(f, "<p>Mean area under the class probability as the most relevant pixels are put back on a "
                        "blurred image (insertion, higher is better) or removed (deletion, lower is better).</p>\n");
-            method_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_INSDEL, "table-insdel", v, n);
+            method_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_INSDEL, "table-insdel", v, n, pm);
         }
         mxb_res_sumslot sl[2 * MXB_RES_MAX_SUMROWS];
         const int ns = mxb_res_sumslots(r, MXB_TEST_PERTURBATION, sl);
@@ -223,7 +298,7 @@ static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n) {
         fprintf(f, "<p>The map, upsampled, min-max normalised and thresholded at its mean, against the object "
                    "mask: pixel accuracy, mean IoU over background and object, mean average precision, mean "
                    "F1 and the pointing game (the map's maximum inside the mask); all higher is better.</p>\n");
-        method_table(f, r, MXB_TEST_SEGMENTATION, MXB_TAB_SEG, "table-segmentation", v, n);
+        method_table(f, r, MXB_TEST_SEGMENTATION, MXB_TAB_SEG, "table-segmentation", v, n, pm);
     }
 }
 
@@ -279,13 +354,20 @@ static void provenance(FILE *f, const mxb_results *r) {
 
 int mxb_report_html(const mxb_results *r, const char *results_path, const char *out_path, char *err,
                     size_t errlen) {
+    return mxb_report_html_with(r, results_path, out_path, NULL, err, errlen);
+}
+
+int mxb_report_html_with(const mxb_results *r, const char *results_path, const char *out_path,
+                         const mxb_report_opts *o, char *err, size_t errlen) {
     mxb_metric *v = NULL;
     int n = mxb_results_metrics(r, &v);
     if (n < 0) return mxb_seterr(err, errlen, "out of memory"), -1;
+    mxb_ci *ci = o && o->boot ? mxb_report_intervals(r, o->boot) : NULL;
+    if (o && o->boot && !ci) return free(v), mxb_seterr(err, errlen, "out of memory"), -1;
     page pg;
     char title[4200];
     snprintf(title, sizeof title, "mxb report: %s", results_path);
-    if (page_open(&pg, out_path, title, err, errlen)) return free(v), -1;
+    if (page_open(&pg, out_path, title, err, errlen)) return free(v), free(ci), -1;
     FILE *f = pg.f;
     fprintf(f, "<h1>mxb report</h1>\n<p><code>");
     esc(f, results_path);
@@ -305,9 +387,18 @@ int mxb_report_html(const mxb_results *r, const char *results_path, const char *
                "<a href=\"#provenance\">provenance</a></p>\n",
             r->test[MXB_TEST_PERTURBATION].enabled ? "<a href=\"#perturbation\">perturbation</a> · " : "",
             r->test[MXB_TEST_SEGMENTATION].enabled ? "<a href=\"#segmentation\">segmentation</a> · " : "");
-    tables(f, r, v, n);
+    char w[4096];
+    if (mxb_results_warnings(r, 1, w, sizeof w))
+        for (char *line = strtok(w, "\n"); line; line = strtok(NULL, "\n")) {
+            fprintf(f, "<p class=\"warning\"><b>Warning:</b> ");
+            esc(f, line);
+            fprintf(f, "</p>\n");
+        }
+    tables(f, r, v, n, o && o->pm ? ci : NULL);
     free(v);
-    int rc = figures(f, r, results_path, err, errlen);
+    int rc = ci && stats(f, r, o, ci) ? (mxb_seterr(err, errlen, "out of memory"), -1) : 0;
+    free(ci);
+    if (!rc) rc = figures(f, r, results_path, err, errlen);
     if (!rc) provenance(f, r);
     return page_close(&pg, rc == 0, err, errlen) || rc ? -1 : 0;
 }

@@ -16,6 +16,35 @@
 /* The paper's tables (rows: methods; columns: models) as "md", every summary metric
  * under its stable name as "json" or "csv". Returns -1 for an unknown format. */
 int mxb_report_print(const mxb_results *r, FILE *f, const char *format);
+/* Uncertainty in a report (results/bootstrap.c; docs: mxb report --help): intervals of
+ * every scalar metric when boot is set, "value ± half-width" cells in the tables when
+ * pm, and paired bootstrap tests of model/method pairs. */
+#define MXB_REPORT_MAX_PAIRS 8
+typedef struct {
+    const mxb_boot_opts *boot;              /* NULL: no intervals, no pairs */
+    int pm;                                 /* tables: value ± half-width of its interval */
+    int npairs;
+    int pair[MXB_REPORT_MAX_PAIRS][4];      /* model a, method a, model b, method b */
+} mxb_report_opts;
+/* mxb_report_print with intervals and paired tests (md: a section each; json: the
+ * "bootstrap", "intervals" and "pairs" members; csv: low and high columns). -1: an
+ * unknown format or out of memory. */
+int mxb_report_print_with(const mxb_results *r, FILE *f, const char *format, const mxb_report_opts *o);
+/* Every interval of r: ci[((t * MXB_RES_MAX_MODELS + m) * MXB_RES_MAX_METHODS + k) *
+ * 2 * MXB_RES_MAX_SUMROWS + s] for slot s of mxb_res_sumslots(r, t); NULL out of memory. */
+mxb_ci *mxb_report_intervals(const mxb_results *r, const mxb_boot_opts *o);
+const mxb_ci *mxb_report_ci(const mxb_ci *all, int t, int m, int k, int s);
+/* The metric of a slot without "<test>/<model>/<method>/": "positive_auc", "miou". */
+void mxb_res_slot_metric(char *out, size_t len, const mxb_res_sumslot *s);
+/* The label sanity lines of r (docs/PAPER.md, the label trap), '\n'-separated into out:
+ * with stored != 0 first the run's own (the "warnings" attribute: class folders that do
+ * not fit a model, one label for every image), then one per model whose top-1 accuracy
+ * on the unperturbed images is at or below chance (1 / its classes, the "num_classes"
+ * attribute). Returns the count. */
+int mxb_results_warnings(const mxb_results *r, int stored, char *out, size_t len);
+/* A JSON string (RFC 8259): valid UTF-8 (invalid bytes as their code point), quotes,
+ * backslashes and control characters escaped; the report's and mxb methods' writer. */
+void mxb_json_string(FILE *f, const char *s);
 /* Per-step accuracy curves as a Markdown table. */
 void mxb_report_curves(const mxb_results *r, FILE *f);
 /* ---- figures (results/figures.c, drawn with cairo) ---- */
@@ -49,6 +78,9 @@ int mxb_report_figures(const mxb_results *r, const char *results_path, const cha
 /* The tables, curves, overlays, attention figures and provenance of one results file. */
 int mxb_report_html(const mxb_results *r, const char *results_path, const char *out_path, char *err,
                     size_t errlen);
+/* The same with intervals, ± cells and paired tests (o may be NULL). */
+int mxb_report_html_with(const mxb_results *r, const char *results_path, const char *out_path,
+                         const mxb_report_opts *o, char *err, size_t errlen);
 /* Whether metric y (NULL: missing) moved from x past |y - x| > tol + rel * |x|; *d gets
  * the change. tol < 0: the metric's own default (x->tolerance, the summary table's).
  * The rule of mxb compare, shared by its text and HTML output. */

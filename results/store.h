@@ -146,6 +146,10 @@ const char *mxb_results_attr(const mxb_results *r, const char *name);
 /* Totals of one model x method on a test, from the per-image arrays in index order
  * (a skipped pair: n = 0 and every number NaN). */
 void mxb_results_summarize(const mxb_results *r, int t, int model, int method, mxb_res_summary *s);
+/* The same over a multiset of images: image i counted mult[i] times (the bootstrap's
+ * resample; NULL: each done image once, as mxb_results_summarize). */
+void mxb_results_summarize_w(const mxb_results *r, int t, int model, int method, const int32_t *mult,
+                             mxb_res_summary *s);
 /* Writes the whole file atomically, marked complete. */
 int mxb_results_write(const mxb_results *r, const char *path, char *err, size_t errlen);
 /* Reads a complete results file of this schema version, every shape checked. */
@@ -252,5 +256,41 @@ typedef struct {
     double tolerance;
 } mxb_metric;
 int mxb_results_metrics(const mxb_results *r, mxb_metric **out);
+
+/* ---- uncertainty over images (results/bootstrap.c) ----
+ * A percentile bootstrap over the images of a test. The images D are those done for the
+ * pair (both pairs for a paired test), in index order, n = |D|. One stream of
+ * splitmix64 (io/io.h) from `seed`, restarted for every interval and every paired
+ * test, so every method and model of a file is resampled the same way: replicate b
+ * (0 .. replicates-1) draws n indices D[floor(u01 * n)], u01 = (x >> 11) * 2^-53, in
+ * order, and recomputes the metric from the per-image values by the summary table
+ * (mxb_results_summarize_w). The interval is the (1-level)/2 and 1-(1-level)/2
+ * quantiles of the finite replicate values, linearly interpolated at q * (m - 1) of
+ * the m sorted ones (numpy's default). */
+typedef struct {
+    int replicates;  /* B, >= 1 */
+    uint64_t seed;
+    double level;    /* 0.95 */
+} mxb_boot_opts;
+/* Whether row w gets an interval: a named scalar metric (AUCs, pixel accuracy, mIoU,
+ * mAP, mean F1, pointing game; not the image count, not the per-step curves). */
+int mxb_res_sumrow_has_ci(const mxb_res_sumrow *w);
+typedef struct {
+    double value, low, high; /* the metric on D and its interval; NaN when none */
+} mxb_ci;
+/* The interval of every slot of sl[0..ns) (mxb_res_sumslots of test t) that has one,
+ * for model m, method k; ci[i] of a slot without stays NaN. 0, or -1 out of memory. */
+int mxb_results_bootstrap(const mxb_results *r, int t, int m, int k, const mxb_res_sumslot *sl, int ns,
+                          const mxb_boot_opts *o, mxb_ci *ci);
+/* A paired bootstrap test of a - b (model ma, method ka against mb, kb) on the images
+ * done for both, resampled together: the difference on D, its interval, and the
+ * two-sided p-value of the centred bootstrap, p = (1 + #{|d_b - d| >= |d|}) / (m + 1)
+ * over the m finite replicate differences d_b. */
+typedef struct {
+    double a, b, diff, low, high, p;
+    int n;
+} mxb_pair_stat;
+int mxb_results_pair(const mxb_results *r, int t, int ma, int ka, int mb, int kb, const mxb_res_sumslot *sl,
+                     int ns, const mxb_boot_opts *o, mxb_pair_stat *out);
 
 #endif

@@ -133,6 +133,16 @@ static const mxb_res_field *field_named(const char *name) {
 }
 
 void mxb_results_summarize(const mxb_results *r, int t, int model, int method, mxb_res_summary *s) {
+    mxb_results_summarize_w(r, t, model, method, NULL, s);
+}
+
+/* How many times image i counts: the bootstrap's multiplicity, or once when done. */
+static int copies(const mxb_res_test *T, int model, const int32_t *mult, int i) {
+    return mult ? mult[i] : T->done[model][i] != 0;
+}
+
+void mxb_results_summarize_w(const mxb_results *r, int t, int model, int method, const int32_t *mult,
+                             mxb_res_summary *s) {
     memset(s, 0, sizeof *s);
     set_nan(s, MXB_SUM_MEAN);
     const mxb_res_test *T = &r->test[t];
@@ -150,7 +160,7 @@ void mxb_results_summarize(const mxb_results *r, int t, int model, int method, m
         double sum = 0;
         int64_t nd = 0;
         for (int i = 0; i < T->n; i++)
-            if (T->done[model][i]) {
+            for (int w = copies(T, model, mult, i); w > 0; w--) {
                 sum += v[i];
                 nd++;
             }
@@ -161,15 +171,14 @@ void mxb_results_summarize(const mxb_results *r, int t, int model, int method, m
         for (int p = 0; p < 2; p++) {
             mxb_perturb_curve curve;
             memset(&curve, 0, sizeof curve);
-            for (int i = 0; i < T->n; i++) {
-                if (!T->done[model][i]) continue;
+            for (int i = 0; i < T->n; i++)
+                for (int w = copies(T, model, mult, i); w > 0; w--)
                 for (int k = 0; k < MXB_RES_STEPS; k++) {
                     mxb_perturb_outcome o = {c->hits[p][i * MXB_RES_STEPS + k], 0,
                                              c->logit_diff[p][i * MXB_RES_STEPS + k],
                                              c->prob_diff[p][i * MXB_RES_STEPS + k]};
                     mxb_perturb_add(&curve, k, &o);
                 }
-            }
             s->n = curve.n[0];
             mxb_perturb_accuracy(&curve, s->accuracy[p]);
             s->auc[p] = r->polarity[p] ? mxb_perturb_auc(s->accuracy[p], conv) : NAN;
@@ -182,16 +191,16 @@ void mxb_results_summarize(const mxb_results *r, int t, int model, int method, m
         mxb_seg_totals tot;
         memset(&tot, 0, sizeof tot);
         int64_t points = 0, hits = 0;
-        for (int i = 0; i < T->n; i++) {
-            if (!T->done[model][i]) continue;
-            const int32_t *k = c->seg_counts + (size_t)i * MXB_SEG_COUNTS;
-            mxb_seg_image im = {k[0], k[1], {k[2], k[3]}, {k[4], k[5]}, c->ap[i], c->f1[i], 0};
-            mxb_seg_accumulate(&tot, &im);
-            if (c->pointing[i] >= 0) {
-                points++;
-                hits += c->pointing[i];
+        for (int i = 0; i < T->n; i++)
+            for (int w = copies(T, model, mult, i); w > 0; w--) {
+                const int32_t *k = c->seg_counts + (size_t)i * MXB_SEG_COUNTS;
+                mxb_seg_image im = {k[0], k[1], {k[2], k[3]}, {k[4], k[5]}, c->ap[i], c->f1[i], 0};
+                mxb_seg_accumulate(&tot, &im);
+                if (c->pointing[i] >= 0) {
+                    points++;
+                    hits += c->pointing[i];
+                }
             }
-        }
         mxb_seg_summary sum;
         mxb_seg_summarize(&tot, &sum);
         s->n = tot.images;

@@ -263,7 +263,7 @@ static int probe_seen;
 static int probe_explain(const mxb_explain_input *in, float *map, char *err, size_t errlen) {
     (void)err, (void)errlen;
     probe_seen = !in->attn_relevance(in->trace, 0) && in->attn_relevance(in->trace, in->depth - 1) &&
-                 !in->input_relevance(in->trace) && !in->token_relevance(in->trace);
+                 !in->pixel_relevance(in->trace) && !in->token_relevance(in->trace);
     for (int i = 0; i < in->grid * in->grid; i++) map[i] = 0;
     return 0;
 }

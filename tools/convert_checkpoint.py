@@ -25,6 +25,11 @@ import re
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # noqa: E402
+from _needs import need  # noqa: E402
+
+need('torch', 'h5py')
+
 import torch
 
 WEIGHTS_VERSION = 1

@@ -24,6 +24,11 @@ import argparse
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # noqa: E402
+from _needs import need  # noqa: E402
+
+need('h5py', 'numpy')
+
 import h5py
 import numpy as np
 

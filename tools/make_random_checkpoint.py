@@ -26,6 +26,11 @@ import math
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # noqa: E402
+from _needs import need  # noqa: E402
+
+need('torch')
+
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -15,6 +15,11 @@ import shutil
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # noqa: E402
+from _needs import need  # noqa: E402
+
+need('h5py')
+
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
