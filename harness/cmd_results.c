@@ -4,7 +4,6 @@
 
 #include "results/results.h"
 
-#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,43 +152,12 @@ static const mxb_metric *find_metric(const mxb_metric *v, int n, const char *nam
     return NULL;
 }
 
-/* name matches one of the comma-separated globs (NULL: every name) */
-static int metric_selected(const char *globs, const char *name) {
-    if (!globs) return 1;
-    char one[256];
-    for (const char *p = globs; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len && len < sizeof one) {
-            memcpy(one, p, len);
-            one[len] = 0;
-            if (!fnmatch(one, name, 0)) return 1;
-        }
-        p += len + (p[len] == ',');
-    }
-    return 0;
-}
-
 /* keeps the metrics of v that globs selects; returns the new count */
 static int select_metrics(mxb_metric *v, int n, const char *globs) {
     int k = 0;
     for (int i = 0; i < n; i++)
-        if (metric_selected(globs, v[i].name)) v[k++] = v[i];
+        if (mxb_globs_match(globs, v[i].name)) v[k++] = v[i];
     return k;
-}
-
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-static void json_num(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.17g", v);
-    else fputs("null", f);
 }
 
 /* The two runs measured different things: one line each on stderr (the metrics are
@@ -217,7 +185,7 @@ static int compare_warnings(const mxb_results *a, const mxb_results *b, FILE *jf
                 snprintf(line, sizeof line, "the two runs differ in their %s (%s%s)", same[i].what, same[i].attr,
                          !x ? ": not in the baseline" : !y ? ": not in the new file" : "");
             if (pass == 0) fprintf(stderr, "mxb compare: warning: %s\n", line);
-            else fprintf(jf, "%s", k ? ", " : ""), json_str(jf, line);
+            else fprintf(jf, "%s", k ? ", " : ""), mxb_json_string(jf, line);
             k++;
         }
         /* methods and models, by name */
@@ -241,7 +209,7 @@ static int compare_warnings(const mxb_results *a, const mxb_results *b, FILE *jf
                                         "file: %s)", what ? "models" : "methods", *only[0] ? only[0] : "none",
                      *only[1] ? only[1] : "none");
             if (pass == 0) fprintf(stderr, "mxb compare: warning: %s\n", line);
-            else fprintf(jf, "%s", k ? ", " : ""), json_str(jf, line);
+            else fprintf(jf, "%s", k ? ", " : ""), mxb_json_string(jf, line);
             k++;
         }
         n = k;
@@ -259,9 +227,9 @@ static void diff_print(void *user, char side, const char *what, const char *text
     diff_out *d = user;
     if (d->json) {
         fprintf(d->f, "%s\n    {\"side\": \"%s\", \"what\": ", d->count ? "," : "", side == '-' ? "baseline" : "new");
-        json_str(d->f, what);
+        mxb_json_string(d->f, what);
         fprintf(d->f, ", \"text\": ");
-        json_str(d->f, text);
+        mxb_json_string(d->f, text);
         fputc('}', d->f);
     } else {
         if (!d->count) fprintf(d->f, "configuration and method parameters that differ (- baseline, + new):\n");
@@ -328,8 +296,8 @@ int mxb_cmd_compare(int argc, char **argv) {
         goto done;
     }
     compare_warnings(&a, &b, NULL);
-    if (json) fprintf(stdout, "{\n  \"schema\": \"mxb-compare\",\n  \"version\": 1,\n  \"baseline\": "), json_str(stdout, pos[0]),
-              fprintf(stdout, ",\n  \"new\": "), json_str(stdout, pos[1]),
+    if (json) fprintf(stdout, "{\n  \"schema\": \"mxb-compare\",\n  \"version\": 1,\n  \"baseline\": "), mxb_json_string(stdout, pos[0]),
+              fprintf(stdout, ",\n  \"new\": "), mxb_json_string(stdout, pos[1]),
               fprintf(stdout, ",\n  \"fail_on\": \"%s\",\n  \"metrics\": [", fail_on ? "worse" : "any");
     else if (!quiet) printf("%-64s %14s %14s %12s\n", "metric", "baseline", "new", "change");
     for (int i = 0; i < na + nb; i++) {
@@ -345,15 +313,15 @@ int mxb_cmd_compare(int argc, char **argv) {
         if (json) {
             fprintf(stdout, "%s\n    {\"name\": ", count[ST_OK] + count[ST_BETTER] + count[ST_WORSE] + count[ST_MOVED] +
                                                       count[ST_MISSING] + count[ST_NEW] > 1 ? "," : "");
-            json_str(stdout, m->name);
+            mxb_json_string(stdout, m->name);
             fprintf(stdout, ", \"better\": \"%s\", \"baseline\": ", m->better > 0 ? "higher" : m->better < 0 ? "lower" : "none");
-            if (x) json_num(stdout, x->value);
+            if (x) mxb_json_number(stdout, x->value);
             else fputs("null", stdout);
             fprintf(stdout, ", \"new\": ");
-            if (y) json_num(stdout, y->value);
+            if (y) mxb_json_number(stdout, y->value);
             else fputs("null", stdout);
             fprintf(stdout, ", \"change\": ");
-            json_num(stdout, d);
+            mxb_json_number(stdout, d);
             fprintf(stdout, ", \"tolerance\": %.17g, \"status\": \"%s\", \"fails\": %s}",
                     mxb_metric_tolerance(m, tol) + rel * (x && isfinite(x->value) ? fabs(x->value) : 0), status_word[st],
                     fails ? "true" : "false");
@@ -373,7 +341,7 @@ int mxb_cmd_compare(int argc, char **argv) {
     if (json) {
         fprintf(stdout, "\n  ],\n  \"skipped_in_one_file\": [");
         for (int i = 0; i < npairs; i++)
-            fprintf(stdout, "%s{\"pair\": ", i ? ", " : ""), json_str(stdout, pairs[i]),
+            fprintf(stdout, "%s{\"pair\": ", i ? ", " : ""), mxb_json_string(stdout, pairs[i]),
                 fprintf(stdout, ", \"skipped_in\": \"%s\"}", in_b[i] ? "new" : "baseline");
         fprintf(stdout, "],\n  \"warnings\": [");
         compare_warnings(&a, &b, stdout);

@@ -17,21 +17,6 @@ static size_t cell(const mxb_history_series *s, int i, int m) { return (size_t)i
 
 static const char *better_word(int b) { return b > 0 ? "higher" : b < 0 ? "lower" : "none"; }
 
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-static void json_number(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.17g", v);
-    else fputs("null", f);
-}
-
 /* a CSV field: quoted when it holds a comma, quote or line break */
 static void csv_field(FILE *f, const char *s) {
     if (!strpbrk(s, ",\"\r\n")) {
@@ -50,9 +35,9 @@ static void json_run(FILE *f, const mxb_history_run *u) {
     fprintf(f, "{\"run\": %ld", u->id);
     for (int p = 0; p < MXB_HISTORY_NPROV; p++) {
         fprintf(f, ", ");
-        json_string(f, mxb_history_prov_names[p]);
+        mxb_json_string(f, mxb_history_prov_names[p]);
         fprintf(f, ": ");
-        json_string(f, u->prov[p]);
+        mxb_json_string(f, u->prov[p]);
     }
 }
 
@@ -99,9 +84,9 @@ int mxb_history_print(const mxb_history_series *s, FILE *f, const char *format) 
             for (int m = 0; m < s->nmetrics; m++) {
                 if (!s->has[cell(s, i, m)]) continue;
                 fprintf(f, "%s", first ? "" : ", ");
-                json_string(f, s->metrics[m].name);
+                mxb_json_string(f, s->metrics[m].name);
                 fprintf(f, ": ");
-                json_number(f, s->value[cell(s, i, m)]);
+                mxb_json_number(f, s->value[cell(s, i, m)]);
                 first = 0;
             }
             fprintf(f, "}}\n");
@@ -117,7 +102,7 @@ int mxb_history_print(const mxb_history_series *s, FILE *f, const char *format) 
         for (int m = 0; m < s->nmetrics; m++) {
             const int l = mxb_history_last_with(s, m);
             fprintf(f, "%s\n    {\"name\": ", m ? "," : "");
-            json_string(f, s->metrics[m].name);
+            mxb_json_string(f, s->metrics[m].name);
             fprintf(f, ", \"better\": \"%s\", \"tolerance\": %.17g, \"ended_after_run\": ",
                     better_word(s->metrics[m].better), s->metrics[m].tolerance);
             if (l >= 0 && l < last) fprintf(f, "%ld", s->runs[l].id);
@@ -127,7 +112,7 @@ int mxb_history_print(const mxb_history_series *s, FILE *f, const char *format) 
             for (int i = 0; i < s->nruns; i++) {
                 if (!s->has[cell(s, i, m)]) continue;
                 fprintf(f, "%s[%ld, ", first ? "" : ", ", s->runs[i].id);
-                json_number(f, s->value[cell(s, i, m)]);
+                mxb_json_number(f, s->value[cell(s, i, m)]);
                 fputc(']', f);
                 first = 0;
             }

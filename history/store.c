@@ -10,7 +10,6 @@
 #include "io/io.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -356,23 +355,8 @@ static int component_is(const char *name, int i, const char *want) {
     return strlen(want) == len && !strncmp(p, want, len);
 }
 
-static int glob_any(const char *globs, const char *name) {
-    char one[256];
-    for (const char *p = globs; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len && len < sizeof one) {
-            memcpy(one, p, len);
-            one[len] = 0;
-            if (!fnmatch(one, name, 0)) return 1;
-        }
-        p += len;
-        if (*p == ',') p++;
-    }
-    return 0;
-}
-
 static int selected(const mxb_history_filter *f, const char *name) {
-    if (f->metric && !glob_any(f->metric, name)) return 0;
+    if (!mxb_globs_match(f->metric, name)) return 0;
     if (f->model && !component_is(name, 1, f->model)) return 0;
     if (f->method && !component_is(name, 2, f->method)) return 0;
     return 1;

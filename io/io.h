@@ -123,6 +123,9 @@ int mxb_file_write(const char *path, const void *p, size_t n, int sync, char *er
  * that needs no quoting. 1 when s follows it. */
 #define MXB_NAME_MAX 40
 int mxb_name_ok(const char *s);
+/* 1 when name matches one of the comma-separated fnmatch globs of globs (NULL: every
+ * name; a glob of 256 bytes or more matches nothing): --metric and --metrics selections */
+int mxb_globs_match(const char *globs, const char *name);
 
 /* ---- the environment (io/env.c): one strict parser for every variable mxb reads ---- */
 

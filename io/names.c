@@ -4,6 +4,7 @@
  * and neither, so a plugin method could load that no configuration could use. */
 #include "io/io.h"
 
+#include <fnmatch.h>
 #include <string.h>
 
 int mxb_name_ok(const char *s) {
@@ -16,4 +17,19 @@ int mxb_name_ok(const char *s) {
             return 0;
     }
     return 1;
+}
+
+int mxb_globs_match(const char *globs, const char *name) {
+    if (!globs) return 1;
+    char one[256];
+    for (const char *p = globs; *p;) {
+        const size_t len = strcspn(p, ",");
+        if (len && len < sizeof one) {
+            memcpy(one, p, len);
+            one[len] = 0;
+            if (!fnmatch(one, name, 0)) return 1;
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
 }

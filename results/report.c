@@ -280,6 +280,11 @@ void mxb_json_string(FILE *f, const char *s) {
     free(clean);
 }
 
+void mxb_json_number(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.17g", v);
+    else fputs("null", f);
+}
+
 /* A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a
  * quote, CR or LF; valid UTF-8 as above. */
 static void csv_field(FILE *f, const char *s) {

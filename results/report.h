@@ -45,6 +45,8 @@ int mxb_results_warnings(const mxb_results *r, int stored, char *out, size_t len
 /* A JSON string (RFC 8259): valid UTF-8 (invalid bytes as their code point), quotes,
  * backslashes and control characters escaped; the report's and mxb methods' writer. */
 void mxb_json_string(FILE *f, const char *s);
+/* A JSON number: %.17g (round-trips a double), null when not finite */
+void mxb_json_number(FILE *f, double v);
 /* Per-step accuracy curves as a Markdown table. */
 void mxb_report_curves(const mxb_results *r, FILE *f);
 /* ---- figures (results/figures.c, drawn with cairo) ---- */
