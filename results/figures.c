@@ -868,7 +868,8 @@ static void draw_trend(cairo_t *cr, const mxb_trend *t) {
         cairo_move_to(cr, TX(i), y1), cairo_line_to(cr, TX(i), y1 + (i % every ? 2 : 4)), cairo_stroke(cr);
         if (i % every == 0 || i == t->n - 1) {
             if (i % every && i - i / every * every < every / 2) continue; /* the last, too close to the one before */
-            text_fit(cr, TX(i), y1 + 12, 0.5, (x1 - x0) / 8.5, 8.5, 0, t->x[i]);
+            /* centred on its tick; the last one ends at it (centred, it ran off the figure) */
+            text_fit(cr, TX(i), y1 + 12, i == t->n - 1 && t->n > 1 ? 1.0 : 0.5, (x1 - x0) / 8.5, 8.5, 0, t->x[i]);
         }
     }
     /* the tolerance band: the median of the window before each run +- tolerance */
