@@ -175,46 +175,79 @@ free_list:
 }
 
 static void inspect_usage(FILE *f) {
-    fprintf(f, "usage: mxb inspect W.h5   (prints the model config, evaluation transform, parameter count and the checkpoint it came from)\n");
+    fprintf(f, "usage: mxb inspect W.h5 [--format text|json]   (prints the model config, evaluation transform, parameter\n"
+               "  count and the checkpoint it came from; json: one object, the same fields)\n");
+}
+
+/* one field of inspect: "name          value" or "name": value in the JSON object */
+static void field_int(int json, const char *name, long long v) {
+    if (json) printf(",\n  \"%s\": %lld", name, v);
+    else printf("%-13s %lld\n", name, v);
+}
+static void field_num(int json, const char *name, double v) {
+    if (json) printf(",\n  \"%s\": ", name), mxb_json_number(stdout, v);
+    else printf("%-13s %g\n", name, v);
+}
+static void field_str(int json, const char *name, const char *v) { /* v NULL: none (json null) */
+    if (json) {
+        printf(",\n  \"%s\": ", name);
+        if (v) mxb_json_string(stdout, v);
+        else printf("null");
+    } else {
+        printf("%-13s %s\n", name, v ? v : "none recorded");
+    }
 }
 
 int mxb_cmd_inspect(int argc, char **argv) {
     const char *pos[1];
-    int npos = 0;
-    mxb_opt opts[] = {MXB_OPT_END};
+    int npos = 0, json = 0;
+    mxb_opt opts[] = {MXB_OPT_C("format", &json, "text|json"), MXB_OPT_END};
     int prc = mxb_opts_parse("inspect", argc, argv, opts, pos, 1, &npos, inspect_usage);
     if (prc) return prc == 1 ? 0 : 2;
     if (npos != 1) return mxb_usage_error("inspect", "no weights file");
-    argv[1] = (char *)pos[0];
+    const char *file = pos[0];
     char err[ERRLEN];
     mxb_model *m = NULL;
-    if (mxb_model_load(argv[1], &m, err, sizeof err)) {
+    if (mxb_model_load(file, &m, err, sizeof err)) {
         fprintf(stderr, "mxb inspect: %s\n", err);
         return 2;
     }
-    const mxb_config *c = mxb_model_config(m);
-    printf("file          %s\n", argv[1]);
-    printf("arch          %s\n", mxb_arch_name(c->arch));
-    printf("img_size      %d\npatch_size    %d\nin_chans      %d\nnum_classes   %d\n", c->img_size,
-           c->patch_size, c->in_chans, c->num_classes);
-    printf("embed_dim     %d\ndepth         %d\nnorm_eps      %g\nfinal_norm_eps %g\n",
-           c->embed_dim, c->depth, c->norm_eps, c->final_norm_eps);
-    if (c->arch == MXB_ARCH_VIT)
-        printf("num_heads     %d\nmlp_hidden    %d\nqkv_bias      %d\n", c->num_heads,
-               c->mlp_hidden, c->qkv_bias);
-    else
-        printf("d_state       %d\nd_inner       %d\ndt_rank       %d\nd_conv        %d\n"
-               "cls_position  %d\n",
-               c->d_state, c->d_inner, c->dt_rank, c->d_conv, c->cls_pos);
-    printf("tokens        %d (grid %dx%d + class token)\n", c->seq_len, c->grid, c->grid);
-    printf("tensors       %d\nparameters    %zu\n", mxb_model_num_params(m), mxb_model_param_count(m));
+    /* everything read before anything is printed: a failure leaves no half object */
     mxb_eval_transform t;
-    int has = mxb_weights_transform(argv[1], &t, err, sizeof err);
-    if (has < 0) {
+    int has = mxb_weights_transform(file, &t, err, sizeof err);
+    char source[4096], sha[160];
+    if (has < 0 || mxb_weights_source(file, source, sizeof source, sha, sizeof sha, err, sizeof err)) {
         fprintf(stderr, "mxb inspect: %s\n", err);
         mxb_model_free(m);
         return 2;
     }
+    const mxb_config *c = mxb_model_config(m);
+    if (json) printf("{\n  \"file\": "), mxb_json_string(stdout, file), printf(",\n  \"arch\": \"%s\"", mxb_arch_name(c->arch));
+    else printf("file          %s\narch          %s\n", file, mxb_arch_name(c->arch));
+    field_int(json, "img_size", c->img_size);
+    field_int(json, "patch_size", c->patch_size);
+    field_int(json, "in_chans", c->in_chans);
+    field_int(json, "num_classes", c->num_classes);
+    field_int(json, "embed_dim", c->embed_dim);
+    field_int(json, "depth", c->depth);
+    field_num(json, "norm_eps", c->norm_eps);
+    if (json) field_num(json, "final_norm_eps", c->final_norm_eps);
+    else printf("final_norm_eps %g\n", c->final_norm_eps); /* the one name longer than the column */
+    if (c->arch == MXB_ARCH_VIT) {
+        field_int(json, "num_heads", c->num_heads);
+        field_int(json, "mlp_hidden", c->mlp_hidden);
+        field_int(json, "qkv_bias", c->qkv_bias);
+    } else {
+        field_int(json, "d_state", c->d_state);
+        field_int(json, "d_inner", c->d_inner);
+        field_int(json, "dt_rank", c->dt_rank);
+        field_int(json, "d_conv", c->d_conv);
+        field_int(json, "cls_position", c->cls_pos);
+    }
+    if (json) printf(",\n  \"tokens\": %d, \"grid\": %d", c->seq_len, c->grid);
+    else printf("tokens        %d (grid %dx%d + class token)\n", c->seq_len, c->grid, c->grid);
+    field_int(json, "tensors", mxb_model_num_params(m));
+    field_int(json, "parameters", (long long)mxb_model_param_count(m));
     if (has) {
         mxb_preprocess pre = {t.resize, t.square, t.crop,
                               !strcmp(t.interpolation, "bicubic")    ? MXB_FILTER_BICUBIC
@@ -223,18 +256,27 @@ int mxb_cmd_inspect(int argc, char **argv) {
                               {t.mean[0], t.mean[1], t.mean[2]}, {t.std[0], t.std[1], t.std[2]}};
         char d[200];
         mxb_preprocess_describe(&pre, d, sizeof d);
-        printf("transform     %s\n", d);
-    }
-    else
+        if (json) {
+            printf(",\n  \"transform\": {\"description\": "), mxb_json_string(stdout, d);
+            printf(", \"resize\": %d, \"square\": %s, \"crop\": %d, \"interpolation\": ", t.resize,
+                   t.square ? "true" : "false", t.crop);
+            mxb_json_string(stdout, t.interpolation);
+            printf(", \"mean\": [");
+            for (int i = 0; i < 3; i++) printf("%s", i ? ", " : ""), mxb_json_number(stdout, t.mean[i]);
+            printf("], \"std\": [");
+            for (int i = 0; i < 3; i++) printf("%s", i ? ", " : ""), mxb_json_number(stdout, t.std[i]);
+            printf("]}");
+        } else {
+            printf("transform     %s\n", d);
+        }
+    } else if (json) {
+        printf(",\n  \"transform\": null");
+    } else {
         printf("transform     none stored (an older conversion: commands fall back to ImageNet's)\n");
-    char source[4096], sha[160];
-    if (mxb_weights_source(argv[1], source, sizeof source, sha, sizeof sha, err, sizeof err)) {
-        fprintf(stderr, "mxb inspect: %s\n", err);
-        mxb_model_free(m);
-        return 2;
     }
-    printf("source        %s\n", source[0] ? source : "none recorded");
-    printf("source_sha256 %s\n", sha[0] ? sha : "none recorded");
+    field_str(json, "source", source[0] ? source : NULL);
+    field_str(json, "source_sha256", sha[0] ? sha : NULL);
+    if (json) printf("\n}\n");
     mxb_model_free(m);
     return 0;
 }
