@@ -157,7 +157,13 @@ static void explain_usage(FILE *f) {
             "  --start-layer N        first layer of rollout/attribution/raw (default: the method's)\n"
             "  --out OUT.h5           write /logits /class /map [grid,grid] /map_upsampled [H,W]; with\n"
             "                         --images each with a leading [N] axis, and /image, /id [N]\n"
-            "  --png OVERLAY.png      the map over the image as the model saw it (also --overlay; one image)\n"
+            "  --png OVERLAY.png      the map over the image as the model saw it (also --overlay; one image):\n"
+            "                         by default show_cam_on_image's jet + image, divided by the maximum\n"
+            "  --alpha A              with --png: a blend instead, (1 - A) x image + A x colour, A in [0, 1]\n"
+            "  --colormap C           with --png: jet (default) | viridis | gray\n"
+            "  --scale N              with --png: each pixel an N x N block (1..16, default 1)\n"
+            "  --colorbar             with --png: the colour map as a bar on the right (top: the map's\n"
+            "                         maximum, 1; bottom: 0; the map is min-max normalised)\n"
             "  --save-attention       with --out: /attention, every layer's (ViT [layer,head,L,L];\n"
             "                         ViM [layer,direction,L,L] channel mean, exact, image order),\n"
             "                         as mxb run's save_attention (results/SCHEMA.md; one image)\n"
@@ -177,6 +183,7 @@ int mxb_cmd_explain(int argc, char **argv) {
                *overlay = NULL, *plugins[16], *param_kv[MXB_MAX_PARAMS], *seed_s = NULL,
                *image_id = NULL, *images = NULL;
     int nparam_kv = 0, quiet = 0;
+    mxb_overlay_opts ov = {.scale = 1, .cmap = MXB_CMAP_JET, .alpha = -1};
     double params[MXB_MAX_PARAMS];
     unsigned long long run_seed = 0;
     mxb_explain_opts eo = {.class_index = -1, .variant = MXB_VARIANT_OFFICIAL, .start_layer = -1};
@@ -200,6 +207,10 @@ int mxb_cmd_explain(int argc, char **argv) {
                       MXB_OPT_S("seed", &seed_s),
                       MXB_OPT_S("id", &image_id),
                       MXB_OPT_F("quiet", &quiet),
+                      MXB_OPT_D("alpha", &ov.alpha, 0, 1),
+                      MXB_OPT_C("colormap", &ov.cmap, MXB_COLORMAP_CHOICES),
+                      MXB_OPT_I("scale", &ov.scale, 1, 16),
+                      MXB_OPT_F("colorbar", &ov.colorbar),
                       MXB_TRANSFORM_OPTS(ta),
                       MXB_OPT_END};
     int prc = mxb_opts_parse("explain", argc, argv, opts, NULL, 0, NULL, explain_usage);
@@ -211,6 +222,10 @@ int mxb_cmd_explain(int argc, char **argv) {
     if (png && overlay) return mxb_usage_error("explain", "--png and --overlay are the same option; give one");
     if (overlay) png = overlay;
     if (save_attn && !out) return mxb_usage_error("explain", "--save-attention needs --out");
+    static const char *const overlay_opts[] = {"alpha", "colormap", "scale", "colorbar"};
+    for (int i = 0; i < 4; i++)
+        if (!png && mxb_opt_seen(opts, overlay_opts[i]))
+            return mxb_usage_error("explain", "--%s shapes the overlay; it needs --png", overlay_opts[i]);
     if (images && (png || save_attn || image_id))
         return mxb_usage_error("explain", "--%s takes one image (--image or --tensor), not --images",
                                png ? (overlay ? "overlay" : "png") : save_attn ? "save-attention" : "id");
@@ -370,9 +385,9 @@ int mxb_cmd_explain(int argc, char **argv) {
             mxb_seterr(err, sizeof err, "%s: an overlay needs a 3-channel image", png);
             goto fail;
         }
-        rgb = mxb_alloc((size_t)S * S * 3, "the overlay");
-        mxb_overlay_heatmap(x, pre.mean, pre.std, up, S, S, rgb);
-        if (mxb_png_write(png, rgb, S, S, 3, err, sizeof err)) goto fail;
+        int pw, ph;
+        rgb = mxb_overlay_render(&ov, x, pre.mean, pre.std, up, S, S, &pw, &ph);
+        if (mxb_png_write(png, rgb, pw, ph, 3, err, sizeof err)) goto fail;
     }
     rc = 0;
     goto done;
