@@ -220,14 +220,30 @@ void mxb_json_topk(const float *logits, int n, int k, const char *const *names) 
     free(prob);
 }
 
-char **mxb_class_names_read(const char *path, int num_classes, char *err, size_t errlen) {
-    mxb_input_note(path);
-    if (mxb_input_check(path, "a class-name file", 0, err, errlen)) return NULL;
+#define MAX_TEXT_FILE ((long long)256 << 20) /* as a label file's bound (datasets/imagenet.c) */
+
+/* a small text file (a class-name file, an image list) opened for reading; NULL after
+ * one line in err. A file of more than 256 MiB is no such file: refused unread. */
+static FILE *open_text(const char *path, const char *what, char *err, size_t errlen) {
+    mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, what, 0, err, errlen)) return NULL;
     FILE *f = fopen(path, "rb");
+    struct stat st;
     if (!f) {
-        mxb_seterr(err, errlen, "%s: cannot open the class-name file: %s", path, strerror(errno));
+        mxb_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
+    if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && (long long)st.st_size > MAX_TEXT_FILE) {
+        mxb_seterr(err, errlen, "%s: %lld bytes, more than %s holds (256 MiB at most)", path, (long long)st.st_size, what);
+        fclose(f);
+        return NULL;
+    }
+    return f;
+}
+
+char **mxb_class_names_read(const char *path, int num_classes, char *err, size_t errlen) {
+    FILE *f = open_text(path, "a class-name file", err, errlen);
+    if (!f) return NULL;
     char **names = mxb_alloc0((size_t)num_classes, sizeof *names, "the class names"); /* a checked config's count */
     char *line = NULL;
     size_t lcap = 0;
@@ -319,13 +335,8 @@ void mxb_image_list_free(mxb_image_list *l) {
 
 /* one path a line; blank lines and '#' comments skipped; surrounding blanks trimmed */
 static int read_list_file(const char *spec, mxb_image_list *l, int *cap, char *err, size_t errlen) {
-    mxb_input_note(spec);
-    if (mxb_input_check(spec, "an image list", 0, err, errlen)) return -1;
-    FILE *f = fopen(spec, "rb");
-    if (!f) {
-        mxb_seterr(err, errlen, "%s: cannot open the image list: %s", spec, strerror(errno));
-        return -1;
-    }
+    FILE *f = open_text(spec, "an image list", err, errlen);
+    if (!f) return -1;
     unsigned char head[8];
     char *line = NULL;
     size_t lcap = 0;
