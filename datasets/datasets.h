@@ -90,6 +90,10 @@ int mxb_segmentation_open(const char *path, mxb_dataset **out, char *err, size_t
 int mxb_dataset_open(const char *path, const char *labels_file, mxb_dataset **out,
                      char *err, size_t errlen);
 void mxb_dataset_close(mxb_dataset *d);
+/* The image files (by name, as above) of root and its sub-folders, recursively, in
+ * the class-folder layout's order (by folder, then file name): *ids[*count] malloc'd
+ * paths relative to root, the array too. A folder without any is an error. */
+int mxb_image_folder_list(const char *root, char ***ids, int *count, char *err, size_t errlen);
 
 /* Samples in the current selection (all, until a select_* call narrows it). */
 int mxb_dataset_size(const mxb_dataset *d);

@@ -156,7 +156,7 @@ static int walk(const char *root, const char *rel, int label, int depth, entries
     if (rc || list_dir(path, 1, &dirs, &nd, err, errlen)) return -1;
     char sub[PATH_MAX];
     for (int i = 0; i < nd && !rc; i++) {
-        snprintf(sub, sizeof sub, "%s/%s", rel, dirs[i]);
+        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", dirs[i]); /* "" at the root */
         rc = walk(root, sub, label, depth + 1, v, err, errlen);
     }
     free_names(dirs, nd);
@@ -385,6 +385,44 @@ int mxb_imagenet_open(const char *root, const char *labels_file, mxb_dataset **o
     }
     d->class_folders = class_folders;
     *out = d;
+    rc = 0;
+done:
+    entries_free(&v);
+    return rc;
+}
+
+int mxb_image_folder_list(const char *root, char ***ids, int *count, char *err, size_t errlen) {
+    *ids = NULL;
+    *count = 0;
+    if (!is_dir(root)) {
+        mxb_seterr(err, errlen, "%s: not a folder", root);
+        return -1;
+    }
+    entries v = {0};
+    int rc = -1;
+    if (walk(root, "", -1, 0, &v, err, errlen)) goto done;
+    if (v.n == 0) {
+        mxb_seterr(err, errlen, "%s: no image files in the folder or its sub-folders (.jpg, .jpeg, .png, ...)", root);
+        goto done;
+    }
+    if (v.n > 1) qsort(v.e, (size_t)v.n, sizeof *v.e, cmp_entry);
+    char **out = mxb_try_alloc((size_t)v.n * sizeof *out);
+    if (!out) {
+        mxb_seterr(err, errlen, "%s: out of memory", root);
+        goto done;
+    }
+    for (int i = 0; i < v.n; i++) {
+        const entry *e = &v.e[i];
+        size_t len = strlen(e->dir) + strlen(e->name) + 2;
+        if (!(out[i] = mxb_try_alloc(len))) {
+            free_names(out, i);
+            mxb_seterr(err, errlen, "%s: out of memory", root);
+            goto done;
+        }
+        snprintf(out[i], len, "%s%s%s", e->dir, *e->dir ? "/" : "", e->name);
+    }
+    *ids = out;
+    *count = v.n;
     rc = 0;
 done:
     entries_free(&v);

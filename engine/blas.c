@@ -4,7 +4,7 @@
  * that has AVX2 / AVX-512.
  *
  * Why: Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) picks its kernels by CPU model when it
- * loads; on a model newer than the library (the Emerald Rapids Xeon of README "Speed")
+ * loads; on a model newer than the library (the Emerald Rapids Xeon of docs/SPEED.md)
  * it falls back to Prescott (SSE3) kernels, 4-7x slower, and says nothing. It reads
  * OPENBLAS_CORETYPE only in its load-time constructor, before main(), so the fix is to
  * re-execute once with it set; likewise BLIS_ARCH_TYPE for BLIS 0.9, which takes its
@@ -195,7 +195,7 @@ static void check_blis(char **argv) {
  * descheduled team-mate needs, and every parallel region waits for the slowest: on 16
  * cores with 16 busy processes a DeiT-S forward took 1208 ms instead of 46 (PyTorch:
  * 210 ms instead of 31). With OMP_WAIT_POLICY=passive it took 211 ms, and unloaded
- * the same 46 ms; `mxb run` images were faster still (README "Speed"). libgomp reads
+ * the same 46 ms; `mxb run` images were faster still (docs/SPEED.md). libgomp reads
  * the policy when it loads, so it is set here and taken up by the restart (the
  * kernels' restart, or its own). A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT is kept.
  * Under valgrind (which would not follow the restart) nothing is changed. */

@@ -141,26 +141,39 @@ int mxb_cmd_methods(int argc, char **argv) {
 
 static void explain_usage(FILE *f) {
     fprintf(f,
-            "usage: mxb [--plugin LIB.so]... explain --weights W.h5 (--image IMG | --tensor T.h5[:DATASET])\n"
-            "           --method NAME [options]\n"
+            "usage: mxb [--plugin LIB.so]... explain --weights W.h5 (--image IMG | --images SPEC |\n"
+            "           --tensor T.h5[:DATASET]) --method NAME [options]\n"
             "  --image IMG            a JPEG or PNG, through the model's evaluation transform (stored in the\n"
             "                         weights file; mxb inspect shows it)\n"
+            "  --images SPEC          many images, the weights loaded once: a folder (its image files and its\n"
+            "                         sub-folders'), a quoted pattern ('dir/*.png') or a list file (one path a\n"
+            "                         line, '#' comments); --out then holds a row per image; stops at the first\n"
+            "                         image that cannot be read (no output file then)\n"
             "  --tensor T.h5[:DSET]   an already normalised float32 [3,H,W] (default dataset 'input')\n"
             "  --method NAME          a built-in or a plugin's method (mxb methods lists them)\n"
             "  --variant V            ViM models only: hidden attention official (default) | exact | uia |\n"
             "                         uia-noconv | uia-nogate | uia-noact (UIA's CLS row and its ablations)\n"
             "  --class K              explain class K (default: the predicted class)\n"
             "  --start-layer N        first layer of rollout/attribution/raw (default: the method's)\n"
-            "  --out OUT.h5           write /logits /class /map [grid,grid] /map_upsampled [H,W]\n"
-            "  --png OVERLAY.png      the map over the image as the model saw it (also --overlay)\n"
+            "  --out OUT.h5           write /logits /class /map [grid,grid] /map_upsampled [H,W]; with\n"
+            "                         --images each with a leading [N] axis, and /image, /id [N]\n"
+            "  --png OVERLAY.png      the map over the image as the model saw it (also --overlay; one image):\n"
+            "                         by default show_cam_on_image's jet + image, divided by the maximum\n"
+            "  --alpha A              with --png: a blend instead, (1 - A) x image + A x colour, A in [0, 1]\n"
+            "  --colormap C           with --png: jet (default) | viridis | gray\n"
+            "  --scale N              with --png: each pixel an N x N block (1..16, default 1)\n"
+            "  --colorbar             with --png: the colour map as a bar on the right (top: the map's\n"
+            "                         maximum, 1; bottom: 0; the map is min-max normalised)\n"
             "  --save-attention       with --out: /attention, every layer's (ViT [layer,head,L,L];\n"
             "                         ViM [layer,direction,L,L] channel mean, exact, image order),\n"
-            "                         as mxb run's save_attention (results/SCHEMA.md)\n"
+            "                         as mxb run's save_attention (results/SCHEMA.md; one image)\n"
             "  --param KEY=VALUE      a parameter of the method (repeatable; mxb methods lists them)\n"
             "  --seed N               the run seed of stochastic methods (smoothgrad, rise; default 0, as [run] seed);\n"
             "                         the method gets the image's seed, from N and the image's id (method.h)\n"
             "  --id ID                the image's id for its seed (default: the --image file name, or\n"
-            "                         --tensor's DATASET); a run's id is the path relative to its data folder\n"
+            "                         --tensor's DATASET); a run's id is the path relative to its data folder,\n"
+            "                         and so is --images' for a folder (the file name for a pattern or list)\n"
+            "  --quiet                no progress lines on stderr (--images)\n"
             "  --plugin LIB.so        load a method plugin (as mxb --plugin)\n"
             MXB_TRANSFORM_HELP);
 }
@@ -168,9 +181,11 @@ static void explain_usage(FILE *f) {
 int mxb_cmd_explain(int argc, char **argv) {
     const char *weights = NULL, *tensor = NULL, *image = NULL, *method_name = NULL, *out = NULL, *png = NULL,
                *overlay = NULL, *plugins[16], *param_kv[MXB_MAX_PARAMS], *seed_s = NULL,
-               *image_id = NULL;
-    int nparam_kv = 0;
+               *image_id = NULL, *images = NULL;
+    int nparam_kv = 0, quiet = 0;
+    mxb_overlay_opts ov = {.scale = 1, .cmap = MXB_CMAP_JET, .alpha = -1};
     double params[MXB_MAX_PARAMS];
+    unsigned long long run_seed = 0;
     mxb_explain_opts eo = {.class_index = -1, .variant = MXB_VARIANT_OFFICIAL, .start_layer = -1};
     int save_attn = 0, nplugins = 0, variant = 0;
     mxb_transform_args ta = {0};
@@ -178,6 +193,7 @@ int mxb_cmd_explain(int argc, char **argv) {
     mxb_opt opts[] = {MXB_OPT_S("weights", &weights),
                       MXB_OPT_S("tensor", &tensor),
                       MXB_OPT_S("image", &image),
+                      MXB_OPT_S("images", &images),
                       MXB_OPT_S("method", &method_name),
                       MXB_OPT_C("variant", &variant, MXB_VARIANT_CHOICES),
                       MXB_OPT_I("class", &eo.class_index, 0, 1000000),
@@ -190,46 +206,64 @@ int mxb_cmd_explain(int argc, char **argv) {
                       MXB_OPT_L("param", param_kv, &nparam_kv, MXB_MAX_PARAMS),
                       MXB_OPT_S("seed", &seed_s),
                       MXB_OPT_S("id", &image_id),
+                      MXB_OPT_F("quiet", &quiet),
+                      MXB_OPT_D("alpha", &ov.alpha, 0, 1),
+                      MXB_OPT_C("colormap", &ov.cmap, MXB_COLORMAP_CHOICES),
+                      MXB_OPT_I("scale", &ov.scale, 1, 16),
+                      MXB_OPT_F("colorbar", &ov.colorbar),
                       MXB_TRANSFORM_OPTS(ta),
                       MXB_OPT_END};
     int prc = mxb_opts_parse("explain", argc, argv, opts, NULL, 0, NULL, explain_usage);
     if (prc) return prc == 1 ? 0 : 2;
     eo.variant = mxb_variant_from_choice(variant);
     if (!weights) return mxb_usage_error("explain", "--weights is missing");
-    if (!tensor == !image) return mxb_usage_error("explain", "give one of --image or --tensor");
+    if (!!tensor + !!image + !!images != 1) return mxb_usage_error("explain", "give one of --image, --images or --tensor");
     if (!method_name) return mxb_usage_error("explain", "--method is missing");
     if (png && overlay) return mxb_usage_error("explain", "--png and --overlay are the same option; give one");
     if (overlay) png = overlay;
     if (save_attn && !out) return mxb_usage_error("explain", "--save-attention needs --out");
+    static const char *const overlay_opts[] = {"alpha", "colormap", "scale", "colorbar"};
+    for (int i = 0; i < 4; i++)
+        if (!png && mxb_opt_seen(opts, overlay_opts[i]))
+            return mxb_usage_error("explain", "--%s shapes the overlay; it needs --png", overlay_opts[i]);
+    if (images && (png || save_attn || image_id))
+        return mxb_usage_error("explain", "--%s takes one image (--image or --tensor), not --images",
+                               png ? (overlay ? "overlay" : "png") : save_attn ? "save-attention" : "id");
     if (tensor && (mxb_opt_seen(opts, "resize") || mxb_opt_seen(opts, "crop") || mxb_opt_seen(opts, "square") ||
                    mxb_opt_seen(opts, "filter") || ta.mean || ta.std))
         return mxb_usage_error("explain", "the transform options apply to --image, not to --tensor");
+    mxb_image_list list = {0};
+    if (images && mxb_image_list_open(images, &list, err, sizeof err)) { /* every image noted as an input */
+        fprintf(stderr, "mxb explain: %s\n", err);
+        return 2;
+    }
+    const int N = images ? list.n : 1;
     const char *ins[] = {weights, image, tensor}, *outs[] = {out, png};
-    if (mxb_outputs_check("explain", ins, 3, outs, 2)) return 2;
-    if (mxb_load_plugins("explain", plugins, nplugins)) return 2;
+    if (mxb_outputs_check("explain", ins, 3, outs, 2) || mxb_load_plugins("explain", plugins, nplugins)) {
+        mxb_image_list_free(&list);
+        return 2;
+    }
     const mxb_method *method = mxb_methods_find(method_name);
     if (!method) {
         fprintf(stderr, "mxb explain: unknown method '%s' (mxb methods lists them)\n", method_name);
+        mxb_image_list_free(&list);
         mxb_methods_unload_plugins();
         return 2;
     }
-    if (seed_s) {
-        unsigned long long sd;
-        if (mxb_parse_u64(seed_s, &sd)) {
-            mxb_methods_unload_plugins();
-            return mxb_usage_error("explain", "--seed: '%s' is not an unsigned integer", seed_s);
-        }
-        eo.seed = sd;
+    if (seed_s && mxb_parse_u64(seed_s, &run_seed)) {
+        mxb_image_list_free(&list);
+        mxb_methods_unload_plugins();
+        return mxb_usage_error("explain", "--seed: '%s' is not an unsigned integer", seed_s);
     }
     /* the image's seed, as mxb run derives it from the image's id (methods/method.h) */
-    if (!image_id) {
+    if (!image_id && !images) {
         const char *src = image ? image : tensor, *colon = image ? NULL : strrchr(tensor, ':'), *slash = strrchr(src, '/');
         image_id = colon ? colon + 1 : slash ? slash + 1 : src;
     }
-    eo.seed = mxb_image_seed(eo.seed, image_id);
     /* the method's params, checked before anything is read */
     if (mxb_method_params_parse(method, param_kv, nparam_kv, params, err, sizeof err)) {
         fprintf(stderr, "mxb explain: %s\n", err);
+        mxb_image_list_free(&list);
         mxb_methods_unload_plugins();
         return 2;
     }
@@ -239,17 +273,21 @@ int mxb_cmd_explain(int argc, char **argv) {
     mxb_model *m = NULL;
     if (mxb_model_load(weights, &m, err, sizeof err)) {
         fprintf(stderr, "mxb explain: %s\n", err);
+        mxb_image_list_free(&list);
+        mxb_methods_unload_plugins();
         return 2;
     }
     const mxb_config *g = mxb_model_config(m);
-    const int S = g->img_size, G = g->grid;
-    int rc = 2, explained = -1;
+    const int S = g->img_size, G = g->grid, nc = g->num_classes;
+    int rc = 2;
+    int32_t *explained = NULL;
     float *x = NULL, *logits = NULL, *map = NULL, *up = NULL, *pixels = NULL;
     const int pixel_method = method->abi_version >= 2 && method->map_kind == MXB_MAP_PIXELS;
     uint8_t *rgb = NULL;
     mxb_ctx *c = NULL, *pool[8] = {0};
     int npool = 0;
     mxb_preprocess pre;
+    mxb_progress prog;
     if (mxb_opt_seen(opts, "variant") && g->arch != MXB_ARCH_VIM) {
         mxb_usage_error("explain", "--variant: applies to ViM models only; %s is a %s model", weights,
                         mxb_arch_name(g->arch));
@@ -262,19 +300,18 @@ int mxb_cmd_explain(int argc, char **argv) {
     }
     /* the transform: the model's, or what the options say (for --tensor, its mean/std
      * undo the normalisation for the overlay) */
-    if ((image || png) && mxb_model_preprocess("explain", weights, g, NULL, &pre, err, sizeof err) < 0) goto fail;
-    if (image && mxb_transform_apply("explain", opts, &ta, g, &pre)) goto done;
-    if (!(x = image ? mxb_load_input_image(image, g, &pre, NULL, err, sizeof err)
-                    : mxb_load_input_tensor(tensor, g, err, sizeof err)))
-        goto fail;
+    if ((!tensor || png) && mxb_model_preprocess("explain", weights, g, NULL, &pre, err, sizeof err) < 0) goto fail;
+    if (!tensor && mxb_transform_apply("explain", opts, &ta, g, &pre)) goto done;
     c = mxb_ctx_new(m, MXB_TRACE_KEEP);
-    /* sizes from the model's checked configuration */
-    logits = mxb_alloc((size_t)g->num_classes * sizeof *logits, "the logits");
-    map = mxb_alloc((size_t)G * G * sizeof *map, "the map");
-    up = mxb_alloc((size_t)S * S * sizeof *up, "the upsampled map");
-    if (pixel_method) eo.pixel_map = pixels = mxb_alloc((size_t)S * S * sizeof *pixels, "the pixel map");
-    if (!c) {
-        mxb_seterr(err, sizeof err, "out of memory for the model's buffers");
+    /* every image's results are kept for the one output file; sizes from the model's
+     * checked configuration, times the number of images */
+    explained = mxb_try_alloc((size_t)N * sizeof *explained);
+    logits = mxb_try_alloc((size_t)N * nc * sizeof *logits);
+    map = mxb_try_alloc((size_t)N * G * G * sizeof *map);
+    up = mxb_try_alloc((size_t)N * S * S * sizeof *up);
+    if (pixel_method) pixels = mxb_try_alloc((size_t)N * S * S * sizeof *pixels);
+    if (!c || !explained || !logits || !map || !up || (pixel_method && !pixels)) {
+        mxb_seterr(err, sizeof err, "out of memory for the model's buffers and %d images' results", N);
         rc = 1;
         goto fail;
     }
@@ -285,35 +322,58 @@ int mxb_cmd_explain(int argc, char **argv) {
         for (int i = 0; i < npool; i++) pool[i] = mxb_ctx_new(m, MXB_TRACE_NONE);
         eo.pool = pool, eo.npool = npool;
     }
-    if (mxb_explain_one(c, m, method, x, &eo, logits, &explained, map, err, sizeof err)) goto fail;
-    /* a flat map is "no relevance": zeros in map_upsampled and no heat in the overlay */
-    mxb_map_postprocess(map, G, S / G, MXB_FLAT_ZERO, up);
+    mxb_progress_init(&prog, "explain", "images", N, quiet || !images);
     const int vim = g->arch == MXB_ARCH_VIM;
-    printf("method %s, explained class %d (%s)%s%s%s\n", method->name, explained,
-           eo.class_index < 0 ? "predicted" : "given", vim ? ", " : "", vim ? mxb_variant_name(mxb_explain_rows(method, eo.variant)) : "",
-           vim ? " hidden attention" : "");
-    mxb_print_topk(logits, g->num_classes, 5);
+    for (int i = 0; i < N; i++) {
+        const char *src = images ? list.path[i] : image;
+        float *li = logits + (size_t)i * nc, *mi = map + (size_t)i * G * G, *ui = up + (size_t)i * S * S;
+        free(x);
+        if (!(x = tensor ? mxb_load_input_tensor(tensor, g, err, sizeof err)
+                         : mxb_load_input_image(src, g, &pre, NULL, err, sizeof err)))
+            goto fail;
+        eo.seed = mxb_image_seed(run_seed, images ? list.id[i] : image_id);
+        if (pixel_method) eo.pixel_map = pixels + (size_t)i * S * S;
+        int cls = -1;
+        if (mxb_explain_one(c, m, method, x, &eo, li, &cls, mi, err, sizeof err)) goto fail;
+        explained[i] = cls;
+        /* a flat map is "no relevance": zeros in map_upsampled and no heat in the overlay */
+        mxb_map_postprocess(mi, G, S / G, MXB_FLAT_ZERO, ui);
+        if (images) printf("%s== %s\n", i ? "\n" : "", src);
+        printf("method %s, explained class %d (%s)%s%s%s\n", method->name, cls,
+               eo.class_index < 0 ? "predicted" : "given", vim ? ", " : "",
+               vim ? mxb_variant_name(mxb_explain_rows(method, eo.variant)) : "", vim ? " hidden attention" : "");
+        mxb_print_topk(li, nc, 5, NULL);
+        mxb_progress_show(&prog, "explained", i + 1);
+    }
+    mxb_progress_end(&prog, "explained");
     rc = 1;
     if (out) {
         mxb_h5out *o = mxb_h5out_create(out, err, sizeof err);
-        const int64_t nc = g->num_classes, gd[2] = {G, G}, sd[2] = {S, S};
-        const int32_t cls = explained;
-        if (!o || mxb_h5out_floats(o, "logits", logits, 1, &nc, err, sizeof err) ||
-            mxb_h5out_ints(o, "class", &cls, 0, NULL, err, sizeof err) ||
-            mxb_h5out_floats(o, "map", map, 2, gd, err, sizeof err) ||
-            mxb_h5out_floats(o, "map_upsampled", up, 2, sd, err, sizeof err) ||
-            mxb_h5out_attr_str(o, "logits", "layout", "[class]", err, sizeof err) ||
-            mxb_h5out_attr_str(o, "class", "layout", "scalar: the class explained", err, sizeof err) ||
-            mxb_h5out_attr_str(o, "map", "layout", "[patch row, patch column] relevance, class token removed", err, sizeof err) ||
-            mxb_h5out_attr_str(o, "map_upsampled", "layout", "[y, x] relevance, bilinear to the input, min-max normalised", err, sizeof err) ||
+        const int b = images != NULL; /* a batch: a leading image axis */
+        const int64_t ld[2] = {N, nc}, gd[3] = {N, G, G}, sd[3] = {N, S, S};
+        if (!o || mxb_h5out_floats(o, "logits", logits, 1 + b, ld + !b, err, sizeof err) ||
+            mxb_h5out_ints(o, "class", explained, b, &ld[0], err, sizeof err) ||
+            mxb_h5out_floats(o, "map", map, 2 + b, gd + !b, err, sizeof err) ||
+            mxb_h5out_floats(o, "map_upsampled", up, 2 + b, sd + !b, err, sizeof err) ||
+            mxb_h5out_attr_str(o, "logits", "layout", b ? "[image, class]" : "[class]", err, sizeof err) ||
+            mxb_h5out_attr_str(o, "class", "layout", b ? "[image] the class explained" : "scalar: the class explained", err, sizeof err) ||
+            mxb_h5out_attr_str(o, "map", "layout", b ? "[image, patch row, patch column] relevance, class token removed"
+                                                     : "[patch row, patch column] relevance, class token removed", err, sizeof err) ||
+            mxb_h5out_attr_str(o, "map_upsampled", "layout", b ? "[image, y, x] relevance, bilinear to the input, min-max normalised"
+                                                               : "[y, x] relevance, bilinear to the input, min-max normalised", err, sizeof err) ||
             mxb_h5out_string_attr(o, "method", method->name, err, sizeof err) ||
             mxb_h5out_string_attr(o, "method_params", params_text, err, sizeof err) ||
-            (pixel_method && mxb_h5out_floats(o, "map_pixels", pixels, 2, sd, err, sizeof err)) ||
-            (pixel_method && mxb_h5out_attr_str(o, "map_pixels", "layout", "[y, x] the method's pixel map (channels reduced); /map is its patch mean", err, sizeof err)) ||
+            (pixel_method && mxb_h5out_floats(o, "map_pixels", pixels, 2 + b, sd + !b, err, sizeof err)) ||
+            (pixel_method && mxb_h5out_attr_str(o, "map_pixels", "layout", b ? "[image, y, x] the method's pixel map (channels reduced); /map is its patch mean"
+                                                                             : "[y, x] the method's pixel map (channels reduced); /map is its patch mean", err, sizeof err)) ||
+            (b && mxb_h5out_strings(o, "image", (const char *const *)list.path, N, err, sizeof err)) ||
+            (b && mxb_h5out_attr_str(o, "image", "layout", "[image] the image's path, in --images' order", err, sizeof err)) ||
+            (b && mxb_h5out_strings(o, "id", (const char *const *)list.id, N, err, sizeof err)) ||
+            (b && mxb_h5out_attr_str(o, "id", "layout", "[image] the image's id, its seed's (--id)", err, sizeof err)) ||
             mxb_h5out_string_attr(o, "variant", mxb_variant_name(mxb_explain_rows(method, eo.variant)), err, sizeof err) ||
             mxb_h5out_string_attr(o, "class_choice", eo.class_index < 0 ? "predicted" : "given", err, sizeof err) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||
-            mxb_h5out_string_attr(o, "input", image ? image : tensor, err, sizeof err) ||
+            mxb_h5out_string_attr(o, "input", images ? images : image ? image : tensor, err, sizeof err) ||
             (save_attn && mxb_attention_write(o, "attention", c, g, mxb_explain_rows(method, eo.variant), err, sizeof err)) ||
             (mxb_h5out_commit(o, err, sizeof err) ? (o = NULL, 1) : 0)) { /* commit frees o */
             if (o) mxb_h5out_abort(o);
@@ -325,9 +385,9 @@ int mxb_cmd_explain(int argc, char **argv) {
             mxb_seterr(err, sizeof err, "%s: an overlay needs a 3-channel image", png);
             goto fail;
         }
-        rgb = mxb_alloc((size_t)S * S * 3, "the overlay");
-        mxb_overlay_heatmap(x, pre.mean, pre.std, up, S, S, rgb);
-        if (mxb_png_write(png, rgb, S, S, 3, err, sizeof err)) goto fail;
+        int pw, ph;
+        rgb = mxb_overlay_render(&ov, x, pre.mean, pre.std, up, S, S, &pw, &ph);
+        if (mxb_png_write(png, rgb, pw, ph, 3, err, sizeof err)) goto fail;
     }
     rc = 0;
     goto done;
@@ -335,6 +395,7 @@ fail:
     fprintf(stderr, "mxb explain: %s\n", err);
 done:
     free(x);
+    free(explained);
     free(logits);
     free(map);
     free(up);
@@ -344,5 +405,6 @@ done:
     for (int i = 0; i < npool; i++) mxb_ctx_free(pool[i]);
     mxb_model_free(m);
     mxb_methods_unload_plugins();
+    mxb_image_list_free(&list);
     return rc;
 }

@@ -7,10 +7,13 @@
 #include "harness/internal.h"
 #include "results/results.h"
 
+#include <errno.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* "file.h5:dataset" -> file, dataset (default `input`) */
 static void split_tensor_arg(const char *arg, char *file, size_t fl, char *dset, size_t dl) {
@@ -158,19 +161,264 @@ float *mxb_load_input_image(const char *path, const mxb_config *cfg, const mxb_p
     return x;
 }
 
-void mxb_print_topk(const float *logits, int n, int k) {
+/* the k best classes of logits[n] (ties: the lower index), their softmax probabilities */
+static int topk(const float *logits, int n, int k, int *cls, double *prob) {
+    if (n < 1) return 0;
     double mx = logits[0], sum = 0;
     for (int i = 1; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
     for (int i = 0; i < n; i++) sum += exp(logits[i] - mx);
-    if (n < 1) return;
     int *used = mxb_alloc0((size_t)n, sizeof *used, "class table");
-    printf("class   probability   logit\n");
-    for (int r = 0; r < k && r < n; r++) {
+    int r = 0;
+    for (; r < k && r < n; r++) {
         int best = -1;
         for (int i = 0; i < n; i++)
             if (!used[i] && (best < 0 || logits[i] > logits[best])) best = i;
         used[best] = 1;
-        printf("%5d   %11.6f   %9.4f\n", best, exp(logits[best] - mx) / sum, logits[best]);
+        cls[r] = best;
+        prob[r] = exp(logits[best] - mx) / sum;
     }
     free(used);
+    return r;
+}
+
+void mxb_print_topk(const float *logits, int n, int k, const char *const *names) {
+    k = k < n ? k : n;
+    if (k < 1) return;
+    int *cls = mxb_alloc((size_t)k * sizeof *cls, "class table");
+    double *prob = mxb_alloc((size_t)k * sizeof *prob, "class table");
+    k = topk(logits, n, k, cls, prob);
+    printf("class   probability   logit%s\n", names ? "       name" : "");
+    for (int r = 0; r < k; r++) {
+        printf("%5d   %11.6f   %9.4f", cls[r], prob[r], logits[cls[r]]);
+        if (names) printf("   %s", names[cls[r]]);
+        printf("\n");
+    }
+    free(cls);
+    free(prob);
+}
+
+void mxb_json_topk(const float *logits, int n, int k, const char *const *names) {
+    k = k < n ? k : n;
+    printf("[");
+    if (k < 1) {
+        printf("]");
+        return;
+    }
+    int *cls = mxb_alloc((size_t)k * sizeof *cls, "class table");
+    double *prob = mxb_alloc((size_t)k * sizeof *prob, "class table");
+    k = topk(logits, n, k, cls, prob);
+    for (int r = 0; r < k; r++) {
+        printf("%s{\"class\": %d, \"probability\": ", r ? ", " : "", cls[r]);
+        mxb_json_number(stdout, prob[r]);
+        printf(", \"logit\": ");
+        mxb_json_number(stdout, logits[cls[r]]);
+        if (names) printf(", \"name\": "), mxb_json_string(stdout, names[cls[r]]);
+        printf("}");
+    }
+    printf("]");
+    free(cls);
+    free(prob);
+}
+
+#define MAX_TEXT_FILE ((long long)256 << 20) /* as a label file's bound (datasets/imagenet.c) */
+
+/* a small text file (a class-name file, an image list) opened for reading; NULL after
+ * one line in err. A file of more than 256 MiB is no such file: refused unread. */
+static FILE *open_text(const char *path, const char *what, char *err, size_t errlen) {
+    mxb_input_note(path); /* no output may be written over it */
+    if (mxb_input_check(path, what, 0, err, errlen)) return NULL;
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f) {
+        mxb_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && (long long)st.st_size > MAX_TEXT_FILE) {
+        mxb_seterr(err, errlen, "%s: %lld bytes, more than %s holds (256 MiB at most)", path, (long long)st.st_size, what);
+        fclose(f);
+        return NULL;
+    }
+    return f;
+}
+
+char **mxb_class_names_read(const char *path, int num_classes, char *err, size_t errlen) {
+    FILE *f = open_text(path, "a class-name file", err, errlen);
+    if (!f) return NULL;
+    char **names = mxb_alloc0((size_t)num_classes, sizeof *names, "the class names"); /* a checked config's count */
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t len;
+    int n = 0, ok = 0;
+    while ((len = getline(&line, &lcap, f)) >= 0) {
+        if (memchr(line, 0, (size_t)len)) {
+            mxb_seterr(err, errlen, "%s:%d: not text (a NUL byte)", path, n + 1);
+            goto done;
+        }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (len > 1024) {
+            mxb_seterr(err, errlen, "%s:%d: a class name longer than 1024 bytes", path, n + 1);
+            goto done;
+        }
+        if (n >= num_classes) { /* counted on, for the message */
+            n++;
+            continue;
+        }
+        if (!len) {
+            mxb_seterr(err, errlen, "%s:%d: an empty line (one name a line, line i naming class i - 1)", path, n + 1);
+            goto done;
+        }
+        names[n++] = mxb_strdup(line);
+    }
+    if (ferror(f)) {
+        mxb_seterr(err, errlen, "%s: read error", path);
+        goto done;
+    }
+    if (n != num_classes) {
+        mxb_seterr(err, errlen, "%s: %d class names for a model of %d classes (one name a line)", path, n, num_classes);
+        goto done;
+    }
+    ok = 1;
+done:
+    free(line);
+    fclose(f);
+    if (!ok) {
+        mxb_class_names_free(names, num_classes);
+        names = NULL;
+    }
+    return names;
+}
+
+void mxb_class_names_free(char **names, int n) {
+    for (int i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* ---- many images: --images FOLDER | 'GLOB' | LIST ---- */
+
+#define MAX_LIST_IMAGES 10000000
+#define MAX_LIST_LINE 4096 /* a path (PATH_MAX) and its line end */
+
+static int list_push(mxb_image_list *l, const char *path, const char *id, int *cap, char *err, size_t errlen,
+                     const char *spec) {
+    if (l->n == *cap) {
+        int nc = *cap ? 2 * *cap : 64;
+        char **np = nc <= MAX_LIST_IMAGES ? mxb_try_realloc(l->path, (size_t)nc * sizeof *np) : NULL;
+        if (np) l->path = np;
+        char **ni = np ? mxb_try_realloc(l->id, (size_t)nc * sizeof *ni) : NULL;
+        if (ni) l->id = ni;
+        if (!np || !ni) {
+            mxb_seterr(err, errlen, "%s: out of memory or more than %d images", spec, MAX_LIST_IMAGES);
+            return -1;
+        }
+        *cap = nc;
+    }
+    const char *slash = strrchr(path, '/');
+    mxb_input_note(path); /* no output may be written over an image */
+    l->path[l->n] = mxb_try_strdup(path);
+    l->id[l->n] = mxb_try_strdup(id ? id : slash ? slash + 1 : path);
+    if (!l->path[l->n] || !l->id[l->n]) {
+        free(l->path[l->n]);
+        free(l->id[l->n]);
+        mxb_seterr(err, errlen, "%s: out of memory", spec);
+        return -1;
+    }
+    l->n++;
+    return 0;
+}
+
+void mxb_image_list_free(mxb_image_list *l) {
+    for (int i = 0; i < l->n; i++) free(l->path[i]), free(l->id[i]);
+    free(l->path);
+    free(l->id);
+    *l = (mxb_image_list){0};
+}
+
+/* one path a line; blank lines and '#' comments skipped; surrounding blanks trimmed */
+static int read_list_file(const char *spec, mxb_image_list *l, int *cap, char *err, size_t errlen) {
+    FILE *f = open_text(spec, "an image list", err, errlen);
+    if (!f) return -1;
+    unsigned char head[8];
+    char *line = NULL;
+    size_t lcap = 0;
+    int lineno = 0, rc = -1;
+    size_t got = fread(head, 1, sizeof head, f);
+    /* an image given as the list: say so rather than "not text" */
+    if ((got >= 8 && !memcmp(head, "\x89PNG\r\n\x1a\n", 8)) || (got >= 3 && !memcmp(head, "\xff\xd8\xff", 3))) {
+        mxb_seterr(err, errlen, "%s: an image, not a list of images (--image takes one image)", spec);
+        goto done;
+    }
+    rewind(f);
+    ssize_t len;
+    while ((len = getline(&line, &lcap, f)) >= 0) {
+        lineno++;
+        if (len > MAX_LIST_LINE) {
+            mxb_seterr(err, errlen, "%s:%d: line longer than %d bytes", spec, lineno, MAX_LIST_LINE);
+            goto done;
+        }
+        if (memchr(line, 0, (size_t)len)) {
+            mxb_seterr(err, errlen, "%s:%d: not text (a NUL byte)", spec, lineno);
+            goto done;
+        }
+        char *s = line, *e = line + len;
+        while (*s == ' ' || *s == '\t') s++;
+        while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) *--e = 0;
+        if (!*s || *s == '#') continue;
+        if (list_push(l, s, NULL, cap, err, errlen, spec)) goto done;
+    }
+    if (ferror(f)) {
+        mxb_seterr(err, errlen, "%s: read error", spec);
+        goto done;
+    }
+    if (!l->n) {
+        mxb_seterr(err, errlen, "%s: the image list names no image", spec);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+int mxb_image_list_open(const char *spec, mxb_image_list *l, char *err, size_t errlen) {
+    *l = (mxb_image_list){0};
+    int cap = 0, rc = -1;
+    struct stat st;
+    if (!stat(spec, &st) && S_ISDIR(st.st_mode)) {
+        char **ids = NULL;
+        int n = 0;
+        if (mxb_image_folder_list(spec, &ids, &n, err, errlen)) return -1;
+        char path[8192];
+        rc = 0;
+        for (int i = 0; i < n; i++) {
+            snprintf(path, sizeof path, "%s/%s", spec, ids[i]);
+            if (!rc) rc = list_push(l, path, ids[i], &cap, err, errlen, spec); /* the id: as mxb run's */
+            free(ids[i]);
+        }
+        free(ids);
+    } else if (stat(spec, &st) && strpbrk(spec, "*?[")) {
+        glob_t gl;
+        const int g = glob(spec, GLOB_ERR, NULL, &gl); /* sorted (strcmp in the C locale) */
+        if (g == GLOB_NOMATCH) {
+            mxb_seterr(err, errlen, "%s: the pattern matches no file", spec);
+        } else if (g) {
+            mxb_seterr(err, errlen, "%s: cannot expand the pattern (%s)", spec,
+                       g == GLOB_NOSPACE ? "out of memory" : "a folder cannot be read");
+        } else {
+            rc = 0;
+            for (size_t i = 0; i < gl.gl_pathc && !rc; i++) {
+                /* a folder the pattern matches is not an image: skipped as the folder walk skips it */
+                if (!stat(gl.gl_pathv[i], &st) && S_ISDIR(st.st_mode)) continue;
+                rc = list_push(l, gl.gl_pathv[i], NULL, &cap, err, errlen, spec);
+            }
+            if (!rc && !l->n) mxb_seterr(err, errlen, "%s: the pattern matches folders only", spec), rc = -1;
+        }
+        if (g != GLOB_NOMATCH) globfree(&gl);
+    } else if (stat(spec, &st)) {
+        mxb_seterr(err, errlen, "%s: no such folder, file or matching pattern", spec);
+    } else {
+        rc = read_list_file(spec, l, &cap, err, errlen);
+    }
+    if (rc) mxb_image_list_free(l);
+    return rc;
 }

@@ -159,7 +159,35 @@ float *mxb_load_input_tensor(const char *arg, const mxb_config *cfg, char *err, 
  * model's input side. rgb (may be NULL): the transformed image, S*S*3 bytes. */
 float *mxb_load_input_image(const char *path, const mxb_config *cfg, const mxb_preprocess *p, uint8_t **rgb,
                             char *err, size_t errlen);
-void mxb_print_topk(const float *logits, int n, int k);
+/* The k best classes: "class probability logit" lines (and the name, names non-NULL:
+ * names[num_classes]), or as a JSON array of {"class", "probability", "logit"[, "name"]} */
+void mxb_print_topk(const float *logits, int n, int k, const char *const *names);
+void mxb_json_topk(const float *logits, int n, int k, const char *const *names);
+/* A class-name file (--classes; mxb synth's classes.txt): one name a line, line i
+ * naming class i - 1, exactly num_classes lines (a last line end optional; CR LF
+ * taken); an empty line, a NUL byte or another count is an error naming the file and
+ * the line. NULL on error. */
+char **mxb_class_names_read(const char *path, int num_classes, char *err, size_t errlen);
+void mxb_class_names_free(char **names, int n);
+
+/* The images of `--images SPEC` (predict, explain), in order:
+ *   a folder   its image files and its sub-folders', recursively, by the dataset
+ *              reader's rule (mxb_image_folder_list: names .jpg, .jpeg, .png, ...;
+ *              by folder, then name); id = the path relative to the folder, as mxb
+ *              run's
+ *   a pattern  (quoted, so that mxb expands it) when no file has that name: glob(3),
+ *              sorted; folders it matches are skipped; id = the file name
+ *   a file     a list: one path a line (relative: to the current folder), blank
+ *              lines and '#' comments skipped; id = the file name
+ * The images are not read here: a file that is missing or no JPEG/PNG is the
+ * reader's error when its turn comes. An empty folder, a pattern matching nothing,
+ * a list naming nothing are errors (one line in err naming SPEC). */
+typedef struct {
+    char **path, **id;
+    int n;
+} mxb_image_list;
+int mxb_image_list_open(const char *spec, mxb_image_list *l, char *err, size_t errlen);
+void mxb_image_list_free(mxb_image_list *l);
 
 /* the bit of a [perturbation]/[segmentation] transform key (resize, square, crop,
  * filter, mean, std) in mxb_run_data.pre_set; 0 for any other key */

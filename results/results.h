@@ -31,4 +31,22 @@
 void mxb_overlay_heatmap(const float *image_chw, const float *mean, const float *std,
                          const float *map, int w, int h, uint8_t *rgb);
 
+/* mxb explain's overlay options. The colour maps: jet (OpenCV's, the default), viridis,
+ * gray; v clamped to [0, 1] (NaN: 0). */
+enum { MXB_CMAP_JET, MXB_CMAP_VIRIDIS, MXB_CMAP_GRAY };
+#define MXB_COLORMAP_CHOICES "jet|viridis|gray"
+void mxb_colormap_rgb(int cmap, double v, double rgb[3]);
+typedef struct {
+    int scale;    /* integer upsampling, each pixel a scale x scale block (1: the model's side) */
+    int cmap;     /* MXB_CMAP_* */
+    double alpha; /* < 0: show_cam_on_image's sum, divided by the maximum (the default); in
+                   * [0, 1]: (1 - alpha) x image + alpha x colour(map), per channel, rounded */
+    int colorbar; /* the colour map as a bar right of the image after a white gap: 1 (the map's
+                   * maximum) at the top row, 0 at the bottom; a 16th of the width, at least 4 px */
+} mxb_overlay_opts;
+/* The overlay of map ([h, w] in [0, 1]) over image_chw as o says: a malloc'd RGB
+ * [*oh, *ow, 3]; with o {1, JET, -1, 0} the bytes of mxb_overlay_heatmap. */
+uint8_t *mxb_overlay_render(const mxb_overlay_opts *o, const float *image_chw, const float *mean, const float *std,
+                            const float *map, int w, int h, int *ow, int *oh);
+
 #endif

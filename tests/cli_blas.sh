@@ -4,7 +4,7 @@
 # OMP_WAIT_POLICY=passive reaches libgomp (its own OMP_DISPLAY_ENV report, not mxb's
 # word) directly and through an explicit loader (the portable bundle's way); a user's
 # OMP_WAIT_POLICY is kept. (The OPENBLAS_CORETYPE restart itself needs a CPU that the
-# library does not know; it ran on the 16-core Xeon: README "Speed".)
+# library does not know; it ran on the 16-core Xeon: docs/SPEED.md.)
 set -uo pipefail
 MXB=$MXB_EXE; T=$(mktemp -d); trap 'rm -rf $T' EXIT
 . "$MXB_SOURCE_DIR/tests/lib_cli.sh"

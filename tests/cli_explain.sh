@@ -78,5 +78,52 @@ expect_fail 2 "built for method ABI 3; this mxb loads ABI 1 and 2" $MXB --plugin
 expect_fail 2 "unknown command 'explian'" $MXB explian
 expect_fail 2 "--save-attention needs --out" $MXB explain $E --method rollout --save-attention
 
+# overlay options (the demo ViT, a synthetic image): alpha 0 is the image as the model saw
+# it, alpha 1 the colour map of map_upsampled, the default show_cam_on_image; scale and bar
+$MXB synth $T/syn --n 1 --seed 2 --size 64 --quiet >/dev/null
+IMG=$T/syn/images/synth_000000.png; DV="--weights $MXB_SOURCE_DIR/models/demo_vit.h5"
+$MXB predict $DV --image $IMG --out $T/ov_in.h5 >/dev/null 2>>$MXB_ERR
+$MXB explain $DV --image $IMG --method attribution --out $T/ov.h5 --png $T/ov_def.png >/dev/null 2>>$MXB_ERR
+$MXB explain $DV --image $IMG --method attribution --png $T/ov_a0.png --alpha 0 >/dev/null 2>>$MXB_ERR
+$MXB explain $DV --image $IMG --method attribution --png $T/ov_a1.png --alpha 1 >/dev/null 2>>$MXB_ERR
+$MXB explain $DV --image $IMG --method attribution --png $T/ov_v1.png --alpha 1 --colormap viridis >/dev/null 2>>$MXB_ERR
+$MXB explain $DV --image $IMG --method attribution --png $T/ov_s3.png --alpha 0.4 --scale 3 --colorbar >/dev/null 2>>$MXB_ERR
+$MXB explain $DV --image $IMG --method attribution --png $T/ov_s1.png --alpha 0.4 >/dev/null 2>>$MXB_ERR
+check "--png --alpha/--colormap/--scale/--colorbar: pixels as numpy computes them" $PY - "$T" <<'PYEOF'
+import sys, h5py, numpy as np
+from PIL import Image
+T = sys.argv[1]
+rd = lambda n: np.asarray(Image.open("%s/%s.png" % (T, n)).convert("RGB")).astype(int)
+x = h5py.File(T + "/ov_in.h5")["input"][:]; up = h5py.File(T + "/ov.h5")["map_upsampled"][:]
+mean = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]; std = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
+img = np.clip(x * std + mean, 0, 1).transpose(1, 2, 0).astype(np.float64)
+v = np.clip(up, 0, 1).astype(np.float32)
+jet = np.stack([np.clip(np.float32(1.5) - np.abs(4 * v - c), 0, 1) for c in (3, 2, 1)], -1).astype(np.float64)
+stops = np.array([[0.267, 0.005, 0.329], [0.283, 0.141, 0.458], [0.254, 0.265, 0.530], [0.207, 0.372, 0.553],
+                  [0.164, 0.471, 0.558], [0.128, 0.567, 0.551], [0.135, 0.659, 0.518], [0.267, 0.749, 0.441],
+                  [0.993, 0.906, 0.144]])
+vir = np.stack([np.interp(up.astype(np.float64), np.linspace(0, 1, 9), stops[:, k]) for k in range(3)], -1)
+byte = lambda a: np.rint(255 * a).astype(int)
+mix = jet + img
+checks = {
+    "default (jet + image) / max": np.abs(rd("ov_def") - byte(mix / mix.max())).max() <= 1,
+    "alpha 0 = the image": np.abs(rd("ov_a0") - byte(img)).max() <= 1,
+    "alpha 1 = jet(map)": np.abs(rd("ov_a1") - byte(jet)).max() <= 1,
+    "alpha 1 viridis = viridis(map)": np.abs(rd("ov_v1") - byte(vir)).max() <= 1,
+    "alpha 0.4 = the blend": np.abs(rd("ov_s1") - byte(0.6 * img + 0.4 * jet)).max() <= 1,
+}
+s3, s1 = rd("ov_s3"), rd("ov_s1")
+W = 64 * 3; gap, bar = max(W // 64, 2), max(W // 16, 4)
+checks["scale 3: size and blocks"] = s3.shape == (192, W + gap + bar, 3) and np.array_equal(
+    s3[:, :W], np.repeat(np.repeat(s1, 3, 0), 3, 1))
+checks["colour bar: white gap, jet(1) at the top, jet(0) at the bottom"] = (
+    (s3[:, W:W + gap] == 255).all() and (s3[0, W + gap:] == [128, 0, 0]).all() and (s3[-1, W + gap:] == [0, 0, 128]).all())
+bad = [k for k, ok in checks.items() if not ok]
+print("   " + (", ".join(bad) if bad else "all %d" % len(checks)))
+raise SystemExit(1 if bad else 0)
+PYEOF
+expect_fail 2 "mxb explain: --alpha shapes the overlay; it needs --png (see mxb explain --help)" $MXB explain $DV --image $IMG --method rollout --alpha 0.5
+expect_fail 2 "mxb explain: --scale: '17' is out of range [1, 16] (see mxb explain --help)" $MXB explain $DV --image $IMG --method rollout --png $T/x.png --scale 17
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

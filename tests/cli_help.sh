@@ -48,7 +48,7 @@ expect_fail 2 "mxb predict: --top: '1?2' is not a positive integer (see mxb pred
 expect_fail 2 "mxb predict: --top given twice (see mxb predict --help)" $MXB predict --top 3 --top 4
 expect_fail 2 "mxb run: --quiet takes no value (see mxb run --help)" $MXB run x.ini --quiet=yes
 expect_fail 2 "mxb report: unexpected argument 'b.h5' (see mxb report --help)" $MXB report a.h5 b.h5
-expect_fail 2 "mxb predict: give one of --image or --tensor (see mxb predict --help)" $MXB predict --weights w.h5
+expect_fail 2 "mxb predict: give one of --image, --images or --tensor (see mxb predict --help)" $MXB predict --weights w.h5
 expect_fail 2 "mxb explain: --method is missing (see mxb explain --help)" $MXB explain --weights w.h5 --image i.png
 expect_fail 2 "mxb explain: --variant: 'fast' is not one of official,exact,uia,uia-noconv,uia-nogate,uia-noact (see mxb explain --help)" \
   $MXB explain --weights w.h5 --image i.png --method rollout --variant fast

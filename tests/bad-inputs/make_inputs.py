@@ -183,6 +183,14 @@ open("labels_count.txt", "w").write("1\n2\n3\n")
 open("labels_nul.txt", "wb").write(b"%s 1\n\0\n" % names[0].encode())
 open("ids_unknown.txt", "w").write("# ids\nsynth_999999\n")
 
+# ---- --images (a folder, a pattern, a list) and --classes ------------------------
+os.makedirs("empty_folder", exist_ok=True)
+open("list_missing.txt", "w").write("# the second image is missing\ngood.png\nnone.png\n")
+open("list_notimage.txt", "w").write("good.png\nnotimage.png\n")
+open("list_empty.txt", "w").write("# nothing listed\n\n")
+open("classes_count.txt", "w").write("cat\ndog\n")  # the tiny models have 3 classes
+open("classes_blank.txt", "w").write("cat\n\nbird\n")
+
 # ---- configurations ---------------------------------------------------------------
 open("typo.ini", "w").write(RUN.replace("figures = 1", "figurs = 1"))
 open("section.ini", "w").write(RUN.replace("[perturbation]", "[perturbaton]"))
