@@ -259,6 +259,12 @@ char **mxb_class_names_read(const char *path, int num_classes, char *err, size_t
             mxb_seterr(err, errlen, "%s:%d: a class name longer than 1024 bytes", path, n + 1);
             goto done;
         }
+        for (ssize_t i = 0; i < len; i++) /* printed as is in predict's table: no terminal control bytes */
+            if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) {
+                mxb_seterr(err, errlen, "%s:%d: a control byte (0x%02x) in a class name", path, n + 1,
+                           (unsigned char)line[i]);
+                goto done;
+            }
         if (n >= num_classes) { /* counted on, for the message */
             n++;
             continue;

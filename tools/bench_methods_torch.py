@@ -52,6 +52,9 @@ ROWS = (
     ("explain rise (masks=64)", "rise", "rise", {"masks": 64, "cells": 8, "p1": 0.1}),
 )
 ARCHS = {"uia": "vim", "mambalrp": "vim", "lrp": "vit"}  # the rest: both
+# the warm-up call's params, as cmd_bench.c's: the fewest passes (S: the image's side)
+WARM = {"ig": lambda S: {"steps": 1}, "smoothgrad": lambda S: {"samples": 1, "sigma": 1.0},
+        "occlusion": lambda S: {"window": S, "stride": S}}
 
 
 def forward(m, img):
@@ -300,10 +303,14 @@ def twins(m, x, reps, median_ms, methods="all"):
             continue
         if name != "uia" and methods != "all" and name not in methods.split(","):
             continue
+        warm = None
         if method == "rise":
             masks = rise_masks(kw["masks"], kw["cells"], kw["p1"], S)
             fn = lambda: rise(m, x, masks, kw["p1"])  # noqa: E731
+            warm = lambda: rise(m, x, masks[:1], kw["p1"])  # noqa: E731
         else:
             fn = lambda: globals()[method](m, x, **kw)  # noqa: E731
+            if method in WARM:
+                warm = lambda: globals()[method](m, x, **WARM[method](S))  # noqa: E731
         # at most 3 timed calls, as mxb bench times its method rows (uia: its older row's reps)
-        yield label, median_ms(fn, reps if method == "uia" else min(reps, 3))
+        yield label, median_ms(fn, reps if method == "uia" else min(reps, 3), warm)

@@ -63,8 +63,8 @@ def model(preset, seed=0):
     return ref.Model(cfg, sd)
 
 
-def median_ms(fn, reps):
-    fn()  # warm-up
+def median_ms(fn, reps, warm=None):
+    (warm or fn)()  # warm-up (a method row's: at its fewest passes, as mxb bench's)
     times = []
     for _ in range(reps):
         t = time.perf_counter()

@@ -190,6 +190,7 @@ open("list_notimage.txt", "w").write("good.png\nnotimage.png\n")
 open("list_empty.txt", "w").write("# nothing listed\n\n")
 open("classes_count.txt", "w").write("cat\ndog\n")  # the tiny models have 3 classes
 open("classes_blank.txt", "w").write("cat\n\nbird\n")
+open("classes_escape.txt", "w").write("cat\ndo\x1b[31mg\nbird\n")  # a terminal escape in a name
 
 # ---- configurations ---------------------------------------------------------------
 open("typo.ini", "w").write(RUN.replace("figures = 1", "figurs = 1"))
