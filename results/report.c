@@ -393,6 +393,7 @@ static const char *tex_arrow(int better) { return better > 0 ? " $\\uparrow$" : 
  * the summary table; the best value of each column in bold (the row's better
  * direction; the negative run's is the opposite; ties all bold); "value $\pm$
  * half-width" when intervals were computed; a skipped pair "---". */
+/* caption: LaTeX already (mxb's own words and numbers, no names from the file) */
 static void tex_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab, const mxb_ci *ci, const char *caption,
                       const char *label) {
     mxb_res_sumslot sl[NSLOTS], c[NSLOTS];
@@ -416,9 +417,7 @@ static void tex_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab, c
                     best[m][i] = x;
             }
         }
-    fprintf(f, "\n\\begin{table}[t]\n\\centering\n\\caption{");
-    tex_text(f, caption);
-    fprintf(f, "}\n\\label{%s}\n\\begin{tabular}{l", label);
+    fprintf(f, "\n\\begin{table}[t]\n\\centering\n\\caption{%s}\n\\label{%s}\n\\begin{tabular}{l", caption, label);
     for (int m = 0; m < r->nmodels; m++)
         for (int i = 0; i < nc; i++) fputc('r', f);
     fprintf(f, "}\n\\toprule\n");
@@ -468,22 +467,22 @@ static void print_tex(const mxb_results *r, FILE *f, const mxb_ci *ci, const mxb
     char cap[512], iv[160] = "";
     fprintf(f, "%% mxb report --format tex: \\usepackage{booktabs} in the preamble\n");
     if (ci)
-        snprintf(iv, sizeof iv, " Values $\\pm$ the half-width of their %g %% percentile bootstrap interval over images "
+        snprintf(iv, sizeof iv, " Values $\\pm$ the half-width of their %g\\,\\%% percentile bootstrap interval over images "
                  "(%d replicates, seed %llu).", 100 * boot->level, boot->replicates, (unsigned long long)boot->seed);
     if (P->enabled) {
         snprintf(cap, sizeof cap, "Perturbation test (%d images): AUC of top-1 %s against the fraction of pixels "
                  "removed (%s); best per column in bold.%s", P->n,
-                 r->auc_y_fraction ? "accuracy as a fraction" : "accuracy in %",
+                 r->auc_y_fraction ? "accuracy as a fraction" : "accuracy in \\%",
                  r->auc_x_normalized ? "x spread over [0, 1]" : "p = 0, 0.1, ..., 0.9", iv);
         tex_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_AUC, ci, cap, "tab:mxb-perturbation");
         if (r->insdel_step > 0) {
             snprintf(cap, sizeof cap, "Insertion / deletion (RISE, %d pixels per step): mean AUC of the class "
-                     "probability, in %%; best per column in bold.%s", r->insdel_step, iv);
+                     "probability, in \\%%; best per column in bold.%s", r->insdel_step, iv);
             tex_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_INSDEL, ci, cap, "tab:mxb-insdel");
         }
     }
     if (S->enabled) {
-        snprintf(cap, sizeof cap, "Segmentation test (%d images), in %%; best per column in bold.%s", S->n, iv);
+        snprintf(cap, sizeof cap, "Segmentation test (%d images), in \\%%; best per column in bold.%s", S->n, iv);
         tex_table(f, r, MXB_TEST_SEGMENTATION, MXB_TAB_SEG, ci, cap, "tab:mxb-segmentation");
     }
     /* the label sanity lines, as comments: seen in the source, not in the paper */

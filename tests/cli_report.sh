@@ -260,6 +260,9 @@ for path, js in (("r.tex", "r.json"), ("ci.tex", "ci.json")):
               ("segmentation", ["pixel_accuracy", "miou", "mean_ap"], 100)]
     T = tables(path)
     expect(len(T) == 2, "%s: two tables" % path)
+    caps = re.findall(r"\\caption\{(.*)\}\n", open(path).read())
+    expect(len(caps) == 2 and all("\\$" not in c and "textbackslash" not in c for c in caps), "%s: captions %s" % (path, caps))
+    expect((path == "ci.tex") == all("$\\pm$ the half-width of their 95\\,\\% percentile" in c for c in caps), "%s: interval caption" % path)
     for (spec, head, rows), (test, cols, scale) in zip(T, layout):
         n = 1 + len(j["models"]) * len(cols)
         expect(spec == "l" + "r" * (n - 1), "%s: spec %s" % (path, spec))
@@ -289,6 +292,11 @@ for path, js in (("r.tex", "r.json"), ("ci.tex", "ci.json")):
 print("tex tables checked" if ok else "tex tables wrong")
 raise SystemExit(0 if ok else 1)
 EOF
+# where a LaTeX is installed (not in CI: TeX Live is ~150 MB), the tables must compile
+if command -v pdflatex >/dev/null; then
+  printf '\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{r}\n\\input{ci}\n\\end{document}\n' >doc.tex
+  check "tex: compiles with pdflatex (booktabs)" bash -c "pdflatex -interaction=nonstopmode -halt-on-error doc.tex >latex.log 2>&1"
+fi
 expect_fail 2 "mxb report: --pair goes with --format md, json or csv" \
     $MXB report r.h5 --format tex --pair vim/attribution,vit/attribution
 # the overlay grid of the segmentation test: after the image, the stored object mask
