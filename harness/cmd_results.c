@@ -13,13 +13,17 @@
 #define ERRLEN 1024
 
 static void report_usage(FILE *f) {
-    fprintf(f, "usage: mxb report RESULTS.h5 [--format md|json|csv] [--curves] [--figures DIR] [--html OUT.html]\n"
+    fprintf(f, "usage: mxb report RESULTS.h5 [--format md|json|csv|tex] [--curves] [--figures DIR] [--html OUT.html]\n"
                "  md (default): the paper's tables, rows methods, columns models (arrows: better)\n"
+               "  tex:          the same as LaTeX booktabs tables (\\usepackage{booktabs}), a column\n"
+               "                group per model, best value per column in bold; with --bootstrap\n"
+               "                or --pm every cell is value $\\pm$ half-width\n"
                "  json / csv:   every summary metric under a stable name, with provenance (json)\n"
                "  --curves      per-step perturbation accuracies as a table (md)\n"
                "  --figures DIR the figures (perturbation curves, overlays, attention matrices) as\n"
                "                PNG and SVG, and figures.md saying what is where, into DIR (created)\n"
-               "  --html OUT    one self-contained page: tables, figures, provenance\n"
+               "  --html OUT    one self-contained page: tables, figures, provenance; with --figures\n"
+               "                each figure links to its full-size PNG in DIR (a relative link)\n"
                "  --bootstrap N confidence intervals of every AUC, pixel accuracy, mIoU, mAP (each\n"
                "                scalar metric): percentile bootstrap over the images, N replicates\n"
                "                (md: a table; json: \"intervals\"; csv: low, high; html: a table)\n"
@@ -55,8 +59,8 @@ int mxb_cmd_report(int argc, char **argv) {
     const char *figdir = NULL, *html = NULL, *pos[1], *pairs[MXB_REPORT_MAX_PAIRS], *seed_s = NULL;
     int fmt = 0, show_curves = 0, npos = 0, replicates = 0, pm = 0, npairs = 0;
     double level = 0.95;
-    static const char *const formats[] = {"md", "json", "csv"};
-    mxb_opt opts[] = {MXB_OPT_C("format", &fmt, "md|json|csv"), MXB_OPT_S("figures", &figdir),
+    static const char *const formats[] = {"md", "json", "csv", "tex"};
+    mxb_opt opts[] = {MXB_OPT_C("format", &fmt, "md|json|csv|tex"), MXB_OPT_S("figures", &figdir),
                       MXB_OPT_F("curves", &show_curves), MXB_OPT_S("html", &html),
                       MXB_OPT_I("bootstrap", &replicates, 1, 1000000), MXB_OPT_S("seed", &seed_s),
                       MXB_OPT_D("level", &level, 1e-6, 0.999999), MXB_OPT_F("pm", &pm),
@@ -70,8 +74,10 @@ int mxb_cmd_report(int argc, char **argv) {
         return mxb_usage_error("report", "--seed: '%s' is not an unsigned 64-bit integer", seed_s);
     if ((seed_s || mxb_opt_seen(opts, "level")) && !replicates && !pm && !npairs)
         return mxb_usage_error("report", "--seed and --level go with --bootstrap N, --pm or --pair");
+    if (npairs && !strcmp(format, "tex"))
+        return mxb_usage_error("report", "--pair goes with --format md, json or csv, or --html (tex has no paired tests)");
     mxb_boot_opts boot = {replicates ? replicates : 1000, seed, level};
-    mxb_report_opts ro = {(replicates || pm || npairs) ? &boot : NULL, pm, 0, {{0}}};
+    mxb_report_opts ro = {(replicates || pm || npairs) ? &boot : NULL, pm, 0, {{0}}, NULL};
     mxb_results r;
     char err[ERRLEN];
     if (mxb_results_read(pos[0], &r, err, sizeof err)) {
@@ -110,6 +116,7 @@ int mxb_cmd_report(int argc, char **argv) {
         }
     }
     if (!code && html) {
+        ro.figdir = figdir; /* each figure of the page links to the full-size one just written */
         if (mxb_report_html_with(&r, pos[0], html, &ro, err, sizeof err)) {
             fprintf(stderr, "mxb report: %s\n", err);
             code = 1;

@@ -44,7 +44,7 @@ static int fail(parse_state *st, const char *section, const char *key, const cha
  * range, length, control bytes, emptiness) before apply() stores it: a key that is
  * not in this table is an unknown key, so a new key cannot skip the checks. */
 enum { S_RUN = 1, S_MODEL = 2, S_METHOD = 4, S_PERT = 8, S_SEG = 16 };
-typedef enum { T_PATH, T_INT, T_SEED, T_BOOL, T_CHOICE, T_NUMBER, T_RGB, T_HEX64, T_SUBSET, T_TESTS, T_NAME } vtype;
+typedef enum { T_PATH, T_INT, T_SEED, T_BOOL, T_CHOICE, T_NUMBER, T_RGB, T_HEX64, T_SUBSET, T_TESTS, T_NAME, T_TEXT } vtype;
 
 typedef struct {
     unsigned sections;
@@ -72,6 +72,9 @@ static const key_spec keys[] = {
     {S_RUN, "images_in_flight", I(0, 4096)}, /* issue #13; 0: auto */
     {S_MODEL, "weights", P},
     {S_MODEL, "sha256", T_HEX64, 0, 0, NULL},
+    /* the display name in tables and figures ("ViM-S"); the section name stays the
+     * model's name in the file's groups and metric names */
+    {S_MODEL, "label", T_TEXT, 1, MXB_LABEL_MAX, NULL},
     {S_METHOD, "start_layer", I(-1, 100000)},
     {S_METHOD, "plugin", P},
     /* [method:ALIAS] base = NAME: a second configuration of method NAME under its own
@@ -235,6 +238,16 @@ static int check_value(const key_spec *k, const char *v, value *out, char *why, 
         if (len != 64 || strspn(v, "0123456789abcdef") != 64)
             return snprintf(why, n, "'%.80s' is not 64 lowercase hex digits", v), -1;
         return 0;
+    case T_TEXT: /* any text but control bytes (refused above), valid UTF-8, lo..hi bytes */
+        if (len < (size_t)k->lo || len > (size_t)k->hi)
+            return snprintf(why, n, "is %zu bytes long (give %.0f to %.0f)", len, k->lo, k->hi), -1;
+        {
+            char *clean = mxb_utf8_clean(v); /* the same text back when v is valid UTF-8 */
+            const int same = clean && !strcmp(clean, v);
+            free(clean);
+            if (!same) return snprintf(why, n, "is not valid UTF-8"), -1;
+        }
+        return 0;
     case T_NAME:
         if (!mxb_name_ok(v))
             return snprintf(why, n, "'%.80s' is not a method name (1..40 letters, digits, '_', '-', '.', '+'; not '.' or '..')", v), -1;
@@ -319,6 +332,7 @@ static int apply(parse_state *st, unsigned sec, int idx, const char *key, const 
     else if (!strcmp(key, "insertion_deletion_step")) c->insdel_step = (int)x->i;
     else if (!strcmp(key, "images_in_flight")) c->images_in_flight = (int)x->i;
     else if (!strcmp(key, "sha256")) snprintf(c->models[idx].sha256, sizeof c->models[idx].sha256, "%s", v);
+    else if (!strcmp(key, "label")) snprintf(c->models[idx].label, sizeof c->models[idx].label, "%s", v);
     else if (!strcmp(key, "start_layer")) c->methods[idx].start_layer = (int)x->i;
     else if (!strcmp(key, "base")) snprintf(c->methods[idx].base, sizeof c->methods[idx].base, "%s", v);
     else if (!strcmp(key, "subset")) {

@@ -49,6 +49,7 @@ int mxb_explain_cost(const mxb_config *g, const mxb_method *method, const double
 /* ---- the run configuration (harness/config.c; format in configs/README.md) ---- */
 
 #define MXB_MAX_MODELS 8
+#define MXB_LABEL_MAX 64 /* [model:NAME] label, bytes */
 #define MXB_MAX_METHODS 16
 
 typedef enum {
@@ -74,6 +75,7 @@ typedef struct {
 
 typedef struct {
     char name[64], weights[4096], sha256[65];
+    char label[MXB_LABEL_MAX + 1]; /* [model:NAME] label: the tables' and figures' name; "": NAME */
 } mxb_run_model;
 
 typedef struct {

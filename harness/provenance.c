@@ -136,6 +136,14 @@ void mxb_run_set_provenance(mxb_run_state *R, const char *started) {
     /* the sanity checks' inputs and findings (mxb report repeats them, docs/PAPER.md) */
     mxb_results_set_attr(r, "num_classes", R->num_classes);
     if (R->warnings[0]) mxb_results_set_attr(r, "warnings", R->warnings);
+    /* [model:NAME] label = TEXT: the name the tables and figures show (only when set:
+     * earlier files and runs without one unchanged; mxb_results_model_label) */
+    for (int m = 0; m < R->cfg.nmodels; m++)
+        if (R->cfg.models[m].label[0]) {
+            char name[128];
+            snprintf(name, sizeof name, "model_label_%s", R->cfg.models[m].name);
+            mxb_results_set_attr(r, name, R->cfg.models[m].label);
+        }
     /* [method:ALIAS] base = NAME: which method each alias configures (its params above) */
     for (int k = 0; k < R->cfg.nmethods; k++)
         if (R->cfg.methods[k].base[0]) {

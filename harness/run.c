@@ -266,12 +266,17 @@ static int keep_figures(mxb_run_state *R, char *err, size_t errlen) {
         size_t im = (size_t)R->size * R->size * 3;
         T->fig_index = mxb_alloc((size_t)(n ? n : 1) * sizeof(int32_t), "the figure images");
         T->fig_rgb = mxb_alloc((n ? n : 1) * im, "the figure images");
+        /* the segmentation test's masks too, as the test scored them: the overlay grid's
+         * ground-truth column */
+        const size_t mk = (size_t)R->size * R->size;
+        if (t == MXB_TEST_SEGMENTATION) T->fig_mask = mxb_alloc((n ? n : 1) * mk, "the figure masks");
         for (int i = 0; i < n; i++) {
             mxb_sample s;
             if (load_image(R, &R->slots[0], t, 0, i, &s, err, errlen)) return -1;
             mxb_sample_free(&s);
             T->fig_index[i] = T->index[i];
             memcpy(T->fig_rgb + i * im, R->slots[0].rgb, im);
+            if (T->fig_mask) memcpy(T->fig_mask + i * mk, R->slots[0].mask, mk);
         }
         T->nfig = n;
     }

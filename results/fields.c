@@ -134,6 +134,7 @@ void mxb_results_free_test(mxb_res_test *T) {
     free(T->label);
     free(T->fig_index);
     free(T->fig_rgb);
+    free(T->fig_mask);
     for (int m = 0; m < MXB_RES_MAX_MODELS; m++) {
         free(T->pred[m]);
         free(T->done[m]);

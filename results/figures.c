@@ -50,9 +50,17 @@ struct mxb_figures {
 
 /* ---- drawing helpers ----------------------------------------------------------------- */
 
-static const double palette[8][3] = {{0.12, 0.47, 0.71}, {1.00, 0.50, 0.05}, {0.17, 0.63, 0.17},
-                                     {0.84, 0.15, 0.16}, {0.58, 0.40, 0.74}, {0.55, 0.34, 0.29},
-                                     {0.89, 0.47, 0.76}, {0.50, 0.50, 0.50}};
+/* Tableau's ten categorical colours (matplotlib's tab10), in its order */
+static const double palette[MXB_PEN_COLOURS][3] = {
+    {0.12, 0.47, 0.71}, {1.00, 0.50, 0.05}, {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16}, {0.58, 0.40, 0.74},
+    {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.50, 0.50, 0.50}, {0.74, 0.74, 0.13}, {0.09, 0.75, 0.81}};
+
+void mxb_method_pen(int k, mxb_pen *p) {
+    k = k < 0 ? 0 : k;
+    memcpy(p->rgb, palette[k % MXB_PEN_COLOURS], sizeof p->rgb);
+    p->style = (k / MXB_PEN_COLOURS) % MXB_PEN_STYLES; /* the colours wrapped: the next line style */
+    p->marker = k % 4;
+}
 
 static void font(cairo_t *cr, double size, int bold) {
     cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
@@ -216,15 +224,22 @@ static void marker(cairo_t *cr, int k, double x, double y) {
     cairo_fill(cr);
 }
 
-/* A method's pen: colour k % 8, marker k % 4; past the palette's 8 colours the line
- * is dashed and the marker shifts by one, so no two of the 16 methods look alike. */
+/* A method's pen (mxb_method_pen): its colour and line style set on cr; the caller
+ * resets the dash (cairo_set_dash(cr, NULL, 0, 0)) before markers. */
 static void method_pen(cairo_t *cr, int k) {
-    cairo_set_source_rgb(cr, palette[k % 8][0], palette[k % 8][1], palette[k % 8][2]);
+    mxb_pen p;
+    mxb_method_pen(k, &p);
+    cairo_set_source_rgb(cr, p.rgb[0], p.rgb[1], p.rgb[2]);
     cairo_set_line_width(cr, 1.8);
-    const double dash[2] = {5, 3};
-    cairo_set_dash(cr, dash, k >= 8 ? 2 : 0, 0);
+    static const double dashes[MXB_PEN_STYLES][4] = {{0}, {6, 3}, {1.6, 2.4}, {6, 2.4, 1.6, 2.4}};
+    static const int ndash[MXB_PEN_STYLES] = {0, 2, 2, 4};
+    cairo_set_dash(cr, dashes[p.style], ndash[p.style], 0);
 }
-static int method_marker(int k) { return k + k / 8; }
+static int method_marker(int k) {
+    mxb_pen p;
+    mxb_method_pen(k, &p);
+    return p.marker;
+}
 
 /* The legend under the panels: one entry per method, in rows that fit the width, each
  * row centred. Fills row[k] and x[k] (entry k's left end within its row, from 0) and
@@ -262,7 +277,7 @@ static void draw_curves(cairo_t *cr, const figure *f) {
             double x0 = ox + PML, x1 = ox + PW - PMR, y0 = oy + PMT, y1 = oy + PH - PMB;
             colour(cr, 0);
             char t[160];
-            snprintf(t, sizeof t, "%s", r->models[m]);
+            snprintf(t, sizeof t, "%s", mxb_results_model_label(r, m));
             text_fit(cr, (x0 + x1) / 2, oy + 12, 0.5, x1 - x0, 12, 1, t);
             text_fit(cr, ox + PW / 2.0, oy + 28, 0.5, PW - 8, 9.5, 0, pol[q]);
             /* grid, ticks, tick labels */
@@ -347,6 +362,10 @@ static int overlay_tile(const figure *f) { /* points per tile: small images are 
     return S >= 96 ? S : S * ((96 + S - 1) / S);
 }
 
+/* The columns before the maps: the image, and the segmentation test's ground-truth
+ * mask when the file holds it (/segmentation/figure_masks) */
+static int overlay_lead(const figure *f) { return 1 + (f->r->test[f->test].fig_mask != NULL); }
+
 static double overlay_label_w(cairo_t *cr, const figure *f) {
     const mxb_res_test *T = &f->r->test[f->test];
     double w = 40;
@@ -389,7 +408,7 @@ static void draw_overlays(cairo_t *cr, const figure *f) {
     const mxb_res_test *T = &r->test[f->test];
     int cm[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS], ck[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS];
     const int S = T->size, D = overlay_tile(f), n = overlay_columns(r, cm, ck), stacked = overlay_stacked(r, n);
-    const int cols = 1 + overlay_block_cols(r, cm, n);
+    const int lead = overlay_lead(f), cols = lead + overlay_block_cols(r, cm, n);
     background(cr, f);
     double lw = f->w - cols * (D + OGAP) - OGAP;
     colour(cr, 0);
@@ -406,12 +425,13 @@ static void draw_overlays(cairo_t *cr, const figure *f) {
         double hx = lw + OGAP, hy = OTITLE + b * (OHEAD + T->nfig * (D + OGAP));
         colour(cr, 0);
         text_fit(cr, hx + D / 2.0, hy + 36, 0.5, D, 10, 1, "image");
+        if (lead > 1) text_fit(cr, hx + (D + OGAP) + D / 2.0, hy + 36, 0.5, D, 10, 1, "ground truth");
         for (int c0 = lo; c0 < hi;) {
             int nk = 0; /* this model's columns: c0 .. c0 + nk - 1 */
             while (c0 + nk < hi && cm[c0 + nk] == cm[c0]) nk++;
-            double x0 = hx + (1 + c0 - lo) * (D + OGAP), x1 = x0 + nk * (D + OGAP) - OGAP;
+            double x0 = hx + (lead + c0 - lo) * (D + OGAP), x1 = x0 + nk * (D + OGAP) - OGAP;
             colour(cr, 0);
-            text_fit(cr, (x0 + x1) / 2, hy + 8, 0.5, x1 - x0, 11, 1, r->models[cm[c0]]);
+            text_fit(cr, (x0 + x1) / 2, hy + 8, 0.5, x1 - x0, 11, 1, mxb_results_model_label(r, cm[c0]));
             cairo_set_line_width(cr, 1);
             cairo_move_to(cr, x0 + 2, hy + 20), cairo_line_to(cr, x1 - 2, hy + 20), cairo_stroke(cr);
             for (int j = 0; j < nk; j++)
@@ -430,10 +450,14 @@ static void draw_overlays(cairo_t *cr, const figure *f) {
             const uint8_t *rgb = T->fig_rgb + (size_t)y * S * S * 3;
             for (int p = 0; p < S * S; p++)
                 for (int ch = 0; ch < 3; ch++) chw[(size_t)ch * S * S + p] = rgb[p * 3 + ch] / 255.0f;
-            for (int col = 0; col < 1 + hi - lo; col++) {
+            for (int col = 0; col < lead + hi - lo; col++) {
                 const uint8_t *src = rgb;
-                if (col > 0) {
-                    int m = cm[lo + col - 1], k = ck[lo + col - 1], g = r->grid[m];
+                if (col == 1 && lead > 1) { /* the object white on black, as the test scored it */
+                    const uint8_t *mk = T->fig_mask + (size_t)y * S * S;
+                    for (int p = 0; p < S * S; p++) memset(tile + (size_t)p * 3, mk[p] ? 255 : 0, 3);
+                    src = tile;
+                } else if (col > 0) {
+                    int m = cm[lo + col - lead], k = ck[lo + col - lead], g = r->grid[m];
                     if (row < 0 || S % g || !T->cell[m][k].maps) continue;
                     /* a flat map shows as no heat */
                     mxb_map_postprocess(T->cell[m][k].maps + (size_t)row * g * g, g, S / g, MXB_FLAT_ZERO, up);
@@ -486,7 +510,7 @@ static void draw_attention(cairo_t *cr, const figure *f) {
         double x0 = AML + m * (AD + AGAP);
         char t[192];
         colour(cr, 0);
-        text_fit(cr, x0 + AD / 2.0, AMT - 40, 0.5, AD + AGAP - 6, 12, 1, r->models[m]);
+        text_fit(cr, x0 + AD / 2.0, AMT - 40, 0.5, AD + AGAP - 6, 12, 1, mxb_results_model_label(r, m));
         text_fit(cr, x0 + AD / 2.0, AMT - 24, 0.5, AD + AGAP - 6, 9.5, 0,
                  f->is_vim[m] ? "hidden attention, channel mean (exact)" : "attention, mean over heads");
         if (f->is_vim[m]) text_fit(cr, x0 + AD / 2.0, AMT - 11, 0.5, AD + AGAP - 6, 9.5, 0, "forward + backward direction");
@@ -693,7 +717,7 @@ mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, c
         cairo_surface_destroy(probe2);
         int cm[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS], ck[MXB_RES_MAX_MODELS * MXB_RES_MAX_METHODS];
         const int n = overlay_columns(r, cm, ck), stacked = overlay_stacked(r, n);
-        int D = overlay_tile(f), cols = 1 + overlay_block_cols(r, cm, n);
+        int D = overlay_tile(f), cols = overlay_lead(f) + overlay_block_cols(r, cm, n);
         f->w = lw + cols * (D + OGAP) + OGAP;
         if (f->w < 560) f->w = 560;
         f->h = OTITLE + (stacked ? r->nmodels : 1) * (OHEAD + T->nfig * (D + OGAP)) + OBAR;
@@ -705,6 +729,12 @@ mxb_figures *mxb_figures_build(const mxb_results *r, const char *results_path, c
                              : fmt_caption("Rows: images; columns: the image, then each model's maps by method, each "
                                            "upsampled to the image and min-max normalised, jet over the image "
                                            "(red = most relevant).");
+        if (f->caption && T->fig_mask) { /* the ground-truth column, said */
+            char *c = fmt_caption("%s The column after the image is the segmentation test's ground-truth object "
+                                  "mask (white: object), as the test scored it.", f->caption);
+            free(f->caption);
+            f->caption = c;
+        }
     }
     mxb_h5in *in = results_path ? mxb_h5in_open(results_path, err, errlen) : NULL;
     if (results_path && !in) return mxb_figures_free(F), NULL;

@@ -156,7 +156,7 @@ static void method_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab
     for (int m = 0; m < r->nmodels; m++)
         for (int i = 0; i < nc; i++) {
             fprintf(f, "<th>");
-            esc(f, r->models[m]);
+            esc(f, mxb_results_model_label(r, m));
             fprintf(f, " %s %s</th>", c[i].w->column[c[i].q],
                     mxb_better_arrow(c[i].q == MXB_NEGATIVE ? -c[i].w->better : c[i].w->better));
         }
@@ -210,7 +210,7 @@ static int stats(FILE *f, const mxb_results *r, const mxb_report_opts *o, const 
                     char metric[96];
                     mxb_res_slot_metric(metric, sizeof metric, &sl[s]);
                     fprintf(f, "<tr><td>%s</td><td>", mxb_test_names[t]);
-                    esc(f, r->models[m]);
+                    esc(f, mxb_results_model_label(r, m));
                     fprintf(f, "</td><td>");
                     esc(f, r->methods[k]);
                     fprintf(f, "</td><td>%s</td><td class=\"num\">%.2f</td><td class=\"num\">%.2f</td>"
@@ -280,7 +280,7 @@ static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n, co
                     const mxb_res_sumrow *w = sl[i].w;
                     if (w->table != MXB_TAB_CURVES || r->skipped[m][k]) continue; /* a skipped pair has no curve */
                     fprintf(f, "<tr><td>");
-                    esc(f, r->models[m]);
+                    esc(f, mxb_results_model_label(r, m));
                     fprintf(f, "</td><td>");
                     esc(f, r->methods[k]);
                     fprintf(f, "</td><td>%s</td>", mxb_polarity_names[sl[i].q]);
@@ -302,7 +302,57 @@ static void tables(FILE *f, const mxb_results *r, const mxb_metric *v, int n, co
     }
 }
 
-static int figures(FILE *f, const mxb_results *r, const char *results_path, char *err, size_t errlen) {
+/* The path of folder `dir` relative to the folder of page `page` ("figs", "../out/figs"),
+ * both resolved (realpath: symbolic links, "..") and split at '/'; -1 when either
+ * cannot be resolved or the result does not fit. */
+static int relative_dir(const char *page, const char *dir, char *out, size_t n) {
+    char *pd = mxb_try_strdup(page), *a = NULL, *b = NULL;
+    int rc = -1;
+    if (!pd) return -1;
+    char *slash = strrchr(pd, '/');
+    if (!slash) a = realpath(".", NULL);
+    else if (slash == pd) a = realpath("/", NULL);
+    else *slash = 0, a = realpath(pd, NULL);
+    b = realpath(dir, NULL);
+    if (a && b) {
+        if (!strcmp(a, "/")) a[0] = 0; /* the root: no component */
+        if (!strcmp(b, "/")) b[0] = 0;
+        /* the common leading components */
+        size_t i = 0, last = 0;
+        while (a[i] && a[i] == b[i]) {
+            if (a[i] == '/') last = i;
+            i++;
+        }
+        if (!a[i] && (!b[i] || b[i] == '/')) last = i;      /* a is b or a folder above it */
+        else if (!b[i] && a[i] == '/') last = i;            /* b is a folder above a */
+        size_t k = 0;
+        out[0] = 0;
+        int up = 0;
+        for (const char *p = a + last; *p; p++) up += *p == '/';
+        for (int u = 0; u < up && k + 4 < n; u++) k += (size_t)snprintf(out + k, n - k, "../");
+        const char *rest = b + last + (b[last] == '/');
+        if (k + strlen(rest) + 2 < n) {
+            k += (size_t)snprintf(out + k, n - k, "%s", rest);
+            if (!k) snprintf(out, n, ".");
+            else if (out[k - 1] == '/') out[k - 1] = 0;
+            rc = 0;
+        }
+    }
+    free(pd), free(a), free(b);
+    return rc;
+}
+
+/* A relative URL path: every byte but letters, digits and - . _ ~ / as %XX (RFC 3986) */
+static void url_path(FILE *f, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~/", *p))
+            fputc(*p, f);
+        else
+            fprintf(f, "%%%02X", *p);
+}
+
+static int figures(FILE *f, const mxb_results *r, const char *results_path, const char *href_dir, char *err,
+                   size_t errlen) {
     mxb_figures *F = mxb_figures_build(r, results_path, err, errlen);
     if (!F) return -1;
     fprintf(f, "<h2 id=\"figures\">Figures</h2>\n");
@@ -318,12 +368,20 @@ static int figures(FILE *f, const mxb_results *r, const char *results_path, char
         mxb_figures_size(F, i, &w, &h);
         fprintf(f, "<figure id=\"fig-");
         esc(f, mxb_figures_name(F, i));
-        fprintf(f, "\"><img width=\"%.0f\" height=\"%.0f\" alt=\"", w, h);
+        fprintf(f, "\">");
+        if (href_dir) { /* the thumbnail opens the full-size PNG that --figures wrote */
+            fprintf(f, "<a href=\"");
+            url_path(f, href_dir);
+            fputc('/', f);
+            url_path(f, mxb_figures_name(F, i));
+            fprintf(f, ".png\">");
+        }
+        fprintf(f, "<img width=\"%.0f\" height=\"%.0f\" alt=\"", w, h);
         esc(f, mxb_figures_title(F, i));
         fprintf(f, "\" src=\"data:image/%s;base64,", svg ? "svg+xml" : "png");
         base64(f, buf, n);
         free(buf);
-        fprintf(f, "\">\n<figcaption><b>");
+        fprintf(f, "\">%s\n<figcaption><b>", href_dir ? "</a>" : "");
         esc(f, mxb_figures_title(F, i));
         fprintf(f, ".</b> ");
         esc(f, mxb_figures_caption(F, i));
@@ -374,8 +432,13 @@ int mxb_report_html_with(const mxb_results *r, const char *results_path, const c
     fprintf(f, "</code>: models");
     for (int m = 0; m < r->nmodels; m++) {
         fprintf(f, "%s<b>", m ? ", " : " ");
-        esc(f, r->models[m]);
+        esc(f, mxb_results_model_label(r, m));
         fprintf(f, "</b>");
+        if (strcmp(mxb_results_model_label(r, m), r->models[m])) { /* a label: the name in the file too */
+            fprintf(f, " (");
+            esc(f, r->models[m]);
+            fprintf(f, ")");
+        }
     }
     fprintf(f, "; methods");
     for (int k = 0; k < r->nmethods; k++) {
@@ -398,7 +461,13 @@ int mxb_report_html_with(const mxb_results *r, const char *results_path, const c
     free(v);
     int rc = ci && stats(f, r, o, ci) ? (mxb_seterr(err, errlen, "out of memory"), -1) : 0;
     free(ci);
-    if (!rc) rc = figures(f, r, results_path, err, errlen);
+    char href[4096];
+    if (!rc && o && o->figdir && relative_dir(out_path, o->figdir, href, sizeof href)) {
+        mxb_seterr(err, errlen, "%s: cannot link the figures in %s from the page (a path that does not resolve)",
+                   out_path, o->figdir);
+        rc = -1;
+    }
+    if (!rc) rc = figures(f, r, results_path, o && o->figdir ? href : NULL, err, errlen);
     if (!rc) provenance(f, r);
     return page_close(&pg, rc == 0, err, errlen) || rc ? -1 : 0;
 }

@@ -75,7 +75,7 @@ static void method_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab
     fprintf(f, "| Method |");
     for (int m = 0; m < r->nmodels; m++)
         for (int i = 0; i < nc; i++) {
-            fputc(' ', f), md_name(f, r->models[m]);
+            fputc(' ', f), md_name(f, mxb_results_model_label(r, m));
             fprintf(f, " %s %s |", c[i].w->column[c[i].q],
                     mxb_better_arrow(c[i].q == MXB_NEGATIVE ? -c[i].w->better : c[i].w->better));
         }
@@ -119,7 +119,7 @@ static void intervals_md(const mxb_results *r, FILE *f, const mxb_boot_opts *o, 
                     const double sc = sl[s].w->scale;
                     char metric[96];
                     mxb_res_slot_metric(metric, sizeof metric, &sl[s]);
-                    fprintf(f, "| %s | ", mxb_test_names[t]), md_name(f, r->models[m]), fprintf(f, " | ");
+                    fprintf(f, "| %s | ", mxb_test_names[t]), md_name(f, mxb_results_model_label(r, m)), fprintf(f, " | ");
                     md_name(f, r->methods[k]), fprintf(f, " | %s |", metric);
                     cell(f, c->value, sc);
                     if (isfinite(c->low)) fprintf(f, " [%.2f, %.2f] |", c->low * sc, c->high * sc);
@@ -228,7 +228,8 @@ static void print_md(const mxb_results *r, FILE *f, const mxb_ci *pm) {
             while (k0 + 1 < r->nmethods && r->skipped[m][k0]) k0++;
             mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k0, &s);
             int q = r->polarity[MXB_POSITIVE] ? MXB_POSITIVE : MXB_NEGATIVE;
-            fprintf(f, " %s %.2f %%%s", r->models[m], 100 * s.accuracy[q][0], m + 1 < r->nmodels ? "," : ".\n");
+            fputc(' ', f), md_name(f, mxb_results_model_label(r, m));
+            fprintf(f, " %.2f %%%s", 100 * s.accuracy[q][0], m + 1 < r->nmodels ? "," : ".\n");
         }
     }
     if (S->enabled) {
@@ -255,7 +256,7 @@ void mxb_report_curves(const mxb_results *r, FILE *f) {
             mxb_results_summarize(r, MXB_TEST_PERTURBATION, m, k, &s);
             for (int i = 0; i < ns; i++) {
                 if (sl[i].w->table != MXB_TAB_CURVES) continue;
-                fprintf(f, "| "), md_name(f, r->models[m]), fprintf(f, " | "), md_name(f, r->methods[k]);
+                fprintf(f, "| "), md_name(f, mxb_results_model_label(r, m)), fprintf(f, " | "), md_name(f, r->methods[k]);
                 fprintf(f, " | %s |", mxb_polarity_names[sl[i].q]);
                 for (int j = 0; j < mxb_res_sumrow_count(sl[i].w); j++)
                     cell(f, mxb_res_sumrow_value(&s, sl[i].w, sl[i].q, j), sl[i].w->scale);
@@ -365,13 +366,147 @@ static int pairs_json(const mxb_results *r, FILE *f, const mxb_report_opts *o) {
     return 0;
 }
 
+/* ---- LaTeX (--format tex): booktabs tables in the paper's layout ---- */
+
+/* Text in LaTeX: its ten special characters as the commands that print them, so a
+ * method alias "ig_16" or a label "ViM-S & co" reads as written; valid UTF-8 as the
+ * other writers (LaTeX since 2018 reads UTF-8 input). */
+static void tex_text(FILE *f, const char *s) {
+    char *clean = mxb_utf8_clean(s);
+    for (const char *p = clean ? clean : ""; *p; p++) switch (*p) {
+        case '\\': fputs("\\textbackslash{}", f); break;
+        case '~': fputs("\\textasciitilde{}", f); break;
+        case '^': fputs("\\textasciicircum{}", f); break;
+        case '<': fputs("\\textless{}", f); break;  /* OT1 prints < and > as other glyphs */
+        case '>': fputs("\\textgreater{}", f); break;
+        case '|': fputs("\\textbar{}", f); break;
+        case '_': case '%': case '&': case '#': case '$': case '{': case '}': fputc('\\', f), fputc(*p, f); break;
+        default: fputc(*p, f);
+        }
+    free(clean);
+}
+
+static const char *tex_arrow(int better) { return better > 0 ? " $\\uparrow$" : better < 0 ? " $\\downarrow$" : ""; }
+
+/* The method x model grid of table `tab` as a booktabs table: rows the methods, one
+ * column group per model (its label over a \cmidrule), in it the Markdown columns of
+ * the summary table; the best value of each column in bold (the row's better
+ * direction; the negative run's is the opposite; ties all bold); "value $\pm$
+ * half-width" when intervals were computed; a skipped pair "---". */
+/* caption: LaTeX already (mxb's own words and numbers, no names from the file) */
+static void tex_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab, const mxb_ci *ci, const char *caption,
+                      const char *label) {
+    mxb_res_sumslot sl[NSLOTS], c[NSLOTS];
+    int ns = mxb_res_sumslots(r, t, sl), nc = 0, at[NSLOTS];
+    for (int i = 0; i < ns; i++)
+        if (sl[i].w->table == tab && sl[i].w->md) at[nc] = i, c[nc++] = sl[i];
+    /* every value first: the best of a column needs all its rows */
+    double v[MXB_RES_MAX_METHODS][MXB_RES_MAX_MODELS][NSLOTS];
+    double best[MXB_RES_MAX_MODELS][NSLOTS];
+    for (int m = 0; m < r->nmodels; m++)
+        for (int i = 0; i < nc; i++) best[m][i] = NAN;
+    for (int k = 0; k < r->nmethods; k++)
+        for (int m = 0; m < r->nmodels; m++) {
+            mxb_res_summary s;
+            mxb_results_summarize(r, t, m, k, &s);
+            for (int i = 0; i < nc; i++) {
+                const int b = c[i].q == MXB_NEGATIVE ? -c[i].w->better : c[i].w->better;
+                const double x = r->skipped[m][k] ? NAN : mxb_res_sumrow_value(&s, c[i].w, c[i].q, 0);
+                v[k][m][i] = x;
+                if (b && isfinite(x) && (!isfinite(best[m][i]) || (b > 0 ? x > best[m][i] : x < best[m][i])))
+                    best[m][i] = x;
+            }
+        }
+    fprintf(f, "\n\\begin{table}[t]\n\\centering\n\\caption{%s}\n\\label{%s}\n\\begin{tabular}{l", caption, label);
+    for (int m = 0; m < r->nmodels; m++)
+        for (int i = 0; i < nc; i++) fputc('r', f);
+    fprintf(f, "}\n\\toprule\n");
+    for (int m = 0; m < r->nmodels; m++) {
+        fprintf(f, " & \\multicolumn{%d}{c}{", nc);
+        tex_text(f, mxb_results_model_label(r, m));
+        fputc('}', f);
+    }
+    fprintf(f, " \\\\\n");
+    for (int m = 0; m < r->nmodels; m++)
+        fprintf(f, "%s\\cmidrule(lr){%d-%d}", m ? " " : "", 2 + m * nc, 1 + (m + 1) * nc);
+    fprintf(f, "\nMethod");
+    for (int m = 0; m < r->nmodels; m++)
+        for (int i = 0; i < nc; i++) {
+            fprintf(f, " & ");
+            tex_text(f, c[i].w->column[c[i].q]);
+            fputs(tex_arrow(c[i].q == MXB_NEGATIVE ? -c[i].w->better : c[i].w->better), f);
+        }
+    fprintf(f, " \\\\\n\\midrule\n");
+    for (int k = 0; k < r->nmethods; k++) {
+        tex_text(f, r->methods[k]);
+        for (int m = 0; m < r->nmodels; m++)
+            for (int i = 0; i < nc; i++) {
+                const double x = v[k][m][i], sc = c[i].w->scale;
+                fprintf(f, " & ");
+                if (r->skipped[m][k]) {
+                    fprintf(f, "---");
+                    continue;
+                }
+                if (isnan(x)) {
+                    fprintf(f, "n/a");
+                    continue;
+                }
+                if (x == best[m][i]) fprintf(f, "\\textbf{%.2f}", x * sc);
+                else fprintf(f, "%.2f", x * sc);
+                const mxb_ci *q = ci && mxb_res_sumrow_has_ci(c[i].w) ? mxb_report_ci(ci, t, m, k, at[i]) : NULL;
+                if (q && isfinite(q->low) && isfinite(q->high)) fprintf(f, " $\\pm$ %.2f", (q->high - q->low) / 2 * sc);
+                else if (q) fprintf(f, " $\\pm$ n/a");
+            }
+        fprintf(f, " \\\\\n");
+    }
+    fprintf(f, "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+}
+
+static void print_tex(const mxb_results *r, FILE *f, const mxb_ci *ci, const mxb_boot_opts *boot) {
+    const mxb_res_test *P = &r->test[MXB_TEST_PERTURBATION], *S = &r->test[MXB_TEST_SEGMENTATION];
+    char cap[512], iv[160] = "";
+    fprintf(f, "%% mxb report --format tex: \\usepackage{booktabs} in the preamble\n");
+    if (ci)
+        snprintf(iv, sizeof iv, " Values $\\pm$ the half-width of their %g\\,\\%% percentile bootstrap interval over images "
+                 "(%d replicates, seed %llu).", 100 * boot->level, boot->replicates, (unsigned long long)boot->seed);
+    if (P->enabled) {
+        snprintf(cap, sizeof cap, "Perturbation test (%d images): AUC of top-1 %s against the fraction of pixels "
+                 "removed (%s); best per column in bold.%s", P->n,
+                 r->auc_y_fraction ? "accuracy as a fraction" : "accuracy in \\%",
+                 r->auc_x_normalized ? "x spread over [0, 1]" : "p = 0, 0.1, ..., 0.9", iv);
+        tex_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_AUC, ci, cap, "tab:mxb-perturbation");
+        if (r->insdel_step > 0) {
+            snprintf(cap, sizeof cap, "Insertion / deletion (RISE, %d pixels per step): mean AUC of the class "
+                     "probability, in \\%%; best per column in bold.%s", r->insdel_step, iv);
+            tex_table(f, r, MXB_TEST_PERTURBATION, MXB_TAB_INSDEL, ci, cap, "tab:mxb-insdel");
+        }
+    }
+    if (S->enabled) {
+        snprintf(cap, sizeof cap, "Segmentation test (%d images), in \\%%; best per column in bold.%s", S->n, iv);
+        tex_table(f, r, MXB_TEST_SEGMENTATION, MXB_TAB_SEG, ci, cap, "tab:mxb-segmentation");
+    }
+    /* the label sanity lines, as comments: seen in the source, not in the paper */
+    char w[4096];
+    if (mxb_results_warnings(r, 1, w, sizeof w))
+        for (char *line = strtok(w, "\n"); line; line = strtok(NULL, "\n")) {
+            char *clean = mxb_utf8_clean(line);
+            fprintf(f, "%% Warning: %s\n", clean ? clean : line);
+            free(clean);
+        }
+}
+
 int mxb_report_print_with(const mxb_results *r, FILE *f, const char *format, const mxb_report_opts *o) {
     mxb_metric *mv = NULL;
     int n, rc = 0;
     const mxb_boot_opts *boot = o ? o->boot : NULL;
-    if (strcmp(format, "md") && strcmp(format, "json") && strcmp(format, "csv")) return -1;
+    if (strcmp(format, "md") && strcmp(format, "json") && strcmp(format, "csv") && strcmp(format, "tex")) return -1;
     mxb_ci *ci = boot ? mxb_report_intervals(r, boot) : NULL;
     if (boot && !ci) return -1;
+    if (!strcmp(format, "tex")) {
+        print_tex(r, f, ci, boot);
+        free(ci);
+        return 0;
+    }
     if (!strcmp(format, "md")) {
         print_md(r, f, o && o->pm ? ci : NULL);
         if (ci) intervals_md(r, f, boot, ci);
@@ -409,7 +544,15 @@ int mxb_report_print_with(const mxb_results *r, FILE *f, const char *format, con
             fprintf(f, "%s", m ? ", " : "");
             mxb_json_string(f, r->models[m]);
         }
-        fprintf(f, "],\n  \"methods\": [");
+        /* the display names ([model:NAME] label; a model without one: its name) */
+        fprintf(f, "],\n  \"model_labels\": {");
+        for (int m = 0; m < r->nmodels; m++) {
+            fprintf(f, "%s", m ? ", " : "");
+            mxb_json_string(f, r->models[m]);
+            fprintf(f, ": ");
+            mxb_json_string(f, mxb_results_model_label(r, m));
+        }
+        fprintf(f, "},\n  \"methods\": [");
         for (int k = 0; k < r->nmethods; k++) {
             fprintf(f, "%s", k ? ", " : "");
             mxb_json_string(f, r->methods[k]);

@@ -13,8 +13,9 @@
 
 /* ---- reports (results/report.c) ---- */
 
-/* The paper's tables (rows: methods; columns: models) as "md", every summary metric
- * under its stable name as "json" or "csv". Returns -1 for an unknown format. */
+/* The paper's tables (rows: methods; columns: models) as "md" or as LaTeX booktabs
+ * tables, "tex" (best per column in bold), every summary metric under its stable name
+ * as "json" or "csv". Returns -1 for an unknown format. */
 int mxb_report_print(const mxb_results *r, FILE *f, const char *format);
 /* Uncertainty in a report (results/bootstrap.c; docs: mxb report --help): intervals of
  * every scalar metric when boot is set, "value ± half-width" cells in the tables when
@@ -25,9 +26,14 @@ typedef struct {
     int pm;                                 /* tables: value ± half-width of its interval */
     int npairs;
     int pair[MXB_REPORT_MAX_PAIRS][4];      /* model a, method a, model b, method b */
+    /* html: the folder the figures were written to (mxb_report_figures): each figure of
+     * the page links to its full-size PNG there, by a path relative to the page; NULL:
+     * no links */
+    const char *figdir;
 } mxb_report_opts;
 /* mxb_report_print with intervals and paired tests (md: a section each; json: the
- * "bootstrap", "intervals" and "pairs" members; csv: low and high columns). -1: an
+ * "bootstrap", "intervals" and "pairs" members; csv: low and high columns; tex: every
+ * cell "value $\pm$ half-width" when intervals are computed, no paired tests). -1: an
  * unknown format or out of memory. */
 int mxb_report_print_with(const mxb_results *r, FILE *f, const char *format, const mxb_report_opts *o);
 /* Every interval of r: ci[((t * MXB_RES_MAX_MODELS + m) * MXB_RES_MAX_METHODS + k) *
@@ -50,6 +56,18 @@ void mxb_json_number(FILE *f, double v);
 /* Per-step accuracy curves as a Markdown table. */
 void mxb_report_curves(const mxb_results *r, FILE *f);
 /* ---- figures (results/figures.c, drawn with cairo) ---- */
+
+/* Method k's pen in the curves and their legend: colour k % MXB_PEN_COLOURS of the
+ * palette (tab10), line style (0 solid, 1 dashed, 2 dotted, 3 dash-dot) the number of
+ * times the colours wrapped, so the first MXB_PEN_COLOURS * MXB_PEN_STYLES methods
+ * differ in (colour, style) pairwise; marker k % 4 (circle, square, triangle, diamond). */
+#define MXB_PEN_COLOURS 10
+#define MXB_PEN_STYLES 4
+typedef struct {
+    double rgb[3];
+    int style, marker;
+} mxb_pen;
+void mxb_method_pen(int k, mxb_pen *p);
 
 /* The report's figures: perturbation curves, the overlay grid, and one attention figure
  * per image whose /attention matrices the file holds (results_path: the file r was

@@ -33,7 +33,7 @@ void mxb_results_set_attr(mxb_results *r, const char *name, const char *value) {
             }
             return;
         }
-    if (r->nattrs >= 64) return;
+    if (r->nattrs >= MXB_RES_MAX_ATTRS) return;
     r->attr_name[r->nattrs] = mxb_try_strdup(name);
     r->attr_value[r->nattrs] = mxb_try_strdup(value);
     if (r->attr_name[r->nattrs] && r->attr_value[r->nattrs]) {
@@ -48,6 +48,13 @@ const char *mxb_results_attr(const mxb_results *r, const char *name) {
     for (int i = 0; i < r->nattrs; i++)
         if (!strcmp(r->attr_name[i], name)) return r->attr_value[i];
     return NULL;
+}
+
+const char *mxb_results_model_label(const mxb_results *r, int m) {
+    char name[96];
+    snprintf(name, sizeof name, "model_label_%s", r->models[m]);
+    const char *v = mxb_results_attr(r, name);
+    return v && v[0] ? v : r->models[m];
 }
 
 static int name_at(const char (*names)[64], int n, const char *name) {
@@ -85,6 +92,7 @@ static const char *const layouts[][2] = {
     {"label", "[image] class label (-1: none)"},
     {"figure_index", "[figure image] position in the dataset"},
     {"figure_images", "[figure image, y, x, channel (R, G, B)] as the models saw them"},
+    {"figure_masks", "[figure image, y, x] the segmentation test's object mask (1 object, 0 background), as scored"},
     {"prediction", "[image] top-1 class on the unperturbed image"},
     {"models", "[model] names, configuration order"},
     {"methods", "[method] names, configuration order"},
@@ -162,6 +170,10 @@ static int write_test(mxb_h5out *o, const mxb_results *r, int t, char *err, size
         TRY(put(o, p, MXB_H5_I32, T->fig_index, 1, &fn, 0, err, errlen));
         snprintf(p, sizeof p, "/%s/figure_images", tn);
         TRY(put(o, p, MXB_H5_U8, T->fig_rgb, 4, fd, 1, err, errlen));
+        if (T->fig_mask) {
+            snprintf(p, sizeof p, "/%s/figure_masks", tn);
+            TRY(put(o, p, MXB_H5_U8, T->fig_mask, 3, fd, 1, err, errlen));
+        }
     }
     for (int m = 0; m < r->nmodels; m++) {
         const char *mn = r->models[m];
@@ -324,6 +336,11 @@ static int read_test(mxb_h5in *in, mxb_results *r, int t, char *err, size_t errl
         snprintf(p, sizeof p, "/%s/figure_images", tn);
         T->fig_rgb = mxb_h5in_read(in, p, MXB_H5_U8, 4, fd, err, errlen);
         if (!T->fig_rgb) return -1;
+        snprintf(p, sizeof p, "/%s/figure_masks", tn);
+        if (mxb_h5in_exists(in, p)) { /* files before it have none: no ground-truth column */
+            T->fig_mask = mxb_h5in_read(in, p, MXB_H5_U8, 3, fd, err, errlen);
+            if (!T->fig_mask) return -1;
+        }
         T->nfig = (int)fn;
     }
     mxb_res_slot sl[2 * MXB_RES_MAX_FIELDS];
@@ -457,11 +474,15 @@ int mxb_results_read(const char *path, mxb_results *r, char *err, size_t errlen)
      * method_params_*, ... : provenance a merge or a rewrite must keep, whatever its
      * name): the list above is their order; the schema is the writer's own */
     char aname[128];
-    for (int i = 0; r->nattrs < 64 && mxb_h5in_attr_name(in, "/", i, aname, sizeof aname) == 0; i++) {
+    for (int i = 0; r->nattrs < MXB_RES_MAX_ATTRS && mxb_h5in_attr_name(in, "/", i, aname, sizeof aname) == 0; i++) {
         char *s = NULL;
         if (!strcmp(aname, "schema") || mxb_results_attr(r, aname)) continue;
         if (mxb_h5in_attr_str(in, "/", aname, &s, err, errlen) == 0) {
-            mxb_results_set_attr(r, aname, s);
+            /* a model's label is drawn in the figures (cairo takes UTF-8 only) and
+             * printed in every table: made valid UTF-8 once, here */
+            char *clean = strncmp(aname, "model_label_", 12) ? NULL : mxb_utf8_clean(s);
+            mxb_results_set_attr(r, aname, clean ? clean : s);
+            free(clean);
             free(s);
         }
     }
@@ -687,11 +708,15 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
         /* figures: the first images of the whole selection, from whichever shard had them */
         int nfig = 0, maxfig = 0;
         for (int s = 0; s < n; s++) maxfig += shards[s]->test[t].nfig;
-        size_t im = (size_t)O->size * O->size * 3;
+        size_t im = (size_t)O->size * O->size * 3, mk = (size_t)O->size * O->size;
+        /* the masks only when every shard with figures has them */
+        int masks = 1;
+        for (int s = 0; s < n; s++) masks &= !shards[s]->test[t].nfig || shards[s]->test[t].fig_mask != NULL;
         if (maxfig) {
             O->fig_index = mxb_try_alloc0((size_t)maxfig, sizeof(int32_t));
             O->fig_rgb = mxb_try_alloc0((size_t)maxfig, im);
-            if (!O->fig_index || !O->fig_rgb) {
+            O->fig_mask = masks ? mxb_try_alloc0((size_t)maxfig, mk) : NULL;
+            if (!O->fig_index || !O->fig_rgb || (masks && !O->fig_mask)) {
                 mxb_seterr(err, errlen, "out of memory");
                 mxb_results_free(out);
                 return -1;
@@ -711,6 +736,7 @@ int mxb_results_merge(mxb_results *const *shards, int n, mxb_results *out, char 
                 if (bs < 0) break;
                 O->fig_index[nfig] = shards[bs]->test[t].fig_index[bi];
                 memcpy(O->fig_rgb + nfig * im, shards[bs]->test[t].fig_rgb + bi * im, im);
+                if (masks) memcpy(O->fig_mask + nfig * mk, shards[bs]->test[t].fig_mask + bi * mk, mk);
                 nfig++;
             }
         }

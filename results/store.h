@@ -19,6 +19,7 @@
 #define MXB_RESULTS_VERSION 1
 #define MXB_RES_MAX_MODELS 8
 #define MXB_RES_MAX_METHODS 16
+#define MXB_RES_MAX_ATTRS 96
 #define MXB_RES_STEPS 10 /* perturbation fractions 0, 0.1, ..., 0.9 */
 #define MXB_SEG_COUNTS 6 /* correct, labeled, inter bg, inter fg, union bg, union fg */
 
@@ -54,6 +55,8 @@ typedef struct {
     int nfig;                      /* images kept for figures: [nfig, size, size, 3] */
     int32_t *fig_index;
     uint8_t *fig_rgb;
+    uint8_t *fig_mask;             /* [nfig, size, size] segmentation: their object masks (0/1), the
+                                    * overlay grid's ground-truth column; NULL in earlier files */
 } mxb_res_test;
 
 typedef struct mxb_results mxb_results;
@@ -74,9 +77,10 @@ struct mxb_results {
     /* called by mxb_results_write before the file is marked complete (attention) */
     int (*extra)(mxb_h5out *o, void *user, char *err, size_t errlen);
     void *extra_user;
-    /* provenance: root attributes, kept as (name, value) strings */
+    /* provenance: root attributes, kept as (name, value) strings (about 25, plus per
+     * method its params and base, per model its label) */
     int nattrs;
-    char *attr_name[64], *attr_value[64];
+    char *attr_name[MXB_RES_MAX_ATTRS], *attr_value[MXB_RES_MAX_ATTRS];
 };
 
 /* What the tables show; the names in mxb_metric_name's list are stable. */
@@ -143,6 +147,9 @@ int mxb_results_alloc_test(mxb_results *r, int t, int n, char *err, size_t errle
 void mxb_results_free(mxb_results *r);
 void mxb_results_set_attr(mxb_results *r, const char *name, const char *value);
 const char *mxb_results_attr(const mxb_results *r, const char *name);
+/* The name tables and figures show for model m: its label ([model:NAME] label, the
+ * attribute model_label_NAME), or its name when it has none. */
+const char *mxb_results_model_label(const mxb_results *r, int m);
 /* Totals of one model x method on a test, from the per-image arrays in index order
  * (a skipped pair: n = 0 and every number NaN). */
 void mxb_results_summarize(const mxb_results *r, int t, int model, int method, mxb_res_summary *s);

@@ -6,8 +6,10 @@ never with mxb's code.
   check_html.py trend PAGE.html SHOW.json WINDOW TOL     mxb history html's page
 
 Both: the page parses as HTML with every non-void element closed in order, has no
-script and no reference outside itself, and every embedded image decodes (PNG by
-PIL, SVG by xml.etree). report: every number of its tables is the JSON's value
+script and no reference outside itself but links (<a href>) by a relative path to
+files that exist beside it (report --figures DIR: each figure's full-size PNG; such a
+link must open a PNG), and every embedded image decodes (PNG by PIL, SVG by
+xml.etree). report: every number of its tables is the JSON's value
 (data-value exactly, the text rounded to 2 decimals), and every AUC, accuracy,
 pixel accuracy, mIoU and mAP of the JSON is in a table. compare: the rows marked
 moved, and the list of moved metrics, are exactly the metrics that moved by
@@ -20,7 +22,9 @@ import base64
 import io
 import json
 import math
+import os
 import sys
+import urllib.parse
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
@@ -39,7 +43,8 @@ class Page(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.stack, self.images, self.cells, self.rows = [], [], [], []
-        self.scripts, self.external, self.ids, self.anchors = 0, [], {}, []
+        self.scripts, self.external, self.ids, self.anchors, self.links = 0, [], {}, [], []
+        self.link_images = 0  # images inside a relative link
         self.cell = None  # [attrs, text] of the td being read
         self.li = None
         self.moved_list = []
@@ -57,7 +62,11 @@ class Page(HTMLParser):
             self.scripts += 1
         for k in ("src", "href"):
             v = a.get(k)
-            if v is not None and not (v.startswith("data:") or v.startswith("#")):
+            relative = (tag == "a" and k == "href" and v is not None and not urllib.parse.urlsplit(v).scheme
+                        and not v.startswith("/") and not v.startswith("#") and v != "")
+            if relative:
+                self.links.append(v)
+            elif v is not None and not (v.startswith("data:") or v.startswith("#")):
                 self.external.append(v)
             if v is not None and v.startswith("#"):
                 self.anchors.append(v[1:])
@@ -65,6 +74,8 @@ class Page(HTMLParser):
             self.ids[a["id"]] = self.ids.get(a["id"], 0) + 1
         if tag == "img":
             self.images.append(a)
+            if "a" in self.stack and self.links:
+                self.link_images += 1
         if tag == "td" and "data-metric" in a:
             self.cell = [a, ""]
         if tag == "tr" and "data-metric" in a:
@@ -125,6 +136,14 @@ def parse(path):
         fail("HTML: %d script elements" % p.scripts)
     if p.external:
         fail("HTML: references outside the page: %s" % p.external[:3])
+    for link in p.links:  # a relative link: to a PNG that exists beside the page
+        target = os.path.join(os.path.dirname(os.path.abspath(path)), urllib.parse.unquote(link))
+        try:
+            Image.open(target).verify()
+            if not target.endswith(".png"):
+                fail("link %s: not a PNG" % link)
+        except Exception as e:
+            fail("link %s: %s does not open as an image (%s)" % (link, target, e))
     dangling = [a for a in p.anchors if a not in p.ids]
     if dangling:
         fail("HTML: links to missing ids %s" % dangling)
@@ -183,8 +202,8 @@ def check_report(page, report):
         fail("metrics not in any table: %s" % missing[:5])
     if not p.cells:
         fail("no numbers in the tables")
-    print("report page: %d numbers, %d images, config %s" % (len(p.cells), len(p.images),
-                                                              "present" if p.config else "absent"))
+    print("report page: %d numbers, %d images (%d linked to a full-size file), config %s"
+          % (len(p.cells), len(p.images), p.link_images, "present" if p.config else "absent"))
     return p
 
 

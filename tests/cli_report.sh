@@ -3,7 +3,12 @@
 # every dataset mxb writes (run, predict, explain) has a layout attribute; the
 # figures are PNG + SVG with text drawn; `report --html` and `compare --html` pages
 # are checked by Python's own parsers (tests/check_html.py: html.parser, PIL,
-# xml.etree) against `report --format json`; bad output paths fail cleanly.
+# xml.etree) against `report --format json`; bad output paths fail cleanly. Paper-ready
+# output (issue 25 item 5): model labels ([model:NAME] label) in the tables, JSON and
+# file, `--format tex` read back in Python against the JSON (layout, values, bold,
+# escaping of a label with _, & and %; cli_sweep: an alias with _), the overlay grid's
+# ground-truth column against the stored masks, and the page's links to the
+# full-size figures.
 set -uo pipefail
 MXB=$MXB_EXE; PY=$MXB_PYTHON; SRC=$MXB_SOURCE_DIR
 T=$(mktemp -d); trap 'rm -rf $T' EXIT
@@ -22,9 +27,11 @@ save_attention = 1
 
 [model:vit]
 weights = $SRC/models/demo_vit.h5
+label = ViT_S & 100%
 
 [model:vim]
 weights = $SRC/models/demo_vim.h5
+label = ViM-S
 
 [method:raw-attention]
 [method:attribution]
@@ -203,10 +210,125 @@ ok = ok and abs(g["mean_insertion_auc"][()] - 0.5) < 1e-12 and g["mean_deletion_
 raise SystemExit(0 if ok else 1)
 EOF
 check "insertion/deletion: md table, metrics in json" \
-    sh -c "$MXB report insm.h5 | grep -q 'vim insertion ↑ | vim deletion ↓' && $MXB report insm.h5 --format json | grep -q '\"perturbation/vit/attribution/deletion_auc\": 0.125'"
+    sh -c "$MXB report insm.h5 | grep -q 'ViM-S insertion ↑ | ViM-S deletion ↓' && $MXB report insm.h5 --format json | grep -q '\"perturbation/vit/attribution/deletion_auc\": 0.125'"
 $MXB report insm.h5 --html ins.html >/dev/null 2>>$MXB_ERR; $MXB report insm.h5 --format json >ins.json
 check "insertion/deletion: HTML table checked against the json" $PY $SRC/tests/check_html.py report ins.html ins.json
 check "insertion/deletion: absent from a file without them" sh -c "! $MXB report r.h5 --format csv | grep -q insertion"
+
+# ---- paper-ready output (issue 25 item 5) ----
+check "labels: stored as model_label_NAME, in JSON's model_labels and the md table headers" $PY - <<'EOF'
+import h5py, json, os, subprocess
+a = h5py.File("r.h5").attrs
+s = lambda k: a[k].decode() if isinstance(a[k], bytes) else a[k]
+j = json.load(open("r.json"))
+md = subprocess.run([os.environ["MXB_EXE"], "report", "r.h5"], capture_output=True, text=True).stdout
+ok = s("model_label_vit") == "ViT_S & 100%" and s("model_label_vim") == "ViM-S"
+ok = ok and j["models"] == ["vit", "vim"] and j["model_labels"] == {"vit": "ViT_S & 100%", "vim": "ViM-S"}
+ok = ok and "| ViT_S & 100% positive ↓ | ViT_S & 100% negative ↑ | ViM-S positive ↓" in md
+ok = ok and "perturbation/vim/attribution/positive_auc" in j["metrics"]  # metric names keep NAME
+raise SystemExit(0 if ok else 1)
+EOF
+$MXB report r.h5 --format tex >r.tex 2>>$MXB_ERR
+$MXB report r.h5 --format tex --bootstrap 200 --seed 7 >ci.tex 2>>$MXB_ERR
+$MXB report r.h5 --format json --bootstrap 200 --seed 7 >ci.json 2>>$MXB_ERR
+# TeX Live is ~100 MB of packages: the tables are read back here instead of compiled
+check "tex: booktabs tables in the paper's layout, values = JSON, best per column bold, escaped" $PY - <<'EOF'
+import json, re
+def tables(path):
+    """each tabular: its column spec, header rows and body lines (rows split at unescaped &)"""
+    out = []
+    for m in re.finditer(r"\\begin\{tabular\}\{([^}]*)\}\n(.*?)\\end\{tabular\}", open(path).read(), re.S):
+        body = m.group(2)
+        assert body.startswith("\\toprule\n") and body.rstrip().endswith("\\bottomrule"), "rules"
+        head, _, rows = body[len("\\toprule\n"):].partition("\\midrule\n")
+        rows = rows.rsplit("\\bottomrule", 1)[0]
+        split = lambda line: [c.strip() for c in re.split(r"(?<!\\)&", line)]
+        out.append((m.group(1), [split(l[:-2]) for l in head.splitlines() if l.endswith("\\\\")], rows.splitlines()))
+    return out
+unesc = lambda s: re.sub(r"\\([_%&#${}])", r"\1", s)
+ok = True
+def expect(cond, what):
+    global ok
+    if not cond:
+        print("FAIL", what)
+        ok = False
+for path, js in (("r.tex", "r.json"), ("ci.tex", "ci.json")):
+    j = json.load(open(js))
+    M, better = j["metrics"], j["better"]
+    # the paper's Table 1 and Table 2, per model: these columns in this order
+    layout = [("perturbation", ["positive_auc", "negative_auc"], 1),
+              ("segmentation", ["pixel_accuracy", "miou", "mean_ap"], 100)]
+    T = tables(path)
+    expect(len(T) == 2, "%s: two tables" % path)
+    caps = re.findall(r"\\caption\{(.*)\}\n", open(path).read())
+    expect(len(caps) == 2 and all("\\$" not in c and "textbackslash" not in c for c in caps), "%s: captions %s" % (path, caps))
+    expect((path == "ci.tex") == all("$\\pm$ the half-width of their 95\\,\\% percentile" in c for c in caps), "%s: interval caption" % path)
+    for (spec, head, rows), (test, cols, scale) in zip(T, layout):
+        n = 1 + len(j["models"]) * len(cols)
+        expect(spec == "l" + "r" * (n - 1), "%s: spec %s" % (path, spec))
+        expect(head[0][1:] == ["\\multicolumn{%d}{c}{%s}" % (len(cols), l) for l in ("ViT\\_S \\& 100\\%", "ViM-S")],
+               "%s: model header %s" % (path, head[0]))
+        expect(len(head[1]) == n, "%s: column titles %s" % (path, head[1]))
+        expect(all(r.endswith(" \\\\") for r in rows), "%s: every row ends with \\\\" % path)
+        cells = [[c.strip() for c in re.split(r"(?<!\\)&", r[:-3])] for r in rows]
+        expect([unesc(c[0]) for c in cells] == j["methods"], "%s: rows %s" % (path, [c[0] for c in cells]))
+        for c in cells:
+            expect(len(c) == n, "%s: %d cells in row %s" % (path, len(c), c[0]))
+        for m, model in enumerate(j["models"]):
+            for i, col in enumerate(cols):
+                names = ["%s/%s/%s/%s" % (test, model, k, col) for k in j["methods"]]
+                vals = [M[x] for x in names]
+                best = (max if better[names[0]] == "higher" else min)(v for v in vals if v is not None)
+                for k, (name, v) in enumerate(zip(names, vals)):
+                    cell = cells[k][1 + m * len(cols) + i]
+                    num = re.match(r"(?:\\textbf\{)?(-?[0-9.]+)\}?", cell)
+                    expect(num and num.group(1) == "%.2f" % (v * scale), "%s: %s shows %r, JSON %r" % (path, name, cell, v))
+                    expect(cell.startswith("\\textbf{") == (v == best), "%s: %s %r, best %r" % (path, name, cell, best))
+                    if path == "ci.tex":
+                        lo, hi = j["intervals"][name]
+                        expect(cell.endswith(" $\\pm$ %.2f" % ((hi - lo) / 2 * scale)), "%s: %s %r" % (path, name, cell))
+                    else:
+                        expect("pm" not in cell, "%s: %s has an interval without --bootstrap" % (path, name))
+print("tex tables checked" if ok else "tex tables wrong")
+raise SystemExit(0 if ok else 1)
+EOF
+# where a LaTeX is installed (not in CI: TeX Live is ~150 MB), the tables must compile
+if command -v pdflatex >/dev/null; then
+  printf '\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{r}\n\\input{ci}\n\\end{document}\n' >doc.tex
+  check "tex: compiles with pdflatex (booktabs)" bash -c "pdflatex -interaction=nonstopmode -halt-on-error doc.tex >latex.log 2>&1"
+fi
+expect_fail 2 "mxb report: --pair goes with --format md, json or csv" \
+    $MXB report r.h5 --format tex --pair vim/attribution,vit/attribution
+# the overlay grid of the segmentation test: after the image, the stored object mask
+# (white on black), read back from the PNG's pixels at each mask cell's centre
+check "overlays: a ground-truth column = /segmentation/figure_masks" $PY - <<'EOF'
+import h5py, numpy as np
+from PIL import Image
+mk = h5py.File("r.h5")["segmentation/figure_masks"][()]
+im = np.asarray(Image.open("figs/overlays.png").convert("L")).astype(int)
+S = mk.shape[1]
+D, OGAP, OTITLE, OHEAD = S * ((96 + S - 1) // S), 4, 30, 58   # figures.c's layout, in points
+ncols = 2 + 2 * 2                                             # image, mask, 2 models x 2 methods
+lw = im.shape[1] / 2 - ncols * (D + OGAP) - OGAP
+c = (np.arange(S) + 0.5) * D / S
+worst = 0
+for y in range(mk.shape[0]):
+    ys = ((OTITLE + OHEAD + y * (D + OGAP) + c) * 2).astype(int)
+    xs = ((lw + OGAP + (D + OGAP) + c) * 2).astype(int)
+    worst = max(worst, np.abs(im[ys][:, xs] - 255 * mk[y].astype(int)).max())
+ok = mk.shape[0] == 2 and 0 < mk.mean() < 1 and set(np.unique(mk)) <= {0, 1} and worst <= 2
+print("masks", mk.shape, "largest pixel difference", worst)
+raise SystemExit(0 if ok else 1)
+EOF
+check "figures.md says where the ground truth is" grep -q "ground-truth object mask" figs/figures.md
+# the page with --figures: each figure links to its full-size PNG, relative to the page
+mkdir -p pages
+$MXB report r.h5 --figures figs3 --html pages/linked.html >/dev/null 2>>$MXB_ERR
+check "report --html --figures: valid page, every figure linked to its PNG (../figs3/...)" \
+    $PY $SRC/tests/check_html.py report pages/linked.html r.json
+check "report --html --figures: 4 figures, 4 links" \
+    [ "$(grep -o '<a href="../figs3/[a-z_0-9]*.png"><img ' pages/linked.html | wc -l)" -eq 4 ]
+check "report --html alone: no links out of the page" bash -c "! grep -q '<a href=\"[^#]' r.html"
 
 echo "cli_report: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -141,11 +141,14 @@ expect_fail 2 "mxb merge: results.shard-1-of-3.h5 has a different configuration 
 $MXB run run.ini --quiet --set run.figures=8 --set run.output=fig.h5 >/dev/null 2>>$MXB_ERR
 for i in 0 1 2 3; do $MXB run run.ini --quiet --set run.figures=8 --set run.output=fig.h5 --shard $i/4 >/dev/null 2>>$MXB_ERR; done
 $MXB merge figm.h5 fig.shard-{0,1,2,3}-of-4.h5 >/dev/null 2>>$MXB_ERR
-check "4 shards, 8 figures: the merged figures are the single run's 8 (index and pixels)" $PY - <<'EOF2'
+check "4 shards, 8 figures: the merged figures are the single run's 8 (index, pixels, masks)" $PY - <<'EOF2'
 import h5py, numpy as np
 a, b = h5py.File("fig.h5"), h5py.File("figm.h5")
 ok = all(a[t + "/figure_index"].shape[0] == 8 and np.array_equal(a[t + "/figure_index"][()], b[t + "/figure_index"][()])
          and np.array_equal(a[t + "/figure_images"][()], b[t + "/figure_images"][()]) for t in ("perturbation", "segmentation"))
+# the segmentation test's masks go with its images (the overlay grid's ground truth)
+ok = ok and a["segmentation/figure_masks"].shape == (8, 32, 32) and "perturbation/figure_masks" not in a
+ok = ok and np.array_equal(a["segmentation/figure_masks"][()], b["segmentation/figure_masks"][()])
 raise SystemExit(0 if ok else 1)
 EOF2
 # the run key covers configuration, weights and data, not the build: revision and BLAS are checked
@@ -242,7 +245,7 @@ expect_fail 2 "needs class labels" $MXB run nolabel.ini
 head -c 3000 results.h5 >trunc.h5
 expect_fail 2 "trunc.h5: not a readable HDF5 file" $MXB report trunc.h5
 expect_fail 2 "not an mxb results file" $MXB report deit.h5
-expect_fail 2 "mxb report: --format: 'xml' is not one of md,json,csv (see mxb report --help)" $MXB report results.h5 --format xml
+expect_fail 2 "mxb report: --format: 'xml' is not one of md,json,csv,tex (see mxb report --help)" $MXB report results.h5 --format xml
 
 # ---- the BLAS in the provenance; mxb run --estimate ----
 check "provenance names the BLAS and its kernels as mxb --version does" $PY - "$($MXB --version | sed -n 's/^BLAS: //p')" <<'EOF'

@@ -308,6 +308,42 @@ static void test_h5_quiet_scoped(void) {
     remove(path);
 }
 
+/* The curves' pens (results/figures.c, mxb_method_pen): every method of a run (up to
+ * MXB_RES_MAX_METHODS, and on to 40) has its own (colour, line style) pair; the colours
+ * are ten distinct ones, and the style steps solid, dashed, dotted, dash-dot each time
+ * they wrap, so methods 1 and 11 share a colour but not a style. */
+static void test_method_pens(void) {
+    enum { N = MXB_PEN_COLOURS * MXB_PEN_STYLES };
+    _Static_assert(N >= MXB_RES_MAX_METHODS, "fewer pens than methods a run may have");
+    mxb_pen p[N];
+    for (int k = 0; k < N; k++) mxb_method_pen(k, &p[k]);
+    int same_pair = 0, same_colour_in_wrap = 0, style_wrong = 0, range = 0;
+    for (int k = 0; k < N; k++) {
+        style_wrong += p[k].style != k / MXB_PEN_COLOURS;
+        for (int c = 0; c < 3; c++) range += !(p[k].rgb[c] >= 0 && p[k].rgb[c] <= 1);
+        for (int j = 0; j < k; j++) {
+            const int colour = !memcmp(p[j].rgb, p[k].rgb, sizeof p[k].rgb);
+            same_pair += colour && p[j].style == p[k].style;
+            same_colour_in_wrap += colour && j / MXB_PEN_COLOURS == k / MXB_PEN_COLOURS;
+        }
+    }
+    CU_ASSERT_EQUAL(same_pair, 0);
+    CU_ASSERT_EQUAL(same_colour_in_wrap, 0);
+    CU_ASSERT_EQUAL(style_wrong, 0);
+    CU_ASSERT_EQUAL(range, 0);
+    /* the colours are far apart, not merely unequal: at least 0.15 in some channel */
+    int close = 0;
+    for (int k = 0; k < MXB_PEN_COLOURS; k++)
+        for (int j = 0; j < k; j++) {
+            double d = 0;
+            for (int c = 0; c < 3; c++) d = fmax(d, fabs(p[j].rgb[c] - p[k].rgb[c]));
+            close += d < 0.15;
+        }
+    CU_ASSERT_EQUAL(close, 0);
+    /* methods 0 and 10: one colour, solid then dashed; 12 methods all distinct */
+    CU_ASSERT(!memcmp(p[0].rgb, p[10].rgb, sizeof p[0].rgb) && p[0].style == 0 && p[10].style == 1);
+}
+
 int main(void) {
     static const mxb_test_case cases[] = {
         {"SHA-256 equals hashlib", test_sha256},
@@ -316,6 +352,7 @@ int main(void) {
         {"insertion/deletion: h5py shards -> merge -> summary = numpy; old files as before", test_insertion_deletion},
         {"summary table: names, layouts, compare's per-metric tolerance", test_summary_table},
         {"HDF5's error stack: silenced in mxb's calls only, MXB_HDF5_ERRORS shows it", test_h5_quiet_scoped},
+        {"curve pens: (colour, line style) distinct past 10 methods", test_method_pens},
         {NULL, NULL}};
     return mxb_test_main("results", cases);
 }

@@ -206,6 +206,9 @@ copy("weights_vit.h5", "plain.h5")
 open("badsha.ini", "w").write(RUN.replace("weights = vit.h5", "weights = plain.h5\nsha256 = " + "0" * 64))
 open("subset.ini", "w").write(RUN.replace("crop = 8\n", "crop = 8\nsubset = ids:ids_unknown.txt\n"))
 open("bad_labels.ini", "w").write(RUN.replace("data/labels.txt", "labels_badline.txt"))
+# [model:NAME] label: the display name, 1..64 bytes of UTF-8 text
+open("label_long.ini", "w").write(RUN.replace("weights = vim.h5", "weights = vim.h5\nlabel = " + "V" * 65))
+open("label_latin1.ini", "wb").write(RUN.replace("weights = vim.h5", "weights = vim.h5\nlabel = ViM-\xa7").encode("latin-1"))
 
 # ---- results files ------------------------------------------------------------------
 res = open("good.h5", "rb").read()
