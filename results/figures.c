@@ -112,17 +112,8 @@ static void text_vertical(cairo_t *cr, double x, double y, const char *s) {
 
 static void colour(cairo_t *cr, double g) { cairo_set_source_rgb(cr, g, g, g); }
 
-/* viridis at 9 stops, linear in between */
-static void viridis(double v, double rgb[3]) {
-    static const double s[9][3] = {{0.267, 0.005, 0.329}, {0.283, 0.141, 0.458}, {0.254, 0.265, 0.530},
-                                   {0.207, 0.372, 0.553}, {0.164, 0.471, 0.558}, {0.128, 0.567, 0.551},
-                                   {0.135, 0.659, 0.518}, {0.267, 0.749, 0.441}, {0.993, 0.906, 0.144}};
-    v = isnan(v) ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;
-    double p = v * 8;
-    int i = p >= 8 ? 7 : (int)p;
-    double t = p - i;
-    for (int k = 0; k < 3; k++) rgb[k] = s[i][k] + t * (s[i + 1][k] - s[i][k]);
-}
+/* viridis: the overlay's colour map (png.c), as a colour bar's function */
+static void viridis(double v, double rgb[3]) { mxb_colormap_rgb(MXB_CMAP_VIRIDIS, v, rgb); }
 
 static void jet(double v, double rgb[3]) { /* as png.c's (OpenCV COLORMAP_JET) */
     v = v < 0 ? 0 : v > 1 ? 1 : v;

@@ -40,7 +40,7 @@ void mxb_overlay_heatmap(const float *image_chw, const float *mean, const float 
 
 /* ---- mxb explain's overlay options (results.h, mxb_overlay_render) ---- */
 
-/* viridis at 9 stops, linear in between (results/figures.c's matrices use the same stops) */
+/* viridis at 9 stops, linear in between (also the matrices and colour bars of results/figures.c) */
 static void viridis(double v, double rgb[3]) {
     static const double s[9][3] = {{0.267, 0.005, 0.329}, {0.283, 0.141, 0.458}, {0.254, 0.265, 0.530},
                                    {0.207, 0.372, 0.553}, {0.164, 0.471, 0.558}, {0.128, 0.567, 0.551},
