@@ -64,6 +64,12 @@ void mxb_colormap_rgb(int cmap, double v, double rgb[3]) {
     }
 }
 
+/* channel k of pixel p as the model saw it, back in [0, 1] (the input un-normalised) */
+static float seen01(const float *chw, size_t n, size_t p, int k, const float *mean, const float *std) {
+    const float v = chw[k * n + p] * std[k] + mean[k];
+    return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
 static uint8_t to_byte(double v) { return (uint8_t)lrint(255.0 * (v < 0 ? 0 : v > 1 ? 1 : v)); }
 
 uint8_t *mxb_overlay_render(const mxb_overlay_opts *o, const float *image_chw, const float *mean, const float *std,
@@ -78,8 +84,7 @@ uint8_t *mxb_overlay_render(const mxb_overlay_opts *o, const float *image_chw, c
             double c[3];
             mxb_colormap_rgb(o->cmap, map[p], c);
             for (int k = 0; k < 3; k++) {
-                float v = image_chw[k * n + p] * std[k] + mean[k];
-                v = v < 0 ? 0 : v > 1 ? 1 : v;
+                const float v = seen01(image_chw, n, p, k, mean, std);
                 mix[p * 3 + k] = c[k] + v;
                 mx = mix[p * 3 + k] > mx ? mix[p * 3 + k] : mx;
             }
@@ -91,8 +96,7 @@ uint8_t *mxb_overlay_render(const mxb_overlay_opts *o, const float *image_chw, c
             double c[3];
             mxb_colormap_rgb(o->cmap, map[p], c);
             for (int k = 0; k < 3; k++) {
-                float v = image_chw[k * n + p] * std[k] + mean[k];
-                v = v < 0 ? 0 : v > 1 ? 1 : v;
+                const float v = seen01(image_chw, n, p, k, mean, std);
                 base[p * 3 + k] = to_byte((1 - o->alpha) * v + o->alpha * c[k]);
             }
         }
