@@ -76,7 +76,7 @@ raise SystemExit(0 if ok else 1)
 EOF
 printf 'not a png' >bad.png
 expect_fail 2 "bad.png" $MXB predict --weights vim.h5 --image bad.png
-expect_fail 2 "one of --image or --tensor" $MXB predict --weights vim.h5 --image bad.png --tensor x.h5
+expect_fail 2 "give one of --image, --images or --tensor" $MXB predict --weights vim.h5 --image bad.png --tensor x.h5
 
 # ---- reports ----
 $MXB report results.h5 --curves --figures figs >report.md 2>>$MXB_ERR

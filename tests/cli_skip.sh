@@ -115,12 +115,12 @@ raise SystemExit(0 if ok else 1)
 EOF
 check "html: every number of the page is the JSON's (check_html.py), none for a skipped pair" \
   $PY $MXB_SOURCE_DIR/tests/check_html.py report page.html r.json
-check "overlay figure: 1 image + 3 vit + 3 vim map columns (no column for a skipped pair)" $PY - <<'EOF'
+check "overlay figure: 1 image + the ground truth + 3 vit + 3 vim map columns (no column for a skipped pair)" $PY - <<'EOF'
 from PIL import Image
 # width = labels (48..168 pt) + columns x (tile + 4) + 4, at 2 px a point; a 64 px image's
-# tile is 128 pt (results/figures.c overlay_tile); 8 columns would be 132 pt more
+# tile is 128 pt (results/figures.c overlay_tile); 9 columns would be 132 pt more
 w = Image.open("figs/overlays.png").size[0]
-raise SystemExit(0 if 2 * (48 + 7 * 132 + 4) <= w <= 2 * (168 + 7 * 132 + 4) else 1)
+raise SystemExit(0 if 2 * (48 + 8 * 132 + 4) <= w <= 2 * (168 + 8 * 132 + 4) else 1)
 EOF
 
 # compare: skipped in both is fine; run in one file and skipped in the other is a difference
