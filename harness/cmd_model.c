@@ -43,7 +43,7 @@ int mxb_cmd_predict(int argc, char **argv) {
     const char *ins[] = {weights, image, tensor}, *outs[] = {out};
     if (mxb_outputs_check("predict", ins, 3, outs, 1)) return 2;
     int gpu = -1;
-    if (mxb_device_pick("predict", device, &gpu)) return 2;
+    if (mxb_device_pick("predict", "--device", device, &gpu)) return 2;
     char err[ERRLEN];
     mxb_model *m = NULL;
     if (mxb_model_load(weights, &m, err, sizeof err)) {

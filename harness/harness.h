@@ -105,6 +105,8 @@ typedef struct {
     long long max_memory_mb;      /* a run estimated over this is refused; 0: the default */
     /* issue #13: images worked on at once, each with its own buffers and contexts; 0: auto */
     int images_in_flight;
+    /* issue 27: cpu, cuda, cuda:N or auto (empty: cpu); mxb run --device overrides it */
+    char device[16];
     int nmodels, nmethods;
     mxb_run_model models[MXB_MAX_MODELS];
     mxb_run_method methods[MXB_MAX_METHODS];
