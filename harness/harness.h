@@ -36,6 +36,8 @@ typedef struct {
     mxb_ctx *const *pool; /* npool plain contexts for forward_many; NULL: one made per call */
     int npool;
     float *pixel_map;     /* a pixel method's [img_size^2] map before the patch mean, or NULL */
+    mxb_gpu *gpu;         /* NULL, or the model on a GPU: forward_many's images go there in
+                             batches (mxb run --device; shared, engine/gpu.c takes turns) */
 } mxb_explain_opts;
 
 /* c: a context made with MXB_TRACE_KEEP. Writes logits [num_classes], the explained

@@ -129,7 +129,8 @@ static int method_map(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int k, i
      * contexts (the slot's own: free while its map is made) for their forward_many */
     mxb_explain_opts eo = {.class_index = R->cfg.use_target ? label : -1, .variant = R->cfg.variant,
                            .start_layer = R->cfg.methods[k].start_layer, .params = R->cfg.methods[k].params,
-                           .seed = mxb_image_seed(R->cfg.seed, R->res.test[t].ids[i]), .image_index = i, .pool = sl->step_ctx[m], .npool = sl->nplain};
+                           .seed = mxb_image_seed(R->cfg.seed, R->res.test[t].ids[i]), .image_index = i, .pool = sl->step_ctx[m], .npool = sl->nplain,
+                           .gpu = R->gpu_model[m]};
     return mxb_explain_one(sl->traced[m], R->model[m], R->method[k], sl->x, &eo, sl->logits, cls, sl->map, err,
                            errlen);
 }

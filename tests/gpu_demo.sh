@@ -8,8 +8,9 @@
 # Checked (h5py), the CPU's file the reference:
 #  - the GPU ran: provenance `device` is cuda:0 and the GPU's name;
 #  - deterministic: the two GPU runs' files hold the same bits (every dataset);
-#  - the explanations stay on the CPU: maps, explained classes, attention the CPU's
-#    (maps within 1e-4 after min-max, the issue's bound);
+#  - maps within 1e-4 of the CPU's after min-max (the issue's bound; occlusion's and
+#    RISE's come from GPU forwards, the rest from the CPU's passes), explained classes
+#    and attention the CPU's;
 #  - perturbation: per model, method and polarity at most one (image, step) hit differs
 #    (a float tie between two classes), and where the hits agree the AUC is the CPU's;
 #    logit and probability drops within 1e-4 of the largest; insertion/deletion AUCs
