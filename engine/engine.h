@@ -311,7 +311,8 @@ typedef struct mxb_gpu mxb_gpu;
 int mxb_gpu_new(const mxb_model *m, int device, int max_batch, mxb_gpu **out, char *err, size_t errlen);
 int mxb_gpu_max_batch(const mxb_gpu *g);
 /* images: n normalised images [n, in_chans, img_size, img_size] in host memory;
- * logits [n, num_classes] in host memory. FP32 products (TF32 off); deterministic. */
+ * logits [n, num_classes] in host memory. FP32 products (TF32 off); deterministic.
+ * Thread-safe: calls on one context from several threads take turns (its lock). */
 int mxb_gpu_forward(mxb_gpu *g, const float *images, int n, float *logits, char *err, size_t errlen);
 void mxb_gpu_free(mxb_gpu *g);
 

@@ -207,6 +207,12 @@ struct mxb_gpu {
     cublasHandle_t blas;
     int failed;              /* the first failure of a forward, its message in msg */
     char msg[256];
+    /* One forward at a time: the batch's buffers, the stream and the failure state are
+     * the context's own, so callers on several threads (mxb run's images in flight
+     * sharing one model's parameters on the device) take turns; a second context per
+     * thread would cost a second copy of the parameters, and one stream's work runs in
+     * order anyway. */
+    pthread_mutex_t lock;
 };
 
 /* a host parameter pointer's twin on the device: the same offset in the same layout */
@@ -253,6 +259,7 @@ void mxb_gpu_free(mxb_gpu *g) {
     cudaFree(g->arena);
     cudaFree(g->params);
     cudaFree(g->derived);
+    pthread_mutex_destroy(&g->lock);
     free(g);
 }
 
@@ -275,6 +282,7 @@ int mxb_gpu_new(const mxb_model *m, int device, int max_batch, mxb_gpu **out, ch
     g->m = m;
     g->device = device;
     g->max_batch = max_batch;
+    pthread_mutex_init(&g->lock, NULL);
     const size_t np = mxb_params_floats(m), nd = mxb_params_derived_floats(c);
     mxb_carver cv = {0};
     gpu_layout(c, (size_t)max_batch, &cv, &g->b);
@@ -416,6 +424,7 @@ int mxb_gpu_forward(mxb_gpu *g, const float *images, int n, float *logits, char 
     const gpu_bufs *b = &g->b;
     const int E = c->embed_dim, M = c->num_patches, K = c->in_chans * c->patch_size * c->patch_size;
     const size_t img = (size_t)c->in_chans * c->img_size * c->img_size;
+    pthread_mutex_lock(&g->lock);
     g->failed = 0;
     cuda_ok(g, cudaSetDevice(g->device), "select");
     cuda_ok(g, cudaMemcpyAsync(b->img, images, (size_t)n * img * sizeof(float), cudaMemcpyHostToDevice, g->stream),
@@ -437,11 +446,10 @@ int mxb_gpu_forward(mxb_gpu *g, const float *images, int n, float *logits, char 
     cuda_ok(g, cudaMemcpyAsync(logits, b->logits, (size_t)n * c->num_classes * sizeof(float),
                                cudaMemcpyDeviceToHost, g->stream), "logits out");
     cuda_ok(g, cudaStreamSynchronize(g->stream), "the forward");
-    if (g->failed) {
-        mxb_seterr(err, errlen, "%s", g->msg);
-        return -1;
-    }
-    return 0;
+    const int failed = g->failed;
+    if (failed) mxb_seterr(err, errlen, "%s", g->msg);
+    pthread_mutex_unlock(&g->lock);
+    return failed ? -1 : 0;
 }
 
 #endif

@@ -66,7 +66,7 @@ int mxb_cmd_predict(int argc, char **argv) {
     int rc = 2;
     if (mxb_outputs_check("predict", ins, 4, outs, 1)) goto free_list;
     int gpu = -1;
-    if (mxb_device_pick("predict", device, &gpu)) goto free_list;
+    if (mxb_device_pick("predict", "--device", device, &gpu)) goto free_list;
     mxb_model *m = NULL;
     if (mxb_model_load(weights, &m, err, sizeof err)) {
         fprintf(stderr, "mxb predict: %s\n", err);

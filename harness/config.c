@@ -44,7 +44,8 @@ static int fail(parse_state *st, const char *section, const char *key, const cha
  * range, length, control bytes, emptiness) before apply() stores it: a key that is
  * not in this table is an unknown key, so a new key cannot skip the checks. */
 enum { S_RUN = 1, S_MODEL = 2, S_METHOD = 4, S_PERT = 8, S_SEG = 16 };
-typedef enum { T_PATH, T_INT, T_SEED, T_BOOL, T_CHOICE, T_NUMBER, T_RGB, T_HEX64, T_SUBSET, T_TESTS, T_NAME, T_TEXT } vtype;
+typedef enum { T_PATH, T_INT, T_SEED, T_BOOL, T_CHOICE, T_NUMBER, T_RGB, T_HEX64, T_SUBSET, T_TESTS, T_NAME, T_TEXT,
+               T_DEVICE } vtype;
 
 typedef struct {
     unsigned sections;
@@ -70,6 +71,7 @@ static const key_spec keys[] = {
     {S_RUN, "max_memory_mb", I(1, 1099511627776.0)},
     {S_RUN, "insertion_deletion_step", I(0, 1000000000)},
     {S_RUN, "images_in_flight", I(0, 4096)}, /* issue #13; 0: auto */
+    {S_RUN, "device", T_DEVICE, 0, 0, NULL}, /* where the protocols' forwards run */
     {S_MODEL, "weights", P},
     {S_MODEL, "sha256", T_HEX64, 0, 0, NULL},
     /* the display name in tables and figures ("ViM-S"); the section name stays the
@@ -252,6 +254,12 @@ static int check_value(const key_spec *k, const char *v, value *out, char *why, 
         if (!mxb_name_ok(v))
             return snprintf(why, n, "'%.80s' is not a method name (1..40 letters, digits, '_', '-', '.', '+'; not '.' or '..')", v), -1;
         return 0;
+    case T_DEVICE: { /* the syntax of mxb predict's --device; whether the GPU is there is the run's question */
+        long index;
+        if (mxb_device_parse(v, &index))
+            return snprintf(why, n, "'%.80s' is not cpu, cuda, cuda:N or auto", v), -1;
+        return 0;
+    }
     case T_SUBSET:
         if (parse_subset(v, &out->subset))
             return snprintf(why, n, "'%.80s' is not all, first:N, every:K, random:N or ids:FILE", v), -1;
@@ -331,6 +339,7 @@ static int apply(parse_state *st, unsigned sec, int idx, const char *key, const 
     else if (!strcmp(key, "max_memory_mb")) c->max_memory_mb = x->i;
     else if (!strcmp(key, "insertion_deletion_step")) c->insdel_step = (int)x->i;
     else if (!strcmp(key, "images_in_flight")) c->images_in_flight = (int)x->i;
+    else if (!strcmp(key, "device")) snprintf(c->device, sizeof c->device, "%s", v);
     else if (!strcmp(key, "sha256")) snprintf(c->models[idx].sha256, sizeof c->models[idx].sha256, "%s", v);
     else if (!strcmp(key, "label")) snprintf(c->models[idx].label, sizeof c->models[idx].label, "%s", v);
     else if (!strcmp(key, "start_layer")) c->methods[idx].start_layer = (int)x->i;

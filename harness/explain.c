@@ -142,6 +142,8 @@ struct mxb_run {
     const mxb_config *g;
     mxb_ctx *const *pool;       /* plain contexts for forward_many */
     int npool;
+    mxb_gpu *gpu;               /* or the model on a GPU, for forward_many (opts->gpu) */
+    char gpu_err[256];          /* a GPU forward's failure, said after the method's own line */
     mxb_ctx *own_plain;         /* made here when the caller lent none */
     float *logits_tmp;          /* [num_classes] when a forward's caller passes NULL */
     float *input_grad;          /* [C, S, S], made on the first MXB_OUT_INPUT */
@@ -189,6 +191,14 @@ static int run_forward_many(mxb_run *r, int n, const float *images, float *logit
     if (n < 0 || (n > 0 && (!images || !logits))) return -1;
     const size_t in = (size_t)r->g->in_chans * r->g->img_size * r->g->img_size, nc = (size_t)r->g->num_classes;
     const int nt = r->npool > 0 ? r->npool : 1;
+    if (r->gpu) { /* occlusion's windows, RISE's masks: the GPU's batches, in order */
+        const int B = mxb_gpu_max_batch(r->gpu);
+        for (int i = 0; i < n; i += B)
+            if (mxb_gpu_forward(r->gpu, images + i * in, n - i < B ? n - i : B, logits + i * nc, r->gpu_err,
+                                sizeof r->gpu_err))
+                return -1;
+        return 0;
+    }
     if (nt == 1) {
         for (int i = 0; i < n; i++) mxb_forward(run_plain(r, 0), images + i * in, logits + i * nc);
         return 0;
@@ -438,7 +448,7 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
     /* from here on one exit (done:) frees what the image took */
     int rc = -1;
     float *token_rel = NULL, *input_rel = NULL, *px = NULL;
-    mxb_run run = {.c = c, .m = m, .g = g, .pool = opts->pool, .npool = opts->pool ? opts->npool : 0};
+    mxb_run run = {.c = c, .m = m, .g = g, .pool = opts->pool, .npool = opts->pool ? opts->npool : 0, .gpu = opts->gpu};
     mxb_forward(c, image, logits);
     int cls = opts->class_index;
     if (cls < 0) cls = mxb_argmax(logits, g->num_classes); /* the prediction */
@@ -511,7 +521,9 @@ int mxb_explain_one(mxb_ctx *c, const mxb_model *m, const mxb_method *method, co
         msg[sizeof msg - 1] = 0;
         for (char *p = msg; *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
-        mxb_seterr(err, errlen, "method '%s': %s", method->name, msg[0] ? msg : "failed");
+        /* the method's message says only that the forwards failed; the GPU's says why */
+        mxb_seterr(err, errlen, "method '%s': %s%s%s", method->name, msg[0] ? msg : "failed",
+                   run.gpu_err[0] ? ": " : "", run.gpu_err);
         goto done;
     }
     if (pixels) {

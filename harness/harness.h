@@ -36,6 +36,8 @@ typedef struct {
     mxb_ctx *const *pool; /* npool plain contexts for forward_many; NULL: one made per call */
     int npool;
     float *pixel_map;     /* a pixel method's [img_size^2] map before the patch mean, or NULL */
+    mxb_gpu *gpu;         /* NULL, or the model on a GPU: forward_many's images go there in
+                             batches (mxb run --device; shared, engine/gpu.c takes turns) */
 } mxb_explain_opts;
 
 /* c: a context made with MXB_TRACE_KEEP. Writes logits [num_classes], the explained
@@ -107,6 +109,8 @@ typedef struct {
     long long max_memory_mb;      /* a run estimated over this is refused; 0: the default */
     /* issue #13: images worked on at once, each with its own buffers and contexts; 0: auto */
     int images_in_flight;
+    /* issue 27: cpu, cuda, cuda:N or auto (empty: cpu); mxb run --device overrides it */
+    char device[16];
     int nmodels, nmethods;
     mxb_run_model models[MXB_MAX_MODELS];
     mxb_run_method methods[MXB_MAX_METHODS];

@@ -71,9 +71,13 @@ int mxb_opts_parse(const char *cmd, int argc, char **argv, mxb_opt *opts, const 
                    int *npos, void (*usage)(FILE *));
 int mxb_opt_seen(const mxb_opt *opts, const char *name);
 /* --device SPEC (harness/device.c): cpu, cuda, cuda:N or auto into *gpu (-1: the
- * CPU). 0, or 2 after one line on stderr (a GPU asked for and not there; auto falling
+ * CPU); what names where SPEC came from in messages ("--device", "[run] device").
+ * 0, or 2 after one line on stderr (a GPU asked for and not there; auto falling
  * back to the CPU says so in one line and returns 0). */
-int mxb_device_pick(const char *cmd, const char *spec, int *gpu);
+int mxb_device_pick(const char *cmd, const char *what, const char *spec, int *gpu);
+/* The syntax alone (no driver asked): 0 for cpu, auto (index -1), cuda (0), cuda:N
+ * (N <= 1023); -1 otherwise. The configuration's check of [run] device. */
+int mxb_device_parse(const char *spec, long *index);
 /* mxb --version's CUDA lines: compiled in or not, and the GPUs the driver shows */
 void mxb_device_describe(FILE *f);
 /* --plugin LIB.so given after the command (mxb explain/methods/run: the same as before
@@ -241,7 +245,14 @@ typedef struct {
     uint8_t *rgb;       /* [npix, 3] the transformed image */
     uint8_t *mask;      /* [npix] the segmentation mask */
     uint8_t *record;    /* one journal record */
+    /* on a GPU ([run] device): the protocols' forwards of one image as one batch */
+    float *batch;        /* [MXB_RUN_GPU_BATCH, 3, npix] */
+    float *batch_logits; /* [MXB_RUN_GPU_BATCH, max_classes] */
 } mxb_run_slot;
+
+/* A GPU batch: both polarities' perturbed images of one map (9 steps each); RISE's
+ * insertion/deletion states go in batches of this many. */
+#define MXB_RUN_GPU_BATCH (2 * (MXB_RES_STEPS - 1))
 
 /* The forwards of a protocol, model-free: `forward` classifies a normalised image
  * into logits [nclasses] on thread `thread` (< nthreads; one engine context each). */
@@ -249,6 +260,9 @@ typedef struct {
     void (*forward)(void *ctx, int thread, const float *normalised, float *logits);
     void *ctx;
     int nthreads, nclasses;
+    /* NULL, or n <= MXB_RUN_GPU_BATCH images at once (a GPU: the images are made on the
+     * slot's threads into s->batch, then classified in one call); 0 or -1 with err */
+    int (*forward_batch)(void *ctx, const float *normalised, int n, float *logits, char *err, size_t errlen);
 } mxb_classifier;
 
 typedef struct {
@@ -260,6 +274,10 @@ typedef struct {
      * in_flight slots of nthreads / in_flight threads each (at least 1) */
     int nthreads, in_flight;
     int in_flight_arg;              /* mxb run --in-flight N (0: [run] images_in_flight, then auto) */
+    const char *device_arg;         /* mxb run --device (NULL: [run] device) */
+    int gpu;                        /* the GPU the protocols' forwards run on; -1: the CPU */
+    char gpu_name[256];             /* its mxb_gpu_name, for the provenance and code key */
+    mxb_gpu *gpu_model[MXB_MAX_MODELS]; /* each model on it, shared by the images in flight */
     int plan_only;                  /* mxb slurm: set up to plan the shards; an existing output is no concern */
     char model_sha[MXB_MAX_MODELS][65];
     const mxb_method *method[MXB_MAX_METHODS];
@@ -309,11 +327,13 @@ unsigned long long mxb_memory_limit_default_mb(const char **from, const char *ma
 
 /* ---- evaluate.c: the protocols of one image (docs/PROTOCOLS.md 6, 7, RISE) ---- */
 
-/* One polarity of the perturbation test: the order of s->vis (negated for the
- * negative test), then steps 0..9 masking s->u, normalised with mean/std, classified
- * (step 0 is s->orig); hits, logit and probability drops into row i of cell. */
+/* The perturbation test, each polarity q with polarity[q] set (MXB_POSITIVE,
+ * MXB_NEGATIVE): the order of s->vis (negated for the negative test), then steps 0..9
+ * masking s->u, normalised with mean/std, classified (step 0 is s->orig); hits, logit
+ * and probability drops into row i of cell. With c->forward_batch both polarities'
+ * 18 images are one batch. */
 int mxb_run_perturbation(mxb_run_slot *s, const mxb_classifier *c, int size, const float mean[3],
-                         const float std[3], int negative, int label, mxb_res_cell *cell, int i, char *err,
+                         const float std[3], const int polarity[2], int label, mxb_res_cell *cell, int i, char *err,
                          size_t errlen);
 /* RISE's deletion (s->x to zeros) and insertion (s->blurred to s->x) curves of class
  * cls's softmax probability in s->vis's order, `step` pixels at a time; their AUCs. */

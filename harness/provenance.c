@@ -55,6 +55,10 @@ const char *mxb_build_id(void) {
  * of other code is never taken for this run's (issue 23, class 4a). */
 static void code_text(const mxb_run_state *R, char *buf, size_t n) {
     size_t off = (size_t)snprintf(buf, n, "mxb %s", mxb_build_id());
+    /* a GPU's forwards sum in another order than the CPU's (issue 27: equal up to float
+     * ties): a run on a GPU is other code, named by the card, not its index; the CPU adds
+     * nothing, so the keys of earlier CPU runs stay */
+    if (R->gpu >= 0) off += (size_t)snprintf(buf + off, n - off, "; device %s", R->gpu_name);
     for (int k = 0; k < R->cfg.nmethods && off < n; k++) {
         const mxb_method *me = R->method[k];
         const char *path, *sha;
@@ -114,6 +118,10 @@ void mxb_run_set_provenance(mxb_run_state *R, const char *started) {
     mxb_results_set_attr(r, "threads", buf);
     snprintf(buf, sizeof buf, "%d", R->in_flight); /* issue #13: how the threads were shared */
     mxb_results_set_attr(r, "images_in_flight", buf);
+    /* issue 27: where the protocols' forwards ran */
+    if (R->gpu >= 0) snprintf(buf, sizeof buf, "cuda:%d %s", R->gpu, R->gpu_name);
+    else snprintf(buf, sizeof buf, "cpu");
+    mxb_results_set_attr(r, "device", buf);
     mxb_results_set_attr(r, "started", started);
     mxb_run_iso_time(buf, sizeof buf);
     mxb_results_set_attr(r, "finished", buf);

@@ -92,12 +92,22 @@ static int load_image(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, m
 typedef struct {
     mxb_run_slot *sl;
     int m;
+    mxb_gpu *gpu; /* the model on the run's GPU, or NULL */
 } classify_ctx;
 
 /* the protocols' forwards: one plain context per thread of the slot */
 static void classify(void *user, int thread, const float *normalised, float *logits) {
     const classify_ctx *c = user;
     mxb_forward(c->sl->step_ctx[c->m][thread], normalised, logits);
+}
+
+/* on a GPU: n images in one batch. The model's GPU context is shared by the images in
+ * flight and takes one forward at a time (its lock, engine/gpu.c): the GPU is not what
+ * stage 1 waits for (the explanations on the CPU threads are), and one context per image
+ * in flight would copy the parameters to the device once per image. */
+static int classify_batch(void *user, const float *normalised, int n, float *logits, char *err, size_t errlen) {
+    const classify_ctx *c = user;
+    return mxb_gpu_forward(c->gpu, normalised, n, logits, err, errlen);
 }
 
 /* One method's map of the image in the slot: explained now, or (the reference's two
@@ -119,7 +129,8 @@ static int method_map(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int k, i
      * contexts (the slot's own: free while its map is made) for their forward_many */
     mxb_explain_opts eo = {.class_index = R->cfg.use_target ? label : -1, .variant = R->cfg.variant,
                            .start_layer = R->cfg.methods[k].start_layer, .params = R->cfg.methods[k].params,
-                           .seed = mxb_image_seed(R->cfg.seed, R->res.test[t].ids[i]), .image_index = i, .pool = sl->step_ctx[m], .npool = sl->nplain};
+                           .seed = mxb_image_seed(R->cfg.seed, R->res.test[t].ids[i]), .image_index = i, .pool = sl->step_ctx[m], .npool = sl->nplain,
+                           .gpu = R->gpu_model[m]};
     return mxb_explain_one(sl->traced[m], R->model[m], R->method[k], sl->x, &eo, sl->logits, cls, sl->map, err,
                            errlen);
 }
@@ -131,8 +142,8 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
     mxb_res_test *T = &R->res.test[t];
     const int S = R->size, label = T->label[i];
     const mxb_preprocess *p = &R->pre[t][m];
-    classify_ctx cc = {sl, m};
-    const mxb_classifier clf = {classify, &cc, sl->nplain, g->num_classes};
+    classify_ctx cc = {sl, m, R->gpu_model[m]};
+    const mxb_classifier clf = {classify, &cc, sl->nplain, g->num_classes, cc.gpu ? classify_batch : NULL};
     mxb_sample s;
     double t0 = now_s();
     if (R->cfg.use_target && label < 0) {
@@ -167,10 +178,7 @@ static int run_unit(mxb_run_state *R, mxb_run_slot *sl, int t, int m, int i, cha
         else
             mxb_map_postprocess(sl->map, g->grid, g->patch_size, MXB_FLAT_NAN, sl->vis);
         if (t == MXB_TEST_PERTURBATION) {
-            for (int q = 0; q < 2 && !rc; q++)
-                if (R->res.polarity[q])
-                    rc = mxb_run_perturbation(sl, &clf, S, p->mean, p->std, q == MXB_NEGATIVE, label, cell, i, err,
-                                              errlen);
+            rc = mxb_run_perturbation(sl, &clf, S, p->mean, p->std, R->res.polarity, label, cell, i, err, errlen);
             if (!rc && R->res.insdel_step)
                 rc = mxb_run_insertion_deletion(sl, &clf, S, R->res.insdel_step, cls, &cell->insertion_auc[i],
                                                 &cell->deletion_auc[i], err, errlen);
@@ -291,7 +299,7 @@ static long insdel_forwards(const mxb_run_state *R) {
 static void run_usage(FILE *f) {
     fprintf(f,
             "usage: mxb run CONFIG.ini [--set section.key=value]... [--shard I/N|auto|auto/N] [--in-flight N] [--quiet]\n"
-            "               [--plugin LIB.so]...\n"
+            "               [--plugin LIB.so]... [--device cpu|cuda[:N]|auto]\n"
             "  Runs every model x method x test of the configuration (configs/README.md)\n"
             "  into one HDF5 results file (results/SCHEMA.md) and prints the tables.\n"
             "  --set S.K=V      override a configuration key (recorded in the results)\n"
@@ -316,6 +324,12 @@ static void run_usage(FILE *f) {
             "                   of forwards) the time is computed from the methods' declared\n"
             "                   passes instead; writes nothing\n"
             "  --shards N       with --estimate: also the wall time on N nodes of this speed\n"
+            "  --device D       where the protocols' forwards run ([run] device; default cpu):\n"
+            "                   cuda[:N] a GPU, both polarities' 18 perturbed images of a map\n"
+            "                   in one batch (exit 2 when there is none), auto the GPU if there\n"
+            "                   is one (else one line and the CPU); the explanations stay on\n"
+            "                   the CPU. The GPU is recorded (provenance `device`) and is part\n"
+            "                   of the run key: its sums differ from the CPU's in the last bits\n"
             "  [run] insertion_deletion_step = N adds RISE's insertion/deletion AUCs to the\n"
             "  perturbation test (N pixels a step, 2 (ceil(S*S/N) + 1) forwards a map).\n"
             "  A run that stops (Ctrl-C, kill, crash) resumes when started again with the\n"
@@ -692,27 +706,30 @@ static int shard_parse(const char *arg, long *shard_i, long *shard_n) {
 }
 
 int mxb_cmd_run(int argc, char **argv) {
-    const char *sets[64], *shard_arg = NULL, *pos[1], *plugins[16];
+    const char *sets[64], *shard_arg = NULL, *pos[1], *plugins[16], *device = NULL;
     int nsets = 0, nplugins = 0, quiet = 0, npos = 0, code = 1, done = 0, in_flight = 0;
     double within_h = 24;
     int nodes = 1;
     char err[ERRLEN] = "";
     mxb_opt opts[] = {MXB_OPT_L("set", sets, &nsets, 64), MXB_OPT_S("shard", &shard_arg), MXB_OPT_F("quiet", &quiet), MXB_OPT_I("in-flight", &in_flight, 1, 4096),
                       MXB_OPT_DO("estimate", &within_h, 1e-12, 1e6), MXB_OPT_I("shards", &nodes, 1, 100000),
-                      MXB_OPT_L("plugin", plugins, &nplugins, 16), MXB_OPT_END};
+                      MXB_OPT_L("plugin", plugins, &nplugins, 16), MXB_OPT_S("device", &device), MXB_OPT_END};
     int prc = mxb_opts_parse("run", argc, argv, opts, pos, 1, &npos, run_usage);
     if (prc) return prc == 1 ? 0 : 2;
     if (npos != 1) return mxb_usage_error("run", "no configuration file");
     if (mxb_opt_seen(opts, "shards") && (!mxb_opt_seen(opts, "estimate") || shard_arg))
         return mxb_usage_error("run", "--shards N goes with --estimate (the wall time on N nodes), without --shard");
-    long shard_i = 0, shard_n = 1;
+    long shard_i = 0, shard_n = 1, gpu_index;
     if (shard_arg && shard_parse(shard_arg, &shard_i, &shard_n)) return 2;
+    if (device && mxb_device_parse(device, &gpu_index)) /* the syntax now; the GPU once the run is set up */
+        return mxb_usage_error("run", "--device '%s': expected cpu, cuda, cuda:N or auto", device);
     if (mxb_load_plugins("run", plugins, nplugins)) return 2;
     mxb_run_state *R = mxb_alloc0(1, sizeof *R, "the run's state");
     R->shard_i = (int)shard_i;
     R->shard_n = (int)shard_n;
     R->quiet = quiet;
     R->in_flight_arg = in_flight;
+    R->device_arg = device;
     char started[64];
     mxb_run_iso_time(started, sizeof started);
     double t_start = now_s();
@@ -775,9 +792,9 @@ int mxb_cmd_run(int argc, char **argv) {
     mxb_journal_close(R->journal, 1);
     R->journal = NULL;
     if (!quiet)
-        fprintf(stderr, "mxb run: wrote %s (%ld units, %.1f s, %d image%s in flight x %d thread%s)\n", R->output,
+        fprintf(stderr, "mxb run: wrote %s (%ld units, %.1f s, %d image%s in flight x %d thread%s%s%s)\n", R->output,
                 pr.total, now_s() - t_start, R->in_flight, R->in_flight > 1 ? "s" : "", R->slots[0].nthreads,
-                R->slots[0].nthreads > 1 ? "s" : "");
+                R->slots[0].nthreads > 1 ? "s" : "", R->gpu >= 0 ? ", forwards on " : "", R->gpu >= 0 ? R->gpu_name : "");
     /* the label trap, said where it is seen (the data's own lines were said at set-up) */
     char warn[4096];
     if (mxb_results_warnings(res, 0, warn, sizeof warn))

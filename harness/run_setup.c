@@ -360,6 +360,9 @@ static unsigned long long slot_buffers(const mxb_run_state *R, int nplain, size_
         /* RISE insertion/deletion: the blurred image and the curves */
         {AT(blurred), insdel ? 3 * npix * f : 0, "the blurred image"},
         {AT(scores), curves * sizeof(double), "the insertion/deletion curves"},
+        /* on a GPU: one batch of the protocols' images and their logits */
+        {AT(batch), R->gpu >= 0 ? (size_t)MXB_RUN_GPU_BATCH * 3 * npix * f : 0, "the GPU batch"},
+        {AT(batch_logits), R->gpu >= 0 ? (size_t)MXB_RUN_GPU_BATCH * nc * f : 0, "the GPU batch's logits"},
     };
 #undef AT
     unsigned long long total = 0;
@@ -642,6 +645,21 @@ int mxb_make_parents(const char *path, char *err, size_t errlen) {
     return 0;
 }
 
+/* Each model on the run's GPU (mxb run --device, [run] device): its parameters copied
+ * once, shared by the images in flight (mxb_gpu_forward takes turns), batches of up to
+ * MXB_RUN_GPU_BATCH images. A GPU without the memory for them is a failure (1), not bad
+ * input. */
+static int gpu_models(mxb_run_state *R, char *err, size_t errlen) {
+    char e[512];
+    if (mxb_gpu_name(R->gpu, R->gpu_name, sizeof R->gpu_name)) snprintf(R->gpu_name, sizeof R->gpu_name, "GPU");
+    for (int m = 0; m < R->cfg.nmodels; m++)
+        if (mxb_gpu_new(R->model[m], R->gpu, MXB_RUN_GPU_BATCH, &R->gpu_model[m], e, sizeof e)) {
+            mxb_seterr(err, errlen, "model %s on cuda:%d: %s", R->cfg.models[m].name, R->gpu, e);
+            return -1;
+        }
+    return 0;
+}
+
 /* The slots: every per-image buffer (slot_buffers, the walk the estimate counts) and
  * engine context, sized by the checked configuration (check_memory counted in_flight
  * of them). The journal record is
@@ -683,6 +701,13 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
     if (mxb_make_parents(R->output, err, errlen)) return 2;
     R->nthreads = omp_get_max_threads();
     R->nthreads = R->nthreads < 1 ? 1 : R->nthreads;
+    /* the device before the memory estimate (a GPU run's slots hold its batches); mxb
+     * slurm's plan runs nothing here, so it asks no driver */
+    R->gpu = -1;
+    if (!R->plan_only) {
+        const char *spec = R->device_arg ? R->device_arg : C->device[0] ? C->device : NULL;
+        if (mxb_device_pick("run", R->device_arg ? "--device" : "[run] device =", spec, &R->gpu)) return 2;
+    }
     /* configs first, data lists next, the memory estimate, and only then the weights */
     mxb_config peeked[MXB_MAX_MODELS];
     if (load_methods(R, err, errlen) || peek_models(R, peeked, err, errlen) || plan_pairs(R, peeked, err, errlen))
@@ -695,7 +720,8 @@ int mxb_run_setup(mxb_run_state *R, const char *config, const char *const *sets,
     if (check_memory(R, peeked, err, errlen) || load_models(R, err, errlen) ||
         resolve_transforms(R, peeked, err, errlen))
         return 2;
-    mxb_run_keys(R);
+    if (R->gpu >= 0 && gpu_models(R, err, errlen)) return 1;
+    mxb_run_keys(R); /* the code key names the GPU */
     /* every input read so far (configuration, weights, labels, id lists, gtsegs, plugins)
      * was noted: neither the results file nor its journal may be one of them */
     if (mxb_output_check(R->output, err, errlen) || mxb_output_check(R->journal_path, err, errlen)) return 2;
@@ -771,10 +797,11 @@ void mxb_run_state_free(mxb_run_state *R) {
             for (int k = 0; k < MXB_RES_STEPS; k++) mxb_ctx_free(s->step_ctx[m][k]);
         }
         void *bufs[] = {s->u, s->x, s->blurred, s->map, s->vis, s->order, s->logits, s->orig,
-                        s->work, s->step_logits, s->scores, s->rgb, s->mask, s->record};
+                        s->work, s->step_logits, s->scores, s->rgb, s->mask, s->record, s->batch, s->batch_logits};
         for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     }
     free(R->slots);
+    for (int m = 0; m < MXB_MAX_MODELS; m++) mxb_gpu_free(R->gpu_model[m]); /* before the models they copy */
     for (int m = 0; m < MXB_MAX_MODELS; m++) mxb_model_free(R->model[m]);
     for (int t = 0; t < MXB_NTESTS; t++) mxb_dataset_close(R->data[t]);
     if (R->journal) mxb_journal_close(R->journal, 0);
