@@ -67,5 +67,14 @@ head -c 3000 $T/vim_train.pth >$T/cut.pth
 expect_fail 2 "cut.pth: not a readable PyTorch checkpoint" $CONV $T/cut.pth $T/cut.h5
 expect_fail 2 "cut.pth: not a readable PyTorch checkpoint" $PY $T/torch26.py $TOOLS/convert_checkpoint.py $T/cut.pth $T/cut.h5
 check "no output for a refused checkpoint" test ! -e $T/cut.h5
+# a Python without torch / h5py (here: -S, no site packages) gets one line naming the
+# interpreter and the Debian packages (tools/_needs.py), not a traceback; a Python other
+# than Debian's (a pyenv or venv shim named python3: here a link) is told to use Debian's
+ln -s "$(command -v $PY)" $T/python3
+expect_fail 2 "convert_checkpoint.py: $T/python3 has no torch, h5py (apt-get install python3-torch python3-h5py; or run it with /usr/bin/python3, Debian's Python; tools/README.md)" \
+  $T/python3 -S $TOOLS/convert_checkpoint.py $T/cut.pth $T/cut.h5
+[ "$(command -v $PY)" = /usr/bin/python3 ] &&
+expect_fail 2 "make_random_checkpoint.py: /usr/bin/python3 has no torch (apt-get install python3-torch; tools/README.md)" \
+  /usr/bin/python3 -S $TOOLS/make_random_checkpoint.py --preset vim-t $T/r.pth
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
