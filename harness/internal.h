@@ -298,6 +298,7 @@ typedef struct {
     mxb_journal *journal;
     int size;                       /* the model input side, shared by every model */
     unsigned long long memory_mb;   /* the estimate check_memory made */
+    unsigned long long slot_bytes;  /* its contexts and buffers of one image in flight: what slots_alloc takes */
     double seconds[MXB_NTESTS];     /* work time per test, this process and replayed */
     int quiet;
     mxb_progress stage;             /* the progress of the stage after the units */

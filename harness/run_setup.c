@@ -309,6 +309,7 @@ int mxb_run_nmethods(const mxb_run_state *R, int m) {
  * arrays of both tests. */
 typedef struct {
     unsigned long long models, slot, results;
+    unsigned long long slot_alloc; /* of slot: the contexts and buffers slots_alloc takes (no method scratch) */
     const char *method; /* the method of the largest per-image need, and its scratch */
     size_t method_scratch;
 } mem_parts;
@@ -410,6 +411,7 @@ static int memory_parts(mxb_run_state *R, const mxb_config *cfg, int n, mem_part
         if ((size_t)cfg[m].num_patches > grid2) grid2 = (size_t)cfg[m].num_patches;
     }
     slot += slot_buffers(R, (int)tps, nc, grid2, NULL);
+    P->slot_alloc = slot;
     /* method ABI v2: the largest per-image need of a method (one runs at a time in an image): its
      * declared scratch, a pixel map, the run's own buffers (mxb_explain_run_bytes); a method
      * whose params do not fit a model is refused here, before any image */
@@ -483,6 +485,7 @@ static int check_memory(mxb_run_state *R, const mxb_config *cfg, char *err, size
     }
     R->in_flight = n;
     R->memory_mb = (total + (1 << 20) - 1) >> 20;
+    R->slot_bytes = P.slot_alloc;
     return 0;
 }
 
@@ -680,7 +683,15 @@ static int slots_alloc(mxb_run_state *R, char *err, size_t errlen) {
                 return -1;
             }
         }
-        slot_buffers(R, s->nplain, (size_t)R->max_classes, (size_t)R->max_grid2, s);
+        /* what this slot took is what the estimate counted for it, to the byte: the
+         * estimate is the same walks (mxb_config_bytes, slot_buffers), so a member added
+         * to one side only is a bug of this file, caught by every run */
+        unsigned long long took = slot_buffers(R, s->nplain, (size_t)R->max_classes, (size_t)R->max_grid2, s);
+        for (int m = 0; m < R->cfg.nmodels; m++) {
+            took += mxb_ctx_bytes(s->traced[m]);
+            for (int k = 0; k < s->nplain; k++) took += mxb_ctx_bytes(s->step_ctx[m][k]);
+        }
+        MXB_ASSERT(took == R->slot_bytes);
     }
     return 0;
 }
