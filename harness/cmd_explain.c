@@ -350,26 +350,20 @@ int mxb_cmd_explain(int argc, char **argv) {
     if (out) {
         mxb_h5out *o = mxb_h5out_create(out, err, sizeof err);
         const int b = images != NULL; /* a batch: a leading image axis */
-        const int64_t ld[2] = {N, nc}, gd[3] = {N, G, G}, sd[3] = {N, S, S};
-        if (!o || mxb_h5out_floats(o, "logits", logits, 1 + b, ld + !b, err, sizeof err) ||
-            mxb_h5out_ints(o, "class", explained, b, &ld[0], err, sizeof err) ||
-            mxb_h5out_floats(o, "map", map, 2 + b, gd + !b, err, sizeof err) ||
-            mxb_h5out_floats(o, "map_upsampled", up, 2 + b, sd + !b, err, sizeof err) ||
-            mxb_h5out_attr_str(o, "logits", "layout", b ? "[image, class]" : "[class]", err, sizeof err) ||
+        const int64_t ld[1] = {nc}, gd[2] = {G, G}, sd[2] = {S, S}, n = N;
+        if (!o || mxb_h5out_per_image(o, "logits", logits, b, N, 1, ld, "[class]", err, sizeof err) ||
+            mxb_h5out_ints(o, "class", explained, b, &n, err, sizeof err) ||
             mxb_h5out_attr_str(o, "class", "layout", b ? "[image] the class explained" : "scalar: the class explained", err, sizeof err) ||
-            mxb_h5out_attr_str(o, "map", "layout", b ? "[image, patch row, patch column] relevance, class token removed"
-                                                     : "[patch row, patch column] relevance, class token removed", err, sizeof err) ||
-            mxb_h5out_attr_str(o, "map_upsampled", "layout", b ? "[image, y, x] relevance, bilinear to the input, min-max normalised"
-                                                               : "[y, x] relevance, bilinear to the input, min-max normalised", err, sizeof err) ||
+            mxb_h5out_per_image(o, "map", map, b, N, 2, gd, "[patch row, patch column] relevance, class token removed",
+                                err, sizeof err) ||
+            mxb_h5out_per_image(o, "map_upsampled", up, b, N, 2, sd,
+                                "[y, x] relevance, bilinear to the input, min-max normalised", err, sizeof err) ||
             mxb_h5out_string_attr(o, "method", method->name, err, sizeof err) ||
             mxb_h5out_string_attr(o, "method_params", params_text, err, sizeof err) ||
-            (pixel_method && mxb_h5out_floats(o, "map_pixels", pixels, 2 + b, sd + !b, err, sizeof err)) ||
-            (pixel_method && mxb_h5out_attr_str(o, "map_pixels", "layout", b ? "[image, y, x] the method's pixel map (channels reduced); /map is its patch mean"
-                                                                             : "[y, x] the method's pixel map (channels reduced); /map is its patch mean", err, sizeof err)) ||
-            (b && mxb_h5out_strings(o, "image", (const char *const *)list.path, N, err, sizeof err)) ||
-            (b && mxb_h5out_attr_str(o, "image", "layout", "[image] the image's path, in --images' order", err, sizeof err)) ||
-            (b && mxb_h5out_strings(o, "id", (const char *const *)list.id, N, err, sizeof err)) ||
-            (b && mxb_h5out_attr_str(o, "id", "layout", "[image] the image's id, its seed's (--id)", err, sizeof err)) ||
+            (pixel_method && mxb_h5out_per_image(o, "map_pixels", pixels, b, N, 2, sd,
+                                                 "[y, x] the method's pixel map (channels reduced); /map is its patch mean",
+                                                 err, sizeof err)) ||
+            (b && mxb_image_list_write(o, &list, 1, err, sizeof err)) ||
             mxb_h5out_string_attr(o, "variant", mxb_variant_name(mxb_explain_rows(method, eo.variant)), err, sizeof err) ||
             mxb_h5out_string_attr(o, "class_choice", eo.class_index < 0 ? "predicted" : "given", err, sizeof err) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||

@@ -143,15 +143,12 @@ int mxb_cmd_predict(int argc, char **argv) {
     mxb_progress_end(&prog, "predicted");
     if (out) {
         mxb_h5out *o = mxb_h5out_create(out, err, sizeof err);
-        const int64_t ld[2] = {N, nc}, xd[4] = {N, cfg->in_chans, cfg->img_size, cfg->img_size}, cn = nc;
+        const int64_t ld[1] = {nc}, xd[3] = {cfg->in_chans, cfg->img_size, cfg->img_size}, cn = nc;
         const int b = images != NULL; /* a batch: a leading image axis */
-        if (!o || mxb_h5out_floats(o, "logits", logits, 1 + b, ld + !b, err, sizeof err) ||
-            mxb_h5out_floats(o, "input", x, 3 + b, xd + !b, err, sizeof err) ||
-            mxb_h5out_attr_str(o, "logits", "layout", b ? "[image, class]" : "[class]", err, sizeof err) ||
-            mxb_h5out_attr_str(o, "input", "layout", b ? "[image, channel, y, x] normalised (mean/std), as the model sees it"
-                                                       : "[channel, y, x] normalised (mean/std), as the model sees it", err, sizeof err) ||
-            (b && mxb_h5out_strings(o, "image", (const char *const *)list.path, N, err, sizeof err)) ||
-            (b && mxb_h5out_attr_str(o, "image", "layout", "[image] the image's path, in --images' order", err, sizeof err)) ||
+        if (!o || mxb_h5out_per_image(o, "logits", logits, b, N, 1, ld, "[class]", err, sizeof err) ||
+            mxb_h5out_per_image(o, "input", x, b, N, 3, xd,
+                                "[channel, y, x] normalised (mean/std), as the model sees it", err, sizeof err) ||
+            (b && mxb_image_list_write(o, &list, 0, err, sizeof err)) ||
             (names && mxb_h5out_strings(o, "class_names", (const char *const *)names, cn, err, sizeof err)) ||
             (names && mxb_h5out_string_attr(o, "classes", classes, err, sizeof err)) ||
             mxb_h5out_string_attr(o, "weights", weights, err, sizeof err) ||

@@ -332,6 +332,30 @@ static int list_push(mxb_image_list *l, const char *path, const char *id, int *c
     return 0;
 }
 
+int mxb_h5out_per_image(mxb_h5out *o, const char *name, const float *data, int batch, int64_t n, int rank,
+                        const int64_t *dims, const char *layout, char *err, size_t errlen) {
+    MXB_ASSERT(layout[0] == '[' && rank >= 0 && rank < 8);
+    int64_t d[8] = {n};
+    memcpy(d + 1, dims, (size_t)rank * sizeof *dims);
+    char lay[512];
+    snprintf(lay, sizeof lay, "[%s%s", batch ? "image, " : "", layout + 1);
+    return mxb_h5out_floats(o, name, data, rank + !!batch, d + !batch, err, errlen) ||
+                   mxb_h5out_attr_str(o, name, "layout", lay, err, errlen)
+               ? -1
+               : 0;
+}
+
+int mxb_image_list_write(mxb_h5out *o, const mxb_image_list *l, int with_id, char *err, size_t errlen) {
+    return mxb_h5out_strings(o, "image", (const char *const *)l->path, l->n, err, errlen) ||
+                   mxb_h5out_attr_str(o, "image", "layout", "[image] the image's path, in --images' order", err,
+                                      errlen) ||
+                   (with_id && mxb_h5out_strings(o, "id", (const char *const *)l->id, l->n, err, errlen)) ||
+                   (with_id && mxb_h5out_attr_str(o, "id", "layout", "[image] the image's id, its seed's (--id)",
+                                                  err, errlen))
+               ? -1
+               : 0;
+}
+
 void mxb_image_list_free(mxb_image_list *l) {
     for (int i = 0; i < l->n; i++) free(l->path[i]), free(l->id[i]);
     free(l->path);
@@ -390,7 +414,8 @@ int mxb_image_list_open(const char *spec, mxb_image_list *l, char *err, size_t e
     *l = (mxb_image_list){0};
     int cap = 0, rc = -1;
     struct stat st;
-    if (!stat(spec, &st) && S_ISDIR(st.st_mode)) {
+    const int exists = !stat(spec, &st); /* a file of that name wins over a pattern */
+    if (exists && S_ISDIR(st.st_mode)) {
         char **ids = NULL;
         int n = 0;
         if (mxb_image_folder_list(spec, &ids, &n, err, errlen)) return -1;
@@ -402,7 +427,7 @@ int mxb_image_list_open(const char *spec, mxb_image_list *l, char *err, size_t e
             free(ids[i]);
         }
         free(ids);
-    } else if (stat(spec, &st) && strpbrk(spec, "*?[")) {
+    } else if (!exists && strpbrk(spec, "*?[")) {
         glob_t gl;
         const int g = glob(spec, GLOB_ERR, NULL, &gl); /* sorted (strcmp in the C locale) */
         if (g == GLOB_NOMATCH) {
@@ -420,7 +445,7 @@ int mxb_image_list_open(const char *spec, mxb_image_list *l, char *err, size_t e
             if (!rc && !l->n) mxb_seterr(err, errlen, "%s: the pattern matches folders only", spec), rc = -1;
         }
         if (g != GLOB_NOMATCH) globfree(&gl);
-    } else if (stat(spec, &st)) {
+    } else if (!exists) {
         mxb_seterr(err, errlen, "%s: no such folder, file or matching pattern", spec);
     } else {
         rc = read_list_file(spec, l, &cap, err, errlen);

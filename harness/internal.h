@@ -192,6 +192,13 @@ typedef struct {
 } mxb_image_list;
 int mxb_image_list_open(const char *spec, mxb_image_list *l, char *err, size_t errlen);
 void mxb_image_list_free(mxb_image_list *l);
+/* predict's and explain's output, one image or (batch) every image of a list: a float
+ * dataset of the given dims, with a leading [n] image axis when batch, and its layout
+ * attribute ("[class]" becomes "[image, class]"); with_id adds the list's /id to its
+ * /image. 0, or -1 with err. */
+int mxb_h5out_per_image(mxb_h5out *o, const char *name, const float *data, int batch, int64_t n, int rank,
+                        const int64_t *dims, const char *layout, char *err, size_t errlen);
+int mxb_image_list_write(mxb_h5out *o, const mxb_image_list *l, int with_id, char *err, size_t errlen);
 
 /* the bit of a [perturbation]/[segmentation] transform key (resize, square, crop,
  * filter, mean, std) in mxb_run_data.pre_set; 0 for any other key */
