@@ -158,7 +158,7 @@ static void method_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab
             fprintf(f, "<th>");
             esc(f, mxb_results_model_label(r, m));
             fprintf(f, " %s %s</th>", c[i].w->column[c[i].q],
-                    mxb_better_arrow(c[i].q == MXB_NEGATIVE ? -c[i].w->better : c[i].w->better));
+                    mxb_better_arrow(mxb_res_slot_better(&c[i])));
         }
     fprintf(f, "</tr>\n");
     for (int k = 0; k < r->nmethods; k++) {

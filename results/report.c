@@ -77,7 +77,7 @@ static void method_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab
         for (int i = 0; i < nc; i++) {
             fputc(' ', f), md_name(f, mxb_results_model_label(r, m));
             fprintf(f, " %s %s |", c[i].w->column[c[i].q],
-                    mxb_better_arrow(c[i].q == MXB_NEGATIVE ? -c[i].w->better : c[i].w->better));
+                    mxb_better_arrow(mxb_res_slot_better(&c[i])));
         }
     fprintf(f, "\n|---|");
     for (int m = 0; m < r->nmodels; m++)
@@ -410,7 +410,7 @@ static void tex_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab, c
             mxb_res_summary s;
             mxb_results_summarize(r, t, m, k, &s);
             for (int i = 0; i < nc; i++) {
-                const int b = c[i].q == MXB_NEGATIVE ? -c[i].w->better : c[i].w->better;
+                const int b = mxb_res_slot_better(&c[i]);
                 const double x = r->skipped[m][k] ? NAN : mxb_res_sumrow_value(&s, c[i].w, c[i].q, 0);
                 v[k][m][i] = x;
                 if (b && isfinite(x) && (!isfinite(best[m][i]) || (b > 0 ? x > best[m][i] : x < best[m][i])))
@@ -434,7 +434,7 @@ static void tex_table(FILE *f, const mxb_results *r, int t, mxb_sum_table tab, c
         for (int i = 0; i < nc; i++) {
             fprintf(f, " & ");
             tex_text(f, c[i].w->column[c[i].q]);
-            fputs(tex_arrow(c[i].q == MXB_NEGATIVE ? -c[i].w->better : c[i].w->better), f);
+            fputs(tex_arrow(mxb_res_slot_better(&c[i])), f);
         }
     fprintf(f, " \\\\\n\\midrule\n");
     for (int k = 0; k < r->nmethods; k++) {

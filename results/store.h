@@ -238,6 +238,9 @@ typedef struct {
     int q; /* polarity, 0 for a row without */
 } mxb_res_sumslot;
 int mxb_res_sumslots(const mxb_results *r, int t, mxb_res_sumslot *out);
+/* The direction that is better for slot s (+1 higher, -1 lower, 0 neither): its row's,
+ * the opposite for a per-polarity row's negative run. */
+int mxb_res_slot_better(const mxb_res_sumslot *s);
 /* Whether row w exists for test t of r (its test, insdel_step; a polarity not run is
  * the caller's check, r->polarity[q]). */
 int mxb_res_sumrow_present(const mxb_results *r, int t, const mxb_res_sumrow *w);

@@ -96,6 +96,8 @@ void mxb_res_sumrow_name(char *out, size_t len, const mxb_results *r, int t, int
              w->polar ? mxb_polarity_names[q] : "", w->polar ? "_" : "", w->name, tail);
 }
 
+int mxb_res_slot_better(const mxb_res_sumslot *s) { return s->q == MXB_NEGATIVE ? -s->w->better : s->w->better; }
+
 int mxb_res_sumslots(const mxb_results *r, int t, mxb_res_sumslot *out) {
     int n = 0;
     for (int i = 0; i < mxb_res_nsumrows;) {
@@ -240,7 +242,7 @@ int mxb_results_metrics(const mxb_results *r, mxb_metric **out) {
                         }
                         mxb_res_sumrow_name(v[n].name, sizeof v[n].name, r, t, m, k, w, sl[i].q, j);
                         v[n].value = mxb_res_sumrow_value(&s, w, sl[i].q, j);
-                        v[n].better = sl[i].q == MXB_NEGATIVE ? -w->better : w->better;
+                        v[n].better = mxb_res_slot_better(&sl[i]);
                         v[n].tolerance = w->tolerance;
                         n++;
                     }
