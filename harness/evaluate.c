@@ -111,10 +111,6 @@ static double probability(const float *logits, int n, int cls) {
     return exp((double)logits[cls] - mx) / sum;
 }
 
-/* RISE's CausalMetric.single_run (evaluation.py) on the normalised input: deletion
- * moves from the image to zeros (torch.zeros_like of the normalised tensor: the mean
- * colour), insertion from the blurred image to the image; state k has the first
- * k * step pixels of the order moved. States are independent: one per forward. */
 /* RISE state j of 2 * states (deletion's first, then insertion's) into work */
 static void insdel_state(const mxb_run_slot *s, int npix, int step, int states, int j, float *work) {
     const int ins = j >= states, k = ins ? j - states : j;
@@ -126,6 +122,10 @@ static void insdel_state(const mxb_run_slot *s, int npix, int step, int states, 
     }
 }
 
+/* RISE's CausalMetric.single_run (evaluation.py) on the normalised input: deletion
+ * moves from the image to zeros (torch.zeros_like of the normalised tensor: the mean
+ * colour), insertion from the blurred image to the image; state k has the first
+ * k * step pixels of the order moved. States are independent: one per forward. */
 int mxb_run_insertion_deletion(mxb_run_slot *s, const mxb_classifier *c, int size, int step, int cls,
                                double *insertion, double *deletion, char *err, size_t errlen) {
     const int npix = size * size, n = mxb_rise_steps(npix, step), states = n + 1;
